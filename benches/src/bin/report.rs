@@ -1,0 +1,99 @@
+//! Prints one table of zg's kernels beside their peers: throughput or time,
+//! and the speed ratio (peer time / zg time; above 1 means zg is faster).
+//!
+//! `cargo run --release -p zg-benches --bin report [-- --json] [--filter TEXT]`
+
+use std::time::Duration;
+
+use clap::Parser;
+use zg_benches::{Pair, measure};
+
+#[derive(Parser)]
+#[command(about = "zg kernels beside their peers, as ratios")]
+struct Args {
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Run only pairs whose kernel or shape contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Seconds of sampling per pair.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Divide the big inputs by this factor (1 = the sizes the issues set).
+    #[arg(long, default_value_t = 1)]
+    scale: usize,
+}
+
+fn rate(bytes: u64, t: Duration) -> String {
+    if bytes == 0 {
+        return fmt_time(t);
+    }
+    let mbs = bytes as f64 / t.as_secs_f64() / 1e6;
+    if mbs >= 1000.0 {
+        format!("{:.2} GB/s", mbs / 1000.0)
+    } else {
+        format!("{mbs:.1} MB/s")
+    }
+}
+
+fn fmt_time(t: Duration) -> String {
+    let s = t.as_secs_f64();
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{:.2} µs", s * 1e6)
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let budget = Duration::from_secs_f64(args.seconds);
+    let families: Vec<fn(usize) -> Vec<Pair>> = vec![zg_benches::merkle::pairs, zg_benches::erasure::pairs];
+    if !args.json {
+        println!(
+            "{:<28} {:<36} {:>12} {:<30} {:>12} {:>7} {:>7}",
+            "kernel", "shape", "zg", "peer", "peer fig.", "ratio", "target"
+        );
+    }
+    for family in families {
+        for mut pair in family(args.scale.max(1)) {
+            if let Some(f) = &args.filter
+                && !pair.kernel.contains(f.as_str())
+                && !pair.shape.contains(f.as_str())
+            {
+                continue;
+            }
+            let m = measure(&mut pair, budget);
+            let ratio = m.peer.map(|p| p.as_secs_f64() / m.zg.as_secs_f64());
+            if args.json {
+                let v = serde_json::json!({
+                    "kernel": pair.kernel,
+                    "shape": pair.shape,
+                    "bytes": pair.bytes,
+                    "zg": pair.zg.name,
+                    "zg_median_s": m.zg.as_secs_f64(),
+                    "peer": pair.peer.as_ref().map(|p| p.name.clone()),
+                    "peer_median_s": m.peer.map(|p| p.as_secs_f64()),
+                    "speed_ratio": ratio,
+                    "target": pair.target,
+                    "samples": m.samples,
+                });
+                println!("{v}");
+            } else {
+                println!(
+                    "{:<28} {:<36} {:>12} {:<30} {:>12} {:>7} {:>7}",
+                    pair.kernel,
+                    pair.shape,
+                    rate(pair.bytes, m.zg),
+                    pair.peer.as_ref().map_or("-", |p| p.name.as_str()),
+                    m.peer.map_or("-".into(), |p| rate(pair.bytes, p)),
+                    ratio.map_or("-".into(), |r| format!("{r:.2}x")),
+                    pair.target.map_or("-".into(), |t| format!(">={t:.2}x")),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Erasure workloads: zg's GF(2^16) code (headers and BLAKE3 checksums
+//! included) beside raw reed-solomon-simd on the same shapes, and the field
+//! code's extend and recover at EIP-7594 size.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use ark_bls12_381::Fr;
+use ark_ff::PrimeField;
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+use zg_erasure::field::CellCode;
+use zg_erasure::gf16::{self, Gf16Code, Shard};
+
+use crate::{Pair, Side, pool, test_bytes};
+
+fn label(len: usize) -> String {
+    if len >= 1 << 20 {
+        format!("{} MiB", len >> 20)
+    } else {
+        format!("{} KiB", len >> 10)
+    }
+}
+
+/// Raw encode of `payload` as stripes of `k` shards of `len` bytes.
+fn raw_encode(enc: &mut ReedSolomonEncoder, payload: &[u8], k: usize, m: usize, len: usize) {
+    for stripe in payload.chunks(k * len) {
+        enc.reset(k, m, len).expect("supported");
+        for shard in stripe.chunks(len) {
+            enc.add_original_shard(shard).expect("right size");
+        }
+        black_box(enc.encode().expect("all shards").recovery(0));
+    }
+}
+
+/// The pairs; `scale` divides the 64 MiB multi-thread payload.
+pub fn pairs(scale: usize) -> Vec<Pair> {
+    let mut out = Vec::new();
+    for (k, m) in [(32usize, 32usize), (128, 128), (1024, 1024)] {
+        for len in [1024usize, 64 << 10] {
+            let payload = Arc::new(test_bytes(k * len, (k + len) as u64));
+            let code = Gf16Code::new(k, m).expect("supported").with_max_shard_len(len).expect("even");
+            let shape = format!("{k}:{m}, {} shards, 1 thread", label(len));
+            let (p1, p2) = (payload.clone(), payload.clone());
+            let pool1 = pool(1);
+            let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
+            let mut shards_out = Vec::new();
+            out.push(Pair {
+                kernel: "erasure gf16 encode",
+                shape: shape.clone(),
+                bytes: payload.len() as u64,
+                zg: Side::new("zg Gf16Code::encode_into", move || {
+                    black_box(pool1.install(|| code.encode_into(&p1, &[0; 32], &mut shards_out)).ok());
+                }),
+                peer: Some(Side::new("raw ReedSolomonEncoder", move || {
+                    raw_encode(&mut enc, &p2, k, m, len);
+                })),
+                target: Some(0.9),
+            });
+
+            // Decode with min(k, m) originals lost: the most recovery work.
+            let shards = code.encode(&payload, &[0; 32]).expect("encodes");
+            let lose = k.min(m);
+            let kept: Vec<Shard> = shards[lose..lose + k].to_vec();
+            let raw_orig: Vec<Vec<u8>> = shards[lose..k].iter().map(|s| s.body().to_vec()).collect();
+            let raw_rec: Vec<Vec<u8>> = shards[k..k + lose].iter().map(|s| s.body().to_vec()).collect();
+            let pool1 = pool(1);
+            let mut dec = ReedSolomonDecoder::new(k, m, len).expect("supported");
+            out.push(Pair {
+                kernel: "erasure gf16 decode",
+                shape: format!("{k}:{m}, {} shards, {lose} lost, 1 thread", label(len)),
+                bytes: payload.len() as u64,
+                zg: Side::new("zg gf16::decode", move || {
+                    black_box(pool1.install(|| gf16::decode(kept.iter().map(|s| s.as_bytes()))).ok());
+                }),
+                peer: Some(Side::new("raw ReedSolomonDecoder", move || {
+                    dec.reset(k, m, len).expect("supported");
+                    for (i, s) in raw_orig.iter().enumerate() {
+                        dec.add_original_shard(lose + i, s).expect("fits");
+                    }
+                    for (i, s) in raw_rec.iter().enumerate() {
+                        dec.add_recovery_shard(i, s).expect("fits");
+                    }
+                    black_box(dec.decode().expect("enough").restored_original(0));
+                })),
+                target: Some(0.9),
+            });
+        }
+    }
+
+    // Two threads on a large payload, against raw single-threaded encoding.
+    let (k, m, len) = (32usize, 32usize, 64usize << 10);
+    let big = Arc::new(test_bytes((64 << 20) / scale, 3));
+    let code = Gf16Code::new(k, m).expect("supported").with_max_shard_len(len).expect("even");
+    for threads in [1usize, 2] {
+        let (p1, p2) = (big.clone(), big.clone());
+        let pool_zg = pool(threads);
+        let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
+        let mut shards_out = Vec::new();
+        out.push(Pair {
+            kernel: "erasure gf16 encode",
+            shape: format!("{k}:{m}, 64 KiB shards, {} payload, {threads} thread(s)", label(big.len())),
+            bytes: big.len() as u64,
+            zg: Side::new(format!("zg Gf16Code::encode_into ({threads}t)"), move || {
+                black_box(pool_zg.install(|| code.encode_into(&p1, &[0; 32], &mut shards_out)).ok());
+            }),
+            peer: Some(Side::new("raw ReedSolomonEncoder (1t)", move || {
+                raw_encode(&mut enc, &p2, k, m, len);
+            })),
+            target: Some(if threads == 1 { 0.9 } else { 1.7 }),
+        });
+    }
+
+    // Field code at EIP-7594 size: times only (the KZG report compares them with c-kzg).
+    let cells = Arc::new(CellCode::<Fr>::new(4096, 128).expect("valid shape"));
+    let blob: Vec<Fr> = (0..4096u64).map(|i| Fr::from_le_bytes_mod_order(&(i * 7 + 1).to_le_bytes())).collect();
+    let ext = Arc::new(cells.extend(&blob).expect("blob size"));
+    for threads in [1usize, 2] {
+        let (c, b) = (cells.clone(), blob.clone());
+        let p = pool(threads);
+        out.push(Pair {
+            kernel: "erasure field extend",
+            shape: format!("4096 -> 8192, {threads} thread(s)"),
+            bytes: 0,
+            zg: Side::new("CellCode::extend", move || {
+                black_box(p.install(|| c.extend(&b)).ok());
+            }),
+            peer: None,
+            target: None,
+        });
+        let (c, e) = (cells.clone(), ext.clone());
+        let p = pool(threads);
+        out.push(Pair {
+            kernel: "erasure field recover",
+            shape: format!("64 of 128 cells, {threads} thread(s)"),
+            bytes: 0,
+            zg: Side::new("CellCode::recover", move || {
+                let given: Vec<(u64, &[Fr])> =
+                    (0..128).step_by(2).map(|i| (i as u64, &e[i * 64..(i + 1) * 64])).collect();
+                black_box(p.install(|| c.recover(&given)).ok());
+            }),
+            peer: None,
+            target: None,
+        });
+    }
+    out
+}

@@ -1,0 +1,131 @@
+//! # zg-benches
+//!
+//! Every hot kernel of zg beside its peer, defined once as a [`Pair`] and run
+//! by both the criterion benches (`cargo bench -p zg-benches`) and the
+//! `report` binary, which prints the ratios in one table.
+
+use std::time::{Duration, Instant};
+
+/// Erasure codes beside raw reed-solomon-simd.
+pub mod erasure;
+/// Merkle roots and proofs beside raw BLAKE3 and Keccak.
+pub mod merkle;
+
+/// One side of a comparison: a name and the work to time.
+pub struct Side {
+    /// What runs, e.g. `zg Blake3Tree (2 threads)`.
+    pub name: String,
+    /// One iteration of the work.
+    pub run: Box<dyn FnMut()>,
+}
+
+impl Side {
+    /// A side named `name` running `run`.
+    pub fn new(name: impl Into<String>, run: impl FnMut() + 'static) -> Self {
+        Self {
+            name: name.into(),
+            run: Box::new(run),
+        }
+    }
+}
+
+/// A zg kernel and, where one exists, its peer on the same input.
+pub struct Pair {
+    /// Kernel family, e.g. `merkle blake3 root`.
+    pub kernel: &'static str,
+    /// Input shape, e.g. `1 GiB, 2 threads`.
+    pub shape: String,
+    /// Bytes processed per iteration; 0 when only time is reported.
+    pub bytes: u64,
+    /// zg's side.
+    pub zg: Side,
+    /// The peer's side.
+    pub peer: Option<Side>,
+    /// Target for the speed ratio (peer time / zg time), where the issue sets one.
+    pub target: Option<f64>,
+}
+
+/// A rayon pool of exactly `threads` threads, for fair single/multi-thread figures.
+pub fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a rayon pool starts")
+}
+
+/// Deterministic pseudo-random bytes (xorshift), fast enough for GiB inputs.
+pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Registers a pair with criterion: one group, both sides, bytes as throughput.
+pub fn criterion_pair(c: &mut criterion::Criterion, mut pair: Pair, samples: usize) {
+    let mut group = c.benchmark_group(format!("{} [{}]", pair.kernel, pair.shape));
+    group.sample_size(samples.max(10));
+    if pair.bytes > 0 {
+        group.throughput(criterion::Throughput::Bytes(pair.bytes));
+    }
+    group.bench_function(pair.zg.name.clone(), |b| b.iter(&mut pair.zg.run));
+    if let Some(peer) = pair.peer.as_mut() {
+        group.bench_function(peer.name.clone(), |b| b.iter(&mut peer.run));
+    }
+    group.finish();
+}
+
+/// Median time of one pair's sides, measured interleaved so drifting machine
+/// load hits both alike.
+pub struct Measured {
+    /// Median time of zg's side.
+    pub zg: Duration,
+    /// Median time of the peer's side.
+    pub peer: Option<Duration>,
+    /// Samples taken of each side.
+    pub samples: usize,
+}
+
+/// Times a pair: one warm-up each, then rounds of a few samples of zg and a
+/// few of the peer (blocks, not single alternations, so one side's thread
+/// pool is warm while it runs) until `budget` is spent; 6 to 48 samples a side.
+pub fn measure(pair: &mut Pair, budget: Duration) -> Measured {
+    const BLOCK: usize = 3;
+    let time = |run: &mut Box<dyn FnMut()>| {
+        let t = Instant::now();
+        run();
+        t.elapsed()
+    };
+    time(&mut pair.zg.run);
+    if let Some(p) = pair.peer.as_mut() {
+        time(&mut p.run);
+    }
+    let (mut zg, mut peer) = (Vec::new(), Vec::new());
+    let start = Instant::now();
+    while zg.len() < 48 && (zg.len() < 2 * BLOCK || start.elapsed() < budget) {
+        for _ in 0..BLOCK {
+            zg.push(time(&mut pair.zg.run));
+        }
+        if let Some(p) = pair.peer.as_mut() {
+            for _ in 0..BLOCK {
+                peer.push(time(&mut p.run));
+            }
+        }
+    }
+    Measured {
+        zg: median(&mut zg),
+        peer: (!peer.is_empty()).then(|| median(&mut peer)),
+        samples: zg.len(),
+    }
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}

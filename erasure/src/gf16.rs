@@ -1,0 +1,386 @@
+//! Systematic Reed-Solomon over GF(2^16) with reed-solomon-simd: `k`
+//! original and `m` recovery shards per stripe, any `k` of them rebuild it.
+//!
+//! A payload is cut into stripes of `k * shard_len` bytes (the last one
+//! zero-padded) so memory stays bounded and stripes encode in parallel. Every
+//! shard is a self-describing record ([`Shard`]): a fixed header naming the
+//! code, the stripe, the payload and a BLAKE3 checksum, then the body. A
+//! corrupt, duplicate or foreign shard is detected, never decoded.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+
+use crate::{ErasureError, Result};
+
+mod header;
+mod stream;
+
+pub use header::{HEADER_LEN, MAGIC, Shard, ShardHeader, VERSION};
+pub use stream::{StreamDecodeSummary, decode_stream};
+
+use header::stripe_count;
+
+/// Largest shard body: 16 MiB.
+pub const MAX_SHARD_LEN: usize = 1 << 24;
+/// Default largest shard body per stripe: 64 KiB.
+pub const DEFAULT_MAX_SHARD_LEN: usize = 64 << 10;
+/// Shard bodies are rounded up to this many bytes (the SIMD engines' unit).
+const SHARD_ALIGN: usize = 64;
+
+thread_local! {
+    // Reused per thread so no call pays for fresh work buffers.
+    static ENCODER: RefCell<Option<ReedSolomonEncoder>> = const { RefCell::new(None) };
+    static DECODER: RefCell<Option<ReedSolomonDecoder>> = const { RefCell::new(None) };
+}
+
+/// A GF(2^16) code: `k` original and `m` recovery shards per stripe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gf16Code {
+    k: u32,
+    m: u32,
+    max_shard_len: u32,
+}
+
+impl Gf16Code {
+    /// A code with `k` original and `m` recovery shards, if the FFT code can
+    /// hold them: `min(next_pow2(k), next_pow2(m)) + max(k, m) <= 65536`
+    /// (so k = m = 32768, or k = 61440 with m = 4096, or 1 with 65535).
+    pub fn new(k: usize, m: usize) -> Result<Self> {
+        if !ReedSolomonEncoder::supports(k, m) {
+            return Err(ErasureError::UnsupportedCounts {
+                k: k as u64,
+                m: m as u64,
+            });
+        }
+        Ok(Self {
+            k: k as u32,
+            m: m as u32,
+            max_shard_len: DEFAULT_MAX_SHARD_LEN as u32,
+        })
+    }
+
+    /// Caps the shard body per stripe at `len` bytes (even, at most 16 MiB).
+    pub fn with_max_shard_len(mut self, len: usize) -> Result<Self> {
+        if len < 2 || !len.is_multiple_of(2) || len > MAX_SHARD_LEN {
+            return Err(ErasureError::InvalidShardLen {
+                got: len as u64,
+                max: MAX_SHARD_LEN as u64,
+            });
+        }
+        self.max_shard_len = len as u32;
+        Ok(self)
+    }
+
+    /// Original shards per stripe.
+    pub fn k(&self) -> usize {
+        self.k as usize
+    }
+
+    /// Recovery shards per stripe.
+    pub fn m(&self) -> usize {
+        self.m as usize
+    }
+
+    /// Shard body length for a payload: its share of one stripe, rounded up
+    /// to 64 bytes and capped at the code's maximum.
+    pub fn shard_len_for(&self, payload_len: u64) -> usize {
+        let share = payload_len.div_ceil(u64::from(self.k)).max(1);
+        let aligned = share.div_ceil(SHARD_ALIGN as u64) * SHARD_ALIGN as u64;
+        aligned.min(u64::from(self.max_shard_len)) as usize
+    }
+
+    /// Stripes a payload of `payload_len` bytes is cut into.
+    pub fn stripes_for(&self, payload_len: u64) -> u64 {
+        stripe_count(payload_len, self.k, self.shard_len_for(payload_len) as u32)
+    }
+
+    fn header(&self, payload_len: u64, payload_id: &[u8; 32]) -> ShardHeader {
+        ShardHeader {
+            k: self.k,
+            m: self.m,
+            index: 0,
+            shard_len: self.shard_len_for(payload_len) as u32,
+            stripe: 0,
+            payload_len,
+            payload_id: *payload_id,
+            checksum: [0; 32],
+        }
+    }
+
+    /// Encodes `payload` into `stripes * (k + m)` shards, stripe-major
+    /// (shard `i` of stripe `s` at `s * (k + m) + i`), stripes in parallel.
+    /// `payload_id` names the payload (a file root, say) in every header.
+    pub fn encode(&self, payload: &[u8], payload_id: &[u8; 32]) -> Result<Vec<Shard>> {
+        let mut out = Vec::new();
+        self.encode_into(payload, payload_id, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`Gf16Code::encode`], reusing the buffers of the shards already in
+    /// `out`: repeated encodes then touch no fresh memory.
+    pub fn encode_into(&self, payload: &[u8], payload_id: &[u8; 32], out: &mut Vec<Shard>) -> Result<()> {
+        let template = self.header(payload.len() as u64, payload_id);
+        let stripe_bytes = self.k() * template.shard_len as usize;
+        let stripes = stripe_count(template.payload_len, self.k, template.shard_len) as usize;
+        let n = self.k() + self.m();
+        out.resize_with(stripes * n, Shard::default);
+        out.par_chunks_mut(n).enumerate().try_for_each(|(s, shards)| {
+            let lo = (s * stripe_bytes).min(payload.len());
+            let hi = (lo + stripe_bytes).min(payload.len());
+            encode_stripe(&template, s as u64, &payload[lo..hi], shards)
+        })
+    }
+}
+
+/// Encodes one stripe's payload bytes into its `k + m` shards, reusing their buffers.
+pub(crate) fn encode_stripe(template: &ShardHeader, stripe: u64, data: &[u8], shards: &mut [Shard]) -> Result<()> {
+    let (k, m, len) = (template.k as usize, template.m as usize, template.shard_len as usize);
+    debug_assert_eq!(shards.len(), k + m);
+    let header = |index: usize| ShardHeader {
+        index: index as u32,
+        stripe,
+        ..*template
+    };
+    for (i, shard) in shards[..k].iter_mut().enumerate() {
+        let lo = (i * len).min(data.len());
+        let hi = (lo + len).min(data.len());
+        shard.refill(header(i), |body| {
+            body[..hi - lo].copy_from_slice(&data[lo..hi]);
+            body[hi - lo..].fill(0);
+        });
+    }
+    ENCODER.with(|cell| -> Result<()> {
+        let mut slot = cell.borrow_mut();
+        let encoder = match slot.as_mut() {
+            Some(e) => {
+                e.reset(k, m, len).map_err(ErasureError::from_rs)?;
+                e
+            }
+            None => slot.insert(ReedSolomonEncoder::new(k, m, len).map_err(ErasureError::from_rs)?),
+        };
+        let (originals, recovery) = shards.split_at_mut(k);
+        for shard in originals.iter() {
+            encoder.add_original_shard(shard.body()).map_err(ErasureError::from_rs)?;
+        }
+        let result = encoder.encode().map_err(ErasureError::from_rs)?;
+        for (j, (shard, body)) in recovery.iter_mut().zip(result.recovery_iter()).enumerate() {
+            shard.refill(header(k + j), |out| out.copy_from_slice(body));
+        }
+        Ok(())
+    })
+}
+
+/// Rebuilds one stripe's payload bytes (`out`, at most `k * shard_len`)
+/// from at least `k` intact shards `(index, body)`.
+pub(crate) fn decode_stripe(
+    header: &ShardHeader,
+    stripe: u64,
+    shards: &[(u32, &[u8])],
+    out: &mut [u8],
+) -> Result<()> {
+    let (k, m, len) = (header.k as usize, header.m as usize, header.shard_len as usize);
+    if shards.len() < k {
+        return Err(ErasureError::TooFewShards {
+            stripe,
+            have: shards.len() as u64,
+            need: k as u64,
+        });
+    }
+    let place = |out: &mut [u8], index: usize, body: &[u8]| {
+        let lo = (index * len).min(out.len());
+        let hi = (lo + len).min(out.len());
+        out[lo..hi].copy_from_slice(&body[..hi - lo]);
+    };
+    let mut have_original = 0;
+    for &(index, body) in shards {
+        if (index as usize) < k {
+            place(out, index as usize, body);
+            have_original += 1;
+        }
+    }
+    if have_original == k {
+        return Ok(());
+    }
+    DECODER.with(|cell| -> Result<()> {
+        let mut slot = cell.borrow_mut();
+        let decoder = match slot.as_mut() {
+            Some(d) => {
+                d.reset(k, m, len).map_err(ErasureError::from_rs)?;
+                d
+            }
+            None => slot.insert(ReedSolomonDecoder::new(k, m, len).map_err(ErasureError::from_rs)?),
+        };
+        let mut used = 0;
+        for &(index, body) in shards {
+            let index = index as usize;
+            if index < k {
+                decoder.add_original_shard(index, body).map_err(ErasureError::from_rs)?;
+                used += 1;
+            }
+        }
+        for &(index, body) in shards {
+            let index = index as usize;
+            if index >= k && used < k {
+                decoder.add_recovery_shard(index - k, body).map_err(ErasureError::from_rs)?;
+                used += 1;
+            }
+        }
+        let result = decoder.decode().map_err(ErasureError::from_rs)?;
+        for (index, body) in result.restored_original_iter() {
+            place(out, index, body);
+        }
+        Ok(())
+    })
+}
+
+/// Collects shards of one payload, checking each as it arrives, and
+/// rebuilds the payload once every stripe has `k` intact shards.
+///
+/// Records are kept as given (`B` is `Vec<u8>` for owned records, `&[u8]`
+/// for borrowed ones, which are then never copied). A bad shard is refused
+/// by [`Gf16Decoder::add`] with an error naming it and leaves the decoder as
+/// it was, so a caller can skip it and go on.
+#[derive(Debug)]
+pub struct Gf16Decoder<B = Vec<u8>> {
+    params: Option<ShardHeader>,
+    /// Per stripe: indices seen (to refuse duplicates) and up to `k` records.
+    stripes: BTreeMap<u64, StripeShards<B>>,
+}
+
+#[derive(Debug)]
+struct StripeShards<B> {
+    /// Bitset of indices seen.
+    seen: Vec<u64>,
+    records: Vec<(u32, B)>,
+}
+
+impl<B> StripeShards<B> {
+    /// Marks `index` seen; false if it already was.
+    fn mark(&mut self, index: u32) -> bool {
+        let (word, bit) = (index as usize / 64, index % 64);
+        if self.seen.len() <= word {
+            self.seen.resize(word + 1, 0);
+        }
+        let fresh = self.seen[word] & (1 << bit) == 0;
+        self.seen[word] |= 1 << bit;
+        fresh
+    }
+}
+
+impl<B> Default for Gf16Decoder<B> {
+    fn default() -> Self {
+        Self {
+            params: None,
+            stripes: BTreeMap::new(),
+        }
+    }
+}
+
+impl Gf16Decoder<Vec<u8>> {
+    /// Takes a shard already checked by [`Shard::from_bytes`].
+    pub fn add_shard(&mut self, shard: Shard) -> Result<()> {
+        let header = *shard.header();
+        self.insert(header, shard.into_bytes())
+    }
+}
+
+impl<B: AsRef<[u8]>> Gf16Decoder<B> {
+    /// An empty decoder; the first intact shard fixes the code and payload.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks and takes one shard record.
+    pub fn add(&mut self, record: B) -> Result<()> {
+        let header = Shard::check(record.as_ref())?;
+        self.insert(header, record)
+    }
+
+    fn insert(&mut self, h: ShardHeader, record: B) -> Result<()> {
+        if let Some(p) = &self.params
+            && let Some(field) = p.foreign_field(&h)
+        {
+            return Err(ErasureError::ForeignShard {
+                stripe: h.stripe,
+                index: h.index,
+                field,
+            });
+        }
+        let params = *self.params.get_or_insert(h);
+        let entry = self.stripes.entry(h.stripe).or_insert_with(|| StripeShards {
+            seen: Vec::new(),
+            records: Vec::new(),
+        });
+        if !entry.mark(h.index) {
+            return Err(ErasureError::DuplicateShard {
+                stripe: h.stripe,
+                index: h.index,
+            });
+        }
+        if entry.records.len() < params.k as usize {
+            entry.records.push((h.index, record));
+        }
+        Ok(())
+    }
+
+    /// Whether every stripe has `k` shards.
+    pub fn is_complete(&self) -> bool {
+        self.missing().is_none()
+    }
+
+    /// The first stripe short of shards, with how many it has.
+    fn missing(&self) -> Option<(u64, u64)> {
+        let Some(p) = &self.params else {
+            return Some((0, 0));
+        };
+        (0..stripe_count(p.payload_len, p.k, p.shard_len)).find_map(|s| {
+            let have = self.stripes.get(&s).map_or(0, |e| e.records.len()) as u64;
+            (have < u64::from(p.k)).then_some((s, have))
+        })
+    }
+
+    /// Rebuilds the payload, stripes in parallel.
+    pub fn finish(self) -> Result<Vec<u8>>
+    where
+        B: Sync,
+    {
+        let Some(p) = self.params else {
+            return Err(ErasureError::NoShards);
+        };
+        if let Some((stripe, have)) = self.missing() {
+            return Err(ErasureError::TooFewShards {
+                stripe,
+                have,
+                need: u64::from(p.k),
+            });
+        }
+        // Every stripe holds k bodies of shard_len bytes, so the payload is
+        // no larger than what was handed in: the allocation is bounded.
+        let mut payload = vec![0u8; p.payload_len as usize];
+        let stripe_bytes = p.k as usize * p.shard_len as usize;
+        let stripes: Vec<(u64, StripeShards<B>)> = self.stripes.into_iter().collect();
+        payload
+            .par_chunks_mut(stripe_bytes)
+            .zip(stripes.par_iter())
+            .try_for_each(|(out, (stripe, shards))| {
+                let refs: Vec<(u32, &[u8])> =
+                    shards.records.iter().map(|(i, r)| (*i, &r.as_ref()[HEADER_LEN..])).collect();
+                decode_stripe(&p, *stripe, &refs, out)
+            })?;
+        Ok(payload)
+    }
+}
+
+/// Rebuilds a payload from shard records, refusing the first corrupt,
+/// duplicate or foreign one with an error naming it. Records are borrowed,
+/// never copied.
+pub fn decode<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>> {
+    let mut decoder = Gf16Decoder::<&[u8]>::new();
+    for record in records {
+        decoder.add(record)?;
+    }
+    decoder.finish()
+}

@@ -1,0 +1,241 @@
+//! The fixed shard header, and a shard as one checked record.
+
+use crate::{ErasureError, Result};
+
+use super::{Gf16Code, MAX_SHARD_LEN};
+
+/// First bytes of every shard.
+pub const MAGIC: [u8; 4] = *b"ZGEC";
+/// The shard format this build writes and reads.
+pub const VERSION: u8 = 1;
+/// Bytes of header fields covered by the checksum.
+const FIELDS_LEN: usize = 72;
+/// Header bytes before the body: the fields and the 32-byte checksum.
+pub const HEADER_LEN: usize = FIELDS_LEN + 32;
+
+/// Where a shard belongs and how to check it.
+///
+/// Layout (little-endian): magic `ZGEC` (4), version (1), reserved zero (3),
+/// k (4), m (4), index (4), shard length (4), stripe (8), payload length (8),
+/// payload id (32), then BLAKE3 of the 72 bytes of fields followed by the body (32).
+/// The checksum covers the fields too, so a flipped index or length is
+/// caught like a flipped body byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardHeader {
+    /// Original shards per stripe.
+    pub k: u32,
+    /// Recovery shards per stripe.
+    pub m: u32,
+    /// Shard index: `< k` original, `k..k + m` recovery.
+    pub index: u32,
+    /// Body bytes of every shard of the payload.
+    pub shard_len: u32,
+    /// Stripe the shard belongs to.
+    pub stripe: u64,
+    /// Bytes of the whole payload.
+    pub payload_len: u64,
+    /// Names the payload (a file root, say): shards of other payloads are foreign.
+    pub payload_id: [u8; 32],
+    /// BLAKE3 of the header fields and the body.
+    pub checksum: [u8; 32],
+}
+
+/// Stripes of a payload: at least one, each `k * shard_len` payload bytes.
+pub(crate) fn stripe_count(payload_len: u64, k: u32, shard_len: u32) -> u64 {
+    payload_len.div_ceil(u64::from(k) * u64::from(shard_len)).max(1)
+}
+
+impl ShardHeader {
+    /// Parses and checks a header from the start of `bytes`; the checksum is
+    /// checked by [`Shard::from_bytes`], which also has the body.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < HEADER_LEN {
+            return Err(ErasureError::Truncated {
+                needed: HEADER_LEN,
+                got: bytes.len(),
+            });
+        }
+        let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let u64_at = |o: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&bytes[o..o + 8]);
+            u64::from_le_bytes(a)
+        };
+        let magic = [bytes[0], bytes[1], bytes[2], bytes[3]];
+        if magic != MAGIC {
+            return Err(ErasureError::BadMagic { got: magic });
+        }
+        if bytes[4] != VERSION {
+            return Err(ErasureError::UnsupportedVersion {
+                got: bytes[4],
+                supported: VERSION,
+            });
+        }
+        if bytes[5..8] != [0, 0, 0] {
+            return Err(ErasureError::InvalidHeader("reserved bytes are not zero"));
+        }
+        let mut payload_id = [0u8; 32];
+        payload_id.copy_from_slice(&bytes[40..72]);
+        let mut checksum = [0u8; 32];
+        checksum.copy_from_slice(&bytes[72..104]);
+        let header = Self {
+            k: u32_at(8),
+            m: u32_at(12),
+            index: u32_at(16),
+            shard_len: u32_at(20),
+            stripe: u64_at(24),
+            payload_len: u64_at(32),
+            payload_id,
+            checksum,
+        };
+        header.validate()?;
+        Ok(header)
+    }
+
+    /// Checks that the fields agree with each other.
+    fn validate(&self) -> Result<()> {
+        Gf16Code::new(self.k as usize, self.m as usize)?;
+        if u64::from(self.index) >= u64::from(self.k) + u64::from(self.m) {
+            return Err(ErasureError::InvalidHeader("index is not below k + m"));
+        }
+        let len = self.shard_len as usize;
+        if len < 2 || !len.is_multiple_of(2) || len > MAX_SHARD_LEN {
+            return Err(ErasureError::InvalidShardLen {
+                got: u64::from(self.shard_len),
+                max: MAX_SHARD_LEN as u64,
+            });
+        }
+        if self.stripe >= stripe_count(self.payload_len, self.k, self.shard_len) {
+            return Err(ErasureError::InvalidHeader("stripe is past the payload's last stripe"));
+        }
+        Ok(())
+    }
+
+    /// The 72 bytes of fields the checksum covers.
+    fn fields(&self) -> [u8; FIELDS_LEN] {
+        let mut out = [0u8; FIELDS_LEN];
+        out[0..4].copy_from_slice(&MAGIC);
+        out[4] = VERSION;
+        out[8..12].copy_from_slice(&self.k.to_le_bytes());
+        out[12..16].copy_from_slice(&self.m.to_le_bytes());
+        out[16..20].copy_from_slice(&self.index.to_le_bytes());
+        out[20..24].copy_from_slice(&self.shard_len.to_le_bytes());
+        out[24..32].copy_from_slice(&self.stripe.to_le_bytes());
+        out[32..40].copy_from_slice(&self.payload_len.to_le_bytes());
+        out[40..72].copy_from_slice(&self.payload_id);
+        out
+    }
+
+    /// BLAKE3 of these fields followed by `body`.
+    pub fn compute_checksum(&self, body: &[u8]) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(&self.fields());
+        h.update(body);
+        *h.finalize().as_bytes()
+    }
+
+    /// Writes the header (with its checksum field) into `out[..HEADER_LEN]`.
+    pub(crate) fn write_to(&self, out: &mut [u8]) {
+        out[..FIELDS_LEN].copy_from_slice(&self.fields());
+        out[FIELDS_LEN..HEADER_LEN].copy_from_slice(&self.checksum);
+    }
+
+    /// Whether `other` belongs to the same payload and geometry; names the first field that differs.
+    pub(crate) fn foreign_field(&self, other: &Self) -> Option<&'static str> {
+        if self.k != other.k {
+            Some("k")
+        } else if self.m != other.m {
+            Some("m")
+        } else if self.shard_len != other.shard_len {
+            Some("shard length")
+        } else if self.payload_len != other.payload_len {
+            Some("payload length")
+        } else if self.payload_id != other.payload_id {
+            Some("payload id")
+        } else {
+            None
+        }
+    }
+}
+
+/// One shard: header and body in one buffer, checked on construction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Shard {
+    header: ShardHeader,
+    bytes: Vec<u8>,
+}
+
+impl Default for ShardHeader {
+    fn default() -> Self {
+        Self {
+            k: 1,
+            m: 1,
+            index: 0,
+            shard_len: 0,
+            stripe: 0,
+            payload_len: 0,
+            payload_id: [0; 32],
+            checksum: [0; 32],
+        }
+    }
+}
+
+impl Shard {
+    /// Rewrites this shard in place (reusing its buffer): `fill` writes the
+    /// body, then the checksum is computed and the header written.
+    pub(crate) fn refill(&mut self, mut header: ShardHeader, fill: impl FnOnce(&mut [u8])) {
+        let n = HEADER_LEN + header.shard_len as usize;
+        self.bytes.resize(n, 0);
+        self.bytes.truncate(n);
+        fill(&mut self.bytes[HEADER_LEN..]);
+        header.checksum = header.compute_checksum(&self.bytes[HEADER_LEN..]);
+        header.write_to(&mut self.bytes);
+        self.header = header;
+    }
+
+    /// Checks a shard record in place (header, body length, checksum) and
+    /// returns its header.
+    pub fn check(record: &[u8]) -> Result<ShardHeader> {
+        let header = ShardHeader::parse(record)?;
+        let body = &record[HEADER_LEN..];
+        if body.len() as u64 != u64::from(header.shard_len) {
+            return Err(ErasureError::BodyLength {
+                expected: u64::from(header.shard_len),
+                got: body.len() as u64,
+            });
+        }
+        if header.compute_checksum(body) != header.checksum {
+            return Err(ErasureError::CorruptShard {
+                stripe: header.stripe,
+                index: header.index,
+            });
+        }
+        Ok(header)
+    }
+
+    /// Parses a shard record, checking the header, the body length and the checksum.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
+        let header = Self::check(&bytes)?;
+        Ok(Self { header, bytes })
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &ShardHeader {
+        &self.header
+    }
+
+    /// The shard's data.
+    pub fn body(&self) -> &[u8] {
+        &self.bytes[HEADER_LEN..]
+    }
+
+    /// Header and body as stored or sent.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The record's bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}

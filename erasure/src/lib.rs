@@ -1,0 +1,29 @@
+//! # zg-erasure
+//!
+//! Reed-Solomon erasure codes for zg:
+//!
+//! - [`gf16`]: systematic RS over GF(2^16) with reed-solomon-simd, for byte
+//!   shards in storage. Shards carry a checked header; stripes bound memory
+//!   and encode in parallel; streams handle payloads larger than memory.
+//! - [`field`]: RS over a prime field by FFT (ark-poly radix-2 domains), in
+//!   the bit-reversed order EIP-7594 uses: extend 4096 evaluations to 8192
+//!   and recover from any half of the cells.
+//!
+//! ```
+//! use zg_erasure::gf16::{self, Gf16Code};
+//!
+//! let code = Gf16Code::new(4, 2).unwrap();
+//! let payload = b"any bytes at all".repeat(100);
+//! let shards = code.encode(&payload, &[7; 32]).unwrap();
+//! // Lose any two of the six shards.
+//! let kept = shards.iter().skip(2).map(|s| s.as_bytes());
+//! assert_eq!(gf16::decode(kept).unwrap(), payload);
+//! ```
+
+mod error;
+/// Prime-field Reed-Solomon by FFT, EIP-7594 cell shape.
+pub mod field;
+/// Reed-Solomon over GF(2^16) with checked shard headers.
+pub mod gf16;
+
+pub use error::{ErasureError, Result};

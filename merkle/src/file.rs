@@ -1,0 +1,255 @@
+//! One API over both tree kinds: hash a file, prove and verify segments.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::blake3_tree::{self, Blake3Proof, Blake3Tree, Blake3TreeBuilder};
+use crate::zg_tree::{self, ZgProof, ZgTree, ZgTreeBuilder};
+use crate::{Hash, MerkleError, Result};
+
+/// Which Merkle tree names a file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RootKind {
+    /// The root is the file's BLAKE3 hash (the default).
+    #[default]
+    Blake3,
+    /// 0G's Keccak sector tree.
+    Zg,
+}
+
+impl RootKind {
+    /// The kind's name as the CLI and APIs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Blake3 => "blake3",
+            Self::Zg => "zg",
+        }
+    }
+}
+
+impl fmt::Display for RootKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A root kind name other than `blake3` or `zg`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown root kind {0:?}: expected \"blake3\" or \"zg\"")]
+pub struct UnknownRootKind(pub String);
+
+impl FromStr for RootKind {
+    type Err = UnknownRootKind;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "blake3" => Ok(Self::Blake3),
+            "zg" | "0g" => Ok(Self::Zg),
+            other => Err(UnknownRootKind(other.to_owned())),
+        }
+    }
+}
+
+/// Segments of a file of `file_len` bytes (at least one): the unit of
+/// upload, download and proof for both kinds.
+pub fn segment_count(file_len: u64) -> u64 {
+    blake3_tree::segment_count(file_len)
+}
+
+/// The root of `data` under `kind`, hashed on the calling thread.
+pub fn file_root(kind: RootKind, data: &[u8]) -> Hash {
+    match kind {
+        RootKind::Blake3 => *blake3::hash(data).as_bytes(),
+        RootKind::Zg => ZgTree::from_data(data).root(),
+    }
+}
+
+#[derive(Debug)]
+enum Builder {
+    Blake3(Blake3TreeBuilder),
+    Zg(ZgTreeBuilder),
+}
+
+/// Incremental hashing of a file into a [`FileTree`] of either kind.
+#[derive(Debug)]
+pub struct FileHasher(Builder);
+
+impl FileHasher {
+    /// A hasher for `kind` that works on the calling thread.
+    pub fn new(kind: RootKind) -> Self {
+        Self(match kind {
+            RootKind::Blake3 => Builder::Blake3(Blake3TreeBuilder::new()),
+            RootKind::Zg => Builder::Zg(ZgTreeBuilder::new()),
+        })
+    }
+
+    /// Hash batches of segments in parallel on rayon's pool.
+    pub fn parallel(self, parallel: bool) -> Self {
+        Self(match self.0 {
+            Builder::Blake3(b) => Builder::Blake3(b.parallel(parallel)),
+            Builder::Zg(b) => Builder::Zg(b.parallel(parallel)),
+        })
+    }
+
+    /// Takes the next bytes of the file.
+    pub fn update(&mut self, data: &[u8]) -> &mut Self {
+        match &mut self.0 {
+            Builder::Blake3(b) => {
+                b.update(data);
+            }
+            Builder::Zg(b) => {
+                b.update(data);
+            }
+        }
+        self
+    }
+
+    /// Reads `reader` to its end into the hasher; returns the bytes read.
+    pub fn update_reader(&mut self, mut reader: impl std::io::Read) -> std::io::Result<u64> {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    self.update(&buf[..n]);
+                    total += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Finishes the tree.
+    pub fn finalize(self) -> FileTree {
+        match self.0 {
+            Builder::Blake3(b) => FileTree::Blake3(b.finalize()),
+            Builder::Zg(b) => FileTree::Zg(b.finalize()),
+        }
+    }
+}
+
+/// A file's tree of either kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileTree {
+    /// BLAKE3 tree.
+    Blake3(Blake3Tree),
+    /// 0G Keccak tree.
+    Zg(ZgTree),
+}
+
+impl FileTree {
+    /// Builds the tree of `data` under `kind`, in parallel on rayon's pool.
+    pub fn from_data(kind: RootKind, data: &[u8]) -> Self {
+        match kind {
+            RootKind::Blake3 => Self::Blake3(Blake3Tree::from_data_par(data)),
+            RootKind::Zg => Self::Zg(ZgTree::from_data_par(data)),
+        }
+    }
+
+    /// The tree's kind.
+    pub fn kind(&self) -> RootKind {
+        match self {
+            Self::Blake3(_) => RootKind::Blake3,
+            Self::Zg(_) => RootKind::Zg,
+        }
+    }
+
+    /// The file root.
+    pub fn root(&self) -> Hash {
+        match self {
+            Self::Blake3(t) => t.root(),
+            Self::Zg(t) => t.root(),
+        }
+    }
+
+    /// The file's length in bytes.
+    pub fn file_len(&self) -> u64 {
+        match self {
+            Self::Blake3(t) => t.file_len(),
+            Self::Zg(t) => t.file_len(),
+        }
+    }
+
+    /// Segments of the file (at least one).
+    pub fn segment_count(&self) -> u64 {
+        segment_count(self.file_len())
+    }
+
+    /// A proof of segment `index`.
+    pub fn prove_segment(&self, index: u64) -> Result<SegmentProof> {
+        match self {
+            Self::Blake3(t) => t.prove_segment(index).map(SegmentProof::Blake3),
+            Self::Zg(t) => t.prove_segment(index).map(SegmentProof::Zg),
+        }
+    }
+}
+
+/// A proof of one segment against a file root of either kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SegmentProof {
+    /// Chaining-value path in BLAKE3's tree.
+    Blake3(Blake3Proof),
+    /// 0G lemma and path over segment roots.
+    Zg(ZgProof),
+}
+
+impl SegmentProof {
+    /// The proof's kind.
+    pub fn kind(&self) -> RootKind {
+        match self {
+            Self::Blake3(_) => RootKind::Blake3,
+            Self::Zg(_) => RootKind::Zg,
+        }
+    }
+
+    /// Verifies that `data` is segment `index` of the file of `file_len`
+    /// bytes with `root`: `Ok(false)` for a wrong proof, an error for
+    /// malformed input.
+    pub fn verify(&self, root: &Hash, file_len: u64, index: u64, data: &[u8]) -> Result<bool> {
+        match self {
+            Self::Blake3(p) => p.verify_segment(root, file_len, index, data),
+            Self::Zg(p) => p.verify_segment(root, file_len, index, data),
+        }
+    }
+
+    /// Verifies as [`SegmentProof::verify`] after checking the proof is of `kind`.
+    pub fn verify_kind(
+        &self,
+        kind: RootKind,
+        root: &Hash,
+        file_len: u64,
+        index: u64,
+        data: &[u8],
+    ) -> Result<bool> {
+        if self.kind() != kind {
+            return Err(MerkleError::KindMismatch {
+                expected: kind.as_str(),
+                got: self.kind().as_str(),
+            });
+        }
+        self.verify(root, file_len, index, data)
+    }
+
+    /// Encodes the proof; the first byte names its kind.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::Blake3(p) => p.to_bytes(),
+            Self::Zg(p) => p.to_bytes(),
+        }
+    }
+
+    /// Decodes [`SegmentProof::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        match bytes.first() {
+            Some(&zg_tree::PROOF_TAG) => ZgProof::from_bytes(bytes).map(Self::Zg),
+            Some(_) => Blake3Proof::from_bytes(bytes).map(Self::Blake3),
+            None => Err(MerkleError::Truncated {
+                what: "segment proof",
+                needed: 1,
+                got: 0,
+            }),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The append-only flow: 0G's global log of submissions as one Merkle tree.
+//!
+//! Leaves are sectors. A submission node of height `h` is placed at the next
+//! multiple of `2^h`; a submission that would straddle a segment boundary
+//! from a non-aligned start moves to the next segment (0G's `FlowTreeLib.pad`).
+//! The root at length `L` is the complete tree of height `ceil(log2 L)` with
+//! every sector past `L` (and every gap) a zero sector, so missing right
+//! siblings are zero-subtree hashes.
+
+use std::collections::HashMap;
+
+use crate::zg_tree::{SubmissionNode, ZgProof, hash_pair, zero_hash};
+use crate::{Hash, MerkleError, Result, SECTORS_PER_SEGMENT};
+
+const SPS: u64 = SECTORS_PER_SEGMENT as u64;
+/// The flow holds at most 2^63 sectors.
+const MAX_HEIGHT: u32 = 63;
+
+/// Where a submission landed in the flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubmissionRecord {
+    /// First sector of the submission's first node.
+    pub start: u64,
+    /// Flow length (sectors) after the submission.
+    pub end: u64,
+    /// Flow root after the submission.
+    pub root: Hash,
+}
+
+/// The append-only flow tree with every complete node kept, so proofs can be
+/// served against any past root.
+#[derive(Clone, Debug, Default)]
+pub struct FlowTree {
+    length: u64,
+    /// Complete nodes by (height, index at that height).
+    nodes: HashMap<(u32, u64), Hash>,
+}
+
+fn ceil_log2(n: u64) -> u32 {
+    if n <= 1 { 0 } else { 64 - (n - 1).leading_zeros() }
+}
+
+fn next_align(length: u64, height: u32) -> u64 {
+    length.div_ceil(1 << height) << height
+}
+
+impl FlowTree {
+    /// An empty flow.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A flow whose first sector is `identifier`, as 0G's contract starts it.
+    pub fn with_identifier(identifier: Hash) -> Self {
+        let mut flow = Self::new();
+        flow.place(identifier, 0, 0);
+        flow
+    }
+
+    /// Sectors in the flow, gaps included.
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    /// Whether nothing was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// The current root.
+    pub fn root(&self) -> Hash {
+        // The current length is always a node boundary.
+        self.root_at(self.length).unwrap_or_default()
+    }
+
+    /// The root when the flow was `length` sectors long; `length` must be a
+    /// length the flow had after an append.
+    pub fn root_at(&self, length: u64) -> Result<Hash> {
+        if length > self.length {
+            return Err(MerkleError::Flow("length is past the end of the flow"));
+        }
+        self.node_at(ceil_log2(length), 0, length)
+            .ok_or(MerkleError::Flow("length is not a submission boundary"))
+    }
+
+    /// Value of node (height, index) as of flow length `length`.
+    fn node_at(&self, height: u32, index: u64, length: u64) -> Option<Hash> {
+        let start = index << height;
+        if start >= length {
+            return Some(zero_hash(height));
+        }
+        if start + (1 << height) <= length {
+            return self.nodes.get(&(height, index)).copied();
+        }
+        let left = self.node_at(height - 1, 2 * index, length)?;
+        let right = self.node_at(height - 1, 2 * index + 1, length)?;
+        Some(hash_pair(&left, &right))
+    }
+
+    /// Stores a complete node at `start` and every parent it completes.
+    fn place(&mut self, root: Hash, height: u32, start: u64) {
+        let (mut h, mut i, mut hash) = (height, start >> height, root);
+        loop {
+            self.nodes.insert((h, i), hash);
+            if i % 2 == 0 || h >= MAX_HEIGHT {
+                break;
+            }
+            // Everything left of `start` is filled, so the left sibling is stored.
+            let Some(left) = self.nodes.get(&(h, i - 1)) else {
+                break;
+            };
+            hash = hash_pair(left, &hash);
+            h += 1;
+            i /= 2;
+        }
+        self.length = start + (1 << height);
+    }
+
+    /// Fills sectors `self.length..to` with zero subtrees.
+    fn fill_zeros(&mut self, to: u64) {
+        while self.length < to {
+            let at = self.length;
+            let align = if at == 0 { MAX_HEIGHT } else { at.trailing_zeros() };
+            let height = align.min(63 - (to - at).leading_zeros());
+            self.place(zero_hash(height), height, at);
+        }
+    }
+
+    /// Appends one node of `2^height` sectors at the next aligned position;
+    /// returns its first sector.
+    pub fn insert_node(&mut self, root: Hash, height: u32) -> Result<u64> {
+        if height > MAX_HEIGHT - 1 {
+            return Err(MerkleError::Flow("node height exceeds the flow's capacity"));
+        }
+        let start = next_align(self.length, height);
+        if start
+            .checked_add(1 << height)
+            .is_none_or(|end| end > 1 << MAX_HEIGHT)
+        {
+            return Err(MerkleError::Flow("flow is full"));
+        }
+        self.fill_zeros(start);
+        self.place(root, height, start);
+        Ok(start)
+    }
+
+    /// Appends a file's submission nodes (largest first, as
+    /// [`crate::zg_tree::ZgTree::submission_nodes`] gives them).
+    pub fn append_submission(&mut self, nodes: &[SubmissionNode]) -> Result<SubmissionRecord> {
+        let Some(first) = nodes.first() else {
+            return Err(MerkleError::Flow("a submission needs at least one node"));
+        };
+        if nodes.windows(2).any(|w| w[1].height >= w[0].height) || first.height > MAX_HEIGHT - 1 {
+            return Err(MerkleError::Flow(
+                "submission node heights must strictly decrease",
+            ));
+        }
+        let size: u64 = nodes.iter().map(|n| 1u64 << n.height).sum();
+        let start = next_align(self.length, first.height);
+        // 0G's pad: a start inside a segment must not straddle into the next one.
+        if !start.is_multiple_of(SPS) && start / SPS != (start + size - 1) / SPS {
+            self.fill_zeros(start + SPS - start % SPS);
+        }
+        let mut first_start = None;
+        for node in nodes {
+            let at = self.insert_node(node.root, node.height)?;
+            first_start.get_or_insert(at);
+        }
+        Ok(SubmissionRecord {
+            start: first_start.unwrap_or_default(),
+            end: self.length,
+            root: self.root(),
+        })
+    }
+
+    /// A proof of the node of height `height` starting at sector `start`
+    /// against the root the flow had at `length`.
+    pub fn prove_node(&self, height: u32, start: u64, length: u64) -> Result<ZgProof> {
+        if height > MAX_HEIGHT
+            || !start.is_multiple_of(1 << height)
+            || start.saturating_add(1 << height) > length
+        {
+            return Err(MerkleError::Flow(
+                "node is not an aligned node inside that flow length",
+            ));
+        }
+        if length > self.length {
+            return Err(MerkleError::Flow("length is past the end of the flow"));
+        }
+        let missing = MerkleError::Flow("node is not a boundary of that flow length");
+        let top = ceil_log2(length);
+        let mut lemma = vec![
+            self.node_at(height, start >> height, length)
+                .ok_or(missing.clone())?,
+        ];
+        let mut path = Vec::new();
+        let mut index = start >> height;
+        for h in height..top {
+            lemma.push(self.node_at(h, index ^ 1, length).ok_or(missing.clone())?);
+            path.push(index.is_multiple_of(2));
+            index >>= 1;
+        }
+        if !path.is_empty() {
+            lemma.push(self.root_at(length)?);
+        }
+        ZgProof::from_parts(lemma, path)
+    }
+}
+
+/// Verifies a flow proof: `node` is the root of the `2^height` sectors at
+/// `start` in the flow of `length` sectors with `root`. Siblings past the
+/// flow's end must be zero-subtree hashes.
+pub fn verify_node(
+    proof: &ZgProof,
+    root: &Hash,
+    node: &Hash,
+    height: u32,
+    start: u64,
+    length: u64,
+) -> Result<bool> {
+    if height > MAX_HEIGHT || !start.is_multiple_of(1 << height) || start.saturating_add(1 << height) > length
+    {
+        return Err(MerkleError::Flow(
+            "node is not an aligned node inside that flow length",
+        ));
+    }
+    let top = ceil_log2(length);
+    let leaves = 1u64 << (top - height);
+    proof.verify_with(root, node, start >> height, leaves, |level, sibling, hash| {
+        let h = height + level;
+        (sibling << h) < length || *hash == zero_hash(h)
+    })
+}

@@ -1,0 +1,51 @@
+//! The kind-agnostic API: hashers, trees and proofs of both kinds.
+
+use zg_merkle::{FileHasher, FileTree, MerkleError, RootKind, SEGMENT_SIZE, SegmentProof, file_root};
+
+#[test]
+fn both_kinds_hash_prove_and_verify() {
+    let data: Vec<u8> = (0..(2 * SEGMENT_SIZE + 999))
+        .map(|i| (i * 7 % 256) as u8)
+        .collect();
+    for kind in [RootKind::Blake3, RootKind::Zg] {
+        let tree = FileTree::from_data(kind, &data);
+        assert_eq!(tree.kind(), kind);
+        assert_eq!(tree.root(), file_root(kind, &data));
+        let mut hasher = FileHasher::new(kind).parallel(true);
+        assert_eq!(hasher.update_reader(&data[..]).unwrap(), data.len() as u64);
+        assert_eq!(hasher.finalize(), tree);
+        assert_eq!(tree.segment_count(), 3);
+        for i in 0..3u64 {
+            let seg = &data[i as usize * SEGMENT_SIZE..((i as usize + 1) * SEGMENT_SIZE).min(data.len())];
+            let proof = SegmentProof::from_bytes(&tree.prove_segment(i).unwrap().to_bytes()).unwrap();
+            assert_eq!(proof.kind(), kind);
+            assert!(
+                proof
+                    .verify_kind(kind, &tree.root(), data.len() as u64, i, seg)
+                    .unwrap()
+            );
+            let other = if kind == RootKind::Zg {
+                RootKind::Blake3
+            } else {
+                RootKind::Zg
+            };
+            assert!(matches!(
+                proof.verify_kind(other, &tree.root(), data.len() as u64, i, seg),
+                Err(MerkleError::KindMismatch { .. })
+            ));
+        }
+    }
+    assert_eq!(
+        file_root(RootKind::Blake3, &data),
+        *blake3::hash(&data).as_bytes()
+    );
+}
+
+#[test]
+fn root_kind_names() {
+    assert_eq!("blake3".parse::<RootKind>().unwrap(), RootKind::Blake3);
+    assert_eq!("zg".parse::<RootKind>().unwrap(), RootKind::Zg);
+    assert_eq!(RootKind::Zg.to_string(), "zg");
+    assert!("sha256".parse::<RootKind>().is_err());
+    assert!(SegmentProof::from_bytes(&[]).is_err());
+}
