@@ -38,7 +38,10 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     for (k, m) in [(32usize, 32usize), (128, 128), (1024, 1024)] {
         for len in [1024usize, 64 << 10] {
             let payload = Arc::new(test_bytes(k * len, (k + len) as u64));
-            let code = Gf16Code::new(k, m).expect("supported").with_max_shard_len(len).expect("even");
+            let code = Gf16Code::new(k, m)
+                .expect("supported")
+                .with_max_shard_len(len)
+                .expect("even");
             let shape = format!("{k}:{m}, {} shards, 1 thread", label(len));
             let (p1, p2) = (payload.clone(), payload.clone());
             let pool1 = pool(1);
@@ -49,7 +52,11 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 shape: shape.clone(),
                 bytes: payload.len() as u64,
                 zg: Side::new("zg Gf16Code::encode_into", move || {
-                    black_box(pool1.install(|| code.encode_into(&p1, &[0; 32], &mut shards_out)).ok());
+                    black_box(
+                        pool1
+                            .install(|| code.encode_into(&p1, &[0; 32], &mut shards_out))
+                            .ok(),
+                    );
                 }),
                 peer: Some(Side::new("raw ReedSolomonEncoder", move || {
                     raw_encode(&mut enc, &p2, k, m, len);
@@ -70,7 +77,11 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 shape: format!("{k}:{m}, {} shards, {lose} lost, 1 thread", label(len)),
                 bytes: payload.len() as u64,
                 zg: Side::new("zg gf16::decode", move || {
-                    black_box(pool1.install(|| gf16::decode(kept.iter().map(|s| s.as_bytes()))).ok());
+                    black_box(
+                        pool1
+                            .install(|| gf16::decode(kept.iter().map(|s| s.as_bytes())))
+                            .ok(),
+                    );
                 }),
                 peer: Some(Side::new("raw ReedSolomonDecoder", move || {
                     dec.reset(k, m, len).expect("supported");
@@ -90,7 +101,10 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     // Two threads on a large payload, against raw single-threaded encoding.
     let (k, m, len) = (32usize, 32usize, 64usize << 10);
     let big = Arc::new(test_bytes((64 << 20) / scale, 3));
-    let code = Gf16Code::new(k, m).expect("supported").with_max_shard_len(len).expect("even");
+    let code = Gf16Code::new(k, m)
+        .expect("supported")
+        .with_max_shard_len(len)
+        .expect("even");
     for threads in [1usize, 2] {
         let (p1, p2) = (big.clone(), big.clone());
         let pool_zg = pool(threads);
@@ -98,10 +112,17 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         let mut shards_out = Vec::new();
         out.push(Pair {
             kernel: "erasure gf16 encode",
-            shape: format!("{k}:{m}, 64 KiB shards, {} payload, {threads} thread(s)", label(big.len())),
+            shape: format!(
+                "{k}:{m}, 64 KiB shards, {} payload, {threads} thread(s)",
+                label(big.len())
+            ),
             bytes: big.len() as u64,
             zg: Side::new(format!("zg Gf16Code::encode_into ({threads}t)"), move || {
-                black_box(pool_zg.install(|| code.encode_into(&p1, &[0; 32], &mut shards_out)).ok());
+                black_box(
+                    pool_zg
+                        .install(|| code.encode_into(&p1, &[0; 32], &mut shards_out))
+                        .ok(),
+                );
             }),
             peer: Some(Side::new("raw ReedSolomonEncoder (1t)", move || {
                 raw_encode(&mut enc, &p2, k, m, len);
@@ -112,7 +133,9 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
 
     // Field code at EIP-7594 size: times only (the KZG report compares them with c-kzg).
     let cells = Arc::new(CellCode::<Fr>::new(4096, 128).expect("valid shape"));
-    let blob: Vec<Fr> = (0..4096u64).map(|i| Fr::from_le_bytes_mod_order(&(i * 7 + 1).to_le_bytes())).collect();
+    let blob: Vec<Fr> = (0..4096u64)
+        .map(|i| Fr::from_le_bytes_mod_order(&(i * 7 + 1).to_le_bytes()))
+        .collect();
     let ext = Arc::new(cells.extend(&blob).expect("blob size"));
     for threads in [1usize, 2] {
         let (c, b) = (cells.clone(), blob.clone());
@@ -134,8 +157,10 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             shape: format!("64 of 128 cells, {threads} thread(s)"),
             bytes: 0,
             zg: Side::new("CellCode::recover", move || {
-                let given: Vec<(u64, &[Fr])> =
-                    (0..128).step_by(2).map(|i| (i as u64, &e[i * 64..(i + 1) * 64])).collect();
+                let given: Vec<(u64, &[Fr])> = (0..128)
+                    .step_by(2)
+                    .map(|i| (i as u64, &e[i * 64..(i + 1) * 64]))
+                    .collect();
                 black_box(p.install(|| c.recover(&given)).ok());
             }),
             peer: None,

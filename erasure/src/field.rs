@@ -61,10 +61,12 @@ impl<F: FftField> CellCode<F> {
         }
         let shape = ErasureError::InvalidShape("the field has no root of unity of that order");
         let domain = Radix2EvaluationDomain::new(n).ok_or(shape)?;
-        let ext_domain = Radix2EvaluationDomain::new(2 * n)
-            .ok_or(ErasureError::InvalidShape("the field has no root of unity of that order"))?;
-        let cell_domain = Radix2EvaluationDomain::new(cells)
-            .ok_or(ErasureError::InvalidShape("the field has no root of unity of that order"))?;
+        let ext_domain = Radix2EvaluationDomain::new(2 * n).ok_or(ErasureError::InvalidShape(
+            "the field has no root of unity of that order",
+        ))?;
+        let cell_domain = Radix2EvaluationDomain::new(cells).ok_or(ErasureError::InvalidShape(
+            "the field has no root of unity of that order",
+        ))?;
         let odd_coset = domain
             .get_coset(ext_domain.group_gen())
             .ok_or(ErasureError::InvalidShape("cannot shift the blob domain"))?;
@@ -153,13 +155,12 @@ impl<F: FftField> CellCode<F> {
     fn check_cells(&self, cells: &[(u64, &[F])]) -> Result<()> {
         let mut seen = vec![false; self.cells];
         for &(index, cell) in cells {
-            let i = usize::try_from(index)
-                .ok()
-                .filter(|&i| i < self.cells)
-                .ok_or(ErasureError::CellIndexOutOfRange {
+            let i = usize::try_from(index).ok().filter(|&i| i < self.cells).ok_or(
+                ErasureError::CellIndexOutOfRange {
                     index,
                     count: self.cells,
-                })?;
+                },
+            )?;
             if std::mem::replace(&mut seen[i], true) {
                 return Err(ErasureError::DuplicateCell { index });
             }
@@ -186,10 +187,7 @@ impl<F: FftField> CellCode<F> {
         // x^cell_len over the 2n points of `domain` (offset g) runs through the
         // `cells` points g^cell_len * w_cells^j, repeating: evaluate S there once.
         let offset = domain.coset_offset().pow([self.cell_len() as u64]);
-        let small = self
-            .cell_domain
-            .get_coset(offset)
-            .unwrap_or(self.cell_domain);
+        let small = self.cell_domain.get_coset(offset).unwrap_or(self.cell_domain);
         let mut s = short_zero.to_vec();
         s.resize(self.cells, F::zero());
         small.fft_in_place(&mut s);

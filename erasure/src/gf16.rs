@@ -136,8 +136,17 @@ impl Gf16Code {
 }
 
 /// Encodes one stripe's payload bytes into its `k + m` shards, reusing their buffers.
-pub(crate) fn encode_stripe(template: &ShardHeader, stripe: u64, data: &[u8], shards: &mut [Shard]) -> Result<()> {
-    let (k, m, len) = (template.k as usize, template.m as usize, template.shard_len as usize);
+pub(crate) fn encode_stripe(
+    template: &ShardHeader,
+    stripe: u64,
+    data: &[u8],
+    shards: &mut [Shard],
+) -> Result<()> {
+    let (k, m, len) = (
+        template.k as usize,
+        template.m as usize,
+        template.shard_len as usize,
+    );
     debug_assert_eq!(shards.len(), k + m);
     let header = |index: usize| ShardHeader {
         index: index as u32,
@@ -163,7 +172,9 @@ pub(crate) fn encode_stripe(template: &ShardHeader, stripe: u64, data: &[u8], sh
         };
         let (originals, recovery) = shards.split_at_mut(k);
         for shard in originals.iter() {
-            encoder.add_original_shard(shard.body()).map_err(ErasureError::from_rs)?;
+            encoder
+                .add_original_shard(shard.body())
+                .map_err(ErasureError::from_rs)?;
         }
         let result = encoder.encode().map_err(ErasureError::from_rs)?;
         for (j, (shard, body)) in recovery.iter_mut().zip(result.recovery_iter()).enumerate() {
@@ -217,14 +228,18 @@ pub(crate) fn decode_stripe(
         for &(index, body) in shards {
             let index = index as usize;
             if index < k {
-                decoder.add_original_shard(index, body).map_err(ErasureError::from_rs)?;
+                decoder
+                    .add_original_shard(index, body)
+                    .map_err(ErasureError::from_rs)?;
                 used += 1;
             }
         }
         for &(index, body) in shards {
             let index = index as usize;
             if index >= k && used < k {
-                decoder.add_recovery_shard(index - k, body).map_err(ErasureError::from_rs)?;
+                decoder
+                    .add_recovery_shard(index - k, body)
+                    .map_err(ErasureError::from_rs)?;
                 used += 1;
             }
         }
@@ -366,8 +381,11 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
             .par_chunks_mut(stripe_bytes)
             .zip(stripes.par_iter())
             .try_for_each(|(out, (stripe, shards))| {
-                let refs: Vec<(u32, &[u8])> =
-                    shards.records.iter().map(|(i, r)| (*i, &r.as_ref()[HEADER_LEN..])).collect();
+                let refs: Vec<(u32, &[u8])> = shards
+                    .records
+                    .iter()
+                    .map(|(i, r)| (*i, &r.as_ref()[HEADER_LEN..]))
+                    .collect();
                 decode_stripe(&p, *stripe, &refs, out)
             })?;
         Ok(payload)

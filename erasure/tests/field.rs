@@ -87,7 +87,10 @@ fn recovers_from_every_half_or_more_on_a_reduced_size() {
             assert_eq!(code.recover(&given).unwrap(), ext);
             patterns += 1;
         } else {
-            assert!(matches!(got, Err(ErasureError::NotEnoughCells { .. })), "mask {mask:08b}");
+            assert!(
+                matches!(got, Err(ErasureError::NotEnoughCells { .. })),
+                "mask {mask:08b}"
+            );
         }
     }
     assert_eq!(patterns, 163);
@@ -120,22 +123,44 @@ fn bad_cells_give_typed_errors() {
     let four: Vec<_> = (0..4).map(cell).collect();
     let mut dup = four.clone();
     dup[3] = cell(0);
-    assert!(matches!(code.recover(&dup), Err(ErasureError::DuplicateCell { index: 0 })));
+    assert!(matches!(
+        code.recover(&dup),
+        Err(ErasureError::DuplicateCell { index: 0 })
+    ));
     let mut out = four.clone();
     out[1].0 = 8;
-    assert!(matches!(code.recover(&out), Err(ErasureError::CellIndexOutOfRange { index: 8, count: 8 })));
+    assert!(matches!(
+        code.recover(&out),
+        Err(ErasureError::CellIndexOutOfRange { index: 8, count: 8 })
+    ));
     out[1].0 = u64::MAX;
-    assert!(matches!(code.recover(&out), Err(ErasureError::CellIndexOutOfRange { .. })));
+    assert!(matches!(
+        code.recover(&out),
+        Err(ErasureError::CellIndexOutOfRange { .. })
+    ));
     let mut short = four.clone();
     short[2].1 = &ext[0..3];
-    assert!(matches!(code.recover(&short), Err(ErasureError::WrongLength { what: "cell", .. })));
-    assert!(matches!(code.recover(&four[..3]), Err(ErasureError::NotEnoughCells { have: 3, need: 4 })));
+    assert!(matches!(
+        code.recover(&short),
+        Err(ErasureError::WrongLength { what: "cell", .. })
+    ));
+    assert!(matches!(
+        code.recover(&four[..3]),
+        Err(ErasureError::NotEnoughCells { have: 3, need: 4 })
+    ));
     // More than half, one cell altered: not one polynomial of degree < n.
     let mut altered: Vec<Vec<Fr>> = (0..6).map(|i| ext[i * 4..(i + 1) * 4].to_vec()).collect();
     altered[5][0] += Fr::from(1u64);
-    let given: Vec<_> = altered.iter().enumerate().map(|(i, c)| (i as u64, &c[..])).collect();
+    let given: Vec<_> = altered
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i as u64, &c[..]))
+        .collect();
     assert!(matches!(code.recover(&given), Err(ErasureError::InvalidShape(_))));
-    assert!(matches!(code.coefficients(&ext[..15]), Err(ErasureError::WrongLength { .. })));
+    assert!(matches!(
+        code.coefficients(&ext[..15]),
+        Err(ErasureError::WrongLength { .. })
+    ));
     assert!(CellCode::<Fr>::new(12, 4).is_err());
     assert!(CellCode::<Fr>::new(16, 64).is_err());
 }

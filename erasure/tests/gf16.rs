@@ -18,7 +18,17 @@ fn records(shards: &[Shard]) -> Vec<&[u8]> {
 #[test]
 fn round_trips_over_many_shapes() {
     let mut rng = StdRng::seed_from_u64(1);
-    for (k, m) in [(1, 1), (1, 5), (5, 1), (2, 3), (3, 2), (10, 4), (17, 17), (32, 32), (100, 30)] {
+    for (k, m) in [
+        (1, 1),
+        (1, 5),
+        (5, 1),
+        (2, 3),
+        (3, 2),
+        (10, 4),
+        (17, 17),
+        (32, 32),
+        (100, 30),
+    ] {
         let code = Gf16Code::new(k, m).unwrap();
         for len in [0usize, 1, 2, 63, 64, 65, 999, 4097, 100_003] {
             let data = payload(len, (k * 1000 + m + len) as u64);
@@ -53,14 +63,20 @@ fn every_loss_pattern_on_small_codes() {
         let shards = code.encode(&data, &[1; 32]).unwrap();
         let n = k + m;
         for mask in 0u32..(1 << n) {
-            let kept: Vec<&[u8]> = (0..n).filter(|i| mask >> i & 1 == 1).map(|i| shards[i].as_bytes()).collect();
+            let kept: Vec<&[u8]> = (0..n)
+                .filter(|i| mask >> i & 1 == 1)
+                .map(|i| shards[i].as_bytes())
+                .collect();
             let got = gf16::decode(kept.iter().copied());
             if kept.len() >= k {
                 assert_eq!(got.unwrap(), data, "k={k} m={m} mask={mask:b}");
             } else if kept.is_empty() {
                 assert!(matches!(got, Err(ErasureError::NoShards)));
             } else {
-                assert!(matches!(got, Err(ErasureError::TooFewShards { stripe: 0, .. })), "mask={mask:b}");
+                assert!(
+                    matches!(got, Err(ErasureError::TooFewShards { stripe: 0, .. })),
+                    "mask={mask:b}"
+                );
             }
         }
     }
@@ -68,7 +84,13 @@ fn every_loss_pattern_on_small_codes() {
 
 #[test]
 fn maximum_shard_counts() {
-    for (k, m) in [(32768, 32768), (61440, 4096), (4096, 61440), (1, 65535), (65535, 1)] {
+    for (k, m) in [
+        (32768, 32768),
+        (61440, 4096),
+        (4096, 61440),
+        (1, 65535),
+        (65535, 1),
+    ] {
         let code = Gf16Code::new(k, m).unwrap();
         let data = payload(k * 64, 5);
         let shards = code.encode(&data, &[9; 32]).unwrap();
@@ -77,8 +99,18 @@ fn maximum_shard_counts() {
         let kept = records(&shards[m..]);
         assert_eq!(gf16::decode(kept).unwrap(), data, "k={k} m={m}");
     }
-    for (k, m) in [(0, 1), (1, 0), (40000, 25000), (32769, 32768), (65536, 1), (1, 65536)] {
-        assert!(matches!(Gf16Code::new(k, m), Err(ErasureError::UnsupportedCounts { .. })), "k={k} m={m}");
+    for (k, m) in [
+        (0, 1),
+        (1, 0),
+        (40000, 25000),
+        (32769, 32768),
+        (65536, 1),
+        (1, 65536),
+    ] {
+        assert!(
+            matches!(Gf16Code::new(k, m), Err(ErasureError::UnsupportedCounts { .. })),
+            "k={k} m={m}"
+        );
     }
 }
 
@@ -114,14 +146,20 @@ fn corrupt_shards_are_detected_anywhere() {
             let got = Shard::from_bytes(bad);
             assert!(got.is_err(), "flip of byte {byte} bit {bit} went unnoticed");
             if byte >= HEADER_LEN || (72..HEADER_LEN).contains(&byte) {
-                assert!(matches!(got, Err(ErasureError::CorruptShard { stripe: 0, index: 4 })));
+                assert!(matches!(
+                    got,
+                    Err(ErasureError::CorruptShard { stripe: 0, index: 4 })
+                ));
             }
         }
     }
     // A flipped index is caught by the checksum, not decoded into the wrong slot.
     let mut bad_index = rec;
     bad_index[16] = 3; // recovery shard 4 claiming to be recovery shard 3
-    assert!(matches!(Shard::from_bytes(bad_index), Err(ErasureError::CorruptShard { .. })));
+    assert!(matches!(
+        Shard::from_bytes(bad_index),
+        Err(ErasureError::CorruptShard { .. })
+    ));
 }
 
 #[test]
@@ -140,9 +178,16 @@ fn duplicate_foreign_and_too_few_are_named() {
     ));
     assert!(matches!(
         d.add(other[1].as_bytes()),
-        Err(ErasureError::ForeignShard { field: "payload id", index: 1, .. })
+        Err(ErasureError::ForeignShard {
+            field: "payload id",
+            index: 1,
+            ..
+        })
     ));
-    assert!(matches!(d.add(other_k[1].as_bytes()), Err(ErasureError::ForeignShard { field: "k", .. })));
+    assert!(matches!(
+        d.add(other_k[1].as_bytes()),
+        Err(ErasureError::ForeignShard { field: "k", .. })
+    ));
     d.add(shards[3].as_bytes()).unwrap();
     assert!(!d.is_complete());
     // The refused shards left the decoder as it was: one more good shard completes it.
@@ -152,7 +197,11 @@ fn duplicate_foreign_and_too_few_are_named() {
     let two = records(&shards[..2]);
     assert!(matches!(
         gf16::decode(two),
-        Err(ErasureError::TooFewShards { stripe: 0, have: 2, need: 3 })
+        Err(ErasureError::TooFewShards {
+            stripe: 0,
+            have: 2,
+            need: 3
+        })
     ));
     assert!(matches!(gf16::decode([]), Err(ErasureError::NoShards)));
 }
@@ -162,7 +211,8 @@ fn streams_round_trip_and_skip_damage() {
     let code = Gf16Code::new(4, 2).unwrap().with_max_shard_len(256).unwrap();
     let data = payload(4 * 256 * 37 + 5, 11); // 38 stripes, more than one batch
     let mut sinks = vec![Vec::new(); 6];
-    code.encode_stream(&data[..], data.len() as u64, &[8; 32], &mut sinks).unwrap();
+    code.encode_stream(&data[..], data.len() as u64, &[8; 32], &mut sinks)
+        .unwrap();
     // The streams hold the same records as in-memory encoding.
     let shards = code.encode(&data, &[8; 32]).unwrap();
     assert_eq!(&sinks[5][..HEADER_LEN + 256], shards[5].as_bytes());
@@ -174,7 +224,17 @@ fn streams_round_trip_and_skip_damage() {
     let sources: Vec<&[u8]> = vec![&damaged[1], &damaged[2], &damaged[4], &damaged[5]];
     let mut out = Vec::new();
     let err = decode_stream(sources, &mut out).unwrap_err();
-    assert!(matches!(err, ErasureError::TooFewShards { stripe: 2, have: 3, need: 4 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ErasureError::TooFewShards {
+                stripe: 2,
+                have: 3,
+                need: 4
+            }
+        ),
+        "{err}"
+    );
 
     // With stream 0 back, the corrupt record is skipped and reported.
     let sources: Vec<&[u8]> = vec![&damaged[0], &damaged[1], &damaged[2], &damaged[4], &damaged[5]];
@@ -182,16 +242,31 @@ fn streams_round_trip_and_skip_damage() {
     let summary = decode_stream(sources, &mut out).unwrap();
     assert_eq!(out, data);
     assert_eq!(summary.bytes, data.len() as u64);
-    assert!(matches!(summary.rejected[..], [ErasureError::CorruptShard { stripe: 2, index: 1 }]));
+    assert!(matches!(
+        summary.rejected[..],
+        [ErasureError::CorruptShard { stripe: 2, index: 1 }]
+    ));
 
     // A stream of another payload is dropped as foreign.
     let mut foreign = vec![Vec::new(); 6];
-    code.encode_stream(&payload(data.len(), 12)[..], data.len() as u64, &[9; 32], &mut foreign).unwrap();
+    code.encode_stream(
+        &payload(data.len(), 12)[..],
+        data.len() as u64,
+        &[9; 32],
+        &mut foreign,
+    )
+    .unwrap();
     let sources: Vec<&[u8]> = vec![&sinks[0], &sinks[1], &foreign[2], &sinks[3], &sinks[4]];
     let mut out = Vec::new();
     let summary = decode_stream(sources, &mut out).unwrap();
     assert_eq!(out, data);
-    assert!(matches!(summary.rejected[..], [ErasureError::ForeignShard { field: "payload id", .. }]));
+    assert!(matches!(
+        summary.rejected[..],
+        [ErasureError::ForeignShard {
+            field: "payload id",
+            ..
+        }]
+    ));
 }
 
 #[test]
@@ -200,7 +275,10 @@ fn stream_length_and_count_errors() {
     let mut sinks = vec![Vec::new(); 3];
     assert!(matches!(
         code.encode_stream(&[1u8; 10][..], 11, &[0; 32], &mut sinks),
-        Err(ErasureError::PayloadLength { expected: 11, got: 10 })
+        Err(ErasureError::PayloadLength {
+            expected: 11,
+            got: 10
+        })
     ));
     assert!(matches!(
         code.encode_stream(&[1u8; 12][..], 11, &[0; 32], &mut vec![Vec::new(); 3]),
@@ -211,7 +289,10 @@ fn stream_length_and_count_errors() {
         Err(ErasureError::StreamCount { expected: 3, got: 2 })
     ));
     let empty: Vec<&[u8]> = vec![];
-    assert!(matches!(decode_stream(empty, Vec::new()), Err(ErasureError::NoShards)));
+    assert!(matches!(
+        decode_stream(empty, Vec::new()),
+        Err(ErasureError::NoShards)
+    ));
 }
 
 fn header_bytes(h: &ShardHeader) -> Vec<u8> {
@@ -239,16 +320,40 @@ fn bad_headers_give_typed_errors_without_allocating() {
         h[off..off + bytes.len()].copy_from_slice(bytes);
         ShardHeader::parse(&h)
     };
-    assert!(matches!(ShardHeader::parse(&good[..50]), Err(ErasureError::Truncated { .. })));
+    assert!(matches!(
+        ShardHeader::parse(&good[..50]),
+        Err(ErasureError::Truncated { .. })
+    ));
     assert!(matches!(patch(0, b"XXXX"), Err(ErasureError::BadMagic { .. })));
-    assert!(matches!(patch(4, &[2]), Err(ErasureError::UnsupportedVersion { got: 2, .. })));
+    assert!(matches!(
+        patch(4, &[2]),
+        Err(ErasureError::UnsupportedVersion { got: 2, .. })
+    ));
     assert!(matches!(patch(5, &[1]), Err(ErasureError::InvalidHeader(_))));
-    assert!(matches!(patch(8, &0u32.to_le_bytes()), Err(ErasureError::UnsupportedCounts { .. })));
-    assert!(matches!(patch(12, &65535u32.to_le_bytes()), Err(ErasureError::UnsupportedCounts { .. })));
-    assert!(matches!(patch(16, &3u32.to_le_bytes()), Err(ErasureError::InvalidHeader(_))));
-    assert!(matches!(patch(20, &u32::MAX.to_le_bytes()), Err(ErasureError::InvalidShardLen { .. })));
-    assert!(matches!(patch(20, &63u32.to_le_bytes()), Err(ErasureError::InvalidShardLen { .. })));
-    assert!(matches!(patch(24, &1u64.to_le_bytes()), Err(ErasureError::InvalidHeader(_))));
+    assert!(matches!(
+        patch(8, &0u32.to_le_bytes()),
+        Err(ErasureError::UnsupportedCounts { .. })
+    ));
+    assert!(matches!(
+        patch(12, &65535u32.to_le_bytes()),
+        Err(ErasureError::UnsupportedCounts { .. })
+    ));
+    assert!(matches!(
+        patch(16, &3u32.to_le_bytes()),
+        Err(ErasureError::InvalidHeader(_))
+    ));
+    assert!(matches!(
+        patch(20, &u32::MAX.to_le_bytes()),
+        Err(ErasureError::InvalidShardLen { .. })
+    ));
+    assert!(matches!(
+        patch(20, &63u32.to_le_bytes()),
+        Err(ErasureError::InvalidShardLen { .. })
+    ));
+    assert!(matches!(
+        patch(24, &1u64.to_le_bytes()),
+        Err(ErasureError::InvalidHeader(_))
+    ));
     // A huge payload length parses (the stripe count is just large) but
     // decoding asks for its missing stripes instead of allocating.
     let mut huge = good.clone();
@@ -265,12 +370,19 @@ fn bad_headers_give_typed_errors_without_allocating() {
     rec1[72..HEADER_LEN].copy_from_slice(&sum1);
     assert!(matches!(
         gf16::decode([&rec[..], &rec1[..]]),
-        Err(ErasureError::TooFewShards { stripe: 1, have: 0, need: 2 })
+        Err(ErasureError::TooFewShards {
+            stripe: 1,
+            have: 0,
+            need: 2
+        })
     ));
     // Body of the wrong length.
     let mut short = rec.clone();
     short.pop();
-    assert!(matches!(Shard::from_bytes(short), Err(ErasureError::BodyLength { .. })));
+    assert!(matches!(
+        Shard::from_bytes(short),
+        Err(ErasureError::BodyLength { .. })
+    ));
     assert!(Gf16Code::new(2, 1).unwrap().with_max_shard_len(3).is_err());
     assert!(Gf16Code::new(2, 1).unwrap().with_max_shard_len(1 << 25).is_err());
 }

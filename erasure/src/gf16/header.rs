@@ -106,7 +106,9 @@ impl ShardHeader {
             });
         }
         if self.stripe >= stripe_count(self.payload_len, self.k, self.shard_len) {
-            return Err(ErasureError::InvalidHeader("stripe is past the payload's last stripe"));
+            return Err(ErasureError::InvalidHeader(
+                "stripe is past the payload's last stripe",
+            ));
         }
         Ok(())
     }

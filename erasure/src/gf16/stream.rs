@@ -74,11 +74,14 @@ impl Gf16Code {
                     got: read,
                 });
             }
-            encoded[..batch].par_iter_mut().enumerate().try_for_each(|(b, shards)| {
-                let lo = (b * stripe_bytes).min(want);
-                let hi = (lo + stripe_bytes).min(want);
-                encode_stripe(&template, stripe + b as u64, &buf[lo..hi], shards)
-            })?;
+            encoded[..batch]
+                .par_iter_mut()
+                .enumerate()
+                .try_for_each(|(b, shards)| {
+                    let lo = (b * stripe_bytes).min(want);
+                    let hi = (lo + stripe_bytes).min(want);
+                    encode_stripe(&template, stripe + b as u64, &buf[lo..hi], shards)
+                })?;
             for shards in &encoded[..batch] {
                 for (sink, shard) in sinks.iter_mut().zip(shards) {
                     sink.write_all(shard.as_bytes())?;
@@ -205,7 +208,9 @@ fn read_record(
         });
     }
     if header.stripe != stripe {
-        return Err(ErasureError::InvalidHeader("shard stream is out of step: unexpected stripe"));
+        return Err(ErasureError::InvalidHeader(
+            "shard stream is out of step: unexpected stripe",
+        ));
     }
     // The length was validated (at most 16 MiB) before this allocation.
     let mut record = vec![0u8; HEADER_LEN + header.shard_len as usize];

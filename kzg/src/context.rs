@@ -1,0 +1,143 @@
+//! The one object every KZG operation goes through: setup points, their
+//! precomputed tables, domains and roots of unity.
+
+use std::sync::OnceLock;
+
+use ark_bls12_381::{Fr, G1Affine, G2Affine};
+use ark_ec::AffineRepr;
+use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
+use zg_erasure::field::{CellCode, bit_reversal_permutation};
+
+use crate::fk20::Fk20;
+use crate::msm::G1Msm;
+use crate::setup::TrustedSetup;
+use crate::{CELLS_PER_EXT_BLOB, FIELD_ELEMENTS_PER_BLOB, FIELD_ELEMENTS_PER_CELL, Result};
+
+/// How much to precompute for the fixed-base MSMs, like c-kzg's `precompute`.
+///
+/// Tables trade memory for speed: [`Precompute::DEFAULT`] takes about 8 MiB
+/// for commitments and blob proofs (13-bit windows over the 4096 Lagrange
+/// points) and about 26 MiB for cell proofs (8-bit windows over FK20's 128
+/// rows of 64 points); [`KzgContext::precompute_bytes`] reports the exact
+/// figure. [`Precompute::NONE`] keeps only the setup points and uses
+/// Pippenger's method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Precompute {
+    /// Window bits for the commitment MSM (over the Lagrange points); `None` for no tables.
+    pub blob_window: Option<u32>,
+    /// Window bits for FK20's per-row MSMs; `None` for no tables.
+    pub cell_window: Option<u32>,
+}
+
+impl Precompute {
+    /// No tables: least memory, slowest proving.
+    pub const NONE: Self = Self {
+        blob_window: None,
+        cell_window: None,
+    };
+    /// The tables [`KzgContext::ethereum`] uses.
+    pub const DEFAULT: Self = Self {
+        blob_window: Some(13),
+        cell_window: Some(8),
+    };
+}
+
+impl Default for Precompute {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Settings for every EIP-4844 and EIP-7594 operation.
+///
+/// All work runs on rayon's current pool: call inside
+/// `ThreadPool::install` with one thread to stay single-threaded.
+#[derive(Debug)]
+pub struct KzgContext {
+    pub(crate) setup: TrustedSetup,
+    /// Commitments and blob proofs: MSM over the Lagrange points in bit-reversed order.
+    pub(crate) lagrange_brp: G1Msm,
+    pub(crate) fk20: Fk20,
+    pub(crate) cells: CellCode<Fr>,
+    /// The 4096-th roots of unity in bit-reversed order (the blob's evaluation points).
+    pub(crate) roots_brp: Vec<Fr>,
+    /// Size-64 domain for interpolating cells.
+    pub(crate) cell_domain: Radix2EvaluationDomain<Fr>,
+    /// The 8192-th roots of unity in bit-reversed order (cell coset shifts are every 64th).
+    pub(crate) ext_roots_brp: Vec<Fr>,
+    pub(crate) g2_gen: G2Affine,
+    pub(crate) g2_tau: G2Affine,
+    pub(crate) g2_tau_cell: G2Affine,
+    pub(crate) precompute: Precompute,
+}
+
+impl KzgContext {
+    /// The shared context over the embedded Ethereum mainnet setup with
+    /// default precomputation, built once on first use.
+    pub fn ethereum() -> &'static KzgContext {
+        static CTX: OnceLock<KzgContext> = OnceLock::new();
+        CTX.get_or_init(|| Self::new(TrustedSetup::ethereum(), Precompute::DEFAULT))
+    }
+
+    /// A context over the embedded mainnet setup with the given precomputation.
+    pub fn ethereum_with(precompute: Precompute) -> Self {
+        Self::new(TrustedSetup::ethereum(), precompute)
+    }
+
+    /// A context over a setup file in the `trusted_setup.txt` format; every point is validated.
+    pub fn from_trusted_setup_file(
+        path: impl AsRef<std::path::Path>,
+        precompute: Precompute,
+    ) -> Result<Self> {
+        Ok(Self::new(TrustedSetup::from_file(path)?, precompute))
+    }
+
+    /// A context over a loaded setup.
+    pub fn new(setup: TrustedSetup, precompute: Precompute) -> Self {
+        let mut lagrange = setup.g1_lagrange.clone();
+        bit_reversal_permutation(&mut lagrange);
+        let lagrange_brp = G1Msm::new(lagrange, precompute.blob_window);
+        let fk20 = Fk20::new(
+            &setup.g1_monomial,
+            FIELD_ELEMENTS_PER_CELL,
+            precompute.cell_window,
+        );
+        let cells =
+            CellCode::new(FIELD_ELEMENTS_PER_BLOB, CELLS_PER_EXT_BLOB).expect("the EIP-7594 shape is valid");
+        let roots = |n: usize| {
+            let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("power of two within 2-adicity");
+            let mut r: Vec<Fr> = domain.elements().collect();
+            bit_reversal_permutation(&mut r);
+            r
+        };
+        let cell_domain = Radix2EvaluationDomain::new(FIELD_ELEMENTS_PER_CELL).expect("64 is a power of two");
+        Self {
+            g2_gen: G2Affine::generator(),
+            g2_tau: setup.g2_monomial[1],
+            g2_tau_cell: setup.g2_monomial[FIELD_ELEMENTS_PER_CELL],
+            setup,
+            lagrange_brp,
+            fk20,
+            cells,
+            roots_brp: roots(FIELD_ELEMENTS_PER_BLOB),
+            cell_domain,
+            ext_roots_brp: roots(2 * FIELD_ELEMENTS_PER_BLOB),
+            precompute,
+        }
+    }
+
+    /// The precomputation this context was built with.
+    pub fn precompute(&self) -> Precompute {
+        self.precompute
+    }
+
+    /// Bytes of precomputed MSM tables held (beyond the setup points themselves).
+    pub fn precompute_bytes(&self) -> usize {
+        self.lagrange_brp.memory_bytes() + self.fk20.memory_bytes()
+    }
+
+    /// `[tau^i]G1` for the first `n` powers.
+    pub(crate) fn g1_monomial(&self, n: usize) -> &[G1Affine] {
+        &self.setup.g1_monomial[..n]
+    }
+}

@@ -1,0 +1,238 @@
+//! EIP-4844: blob commitments, evaluation proofs and their verification.
+
+use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine};
+use ark_ec::pairing::Pairing;
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ff::{Field, One, Zero, batch_inversion};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::encoding::{fr_from_bytes, fr_to_bytes, g1_from_bytes, g1_to_bytes, hash_to_fr};
+use crate::{
+    BYTES_PER_BLOB, BYTES_PER_FIELD_ELEMENT, Bytes32, Bytes48, FIELD_ELEMENTS_PER_BLOB, KzgContext, KzgError,
+    Result,
+};
+
+const FIAT_SHAMIR_PROTOCOL_DOMAIN: &[u8; 16] = b"FSBLOBVERIFY_V1_";
+const RANDOM_CHALLENGE_KZG_BATCH_DOMAIN: &[u8; 16] = b"RCKZGBATCH___V1_";
+
+/// Parses a blob into its 4096 field elements (bit-reversed evaluations).
+pub(crate) fn blob_to_polynomial(blob: &[u8]) -> Result<Vec<Fr>> {
+    if blob.len() != BYTES_PER_BLOB {
+        return Err(KzgError::WrongLength {
+            what: "blob",
+            expected: BYTES_PER_BLOB,
+            got: blob.len(),
+        });
+    }
+    blob.chunks_exact(BYTES_PER_FIELD_ELEMENT)
+        .enumerate()
+        .map(|(i, c)| fr_from_bytes(c, "blob", i))
+        .collect()
+}
+
+/// `e(a1, a2) * e(b1, b2) == 1`.
+pub(crate) fn pairings_cancel(a1: G1Affine, a2: G2Affine, b1: G1Affine, b2: G2Affine) -> bool {
+    Bls12_381::multi_pairing([a1, b1], [a2, b2]).is_zero()
+}
+
+/// The specs' `compute_challenge`: Fiat-Shamir over the blob and its commitment.
+pub fn compute_challenge(blob: &[u8], commitment: &[u8]) -> Result<Bytes32> {
+    if blob.len() != BYTES_PER_BLOB {
+        return Err(KzgError::WrongLength {
+            what: "blob",
+            expected: BYTES_PER_BLOB,
+            got: blob.len(),
+        });
+    }
+    if commitment.len() != 48 {
+        return Err(KzgError::WrongLength {
+            what: "commitment",
+            expected: 48,
+            got: commitment.len(),
+        });
+    }
+    Ok(fr_to_bytes(&challenge(blob, commitment)))
+}
+
+fn challenge(blob: &[u8], commitment: &[u8]) -> Fr {
+    let mut h = Sha256::new();
+    h.update(FIAT_SHAMIR_PROTOCOL_DOMAIN);
+    h.update((FIELD_ELEMENTS_PER_BLOB as u128).to_be_bytes());
+    h.update(blob);
+    h.update(commitment);
+    hash_to_fr(&h.finalize().into())
+}
+
+impl KzgContext {
+    /// Evaluates the blob polynomial (bit-reversed evaluations) at `z` by the barycentric formula.
+    pub(crate) fn evaluate(&self, poly: &[Fr], z: Fr) -> Fr {
+        if let Some(i) = self.roots_brp.iter().position(|w| *w == z) {
+            return poly[i];
+        }
+        let mut denominators: Vec<Fr> = self.roots_brp.iter().map(|w| z - w).collect();
+        batch_inversion(&mut denominators);
+        let sum: Fr = poly
+            .iter()
+            .zip(&self.roots_brp)
+            .zip(&denominators)
+            .map(|((p, w), d)| *p * w * d)
+            .sum();
+        let n = Fr::from(FIELD_ELEMENTS_PER_BLOB as u64);
+        sum * (z.pow([FIELD_ELEMENTS_PER_BLOB as u64]) - Fr::one()) * n.inverse().unwrap_or_default()
+    }
+
+    /// The commitment to a polynomial in bit-reversed evaluation form.
+    fn commit(&self, poly: &[Fr]) -> G1Affine {
+        self.lagrange_brp.msm(poly).into_affine()
+    }
+
+    /// EIP-4844 `blob_to_kzg_commitment`.
+    pub fn blob_to_kzg_commitment(&self, blob: &[u8]) -> Result<Bytes48> {
+        let poly = blob_to_polynomial(blob)?;
+        Ok(g1_to_bytes(&self.commit(&poly)))
+    }
+
+    /// The quotient `(p(x) - y) / (x - z)` in evaluation form, and `y = p(z)`.
+    fn proof_at(&self, poly: &[Fr], z: Fr) -> (G1Affine, Fr) {
+        let y = self.evaluate(poly, z);
+        let mut denominators: Vec<Fr> = self.roots_brp.iter().map(|w| *w - z).collect();
+        let inside = denominators.iter().position(Zero::is_zero);
+        batch_inversion(&mut denominators);
+        let mut quotient: Vec<Fr> = poly
+            .iter()
+            .zip(&denominators)
+            .map(|(p, d)| (*p - y) * d)
+            .collect();
+        if let Some(m) = inside {
+            // z is the evaluation point m: that quotient value comes from the others.
+            let mut terms: Vec<Fr> = self.roots_brp.iter().map(|w| z * (z - w)).collect();
+            terms[m] = Fr::one();
+            batch_inversion(&mut terms);
+            quotient[m] = poly
+                .iter()
+                .zip(&self.roots_brp)
+                .zip(&terms)
+                .enumerate()
+                .filter(|(i, _)| *i != m)
+                .map(|(_, ((p, w), t))| (*p - y) * w * t)
+                .sum();
+        }
+        (self.commit(&quotient), y)
+    }
+
+    /// EIP-4844 `compute_kzg_proof`: the proof and `y = p(z)`.
+    pub fn compute_kzg_proof(&self, blob: &[u8], z: &[u8]) -> Result<(Bytes48, Bytes32)> {
+        let poly = blob_to_polynomial(blob)?;
+        let z = fr_from_bytes(z, "z", 0)?;
+        let (proof, y) = self.proof_at(&poly, z);
+        Ok((g1_to_bytes(&proof), fr_to_bytes(&y)))
+    }
+
+    /// EIP-4844 `compute_blob_kzg_proof`, at the Fiat-Shamir challenge.
+    pub fn compute_blob_kzg_proof(&self, blob: &[u8], commitment: &[u8]) -> Result<Bytes48> {
+        let poly = blob_to_polynomial(blob)?;
+        // Only checked: the challenge hashes the commitment's bytes.
+        let _point = g1_from_bytes(commitment, "commitment", 0)?;
+        let z = challenge(blob, commitment);
+        Ok(g1_to_bytes(&self.proof_at(&poly, z).0))
+    }
+
+    fn verify_at(&self, commitment: G1Affine, z: Fr, y: Fr, proof: G1Affine) -> bool {
+        // e(C - [y]G1, -G2) * e(proof, [tau - z]G2) == 1
+        let c_minus_y = (commitment.into_group() - G1Affine::generator() * y).into_affine();
+        let tau_minus_z = (self.g2_tau.into_group() - self.g2_gen * z).into_affine();
+        pairings_cancel(c_minus_y, -self.g2_gen, proof, tau_minus_z)
+    }
+
+    /// EIP-4844 `verify_kzg_proof`: `Ok(false)` for a well-formed proof that does not verify.
+    pub fn verify_kzg_proof(&self, commitment: &[u8], z: &[u8], y: &[u8], proof: &[u8]) -> Result<bool> {
+        let c = g1_from_bytes(commitment, "commitment", 0)?;
+        let z = fr_from_bytes(z, "z", 0)?;
+        let y = fr_from_bytes(y, "y", 0)?;
+        let p = g1_from_bytes(proof, "proof", 0)?;
+        Ok(self.verify_at(c, z, y, p))
+    }
+
+    /// EIP-4844 `verify_blob_kzg_proof`.
+    pub fn verify_blob_kzg_proof(&self, blob: &[u8], commitment: &[u8], proof: &[u8]) -> Result<bool> {
+        let poly = blob_to_polynomial(blob)?;
+        let c = g1_from_bytes(commitment, "commitment", 0)?;
+        let p = g1_from_bytes(proof, "proof", 0)?;
+        let z = challenge(blob, commitment);
+        let y = self.evaluate(&poly, z);
+        Ok(self.verify_at(c, z, y, p))
+    }
+
+    /// EIP-4844 `verify_blob_kzg_proof_batch`: one pairing check for many
+    /// blobs, blobs parsed and evaluated in parallel.
+    pub fn verify_blob_kzg_proof_batch<B, C, P>(
+        &self,
+        blobs: &[B],
+        commitments: &[C],
+        proofs: &[P],
+    ) -> Result<bool>
+    where
+        B: AsRef<[u8]> + Sync,
+        C: AsRef<[u8]> + Sync,
+        P: AsRef<[u8]> + Sync,
+    {
+        if blobs.len() != commitments.len() || blobs.len() != proofs.len() {
+            return Err(KzgError::LengthMismatch {
+                what: "blobs, commitments and proofs",
+                a: blobs.len(),
+                b: commitments.len().max(proofs.len()),
+            });
+        }
+        if blobs.is_empty() {
+            return Ok(true);
+        }
+        let items: Vec<(G1Affine, Fr, Fr, G1Affine)> = (0..blobs.len())
+            .into_par_iter()
+            .map(|i| {
+                let poly = blob_to_polynomial(blobs[i].as_ref())?;
+                let c = g1_from_bytes(commitments[i].as_ref(), "commitment", i)?;
+                let p = g1_from_bytes(proofs[i].as_ref(), "proof", i)?;
+                let z = challenge(blobs[i].as_ref(), commitments[i].as_ref());
+                let y = self.evaluate(&poly, z);
+                Ok((c, z, y, p))
+            })
+            .collect::<Result<_>>()?;
+        if items.len() == 1 {
+            let (c, z, y, p) = items[0];
+            return Ok(self.verify_at(c, z, y, p));
+        }
+        // r from everything the prover chose; sum r^i (C_i - y_i G + z_i P_i) against sum r^i P_i.
+        let mut h = Sha256::new();
+        h.update(RANDOM_CHALLENGE_KZG_BATCH_DOMAIN);
+        h.update((FIELD_ELEMENTS_PER_BLOB as u64).to_be_bytes());
+        h.update((items.len() as u64).to_be_bytes());
+        for (i, (_, z, y, _)) in items.iter().enumerate() {
+            h.update(commitments[i].as_ref());
+            h.update(fr_to_bytes(z));
+            h.update(fr_to_bytes(y));
+            h.update(proofs[i].as_ref());
+        }
+        let r = hash_to_fr(&h.finalize().into());
+        let mut powers = Vec::with_capacity(items.len());
+        let mut acc = Fr::one();
+        for _ in 0..items.len() {
+            powers.push(acc);
+            acc *= r;
+        }
+        let proofs_g: Vec<G1Affine> = items.iter().map(|it| it.3).collect();
+        let commits_g: Vec<G1Affine> = items.iter().map(|it| it.0).collect();
+        let proof_lincomb = G1Projective::msm_unchecked(&proofs_g, &powers);
+        let z_r: Vec<Fr> = items.iter().zip(&powers).map(|(it, p)| it.1 * p).collect();
+        let proof_z_lincomb = G1Projective::msm_unchecked(&proofs_g, &z_r);
+        let c_lincomb = G1Projective::msm_unchecked(&commits_g, &powers);
+        let y_sum: Fr = items.iter().zip(&powers).map(|(it, p)| it.2 * p).sum();
+        let rhs = c_lincomb - G1Affine::generator() * y_sum + proof_z_lincomb;
+        Ok(pairings_cancel(
+            proof_lincomb.into_affine(),
+            (-self.g2_tau.into_group()).into_affine(),
+            rhs.into_affine(),
+            self.g2_gen,
+        ))
+    }
+}

@@ -1,0 +1,323 @@
+//! EIP-7594: cells of the extended blob, their proofs (FK20), recovery
+//! from half of them, and batch verification by the universal equation.
+
+use std::collections::HashMap;
+
+use ark_bls12_381::{Fr, G1Affine, G1Projective};
+use ark_ec::{CurveGroup, VariableBaseMSM};
+use ark_ff::{Field, One, Zero};
+use ark_poly::EvaluationDomain;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use zg_erasure::ErasureError;
+use zg_erasure::field::bit_reversal_permutation;
+
+use crate::eip4844::{blob_to_polynomial, pairings_cancel};
+use crate::encoding::{fr_from_bytes, fr_to_bytes, g1_from_bytes, g1_to_bytes, hash_to_fr};
+use crate::{
+    BYTES_PER_CELL, BYTES_PER_FIELD_ELEMENT, Bytes32, Bytes48, CELLS_PER_EXT_BLOB, Cell,
+    FIELD_ELEMENTS_PER_BLOB, FIELD_ELEMENTS_PER_CELL, KzgContext, KzgError, Result,
+};
+
+const RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN: &[u8; 16] = b"RCKZGCBATCH__V1_";
+
+/// Parses one cell into its 64 field elements.
+fn cell_to_evals(cell: &[u8], index: usize) -> Result<Vec<Fr>> {
+    if cell.len() != BYTES_PER_CELL {
+        return Err(KzgError::WrongLength {
+            what: "cell",
+            expected: BYTES_PER_CELL,
+            got: cell.len(),
+        });
+    }
+    cell.chunks_exact(BYTES_PER_FIELD_ELEMENT)
+        .map(|c| fr_from_bytes(c, "cell", index))
+        .collect()
+}
+
+fn check_cell_index(index: u64) -> Result<usize> {
+    usize::try_from(index)
+        .ok()
+        .filter(|&i| i < CELLS_PER_EXT_BLOB)
+        .ok_or(KzgError::CellIndexOutOfRange {
+            index,
+            count: CELLS_PER_EXT_BLOB,
+        })
+}
+
+/// Splits the 8192 bit-reversed evaluations of the extension into cells.
+fn evals_to_cells(ext: &[Fr]) -> Vec<Cell> {
+    ext.chunks_exact(FIELD_ELEMENTS_PER_CELL)
+        .map(|chunk| {
+            let mut cell = [0u8; BYTES_PER_CELL];
+            for (out, x) in cell.chunks_exact_mut(BYTES_PER_FIELD_ELEMENT).zip(chunk) {
+                out.copy_from_slice(&fr_to_bytes(x));
+            }
+            cell
+        })
+        .collect()
+}
+
+/// The specs' `compute_verify_cell_kzg_proof_batch_challenge`, over
+/// deduplicated commitments, each cell's commitment index and cell index,
+/// the cells' bytes and the proofs.
+pub fn compute_verify_cell_kzg_proof_batch_challenge<C, E, P>(
+    commitments: &[C],
+    commitment_indices: &[u64],
+    cell_indices: &[u64],
+    cells: &[E],
+    proofs: &[P],
+) -> Result<Bytes32>
+where
+    C: AsRef<[u8]>,
+    E: AsRef<[u8]>,
+    P: AsRef<[u8]>,
+{
+    let n = cells.len();
+    if commitment_indices.len() != n || cell_indices.len() != n || proofs.len() != n {
+        return Err(KzgError::LengthMismatch {
+            what: "commitment indices, cell indices, cells and proofs",
+            a: n,
+            b: commitment_indices.len().max(cell_indices.len()).max(proofs.len()),
+        });
+    }
+    let mut h = Sha256::new();
+    h.update(RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN);
+    h.update((FIELD_ELEMENTS_PER_BLOB as u64).to_be_bytes());
+    h.update((FIELD_ELEMENTS_PER_CELL as u64).to_be_bytes());
+    h.update((commitments.len() as u64).to_be_bytes());
+    h.update((n as u64).to_be_bytes());
+    for c in commitments {
+        h.update(c.as_ref());
+    }
+    for k in 0..n {
+        h.update(commitment_indices[k].to_be_bytes());
+        h.update(cell_indices[k].to_be_bytes());
+        h.update(cells[k].as_ref());
+        h.update(proofs[k].as_ref());
+    }
+    Ok(fr_to_bytes(&hash_to_fr(&h.finalize().into())))
+}
+
+impl KzgContext {
+    /// EIP-7594 `compute_cells`: the 128 cells of the extended blob.
+    pub fn compute_cells(&self, blob: &[u8]) -> Result<Vec<Cell>> {
+        let poly = blob_to_polynomial(blob)?;
+        let ext = self.cells.extend(&poly).map_err(erasure_to_kzg)?;
+        Ok(evals_to_cells(&ext))
+    }
+
+    /// EIP-7594 `compute_cells_and_kzg_proofs`: cells and their proofs by FK20.
+    pub fn compute_cells_and_kzg_proofs(&self, blob: &[u8]) -> Result<(Vec<Cell>, Vec<Bytes48>)> {
+        let poly = blob_to_polynomial(blob)?;
+        let coeffs = self.cells.coefficients(&poly).map_err(erasure_to_kzg)?;
+        let (ext, proofs) = rayon::join(
+            || self.cells.extend_coefficients(&coeffs),
+            || self.fk20.proofs(&coeffs),
+        );
+        let ext = ext.map_err(erasure_to_kzg)?;
+        Ok((evals_to_cells(&ext), proofs.iter().map(g1_to_bytes).collect()))
+    }
+
+    /// EIP-7594 `recover_cells_and_kzg_proofs`: every cell and proof from at
+    /// least half of the cells, given with strictly ascending indices.
+    pub fn recover_cells_and_kzg_proofs<C: AsRef<[u8]>>(
+        &self,
+        cell_indices: &[u64],
+        cells: &[C],
+    ) -> Result<(Vec<Cell>, Vec<Bytes48>)> {
+        if cell_indices.len() != cells.len() {
+            return Err(KzgError::LengthMismatch {
+                what: "cell indices and cells",
+                a: cell_indices.len(),
+                b: cells.len(),
+            });
+        }
+        let (min, max) = (CELLS_PER_EXT_BLOB / 2, CELLS_PER_EXT_BLOB);
+        if cells.len() < min || cells.len() > max {
+            return Err(KzgError::CellCount {
+                min,
+                max,
+                got: cells.len(),
+            });
+        }
+        for (k, &index) in cell_indices.iter().enumerate() {
+            check_cell_index(index)?;
+            if k > 0 && cell_indices[k - 1] >= index {
+                return Err(KzgError::CellIndicesNotAscending {
+                    previous: cell_indices[k - 1],
+                    index,
+                });
+            }
+        }
+        let evals: Vec<Vec<Fr>> = cells
+            .iter()
+            .enumerate()
+            .map(|(k, c)| cell_to_evals(c.as_ref(), k))
+            .collect::<Result<_>>()?;
+        let given: Vec<(u64, &[Fr])> = cell_indices
+            .iter()
+            .zip(&evals)
+            .map(|(i, e)| (*i, &e[..]))
+            .collect();
+        let coeffs = self.cells.recover_coefficients(&given).map_err(erasure_to_kzg)?;
+        let (ext, proofs) = rayon::join(
+            || self.cells.extend_coefficients(&coeffs),
+            || self.fk20.proofs(&coeffs),
+        );
+        let ext = ext.map_err(erasure_to_kzg)?;
+        Ok((evals_to_cells(&ext), proofs.iter().map(g1_to_bytes).collect()))
+    }
+
+    /// EIP-7594 `verify_cell_kzg_proof_batch`: whether every cell belongs to
+    /// its commitment, by one pairing check (the universal verification
+    /// equation). `Ok(false)` when some proof does not hold.
+    pub fn verify_cell_kzg_proof_batch<C, E, P>(
+        &self,
+        commitments: &[C],
+        cell_indices: &[u64],
+        cells: &[E],
+        proofs: &[P],
+    ) -> Result<bool>
+    where
+        C: AsRef<[u8]> + Sync,
+        E: AsRef<[u8]> + Sync,
+        P: AsRef<[u8]> + Sync,
+    {
+        let n = cells.len();
+        if commitments.len() != n || cell_indices.len() != n || proofs.len() != n {
+            return Err(KzgError::LengthMismatch {
+                what: "commitments, cell indices, cells and proofs",
+                a: n,
+                b: commitments.len().max(cell_indices.len()).max(proofs.len()),
+            });
+        }
+        // Parse and check everything before any arithmetic.
+        let mut unique: Vec<&[u8]> = Vec::new();
+        let mut position: HashMap<&[u8], usize> = HashMap::new();
+        let mut commitment_indices = Vec::with_capacity(n);
+        for c in commitments {
+            let c = c.as_ref();
+            let next = unique.len();
+            let i = *position.entry(c).or_insert(next);
+            if i == next {
+                unique.push(c);
+            }
+            commitment_indices.push(i as u64);
+        }
+        let commitment_points: Vec<G1Affine> = unique
+            .iter()
+            .enumerate()
+            .map(|(i, c)| g1_from_bytes(c, "commitment", i))
+            .collect::<Result<_>>()?;
+        let indices: Vec<usize> = cell_indices
+            .iter()
+            .map(|&i| check_cell_index(i))
+            .collect::<Result<_>>()?;
+        let evals: Vec<Vec<Fr>> = (0..n)
+            .into_par_iter()
+            .map(|k| cell_to_evals(cells[k].as_ref(), k))
+            .collect::<Result<_>>()?;
+        let proof_points: Vec<G1Affine> = proofs
+            .iter()
+            .enumerate()
+            .map(|(k, p)| g1_from_bytes(p.as_ref(), "proof", k))
+            .collect::<Result<_>>()?;
+        if n == 0 {
+            return Ok(true);
+        }
+
+        let r = compute_verify_cell_kzg_proof_batch_challenge(
+            &unique,
+            &commitment_indices,
+            cell_indices,
+            cells,
+            proofs,
+        )?;
+        let r = fr_from_bytes(&r, "challenge", 0)?;
+        let mut r_powers = Vec::with_capacity(n);
+        let mut acc = Fr::one();
+        for _ in 0..n {
+            r_powers.push(acc);
+            acc *= r;
+        }
+
+        // LL = sum r^k proof_k
+        let ll = G1Projective::msm_unchecked(&proof_points, &r_powers);
+        // RLC = sum_i weight_i C_i, weight_i = sum of r^k over the cells of commitment i
+        let mut weights = vec![Fr::zero(); commitment_points.len()];
+        for (k, &i) in commitment_indices.iter().enumerate() {
+            weights[i as usize] += r_powers[k];
+        }
+        let rlc = G1Projective::msm_unchecked(&commitment_points, &weights);
+        // RLI = [sum_k r^k I_k(tau)]: interpolate per cell index once, after
+        // summing the r-weighted (bit-reversed) evaluations of that index.
+        let mut per_index: Vec<Option<Vec<Fr>>> = vec![None; CELLS_PER_EXT_BLOB];
+        for (k, e) in evals.iter().enumerate() {
+            let sum = per_index[indices[k]].get_or_insert_with(|| vec![Fr::zero(); FIELD_ELEMENTS_PER_CELL]);
+            for (s, x) in sum.iter_mut().zip(e) {
+                *s += r_powers[k] * x;
+            }
+        }
+        let interpolated: Vec<Vec<Fr>> = per_index
+            .into_par_iter()
+            .enumerate()
+            .filter_map(|(c, sum)| sum.map(|s| (c, s)))
+            .map(|(c, mut s)| {
+                bit_reversal_permutation(&mut s);
+                self.cell_domain.ifft_in_place(&mut s);
+                // I(X) = J(X / h): coefficient i scales by h^-i.
+                let h_inv = self.ext_roots_brp[FIELD_ELEMENTS_PER_CELL * c]
+                    .inverse()
+                    .unwrap_or_default();
+                let mut scale = Fr::one();
+                for x in &mut s {
+                    *x *= scale;
+                    scale *= h_inv;
+                }
+                s
+            })
+            .collect();
+        let mut agg = vec![Fr::zero(); FIELD_ELEMENTS_PER_CELL];
+        for s in &interpolated {
+            for (a, x) in agg.iter_mut().zip(s) {
+                *a += x;
+            }
+        }
+        let rli = G1Projective::msm_unchecked(self.g1_monomial(FIELD_ELEMENTS_PER_CELL), &agg);
+        // RLP = sum r^k h_k^64 proof_k
+        let weighted: Vec<Fr> = (0..n)
+            .map(|k| {
+                r_powers[k]
+                    * self.ext_roots_brp[FIELD_ELEMENTS_PER_CELL * indices[k]]
+                        .pow([FIELD_ELEMENTS_PER_CELL as u64])
+            })
+            .collect();
+        let rlp = G1Projective::msm_unchecked(&proof_points, &weighted);
+        let rl = rlc - rli + rlp;
+        // e(LL, [tau^64]G2) == e(RL, G2)
+        Ok(pairings_cancel(
+            ll.into_affine(),
+            self.g2_tau_cell,
+            (-rl).into_affine(),
+            self.g2_gen,
+        ))
+    }
+}
+
+fn erasure_to_kzg(e: ErasureError) -> KzgError {
+    match e {
+        ErasureError::InvalidShape(_) => KzgError::InconsistentCells,
+        ErasureError::NotEnoughCells { have, .. } => KzgError::CellCount {
+            min: CELLS_PER_EXT_BLOB / 2,
+            max: CELLS_PER_EXT_BLOB,
+            got: have,
+        },
+        ErasureError::CellIndexOutOfRange { index, count } => KzgError::CellIndexOutOfRange { index, count },
+        ErasureError::DuplicateCell { index } => KzgError::CellIndicesNotAscending {
+            previous: index,
+            index,
+        },
+        other => KzgError::Setup(other.to_string()),
+    }
+}

@@ -1,0 +1,83 @@
+//! Bytes to curve and field types and back, exactly as the specs encode
+//! them: 32-byte big-endian field elements (never reduced), 48-byte
+//! compressed G1 and 96-byte compressed G2 with the ZCash flag bits.
+
+use ark_bls12_381::{Fr, G1Affine, G2Affine};
+use ark_ff::{BigInteger, BigInteger256, PrimeField};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+
+use crate::{BYTES_PER_COMMITMENT, BYTES_PER_FIELD_ELEMENT, KzgError, Result};
+
+/// Parses a canonical 32-byte big-endian field element.
+pub(crate) fn fr_from_bytes(bytes: &[u8], what: &'static str, index: usize) -> Result<Fr> {
+    if bytes.len() != BYTES_PER_FIELD_ELEMENT {
+        return Err(KzgError::WrongLength {
+            what,
+            expected: BYTES_PER_FIELD_ELEMENT,
+            got: bytes.len(),
+        });
+    }
+    let mut limbs = [0u64; 4];
+    for (i, chunk) in bytes.chunks_exact(8).enumerate() {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        limbs[3 - i] = u64::from_be_bytes(a);
+    }
+    Fr::from_bigint(BigInteger256::new(limbs)).ok_or(KzgError::NonCanonicalField { what, index })
+}
+
+/// The 32-byte big-endian encoding of a field element.
+pub(crate) fn fr_to_bytes(x: &Fr) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&x.into_bigint().to_bytes_be());
+    out
+}
+
+/// `sha256(data)` as a big-endian integer reduced mod r (the specs' hash_to_bls_field).
+pub(crate) fn hash_to_fr(digest: &[u8; 32]) -> Fr {
+    Fr::from_be_bytes_mod_order(digest)
+}
+
+/// Parses a compressed G1 point, checking it is on the curve and in the
+/// prime-order subgroup; the point at infinity is valid.
+pub(crate) fn g1_from_bytes(bytes: &[u8], what: &'static str, index: usize) -> Result<G1Affine> {
+    if bytes.len() != BYTES_PER_COMMITMENT {
+        return Err(KzgError::WrongLength {
+            what,
+            expected: BYTES_PER_COMMITMENT,
+            got: bytes.len(),
+        });
+    }
+    let p = G1Affine::deserialize_with_mode(bytes, Compress::Yes, Validate::No).map_err(|_| {
+        KzgError::InvalidPoint {
+            what,
+            index,
+            reason: "bad encoding or x not on the curve",
+        }
+    })?;
+    if !p.is_in_correct_subgroup_assuming_on_curve() {
+        return Err(KzgError::InvalidPoint {
+            what,
+            index,
+            reason: "not in the prime-order subgroup",
+        });
+    }
+    Ok(p)
+}
+
+/// The 48-byte compressed encoding of a G1 point.
+pub(crate) fn g1_to_bytes(p: &G1Affine) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    // Writing 48 bytes into a 48-byte buffer cannot fail.
+    let _ = p.serialize_compressed(&mut out[..]);
+    out
+}
+
+/// Parses a compressed G2 point with full validation.
+pub(crate) fn g2_from_bytes(bytes: &[u8], index: usize) -> Result<G2Affine> {
+    G2Affine::deserialize_with_mode(bytes, Compress::Yes, Validate::Yes).map_err(|_| KzgError::InvalidPoint {
+        what: "setup G2 point",
+        index,
+        reason: "bad encoding, not on the curve or not in the subgroup",
+    })
+}
