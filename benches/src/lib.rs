@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 /// Erasure codes beside raw reed-solomon-simd.
 pub mod erasure;
+/// KZG functions beside c-kzg.
+pub mod kzg;
 /// Merkle roots and proofs beside raw BLAKE3 and Keccak.
 pub mod merkle;
 

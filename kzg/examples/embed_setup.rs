@@ -1,12 +1,12 @@
-//! Regenerates `src/trusted_setup.bin` from a `trusted_setup.txt`:
-//! `cargo run -p zg-kzg --example embed_setup -- kzg/tests/vectors/trusted_setup.txt kzg/src/trusted_setup.bin`
+//! Regenerates `src/trusted_setup.bin` and `src/fk20_rows.bin` from a `trusted_setup.txt`:
+//! `cargo run --release -p zg-kzg --example embed_setup -- kzg/tests/vectors/trusted_setup.txt kzg/src`
 
 use zg_kzg::TrustedSetup;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, input, output] = &args[..] else {
-        eprintln!("usage: embed_setup TRUSTED_SETUP_TXT OUTPUT_BIN");
+    let [_, input, out_dir] = &args[..] else {
+        eprintln!("usage: embed_setup TRUSTED_SETUP_TXT OUTPUT_DIR");
         std::process::exit(2);
     };
     let setup = match TrustedSetup::from_file(input) {
@@ -16,10 +16,15 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let bytes = setup.to_embedded_bytes();
-    if let Err(e) = std::fs::write(output, &bytes) {
-        eprintln!("error: cannot write {output}: {e}");
-        std::process::exit(1);
+    for (name, bytes) in [
+        ("trusted_setup.bin", setup.to_embedded_bytes()),
+        ("fk20_rows.bin", setup.fk20_rows_bytes()),
+    ] {
+        let path = std::path::Path::new(out_dir).join(name);
+        if let Err(e) = std::fs::write(&path, &bytes) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+        println!("wrote {} bytes to {}", bytes.len(), path.display());
     }
-    println!("wrote {} bytes to {output}", bytes.len());
 }

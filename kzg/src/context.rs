@@ -3,14 +3,18 @@
 
 use std::sync::OnceLock;
 
-use ark_bls12_381::{Fr, G1Affine, G2Affine};
+use ark_bls12_381::{Bls12_381, Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
+use ark_ec::pairing::Pairing;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use zg_erasure::field::{CellCode, bit_reversal_permutation};
 
-use crate::fk20::Fk20;
+use crate::fk20::{Fk20, setup_rows};
 use crate::msm::G1Msm;
 use crate::setup::TrustedSetup;
+/// A G2 point ready for Miller loops.
+pub(crate) type G2Prepared = <Bls12_381 as Pairing>::G2Prepared;
+
 use crate::{CELLS_PER_EXT_BLOB, FIELD_ELEMENTS_PER_BLOB, FIELD_ELEMENTS_PER_CELL, Result};
 
 /// How much to precompute for the fixed-base MSMs, like c-kzg's `precompute`.
@@ -65,9 +69,12 @@ pub struct KzgContext {
     pub(crate) cell_domain: Radix2EvaluationDomain<Fr>,
     /// The 8192-th roots of unity in bit-reversed order (cell coset shifts are every 64th).
     pub(crate) ext_roots_brp: Vec<Fr>,
-    pub(crate) g2_gen: G2Affine,
-    pub(crate) g2_tau: G2Affine,
-    pub(crate) g2_tau_cell: G2Affine,
+    /// G2 points of the pairing checks, prepared once (their line coefficients).
+    pub(crate) g2_gen: G2Prepared,
+    pub(crate) g2_neg_gen: G2Prepared,
+    pub(crate) g2_tau: G2Prepared,
+    pub(crate) g2_neg_tau: G2Prepared,
+    pub(crate) g2_tau_cell: G2Prepared,
     pub(crate) precompute: Precompute,
 }
 
@@ -76,12 +83,16 @@ impl KzgContext {
     /// default precomputation, built once on first use.
     pub fn ethereum() -> &'static KzgContext {
         static CTX: OnceLock<KzgContext> = OnceLock::new();
-        CTX.get_or_init(|| Self::new(TrustedSetup::ethereum(), Precompute::DEFAULT))
+        CTX.get_or_init(|| Self::ethereum_with(Precompute::DEFAULT))
     }
 
     /// A context over the embedded mainnet setup with the given precomputation.
     pub fn ethereum_with(precompute: Precompute) -> Self {
-        Self::new(TrustedSetup::ethereum(), precompute)
+        Self::with_fk20_rows(
+            TrustedSetup::ethereum(),
+            precompute,
+            crate::setup::ethereum_fk20_rows(),
+        )
     }
 
     /// A context over a setup file in the `trusted_setup.txt` format; every point is validated.
@@ -92,13 +103,20 @@ impl KzgContext {
         Ok(Self::new(TrustedSetup::from_file(path)?, precompute))
     }
 
-    /// A context over a loaded setup.
+    /// A context over a loaded setup (computing FK20's setup side: about a
+    /// second on two cores; the embedded mainnet setup has it precomputed).
     pub fn new(setup: TrustedSetup, precompute: Precompute) -> Self {
+        let rows = setup_rows(&setup.g1_monomial, FIELD_ELEMENTS_PER_CELL);
+        Self::with_fk20_rows(setup, precompute, rows)
+    }
+
+    fn with_fk20_rows(setup: TrustedSetup, precompute: Precompute, rows: Vec<Vec<G1Affine>>) -> Self {
         let mut lagrange = setup.g1_lagrange.clone();
         bit_reversal_permutation(&mut lagrange);
         let lagrange_brp = G1Msm::new(lagrange, precompute.blob_window);
         let fk20 = Fk20::new(
-            &setup.g1_monomial,
+            rows,
+            FIELD_ELEMENTS_PER_BLOB,
             FIELD_ELEMENTS_PER_CELL,
             precompute.cell_window,
         );
@@ -112,9 +130,11 @@ impl KzgContext {
         };
         let cell_domain = Radix2EvaluationDomain::new(FIELD_ELEMENTS_PER_CELL).expect("64 is a power of two");
         Self {
-            g2_gen: G2Affine::generator(),
-            g2_tau: setup.g2_monomial[1],
-            g2_tau_cell: setup.g2_monomial[FIELD_ELEMENTS_PER_CELL],
+            g2_gen: G2Affine::generator().into(),
+            g2_neg_gen: (-G2Affine::generator()).into(),
+            g2_tau: setup.g2_monomial[1].into(),
+            g2_neg_tau: (-setup.g2_monomial[1]).into(),
+            g2_tau_cell: setup.g2_monomial[FIELD_ELEMENTS_PER_CELL].into(),
             setup,
             lagrange_brp,
             fk20,
@@ -131,7 +151,13 @@ impl KzgContext {
         self.precompute
     }
 
-    /// Bytes of precomputed MSM tables held (beyond the setup points themselves).
+    /// Builds the MSM tables now; otherwise the first commitment builds the
+    /// commitment table (about 0.3 s) and the first cell proof FK20's (about 0.5 s).
+    pub fn build_tables(&self) {
+        rayon::join(|| self.lagrange_brp.build_tables(), || self.fk20.build_tables());
+    }
+
+    /// Bytes the precomputed MSM tables take once built (beyond the setup points).
     pub fn precompute_bytes(&self) -> usize {
         self.lagrange_brp.memory_bytes() + self.fk20.memory_bytes()
     }

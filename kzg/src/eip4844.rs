@@ -1,12 +1,13 @@
 //! EIP-4844: blob commitments, evaluation proofs and their verification.
 
-use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine};
+use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{Field, One, Zero, batch_inversion};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::context::G2Prepared;
 use crate::encoding::{fr_from_bytes, fr_to_bytes, g1_from_bytes, g1_to_bytes, hash_to_fr};
 use crate::{
     BYTES_PER_BLOB, BYTES_PER_FIELD_ELEMENT, Bytes32, Bytes48, FIELD_ELEMENTS_PER_BLOB, KzgContext, KzgError,
@@ -31,9 +32,9 @@ pub(crate) fn blob_to_polynomial(blob: &[u8]) -> Result<Vec<Fr>> {
         .collect()
 }
 
-/// `e(a1, a2) * e(b1, b2) == 1`.
-pub(crate) fn pairings_cancel(a1: G1Affine, a2: G2Affine, b1: G1Affine, b2: G2Affine) -> bool {
-    Bls12_381::multi_pairing([a1, b1], [a2, b2]).is_zero()
+/// `e(a1, a2) * e(b1, b2) == 1`, the G2 points prepared in advance.
+pub(crate) fn pairings_cancel(a1: G1Affine, a2: &G2Prepared, b1: G1Affine, b2: &G2Prepared) -> bool {
+    Bls12_381::multi_pairing([a1, b1], [a2.clone(), b2.clone()]).is_zero()
 }
 
 /// The specs' `compute_challenge`: Fiat-Shamir over the blob and its commitment.
@@ -139,10 +140,11 @@ impl KzgContext {
     }
 
     fn verify_at(&self, commitment: G1Affine, z: Fr, y: Fr, proof: G1Affine) -> bool {
-        // e(C - [y]G1, -G2) * e(proof, [tau - z]G2) == 1
-        let c_minus_y = (commitment.into_group() - G1Affine::generator() * y).into_affine();
-        let tau_minus_z = (self.g2_tau.into_group() - self.g2_gen * z).into_affine();
-        pairings_cancel(c_minus_y, -self.g2_gen, proof, tau_minus_z)
+        // e(C - [y]G1, G2) == e(proof, [tau - z]G2), rearranged so both G2
+        // points are fixed (prepared once, no G2 multiplication):
+        // e(C - [y]G1 + [z]proof, -G2) * e(proof, [tau]G2) == 1
+        let lhs = (commitment.into_group() - G1Affine::generator() * y + proof * z).into_affine();
+        pairings_cancel(lhs, &self.g2_neg_gen, proof, &self.g2_tau)
     }
 
     /// EIP-4844 `verify_kzg_proof`: `Ok(false)` for a well-formed proof that does not verify.
@@ -230,9 +232,9 @@ impl KzgContext {
         let rhs = c_lincomb - G1Affine::generator() * y_sum + proof_z_lincomb;
         Ok(pairings_cancel(
             proof_lincomb.into_affine(),
-            (-self.g2_tau.into_group()).into_affine(),
+            &self.g2_neg_tau,
             rhs.into_affine(),
-            self.g2_gen,
+            &self.g2_gen,
         ))
     }
 }

@@ -298,9 +298,9 @@ impl KzgContext {
         // e(LL, [tau^64]G2) == e(RL, G2)
         Ok(pairings_cancel(
             ll.into_affine(),
-            self.g2_tau_cell,
+            &self.g2_tau_cell,
             (-rl).into_affine(),
-            self.g2_gen,
+            &self.g2_gen,
         ))
     }
 }

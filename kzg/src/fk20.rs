@@ -11,15 +11,16 @@
 
 use ark_bls12_381::{Fr, G1Affine, G1Projective};
 use ark_ec::CurveGroup;
-use ark_ff::Zero;
+use ark_ff::{Field, Zero};
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rayon::prelude::*;
 use zg_erasure::field::bit_reversal_permutation;
 
-use crate::msm::G1Msm;
+use crate::g1fft::G1Fft;
+use crate::msm::{FixedBaseMsm, G1Msm, msm_many};
 
 /// Precomputed FK20 data for one setup and cell size.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Fk20 {
     /// Polynomial length n.
     n: usize,
@@ -29,45 +30,66 @@ pub(crate) struct Fk20 {
     rows: Vec<G1Msm>,
     /// Size-2k domain (2k = number of cells).
     domain: Radix2EvaluationDomain<Fr>,
+    fft: G1Fft,
+}
+
+/// The setup side of FK20 from `[tau^i]G1` (i < n): for each offset `b`,
+/// the FFT of `x_u = [tau^(b + l(k-1-u))]` (u < k, zero above), as rows:
+/// `rows[r][b]`. Deterministic in the setup, so the mainnet one is embedded.
+pub(crate) fn setup_rows(g1_monomial: &[G1Affine], l: usize) -> Vec<Vec<G1Affine>> {
+    let n = g1_monomial.len();
+    let k = n / l;
+    let domain =
+        Radix2EvaluationDomain::<Fr>::new(2 * k).expect("2k is a power of two within the field's 2-adicity");
+    let fft = G1Fft::new(&domain);
+    let columns: Vec<Vec<G1Projective>> = (0..l)
+        .into_par_iter()
+        .map(|b| {
+            let mut x: Vec<G1Projective> = (0..2 * k)
+                .map(|u| {
+                    if u < k {
+                        g1_monomial[b + l * (k - 1 - u)].into()
+                    } else {
+                        G1Projective::zero()
+                    }
+                })
+                .collect();
+            fft.transform(&mut x, false);
+            x
+        })
+        .collect();
+    (0..2 * k)
+        .into_par_iter()
+        .map(|r| {
+            let row: Vec<G1Projective> = columns.iter().map(|c| c[r]).collect();
+            G1Projective::normalize_batch(&row)
+        })
+        .collect()
 }
 
 impl Fk20 {
-    /// Precomputes the setup side from `[tau^i]G1` (i < n).
-    pub(crate) fn new(g1_monomial: &[G1Affine], l: usize, window: Option<u32>) -> Self {
-        let n = g1_monomial.len();
-        let k = n / l;
-        let domain = Radix2EvaluationDomain::<Fr>::new(2 * k)
-            .expect("2k is a power of two within the field's 2-adicity");
-        // Column b: x_u = [tau^(b + l(k-1-u))] for u < k, zero above; FFT of size 2k.
-        let columns: Vec<Vec<G1Projective>> = (0..l)
-            .into_par_iter()
-            .map(|b| {
-                let mut x: Vec<G1Projective> = (0..2 * k)
-                    .map(|u| {
-                        if u < k {
-                            g1_monomial[b + l * (k - 1 - u)].into()
-                        } else {
-                            G1Projective::zero()
-                        }
-                    })
-                    .collect();
-                domain.fft_in_place(&mut x);
-                x
-            })
-            .collect();
-        let rows = (0..2 * k)
-            .into_par_iter()
-            .map(|r| {
-                let row: Vec<G1Projective> = columns.iter().map(|c| c[r]).collect();
-                G1Msm::new(G1Projective::normalize_batch(&row), window)
-            })
-            .collect();
-        Self { n, l, rows, domain }
+    /// FK20 over precomputed setup rows (see [`setup_rows`]).
+    pub(crate) fn new(rows: Vec<Vec<G1Affine>>, n: usize, l: usize, window: Option<u32>) -> Self {
+        let domain = Radix2EvaluationDomain::<Fr>::new(rows.len()).expect("2k is a power of two");
+        let fft = G1Fft::new(&domain);
+        let rows = rows.into_iter().map(|r| G1Msm::new(r, window)).collect();
+        Self {
+            n,
+            l,
+            rows,
+            domain,
+            fft,
+        }
     }
 
-    /// Bytes of precomputed tables.
+    /// Bytes of precomputed tables once built.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.rows.iter().map(G1Msm::memory_bytes).sum()
+    }
+
+    /// Builds every row's tables now instead of on first use.
+    pub(crate) fn build_tables(&self) {
+        self.rows.par_iter().for_each(G1Msm::build_tables);
     }
 
     /// The 2k cell proofs of the polynomial with `coeffs` (length n), in cell order.
@@ -75,34 +97,41 @@ impl Fk20 {
         let (n, l) = (self.n, self.l);
         let k = n / l;
         debug_assert_eq!(coeffs.len(), n);
+        // The inverse FFT's 1/2k, applied here to field elements instead of points.
+        let inv_2k = Fr::from(2 * k as u64).inverse().unwrap_or_default();
         // Per offset b, the circulant's first column: a_{2k-j} = f_{l(k-j)+b}, j in 1..k.
         let spectra: Vec<Vec<Fr>> = (0..l)
             .into_par_iter()
             .map(|b| {
                 let mut a = vec![Fr::zero(); 2 * k];
                 for j in 1..k {
-                    a[2 * k - j] = coeffs[l * (k - j) + b];
+                    a[2 * k - j] = coeffs[l * (k - j) + b] * inv_2k;
                 }
                 self.domain.fft_in_place(&mut a);
                 a
             })
             .collect();
         // In the frequency domain the circulant product is pointwise; summed over b it is one MSM per row.
-        let mut h: Vec<G1Projective> = self
-            .rows
-            .par_iter()
-            .enumerate()
-            .map(|(r, row)| {
-                let scalars: Vec<Fr> = spectra.iter().map(|s| s[r]).collect();
-                row.msm(&scalars)
-            })
+        let row_scalars: Vec<Vec<Fr>> = (0..self.rows.len())
+            .map(|r| spectra.iter().map(|s| s[r]).collect())
             .collect();
-        self.domain.ifft_in_place(&mut h);
+        let tables: Option<Vec<&FixedBaseMsm>> = self.rows.par_iter().map(G1Msm::tables).collect();
+        let mut h: Vec<G1Projective> = match tables {
+            // All rows' bucket additions batched together.
+            Some(tables) => msm_many(&tables, &row_scalars),
+            None => self
+                .rows
+                .par_iter()
+                .zip(&row_scalars)
+                .map(|(row, s)| row.msm(s))
+                .collect(),
+        };
+        self.fft.transform(&mut h, true);
         for x in &mut h[k..] {
             *x = G1Projective::zero();
         }
         // Evaluate sum_m H_m Y^m at every 2k-th root: the proofs, in natural order of h^64.
-        self.domain.fft_in_place(&mut h);
+        self.fft.transform(&mut h, false);
         bit_reversal_permutation(&mut h);
         G1Projective::normalize_batch(&h)
     }

@@ -31,6 +31,7 @@ mod eip7594;
 mod encoding;
 mod error;
 mod fk20;
+mod g1fft;
 mod msm;
 /// The trusted setup: embedded mainnet points or a setup file.
 pub mod setup;

@@ -7,9 +7,9 @@
 //! For `n` bases that is about `n * 256 / c + 2^c` mixed additions, against
 //! Pippenger's `256 / c * (n + 2^c)` plus 256 doublings.
 
-use ark_bls12_381::{Fr, G1Affine, G1Projective};
+use ark_bls12_381::{Fq, Fr, G1Affine, G1Projective};
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup, VariableBaseMSM};
-use ark_ff::{BigInteger256, PrimeField, Zero};
+use ark_ff::{BigInteger256, Field, One, PrimeField, Zero, batch_inversion};
 use rayon::prelude::*;
 
 /// Scalars are below 2^255.
@@ -51,11 +51,6 @@ impl FixedBaseMsm {
         }
     }
 
-    /// Bytes the tables take in memory.
-    pub(crate) fn memory_bytes(&self) -> usize {
-        self.table.len() * std::mem::size_of::<G1Affine>()
-    }
-
     /// Signed `window`-bit digits of `s`, least significant first, each in
     /// `-(2^(w-1) - 1)..=2^(w-1)`.
     fn digits(&self, s: &BigInteger256, out: &mut Vec<i32>) {
@@ -93,67 +88,223 @@ impl FixedBaseMsm {
         let n = scalars.len().min(self.table.len() / self.windows);
         let threads = rayon::current_num_threads().max(1);
         let chunk = n.div_ceil(threads).max(1);
-        (0..n)
+        let jobs: Vec<Job<'_>> = (0..n)
             .step_by(chunk)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|lo| self.msm_range(scalars, lo, (lo + chunk).min(n)))
+            .map(|lo| Job {
+                table: self,
+                scalars,
+                range: lo..(lo + chunk).min(n),
+            })
+            .collect();
+        jobs.par_iter()
+            .map(|job| run_jobs(std::slice::from_ref(job))[0])
             .sum()
     }
+}
 
-    fn msm_range(&self, scalars: &[Fr], lo: usize, hi: usize) -> G1Projective {
-        let mut buckets = vec![G1Projective::zero(); 1 << (self.window - 1)];
-        let mut digits = Vec::with_capacity(self.windows);
-        for (i, s) in scalars.iter().enumerate().take(hi).skip(lo) {
-            self.digits(&s.into_bigint(), &mut digits);
-            let row = &self.table[i * self.windows..(i + 1) * self.windows];
-            for (d, p) in digits.iter().zip(row) {
+/// One MSM, or one slice of one, to accumulate.
+pub(crate) struct Job<'a> {
+    table: &'a FixedBaseMsm,
+    scalars: &'a [Fr],
+    range: std::ops::Range<usize>,
+}
+
+/// Runs several MSMs of one window size together, so their bucket additions
+/// share batched inversions; returns each job's sum.
+fn run_jobs(jobs: &[Job<'_>]) -> Vec<G1Projective> {
+    let Some(first) = jobs.first() else {
+        return Vec::new();
+    };
+    let (window, windows) = (first.table.window, first.table.windows);
+    let per_job = 1usize << (window - 1);
+    let mut buckets = vec![G1Affine::zero(); per_job * jobs.len()];
+    // An inversion costs ~50 us, so batches must be large; a quarter of the
+    // buckets keeps collisions (deferred additions) near one in eight.
+    let cap = (buckets.len() / 4).clamp(256, 4096);
+    let mut adder = BatchAdder::new(&mut buckets, cap);
+    let mut digits: Vec<Vec<i32>> = vec![Vec::with_capacity(windows); jobs.len()];
+    let longest = jobs.iter().map(|j| j.range.len()).max().unwrap_or(0);
+    // Interleave the jobs so consecutive additions hit different buckets.
+    for step in 0..longest {
+        for (ji, job) in jobs.iter().enumerate() {
+            let i = job.range.start + step;
+            if i >= job.range.end {
+                digits[ji].clear();
+                continue;
+            }
+            job.table.digits(&job.scalars[i].into_bigint(), &mut digits[ji]);
+        }
+        for w in 0..windows {
+            for (ji, job) in jobs.iter().enumerate() {
+                let Some(&d) = digits[ji].get(w) else { continue };
+                let i = job.range.start + step;
+                let p = job.table.table[i * windows + w];
                 match d.cmp(&0) {
-                    std::cmp::Ordering::Greater => buckets[(*d - 1) as usize] += p,
-                    std::cmp::Ordering::Less => buckets[(-*d - 1) as usize] -= p,
+                    std::cmp::Ordering::Greater => adder.push(ji * per_job + (d - 1) as usize, p),
+                    std::cmp::Ordering::Less => adder.push(ji * per_job + (-d - 1) as usize, -p),
                     std::cmp::Ordering::Equal => {}
                 }
             }
         }
-        // sum_b (b + 1) * bucket_b, by running sums from the top bucket down.
-        let mut running = G1Projective::zero();
-        let mut acc = G1Projective::zero();
-        for b in buckets.iter().rev() {
-            running += b;
-            acc += running;
+    }
+    let overflow = adder.finish();
+    // sum_b (b + 1) * bucket_b per job, by running sums from the top bucket down.
+    buckets
+        .chunks(per_job)
+        .zip(overflow.chunks(per_job))
+        .map(|(bs, over)| {
+            let mut running = G1Projective::zero();
+            let mut acc = G1Projective::zero();
+            for (b, o) in bs.iter().zip(over).rev() {
+                running += b;
+                if !o.is_zero() {
+                    running += o;
+                }
+                acc += running;
+            }
+            acc
+        })
+        .collect()
+}
+
+/// The MSMs `sum_i scalars[m][i] * base_{m,i}` for several tables at once,
+/// their additions batched together and the tables split over rayon's threads.
+pub(crate) fn msm_many(tables: &[&FixedBaseMsm], scalars: &[Vec<Fr>]) -> Vec<G1Projective> {
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = tables.len().div_ceil(threads).max(1);
+    let jobs: Vec<Job<'_>> = tables
+        .iter()
+        .zip(scalars)
+        .map(|(t, s)| Job {
+            table: t,
+            scalars: s,
+            range: 0..s.len().min(t.table.len() / t.windows),
+        })
+        .collect();
+    jobs.par_chunks(chunk).flat_map_iter(run_jobs).collect()
+}
+
+/// Adds points into affine buckets, many at a time: each addition's
+/// `1 / (x2 - x1)` comes from one shared inversion (Montgomery's trick), so
+/// an addition costs about 6 field multiplications instead of 11. A point
+/// for a bucket that already waits in the batch goes to that bucket's
+/// projective overflow instead, so repetitive scalars (a blob of one value)
+/// cost no more than plain projective additions.
+struct BatchAdder<'a> {
+    buckets: &'a mut [G1Affine],
+    overflow: Vec<G1Projective>,
+    /// Buckets with an addition waiting in `batch`.
+    busy: Vec<u64>,
+    batch: Vec<(usize, G1Affine)>,
+    denominators: Vec<Fq>,
+    cap: usize,
+}
+
+impl<'a> BatchAdder<'a> {
+    fn new(buckets: &'a mut [G1Affine], cap: usize) -> Self {
+        let (n, words) = (buckets.len(), buckets.len().div_ceil(64));
+        Self {
+            buckets,
+            overflow: vec![G1Projective::zero(); n],
+            busy: vec![0; words],
+            batch: Vec::with_capacity(cap),
+            denominators: Vec::with_capacity(cap),
+            cap,
         }
-        acc
+    }
+
+    fn push(&mut self, bucket: usize, p: G1Affine) {
+        let (word, bit) = (bucket / 64, 1u64 << (bucket % 64));
+        if self.busy[word] & bit != 0 {
+            self.overflow[bucket] += p;
+        } else if self.buckets[bucket].infinity {
+            self.buckets[bucket] = p;
+        } else {
+            self.busy[word] |= bit;
+            self.batch.push((bucket, p));
+            if self.batch.len() == self.cap {
+                self.execute();
+            }
+        }
+    }
+
+    /// Performs the waiting additions.
+    fn execute(&mut self) {
+        self.denominators.clear();
+        for (b, p) in &self.batch {
+            let q = &self.buckets[*b];
+            let d = p.x - q.x;
+            // Equal x (doubling or cancelling) is rare: keep 1 here, handle below.
+            self.denominators.push(if d.is_zero() { Fq::one() } else { d });
+        }
+        batch_inversion(&mut self.denominators);
+        for ((b, p), inv) in self.batch.iter().zip(&self.denominators) {
+            let q = self.buckets[*b];
+            self.buckets[*b] = if p.x == q.x {
+                (q.into_group() + p).into_affine()
+            } else {
+                let lambda = (p.y - q.y) * inv;
+                let x3 = lambda.square() - q.x - p.x;
+                let y3 = lambda * (q.x - x3) - q.y;
+                G1Affine::new_unchecked(x3, y3)
+            };
+            self.busy[*b / 64] &= !(1u64 << (*b % 64));
+        }
+        self.batch.clear();
+    }
+
+    /// Performs what waits; returns each bucket's projective overflow.
+    fn finish(mut self) -> Vec<G1Projective> {
+        self.execute();
+        self.overflow
     }
 }
 
-/// An MSM over `bases` with or without precomputed tables.
-#[derive(Clone, Debug)]
-pub(crate) enum G1Msm {
-    /// Pippenger over the affine bases (no extra memory).
-    Plain(Vec<G1Affine>),
-    /// Fixed-base tables.
-    Tables(FixedBaseMsm),
+/// An MSM over fixed `bases`, with tables built on first use when a window is set.
+#[derive(Debug)]
+pub(crate) struct G1Msm {
+    bases: Vec<G1Affine>,
+    window: Option<u32>,
+    tables: std::sync::OnceLock<FixedBaseMsm>,
 }
 
 impl G1Msm {
     pub(crate) fn new(bases: Vec<G1Affine>, window: Option<u32>) -> Self {
-        match window {
-            Some(w) => Self::Tables(FixedBaseMsm::new(&bases, w)),
-            None => Self::Plain(bases),
+        Self {
+            bases,
+            window,
+            tables: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Builds the tables now (a no-op without a window).
+    pub(crate) fn build_tables(&self) {
+        if let Some(w) = self.window {
+            self.tables.get_or_init(|| FixedBaseMsm::new(&self.bases, w));
+        }
+    }
+
+    /// The tables, built on first use; `None` without a window.
+    pub(crate) fn tables(&self) -> Option<&FixedBaseMsm> {
+        self.window
+            .map(|w| self.tables.get_or_init(|| FixedBaseMsm::new(&self.bases, w)))
     }
 
     pub(crate) fn msm(&self, scalars: &[Fr]) -> G1Projective {
-        match self {
-            Self::Plain(bases) => G1Projective::msm_unchecked(&bases[..scalars.len()], scalars),
-            Self::Tables(t) => t.msm(scalars),
+        match self.window {
+            Some(w) => self
+                .tables
+                .get_or_init(|| FixedBaseMsm::new(&self.bases, w))
+                .msm(scalars),
+            None => G1Projective::msm_unchecked(&self.bases[..scalars.len()], scalars),
         }
     }
 
+    /// Bytes the tables take once built.
     pub(crate) fn memory_bytes(&self) -> usize {
-        match self {
-            Self::Plain(_) => 0,
-            Self::Tables(t) => t.memory_bytes(),
-        }
+        self.window.map_or(0, |w| {
+            let windows = (SCALAR_BITS + 1).div_ceil(w) as usize;
+            self.bases.len() * windows * std::mem::size_of::<G1Affine>()
+        })
     }
 }

@@ -3,10 +3,14 @@
 
 use std::path::Path;
 
+use ark_bls12_381::Fr;
 use ark_bls12_381::{Bls12_381, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::Pairing;
-use ark_ec::{AffineRepr, CurveGroup};
+use ark_ec::{AffineRepr, VariableBaseMSM};
+use ark_ff::PrimeField;
+use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+use sha2::{Digest, Sha256};
 
 use crate::encoding::{g1_from_bytes, g2_from_bytes};
 use crate::{FIELD_ELEMENTS_PER_BLOB, KzgError, Result};
@@ -21,6 +25,27 @@ const G2_UNCOMPRESSED: usize = 192;
 /// from `tests/vectors/trusted_setup.txt` by `examples/embed_setup.rs`; a
 /// test checks the two agree point for point.
 static EMBEDDED: &[u8] = include_bytes!("trusted_setup.bin");
+/// FK20's setup rows for the mainnet setup (128 rows of 64 uncompressed
+/// points), from the same example; a test checks them against a fresh computation.
+static EMBEDDED_FK20_ROWS: &[u8] = include_bytes!("fk20_rows.bin");
+
+fn decode_g1(bytes: &[u8]) -> Vec<G1Affine> {
+    bytes
+        .chunks_exact(G1_UNCOMPRESSED)
+        .map(|c| {
+            G1Affine::deserialize_with_mode(c, Compress::No, Validate::No)
+                .expect("embedded points decode (checked by tests)")
+        })
+        .collect()
+}
+
+/// The embedded FK20 rows of the mainnet setup.
+pub(crate) fn ethereum_fk20_rows() -> Vec<Vec<G1Affine>> {
+    decode_g1(EMBEDDED_FK20_ROWS)
+        .chunks(crate::FIELD_ELEMENTS_PER_CELL)
+        .map(<[G1Affine]>::to_vec)
+        .collect()
+}
 
 /// Setup points, in the order the specs give them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,15 +61,7 @@ pub struct TrustedSetup {
 impl TrustedSetup {
     /// The Ethereum mainnet setup, from the copy embedded in the crate.
     pub fn ethereum() -> Self {
-        let g1 = |bytes: &[u8]| -> Vec<G1Affine> {
-            bytes
-                .chunks_exact(G1_UNCOMPRESSED)
-                .map(|c| {
-                    G1Affine::deserialize_with_mode(c, Compress::No, Validate::No)
-                        .expect("embedded setup points decode (checked by tests)")
-                })
-                .collect()
-        };
+        let g1 = decode_g1;
         let n1 = FIELD_ELEMENTS_PER_BLOB * G1_UNCOMPRESSED;
         let n2 = NUM_G2_POINTS * G2_UNCOMPRESSED;
         let g2_monomial = EMBEDDED[n1..n1 + n2]
@@ -75,6 +92,18 @@ impl TrustedSetup {
         for p in &self.g1_monomial {
             p.serialize_uncompressed(&mut out)
                 .expect("writing to a Vec cannot fail");
+        }
+        out
+    }
+
+    /// FK20's setup rows for this setup in the embedded format (uncompressed, row by row).
+    pub fn fk20_rows_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for row in crate::fk20::setup_rows(&self.g1_monomial, crate::FIELD_ELEMENTS_PER_CELL) {
+            for p in row {
+                p.serialize_uncompressed(&mut out)
+                    .expect("writing to a Vec cannot fail");
+            }
         }
         out
     }
@@ -156,13 +185,6 @@ impl TrustedSetup {
                 "monomial points do not start with the generators".into(),
             ));
         }
-        // The Lagrange basis sums to 1, so its points sum to the generator.
-        let sum: G1Projective = self.g1_lagrange.iter().map(|p| p.into_group()).sum();
-        if sum.into_affine() != g1 {
-            return Err(KzgError::Setup(
-                "G1 Lagrange points are not a Lagrange basis".into(),
-            ));
-        }
         // e([tau]G1, G2) == e(G1, [tau]G2): both monomial sets use the same tau.
         let lhs = Bls12_381::pairing(self.g1_monomial[1], g2);
         let rhs = Bls12_381::pairing(g1, self.g2_monomial[1]);
@@ -171,12 +193,43 @@ impl TrustedSetup {
                 "G1 and G2 monomial points use different secrets".into(),
             ));
         }
+        // Commit to one pseudo-random polynomial both ways: from its
+        // coefficients (monomial points) and from its evaluations over the
+        // roots of unity (Lagrange points). They agree only if the Lagrange
+        // points are the right basis in the right order (but for negligible chance).
+        let n = self.g1_lagrange.len();
+        let mut seed = Sha256::new();
+        for p in self.g1_lagrange.iter().chain(&self.g1_monomial) {
+            let mut b = Vec::with_capacity(48);
+            p.serialize_compressed(&mut b)
+                .expect("writing to a Vec cannot fail");
+            seed.update(&b);
+        }
+        let seed = seed.finalize();
+        let coeffs: Vec<Fr> = (0..n as u64)
+            .map(|i| {
+                let mut h = Sha256::new();
+                h.update(seed);
+                h.update(i.to_be_bytes());
+                Fr::from_be_bytes_mod_order(&h.finalize())
+            })
+            .collect();
+        let domain = Radix2EvaluationDomain::<Fr>::new(n)
+            .ok_or_else(|| KzgError::Setup("setup size is not a power of two".into()))?;
+        let evals = domain.fft(&coeffs);
+        let via_monomial = G1Projective::msm_unchecked(&self.g1_monomial, &coeffs);
+        let via_lagrange = G1Projective::msm_unchecked(&self.g1_lagrange, &evals);
+        if via_monomial != via_lagrange {
+            return Err(KzgError::Setup(
+                "G1 Lagrange points are not the Lagrange basis of the monomial points".into(),
+            ));
+        }
         Ok(())
     }
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -62,7 +62,7 @@ impl NaiveFlow {
     fn append(&mut self, heights: &[u32], leaves: &[Hash]) {
         let size: usize = heights.iter().map(|h| 1usize << h).sum();
         let mut at = Self::align(self.0.len(), heights[0]);
-        if at % 1024 != 0 && at / 1024 != (at + size - 1) / 1024 {
+        if !at.is_multiple_of(1024) && at / 1024 != (at + size - 1) / 1024 {
             at += 1024 - at % 1024;
         }
         self.0.resize(at, zero_hash(0));

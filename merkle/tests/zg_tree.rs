@@ -309,7 +309,7 @@ fn bad_input_gives_typed_errors() {
     for cut in 0..bytes.len() {
         assert!(ZgProof::from_bytes(&bytes[..cut]).is_err());
     }
-    let mut flag = bytes.clone();
+    let mut flag = bytes;
     let last = flag.len() - 1;
     flag[last] = 2;
     assert!(matches!(

@@ -14,6 +14,9 @@ struct Args {
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run only these families (merkle, erasure, kzg); all when not given.
+    #[arg(long, value_delimiter = ',')]
+    family: Vec<String>,
     /// Run only pairs whose kernel or shape contains this text.
     #[arg(long)]
     filter: Option<String>,
@@ -51,14 +54,22 @@ fn fmt_time(t: Duration) -> String {
 fn main() {
     let args = Args::parse();
     let budget = Duration::from_secs_f64(args.seconds);
-    let families: Vec<fn(usize) -> Vec<Pair>> = vec![zg_benches::merkle::pairs, zg_benches::erasure::pairs];
+    let families: [(&str, fn(usize) -> Vec<Pair>); 3] = [
+        ("merkle", zg_benches::merkle::pairs),
+        ("erasure", zg_benches::erasure::pairs),
+        ("kzg", zg_benches::kzg::pairs),
+    ];
     if !args.json {
         println!(
             "{:<28} {:<36} {:>12} {:<30} {:>12} {:>7} {:>7}",
             "kernel", "shape", "zg", "peer", "peer fig.", "ratio", "target"
         );
     }
-    for family in families {
+    for (name, family) in families {
+        // Families build their inputs up front (a GiB for merkle): skip unwanted ones whole.
+        if !args.family.is_empty() && !args.family.iter().any(|f| f == name) {
+            continue;
+        }
         for mut pair in family(args.scale.max(1)) {
             if let Some(f) = &args.filter
                 && !pair.kernel.contains(f.as_str())
