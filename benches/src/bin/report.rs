@@ -28,6 +28,9 @@ struct Args {
     scale: usize,
 }
 
+/// Builds a family's pairs for a size divisor.
+type Family = fn(usize) -> Vec<Pair>;
+
 fn rate(bytes: u64, t: Duration) -> String {
     if bytes == 0 {
         return fmt_time(t);
@@ -54,7 +57,7 @@ fn fmt_time(t: Duration) -> String {
 fn main() {
     let args = Args::parse();
     let budget = Duration::from_secs_f64(args.seconds);
-    let families: [(&str, fn(usize) -> Vec<Pair>); 3] = [
+    let families: [(&str, Family); 3] = [
         ("merkle", zg_benches::merkle::pairs),
         ("erasure", zg_benches::erasure::pairs),
         ("kzg", zg_benches::kzg::pairs),
