@@ -1,14 +1,15 @@
 //! EIP-4844: blob commitments, evaluation proofs and their verification.
 
-use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective};
+use ark_bls12_381::{Bls12_381, Fr, G1Affine};
 use ark_ec::pairing::Pairing;
-use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{Field, One, Zero, batch_inversion};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::context::G2Prepared;
 use crate::encoding::{fr_from_bytes, fr_to_bytes, g1_from_bytes, g1_to_bytes, hash_to_fr};
+use crate::msm::msm_variable;
 use crate::{
     BYTES_PER_BLOB, BYTES_PER_FIELD_ELEMENT, Bytes32, Bytes48, FIELD_ELEMENTS_PER_BLOB, KzgContext, KzgError,
     Result,
@@ -224,10 +225,10 @@ impl KzgContext {
         }
         let proofs_g: Vec<G1Affine> = items.iter().map(|it| it.3).collect();
         let commits_g: Vec<G1Affine> = items.iter().map(|it| it.0).collect();
-        let proof_lincomb = G1Projective::msm_unchecked(&proofs_g, &powers);
+        let proof_lincomb = msm_variable(&proofs_g, &powers);
         let z_r: Vec<Fr> = items.iter().zip(&powers).map(|(it, p)| it.1 * p).collect();
-        let proof_z_lincomb = G1Projective::msm_unchecked(&proofs_g, &z_r);
-        let c_lincomb = G1Projective::msm_unchecked(&commits_g, &powers);
+        let proof_z_lincomb = msm_variable(&proofs_g, &z_r);
+        let c_lincomb = msm_variable(&commits_g, &powers);
         let y_sum: Fr = items.iter().zip(&powers).map(|(it, p)| it.2 * p).sum();
         let rhs = c_lincomb - G1Affine::generator() * y_sum + proof_z_lincomb;
         Ok(pairings_cancel(

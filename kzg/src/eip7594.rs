@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use ark_bls12_381::{Fr, G1Affine, G1Projective};
-use ark_ec::{CurveGroup, VariableBaseMSM};
+use ark_bls12_381::{Fr, G1Affine};
+use ark_ec::CurveGroup;
 use ark_ff::{Field, One, Zero};
 use ark_poly::EvaluationDomain;
 use rayon::prelude::*;
@@ -14,6 +14,7 @@ use zg_erasure::field::bit_reversal_permutation;
 
 use crate::eip4844::{blob_to_polynomial, pairings_cancel};
 use crate::encoding::{fr_from_bytes, fr_to_bytes, g1_from_bytes, g1_to_bytes, hash_to_fr};
+use crate::msm::msm_variable;
 use crate::{
     BYTES_PER_CELL, BYTES_PER_FIELD_ELEMENT, Bytes32, Bytes48, CELLS_PER_EXT_BLOB, Cell,
     FIELD_ELEMENTS_PER_BLOB, FIELD_ELEMENTS_PER_CELL, KzgContext, KzgError, Result,
@@ -206,7 +207,7 @@ impl KzgContext {
             commitment_indices.push(i as u64);
         }
         let commitment_points: Vec<G1Affine> = unique
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(i, c)| g1_from_bytes(c, "commitment", i))
             .collect::<Result<_>>()?;
@@ -219,7 +220,7 @@ impl KzgContext {
             .map(|k| cell_to_evals(cells[k].as_ref(), k))
             .collect::<Result<_>>()?;
         let proof_points: Vec<G1Affine> = proofs
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(k, p)| g1_from_bytes(p.as_ref(), "proof", k))
             .collect::<Result<_>>()?;
@@ -243,13 +244,13 @@ impl KzgContext {
         }
 
         // LL = sum r^k proof_k
-        let ll = G1Projective::msm_unchecked(&proof_points, &r_powers);
+        let ll = msm_variable(&proof_points, &r_powers);
         // RLC = sum_i weight_i C_i, weight_i = sum of r^k over the cells of commitment i
         let mut weights = vec![Fr::zero(); commitment_points.len()];
         for (k, &i) in commitment_indices.iter().enumerate() {
             weights[i as usize] += r_powers[k];
         }
-        let rlc = G1Projective::msm_unchecked(&commitment_points, &weights);
+        let rlc = msm_variable(&commitment_points, &weights);
         // RLI = [sum_k r^k I_k(tau)]: interpolate per cell index once, after
         // summing the r-weighted (bit-reversed) evaluations of that index.
         let mut per_index: Vec<Option<Vec<Fr>>> = vec![None; CELLS_PER_EXT_BLOB];
@@ -284,7 +285,7 @@ impl KzgContext {
                 *a += x;
             }
         }
-        let rli = G1Projective::msm_unchecked(self.g1_monomial(FIELD_ELEMENTS_PER_CELL), &agg);
+        let rli = msm_variable(self.g1_monomial(FIELD_ELEMENTS_PER_CELL), &agg);
         // RLP = sum r^k h_k^64 proof_k
         let weighted: Vec<Fr> = (0..n)
             .map(|k| {
@@ -293,7 +294,7 @@ impl KzgContext {
                         .pow([FIELD_ELEMENTS_PER_CELL as u64])
             })
             .collect();
-        let rlp = G1Projective::msm_unchecked(&proof_points, &weighted);
+        let rlp = msm_variable(&proof_points, &weighted);
         let rl = rlc - rli + rlp;
         // e(LL, [tau^64]G2) == e(RL, G2)
         Ok(pairings_cancel(

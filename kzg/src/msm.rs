@@ -8,12 +8,117 @@
 //! Pippenger's `256 / c * (n + 2^c)` plus 256 doublings.
 
 use ark_bls12_381::{Fq, Fr, G1Affine, G1Projective};
-use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
 use ark_ff::{BigInteger256, Field, One, PrimeField, Zero, batch_inversion};
 use rayon::prelude::*;
 
 /// Scalars are below 2^255.
 const SCALAR_BITS: u32 = 255;
+
+/// Signed `w`-bit digits of `s`, least significant first, each in
+/// `-(2^(w-1) - 1)..=2^(w-1)`; `windows` of them cover 256 bits.
+fn signed_digits(s: &BigInteger256, w: u32, windows: usize, out: &mut Vec<i32>) {
+    out.clear();
+    let half = 1i64 << (w - 1);
+    let mut carry = 0i64;
+    for j in 0..windows {
+        let bit = j as u32 * w;
+        let mut v = if bit < 256 {
+            let limb = (bit / 64) as usize;
+            let shift = bit % 64;
+            let mut x = s.0[limb] >> shift;
+            if shift + w > 64 && limb + 1 < 4 {
+                x |= s.0[limb + 1] << (64 - shift);
+            }
+            (x & ((1u64 << w) - 1)) as i64
+        } else {
+            0
+        };
+        v += carry;
+        carry = 0;
+        if v > half {
+            v -= 1 << w;
+            carry = 1;
+        }
+        out.push(v as i32);
+    }
+    debug_assert_eq!(carry, 0);
+}
+
+/// `sum scalars[i] * bases[i]` over bases not known in advance: Pippenger's
+/// bucket method with every window's bucket additions batched (affine, one
+/// shared inversion per batch), windows split over rayon's threads.
+pub(crate) fn msm_variable(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
+    let n = bases.len().min(scalars.len());
+    if n < 16 {
+        return bases.iter().zip(scalars).map(|(b, s)| *b * s).sum();
+    }
+    let w = (usize::BITS - n.leading_zeros()).saturating_sub(2).clamp(3, 16);
+    let windows = (SCALAR_BITS + 1).div_ceil(w) as usize;
+    let per_window = 1usize << (w - 1);
+    let mut digits = vec![0i32; n * windows];
+    let mut tmp = Vec::with_capacity(windows);
+    for (i, s) in scalars[..n].iter().enumerate() {
+        signed_digits(&s.into_bigint(), w, windows, &mut tmp);
+        digits[i * windows..(i + 1) * windows].copy_from_slice(&tmp);
+    }
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = windows.div_ceil(threads);
+    let sums: Vec<G1Projective> = (0..windows)
+        .step_by(chunk)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .flat_map_iter(|w0| {
+            let w1 = (w0 + chunk).min(windows);
+            let mut buckets = vec![G1Affine::zero(); (w1 - w0) * per_window];
+            let cap = (buckets.len() / 4).clamp(64, 4096);
+            let mut adder = BatchAdder::new(&mut buckets, cap);
+            for (i, p) in bases[..n].iter().enumerate() {
+                for j in w0..w1 {
+                    let d = digits[i * windows + j];
+                    let slot = (j - w0) * per_window;
+                    match d.cmp(&0) {
+                        std::cmp::Ordering::Greater => adder.push(slot + (d - 1) as usize, *p),
+                        std::cmp::Ordering::Less => adder.push(slot + (-d - 1) as usize, -*p),
+                        std::cmp::Ordering::Equal => {}
+                    }
+                }
+            }
+            let overflow = adder.finish();
+            reduce_buckets(&buckets, &overflow, per_window)
+        })
+        .collect();
+    // Horner over the windows, most significant first.
+    let mut acc = G1Projective::zero();
+    for sum in sums.iter().rev() {
+        for _ in 0..w {
+            acc.double_in_place();
+        }
+        acc += sum;
+    }
+    acc
+}
+
+/// `sum_b (b + 1) * bucket_b` for each group of `per_job` buckets, by
+/// running sums from the top bucket down.
+fn reduce_buckets(buckets: &[G1Affine], overflow: &[G1Projective], per_job: usize) -> Vec<G1Projective> {
+    buckets
+        .chunks(per_job)
+        .zip(overflow.chunks(per_job))
+        .map(|(bs, over)| {
+            let mut running = G1Projective::zero();
+            let mut acc = G1Projective::zero();
+            for (b, o) in bs.iter().zip(over).rev() {
+                running += b;
+                if !o.is_zero() {
+                    running += o;
+                }
+                acc += running;
+            }
+            acc
+        })
+        .collect()
+}
 
 /// Tables for MSMs over one fixed list of bases.
 #[derive(Clone, Debug)]
@@ -51,35 +156,8 @@ impl FixedBaseMsm {
         }
     }
 
-    /// Signed `window`-bit digits of `s`, least significant first, each in
-    /// `-(2^(w-1) - 1)..=2^(w-1)`.
     fn digits(&self, s: &BigInteger256, out: &mut Vec<i32>) {
-        out.clear();
-        let w = self.window;
-        let half = 1i64 << (w - 1);
-        let mut carry = 0i64;
-        for j in 0..self.windows {
-            let bit = j as u32 * w;
-            let mut v = if bit < 256 {
-                let limb = (bit / 64) as usize;
-                let shift = bit % 64;
-                let mut x = s.0[limb] >> shift;
-                if shift + w > 64 && limb + 1 < 4 {
-                    x |= s.0[limb + 1] << (64 - shift);
-                }
-                (x & ((1u64 << w) - 1)) as i64
-            } else {
-                0
-            };
-            v += carry;
-            carry = 0;
-            if v > half {
-                v -= 1 << w;
-                carry = 1;
-            }
-            out.push(v as i32);
-        }
-        debug_assert_eq!(carry, 0);
+        signed_digits(s, self.window, self.windows, out);
     }
 
     /// `sum scalars[i] * base_i` for the first `scalars.len()` bases,
@@ -148,23 +226,7 @@ fn run_jobs(jobs: &[Job<'_>]) -> Vec<G1Projective> {
         }
     }
     let overflow = adder.finish();
-    // sum_b (b + 1) * bucket_b per job, by running sums from the top bucket down.
-    buckets
-        .chunks(per_job)
-        .zip(overflow.chunks(per_job))
-        .map(|(bs, over)| {
-            let mut running = G1Projective::zero();
-            let mut acc = G1Projective::zero();
-            for (b, o) in bs.iter().zip(over).rev() {
-                running += b;
-                if !o.is_zero() {
-                    running += o;
-                }
-                acc += running;
-            }
-            acc
-        })
-        .collect()
+    reduce_buckets(&buckets, &overflow, per_job)
 }
 
 /// The MSMs `sum_i scalars[m][i] * base_{m,i}` for several tables at once,
@@ -296,7 +358,7 @@ impl G1Msm {
                 .tables
                 .get_or_init(|| FixedBaseMsm::new(&self.bases, w))
                 .msm(scalars),
-            None => G1Projective::msm_unchecked(&self.bases[..scalars.len()], scalars),
+            None => msm_variable(&self.bases[..scalars.len()], scalars),
         }
     }
 
