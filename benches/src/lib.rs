@@ -6,6 +6,11 @@
 
 use std::time::{Duration, Instant};
 
+// The README's Rust examples compile and run as doctests (this crate depends on every kernel).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 /// Erasure codes beside raw reed-solomon-simd.
 pub mod erasure;
 /// KZG functions beside c-kzg.

@@ -36,10 +36,6 @@ pub mod zg_tree;
 
 pub use error::{MerkleError, Result};
 
-// The README's Rust examples compile and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
 pub use file::{FileHasher, FileTree, RootKind, SegmentProof, UnknownRootKind, file_root, segment_count};
 
 /// A 32-byte hash or chaining value.
