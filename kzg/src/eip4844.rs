@@ -27,7 +27,7 @@ pub(crate) fn blob_to_polynomial(blob: &[u8]) -> Result<Vec<Fr>> {
             got: blob.len(),
         });
     }
-    blob.chunks_exact(BYTES_PER_FIELD_ELEMENT)
+    blob.par_chunks_exact(BYTES_PER_FIELD_ELEMENT)
         .enumerate()
         .map(|(i, c)| fr_from_bytes(c, "blob", i))
         .collect()

@@ -48,7 +48,7 @@ fn check_cell_index(index: u64) -> Result<usize> {
 
 /// Splits the 8192 bit-reversed evaluations of the extension into cells.
 fn evals_to_cells(ext: &[Fr]) -> Vec<Cell> {
-    ext.chunks_exact(FIELD_ELEMENTS_PER_CELL)
+    ext.par_chunks_exact(FIELD_ELEMENTS_PER_CELL)
         .map(|chunk| {
             let mut cell = [0u8; BYTES_PER_CELL];
             for (out, x) in cell.chunks_exact_mut(BYTES_PER_FIELD_ELEMENT).zip(chunk) {
@@ -105,7 +105,16 @@ impl KzgContext {
     pub fn compute_cells(&self, blob: &[u8]) -> Result<Vec<Cell>> {
         let poly = blob_to_polynomial(blob)?;
         let ext = self.cells.extend(&poly).map_err(erasure_to_kzg)?;
-        Ok(evals_to_cells(&ext))
+        // The first half of the extension is the blob itself: copy its bytes.
+        let (blob_half, odd_half) = rayon::join(
+            || {
+                blob.chunks_exact(BYTES_PER_CELL)
+                    .map(|c| c.try_into().unwrap_or([0; BYTES_PER_CELL]))
+                    .collect::<Vec<Cell>>()
+            },
+            || evals_to_cells(&ext[FIELD_ELEMENTS_PER_BLOB..]),
+        );
+        Ok(blob_half.into_iter().chain(odd_half).collect())
     }
 
     /// EIP-7594 `compute_cells_and_kzg_proofs`: cells and their proofs by FK20.
