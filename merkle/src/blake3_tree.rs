@@ -14,6 +14,7 @@ use blake3::hazmat::{ChainingValue, HasherExt, Mode, merge_subtrees_non_root, me
 use rayon::prelude::*;
 
 use crate::codec::Reader;
+use crate::segments::SegmentFeeder;
 use crate::{Hash, MerkleError, Result, SEGMENT_SIZE};
 
 const SEG: u64 = SEGMENT_SIZE as u64;
@@ -23,8 +24,6 @@ pub const PROOF_TAG: u8 = b'B';
 pub const OUTBOARD_TAG: u8 = b'O';
 /// A range proof holds at most two siblings per tree level.
 const MAX_PROOF_NODES: u64 = 2 * 64;
-/// Segments hashed per batch by the incremental builder (16 MiB).
-const BATCH_SEGMENTS: usize = 64;
 
 /// Segments in a file of `file_len` bytes; an empty file has one empty segment.
 pub fn segment_count(file_len: u64) -> u64 {
@@ -394,8 +393,7 @@ pub struct Blake3TreeBuilder {
     file_len: u64,
     /// CVs of segments already hashed: all known not to be the last.
     cvs: Vec<ChainingValue>,
-    /// Bytes not yet hashed; whole segments except possibly the last one.
-    pending: Vec<u8>,
+    feeder: SegmentFeeder,
 }
 
 impl Blake3TreeBuilder {
@@ -421,44 +419,23 @@ impl Blake3TreeBuilder {
     }
 
     /// Takes the next bytes of the file.
-    pub fn update(&mut self, mut data: &[u8]) -> &mut Self {
+    pub fn update(&mut self, data: &[u8]) -> &mut Self {
         self.file_len += data.len() as u64;
-        let batch = BATCH_SEGMENTS * SEGMENT_SIZE;
-        // Hash whole segments straight from the caller's slice, keeping at
-        // least one byte back: the last segment may only be hashed at the end.
-        if self.pending.is_empty() && data.len() > SEGMENT_SIZE {
-            let whole = (data.len() - 1) / SEGMENT_SIZE * SEGMENT_SIZE;
-            self.hash_segments(&data[..whole]);
-            data = &data[whole..];
-        }
-        while !data.is_empty() {
-            if self.pending.len() == batch {
-                // More bytes follow, so none of the buffered segments is the last.
-                let pending = std::mem::take(&mut self.pending);
-                self.hash_segments(&pending);
-                self.pending = pending;
-                self.pending.clear();
-            }
-            let take = data.len().min(batch - self.pending.len());
-            self.pending.extend_from_slice(&data[..take]);
-            data = &data[take..];
-        }
+        let (cvs, parallel) = (&mut self.cvs, self.parallel);
+        self.feeder.update(data, |segments| {
+            cvs.extend(segment_cvs(cvs.len() as u64, segments, parallel))
+        });
         self
-    }
-
-    fn hash_segments(&mut self, data: &[u8]) {
-        let first = self.cvs.len() as u64;
-        let cvs = segment_cvs(first, data, self.parallel);
-        self.cvs.extend(cvs);
     }
 
     /// Finishes the tree.
     pub fn finalize(mut self) -> Blake3Tree {
-        if self.cvs.is_empty() && self.pending.len() <= SEGMENT_SIZE {
-            return Blake3Tree::single(self.file_len, blake3::hash(&self.pending));
+        let pending = self.feeder.into_pending();
+        if self.cvs.is_empty() && pending.len() <= SEGMENT_SIZE {
+            return Blake3Tree::single(self.file_len, blake3::hash(&pending));
         }
-        let pending = std::mem::take(&mut self.pending);
-        self.hash_segments(&pending);
+        let first = self.cvs.len() as u64;
+        self.cvs.extend(segment_cvs(first, &pending, self.parallel));
         Blake3Tree::from_segment_cvs(self.file_len, self.cvs)
     }
 }

@@ -31,6 +31,7 @@ mod error;
 pub mod file;
 /// 0G's append-only flow tree.
 pub mod flow;
+mod segments;
 /// 0G-compatible Keccak sector tree.
 pub mod zg_tree;
 

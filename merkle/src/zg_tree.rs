@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use sha3::{Digest, Keccak256};
 
 use crate::codec::Reader;
+use crate::segments::SegmentFeeder;
 use crate::{Hash, MerkleError, Result, SECTOR_SIZE, SECTORS_PER_SEGMENT, SEGMENT_SIZE};
 
 /// Tag byte that starts an encoded [`ZgProof`].
@@ -21,7 +22,6 @@ pub const PROOF_TAG: u8 = b'Z';
 /// Tree depth is at most 64 levels, so a lemma holds at most 66 hashes.
 const MAX_LEMMA: u64 = 66;
 const SEG: u64 = SEGMENT_SIZE as u64;
-const BATCH_SEGMENTS: usize = 64;
 
 /// Keccak-256 of `data`.
 pub fn keccak256(data: &[u8]) -> Hash {
@@ -258,6 +258,17 @@ impl ZgTree {
     }
 }
 
+/// Appends the roots of whole (unpadded) segments.
+fn hash_full_segments(roots: &mut Vec<Hash>, data: &[u8], parallel: bool) {
+    debug_assert_eq!(data.len() % SEGMENT_SIZE, 0);
+    let root = |s: &[u8]| segment_root(s, SECTORS_PER_SEGMENT);
+    if parallel {
+        roots.par_extend(data.par_chunks(SEGMENT_SIZE).map(root));
+    } else {
+        roots.extend(data.chunks(SEGMENT_SIZE).map(root));
+    }
+}
+
 /// Incremental 0G tree construction for files larger than memory.
 #[derive(Debug, Default)]
 pub struct ZgTreeBuilder {
@@ -265,7 +276,7 @@ pub struct ZgTreeBuilder {
     file_len: u64,
     /// Roots of whole segments hashed so far, none of them the last.
     roots: Vec<Hash>,
-    pending: Vec<u8>,
+    feeder: SegmentFeeder,
 }
 
 impl ZgTreeBuilder {
@@ -281,44 +292,18 @@ impl ZgTreeBuilder {
     }
 
     /// Takes the next bytes of the file.
-    pub fn update(&mut self, mut data: &[u8]) -> &mut Self {
+    pub fn update(&mut self, data: &[u8]) -> &mut Self {
         self.file_len += data.len() as u64;
-        let batch = BATCH_SEGMENTS * SEGMENT_SIZE;
-        // Whole segments straight from the caller's slice; the last segment
-        // is kept back because its padding depends on the final length.
-        if self.pending.is_empty() && data.len() > SEGMENT_SIZE {
-            let whole = (data.len() - 1) / SEGMENT_SIZE * SEGMENT_SIZE;
-            self.hash_full_segments(&data[..whole]);
-            data = &data[whole..];
-        }
-        while !data.is_empty() {
-            if self.pending.len() == batch {
-                let pending = std::mem::take(&mut self.pending);
-                self.hash_full_segments(&pending);
-                self.pending = pending;
-                self.pending.clear();
-            }
-            let take = data.len().min(batch - self.pending.len());
-            self.pending.extend_from_slice(&data[..take]);
-            data = &data[take..];
-        }
+        let (roots, parallel) = (&mut self.roots, self.parallel);
+        self.feeder
+            .update(data, |segments| hash_full_segments(roots, segments, parallel));
         self
-    }
-
-    fn hash_full_segments(&mut self, data: &[u8]) {
-        debug_assert_eq!(data.len() % SEGMENT_SIZE, 0);
-        let root = |s: &[u8]| segment_root(s, SECTORS_PER_SEGMENT);
-        if self.parallel {
-            self.roots.par_extend(data.par_chunks(SEGMENT_SIZE).map(root));
-        } else {
-            self.roots.extend(data.chunks(SEGMENT_SIZE).map(root));
-        }
     }
 
     /// Finishes the tree: pads, builds the levels and the submission nodes.
     pub fn finalize(mut self) -> ZgTree {
         let shape = Shape::new(self.file_len);
-        let pending = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut self.feeder).into_pending();
         let mut last_leaves = None;
         let mut chunks = pending.chunks(SEGMENT_SIZE).peekable();
         if pending.is_empty() {
