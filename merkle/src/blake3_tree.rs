@@ -423,7 +423,7 @@ impl Blake3TreeBuilder {
         self.file_len += data.len() as u64;
         let (cvs, parallel) = (&mut self.cvs, self.parallel);
         self.feeder.update(data, |segments| {
-            cvs.extend(segment_cvs(cvs.len() as u64, segments, parallel))
+            cvs.extend(segment_cvs(cvs.len() as u64, segments, parallel));
         });
         self
     }
