@@ -117,16 +117,22 @@ impl KzgContext {
         Ok(blob_half.into_iter().chain(odd_half).collect())
     }
 
+    /// The spec's `compute_cells_and_kzg_proofs_polynomialcoeff`: every cell
+    /// of the polynomial with `coeffs`, and every cell proof by FK20, side by side.
+    fn cells_and_proofs(&self, coeffs: &[Fr]) -> Result<(Vec<Cell>, Vec<Bytes48>)> {
+        let (ext, proofs) = rayon::join(
+            || self.cells.extend_coefficients(coeffs),
+            || self.fk20.proofs(coeffs),
+        );
+        let ext = ext.map_err(erasure_to_kzg)?;
+        Ok((evals_to_cells(&ext), proofs.iter().map(g1_to_bytes).collect()))
+    }
+
     /// EIP-7594 `compute_cells_and_kzg_proofs`: cells and their proofs by FK20.
     pub fn compute_cells_and_kzg_proofs(&self, blob: &[u8]) -> Result<(Vec<Cell>, Vec<Bytes48>)> {
         let poly = blob_to_polynomial(blob)?;
         let coeffs = self.cells.coefficients(&poly).map_err(erasure_to_kzg)?;
-        let (ext, proofs) = rayon::join(
-            || self.cells.extend_coefficients(&coeffs),
-            || self.fk20.proofs(&coeffs),
-        );
-        let ext = ext.map_err(erasure_to_kzg)?;
-        Ok((evals_to_cells(&ext), proofs.iter().map(g1_to_bytes).collect()))
+        self.cells_and_proofs(&coeffs)
     }
 
     /// EIP-7594 `recover_cells_and_kzg_proofs`: every cell and proof from at
@@ -171,12 +177,7 @@ impl KzgContext {
             .map(|(i, e)| (*i, &e[..]))
             .collect();
         let coeffs = self.cells.recover_coefficients(&given).map_err(erasure_to_kzg)?;
-        let (ext, proofs) = rayon::join(
-            || self.cells.extend_coefficients(&coeffs),
-            || self.fk20.proofs(&coeffs),
-        );
-        let ext = ext.map_err(erasure_to_kzg)?;
-        Ok((evals_to_cells(&ext), proofs.iter().map(g1_to_bytes).collect()))
+        self.cells_and_proofs(&coeffs)
     }
 
     /// EIP-7594 `verify_cell_kzg_proof_batch`: whether every cell belongs to

@@ -15,6 +15,12 @@ use rayon::prelude::*;
 /// Scalars are below 2^255.
 const SCALAR_BITS: u32 = 255;
 
+/// Windows of `w` bits that cover a scalar with its signed digits' last
+/// carry (one bit past the top bit).
+fn window_count(w: u32) -> usize {
+    (SCALAR_BITS + 1).div_ceil(w) as usize
+}
+
 /// Signed `w`-bit digits of `s`, least significant first, each in
 /// `-(2^(w-1) - 1)..=2^(w-1)`; `windows` of them cover 256 bits.
 fn signed_digits(s: &BigInteger256, w: u32, windows: usize, out: &mut Vec<i32>) {
@@ -54,7 +60,7 @@ pub(crate) fn msm_variable(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
         return bases.iter().zip(scalars).map(|(b, s)| *b * s).sum();
     }
     let w = (usize::BITS - n.leading_zeros()).saturating_sub(2).clamp(3, 16);
-    let windows = (SCALAR_BITS + 1).div_ceil(w) as usize;
+    let windows = window_count(w);
     let per_window = 1usize << (w - 1);
     let mut digits = vec![0i32; n * windows];
     let mut tmp = Vec::with_capacity(windows);
@@ -75,13 +81,7 @@ pub(crate) fn msm_variable(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
             let mut adder = BatchAdder::new(&mut buckets, cap);
             for (i, p) in bases[..n].iter().enumerate() {
                 for j in w0..w1 {
-                    let d = digits[i * windows + j];
-                    let slot = (j - w0) * per_window;
-                    match d.cmp(&0) {
-                        std::cmp::Ordering::Greater => adder.push(slot + (d - 1) as usize, *p),
-                        std::cmp::Ordering::Less => adder.push(slot + (-d - 1) as usize, -*p),
-                        std::cmp::Ordering::Equal => {}
-                    }
+                    adder.push_digit((j - w0) * per_window, digits[i * windows + j], *p);
                 }
             }
             let overflow = adder.finish();
@@ -133,8 +133,7 @@ impl FixedBaseMsm {
     /// Precomputes the tables for `bases` with `window`-bit digits (2..=20).
     pub(crate) fn new(bases: &[G1Affine], window: u32) -> Self {
         debug_assert!((2..=20).contains(&window));
-        // Digits are signed and may carry into one window past the top bit.
-        let windows = (SCALAR_BITS + 1).div_ceil(window) as usize;
+        let windows = window_count(window);
         let projective: Vec<G1Projective> = bases
             .par_iter()
             .flat_map_iter(|base| {
@@ -197,7 +196,7 @@ fn run_jobs(jobs: &[Job<'_>]) -> Vec<G1Projective> {
     let per_job = 1usize << (window - 1);
     let mut buckets = vec![G1Affine::zero(); per_job * jobs.len()];
     // An inversion costs ~50 us, so batches must be large; a quarter of the
-    // buckets keeps collisions (deferred additions) near one in eight.
+    // buckets keeps collisions (projective overflow additions) near one in eight.
     let cap = (buckets.len() / 4).clamp(256, 4096);
     let mut adder = BatchAdder::new(&mut buckets, cap);
     let mut digits: Vec<Vec<i32>> = vec![Vec::with_capacity(windows); jobs.len()];
@@ -216,12 +215,7 @@ fn run_jobs(jobs: &[Job<'_>]) -> Vec<G1Projective> {
             for (ji, job) in jobs.iter().enumerate() {
                 let Some(&d) = digits[ji].get(w) else { continue };
                 let i = job.range.start + step;
-                let p = job.table.table[i * windows + w];
-                match d.cmp(&0) {
-                    std::cmp::Ordering::Greater => adder.push(ji * per_job + (d - 1) as usize, p),
-                    std::cmp::Ordering::Less => adder.push(ji * per_job + (-d - 1) as usize, -p),
-                    std::cmp::Ordering::Equal => {}
-                }
+                adder.push_digit(ji * per_job, d, job.table.table[i * windows + w]);
             }
         }
     }
@@ -272,6 +266,16 @@ impl<'a> BatchAdder<'a> {
             batch: Vec::with_capacity(cap),
             denominators: Vec::with_capacity(cap),
             cap,
+        }
+    }
+
+    /// Adds `d * p` for a signed digit `d` into the buckets starting at
+    /// `first` (bucket `first + |d| - 1`, the point negated for `d < 0`).
+    fn push_digit(&mut self, first: usize, d: i32, p: G1Affine) {
+        match d.cmp(&0) {
+            std::cmp::Ordering::Greater => self.push(first + (d - 1) as usize, p),
+            std::cmp::Ordering::Less => self.push(first + (-d - 1) as usize, -p),
+            std::cmp::Ordering::Equal => {}
         }
     }
 
@@ -341,9 +345,7 @@ impl G1Msm {
 
     /// Builds the tables now (a no-op without a window).
     pub(crate) fn build_tables(&self) {
-        if let Some(w) = self.window {
-            self.tables.get_or_init(|| FixedBaseMsm::new(&self.bases, w));
-        }
+        let _tables = self.tables();
     }
 
     /// The tables, built on first use; `None` without a window.
@@ -353,11 +355,8 @@ impl G1Msm {
     }
 
     pub(crate) fn msm(&self, scalars: &[Fr]) -> G1Projective {
-        match self.window {
-            Some(w) => self
-                .tables
-                .get_or_init(|| FixedBaseMsm::new(&self.bases, w))
-                .msm(scalars),
+        match self.tables() {
+            Some(tables) => tables.msm(scalars),
             None => msm_variable(&self.bases[..scalars.len()], scalars),
         }
     }
@@ -365,8 +364,7 @@ impl G1Msm {
     /// Bytes the tables take once built.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.window.map_or(0, |w| {
-            let windows = (SCALAR_BITS + 1).div_ceil(w) as usize;
-            self.bases.len() * windows * std::mem::size_of::<G1Affine>()
+            self.bases.len() * window_count(w) * std::mem::size_of::<G1Affine>()
         })
     }
 }

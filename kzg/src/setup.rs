@@ -61,7 +61,6 @@ pub struct TrustedSetup {
 impl TrustedSetup {
     /// The Ethereum mainnet setup, from the copy embedded in the crate.
     pub fn ethereum() -> Self {
-        let g1 = decode_g1;
         let n1 = FIELD_ELEMENTS_PER_BLOB * G1_UNCOMPRESSED;
         let n2 = NUM_G2_POINTS * G2_UNCOMPRESSED;
         let g2_monomial = EMBEDDED[n1..n1 + n2]
@@ -72,27 +71,18 @@ impl TrustedSetup {
             })
             .collect();
         Self {
-            g1_lagrange: g1(&EMBEDDED[..n1]),
+            g1_lagrange: decode_g1(&EMBEDDED[..n1]),
             g2_monomial,
-            g1_monomial: g1(&EMBEDDED[n1 + n2..]),
+            g1_monomial: decode_g1(&EMBEDDED[n1 + n2..]),
         }
     }
 
     /// The uncompressed form embedded in the crate.
     pub fn to_embedded_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for p in &self.g1_lagrange {
-            p.serialize_uncompressed(&mut out)
-                .expect("writing to a Vec cannot fail");
-        }
-        for p in &self.g2_monomial {
-            p.serialize_uncompressed(&mut out)
-                .expect("writing to a Vec cannot fail");
-        }
-        for p in &self.g1_monomial {
-            p.serialize_uncompressed(&mut out)
-                .expect("writing to a Vec cannot fail");
-        }
+        write_uncompressed(&self.g1_lagrange, &mut out);
+        write_uncompressed(&self.g2_monomial, &mut out);
+        write_uncompressed(&self.g1_monomial, &mut out);
         out
     }
 
@@ -100,10 +90,7 @@ impl TrustedSetup {
     pub fn fk20_rows_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for row in crate::fk20::setup_rows(&self.g1_monomial, crate::FIELD_ELEMENTS_PER_CELL) {
-            for p in row {
-                p.serialize_uncompressed(&mut out)
-                    .expect("writing to a Vec cannot fail");
-            }
+            write_uncompressed(&row, &mut out);
         }
         out
     }
@@ -146,11 +133,8 @@ impl TrustedSetup {
         };
         let mut g1_lagrange = Vec::with_capacity(FIELD_ELEMENTS_PER_BLOB);
         for i in 0..FIELD_ELEMENTS_PER_BLOB {
-            g1_lagrange.push(g1_from_bytes(
-                &hex_point("G1 Lagrange", 48, i)?,
-                "setup G1 Lagrange point",
-                i,
-            )?);
+            let bytes = hex_point("G1 Lagrange", 48, i)?;
+            g1_lagrange.push(g1_from_bytes(&bytes, "setup G1 Lagrange point", i)?);
         }
         let mut g2_monomial = Vec::with_capacity(NUM_G2_POINTS);
         for i in 0..NUM_G2_POINTS {
@@ -158,11 +142,8 @@ impl TrustedSetup {
         }
         let mut g1_monomial = Vec::with_capacity(FIELD_ELEMENTS_PER_BLOB);
         for i in 0..FIELD_ELEMENTS_PER_BLOB {
-            g1_monomial.push(g1_from_bytes(
-                &hex_point("G1 monomial", 48, i)?,
-                "setup G1 monomial point",
-                i,
-            )?);
+            let bytes = hex_point("G1 monomial", 48, i)?;
+            g1_monomial.push(g1_from_bytes(&bytes, "setup G1 monomial point", i)?);
         }
         if tokens.next().is_some() {
             return Err(KzgError::Setup("trailing data after the last point".into()));
@@ -225,6 +206,14 @@ impl TrustedSetup {
             ));
         }
         Ok(())
+    }
+}
+
+/// Appends the uncompressed encoding of each point.
+fn write_uncompressed<T: CanonicalSerialize>(points: &[T], out: &mut Vec<u8>) {
+    for p in points {
+        p.serialize_uncompressed(&mut *out)
+            .expect("writing to a Vec cannot fail");
     }
 }
 
