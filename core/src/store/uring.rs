@@ -1,0 +1,176 @@
+//! Batched positional reads and writes through io_uring: one ring per
+//! thread, up to `DEPTH` operations in flight, short transfers resubmitted.
+//!
+//! This is the crate's only `unsafe`: the kernel reads or writes the
+//! callers' buffers between submission and completion, so every function
+//! here waits for every operation it submitted before it returns.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+
+use io_uring::{IoUring, opcode, types};
+
+/// Operations in flight per ring: enough to keep an NVMe queue busy.
+const DEPTH: usize = 64;
+/// The most bytes one operation moves (the kernel caps a transfer below 2 GiB).
+const MAX_OP: usize = 1 << 30;
+
+thread_local! {
+    static RING: RefCell<Option<IoUring>> = const { RefCell::new(None) };
+}
+
+/// Checks that a ring can be made and runs a no-op.
+pub(crate) fn probe() -> io::Result<()> {
+    let mut ring = IoUring::new(2)?;
+    let nop = opcode::Nop::new().build().user_data(7);
+    // SAFETY: a no-op references no memory.
+    unsafe { ring.submission().push(&nop) }.map_err(|_| io::Error::other("io_uring queue full"))?;
+    ring.submit_and_wait(1)?;
+    match ring.completion().next() {
+        Some(c) if c.result() >= 0 => Ok(()),
+        Some(c) => Err(io::Error::from_raw_os_error(-c.result())),
+        None => Err(io::Error::other("io_uring returned no completion")),
+    }
+}
+
+struct Op {
+    ptr: *mut u8,
+    len: usize,
+    offset: u64,
+    done: usize,
+}
+
+/// Writes every `(offset, bytes)` in full.
+pub(crate) fn write_all_at(file: &File, writes: &[(u64, &[u8])]) -> io::Result<()> {
+    let mut ops: Vec<Op> = writes
+        .iter()
+        .map(|(offset, b)| Op {
+            ptr: b.as_ptr().cast_mut(),
+            len: b.len(),
+            offset: *offset,
+            done: 0,
+        })
+        .collect();
+    run(file, &mut ops, true)
+}
+
+/// Fills every `(offset, buffer)` in full.
+pub(crate) fn read_exact_at(file: &File, reads: &mut [(u64, &mut [u8])]) -> io::Result<()> {
+    let mut ops: Vec<Op> = reads
+        .iter_mut()
+        .map(|(offset, b)| Op {
+            ptr: b.as_mut_ptr(),
+            len: b.len(),
+            offset: *offset,
+            done: 0,
+        })
+        .collect();
+    run(file, &mut ops, false)
+}
+
+fn retryable(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY))
+}
+
+fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
+    RING.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(IoUring::new(DEPTH as u32)?);
+        }
+        let Some(ring) = slot.as_mut() else {
+            return Err(io::Error::other("io_uring ring missing"));
+        };
+        let fd = types::Fd(file.as_raw_fd());
+        let mut next = 0;
+        let mut requeue: Vec<usize> = Vec::new();
+        let (mut queued, mut in_flight) = (0usize, 0usize);
+        let mut first_err: Option<io::Error> = None;
+        loop {
+            while first_err.is_none() && queued + in_flight < DEPTH {
+                let i = match requeue.pop() {
+                    Some(i) => i,
+                    None if next < ops.len() => {
+                        next += 1;
+                        next - 1
+                    }
+                    None => break,
+                };
+                let op = &ops[i];
+                let len = (op.len - op.done).min(MAX_OP) as u32;
+                let at = op.offset + op.done as u64;
+                // SAFETY: `done < len`, so the pointer stays inside the caller's buffer.
+                let ptr = unsafe { op.ptr.add(op.done) };
+                let entry = if write {
+                    opcode::Write::new(fd, ptr, len).offset(at).build()
+                } else {
+                    opcode::Read::new(fd, ptr, len).offset(at).build()
+                };
+                // SAFETY: the buffer outlives the operation: this function
+                // does not return while any submitted operation is in flight.
+                if unsafe { ring.submission().push(&entry.user_data(i as u64)) }.is_err() {
+                    requeue.push(i);
+                    break;
+                }
+                queued += 1;
+            }
+            if queued + in_flight == 0 {
+                break;
+            }
+            match ring.submit_and_wait(1) {
+                Ok(n) => {
+                    queued -= n.min(queued);
+                    in_flight += n;
+                }
+                Err(e) if retryable(&e) => {}
+                Err(e) => {
+                    if in_flight > 0 {
+                        // The kernel may still write into buffers we would hand back:
+                        // stopping the process is the only memory-safe way out.
+                        eprintln!("fatal: io_uring_enter failed with operations in flight: {e}");
+                        std::process::abort();
+                    }
+                    // Nothing in flight: drop the ring with its unsubmitted entries.
+                    *slot = None;
+                    return Err(e);
+                }
+            }
+            for cqe in ring.completion() {
+                in_flight -= 1;
+                let i = cqe.user_data() as usize;
+                let res = cqe.result();
+                let op = &mut ops[i];
+                if res < 0 {
+                    let e = io::Error::from_raw_os_error(-res);
+                    if retryable(&e) {
+                        requeue.push(i);
+                    } else if first_err.is_none() {
+                        first_err = Some(e);
+                    }
+                } else if res == 0 && op.len > op.done {
+                    if first_err.is_none() {
+                        first_err = Some(if write {
+                            io::Error::new(io::ErrorKind::WriteZero, "io_uring write made no progress")
+                        } else {
+                            io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")
+                        });
+                    }
+                } else {
+                    op.done += res as usize;
+                    if op.done < op.len {
+                        requeue.push(i);
+                    }
+                }
+            }
+            if first_err.is_some() && in_flight == 0 && queued == 0 {
+                break;
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
+}
