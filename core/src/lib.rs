@@ -2,5 +2,9 @@
 //! pipelines that turn user bytes into verifiable pieces.
 //!
 //! - [`store`]: append-only, group-committed, io_uring segment store.
+//! - [`file`]: files in and out of the store as verified segments.
+//! - [`blob`]: payloads to EIP-4844 blobs, KZG commitments, cells and proofs, and back.
 
+pub mod blob;
+pub mod file;
 pub mod store;

@@ -135,6 +135,89 @@ impl Gf16Code {
     }
 }
 
+impl Gf16Code {
+    /// The `m` recovery shards of one stripe of `k` original shards given
+    /// as they are (each `shard_len` bytes, even), without headers: for
+    /// callers whose originals are checked another way (Merkle proofs, say).
+    pub fn encode_raw(&self, originals: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
+        let len = self.check_raw_len(originals.len(), originals.first().map_or(0, |s| s.len()))?;
+        if let Some(bad) = originals.iter().find(|s| s.len() != len) {
+            return Err(ErasureError::BodyLength {
+                expected: len as u64,
+                got: bad.len() as u64,
+            });
+        }
+        ENCODER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let encoder = match slot.as_mut() {
+                Some(e) => {
+                    e.reset(self.k(), self.m(), len).map_err(ErasureError::from_rs)?;
+                    e
+                }
+                None => slot
+                    .insert(ReedSolomonEncoder::new(self.k(), self.m(), len).map_err(ErasureError::from_rs)?),
+            };
+            for s in originals {
+                encoder.add_original_shard(s).map_err(ErasureError::from_rs)?;
+            }
+            let result = encoder.encode().map_err(ErasureError::from_rs)?;
+            Ok(result.recovery_iter().map(<[u8]>::to_vec).collect())
+        })
+    }
+
+    /// Rebuilds the `k * shard_len` original bytes of one stripe from at
+    /// least `k` shards `(index, body)` made by [`Gf16Code::encode_raw`]
+    /// (indices `k..k + m` are recovery shards). The caller vouches for the
+    /// bodies; indices and lengths are checked here.
+    pub fn reconstruct_raw(&self, shards: &[(u32, &[u8])]) -> Result<Vec<u8>> {
+        let len = shards.first().map_or(0, |(_, b)| b.len());
+        self.check_raw_len(self.k(), len)?;
+        let mut seen = vec![false; self.k() + self.m()];
+        for (index, body) in shards {
+            let i = *index as usize;
+            if i >= seen.len() {
+                return Err(ErasureError::InvalidHeader("raw shard index past k + m"));
+            }
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(ErasureError::DuplicateShard {
+                    stripe: 0,
+                    index: *index,
+                });
+            }
+            if body.len() != len {
+                return Err(ErasureError::BodyLength {
+                    expected: len as u64,
+                    got: body.len() as u64,
+                });
+            }
+        }
+        let header = ShardHeader {
+            shard_len: len as u32,
+            ..self.header(0, &[0; 32])
+        };
+        let mut out = vec![0u8; self.k() * len];
+        decode_stripe(&header, 0, shards, &mut out)?;
+        Ok(out)
+    }
+
+    fn check_raw_len(&self, originals: usize, len: usize) -> Result<usize> {
+        if originals != self.k() {
+            return Err(ErasureError::TooFewShards {
+                stripe: 0,
+                have: originals as u64,
+                need: self.k() as u64,
+            });
+        }
+        if len < 2 || !len.is_multiple_of(2) || len > MAX_SHARD_LEN {
+            return Err(ErasureError::InvalidShardLen {
+                got: len as u64,
+                max: MAX_SHARD_LEN as u64,
+            });
+        }
+        Ok(len)
+    }
+}
+
 /// Encodes one stripe's payload bytes into its `k + m` shards, reusing their buffers.
 pub(crate) fn encode_stripe(
     template: &ShardHeader,

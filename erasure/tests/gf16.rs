@@ -398,3 +398,49 @@ fn encode_into_reuses_buffers_and_matches_encode() {
         assert_eq!(gf16::decode(records(&out[3..])).unwrap(), data);
     }
 }
+
+#[test]
+fn raw_stripes_recover_from_every_k_subset() {
+    use zg_erasure::gf16::Gf16Code;
+    let (k, m, len) = (3usize, 2usize, 128usize);
+    let code = Gf16Code::new(k, m).unwrap();
+    let originals: Vec<Vec<u8>> = (0..k)
+        .map(|i| (0..len).map(|j| (i * 7 + j * 13) as u8).collect())
+        .collect();
+    let refs: Vec<&[u8]> = originals.iter().map(|v| &v[..]).collect();
+    let recovery = code.encode_raw(&refs).unwrap();
+    assert_eq!(recovery.len(), m);
+    let all: Vec<&[u8]> = refs
+        .iter()
+        .copied()
+        .chain(recovery.iter().map(|v| &v[..]))
+        .collect();
+    let want: Vec<u8> = originals.concat();
+    for mask in 0u32..1 << (k + m) {
+        let shards: Vec<(u32, &[u8])> = (0..(k + m) as u32)
+            .filter(|i| mask >> i & 1 == 1)
+            .map(|i| (i, all[i as usize]))
+            .collect();
+        let got = code.reconstruct_raw(&shards);
+        if shards.len() >= k {
+            assert_eq!(got.unwrap(), want, "mask {mask:b}");
+        } else {
+            assert!(got.is_err());
+        }
+    }
+    // Bad input: duplicates, out-of-range indices, odd or mismatched lengths.
+    assert!(
+        code.reconstruct_raw(&[(0, all[0]), (0, all[0]), (1, all[1])])
+            .is_err()
+    );
+    assert!(
+        code.reconstruct_raw(&[(0, all[0]), (1, all[1]), (9, all[2])])
+            .is_err()
+    );
+    assert!(
+        code.reconstruct_raw(&[(0, all[0]), (1, all[1]), (2, &all[2][..64])])
+            .is_err()
+    );
+    assert!(code.encode_raw(&refs[..2]).is_err());
+    assert!(code.encode_raw(&[&[1u8][..], &[2][..], &[3][..]]).is_err());
+}

@@ -177,6 +177,28 @@ impl FileTree {
         segment_count(self.file_len())
     }
 
+    /// Serializes the tree's outboard (its first byte names the kind), from
+    /// which proofs are served without the file.
+    pub fn to_outboard(&self) -> Vec<u8> {
+        match self {
+            Self::Blake3(t) => t.to_outboard(),
+            Self::Zg(t) => t.to_outboard(),
+        }
+    }
+
+    /// Loads [`FileTree::to_outboard`], checking it hashes to its root.
+    pub fn from_outboard(bytes: &[u8]) -> Result<Self> {
+        match bytes.first() {
+            Some(&zg_tree::OUTBOARD_TAG) => ZgTree::from_outboard(bytes).map(Self::Zg),
+            Some(_) => Blake3Tree::from_outboard(bytes).map(Self::Blake3),
+            None => Err(MerkleError::Truncated {
+                what: "outboard",
+                needed: 1,
+                got: 0,
+            }),
+        }
+    }
+
     /// A proof of segment `index`.
     pub fn prove_segment(&self, index: u64) -> Result<SegmentProof> {
         match self {

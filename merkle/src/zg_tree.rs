@@ -19,6 +19,8 @@ use crate::{Hash, MerkleError, Result, SECTOR_SIZE, SECTORS_PER_SEGMENT, SEGMENT
 
 /// Tag byte that starts an encoded [`ZgProof`].
 pub const PROOF_TAG: u8 = b'Z';
+/// First byte of a serialized zg outboard.
+pub const OUTBOARD_TAG: u8 = b'P';
 /// Tree depth is at most 64 levels, so a lemma holds at most 66 hashes.
 const MAX_LEMMA: u64 = 66;
 const SEG: u64 = SEGMENT_SIZE as u64;
@@ -255,6 +257,77 @@ impl ZgTree {
             return Err(MerkleError::IndexOutOfRange { index, count });
         }
         Ok(ZgProof::from_levels(&self.levels, index as usize))
+    }
+}
+
+impl ZgTree {
+    /// Serializes the outboard: length, root, the roots of the data segments
+    /// and the submission nodes (padding and inner levels are rebuilt on load).
+    pub fn to_outboard(&self) -> Vec<u8> {
+        let data = &self.levels[0][..self.segment_count() as usize];
+        let mut out = Vec::with_capacity(1 + 8 + 32 + 4 + 32 * data.len() + 1 + 36 * self.nodes.len());
+        out.push(OUTBOARD_TAG);
+        out.extend_from_slice(&self.file_len().to_le_bytes());
+        out.extend_from_slice(&self.root());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        for r in data {
+            out.extend_from_slice(r);
+        }
+        out.push(self.nodes.len() as u8);
+        for n in &self.nodes {
+            out.extend_from_slice(&n.root);
+            out.extend_from_slice(&n.height.to_le_bytes());
+        }
+        out
+    }
+
+    /// Loads an outboard written by [`ZgTree::to_outboard`], checking every
+    /// length before allocating and that the segment roots hash to the root.
+    pub fn from_outboard(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new("zg outboard", bytes);
+        r.tag(OUTBOARD_TAG)?;
+        let file_len = r.u64()?;
+        let mut root = [0u8; 32];
+        root.copy_from_slice(r.take(32)?);
+        let shape = Shape::new(file_len);
+        let count = r.count(u64::from(u32::MAX), 32)?;
+        if count as u64 != shape.data_segments() {
+            return Err(MerkleError::WrongNodeCount {
+                what: "zg outboard",
+                got: count,
+                expected: shape.data_segments() as usize,
+            });
+        }
+        let mut roots = r.hashes(count)?;
+        let node_count = r.take(1)?[0] as usize;
+        if node_count != submission_node_sizes(file_len).len() {
+            return Err(MerkleError::WrongNodeCount {
+                what: "zg outboard submission nodes",
+                got: node_count,
+                expected: submission_node_sizes(file_len).len(),
+            });
+        }
+        let mut nodes = Vec::with_capacity(node_count);
+        for _ in 0..node_count {
+            let mut root = [0u8; 32];
+            root.copy_from_slice(r.take(32)?);
+            let height = r.u32()?;
+            nodes.push(SubmissionNode { root, height });
+        }
+        r.finish()?;
+        for index in roots.len() as u64..shape.tree_segments() {
+            roots.push(zero_tree_root(shape.leaf_count(index) as u64));
+        }
+        let mut levels = vec![roots];
+        while levels.last().is_some_and(|l| l.len() > 1) {
+            let next = reduce_level(levels.last().map_or(&[][..], |l| &l[..]));
+            levels.push(next);
+        }
+        let tree = ZgTree { shape, levels, nodes };
+        if tree.root() != root {
+            return Err(MerkleError::CorruptOutboard);
+        }
+        Ok(tree)
     }
 }
 

@@ -49,3 +49,33 @@ fn root_kind_names() {
     assert!("sha256".parse::<RootKind>().is_err());
     assert!(SegmentProof::from_bytes(&[]).is_err());
 }
+
+#[test]
+fn outboards_of_both_kinds_round_trip_and_reject_damage() {
+    use zg_merkle::{FileTree, RootKind};
+    for kind in [RootKind::Blake3, RootKind::Zg] {
+        for len in [
+            0usize,
+            1,
+            256 * 1024 - 1,
+            256 * 1024 + 1,
+            5 * 256 * 1024 + 77,
+            18 * 256,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+            let tree = FileTree::from_data(kind, &data);
+            let ob = tree.to_outboard();
+            assert_eq!(FileTree::from_outboard(&ob).unwrap(), tree, "{kind} {len}");
+            assert!(FileTree::from_outboard(&ob[..ob.len() - 1]).is_err());
+            let mut longer = ob.clone();
+            longer.push(0);
+            assert!(FileTree::from_outboard(&longer).is_err());
+            if tree.segment_count() > 1 {
+                let mut bad = ob.clone();
+                bad[1 + 8 + 32 + 4] ^= 1;
+                assert!(FileTree::from_outboard(&bad).is_err(), "{kind} {len}");
+            }
+        }
+    }
+    assert!(FileTree::from_outboard(&[]).is_err());
+}

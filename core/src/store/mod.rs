@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
 
@@ -152,34 +153,34 @@ pub struct Put {
     kind: RecordKind,
     key: [u8; 32],
     index: u64,
-    payload: Vec<u8>,
+    payload: Bytes,
 }
 
 impl Put {
     /// Segment `index` of the file keyed `key`.
-    pub fn segment(key: [u8; 32], index: u64, payload: Vec<u8>) -> Self {
+    pub fn segment(key: [u8; 32], index: u64, payload: impl Into<Bytes>) -> Self {
         Self {
             kind: RecordKind::Segment,
             key,
             index,
-            payload,
+            payload: payload.into(),
         }
     }
 
     /// The metadata of the file keyed `key`.
-    pub fn meta(key: [u8; 32], payload: Vec<u8>) -> Self {
+    pub fn meta(key: [u8; 32], payload: impl Into<Bytes>) -> Self {
         Self {
             kind: RecordKind::Meta,
             key,
             index: 0,
-            payload,
+            payload: payload.into(),
         }
     }
 }
 
 struct NewRecord {
     header: RecordHeader,
-    payload: Vec<u8>,
+    payload: Bytes,
     /// A compaction copy keeps its sequence number.
     keep_seq: bool,
 }
@@ -292,7 +293,7 @@ impl Store {
             Ok(Some(bytes)) => match index::decode_snapshot(&bytes) {
                 Ok((idx, ends)) => loaded = Some((idx, ends)),
                 Err(why) => {
-                    report.snapshot_problem = Some(format!("{SNAPSHOT}: {why}; rebuilding from the files"))
+                    report.snapshot_problem = Some(format!("{SNAPSHOT}: {why}; rebuilding from the files"));
                 }
             },
             Ok(None) => {}
@@ -466,7 +467,7 @@ impl Store {
     }
 
     /// Appends segment `index` of `key` and returns once it is durable.
-    pub fn put(&self, key: [u8; 32], index: u64, payload: Vec<u8>) -> Result<()> {
+    pub fn put(&self, key: [u8; 32], index: u64, payload: impl Into<Bytes>) -> Result<()> {
         self.put_batch(vec![Put::segment(key, index, payload)])
     }
 
@@ -475,7 +476,7 @@ impl Store {
         let (reply, rx) = crossbeam_channel::bounded(1);
         let records = vec![NewRecord {
             header: RecordHeader::new(RecordKind::Tombstone, 0, key, 0, &[]),
-            payload: Vec::new(),
+            payload: Bytes::new(),
             keep_seq: false,
         }];
         self.send(Request::Write { records, reply })?;
@@ -731,7 +732,8 @@ impl Drop for Store {
     }
 }
 
-pub(crate) fn hex(b: &[u8]) -> String {
+/// Lower-case hex of `b`, for messages.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -973,7 +975,7 @@ impl Writer {
                     offset: loc.offset,
                     reason: e.to_string(),
                 })?;
-                let payload = buf[HEADER_LEN..HEADER_LEN + h.payload_len as usize].to_vec();
+                let payload = Bytes::copy_from_slice(&buf[HEADER_LEN..HEADER_LEN + h.payload_len as usize]);
                 if h.kind != *kind
                     || h.key != *key
                     || (h.index != *index && *kind != RecordKind::Tombstone)
