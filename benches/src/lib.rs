@@ -17,6 +17,8 @@ pub mod erasure;
 pub mod kzg;
 /// Merkle roots and proofs beside raw BLAKE3 and Keccak.
 pub mod merkle;
+/// The segment store and file pipeline beside std::fs, dd and pread.
+pub mod store;
 
 /// One side of a comparison: a name and the work to time.
 pub struct Side {

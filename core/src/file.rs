@@ -324,6 +324,18 @@ pub fn ingest(
     Ok(meta)
 }
 
+/// Ingests the file at `path`, reporting progress in bytes.
+pub fn ingest_path(
+    store: &Store,
+    path: impl AsRef<std::path::Path>,
+    opts: &IngestOptions,
+    progress: impl FnMut(u64),
+) -> Result<FileMeta> {
+    let f = std::fs::File::open(path.as_ref()).map_err(FileError::Read)?;
+    // Batches are read 16 MiB at a time: no BufReader needed.
+    ingest(store, f, opts, progress)
+}
+
 /// Ingests `data`.
 pub fn ingest_bytes(store: &Store, data: &[u8], opts: &IngestOptions) -> Result<FileMeta> {
     ingest(store, data, opts, |_| {})

@@ -70,7 +70,7 @@ fn crash_with_sigkill_loses_nothing_acknowledged() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     let mut acked: Vec<u64> = Vec::new();
     let mut next_start = 0u64;
-    let iterations = 25;
+    let iterations = 20;
     for round in 0..iterations {
         let mut child = Command::new(&exe)
             .args([

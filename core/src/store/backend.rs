@@ -75,6 +75,15 @@ pub struct FsDir {
     path: PathBuf,
     uring: bool,
     direct_reads: bool,
+    direct_writes: bool,
+}
+
+/// Whether every buffer, offset and length is a multiple of the alignment O_DIRECT needs.
+fn aligned<'a>(mut ops: impl Iterator<Item = (u64, &'a [u8])>) -> bool {
+    let a = super::record::ALIGN;
+    ops.all(|(o, b)| {
+        o.is_multiple_of(a) && (b.len() as u64).is_multiple_of(a) && (b.as_ptr() as u64).is_multiple_of(a)
+    })
 }
 
 impl FsDir {
@@ -99,6 +108,7 @@ impl FsDir {
             path,
             uring,
             direct_reads: false,
+            direct_writes: true,
         })
     }
 
@@ -106,6 +116,14 @@ impl FsDir {
     /// system supports it; silently buffered otherwise).
     pub fn direct_reads(mut self, on: bool) -> Self {
         self.direct_reads = on;
+        self
+    }
+
+    /// Writes through `O_DIRECT` (the default): records go from the store's
+    /// aligned buffers to the device without a page-cache copy. Silently
+    /// buffered where the file system refuses `O_DIRECT` (tmpfs).
+    pub fn direct_writes(mut self, on: bool) -> Self {
+        self.direct_writes = on;
         self
     }
 
@@ -123,6 +141,8 @@ struct FsFile {
     file: File,
     /// A second descriptor with `O_DIRECT` for reads, when asked for and supported.
     direct: Option<File>,
+    /// One with `O_DIRECT` for writes, when asked for and supported.
+    direct_writes: Option<File>,
     uring: bool,
 }
 
@@ -132,23 +152,23 @@ impl DataFile for FsFile {
     }
 
     fn write_all_at(&self, writes: &[(u64, &[u8])]) -> io::Result<()> {
+        let file = match &self.direct_writes {
+            Some(d) if aligned(writes.iter().copied()) => d,
+            _ => &self.file,
+        };
         if self.uring {
-            return uring::write_all_at(&self.file, writes);
+            return uring::write_all_at(file, writes);
         }
         for (offset, bytes) in writes {
-            self.file.write_all_at(bytes, *offset)?;
+            file.write_all_at(bytes, *offset)?;
         }
         Ok(())
     }
 
     fn read_exact_at(&self, reads: &mut [(u64, &mut [u8])]) -> io::Result<()> {
         // O_DIRECT only takes aligned offsets, lengths and buffers; others go through the cache.
-        let aligned = |(o, b): &(u64, &mut [u8])| {
-            let a = super::record::ALIGN;
-            o.is_multiple_of(a) && (b.len() as u64).is_multiple_of(a) && (b.as_ptr() as u64).is_multiple_of(a)
-        };
         let file = match &self.direct {
-            Some(d) if reads.iter().all(aligned) => d,
+            Some(d) if aligned(reads.iter().map(|(o, b)| (*o, &b[..]))) => d,
             _ => &self.file,
         };
         if self.uring {
@@ -193,18 +213,18 @@ impl StorageDir for FsDir {
         if create && !existed {
             self.sync_dir()?;
         }
-        let direct = if self.direct_reads {
+        let with_direct = |write: bool| {
             OpenOptions::new()
-                .read(true)
+                .read(!write)
+                .write(write)
                 .custom_flags(libc::O_DIRECT)
                 .open(&path)
                 .ok()
-        } else {
-            None
         };
         Ok(Arc::new(FsFile {
             file,
-            direct,
+            direct: self.direct_reads.then(|| with_direct(false)).flatten(),
+            direct_writes: self.direct_writes.then(|| with_direct(true)).flatten(),
             uring: self.uring,
         }))
     }
@@ -236,6 +256,11 @@ impl StorageDir for FsDir {
     fn describe(&self) -> String {
         let io = if self.uring { "io_uring" } else { "pread/pwrite" };
         let reads = if self.direct_reads { ", O_DIRECT reads" } else { "" };
-        format!("{} ({io}{reads})", self.path.display())
+        let writes = if self.direct_writes {
+            ", O_DIRECT writes"
+        } else {
+            ""
+        };
+        format!("{} ({io}{writes}{reads})", self.path.display())
     }
 }

@@ -32,10 +32,9 @@ pub use record::{ALIGN, HEADER_LEN, HeaderError, MAX_PAYLOAD, RecordHeader, Reco
 pub use scan::{CorruptRegion, TornTail};
 
 use index::{Index, Location};
-use record::AlignedBuf;
+use record::{AlignedBuf, record_image};
 
 const SNAPSHOT: &str = "index.zgi";
-const ZEROS: [u8; ALIGN as usize] = [0; ALIGN as usize];
 
 fn data_name(n: u32) -> String {
     format!("data-{n:08}.zgs")
@@ -180,7 +179,9 @@ impl Put {
 
 struct NewRecord {
     header: RecordHeader,
-    payload: Bytes,
+    /// Header, payload and padding as they go to disk (the header is
+    /// rewritten by the writer once it assigns the sequence number).
+    image: AlignedBuf,
     /// A compaction copy keeps its sequence number.
     keep_seq: bool,
 }
@@ -446,10 +447,14 @@ impl Store {
                 max: MAX_PAYLOAD,
             });
         }
-        let hash = |p: Put| NewRecord {
-            header: RecordHeader::new(p.kind, 0, p.key, p.index, &p.payload),
-            payload: p.payload,
-            keep_seq: false,
+        // Hashing and laying out the image happen here, in parallel, not on the writer thread.
+        let hash = |p: Put| {
+            let header = RecordHeader::new(p.kind, 0, p.key, p.index, &p.payload);
+            NewRecord {
+                image: record_image(&header, &p.payload),
+                header,
+                keep_seq: false,
+            }
         };
         let records: Vec<NewRecord> = if puts.len() > 1 {
             puts.into_par_iter().map(hash).collect()
@@ -474,9 +479,10 @@ impl Store {
     /// Deletes every record of `key` (durably); space returns on [`Store::compact`].
     pub fn delete(&self, key: [u8; 32]) -> Result<()> {
         let (reply, rx) = crossbeam_channel::bounded(1);
+        let header = RecordHeader::new(RecordKind::Tombstone, 0, key, 0, &[]);
         let records = vec![NewRecord {
-            header: RecordHeader::new(RecordKind::Tombstone, 0, key, 0, &[]),
-            payload: Bytes::new(),
+            image: record_image(&header, &[]),
+            header,
             keep_seq: false,
         }];
         self.send(Request::Write { records, reply })?;
@@ -531,7 +537,7 @@ impl Store {
         for (w, loc) in wanted.iter().zip(&locs) {
             match loc {
                 Some(l) => {
-                    bufs.push(Some(AlignedBuf::zeroed(l.record_len() as usize)));
+                    bufs.push(Some(AlignedBuf::for_overwrite(l.record_len() as usize)));
                     results.push(None);
                 }
                 None => {
@@ -752,12 +758,12 @@ impl Writer {
             match req {
                 Request::Write { records, reply } => {
                     let mut batch = vec![(records, reply)];
-                    let mut bytes: u64 = batch[0].0.iter().map(|r| r.payload.len() as u64).sum();
+                    let mut bytes: u64 = batch[0].0.iter().map(|r| r.image.len() as u64).sum();
                     let mut deferred = None;
                     while bytes < self.shared.opts.max_batch_bytes {
                         match rx.try_recv() {
                             Ok(Request::Write { records, reply }) => {
-                                bytes += records.iter().map(|r| r.payload.len() as u64).sum::<u64>();
+                                bytes += records.iter().map(|r| r.image.len() as u64).sum::<u64>();
                                 batch.push((records, reply));
                             }
                             Ok(other) => {
@@ -858,21 +864,16 @@ impl Writer {
         }
         let commit = RecordHeader::commit(next_seq, start, records.len() as u64);
         placed.push((commit, offset));
-        let heads: Vec<[u8; HEADER_LEN]> = placed.iter().map(|(h, _)| h.encode()).collect();
-        let mut writes: Vec<(u64, &[u8])> = Vec::with_capacity(3 * placed.len());
-        for (i, (h, at)) in placed.iter().enumerate() {
-            writes.push((*at, &heads[i][..]));
-            let payload: &[u8] = records.get(i).map_or(&[], |r| &r.payload[..]);
-            if !payload.is_empty() {
-                writes.push((*at + HEADER_LEN as u64, payload));
-            }
-            // Zero padding keeps the file length aligned, as O_DIRECT reads need.
-            let body = (HEADER_LEN + payload.len()) as u64;
-            let pad = h.record_len() - body;
-            if pad > 0 {
-                writes.push((*at + body, &ZEROS[..pad as usize]));
-            }
+        let mut commit_image = record_image(&commit, &[]);
+        for r in &mut records {
+            r.image.as_mut_slice()[..HEADER_LEN].copy_from_slice(&r.header.encode());
         }
+        commit_image.as_mut_slice()[..HEADER_LEN].copy_from_slice(&commit.encode());
+        let mut writes: Vec<(u64, &[u8])> = Vec::with_capacity(placed.len());
+        for (r, (_, at)) in records.iter().zip(&placed) {
+            writes.push((*at, &r.image[..]));
+        }
+        writes.push((offset, &commit_image[..]));
         if let Err(e) = file.write_all_at(&writes) {
             // Roll back the partial batch so later appends do not follow garbage.
             if let Err(e2) = file.set_len(start) {
@@ -967,7 +968,7 @@ impl Writer {
             let mut batch = Vec::new();
             let mut batch_bytes = 0u64;
             for (kind, key, index, loc) in &records {
-                let mut buf = AlignedBuf::zeroed(loc.record_len() as usize);
+                let mut buf = AlignedBuf::for_overwrite(loc.record_len() as usize);
                 file.read_exact_at(&mut [(loc.offset, buf.as_mut_slice())])
                     .map_err(|e| StoreError::io("read for compaction", name.clone(), e))?;
                 let h = RecordHeader::parse(&buf).map_err(|e| StoreError::Corrupt {
@@ -975,11 +976,11 @@ impl Writer {
                     offset: loc.offset,
                     reason: e.to_string(),
                 })?;
-                let payload = Bytes::copy_from_slice(&buf[HEADER_LEN..HEADER_LEN + h.payload_len as usize]);
+                let payload = &buf[HEADER_LEN..HEADER_LEN + h.payload_len as usize];
                 if h.kind != *kind
                     || h.key != *key
                     || (h.index != *index && *kind != RecordKind::Tombstone)
-                    || !h.check_payload(&payload)
+                    || !h.check_payload(payload)
                 {
                     return Err(StoreError::Corrupt {
                         file: name,
@@ -988,9 +989,10 @@ impl Writer {
                     });
                 }
                 batch_bytes += h.record_len();
+                // The record read back is already its disk image.
                 batch.push(NewRecord {
                     header: h,
-                    payload,
+                    image: buf,
                     keep_seq: true,
                 });
                 if batch_bytes >= self.shared.opts.max_batch_bytes {

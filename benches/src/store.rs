@@ -1,0 +1,234 @@
+//! Storage workloads: the segment store's durable ingest beside a plain
+//! `std::fs` write + `sync_data` loop and beside `dd oflag=direct`; random
+//! segment reads at queue depth 1 and 32 beside `pread`; the file pipeline
+//! end to end beside the sum of its stages.
+//!
+//! Files go under `$ZG_BENCH_DIR` (default: the system temp dir), so pick
+//! the disk you mean to measure.
+
+use std::fs::{File, OpenOptions};
+use std::hint::black_box;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use zg_core::file::{self, IngestOptions};
+use zg_core::store::{FsDir, IoMode, Put, Store, StoreOptions};
+use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
+
+use crate::{Pair, Side, test_bytes};
+
+/// Segments per group commit in the ingest benches (16 MiB, like the file pipeline's batches).
+const BATCH: usize = 64;
+
+fn bench_dir() -> PathBuf {
+    std::env::var_os("ZG_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from)
+}
+
+fn fresh_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("zg-bench-{tag}-"))
+        .tempdir_in(bench_dir())
+        .expect("bench dir writable")
+}
+
+/// Durable ingest of `data` through the store: batches of 64 segments,
+/// three in flight, each acknowledged after its fsync.
+fn store_ingest(data: &Bytes) {
+    let dir = fresh_dir("ingest");
+    let (store, _) = Store::open_path(dir.path(), StoreOptions::default()).expect("store opens");
+    let key = [1u8; 32];
+    let mut pending = std::collections::VecDeque::new();
+    for (b, chunk) in (0..data.len()).step_by(BATCH * SEGMENT_SIZE).enumerate() {
+        let end = (chunk + BATCH * SEGMENT_SIZE).min(data.len());
+        let puts = (chunk..end)
+            .step_by(SEGMENT_SIZE)
+            .enumerate()
+            .map(|(i, o)| {
+                Put::segment(
+                    key,
+                    (b * BATCH + i) as u64,
+                    data.slice(o..(o + SEGMENT_SIZE).min(end)),
+                )
+            })
+            .collect();
+        pending.push_back(store.put_batch_async(puts).expect("queued"));
+        if pending.len() > 2 {
+            if let Some(p) = pending.pop_front() {
+                p.wait().expect("durable");
+            }
+        }
+    }
+    for p in pending {
+        p.wait().expect("durable");
+    }
+    drop(store);
+}
+
+/// The peer: `write_all` per segment, `sync_data` every 64 segments.
+fn std_ingest(data: &[u8]) {
+    let dir = fresh_dir("std");
+    let mut f = File::create(dir.path().join("data")).expect("create");
+    for batch in data.chunks(BATCH * SEGMENT_SIZE) {
+        for seg in batch.chunks(SEGMENT_SIZE) {
+            std::io::Write::write_all(&mut f, seg).expect("write");
+        }
+        f.sync_data().expect("sync");
+    }
+}
+
+/// The device limit: `dd` with O_DIRECT, 256 KiB blocks, one fdatasync at the end.
+fn dd_ingest(bytes: usize) {
+    let dir = fresh_dir("dd");
+    let out = dir.path().join("data");
+    let status = Command::new("dd")
+        .arg("if=/dev/zero")
+        .arg(format!("of={}", out.display()))
+        .arg("bs=256K")
+        .arg(format!("count={}", bytes / SEGMENT_SIZE))
+        .arg("oflag=direct")
+        .arg("conv=fdatasync")
+        .arg("status=none")
+        .status()
+        .expect("dd runs");
+    assert!(status.success(), "dd failed");
+}
+
+/// Random segment indices, fixed per seed.
+fn random_indices(n: u64, count: usize, seed: u64) -> Vec<u64> {
+    let mut s = seed | 1;
+    (0..count)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s % n
+        })
+        .collect()
+}
+
+/// The pairs; `scale` divides the 1 GiB ingest and the 256 MiB read set.
+pub fn pairs(scale: usize) -> Vec<Pair> {
+    let mut out = Vec::new();
+    let ingest_len = ((1usize << 30) / scale).max(BATCH * SEGMENT_SIZE);
+    let data = Bytes::from(test_bytes(ingest_len, 11));
+    let label = format!("{} MiB durable", ingest_len >> 20);
+    let (d1, d2) = (data.clone(), data.clone());
+    out.push(Pair {
+        kernel: "store ingest",
+        shape: label.clone(),
+        bytes: ingest_len as u64,
+        zg: Side::new("zg Store::put_batch", move || store_ingest(&d1)),
+        peer: Some(Side::new("std::fs write+sync_data", move || std_ingest(&d2))),
+        target: Some(0.9),
+    });
+    let d3 = data;
+    out.push(Pair {
+        kernel: "store ingest",
+        shape: label,
+        bytes: ingest_len as u64,
+        zg: Side::new("zg Store::put_batch", move || store_ingest(&d3)),
+        peer: Some(Side::new("dd oflag=direct bs=256K", move || {
+            dd_ingest(ingest_len)
+        })),
+        target: Some(0.9),
+    });
+
+    // Random reads: the same segments in the store and in a plain file, both read with O_DIRECT.
+    let read_len = ((256usize << 20) / scale).max(BATCH * SEGMENT_SIZE);
+    let n = (read_len / SEGMENT_SIZE) as u64;
+    let dir = Arc::new(fresh_dir("reads"));
+    let fsdir = FsDir::open(dir.path().join("store"), IoMode::Auto)
+        .expect("dir")
+        .direct_reads(true);
+    let (store, _) = Store::open(Arc::new(fsdir), StoreOptions::default()).expect("store");
+    let seg_data = Bytes::from(test_bytes(read_len, 12));
+    let key = [2u8; 32];
+    for (b, chunk) in (0..n).collect::<Vec<_>>().chunks(BATCH).enumerate() {
+        let puts = chunk
+            .iter()
+            .map(|i| {
+                let o = *i as usize * SEGMENT_SIZE;
+                Put::segment(key, *i, seg_data.slice(o..o + SEGMENT_SIZE))
+            })
+            .collect();
+        store.put_batch(puts).unwrap_or_else(|e| panic!("batch {b}: {e}"));
+    }
+    let plain_path = dir.path().join("plain");
+    std::fs::write(&plain_path, &seg_data).expect("plain file");
+    let plain = Arc::new(
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&plain_path)
+            .or_else(|_| File::open(&plain_path))
+            .expect("open plain"),
+    );
+    let store = Arc::new(store);
+    let reads = 256usize;
+    for depth in [1usize, 32] {
+        let idx = random_indices(n, reads, 99 + depth as u64);
+        let (s, p, i1, i2) = (store.clone(), plain.clone(), idx.clone(), idx);
+        let keep = dir.clone();
+        let mut buf = vec![0u8; SEGMENT_SIZE + 4096];
+        out.push(Pair {
+            kernel: "store random read",
+            shape: format!("256 KiB segments, depth {depth}, O_DIRECT"),
+            bytes: (reads * SEGMENT_SIZE) as u64,
+            zg: Side::new(
+                if depth == 1 {
+                    "zg Store::get (checked)"
+                } else {
+                    "zg Store::get_many (checked)"
+                },
+                move || {
+                    let _ = &keep;
+                    if depth == 1 {
+                        for i in &i1 {
+                            black_box(s.get(&key, *i).expect("read"));
+                        }
+                    } else {
+                        let wanted: Vec<_> = i1.iter().map(|i| (key, *i)).collect();
+                        for chunk in wanted.chunks(depth) {
+                            for r in s.get_many(chunk) {
+                                black_box(r.expect("read"));
+                            }
+                        }
+                    }
+                },
+            ),
+            peer: Some(Side::new("pread loop (O_DIRECT)", move || {
+                let off = buf.as_ptr().align_offset(4096);
+                for i in &i2 {
+                    let b = &mut buf[off..off + SEGMENT_SIZE];
+                    p.read_exact_at(b, i * SEGMENT_SIZE as u64).expect("pread");
+                    black_box(&b[0]);
+                }
+            })),
+            target: (depth == 32).then_some(1.5),
+        });
+    }
+
+    // The file pipeline end to end beside its stages run one after another.
+    let pipe_len = ((256usize << 20) / scale).max(BATCH * SEGMENT_SIZE);
+    let pipe = Bytes::from(test_bytes(pipe_len, 13));
+    let (q1, q2) = (pipe.clone(), pipe);
+    out.push(Pair {
+        kernel: "file pipeline ingest",
+        shape: format!("{} MiB, blake3 root, durable", pipe_len >> 20),
+        bytes: pipe_len as u64,
+        zg: Side::new("zg file::ingest (overlapped)", move || {
+            let dir = fresh_dir("pipe");
+            let (store, _) = Store::open_path(dir.path(), StoreOptions::default()).expect("store");
+            black_box(file::ingest_bytes(&store, &q1, &IngestOptions::default()).expect("ingest"));
+        }),
+        peer: Some(Side::new("hash, then store (sum of stages)", move || {
+            black_box(FileTree::from_data(RootKind::Blake3, &q2));
+            store_ingest(&q2);
+        })),
+        target: Some(1.0),
+    });
+    out
+}
