@@ -55,10 +55,10 @@ fn store_ingest(data: &Bytes) {
             })
             .collect();
         pending.push_back(store.put_batch_async(puts).expect("queued"));
-        if pending.len() > 2 {
-            if let Some(p) = pending.pop_front() {
-                p.wait().expect("durable");
-            }
+        if pending.len() > 2
+            && let Some(p) = pending.pop_front()
+        {
+            p.wait().expect("durable");
         }
     }
     for p in pending {
