@@ -131,7 +131,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         bytes: ingest_len as u64,
         zg: Side::new("zg Store::put_batch", move || store_ingest(&d3)),
         peer: Some(Side::new("dd oflag=direct bs=256K", move || {
-            dd_ingest(ingest_len)
+            dd_ingest(ingest_len);
         })),
         target: Some(0.9),
     });
