@@ -230,5 +230,142 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         })),
         target: Some(1.0),
     });
+    out.extend(node_pairs(scale));
+    out
+}
+
+/// A raw HTTP/1.1 exchange over loopback: sends `body` (if any) and drains the response body.
+fn http_exchange(addr: std::net::SocketAddr, head: &str, body: Option<&[u8]>) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(head.as_bytes()).expect("send head");
+    if let Some(b) = body {
+        for chunk in b.chunks(1 << 20) {
+            s.write_all(chunk).expect("send body");
+        }
+    }
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    out
+}
+
+/// The storage node over loopback beside the raw store it runs on.
+fn node_pairs(scale: usize) -> Vec<Pair> {
+    use zg_nodes::storage::{StorageConfig, StorageServer};
+    let len = ((1usize << 30) / scale).max(BATCH * SEGMENT_SIZE);
+    let data = Bytes::from(test_bytes(len, 21));
+    let dir = Arc::new(fresh_dir("node"));
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime"),
+    );
+    let cfg = StorageConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: dir.path().join("node"),
+        ..StorageConfig::default()
+    };
+    let server = rt.block_on(StorageServer::bind(cfg)).expect("node binds");
+    let addr = server.local_addr().expect("addr");
+    rt.spawn(server.serve(std::future::pending()));
+    let url = format!("http://{addr}");
+    let label = format!("{} MiB over loopback", len >> 20);
+    let mut out = Vec::new();
+
+    // Upload: a streamed PUT, then the CLI's resumable segment upload (hashing included).
+    let (d1, d2) = (data.clone(), data.clone());
+    let mut round = 0u8;
+    out.push(Pair {
+        kernel: "node upload",
+        shape: format!("{label}, PUT /files"),
+        bytes: len as u64,
+        zg: Side::new("zg-storage PUT /files", move || {
+            // A different first byte each round: a new file, never a dedup hit.
+            round = round.wrapping_add(1);
+            let mut body = d1.to_vec();
+            body[0] = round;
+            let head = format!(
+                "PUT /files HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+            );
+            let resp = http_exchange(addr, &head, Some(&body));
+            assert!(
+                resp.starts_with(b"HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&resp)
+            );
+        }),
+        peer: Some(Side::new("raw Store::put_batch", move || store_ingest(&d2))),
+        target: Some(0.7),
+    });
+    let file_path = dir.path().join("upload.bin");
+    std::fs::write(&file_path, &data).expect("write upload file");
+    let (rt1, url1, d3, path1) = (rt.clone(), url.clone(), data.clone(), file_path.clone());
+    let mut round = 0u8;
+    out.push(Pair {
+        kernel: "node upload",
+        shape: format!("{label}, zg upload (segments + proofs)"),
+        bytes: len as u64,
+        zg: Side::new("zg client::Node::upload", move || {
+            round = round.wrapping_add(1);
+            let f = OpenOptions::new().write(true).open(&path1).expect("open");
+            f.write_all_at(&[round], 0).expect("new first byte");
+            let node = zg_nodes::client::Node::new(&url1).expect("client");
+            rt1.block_on(node.upload(&path1, RootKind::Blake3))
+                .expect("upload");
+        }),
+        peer: Some(Side::new("raw Store::put_batch", move || store_ingest(&d3))),
+        target: Some(0.7),
+    });
+
+    // Download: the same file from the node, and from a raw store holding it.
+    let root = {
+        let node = zg_nodes::client::Node::new(&url).expect("client");
+        std::fs::write(&file_path, &data).expect("reset file");
+        rt.block_on(node.upload(&file_path, RootKind::Blake3))
+            .expect("upload")
+    };
+    let raw_dir = dir.path().join("raw");
+    let (raw, _) = Store::open_path(&raw_dir, StoreOptions::default()).expect("raw store");
+    let meta = file::ingest_bytes(&raw, &data, &IngestOptions::default()).expect("raw ingest");
+    let raw = Arc::new(raw);
+    let root_hex = zg_nodes::api::root_hex(&root);
+    let raw_read = move |raw: &Store| {
+        let n = meta.segment_count();
+        let mut i = 0;
+        while i < n {
+            let wanted: Vec<_> = (i..(i + 64).min(n)).map(|j| (meta.data_key, j)).collect();
+            for r in raw.get_many(&wanted) {
+                black_box(r.expect("read"));
+            }
+            i += 64;
+        }
+    };
+    let (r1, r2, rr1, rr2) = (raw.clone(), raw, raw_read.clone(), raw_read);
+    let h1 = root_hex;
+    out.push(Pair {
+        kernel: "node download",
+        shape: format!("{label}, GET /files/{{root}}"),
+        bytes: len as u64,
+        zg: Side::new("zg-storage GET /files", move || {
+            let head = format!("GET /files/{h1} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            let resp = http_exchange(addr, &head, None);
+            assert!(resp.len() > len, "short response");
+        }),
+        peer: Some(Side::new("raw Store::get_many", move || rr1(&r1))),
+        target: Some(0.7),
+    });
+    let out_path = dir.path().join("download.bin");
+    out.push(Pair {
+        kernel: "node download",
+        shape: format!("{label}, zg download (verified)"),
+        bytes: len as u64,
+        zg: Side::new("zg client::Node::download", move || {
+            let node = zg_nodes::client::Node::new(&url).expect("client");
+            rt.block_on(node.download(&root, &out_path)).expect("download");
+        }),
+        peer: Some(Side::new("raw Store::get_many", move || rr2(&r2))),
+        target: Some(0.7),
+    });
     out
 }
