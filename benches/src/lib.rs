@@ -13,6 +13,8 @@ struct ReadmeDoctests;
 
 /// Erasure codes beside raw reed-solomon-simd.
 pub mod erasure;
+/// The C ABI's per-call overhead beside direct Rust.
+pub mod ffi;
 /// KZG functions beside c-kzg.
 pub mod kzg;
 /// Merkle roots and proofs beside raw BLAKE3 and Keccak.
