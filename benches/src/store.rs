@@ -235,7 +235,9 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
 }
 
 /// A raw HTTP/1.1 exchange over loopback: sends `body` (if any) and drains the response body.
-fn http_exchange(addr: std::net::SocketAddr, head: &str, body: Option<&[u8]>) -> Vec<u8> {
+/// Returns the response's first 4 KiB and its total length: the body is
+/// drained through one buffer, as a client streaming to disk would.
+fn http_exchange(addr: std::net::SocketAddr, head: &str, body: Option<&[u8]>) -> (Vec<u8>, usize) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.write_all(head.as_bytes()).expect("send head");
@@ -244,9 +246,19 @@ fn http_exchange(addr: std::net::SocketAddr, head: &str, body: Option<&[u8]>) ->
             s.write_all(chunk).expect("send body");
         }
     }
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("read");
-    out
+    let mut first = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            return (first, total);
+        }
+        if first.len() < 4096 {
+            first.extend_from_slice(&buf[..n.min(4096 - first.len())]);
+        }
+        total += n;
+    }
 }
 
 /// The storage node over loopback beside the raw store it runs on.
@@ -274,21 +286,23 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     let mut out = Vec::new();
 
     // Upload: a streamed PUT, then the CLI's resumable segment upload (hashing included).
-    let (d1, d2) = (data.clone(), data.clone());
+    let (mut d1, d2) = (data.to_vec(), data.clone());
     let mut round = 0u8;
+    let keep = dir.clone();
     out.push(Pair {
         kernel: "node upload",
         shape: format!("{label}, PUT /files"),
         bytes: len as u64,
         zg: Side::new("zg-storage PUT /files", move || {
+            // The node's directory lives as long as the benches that use it.
+            let _ = &keep;
             // A different first byte each round: a new file, never a dedup hit.
             round = round.wrapping_add(1);
-            let mut body = d1.to_vec();
-            body[0] = round;
+            d1[0] = round;
             let head = format!(
                 "PUT /files HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
             );
-            let resp = http_exchange(addr, &head, Some(&body));
+            let (resp, _) = http_exchange(addr, &head, Some(&d1));
             assert!(
                 resp.starts_with(b"HTTP/1.1 200"),
                 "{}",
@@ -301,15 +315,18 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     let file_path = dir.path().join("upload.bin");
     std::fs::write(&file_path, &data).expect("write upload file");
     let (rt1, url1, d3, path1) = (rt.clone(), url.clone(), data.clone(), file_path.clone());
+    let keep2 = dir.clone();
     let mut round = 0u8;
     out.push(Pair {
         kernel: "node upload",
         shape: format!("{label}, zg upload (segments + proofs)"),
         bytes: len as u64,
         zg: Side::new("zg client::Node::upload", move || {
+            let _ = &keep2;
             round = round.wrapping_add(1);
             let f = OpenOptions::new().write(true).open(&path1).expect("open");
-            f.write_all_at(&[round], 0).expect("new first byte");
+            // Byte 1, not 0: never the same file as a PUT round.
+            f.write_all_at(&[round], 1).expect("new byte");
             let node = zg_nodes::client::Node::new(&url1).expect("client");
             rt1.block_on(node.upload(&path1, RootKind::Blake3))
                 .expect("upload");
@@ -343,14 +360,16 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     };
     let (r1, r2, rr1, rr2) = (raw.clone(), raw, raw_read.clone(), raw_read);
     let h1 = root_hex;
+    let keep3 = dir.clone();
     out.push(Pair {
         kernel: "node download",
         shape: format!("{label}, GET /files/{{root}}"),
         bytes: len as u64,
         zg: Side::new("zg-storage GET /files", move || {
+            let _ = &keep3;
             let head = format!("GET /files/{h1} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-            let resp = http_exchange(addr, &head, None);
-            assert!(resp.len() > len, "short response");
+            let (_, total) = http_exchange(addr, &head, None);
+            assert!(total > len, "short response");
         }),
         peer: Some(Side::new("raw Store::get_many", move || rr1(&r1))),
         target: Some(0.7),
@@ -361,6 +380,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         shape: format!("{label}, zg download (verified)"),
         bytes: len as u64,
         zg: Side::new("zg client::Node::download", move || {
+            let _ = &dir;
             let node = zg_nodes::client::Node::new(&url).expect("client");
             rt.block_on(node.download(&root, &out_path)).expect("download");
         }),

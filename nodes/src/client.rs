@@ -21,7 +21,7 @@ use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, parse_root, root_hex};
 /// Segments per upload request (4 MiB of data).
 const UPLOAD_BATCH: u64 = 16;
 /// Requests in flight at once.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 8;
 
 /// A connection to a storage node.
 pub struct Node {

@@ -509,48 +509,76 @@ fn rpc_error_body(code: i32, message: &str) -> serde_json::Value {
     serde_json::json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": null})
 }
 
-async fn call_one(rpc: &RpcModule<Arc<Node>>, req: &serde_json::Value) -> serde_json::Value {
-    if !req.is_object() {
-        return rpc_error_body(-32600, "Invalid request");
+async fn call_one(rpc: &RpcModule<Arc<Node>>, req: &str) -> Box<serde_json::value::RawValue> {
+    let invalid =
+        || serde_json::value::to_raw_value(&rpc_error_body(-32600, "Invalid request")).unwrap_or_default();
+    if !req.trim_start().starts_with('{') {
+        return invalid();
     }
-    match rpc.raw_json_request(&req.to_string(), 1).await {
-        Ok((resp, _)) => {
-            serde_json::from_str(resp.get()).unwrap_or_else(|_| rpc_error_body(-32603, "Internal error"))
+    match rpc.raw_json_request(req, 1).await {
+        Ok((resp, _)) => resp,
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            serde_json::value::to_raw_value(&rpc_error_body(-32700, "Parse error")).unwrap_or_default()
         }
-        Err(_) => rpc_error_body(-32600, "Invalid request"),
+        Err(_) => invalid(),
     }
 }
 
-/// JSON-RPC over HTTP POST: single calls and batches (capped).
+fn raw_json(v: Vec<Box<serde_json::value::RawValue>>) -> Response {
+    // The responses are JSON already: join them without parsing them again.
+    let mut out = String::from("[");
+    for (i, r) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r.get());
+    }
+    out.push(']');
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+/// JSON-RPC over HTTP POST: single calls and batches (capped). Requests go
+/// to jsonrpsee as the raw text they arrived as: large segment uploads are
+/// parsed once, not three times.
 async fn rpc_handler(State((node, rpc)): State<App>, body: Bytes) -> Response {
     node.metrics.rpc_requests.fetch_add(1, Ordering::Relaxed);
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return Json(rpc_error_body(-32700, "Parse error")).into_response();
+    let parse_error = || Json(rpc_error_body(-32700, "Parse error")).into_response();
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return parse_error();
     };
-    match value {
-        serde_json::Value::Array(calls) => {
-            if calls.is_empty() {
-                return Json(rpc_error_body(-32600, "Invalid request: empty batch")).into_response();
-            }
-            if calls.len() > node.cfg.max_batch {
-                return Json(rpc_error_body(
-                    -32010,
-                    &format!(
-                        "The batch request was too large: {} calls, limit {}",
-                        calls.len(),
-                        node.cfg.max_batch
-                    ),
-                ))
-                .into_response();
-            }
-            let mut out = Vec::with_capacity(calls.len());
-            for c in &calls {
-                out.push(call_one(&rpc, c).await);
-            }
-            Json(serde_json::Value::Array(out)).into_response()
+    if text.trim_start().starts_with('[') {
+        let Ok(calls) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) else {
+            return parse_error();
+        };
+        if calls.is_empty() {
+            return Json(rpc_error_body(-32600, "Invalid request: empty batch")).into_response();
         }
-        single => Json(call_one(&rpc, &single).await).into_response(),
+        if calls.len() > node.cfg.max_batch {
+            return Json(rpc_error_body(
+                -32010,
+                &format!(
+                    "The batch request was too large: {} calls, limit {}",
+                    calls.len(),
+                    node.cfg.max_batch
+                ),
+            ))
+            .into_response();
+        }
+        let mut out = Vec::with_capacity(calls.len());
+        for c in calls {
+            out.push(call_one(&rpc, c.get()).await);
+        }
+        return raw_json(out);
     }
+    if !text.trim_start().starts_with('{') {
+        return parse_error();
+    }
+    let resp = call_one(&rpc, text).await;
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        resp.get().to_owned(),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]

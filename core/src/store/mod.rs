@@ -527,7 +527,22 @@ impl Store {
         self.read_many(&wanted)
     }
 
+    /// As [`Store::get_many`] without the payload checksum (headers are
+    /// still checked): for callers that verify the bytes a stronger way,
+    /// such as a Merkle proof against the file root, and would hash twice.
+    pub fn get_many_unchecked(&self, wanted: &[([u8; 32], u64)]) -> Vec<Result<Segment>> {
+        let wanted: Vec<_> = wanted
+            .iter()
+            .map(|(k, i)| (*k, RecordKind::Segment, *i))
+            .collect();
+        self.read_many_with(&wanted, false)
+    }
+
     fn read_many(&self, wanted: &[([u8; 32], RecordKind, u64)]) -> Vec<Result<Segment>> {
+        self.read_many_with(wanted, self.shared.opts.verify_reads)
+    }
+
+    fn read_many_with(&self, wanted: &[([u8; 32], RecordKind, u64)], verify: bool) -> Vec<Result<Segment>> {
         let locs: Vec<Option<Location>> = {
             let idx = self.index();
             wanted.iter().map(|(k, kind, i)| idx.get(k, *kind, *i)).collect()
@@ -595,7 +610,6 @@ impl Store {
                 }
             }
         }
-        let verify = self.shared.opts.verify_reads;
         let check = |(i, buf): (usize, Option<AlignedBuf>)| -> Option<Result<Segment>> {
             let buf = buf?;
             let l = locs[i]?;
