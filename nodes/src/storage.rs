@@ -524,7 +524,7 @@ async fn call_one(rpc: &RpcModule<Arc<Node>>, req: &str) -> Box<serde_json::valu
     }
 }
 
-fn raw_json(v: Vec<Box<serde_json::value::RawValue>>) -> Response {
+fn raw_json(v: &[Box<serde_json::value::RawValue>]) -> Response {
     // The responses are JSON already: join them without parsing them again.
     let mut out = String::from("[");
     for (i, r) in v.iter().enumerate() {
@@ -568,7 +568,7 @@ async fn rpc_handler(State((node, rpc)): State<App>, body: Bytes) -> Response {
         for c in calls {
             out.push(call_one(&rpc, c.get()).await);
         }
-        return raw_json(out);
+        return raw_json(&out);
     }
     if !text.trim_start().starts_with('{') {
         return parse_error();
