@@ -190,6 +190,28 @@ void zg_shards_free(ZgShards *s);
 ZgResult zg_gf16_decode(ZgBytes **out, const uint8_t *const *shards, const size_t *lens, size_t n);
 
 /**
+ * Extends 4096 evaluations (bit-reversed, 32 bytes each) to the 8192 of
+ * the extended domain (`out_evals`, 8192 × 32 bytes; the first half is the input).
+ *
+ * # Safety
+ * Pointers must be valid for their sizes.
+ */
+ZgResult zg_field_extend(uint8_t *out_evals, const uint8_t *evals);
+
+/**
+ * Recovers all 8192 evaluations from `n` (64 to 128) cells of 64
+ * elements: `cell_indices` (each below 128, no repeats) and the cells'
+ * bytes, contiguous (n × 2048).
+ *
+ * # Safety
+ * Pointers must be valid for their sizes.
+ */
+ZgResult zg_field_recover(uint8_t *out_evals,
+                          const uint64_t *cell_indices,
+                          const uint8_t *cells,
+                          size_t n);
+
+/**
  * Makes a context on the embedded Ethereum mainnet setup (no file needed).
  *
  * # Safety

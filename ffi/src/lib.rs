@@ -19,11 +19,13 @@ use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 mod erasure;
+mod field;
 mod kzg;
 mod merkle;
 mod store;
 
 pub use erasure::*;
+pub use field::*;
 pub use kzg::*;
 pub use merkle::*;
 pub use store::*;

@@ -104,6 +104,20 @@ static void test_kzg(void) {
     CHECK(zg_kzg_recover_cells_and_proofs(rcells, rproofs, odd, half, 63, ctx) == ZG_INVALID_DATA);
     CHECK(zg_kzg_recover_cells_and_proofs(rcells, rproofs, odd, half, 129, ctx) == ZG_BAD_ARGS);
 
+    /* The field code alone: extend the blob's evaluations, recover them from the odd half. */
+    fill_blob(blob);
+    uint8_t *ext = malloc(2 * ZG_BYTES_PER_BLOB);
+    uint8_t *rext = malloc(2 * ZG_BYTES_PER_BLOB);
+    CHECK(zg_field_extend(ext, blob) == ZG_OK);
+    CHECK(memcmp(ext, cells, 2 * ZG_BYTES_PER_BLOB) == 0); /* cells are the extension's bytes */
+    CHECK(zg_field_recover(rext, odd, half, 64) == ZG_OK);
+    CHECK(memcmp(rext, ext, 2 * ZG_BYTES_PER_BLOB) == 0);
+    CHECK(zg_field_recover(rext, odd, half, 63) == ZG_INVALID_DATA);
+    CHECK(zg_field_recover(rext, NULL, half, 64) == ZG_NULL_PARAMETER);
+    blob[32] = 0xff; /* element 1 >= the modulus */
+    CHECK(zg_field_extend(ext, blob) == ZG_INVALID_DATA);
+    free(ext); free(rext);
+
     free(blob); free(cells); free(proofs); free(only_cells); free(commitments);
     free(half); free(rcells); free(rproofs);
     zg_kzg_ctx_free(ctx);
