@@ -866,7 +866,8 @@ impl StorageServer {
         }
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| {
             anyhow::anyhow!(
-                "cannot listen on {}: {e} (is another node using the port? pick one with --listen)",
+                "cannot listen on {}: {e} (is another node using the port? choose another address: \
+                 --listen for zg-storage, --storage-listen for zg devnet)",
                 cfg.listen
             )
         })?;
