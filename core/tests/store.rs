@@ -111,6 +111,8 @@ fn missing_keys_and_oversized_payloads_are_typed_errors() {
         store.get_meta(&[9; 32]),
         Err(StoreError::NotFound { .. })
     ));
+    store.put_batch(Vec::new()).unwrap();
+    assert_eq!(store.stats().used_bytes, 0, "an empty batch writes nothing");
     let big = vec![0u8; zg_core::store::MAX_PAYLOAD + 1];
     assert!(matches!(
         store.put([1; 32], 0, big),

@@ -441,6 +441,12 @@ impl Store {
     /// Hands `puts` to the writer (payloads are hashed here, on rayon's
     /// pool) and returns at once; [`Pending::wait`] says when they are durable.
     pub fn put_batch_async(&self, puts: Vec<Put>) -> Result<Pending> {
+        if puts.is_empty() {
+            // Nothing to write: durable already, no commit record needed.
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let _ = tx.send(Ok(()));
+            return Ok(Pending(rx));
+        }
         if let Some(p) = puts.iter().find(|p| p.payload.len() > MAX_PAYLOAD) {
             return Err(StoreError::PayloadTooLarge {
                 len: p.payload.len(),
