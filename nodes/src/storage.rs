@@ -118,7 +118,12 @@ struct Node {
     pending: Mutex<HashMap<Hash, PendingFile>>,
     finalizing: Mutex<HashSet<Hash>>,
     clients: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
+    /// Finalized files' metadata: decoding it rebuilds the tree, too costly for every segment request.
+    metas: Mutex<HashMap<Hash, Arc<FileMeta>>>,
 }
+
+/// Files whose metadata stays decoded (a file's tree is 32 bytes per segment per level).
+const META_CACHE: usize = 256;
 
 /// JSON-RPC error codes beyond the standard ones.
 mod code {
@@ -168,8 +173,26 @@ impl Node {
         }
     }
 
-    fn finalized(&self, root: &Hash) -> RpcResult<Option<FileMeta>> {
-        match file::open(&self.store, root) {
+    /// The finalized file `root`, decoded once and then served from the cache.
+    fn open_meta(&self, root: &Hash) -> Result<Arc<FileMeta>, FileError> {
+        if let Some(m) = self.metas.lock().unwrap_or_else(|p| p.into_inner()).get(root) {
+            return Ok(m.clone());
+        }
+        let meta = Arc::new(file::open(&self.store, root)?);
+        self.remember(meta.clone());
+        Ok(meta)
+    }
+
+    fn remember(&self, meta: Arc<FileMeta>) {
+        let mut metas = self.metas.lock().unwrap_or_else(|p| p.into_inner());
+        if metas.len() >= META_CACHE {
+            metas.clear();
+        }
+        metas.insert(meta.root(), meta);
+    }
+
+    fn finalized(&self, root: &Hash) -> RpcResult<Option<Arc<FileMeta>>> {
+        match self.open_meta(root) {
             Ok(m) => Ok(Some(m)),
             Err(FileError::NotFound(_)) => Ok(None),
             Err(e) => Err(file_err(e)),
@@ -374,6 +397,7 @@ impl Node {
         self.store
             .put_batch(vec![Put::meta(*root, meta.encode())])
             .map_err(|e| err(code::STORE, e.to_string()))?;
+        self.remember(Arc::new(meta));
         // The marker's tombstone: the file is complete.
         self.store
             .delete(pending_key(root))
@@ -474,7 +498,7 @@ fn rpc_module(node: Arc<Node>) -> RpcModule<Arc<Node>> {
                     ),
                 ));
             }
-            let meta = file::open(&node.store, &root).map_err(file_err)?;
+            let meta = node.open_meta(&root).map_err(file_err)?;
             let segs = file::read_segments(&node.store, &meta, start, end - start).map_err(file_err)?;
             let bytes: Vec<u8> = segs.concat();
             node.metrics
@@ -491,7 +515,7 @@ fn rpc_module(node: Arc<Node>) -> RpcModule<Arc<Node>> {
         |params, node, _| -> RpcResult<SegmentWithProof> {
             let (root, index): (String, u64) = params.parse()?;
             let root = parse_root(&root).map_err(|e| err(code::INVALID_PARAMS, e))?;
-            let meta = file::open(&node.store, &root).map_err(file_err)?;
+            let meta = node.open_meta(&root).map_err(file_err)?;
             let (seg, proof) = file::segment_with_proof(&node.store, &meta, index).map_err(file_err)?;
             node.metrics
                 .bytes_out
@@ -651,6 +675,8 @@ async fn put_file(
     .await;
     match result {
         Ok(Ok(meta)) => {
+            // A re-upload may have stored the root under a new upload key: serve the newest.
+            node.remember(Arc::new(meta.clone()));
             node.metrics.bytes_in.fetch_add(meta.len(), Ordering::Relaxed);
             node.metrics.files_finalized.fetch_add(1, Ordering::Relaxed);
             tracing::info!(root = %root_hex(&meta.root()), bytes = meta.len(), %kind, "file stored over HTTP");
@@ -702,7 +728,7 @@ async fn get_file(State((node, _)): State<App>, Path(root): Path<String>, header
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
     };
     let n2 = node.clone();
-    let meta = match tokio::task::spawn_blocking(move || file::open(&n2.store, &root)).await {
+    let meta = match tokio::task::spawn_blocking(move || n2.open_meta(&root)).await {
         Ok(Ok(m)) => m,
         Ok(Err(FileError::NotFound(_))) => {
             return text(StatusCode::NOT_FOUND, format!("no file {}", root_hex(&root)));
@@ -879,6 +905,7 @@ impl StorageServer {
             pending: Mutex::new(HashMap::new()),
             finalizing: Mutex::new(HashSet::new()),
             clients: Mutex::new(HashMap::new()),
+            metas: Mutex::new(HashMap::new()),
         });
         let rpc = Arc::new(rpc_module(node.clone()));
         let state: App = (node.clone(), rpc);
