@@ -106,14 +106,7 @@ fn run_vectored(
     groups: &[(u64, Vec<usize>, usize)],
     iovecs: &[Vec<libc::iovec>],
 ) -> io::Result<Vec<usize>> {
-    RING.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(IoUring::new(DEPTH as u32)?);
-        }
-        let Some(ring) = slot.as_mut() else {
-            return Err(io::Error::other("io_uring ring missing"));
-        };
+    with_ring(|ring| {
         let fd = types::Fd(file.as_raw_fd());
         let mut done = vec![0usize; groups.len()];
         let mut first_err: Option<io::Error> = None;
@@ -127,7 +120,8 @@ fn run_vectored(
                 // SAFETY: the iovecs and the buffers they name outlive the
                 // operation: every submitted entry is reaped below before return.
                 if unsafe { ring.submission().push(&entry) }.is_err() {
-                    return Err(io::Error::other("io_uring submission queue full"));
+                    // Entries pushed so far must never be submitted later: drop the ring.
+                    return Err(RingBroken(io::Error::other("io_uring submission queue full")));
                 }
             }
             let mut pending = chunk.len();
@@ -136,14 +130,7 @@ fn run_vectored(
                 match ring.submit_and_wait(pending) {
                     Ok(_) => submitted = true,
                     Err(e) if retryable(&e) => continue,
-                    Err(e) => {
-                        if submitted {
-                            eprintln!("fatal: io_uring_enter failed with operations in flight: {e}");
-                            std::process::abort();
-                        }
-                        *slot = None;
-                        return Err(e);
-                    }
+                    Err(e) => return Err(enter_failed(e, submitted)),
                 }
                 for cqe in ring.completion() {
                     pending -= 1;
@@ -160,10 +147,10 @@ fn run_vectored(
                 }
             }
         }
-        match first_err {
+        Ok(match first_err {
             Some(e) => Err(e),
             None => Ok(done),
-        }
+        })
     })
 }
 
@@ -195,11 +182,12 @@ pub(crate) fn read_exact_at(file: &File, reads: &mut [(u64, &mut [u8])]) -> io::
     run(file, &mut ops, false)
 }
 
-fn retryable(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY))
-}
+/// io_uring_enter failed with nothing in flight: the ring (and any entries
+/// still queued in it) must be dropped, never submitted later.
+struct RingBroken(io::Error);
 
-fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
+/// This thread's ring, made on first use, for `f`; dropped when `f` says it broke.
+fn with_ring<T>(f: impl FnOnce(&mut IoUring) -> Result<io::Result<T>, RingBroken>) -> io::Result<T> {
     RING.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -208,6 +196,33 @@ fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
         let Some(ring) = slot.as_mut() else {
             return Err(io::Error::other("io_uring ring missing"));
         };
+        match f(ring) {
+            Ok(result) => result,
+            Err(RingBroken(e)) => {
+                *slot = None;
+                Err(e)
+            }
+        }
+    })
+}
+
+/// A failed io_uring_enter. With operations in flight the kernel may still
+/// write into buffers we would hand back: stopping the process is the only
+/// memory-safe way out. With none, the ring is dropped.
+fn enter_failed(e: io::Error, in_flight: bool) -> RingBroken {
+    if in_flight {
+        eprintln!("fatal: io_uring_enter failed with operations in flight: {e}");
+        std::process::abort();
+    }
+    RingBroken(e)
+}
+
+fn retryable(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY))
+}
+
+fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
+    with_ring(|ring| {
         let fd = types::Fd(file.as_raw_fd());
         let mut next = 0;
         let mut requeue: Vec<usize> = Vec::new();
@@ -250,17 +265,7 @@ fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
                     in_flight += n;
                 }
                 Err(e) if retryable(&e) => {}
-                Err(e) => {
-                    if in_flight > 0 {
-                        // The kernel may still write into buffers we would hand back:
-                        // stopping the process is the only memory-safe way out.
-                        eprintln!("fatal: io_uring_enter failed with operations in flight: {e}");
-                        std::process::abort();
-                    }
-                    // Nothing in flight: drop the ring with its unsubmitted entries.
-                    *slot = None;
-                    return Err(e);
-                }
+                Err(e) => return Err(enter_failed(e, in_flight > 0)),
             }
             for cqe in ring.completion() {
                 in_flight -= 1;
@@ -293,9 +298,9 @@ fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
                 break;
             }
         }
-        match first_err {
+        Ok(match first_err {
             Some(e) => Err(e),
             None => Ok(()),
-        }
+        })
     })
 }
