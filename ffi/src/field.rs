@@ -10,12 +10,10 @@ use zg_erasure::field::CellCode;
 
 use crate::{Fail, ZgResult, fail, guard, slice, slice_mut};
 
-/// Evaluations of a blob.
-const BLOB_ELEMENTS: usize = 4096;
-/// Cells of the extension.
-const CELLS: usize = 128;
-/// Elements per cell.
-const CELL_ELEMENTS: usize = 64;
+use zg_kzg::{
+    CELLS_PER_EXT_BLOB as CELLS, FIELD_ELEMENTS_PER_BLOB as BLOB_ELEMENTS,
+    FIELD_ELEMENTS_PER_CELL as CELL_ELEMENTS,
+};
 
 fn code() -> &'static CellCode<Fr> {
     static CODE: OnceLock<CellCode<Fr>> = OnceLock::new();

@@ -41,6 +41,15 @@ pub const ZG_CELLS_PER_EXT_BLOB: usize = 128;
 /// Bytes of a segment.
 pub const ZG_SEGMENT_SIZE: usize = 262_144;
 
+// The header needs literals (cbindgen does not follow other crates' constants): tie them to the kernels'.
+const _: () = {
+    assert!(ZG_BYTES_PER_BLOB == zg_kzg::BYTES_PER_BLOB);
+    assert!(ZG_BYTES_PER_COMMITMENT == zg_kzg::BYTES_PER_COMMITMENT);
+    assert!(ZG_BYTES_PER_CELL == zg_kzg::BYTES_PER_CELL);
+    assert!(ZG_CELLS_PER_EXT_BLOB == zg_kzg::CELLS_PER_EXT_BLOB);
+    assert!(ZG_SEGMENT_SIZE == zg_merkle::SEGMENT_SIZE);
+};
+
 /// What a call did.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
