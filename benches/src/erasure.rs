@@ -61,6 +61,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 peer: Some(Side::new("raw ReedSolomonEncoder", move || {
                     raw_encode(&mut enc, &p2, k, m, len);
                 })),
+                items: 0,
                 target: Some(0.9),
             });
 
@@ -93,6 +94,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                     }
                     black_box(dec.decode().expect("enough").restored_original(0));
                 })),
+                items: 0,
                 target: Some(0.9),
             });
         }
@@ -127,6 +129,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             peer: Some(Side::new("raw ReedSolomonEncoder (1t)", move || {
                 raw_encode(&mut enc, &p2, k, m, len);
             })),
+            items: 0,
             target: Some(if threads == 1 { 0.9 } else { 1.7 }),
         });
     }
@@ -148,6 +151,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 black_box(p.install(|| c.extend(&b)).ok());
             }),
             peer: None,
+            items: 0,
             target: None,
         });
         let (c, e) = (cells.clone(), ext.clone());
@@ -164,6 +168,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 black_box(p.install(|| c.recover(&given)).ok());
             }),
             peer: None,
+            items: 0,
             target: None,
         });
     }

@@ -47,6 +47,7 @@ pub fn pairs(_scale: usize) -> Vec<Pair> {
                 assert!(black_box(proof.verify(&root, 1000, 0, &d2).expect("well formed")));
             }
         })),
+        items: 0,
         target: None,
     }]
 }

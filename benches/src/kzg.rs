@@ -234,6 +234,7 @@ pub fn pairs(_scale: usize) -> Vec<Pair> {
                     peer: Some(Side::new(format!("c-kzg precompute={ck_pre}"), move || {
                         (c2.ckzg)(ck);
                     })),
+                    items: 0,
                     target: if threads == 2 {
                         Some(1.0 / 0.7)
                     } else {

@@ -13,6 +13,8 @@ struct ReadmeDoctests;
 
 /// Erasure codes beside raw reed-solomon-simd.
 pub mod erasure;
+/// EVM block execution beside raw revm; the chain node's transaction intake.
+pub mod evm;
 /// The C ABI's per-call overhead beside direct Rust.
 pub mod ffi;
 /// KZG functions beside c-kzg.
@@ -48,6 +50,8 @@ pub struct Pair {
     pub shape: String,
     /// Bytes processed per iteration; 0 when only time is reported.
     pub bytes: u64,
+    /// Items (transactions) per iteration, reported as a rate when `bytes` is 0.
+    pub items: u64,
     /// zg's side.
     pub zg: Side,
     /// The peer's side.
@@ -84,6 +88,8 @@ pub fn criterion_pair(c: &mut criterion::Criterion, mut pair: Pair, samples: usi
     group.sample_size(samples.max(10));
     if pair.bytes > 0 {
         group.throughput(criterion::Throughput::Bytes(pair.bytes));
+    } else if pair.items > 0 {
+        group.throughput(criterion::Throughput::Elements(pair.items));
     }
     group.bench_function(pair.zg.name.clone(), |b| b.iter(&mut pair.zg.run));
     if let Some(peer) = pair.peer.as_mut() {

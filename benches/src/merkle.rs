@@ -39,6 +39,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             peer: Some(Side::new("blake3::hash (1t)", move || {
                 black_box(blake3::hash(&p));
             })),
+            items: 0,
             target: Some(if threads == 1 { 0.95 } else { 1.8 }),
         });
     }
@@ -55,6 +56,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             peer: Some(Side::new("blake3 update_rayon (2t)", move || {
                 black_box(pool_peer.install(|| blake3::Hasher::new().update_rayon(&p).finalize()));
             })),
+            items: 0,
             target: None,
         });
     }
@@ -73,6 +75,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             peer: Some(Side::new("keccak256 of all bytes (1t)", move || {
                 black_box(Keccak256::digest(&p[..]));
             })),
+            items: 0,
             target: Some(0.85),
         });
     }
@@ -94,6 +97,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 black_box(t.prove_segment(index).ok());
             }),
             peer: None,
+            items: 0,
             target: None,
         });
         let t = zg.clone();
@@ -105,6 +109,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 black_box(t.prove_segment(index).ok());
             }),
             peer: None,
+            items: 0,
             target: None,
         });
     }
@@ -122,6 +127,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             peer: Some(Side::new("blake3::hash of the segment", move || {
                 black_box(blake3::hash(&p));
             })),
+            items: 0,
             target: None,
         });
     }
@@ -139,6 +145,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             peer: Some(Side::new("keccak256 of the segment", move || {
                 black_box(Keccak256::digest(&p[..]));
             })),
+            items: 0,
             target: None,
         });
         let proof = zg.prove_segment(index).expect("in range");
@@ -152,6 +159,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 black_box(proof.verify_leaf(&root, &leaf, index, n).ok());
             }),
             peer: None,
+            items: 0,
             target: None,
         });
     }

@@ -122,6 +122,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         bytes: ingest_len as u64,
         zg: Side::new("zg Store::put_batch", move || store_ingest(&d1)),
         peer: Some(Side::new("std::fs write+sync_data", move || std_ingest(&d2))),
+        items: 0,
         target: Some(0.9),
     });
     let d3 = data;
@@ -133,6 +134,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         peer: Some(Side::new("dd oflag=direct bs=256K", move || {
             dd_ingest(ingest_len);
         })),
+        items: 0,
         target: Some(0.9),
     });
 
@@ -207,6 +209,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                     black_box(&b[0]);
                 }
             })),
+            items: 0,
             target: (depth == 32).then_some(1.5),
         });
     }
@@ -228,6 +231,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             black_box(FileTree::from_data(RootKind::Blake3, &q2));
             store_ingest(&q2);
         })),
+        items: 0,
         target: Some(1.0),
     });
     out.extend(node_pairs(scale));
@@ -310,6 +314,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
             );
         }),
         peer: Some(Side::new("raw Store::put_batch", move || store_ingest(&d2))),
+        items: 0,
         target: Some(0.7),
     });
     let file_path = dir.path().join("upload.bin");
@@ -332,6 +337,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
                 .expect("upload");
         }),
         peer: Some(Side::new("raw Store::put_batch", move || store_ingest(&d3))),
+        items: 0,
         target: Some(0.7),
     });
 
@@ -372,6 +378,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
             assert!(total > len, "short response");
         }),
         peer: Some(Side::new("raw Store::get_many", move || rr1(&r1))),
+        items: 0,
         target: Some(0.7),
     });
     let out_path = dir.path().join("download.bin");
@@ -385,6 +392,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
             rt.block_on(node.download(&root, &out_path)).expect("download");
         }),
         peer: Some(Side::new("raw Store::get_many", move || rr2(&r2))),
+        items: 0,
         target: Some(0.7),
     });
     out

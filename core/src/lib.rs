@@ -6,5 +6,6 @@
 //! - [`blob`]: payloads to EIP-4844 blobs, KZG commitments, cells and proofs, and back.
 
 pub mod blob;
+pub mod evm;
 pub mod file;
 pub mod store;

@@ -4,9 +4,11 @@
 //! and the `zg` command line client.
 //!
 //! - [`storage`]: the storage node (`zg-storage`, port 5678).
+//! - [`chain`]: the EVM chain node (`zg-chain`, Ethereum JSON-RPC on port 8545).
 //! - [`client`]: upload, download and proofs against a storage node.
 
 pub mod api;
+pub mod chain;
 pub mod client;
 pub mod storage;
 

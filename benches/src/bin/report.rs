@@ -14,7 +14,7 @@ struct Args {
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
-    /// Run only these families (merkle, erasure, kzg, store, ffi); all when not given.
+    /// Run only these families (merkle, erasure, kzg, store, ffi, evm); all when not given.
     #[arg(long, value_delimiter = ',')]
     family: Vec<String>,
     /// Run only pairs whose kernel or shape contains this text.
@@ -31,7 +31,10 @@ struct Args {
 /// Builds a family's pairs for a size divisor.
 type Family = fn(usize) -> Vec<Pair>;
 
-fn rate(bytes: u64, t: Duration) -> String {
+fn rate(bytes: u64, items: u64, t: Duration) -> String {
+    if bytes == 0 && items > 0 {
+        return format!("{:.0} tx/s", items as f64 / t.as_secs_f64());
+    }
     if bytes == 0 {
         return fmt_time(t);
     }
@@ -57,12 +60,13 @@ fn fmt_time(t: Duration) -> String {
 fn main() {
     let args = Args::parse();
     let budget = Duration::from_secs_f64(args.seconds);
-    let families: [(&str, Family); 5] = [
+    let families: [(&str, Family); 6] = [
         ("merkle", zg_benches::merkle::pairs),
         ("erasure", zg_benches::erasure::pairs),
         ("kzg", zg_benches::kzg::pairs),
         ("store", zg_benches::store::pairs),
         ("ffi", zg_benches::ffi::pairs),
+        ("evm", zg_benches::evm::pairs),
     ];
     if !args.json {
         println!(
@@ -89,6 +93,7 @@ fn main() {
                     "kernel": pair.kernel,
                     "shape": pair.shape,
                     "bytes": pair.bytes,
+                    "items": pair.items,
                     "zg": pair.zg.name,
                     "zg_median_s": m.zg.as_secs_f64(),
                     "peer": pair.peer.as_ref().map(|p| p.name.clone()),
@@ -103,9 +108,9 @@ fn main() {
                     "{:<28} {:<36} {:>12} {:<30} {:>12} {:>7} {:>7}",
                     pair.kernel,
                     pair.shape,
-                    rate(pair.bytes, m.zg),
+                    rate(pair.bytes, pair.items, m.zg),
                     pair.peer.as_ref().map_or("-", |p| p.name.as_str()),
-                    m.peer.map_or("-".into(), |p| rate(pair.bytes, p)),
+                    m.peer.map_or("-".into(), |p| rate(pair.bytes, pair.items, p)),
                     ratio.map_or("-".into(), |r| format!("{r:.2}x")),
                     pair.target.map_or("-".into(), |t| format!(">={t:.2}x")),
                 );

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use zg_merkle::RootKind;
 use zg_nodes::api::root_hex;
+use zg_nodes::chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC, print_accounts};
 use zg_nodes::client::{self, Node};
 use zg_nodes::storage::{StorageConfig, StorageServer};
 
@@ -57,7 +58,8 @@ enum Cmd {
         #[arg(long, default_value = "http://127.0.0.1:5678")]
         node: String,
     },
-    /// Run a local network in this process until Ctrl-C: a storage node on embedded defaults.
+    /// Run a local network in this process until Ctrl-C: a chain node and a storage node
+    /// on embedded defaults.
     Devnet {
         /// Where nodes keep their data.
         #[arg(long, default_value = ".zg")]
@@ -65,6 +67,15 @@ enum Cmd {
         /// Storage node address.
         #[arg(long, default_value = "127.0.0.1:5678")]
         storage_listen: SocketAddr,
+        /// Chain node (Ethereum JSON-RPC) address.
+        #[arg(long, default_value = "127.0.0.1:8545")]
+        chain_listen: SocketAddr,
+        /// Chain id of the dev chain.
+        #[arg(long, default_value_t = 31337)]
+        chain_id: u64,
+        /// Seconds between blocks; without it a block is made as soon as transactions arrive.
+        #[arg(long)]
+        block_time: Option<f64>,
     },
 }
 
@@ -115,7 +126,26 @@ async fn run() -> anyhow::Result<()> {
         Cmd::Devnet {
             data_dir,
             storage_listen,
+            chain_listen,
+            chain_id,
+            block_time,
         } => {
+            let block_time = match block_time {
+                Some(secs) if !(secs > 0.0 && secs.is_finite()) => {
+                    anyhow::bail!("--block-time must be a positive number of seconds, got {secs}")
+                }
+                Some(secs) => Some(std::time::Duration::from_secs_f64(secs)),
+                None => None,
+            };
+            let chain = ChainNode::start(ChainNodeConfig {
+                listen: chain_listen,
+                data_dir: Some(data_dir.join("chain")),
+                chain_id,
+                block_time,
+                ..ChainNodeConfig::default()
+            })
+            .await
+            .context("starting the chain node")?;
             let storage = StorageServer::bind(StorageConfig {
                 listen: storage_listen,
                 data_dir: data_dir.join("storage"),
@@ -126,15 +156,20 @@ async fn run() -> anyhow::Result<()> {
             let addr = storage.local_addr()?;
             println!("zg devnet is up (data in {})", data_dir.display());
             println!(
+                "  chain node    http://{}   Ethereum JSON-RPC (eth_*, net_*, web3_*)",
+                chain.local_addr()
+            );
+            println!(
                 "  storage node  http://{addr}   JSON-RPC zgs_* · PUT /files · GET /files/{{root}} · /metrics"
             );
             println!("  try:          zg upload FILE --node http://{addr}");
-            println!("  chain node    not in this build yet (EVM JSON-RPC on 8545 is tracked separately)");
+            print_accounts(&chain, DEV_MNEMONIC, ChainNodeConfig::default().balance_ether);
             println!(
                 "Ctrl-C stops it; data stays in {} for the next start.",
                 data_dir.display()
             );
             storage.serve(zg_nodes::shutdown_signal()).await?;
+            chain.stop().await;
         }
     }
     Ok(())
