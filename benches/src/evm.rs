@@ -20,7 +20,7 @@ use revm::context::TxEnv;
 use revm::database::{CacheDB, EmptyDB};
 use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
-use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
+use revm::{Context, Database, DatabaseCommit, ExecuteCommitEvm, MainBuilder, MainContext};
 use zg_core::evm::contracts::{calldata, erc20_runtime, word};
 use zg_core::evm::{
     AccountChange, BlockContext, Chain, ChainConfig, ExecConfig, FileBlockStore, SlotChange, State,
@@ -193,6 +193,24 @@ fn no_hashes(_: u64) -> B256 {
     B256::ZERO
 }
 
+// The peer: revm alone over `db`, one transact_commit per transaction of `w`.
+fn raw_revm_block<DB: Database + DatabaseCommit>(db: DB, w: &Workload)
+where
+    DB::Error: std::fmt::Debug,
+{
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .modify_cfg_chained(|cfg| {
+            cfg.chain_id = CHAIN_ID;
+            cfg.spec = SpecId::PRAGUE;
+        })
+        .with_block(w.context.block_env())
+        .build_mainnet();
+    for env in &w.envs {
+        assert!(evm.transact_commit(env.clone()).expect("valid").is_success());
+    }
+}
+
 fn execution_pair(kernel: &'static str, w: Arc<Workload>) -> Pair {
     let (ours, peer) = (w.clone(), w);
     let config = ExecConfig::new(CHAIN_ID);
@@ -207,18 +225,7 @@ fn execution_pair(kernel: &'static str, w: Arc<Workload>) -> Pair {
             assert_eq!(block.included.len(), TXS, "{:?}", block.rejected.first());
         }),
         peer: Some(Side::new("raw revm transact_commit loop", move || {
-            let mut evm = Context::mainnet()
-                .with_db(CacheDB::new(&peer.peer_db))
-                .modify_cfg_chained(|cfg| {
-                    cfg.chain_id = CHAIN_ID;
-                    cfg.spec = SpecId::PRAGUE;
-                })
-                .with_block(peer.context.block_env())
-                .build_mainnet();
-            for env in &peer.envs {
-                let result = evm.transact_commit(env.clone()).expect("valid");
-                assert!(result.is_success());
-            }
+            raw_revm_block(CacheDB::new(&peer.peer_db), &peer);
         })),
         target: Some(0.8),
     }
@@ -245,17 +252,7 @@ fn sealing_pair(w: Arc<Workload>) -> Pair {
             std::hint::black_box(alloy_consensus::proofs::calculate_receipt_root(&receipts));
         }),
         peer: Some(Side::new("raw revm loop on a cloned CacheDB", move || {
-            let mut evm = Context::mainnet()
-                .with_db(peer.peer_db.clone())
-                .modify_cfg_chained(|cfg| {
-                    cfg.chain_id = CHAIN_ID;
-                    cfg.spec = SpecId::PRAGUE;
-                })
-                .with_block(peer.context.block_env())
-                .build_mainnet();
-            for env in &peer.envs {
-                assert!(evm.transact_commit(env.clone()).expect("valid").is_success());
-            }
+            raw_revm_block(peer.peer_db.clone(), &peer);
         })),
         target: None,
     }

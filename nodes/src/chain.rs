@@ -91,6 +91,18 @@ impl Default for ChainNodeConfig {
     }
 }
 
+/// `--block-time SECS` as the node takes it: `None` for instant blocks; refuses zero,
+/// negative and non-finite values.
+pub fn block_time(secs: Option<f64>) -> anyhow::Result<Option<Duration>> {
+    match secs {
+        Some(secs) if !(secs > 0.0 && secs.is_finite()) => {
+            anyhow::bail!("--block-time must be a positive number of seconds, got {secs}")
+        }
+        Some(secs) => Ok(Some(Duration::from_secs_f64(secs))),
+        None => Ok(None),
+    }
+}
+
 /// A prefunded development account.
 #[derive(Clone, Debug)]
 pub struct DevAccount {

@@ -39,6 +39,42 @@ pub enum LogError {
     Failed,
 }
 
+// Why the bytes at some offset are not a whole, intact record.
+struct Damage {
+    reason: String,
+    // Whether the record, as its length field claims it, reaches the end of the file.
+    reaches_end: bool,
+}
+
+// The payload of the record at the start of `rest`.
+fn parse_record(rest: &[u8]) -> Result<&[u8], Damage> {
+    let Some(len) = rest.get(..4) else {
+        return Err(Damage {
+            reason: "record header cut short".into(),
+            reaches_end: true,
+        });
+    };
+    let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+    let end = RECORD_HEADER + len;
+    let reason = if rest.len() < RECORD_HEADER {
+        "record header cut short".into()
+    } else if len > MAX_RECORD {
+        format!("record length {len} over the {MAX_RECORD} limit")
+    } else if rest.len() < end {
+        "record cut short".into()
+    } else {
+        let payload = &rest[RECORD_HEADER..end];
+        if blake3::hash(payload).as_bytes()[..] == rest[4..RECORD_HEADER] {
+            return Ok(payload);
+        }
+        format!("checksum mismatch in a record of {len} bytes")
+    };
+    Err(Damage {
+        reason,
+        reaches_end: end >= rest.len(),
+    })
+}
+
 /// Where blocks are kept: in memory (tests, throwaway chains) or in a file.
 pub trait BlockStore: Send + Sync {
     /// Every record appended so far, oldest first.
@@ -134,44 +170,21 @@ impl BlockStore for FileBlockStore {
         let mut records = Vec::new();
         let mut at = MAGIC.len();
         while at < bytes.len() {
-            let rest = &bytes[at..];
-            let torn = |why: &str| why.to_string();
-            let verdict = if rest.len() < RECORD_HEADER {
-                Err(torn("record header cut short"))
-            } else {
-                let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-                if len > MAX_RECORD {
-                    Err(format!("record length {len} over the {MAX_RECORD} limit"))
-                } else if rest.len() < RECORD_HEADER + len {
-                    Err(torn("record cut short"))
-                } else {
-                    let payload = &rest[RECORD_HEADER..RECORD_HEADER + len];
-                    if blake3::hash(payload).as_bytes()[..] != rest[4..RECORD_HEADER] {
-                        Err(format!("checksum mismatch in a record of {len} bytes"))
-                    } else {
-                        Ok((payload.to_vec(), RECORD_HEADER + len))
-                    }
+            match parse_record(&bytes[at..]) {
+                Ok(payload) => {
+                    records.push(payload.to_vec());
+                    at += RECORD_HEADER + payload.len();
                 }
-            };
-            match verdict {
-                Ok((payload, used)) => {
-                    records.push(payload);
-                    at += used;
-                }
-                Err(reason) => {
+                Err(Damage { reason, reaches_end }) => {
                     // Damage that reaches the end of the file is an append the crash cut
                     // short (never acknowledged); anything before that is corruption.
-                    let claimed_end = (rest.len() >= 4).then(|| {
-                        RECORD_HEADER + u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize
-                    });
-                    let reaches_end = claimed_end.is_none_or(|end| end >= rest.len());
                     if !reaches_end {
                         return Err(self.corrupt(at as u64, reason));
                     }
                     tracing::warn!(
                         path = %self.path.display(),
                         offset = at,
-                        dropped = rest.len(),
+                        dropped = bytes.len() - at,
                         "block log ends in a torn record (a crash during an append); cutting it off"
                     );
                     self.file.set_len(at as u64).map_err(io)?;

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Parser;
 use zg_nodes::chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC};
@@ -45,13 +44,7 @@ fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     zg_nodes::init_logging();
     let args = Args::parse();
-    let block_time = match args.block_time {
-        Some(secs) if !(secs > 0.0 && secs.is_finite()) => {
-            anyhow::bail!("--block-time must be a positive number of seconds, got {secs}")
-        }
-        Some(secs) => Some(Duration::from_secs_f64(secs)),
-        None => None,
-    };
+    let block_time = zg_nodes::chain::block_time(args.block_time)?;
     let node = ChainNode::start(ChainNodeConfig {
         listen: args.listen,
         data_dir: args.data_dir,

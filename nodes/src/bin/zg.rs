@@ -130,13 +130,7 @@ async fn run() -> anyhow::Result<()> {
             chain_id,
             block_time,
         } => {
-            let block_time = match block_time {
-                Some(secs) if !(secs > 0.0 && secs.is_finite()) => {
-                    anyhow::bail!("--block-time must be a positive number of seconds, got {secs}")
-                }
-                Some(secs) => Some(std::time::Duration::from_secs_f64(secs)),
-                None => None,
-            };
+            let block_time = zg_nodes::chain::block_time(block_time)?;
             let chain = ChainNode::start(ChainNodeConfig {
                 listen: chain_listen,
                 data_dir: Some(data_dir.join("chain")),
