@@ -206,6 +206,69 @@ fn chain_matches_raw_revm() {
             .logs_bloom()
             .contains_input(alloy_primitives::BloomInput::Raw(token.as_slice()))
     );
+    // Every receipt's bloom and each header's bloom against alloy's definition.
+    for number in 0..=chain.head().header.number {
+        let block = chain.block(number).unwrap();
+        let mut union = alloy_primitives::Bloom::ZERO;
+        for receipt in &block.receipts {
+            assert_eq!(
+                *receipt.logs_bloom(),
+                alloy_primitives::logs_bloom(receipt.logs())
+            );
+            union.accrue_bloom(receipt.logs_bloom());
+        }
+        assert_eq!(block.header.logs_bloom, union, "block {number}");
+    }
+}
+
+/// Sealing a big block (several rayon chunks, each with its own hash cache) gives the
+/// same receipts and blooms as alloy's per-receipt definition, in order.
+#[test]
+fn sealed_receipts_match_alloy_blooms() {
+    use alloy_consensus::{Eip658Value, Receipt, TxType};
+    use alloy_primitives::{Log, LogData};
+    let receipts: Vec<(TxType, Receipt)> = (0..5000u64)
+        .map(|i| {
+            let logs = (0..i % 4)
+                .map(|j| {
+                    // Addresses and events repeat (cached); indexed args mostly do not.
+                    let address = Address::with_last_byte((i % 7) as u8);
+                    let topics =
+                        (0..=j).map(|t| keccak256((i * 10 + t + u64::from(t == 0) * j).to_be_bytes()));
+                    Log {
+                        address,
+                        data: LogData::new_unchecked(
+                            topics.collect(),
+                            Bytes::from(vec![j as u8; j as usize]),
+                        ),
+                    }
+                })
+                .collect();
+            let tx_type = [TxType::Legacy, TxType::Eip2930, TxType::Eip1559][(i % 3) as usize];
+            let receipt = Receipt {
+                status: Eip658Value::Eip658(i % 5 != 0),
+                cumulative_gas_used: 21_000 * (i + 1),
+                logs,
+            };
+            (tx_type, receipt)
+        })
+        .collect();
+    let (sealed, block_bloom) = zg_core::evm::seal_receipts(receipts.clone());
+    assert_eq!(sealed.len(), receipts.len());
+    let mut union = alloy_primitives::Bloom::ZERO;
+    for ((tx_type, receipt), envelope) in receipts.iter().zip(&sealed) {
+        assert_eq!(envelope.tx_type(), *tx_type);
+        assert_eq!(envelope.status(), receipt.status.coerce_status());
+        assert_eq!(envelope.cumulative_gas_used(), receipt.cumulative_gas_used);
+        assert_eq!(envelope.logs(), &receipt.logs[..]);
+        assert_eq!(
+            *envelope.logs_bloom(),
+            alloy_primitives::logs_bloom(&receipt.logs)
+        );
+        union.accrue_bloom(envelope.logs_bloom());
+    }
+    assert_eq!(block_bloom, union);
+    assert_ne!(block_bloom, alloy_primitives::Bloom::ZERO);
 }
 
 /// The state root of one account equals the root computed by hand from the MPT

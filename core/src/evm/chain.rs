@@ -334,28 +334,38 @@ impl Chain {
             }
         }
         let parent_hash = self.head().hash;
-        let mut logs_bloom = Bloom::ZERO;
-        for tx in &executed.included {
-            logs_bloom.accrue_bloom(tx.receipt.logs_bloom());
-        }
         let included: Vec<(B256, TxOutcome)> = executed
             .included
             .iter()
             .zip(&transactions)
             .map(|(executed, tx)| (*tx.tx_hash(), executed.outcome.clone()))
             .collect();
-        let receipts: Vec<ReceiptEnvelope> = executed.included.into_iter().map(|tx| tx.receipt).collect();
         // Apply first: the header needs the new state root. If the block then fails to
         // persist, the in-memory state is ahead of the log and the chain refuses to go
-        // on (reopening rebuilds it from the log).
-        self.state.apply(&executed.changes);
+        // on (reopening rebuilds it from the log). Receipts, their blooms and the two
+        // list roots are computed on another thread meanwhile.
+        let state = &mut self.state;
+        let changes = &executed.changes;
+        let receipts_in = executed.included.into_iter().map(|tx| (tx.tx_type, tx.receipt));
+        let (state_root, (receipts, logs_bloom, receipts_root, transactions_root)) = rayon::join(
+            || {
+                state.apply(changes);
+                state.root()
+            },
+            || {
+                let (receipts, bloom) = executor::seal_receipts(receipts_in);
+                let receipts_root = alloy_consensus::proofs::calculate_receipt_root(&receipts);
+                let transactions_root = alloy_consensus::proofs::calculate_transaction_root(&transactions);
+                (receipts, bloom, receipts_root, transactions_root)
+            },
+        );
         let header = Header {
             parent_hash,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
             beneficiary: context.coinbase,
-            state_root: self.state.root(),
-            transactions_root: alloy_consensus::proofs::calculate_transaction_root(&transactions),
-            receipts_root: alloy_consensus::proofs::calculate_receipt_root(&receipts),
+            state_root,
+            transactions_root,
+            receipts_root,
             logs_bloom,
             difficulty: U256::ZERO,
             number: context.number,

@@ -293,10 +293,13 @@ pub enum TxOutcome {
 pub struct ExecutedTx {
     /// Its index in the batch given to [`execute_block`].
     pub index: usize,
+    /// The transaction's type (the receipt's envelope).
+    pub tx_type: TxType,
     /// Gas this transaction used.
     pub gas_used: u64,
-    /// Receipt (status, cumulative gas, logs, bloom).
-    pub receipt: ReceiptEnvelope,
+    /// Receipt (status, cumulative gas, logs); its bloom is derived at sealing by
+    /// [`seal_receipts`], as reth does, so it can run beside the state root.
+    pub receipt: Receipt,
     /// Result of the execution.
     pub outcome: TxOutcome,
 }
@@ -345,7 +348,6 @@ pub fn execute_block(
         })
         .with_block(block.block_env())
         .build_mainnet();
-    let mut blooms = BloomHashes::default();
     let mut out = ExecutedBlock {
         included: Vec::with_capacity(txs.len()),
         ..Default::default()
@@ -365,20 +367,15 @@ pub fn execute_block(
                 let gas_used = result.tx_gas_used();
                 out.gas_used += gas_used;
                 let (success, logs, outcome) = split_result(result);
-                let bloom = blooms.of(&logs);
-                let receipt = ReceiptWithBloom::new(
-                    Receipt {
+                out.included.push(ExecutedTx {
+                    index,
+                    tx_type: tx.inner().tx_type(),
+                    gas_used,
+                    receipt: Receipt {
                         status: Eip658Value::Eip658(success),
                         cumulative_gas_used: out.gas_used,
                         logs,
                     },
-                    bloom,
-                );
-                let receipt = ReceiptEnvelope::from_typed(tx.inner().tx_type(), receipt);
-                out.included.push(ExecutedTx {
-                    index,
-                    gas_used,
-                    receipt,
                     outcome,
                 });
             }
@@ -390,6 +387,28 @@ pub fn execute_block(
     }
     out.changes = evm.ctx.journaled_state.database.finish();
     Ok(out)
+}
+
+/// Typed receipts with their logs blooms, and the block's bloom (their union), for the
+/// transactions of one block in order. Blooms hash every log's address and topics; a
+/// block's worth is split over rayon's threads.
+pub fn seal_receipts(included: impl IntoIterator<Item = (TxType, Receipt)>) -> (Vec<ReceiptEnvelope>, Bloom) {
+    let receipts: Vec<(TxType, Receipt)> = included.into_iter().collect();
+    // Chunks big enough that each keeps a useful address/event hash cache.
+    const CHUNK: usize = 1024;
+    let receipts: Vec<ReceiptEnvelope> = receipts
+        .into_par_iter()
+        .with_min_len(CHUNK)
+        .map_init(BloomHashes::default, |blooms, (tx_type, receipt)| {
+            let bloom = blooms.of(&receipt.logs);
+            ReceiptEnvelope::from_typed(tx_type, ReceiptWithBloom::new(receipt, bloom))
+        })
+        .collect();
+    let mut block_bloom = Bloom::ZERO;
+    for receipt in &receipts {
+        block_bloom.accrue_bloom(receipt.logs_bloom());
+    }
+    (receipts, block_bloom)
 }
 
 /// Logs blooms with the keccak of each emitting address and event signature (topic 0)

@@ -29,7 +29,7 @@ pub use chain::{Chain, ChainBlock, ChainConfig, ChainError, EstimateError, Produ
 pub use executor::{
     BlockContext, CallRequest, CallResult, ExecConfig, ExecError, ExecutedBlock, ExecutedTx, MAX_TX_BYTES,
     TxError, TxOutcome, call, decode_transaction, decode_unrecovered, execute_block, recover_sender,
-    recover_senders, tx_env,
+    recover_senders, seal_receipts, tx_env,
 };
 pub use log::{BlockStore, FileBlockStore, LOG_FILE, LogError, MAX_RECORD, MemoryBlockStore};
 pub use state::{Account, AccountChange, BlockOverlay, SlotChange, State, StateChanges, StateDb};
