@@ -250,6 +250,13 @@ pub fn recover_blob(
     cells: &[CellWithProof],
 ) -> Result<Vec<u8>> {
     let sorted = verify_cells(ctx, blob, commitment, cells)?;
+    rebuild_blob(ctx, blob, &sorted)
+}
+
+/// Rebuilds blob `blob` from at least 64 of its cells, sorted by index without
+/// duplicates, that were verified already (e.g. when they were stored): the
+/// first 64 cells are the blob itself; otherwise the field code recovers it.
+pub fn rebuild_blob(ctx: &KzgContext, blob: usize, sorted: &[CellWithProof]) -> Result<Vec<u8>> {
     if sorted.len() < CELLS_TO_RECOVER {
         return Err(BlobError::BadCells {
             blob,

@@ -4,8 +4,10 @@
 //! - [`store`]: append-only, group-committed, io_uring segment store.
 //! - [`file`]: files in and out of the store as verified segments.
 //! - [`blob`]: payloads to EIP-4844 blobs, KZG commitments, cells and proofs, and back.
+//! - [`da`]: DA submissions in the segment store, and the attestations nodes sign.
 
 pub mod blob;
+pub mod da;
 pub mod evm;
 pub mod file;
 pub mod store;

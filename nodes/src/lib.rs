@@ -6,10 +6,14 @@
 //! - [`storage`]: the storage node (`zg-storage`, port 5678).
 //! - [`chain`]: the EVM chain node (`zg-chain`, Ethereum JSON-RPC on port 8545).
 //! - [`client`]: upload, download and proofs against a storage node.
+//! - [`da`]: the DA node (`zg-da`, port 34000): blobs, cells, proofs, attestations.
+//! - [`da_client`]: submit, disperse, sample and fetch against DA nodes.
 
 pub mod api;
 pub mod chain;
 pub mod client;
+pub mod da;
+pub mod da_client;
 pub mod storage;
 
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `info`).

@@ -441,10 +441,10 @@ async fn bad_input_gets_standard_errors_and_changes_nothing() {
     assert_eq!(provider.get_transaction_count(dev.address()).await.unwrap(), 1);
 }
 
-/// `zg devnet`: one command starts the chain and the storage node; both answer; Ctrl-C
+/// `zg devnet`: one command starts the chain, storage and DA nodes; all answer; Ctrl-C
 /// stops them cleanly.
 #[tokio::test(flavor = "multi_thread")]
-async fn devnet_serves_chain_and_storage() {
+async fn devnet_serves_chain_storage_and_da() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_zg"))
         .args([
@@ -452,6 +452,8 @@ async fn devnet_serves_chain_and_storage() {
             "--chain-listen",
             "127.0.0.1:0",
             "--storage-listen",
+            "127.0.0.1:0",
+            "--da-listen",
             "127.0.0.1:0",
             "--data-dir",
         ])
@@ -462,9 +464,9 @@ async fn devnet_serves_chain_and_storage() {
         .spawn()
         .expect("zg devnet starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let (mut chain_url, mut storage_url) = (None, None);
+    let (mut chain_url, mut storage_url, mut da_url) = (None, None, None);
     let mut line = String::new();
-    while chain_url.is_none() || storage_url.is_none() {
+    while chain_url.is_none() || storage_url.is_none() || da_url.is_none() {
         line.clear();
         assert!(stdout.read_line(&mut line).unwrap() > 0, "devnet exited early");
         let url = line
@@ -475,6 +477,8 @@ async fn devnet_serves_chain_and_storage() {
             chain_url = url;
         } else if line.trim_start().starts_with("storage node") {
             storage_url = url;
+        } else if line.trim_start().starts_with("DA node") {
+            da_url = url;
         }
     }
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
@@ -487,6 +491,11 @@ async fn devnet_serves_chain_and_storage() {
         br#"{"jsonrpc":"2.0","id":1,"method":"zgs_getStatus","params":[]}"#,
     );
     assert!(body.contains("\"result\""), "{body}");
+    let da = zg_nodes::da_client::DaNode::new(&da_url.unwrap()).unwrap();
+    let (header, _) = zg_nodes::da_client::submit(std::slice::from_ref(&da), b"hello DA".to_vec(), false, 1)
+        .await
+        .unwrap();
+    assert_eq!(da.payload(&header.id).await.unwrap(), b"hello DA");
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -494,4 +503,5 @@ async fn devnet_serves_chain_and_storage() {
     assert!(status.success());
     assert!(child.wait().unwrap().success());
     assert!(dir.path().join("chain").join(zg_core::evm::LOG_FILE).exists());
+    assert!(dir.path().join("da").join(zg_nodes::da::KEY_FILE).exists());
 }

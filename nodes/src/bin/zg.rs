@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use zg_kzg::KzgContext;
 use zg_merkle::RootKind;
 use zg_nodes::api::root_hex;
 use zg_nodes::chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC, print_accounts};
 use zg_nodes::client::{self, Node};
+use zg_nodes::da::{DaConfig, DaServer, id_hex, parse_id};
+use zg_nodes::da_client::{self, DaNode};
 use zg_nodes::storage::{StorageConfig, StorageServer};
 
 /// zg: verifiable storage for decentralized AI — client and local devnet.
@@ -58,8 +61,13 @@ enum Cmd {
         #[arg(long, default_value = "http://127.0.0.1:5678")]
         node: String,
     },
-    /// Run a local network in this process until Ctrl-C: a chain node and a storage node
-    /// on embedded defaults.
+    /// Data availability: submit payloads to DA nodes, sample them, fetch them back.
+    Da {
+        #[command(subcommand)]
+        cmd: DaCmd,
+    },
+    /// Run a local network in this process until Ctrl-C: a chain node, a storage node and
+    /// a DA node on embedded defaults.
     Devnet {
         /// Where nodes keep their data.
         #[arg(long, default_value = ".zg")]
@@ -67,6 +75,9 @@ enum Cmd {
         /// Storage node address.
         #[arg(long, default_value = "127.0.0.1:5678")]
         storage_listen: SocketAddr,
+        /// DA node address.
+        #[arg(long, default_value = "127.0.0.1:34000")]
+        da_listen: SocketAddr,
         /// Chain node (Ethereum JSON-RPC) address.
         #[arg(long, default_value = "127.0.0.1:8545")]
         chain_listen: SocketAddr,
@@ -77,6 +88,104 @@ enum Cmd {
         #[arg(long)]
         block_time: Option<f64>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum DaCmd {
+    /// Submit a file (at most 32,505,852 bytes) and print its id and certificate.
+    Submit {
+        /// The file.
+        file: PathBuf,
+        /// DA node URL; repeat to disperse to several (the file is then encoded here).
+        #[arg(long = "node", default_value = "http://127.0.0.1:34000")]
+        nodes: Vec<String>,
+        /// Encode here and send cells, even to a single node.
+        #[arg(long)]
+        encode_locally: bool,
+        /// Attestations the certificate needs (default: every node given).
+        #[arg(long)]
+        threshold: Option<usize>,
+        /// Write the certificate's bytes here.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+    },
+    /// Fetch a submission's payload, check it against the id, write it out.
+    Get {
+        /// The submission id (hex).
+        id: String,
+        /// Where to write the payload.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// DA node URL.
+        #[arg(long, default_value = "http://127.0.0.1:34000")]
+        node: String,
+    },
+    /// Fetch random cells of a submission and verify each against its commitment.
+    Sample {
+        /// The submission id (hex).
+        id: String,
+        /// Cells to fetch.
+        #[arg(long, default_value_t = 16)]
+        samples: usize,
+        /// DA node URL.
+        #[arg(long, default_value = "http://127.0.0.1:34000")]
+        node: String,
+    },
+}
+
+async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
+    match cmd {
+        DaCmd::Submit {
+            file,
+            nodes,
+            encode_locally,
+            threshold,
+            certificate,
+        } => {
+            let payload = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let nodes = nodes
+                .iter()
+                .map(|u| DaNode::new(u))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let threshold = threshold.unwrap_or(nodes.len());
+            let (header, cert) = da_client::submit(&nodes, payload, encode_locally, threshold).await?;
+            println!("{}", id_hex(&header.id));
+            eprintln!(
+                "{} bytes in {} blobs; certificate with {} of {} attestations verified",
+                header.payload_len,
+                header.blob_count(),
+                cert.attestations.len(),
+                nodes.len()
+            );
+            if let Some(path) = certificate {
+                std::fs::write(&path, cert.encode())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("certificate written to {}", path.display());
+            }
+        }
+        DaCmd::Get { id, output, node } => {
+            let id = parse_id(&id).map_err(anyhow::Error::msg)?;
+            let payload = DaNode::new(&node)?.payload(&id).await?;
+            let checked = payload.clone();
+            tokio::task::spawn_blocking(move || {
+                da_client::check_payload(KzgContext::ethereum(), &id, &checked)
+            })
+            .await??;
+            std::fs::write(&output, &payload).with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "{} bytes verified against {} and written to {}",
+                payload.len(),
+                id_hex(&id),
+                output.display()
+            );
+        }
+        DaCmd::Sample { id, samples, node } => {
+            let id = parse_id(&id).map_err(anyhow::Error::msg)?;
+            let n = da_client::sample(&DaNode::new(&node)?, &id, samples).await?;
+            println!("{n} of {samples} sampled cells verified against their KZG commitments");
+        }
+    }
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -123,9 +232,11 @@ async fn run() -> anyhow::Result<()> {
                 anyhow::bail!("the node's proof does not verify");
             }
         }
+        Cmd::Da { cmd } => run_da(cmd).await?,
         Cmd::Devnet {
             data_dir,
             storage_listen,
+            da_listen,
             chain_listen,
             chain_id,
             block_time,
@@ -147,6 +258,14 @@ async fn run() -> anyhow::Result<()> {
             })
             .await
             .context("starting the storage node")?;
+            let da = DaServer::bind(DaConfig {
+                listen: da_listen,
+                data_dir: data_dir.join("da"),
+                ..DaConfig::default()
+            })
+            .await
+            .context("starting the DA node")?;
+            let da_addr = da.local_addr()?;
             let addr = storage.local_addr()?;
             println!("zg devnet is up (data in {})", data_dir.display());
             println!(
@@ -156,13 +275,30 @@ async fn run() -> anyhow::Result<()> {
             println!(
                 "  storage node  http://{addr}   JSON-RPC zgs_* · PUT /files · GET /files/{{root}} · /metrics"
             );
+            println!(
+                "  DA node       http://{da_addr}   POST /submissions · GET /submissions/{{id}}[/payload] · /status"
+            );
             println!("  try:          zg upload FILE --node http://{addr}");
+            println!("                zg da submit FILE --node http://{da_addr}");
             print_accounts(&chain, DEV_MNEMONIC, ChainNodeConfig::default().balance_ether);
             println!(
                 "Ctrl-C stops it; data stays in {} for the next start.",
                 data_dir.display()
             );
-            storage.serve(zg_nodes::shutdown_signal()).await?;
+            // One Ctrl-C stops both servers.
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let mut da_stop = stop_rx.clone();
+            let da_task = tokio::spawn(da.serve(async move {
+                let _ = da_stop.wait_for(|s| *s).await;
+            }));
+            let storage_result = storage
+                .serve(async move {
+                    zg_nodes::shutdown_signal().await;
+                    let _ = stop_tx.send(true);
+                })
+                .await;
+            da_task.await??;
+            storage_result?;
             chain.stop().await;
         }
     }
