@@ -9,7 +9,6 @@
 use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -23,14 +22,10 @@ use crate::{Pair, Side, test_bytes};
 /// Segments per group commit in the ingest benches (16 MiB, like the file pipeline's batches).
 const BATCH: usize = 64;
 
-fn bench_dir() -> PathBuf {
-    std::env::var_os("ZG_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from)
-}
-
 fn fresh_dir(tag: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(&format!("zg-bench-{tag}-"))
-        .tempdir_in(bench_dir())
+        .tempdir_in(crate::bench_dir())
         .expect("bench dir writable")
 }
 

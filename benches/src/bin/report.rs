@@ -14,7 +14,7 @@ struct Args {
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
-    /// Run only these families (merkle, erasure, kzg, store, ffi, evm); all when not given.
+    /// Run only these families (merkle, erasure, kzg, store, ffi, evm, da); all when not given.
     #[arg(long, value_delimiter = ',')]
     family: Vec<String>,
     /// Run only pairs whose kernel or shape contains this text.
@@ -60,13 +60,14 @@ fn fmt_time(t: Duration) -> String {
 fn main() {
     let args = Args::parse();
     let budget = Duration::from_secs_f64(args.seconds);
-    let families: [(&str, Family); 6] = [
+    let families: [(&str, Family); 7] = [
         ("merkle", zg_benches::merkle::pairs),
         ("erasure", zg_benches::erasure::pairs),
         ("kzg", zg_benches::kzg::pairs),
         ("store", zg_benches::store::pairs),
         ("ffi", zg_benches::ffi::pairs),
         ("evm", zg_benches::evm::pairs),
+        ("da", zg_benches::da::pairs),
     ];
     if !args.json {
         println!(
