@@ -243,6 +243,26 @@ impl CellSet {
     }
 }
 
+/// The `count` cells of every blob a node custodies, derived from its id (e.g. its
+/// libp2p peer id) as in PeerDAS: anyone can tell which cells a node should hold.
+pub fn custody_columns(node: &[u8], count: usize) -> CellSet {
+    let count = count.min(CELLS_PER_EXT_BLOB);
+    let mut xof = blake3::Hasher::new_derive_key("zg da custody v1")
+        .update(node)
+        .finalize_xof();
+    // A partial Fisher-Yates shuffle of the 128 columns, driven by the node's hash.
+    let mut columns: Vec<u8> = (0..CELLS_PER_EXT_BLOB as u8).collect();
+    let mut set = 0u128;
+    for i in 0..count {
+        let mut r = [0u8; 8];
+        xof.fill(&mut r);
+        let j = i + (u64::from_le_bytes(r) % (CELLS_PER_EXT_BLOB - i) as u64) as usize;
+        columns.swap(i, j);
+        set |= 1 << columns[i];
+    }
+    CellSet(set)
+}
+
 /// A blob record's bytes for `cells` (sorted by index, no duplicates, indices < 128).
 pub fn encode_blob_record(cells: &[CellWithProof]) -> Vec<u8> {
     let mut set = 0u128;
@@ -756,6 +776,24 @@ mod tests {
             .verify(&set, 0),
             Err(CertError::BelowThreshold { .. })
         ));
+    }
+
+    #[test]
+    fn custody_is_deterministic_and_sized() {
+        let a = custody_columns(b"node a", 48);
+        assert_eq!(a, custody_columns(b"node a", 48));
+        assert_eq!(a.len(), 48);
+        assert_ne!(a, custody_columns(b"node b", 48));
+        assert_eq!(custody_columns(b"x", 500), CellSet::ALL);
+        assert!(custody_columns(b"x", 0).is_empty());
+        // Columns spread evenly over many nodes.
+        let mut hits = [0u32; CELLS_PER_EXT_BLOB];
+        for n in 0..1000u32 {
+            for i in custody_columns(&n.to_le_bytes(), 16).indices() {
+                hits[i as usize] += 1;
+            }
+        }
+        assert!(hits.iter().all(|&h| (60..=200).contains(&h)), "{hits:?}");
     }
 
     #[test]

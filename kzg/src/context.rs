@@ -83,7 +83,7 @@ impl KzgContext {
     /// default precomputation, built once on first use.
     pub fn ethereum() -> &'static KzgContext {
         static CTX: OnceLock<KzgContext> = OnceLock::new();
-        CTX.get_or_init(|| Self::ethereum_with(Precompute::DEFAULT))
+        CTX.get_or_init(|| crate::init_off_global_pool(|| Self::ethereum_with(Precompute::DEFAULT)))
     }
 
     /// A context over the embedded mainnet setup with the given precomputation.

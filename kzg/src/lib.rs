@@ -36,6 +36,30 @@ mod msm;
 /// The trusted setup: embedded mainnet points or a setup file.
 pub mod setup;
 
+/// Runs a one-time initializer (behind a `OnceLock`) on a thread and pool of its own.
+/// The caller may be a worker of rayon's global pool: waiting there on the initializer's
+/// parallel work, it would steal other jobs, and one that waits on the same lock would
+/// deadlock it (as would every worker blocked on the lock with the work queued behind
+/// them). A plain thread's join steals nothing, and the private pool depends on no one.
+pub(crate) fn init_off_global_pool<T: Send>(init: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            match rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("zg-kzg-init-{i}"))
+                .build()
+            {
+                Ok(pool) => pool.install(init),
+                // No threads to be had: build on this one, serially.
+                Err(_) => init(),
+            }
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 pub use context::{KzgContext, Precompute};
 pub use eip4844::compute_challenge;
 pub use eip7594::compute_verify_cell_kzg_proof_batch_challenge;

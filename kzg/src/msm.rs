@@ -350,8 +350,10 @@ impl G1Msm {
 
     /// The tables, built on first use; `None` without a window.
     pub(crate) fn tables(&self) -> Option<&FixedBaseMsm> {
-        self.window
-            .map(|w| self.tables.get_or_init(|| FixedBaseMsm::new(&self.bases, w)))
+        self.window.map(|w| {
+            self.tables
+                .get_or_init(|| crate::init_off_global_pool(|| FixedBaseMsm::new(&self.bases, w)))
+        })
     }
 
     pub(crate) fn msm(&self, scalars: &[Fr]) -> G1Projective {

@@ -23,8 +23,10 @@ use tokio::sync::Semaphore;
 use zg_core::blob::{self, BlobError, MAX_PAYLOAD};
 use zg_core::da::{
     Attestation, CellSet, DaError, DaStore, MAX_BLOB_RECORD, NodeKey, SubmissionHeader, SubmissionId,
-    decode_blob_record,
+    custody_columns, decode_blob_record, encode_blob_record,
 };
+
+use crate::p2p::{DaRequest, DaResponse, NetEvent, Network, P2pConfig};
 use zg_core::store::{Store, StoreError, StoreOptions};
 use zg_kzg::{Bytes48, KzgContext};
 
@@ -41,6 +43,12 @@ pub struct DaConfig {
     pub max_queued: usize,
     /// Store capacity in bytes.
     pub capacity: Option<u64>,
+    /// Join the p2p network (`None`: a standalone node that keeps every cell).
+    pub p2p: Option<P2pConfig>,
+    /// Cells of each blob a networked node keeps (chosen from its peer id).
+    pub custody_columns: usize,
+    /// Fault injection for tests: serve peers cells with one bit flipped.
+    pub serve_bad_cells: bool,
 }
 
 impl Default for DaConfig {
@@ -51,9 +59,15 @@ impl Default for DaConfig {
             max_concurrent_encodes: 1,
             max_queued: 8,
             capacity: None,
+            p2p: None,
+            custody_columns: 64,
+            serve_bad_cells: false,
         }
     }
 }
+
+/// Random cells beyond its custody a node samples from the announcing peer.
+const SAMPLES_PER_SUBMISSION: usize = 8;
 
 /// Name of the node key file in the data directory.
 pub const KEY_FILE: &str = "node.key";
@@ -127,6 +141,15 @@ impl HeaderJson {
         }
     }
 
+    /// The header a node reported in `info`, checked.
+    pub fn of_info(info: &SubmissionInfo) -> Result<SubmissionHeader, String> {
+        Self {
+            payload_len: info.payload_len,
+            commitments: info.commitments.clone(),
+        }
+        .parse()
+    }
+
     /// Parses and checks it (the id is computed from the commitments).
     pub fn parse(&self) -> Result<SubmissionHeader, String> {
         if self.commitments.len() > blob::MAX_BLOBS {
@@ -188,6 +211,12 @@ pub struct DaStatus {
     pub blob_records: usize,
     /// Bytes of the store's data files.
     pub used_bytes: u64,
+    /// The p2p address peers dial (with `/p2p/<peer id>`), when networked.
+    pub p2p: Option<String>,
+    /// The cells of each blob this node keeps.
+    pub custody: Vec<u64>,
+    /// Peers on the DA topic.
+    pub peers: usize,
 }
 
 #[derive(Default)]
@@ -201,6 +230,11 @@ struct Metrics {
     payloads_served: AtomicU64,
     encode_us_sum: AtomicU64,
     encodes: AtomicU64,
+    peer_requests: AtomicU64,
+    replicated: AtomicU64,
+    peer_proof_failures: AtomicU64,
+    samples_verified: AtomicU64,
+    cells_from_peers: AtomicU64,
 }
 
 struct Node {
@@ -212,6 +246,7 @@ struct Node {
     encode_slots: Semaphore,
     queue: Semaphore,
     metrics: Metrics,
+    net: Option<Network>,
 }
 
 impl Node {
@@ -222,6 +257,11 @@ impl Node {
             .iter()
             .all(|held| held.0 & self.custody.0 == self.custody.0);
         Ok(complete.then(|| self.key.attest(header)))
+    }
+
+    /// Whether every blob holds all 128 cells (this node can serve any custody).
+    fn holds_all(&self, header: &SubmissionHeader) -> Result<bool, DaError> {
+        Ok(self.da.custody(header)?.iter().all(|held| *held == CellSet::ALL))
     }
 
     fn info(&self, header: &SubmissionHeader) -> Result<SubmissionInfo, DaError> {
@@ -340,6 +380,9 @@ async fn post_submission(State(node): State<App>, headers: HeaderMap, body: Body
                 .payload_bytes_in
                 .fetch_add(len as u64, Ordering::Relaxed);
             tracing::info!(id = %info.id, bytes = len, blobs = info.commitments.len(), "submission encoded and stored");
+            if let (Some(net), Ok(header)) = (&node.net, HeaderJson::of_info(&info)) {
+                net.announce(&header).await;
+            }
             (StatusCode::CREATED, Json(info)).into_response()
         }
         Err(r) => r,
@@ -394,16 +437,22 @@ async fn put_cells(
         let held = n.da.put_cells(n.kzg, &header, blob, &cells)?;
         n.metrics.cells_in.fetch_add(count, Ordering::Relaxed);
         let attestation = n.attestation(&header)?;
-        Ok((held, attestation))
+        let announce = held == CellSet::ALL && n.holds_all(&header)?;
+        Ok((held, attestation, announce.then_some(header)))
     })
     .await;
     match result {
-        Ok((held, attestation)) => Json(serde_json::json!({
+        Ok((held, attestation, announce)) => {
+            if let (Some(net), Some(header)) = (&node.net, announce) {
+                net.announce(&header).await;
+            }
+            Json(serde_json::json!({
             "blob": blob,
             "cellsHeld": held.len(),
             "attestation": attestation.as_ref().map(AttestationJson::from),
-        }))
-        .into_response(),
+            }))
+            .into_response()
+        }
         Err(r) => {
             tracing::warn!(submission = %id, blob, status = %r.status(), "cells refused");
             r
@@ -449,6 +498,9 @@ async fn get_payload(State(node): State<App>, Path(id): Path<String>) -> Respons
         Ok(id) => id,
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
     };
+    if let Err(r) = fill_from_peers(&node, id).await {
+        return r;
+    }
     match blocking(&node, move |n| n.da.payload(n.kzg, &id)).await {
         Ok(payload) => {
             node.metrics.payloads_served.fetch_add(1, Ordering::Relaxed);
@@ -460,6 +512,10 @@ async fn get_payload(State(node): State<App>, Path(id): Path<String>) -> Respons
 
 async fn status(State(node): State<App>) -> Response {
     let stats = node.da.store().stats();
+    let peers = match &node.net {
+        Some(net) => net.peers().await.len(),
+        None => 0,
+    };
     Json(DaStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         node: hex0x(&node.key.node_id()),
@@ -467,12 +523,16 @@ async fn status(State(node): State<App>) -> Response {
         submissions: stats.metas,
         blob_records: stats.segments,
         used_bytes: stats.used_bytes,
+        p2p: node.net.as_ref().map(|n| n.listen_addr().to_string()),
+        custody: node.custody.indices().collect(),
+        peers,
     })
     .into_response()
 }
 
 async fn metrics(State(node): State<App>) -> Response {
     let m = &node.metrics;
+    let net = node.net.as_ref().map(Network::stats);
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let body = format!(
         "# HELP zg_da_submissions_total Payloads encoded and stored.\n# TYPE zg_da_submissions_total counter\nzg_da_submissions_total {}\n\
@@ -482,7 +542,16 @@ async fn metrics(State(node): State<App>) -> Response {
          # HELP zg_da_rejected_total Requests refused as malformed, oversized or over limits.\n# TYPE zg_da_rejected_total counter\nzg_da_rejected_total {}\n\
          # HELP zg_da_cells_served_total Cells served.\n# TYPE zg_da_cells_served_total counter\nzg_da_cells_served_total {}\n\
          # HELP zg_da_payloads_served_total Payloads served.\n# TYPE zg_da_payloads_served_total counter\nzg_da_payloads_served_total {}\n\
-         # HELP zg_da_encode_seconds Encoding and storing a payload.\n# TYPE zg_da_encode_seconds summary\nzg_da_encode_seconds_sum {}\nzg_da_encode_seconds_count {}\n",
+         # HELP zg_da_encode_seconds Encoding and storing a payload.\n# TYPE zg_da_encode_seconds summary\nzg_da_encode_seconds_sum {}\nzg_da_encode_seconds_count {}\n\
+         # HELP zg_da_peer_requests_total Requests from peers answered.\n# TYPE zg_da_peer_requests_total counter\nzg_da_peer_requests_total {}\n\
+         # HELP zg_da_replicated_total Submissions whose custody cells were fetched from peers.\n# TYPE zg_da_replicated_total counter\nzg_da_replicated_total {}\n\
+         # HELP zg_da_peer_proof_failures_total Cells from peers refused for failing their KZG proofs.\n# TYPE zg_da_peer_proof_failures_total counter\nzg_da_peer_proof_failures_total {}\n\
+         # HELP zg_da_samples_verified_total Cells sampled from peers and verified.\n# TYPE zg_da_samples_verified_total counter\nzg_da_samples_verified_total {}\n\
+         # HELP zg_da_cells_from_peers_total Cells fetched from peers to rebuild payloads.\n# TYPE zg_da_cells_from_peers_total counter\nzg_da_cells_from_peers_total {}\n\
+         # HELP zg_p2p_gossip_rejected_total Gossip from peers that did not decode.\n# TYPE zg_p2p_gossip_rejected_total counter\nzg_p2p_gossip_rejected_total {}\n\
+         # HELP zg_p2p_requests_refused_total Peer requests refused (rate limit, saturation).\n# TYPE zg_p2p_requests_refused_total counter\nzg_p2p_requests_refused_total {}\n\
+         # HELP zg_p2p_inbound_failures_total Peer streams that failed after their request was read.\n# TYPE zg_p2p_inbound_failures_total counter\nzg_p2p_inbound_failures_total {}\n\
+         # HELP zg_p2p_bad_frames_total Frames from peers refused as oversized or malformed.\n# TYPE zg_p2p_bad_frames_total counter\nzg_p2p_bad_frames_total {}\n",
         g(&m.submissions),
         g(&m.payload_bytes_in),
         g(&m.cells_in),
@@ -492,6 +561,15 @@ async fn metrics(State(node): State<App>) -> Response {
         g(&m.payloads_served),
         g(&m.encode_us_sum) as f64 / 1e6,
         g(&m.encodes),
+        g(&m.peer_requests),
+        g(&m.replicated),
+        g(&m.peer_proof_failures),
+        g(&m.samples_verified),
+        g(&m.cells_from_peers),
+        net.map_or(0, |s| g(&s.gossip_rejected)),
+        net.map_or(0, |s| g(&s.requests_refused)),
+        net.map_or(0, |s| g(&s.inbound_failures)),
+        net.map_or(0, |s| g(&s.bad_frames)),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
@@ -529,9 +607,22 @@ impl DaServer {
         // The embedded Ethereum setup; its tables are built once, before the first request.
         let kzg = KzgContext::ethereum();
         tokio::task::spawn_blocking(|| kzg.build_tables()).await?;
+        let (net, events) = match &cfg.p2p {
+            Some(p2p) => {
+                let (net, events) = Network::start(p2p.clone(), key.secret()).await?;
+                (Some(net), Some(events))
+            }
+            None => (None, None),
+        };
+        // A networked node keeps the cells its peer id selects; a standalone one, all.
+        let custody = match &net {
+            Some(net) => custody_columns(&net.peer_id().to_bytes(), cfg.custody_columns),
+            None => CellSet::ALL,
+        };
         let node = Arc::new(Node {
             da: DaStore::new(store),
-            custody: CellSet::ALL,
+            custody,
+            net,
             kzg,
             encode_slots: Semaphore::new(cfg.max_concurrent_encodes.max(1)),
             queue: Semaphore::new(cfg.max_queued.max(1)),
@@ -539,7 +630,10 @@ impl DaServer {
             cfg,
             metrics: Metrics::default(),
         });
-        tracing::info!(node = %hex0x(&node.key.node_id()), "DA node key loaded");
+        tracing::info!(node = %hex0x(&node.key.node_id()), custody = node.custody.len(), "DA node key loaded");
+        if let Some(events) = events {
+            tokio::spawn(handle_net_events(node.clone(), events));
+        }
         let app = Router::new()
             .route(
                 "/submissions",
@@ -569,6 +663,11 @@ impl DaServer {
         self.node.key.node_id()
     }
 
+    /// The p2p address peers dial, when networked.
+    pub fn p2p_addr(&self) -> Option<String> {
+        self.node.net.as_ref().map(|n| n.listen_addr().to_string())
+    }
+
     /// Serves until `shutdown` completes.
     pub async fn serve(
         self,
@@ -580,4 +679,215 @@ impl DaServer {
         tracing::info!(listen = %self.node.cfg.listen, "DA node stopped");
         Ok(())
     }
+}
+
+/// Answers peers and follows their announcements.
+async fn handle_net_events(node: App, mut events: tokio::sync::mpsc::Receiver<NetEvent>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            NetEvent::Request {
+                peer,
+                request,
+                channel,
+            } => {
+                let n = node.clone();
+                tokio::spawn(async move {
+                    let answer = tokio::task::spawn_blocking({
+                        let n = n.clone();
+                        move || answer(&n, request)
+                    })
+                    .await
+                    .unwrap_or_else(|e| DaResponse::Refused(e.to_string()));
+                    n.metrics.peer_requests.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, "answered a peer");
+                    if let Some(net) = &n.net {
+                        net.respond(channel, answer).await;
+                    }
+                });
+            }
+            NetEvent::Announced { source, header } => {
+                tokio::spawn(replicate(node.clone(), source, header));
+            }
+        }
+    }
+}
+
+fn answer(node: &Node, request: DaRequest) -> DaResponse {
+    let result = match request {
+        DaRequest::Header { id } => node
+            .da
+            .header(&id)
+            .map(|h| h.map(|h| DaResponse::Header(h.encode()))),
+        DaRequest::Cells { id, blob, wanted } => node.da.blob_cells(&id, usize::from(blob)).map(|cells| {
+            let mut cells: Vec<_> = cells.into_iter().filter(|c| wanted.contains(c.index)).collect();
+            if node.serve_bad_cells() {
+                for c in &mut cells {
+                    c.cell[7] ^= 1;
+                }
+            }
+            (!cells.is_empty()).then(|| DaResponse::Cells(encode_blob_record(&cells)))
+        }),
+    };
+    match result {
+        Ok(Some(r)) => r,
+        Ok(None) => DaResponse::NotFound,
+        Err(e) => DaResponse::Refused(e.to_string()),
+    }
+}
+
+impl Node {
+    fn serve_bad_cells(&self) -> bool {
+        self.cfg.serve_bad_cells
+    }
+}
+
+/// Why fetching cells from a peer failed.
+enum PeerFault {
+    /// The peer sent cells that fail their proofs (or garbage): it gets banned.
+    Bad(String),
+    /// It did not answer usefully (gone, busy, not holding them).
+    Unavailable(String),
+    /// This node failed.
+    Local(Response),
+}
+
+/// Asks `peer` for the `wanted` cells of one blob and checks each against its commitment.
+async fn fetch_cells(
+    node: &App,
+    peer: libp2p::PeerId,
+    header: &SubmissionHeader,
+    blob: usize,
+    wanted: CellSet,
+) -> Result<Vec<zg_core::blob::CellWithProof>, PeerFault> {
+    let net = node
+        .net
+        .as_ref()
+        .ok_or_else(|| PeerFault::Unavailable("not networked".into()))?;
+    let request = DaRequest::Cells {
+        id: header.id,
+        blob: blob as u16,
+        wanted,
+    };
+    let record = match net.request(peer, request).await {
+        Ok(DaResponse::Cells(record)) => record,
+        Ok(DaResponse::NotFound) => return Ok(Vec::new()),
+        Ok(other) => return Err(PeerFault::Unavailable(format!("answered {other:?}"))),
+        Err(e) => return Err(PeerFault::Unavailable(e)),
+    };
+    let header = header.clone();
+    let checked = blocking(node, move |n| {
+        let cells = decode_blob_record(&record)?;
+        let commitment = &header.commitments[blob];
+        Ok(zg_core::blob::verify_cells(n.kzg, blob, commitment, &cells))
+    })
+    .await
+    .map_err(PeerFault::Local)?;
+    match checked {
+        Ok(cells) if cells.iter().all(|c| wanted.contains(c.index)) => Ok(cells),
+        Ok(_) => Err(PeerFault::Bad("sent cells that were not asked for".into())),
+        Err(e) => Err(PeerFault::Bad(e.to_string())),
+    }
+}
+
+async fn punish(node: &App, peer: libp2p::PeerId, why: &str) {
+    node.metrics.peer_proof_failures.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(%peer, reason = why, "peer sent bad cells; refused, and the peer is banned");
+    if let Some(net) = &node.net {
+        net.ban(peer).await;
+    }
+}
+
+/// Follows an announcement: fetches this node's custody cells of every blob from the
+/// announcing peer (each checked before it is stored), samples a few cells beyond its
+/// custody, and attests once it holds its share.
+async fn replicate(node: App, source: libp2p::PeerId, header: SubmissionHeader) {
+    let id = id_hex(&header.id);
+    let h = header.clone();
+    let held = blocking(&node, move |n| {
+        n.da.put_header(&h)?;
+        n.da.custody(&h)
+    })
+    .await;
+    let Ok(held) = held else {
+        tracing::warn!(submission = %id, "cannot take the announced submission");
+        return;
+    };
+    for (blob, held) in held.iter().enumerate() {
+        let wanted = CellSet(node.custody.0 & !held.0);
+        if wanted.is_empty() {
+            continue;
+        }
+        let cells = match fetch_cells(&node, source, &header, blob, wanted).await {
+            Ok(cells) => cells,
+            Err(PeerFault::Bad(why)) => return punish(&node, source, &why).await,
+            Err(PeerFault::Unavailable(why)) => {
+                tracing::warn!(submission = %id, peer = %source, reason = why, "custody cells not fetched");
+                return;
+            }
+            Err(PeerFault::Local(_)) => return,
+        };
+        let h = header.clone();
+        // Verified in fetch_cells; put_cells checks again as it stores (the store's rule).
+        let stored = blocking(&node, move |n| n.da.put_cells(n.kzg, &h, blob, &cells)).await;
+        if stored.is_err() {
+            tracing::warn!(submission = %id, blob, "custody cells not stored");
+            return;
+        }
+    }
+    // Availability sampling: random cells outside the custody, from the same peer.
+    let mut samples = 0;
+    for _ in 0..SAMPLES_PER_SUBMISSION {
+        let blob = rand::random_range(0..header.blob_count());
+        let cell = rand::random_range(0..128u64);
+        if node.custody.contains(cell) {
+            continue;
+        }
+        match fetch_cells(&node, source, &header, blob, CellSet(1 << cell)).await {
+            Ok(cells) if cells.len() == 1 => samples += 1,
+            Ok(_) | Err(PeerFault::Unavailable(_) | PeerFault::Local(_)) => {}
+            Err(PeerFault::Bad(why)) => return punish(&node, source, &why).await,
+        }
+    }
+    node.metrics
+        .samples_verified
+        .fetch_add(samples, Ordering::Relaxed);
+    node.metrics.replicated.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(submission = %id, peer = %source, custody = node.custody.len(), samples, "custody cells fetched and verified; attesting");
+}
+
+/// Before a payload is rebuilt: any blob held below 64 cells is topped up with cells
+/// fetched from peers, each checked against its commitment, and kept so the next read
+/// needs no peers.
+async fn fill_from_peers(node: &App, id: SubmissionId) -> Result<(), Response> {
+    let Some(net) = &node.net else {
+        return Ok(());
+    };
+    let Some(header) = blocking(node, move |n| n.da.header(&id)).await? else {
+        return Ok(()); // payload() answers 404
+    };
+    let h = header.clone();
+    let held = blocking(node, move |n| n.da.custody(&h)).await?;
+    let peers = net.peers().await;
+    for (blob, held) in held.into_iter().enumerate() {
+        let mut have = held;
+        for &peer in &peers {
+            if have.len() >= zg_core::blob::CELLS_TO_RECOVER {
+                break;
+            }
+            match fetch_cells(node, peer, &header, blob, CellSet(!have.0)).await {
+                Ok(cells) if !cells.is_empty() => {
+                    node.metrics
+                        .cells_from_peers
+                        .fetch_add(cells.len() as u64, Ordering::Relaxed);
+                    let h = header.clone();
+                    // Kept: the next read needs no peers (the cells were verified).
+                    have = blocking(node, move |n| n.da.put_cells(n.kzg, &h, blob, &cells)).await?;
+                }
+                Ok(_) | Err(PeerFault::Unavailable(_)) => {}
+                Err(PeerFault::Bad(why)) => punish(node, peer, &why).await,
+                Err(PeerFault::Local(r)) => return Err(r),
+            }
+        }
+    }
+    Ok(())
 }

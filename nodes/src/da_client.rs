@@ -312,16 +312,21 @@ pub async fn submit(
     Ok((header, cert))
 }
 
-/// Fetches `samples` random cells of submission `id` from `node`, each checked against
-/// its commitment; returns how many were verified (all of them, or an error).
+/// Fetches `samples` random cells of submission `id` from `node` (among the cells its
+/// custody holds), each checked against its commitment; returns how many were
+/// verified (all of them, or an error).
 pub async fn sample(node: &DaNode, id: &SubmissionId, samples: usize) -> anyhow::Result<usize> {
     let ctx = KzgContext::ethereum();
     let header = node.header(id).await?;
+    let custody = node.status().await?.custody;
+    if custody.is_empty() {
+        bail!("node {} keeps no cells", node.url());
+    }
     let picks: Vec<(usize, u64)> = (0..samples)
         .map(|_| {
             (
                 rand::random_range(0..header.blob_count()),
-                rand::random_range(0..CELLS_PER_EXT_BLOB as u64),
+                custody[rand::random_range(0..custody.len())],
             )
         })
         .collect();

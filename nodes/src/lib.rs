@@ -8,12 +8,14 @@
 //! - [`client`]: upload, download and proofs against a storage node.
 //! - [`da`]: the DA node (`zg-da`, port 34000): blobs, cells, proofs, attestations.
 //! - [`da_client`]: submit, disperse, sample and fetch against DA nodes.
+//! - [`p2p`]: the libp2p network nodes find each other and exchange data on.
 
 pub mod api;
 pub mod chain;
 pub mod client;
 pub mod da;
 pub mod da_client;
+pub mod p2p;
 pub mod storage;
 
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `info`).

@@ -455,6 +455,8 @@ async fn devnet_serves_chain_storage_and_da() {
             "127.0.0.1:0",
             "--da-listen",
             "127.0.0.1:0",
+            "--p2p-listen",
+            "/ip4/127.0.0.1/tcp/0",
             "--data-dir",
         ])
         .arg(dir.path())

@@ -17,13 +17,25 @@ struct DaProcess {
     child: Child,
     url: String,
     key: String,
+    p2p: String,
 }
 
 impl DaProcess {
     fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_zg-da"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--p2p-listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--data-dir",
+            ])
             .arg(data_dir)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -36,12 +48,14 @@ impl DaProcess {
             .trim()
             .strip_prefix("zg-da listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        let (url, key) = rest.split_once(" node ").expect("url and key");
+        let (url, rest) = rest.split_once(" node ").expect("url and key");
+        let (key, p2p) = rest.split_once(" p2p ").expect("key and p2p address");
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         Self {
             child,
             url: url.to_owned(),
             key: key.to_owned(),
+            p2p: p2p.to_owned(),
         }
     }
 
@@ -351,4 +365,320 @@ fn dispersal_to_three_nodes_and_bad_input() {
     // Still serving.
     assert_eq!(get("/status".into()), 200);
     assert_eq!(rt.block_on(clients[0].payload(&header.id)).unwrap(), data);
+}
+
+fn metric(rt: &tokio::runtime::Runtime, url: &str, name: &str) -> u64 {
+    let text = rt.block_on(async {
+        reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Four networked nodes (custody 48 of 128 cells each): a payload posted to one is
+/// announced, each other node fetches and checks its custody cells and attests, every
+/// node answers samples; with two nodes killed, a survivor rebuilds the payload from
+/// its cells and its peer's. A peer serving corrupted cells is refused and banned.
+#[test]
+fn four_networked_nodes_replicate_and_survive_two_losses() {
+    let rt = runtime();
+    let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let custody = ["--custody-columns", "48"];
+    let mut nodes: Vec<DaProcess> = Vec::new();
+    for dir in &dirs[..4] {
+        let mut args: Vec<String> = custody.iter().map(|s| s.to_string()).collect();
+        for earlier in &nodes {
+            args.extend(["--peer".to_owned(), earlier.p2p.clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        nodes.push(DaProcess::start_with(dir.path(), &args));
+    }
+    let clients: Vec<DaNode> = nodes.iter().map(DaProcess::client).collect();
+    for c in &clients {
+        wait_for("a full mesh", || rt.block_on(c.status()).unwrap().peers == 3);
+    }
+
+    let data = payload(blob::BLOB_CAPACITY + 5_000, 7);
+    let info = rt.block_on(clients[0].submit(data.clone())).unwrap();
+    let header = HeaderJson::of_info(&info).unwrap();
+    for c in &clients[1..] {
+        wait_for("custody replication", || {
+            let info = rt.block_on(c.info(&header.id));
+            info.is_ok_and(|i| i.cells_held == vec![48, 48] && i.attestation.is_some())
+        });
+    }
+    // Every node attests; the four attestations make a certificate over the node set.
+    let keys: Vec<[u8; 32]> = clients
+        .iter()
+        .map(|c| rt.block_on(c.node_id()).unwrap())
+        .collect();
+    let attestations = clients
+        .iter()
+        .zip(&keys)
+        .map(|(c, k)| {
+            let info = rt.block_on(c.info(&header.id)).unwrap();
+            da_client::attestation_of(&info, &header, k).unwrap().unwrap()
+        })
+        .collect();
+    da_client::certificate(&header, attestations, &keys, 4).unwrap();
+    for c in &clients {
+        assert_eq!(rt.block_on(da_client::sample(c, &header.id, 12)).unwrap(), 12);
+    }
+    for n in &nodes[1..] {
+        assert!(metric(&rt, &n.url, "zg_da_samples_verified_total") > 0);
+    }
+
+    // Two nodes die, one of them the only holder of every cell.
+    nodes[0].kill();
+    nodes[1].kill();
+    assert_eq!(rt.block_on(clients[2].payload(&header.id)).unwrap(), data);
+    assert!(metric(&rt, &nodes[2].url, "zg_da_cells_from_peers_total") > 0);
+
+    // A fifth node serves corrupted cells: both survivors refuse them, store nothing of
+    // that submission, ban it, and keep serving.
+    let bad = DaProcess::start_with(
+        dirs[4].path(),
+        &[
+            "--custody-columns",
+            "48",
+            "--serve-bad-cells",
+            "--peer",
+            &nodes[2].p2p,
+            "--peer",
+            &nodes[3].p2p,
+        ],
+    );
+    let bad_client = bad.client();
+    wait_for("the bad peer to join", || {
+        rt.block_on(bad_client.status()).unwrap().peers == 2
+    });
+    let info = rt.block_on(bad_client.submit(payload(3_000, 8))).unwrap();
+    let bad_header = HeaderJson::of_info(&info).unwrap();
+    for n in &nodes[2..] {
+        wait_for("the bad cells to be refused", || {
+            metric(&rt, &n.url, "zg_da_peer_proof_failures_total") >= 1
+        });
+        let held = rt.block_on(n.client().info(&bad_header.id)).unwrap();
+        assert_eq!(held.cells_held, vec![0]);
+        assert!(held.attestation.is_none());
+        assert_eq!(rt.block_on(n.client().payload(&header.id)).unwrap(), data);
+    }
+}
+
+/// A hostile peer, written against libp2p directly: its frames are raw bytes, so it can
+/// send what zg's codec never would.
+mod hostile {
+    use std::io;
+    use std::time::Duration;
+
+    use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::NetworkBehaviour;
+    use libp2p::{StreamProtocol, Swarm, noise, tcp, yamux};
+    use zg_nodes::p2p::{DA_PROTOCOL, DA_TOPIC};
+
+    /// Requests go out exactly as given (length prefix included); responses are frames.
+    #[derive(Clone, Default)]
+    pub(crate) struct RawCodec;
+
+    #[async_trait::async_trait]
+    impl request_response::Codec for RawCodec {
+        type Protocol = StreamProtocol;
+        type Request = Vec<u8>;
+        type Response = Vec<u8>;
+        async fn read_request<T: AsyncRead + Unpin + Send>(
+            &mut self,
+            _: &StreamProtocol,
+            _: &mut T,
+        ) -> io::Result<Vec<u8>> {
+            Err(io::Error::other("the hostile peer serves nothing"))
+        }
+        async fn read_response<T: AsyncRead + Unpin + Send>(
+            &mut self,
+            _: &StreamProtocol,
+            io: &mut T,
+        ) -> io::Result<Vec<u8>> {
+            let mut len = [0u8; 4];
+            io.read_exact(&mut len).await?;
+            let mut body = vec![0u8; (u32::from_le_bytes(len) as usize).min(1 << 20)];
+            io.read_exact(&mut body).await?;
+            Ok(body)
+        }
+        async fn write_request<T: AsyncWrite + Unpin + Send>(
+            &mut self,
+            _: &StreamProtocol,
+            io: &mut T,
+            req: Vec<u8>,
+        ) -> io::Result<()> {
+            io.write_all(&req).await?;
+            io.close().await
+        }
+        async fn write_response<T: AsyncWrite + Unpin + Send>(
+            &mut self,
+            _: &StreamProtocol,
+            _: &mut T,
+            _: Vec<u8>,
+        ) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[derive(NetworkBehaviour)]
+    pub(crate) struct Behaviour {
+        pub(crate) gossipsub: gossipsub::Behaviour,
+        pub(crate) raw: request_response::Behaviour<RawCodec>,
+    }
+
+    pub(crate) fn swarm() -> Swarm<Behaviour> {
+        libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+            .unwrap()
+            .with_behaviour(|key| {
+                let mut gossipsub = gossipsub::Behaviour::new(
+                    MessageAuthenticity::Signed(key.clone()),
+                    gossipsub::ConfigBuilder::default()
+                        .heartbeat_interval(Duration::from_millis(200))
+                        .build()
+                        .unwrap(),
+                )
+                .unwrap();
+                gossipsub.subscribe(&IdentTopic::new(DA_TOPIC)).unwrap();
+                Behaviour {
+                    gossipsub,
+                    raw: request_response::Behaviour::with_codec(
+                        RawCodec,
+                        [(StreamProtocol::new(DA_PROTOCOL), ProtocolSupport::Outbound)],
+                        request_response::Config::default()
+                            .with_request_timeout(Duration::from_secs(20))
+                            .with_max_concurrent_streams(1024),
+                    ),
+                }
+            })
+            .unwrap()
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build()
+    }
+}
+
+/// Garbage gossip, oversized and malformed frames and a flood of requests from a peer
+/// are refused (and counted); the node keeps serving its honest clients.
+#[test]
+fn hostile_peer_is_refused_and_the_node_keeps_serving() {
+    use libp2p::futures::StreamExt;
+    use libp2p::request_response::{Event, Message};
+    use libp2p::swarm::SwarmEvent;
+
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let node = DaProcess::start(dir.path());
+    let client = node.client();
+    let data = payload(20_000, 11);
+    let (header, _) = rt
+        .block_on(da_client::submit(
+            std::slice::from_ref(&client),
+            data.clone(),
+            false,
+            1,
+        ))
+        .unwrap();
+
+    let (answered, refused, failed) = rt.block_on(async {
+        let mut swarm = hostile::swarm();
+        let target: libp2p::Multiaddr = node.p2p.parse().unwrap();
+        let libp2p::multiaddr::Protocol::P2p(peer) = target.iter().last().unwrap() else {
+            panic!("no peer id in {target}")
+        };
+        swarm.dial(target).unwrap();
+        // Wait for the node's subscription, then gossip garbage.
+        let topic = libp2p::gossipsub::IdentTopic::new(zg_nodes::p2p::DA_TOPIC);
+        loop {
+            if let SwarmEvent::Behaviour(hostile::BehaviourEvent::Gossipsub(
+                libp2p::gossipsub::Event::Subscribed { .. },
+            )) = swarm.select_next_some().await
+            {
+                break;
+            }
+        }
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, b"not a header".to_vec())
+            .unwrap();
+        // A frame claiming 1 GiB, a malformed request, then a flood of valid ones.
+        let frame = |body: &[u8]| [&(body.len() as u32).to_le_bytes()[..], body].concat();
+        let mut header_request = vec![0u8];
+        header_request.extend_from_slice(&header.id);
+        swarm
+            .behaviour_mut()
+            .raw
+            .send_request(&peer, [&(1u32 << 30).to_le_bytes()[..], &[0u8; 60]].concat());
+        swarm.behaviour_mut().raw.send_request(&peer, frame(&[9u8; 33]));
+        let (mut answered, mut refused, mut failed) = (0, 0, 0);
+        // The flood comes in waves of 16 streams (the node drops streams past 32 at once).
+        let flood = 2 * zg_nodes::p2p::REQUESTS_PER_WINDOW as usize;
+        let mut sent = 0;
+        while answered + refused + failed < flood + 2 {
+            while sent < flood && sent + 2 < answered + refused + failed + 16 {
+                swarm
+                    .behaviour_mut()
+                    .raw
+                    .send_request(&peer, frame(&header_request));
+                sent += 1;
+            }
+            match swarm.select_next_some().await {
+                SwarmEvent::Behaviour(hostile::BehaviourEvent::Raw(Event::Message {
+                    message: Message::Response { response, .. },
+                    ..
+                })) => match response.first() {
+                    Some(0) => answered += 1,
+                    Some(3) => refused += 1,
+                    other => panic!("unexpected response tag {other:?}"),
+                },
+                SwarmEvent::Behaviour(hostile::BehaviourEvent::Raw(Event::OutboundFailure { .. })) => {
+                    failed += 1;
+                }
+                _ => {}
+            }
+        }
+        (answered, refused, failed)
+    });
+    // The two bad frames fail; of the flood, one window's worth is answered, the rest refused.
+    assert_eq!(failed, 2, "answered {answered}, refused {refused}");
+    assert!(
+        answered <= zg_nodes::p2p::REQUESTS_PER_WINDOW as usize,
+        "{answered} answered"
+    );
+    assert!(
+        refused >= zg_nodes::p2p::REQUESTS_PER_WINDOW as usize,
+        "{refused} refused"
+    );
+    assert!(
+        metric(&rt, &node.url, "zg_p2p_requests_refused_total")
+            >= u64::from(zg_nodes::p2p::REQUESTS_PER_WINDOW)
+    );
+    assert!(metric(&rt, &node.url, "zg_p2p_bad_frames_total") == 2);
+    wait_for("the garbage gossip to be rejected", || {
+        metric(&rt, &node.url, "zg_p2p_gossip_rejected_total") == 1
+    });
+    // Honest clients are still served.
+    assert_eq!(rt.block_on(client.payload(&header.id)).unwrap(), data);
 }

@@ -12,6 +12,7 @@ use zg_nodes::chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC, print_accounts};
 use zg_nodes::client::{self, Node};
 use zg_nodes::da::{DaConfig, DaServer, id_hex, parse_id};
 use zg_nodes::da_client::{self, DaNode};
+use zg_nodes::p2p::P2pConfig;
 use zg_nodes::storage::{StorageConfig, StorageServer};
 
 /// zg: verifiable storage for decentralized AI — client and local devnet.
@@ -78,6 +79,9 @@ enum Cmd {
         /// DA node address.
         #[arg(long, default_value = "127.0.0.1:34000")]
         da_listen: SocketAddr,
+        /// The DA node's p2p address (libp2p multiaddr).
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1234")]
+        p2p_listen: libp2p::Multiaddr,
         /// Chain node (Ethereum JSON-RPC) address.
         #[arg(long, default_value = "127.0.0.1:8545")]
         chain_listen: SocketAddr,
@@ -237,6 +241,7 @@ async fn run() -> anyhow::Result<()> {
             data_dir,
             storage_listen,
             da_listen,
+            p2p_listen,
             chain_listen,
             chain_id,
             block_time,
@@ -261,6 +266,10 @@ async fn run() -> anyhow::Result<()> {
             let da = DaServer::bind(DaConfig {
                 listen: da_listen,
                 data_dir: data_dir.join("da"),
+                p2p: Some(P2pConfig {
+                    listen: p2p_listen,
+                    peers: Vec::new(),
+                }),
                 ..DaConfig::default()
             })
             .await
@@ -278,6 +287,9 @@ async fn run() -> anyhow::Result<()> {
             println!(
                 "  DA node       http://{da_addr}   POST /submissions · GET /submissions/{{id}}[/payload] · /status"
             );
+            if let Some(p2p) = da.p2p_addr() {
+                println!("  DA p2p        {p2p}   (zg-da --peer {p2p} joins it)");
+            }
             println!("  try:          zg upload FILE --node http://{addr}");
             println!("                zg da submit FILE --node http://{da_addr}");
             print_accounts(&chain, DEV_MNEMONIC, ChainNodeConfig::default().balance_ether);

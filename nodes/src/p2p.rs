@@ -1,0 +1,622 @@
+//! The nodes' p2p network over libp2p: TCP + noise + yamux, identify, gossipsub for
+//! announcements, and a request-response protocol for DA headers and cells.
+//!
+//! One task owns the swarm; the node talks to it through [`Network`] (commands) and
+//! receives [`NetEvent`]s (announcements and requests from peers). Everything from a
+//! peer is bounded before it is read: requests 64 bytes, responses one blob record,
+//! gossip 16 KiB; a peer gets at most [`REQUESTS_PER_WINDOW`] requests answered per
+//! window, two connections, and 32 concurrent streams per connection.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use libp2p::futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, ValidationMode};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, identify, noise, tcp, yamux};
+use tokio::sync::{mpsc, oneshot};
+use zg_core::da::{CellSet, MAX_BLOB_RECORD, SubmissionHeader, SubmissionId};
+
+/// The gossipsub topic DA nodes announce new submissions on.
+pub const DA_TOPIC: &str = "zg/da/submissions/1";
+/// The request-response protocol for DA headers and cells.
+pub const DA_PROTOCOL: &str = "/zg/da/cells/1";
+/// Largest request read from a peer.
+pub const MAX_REQUEST: usize = 64;
+/// Largest response read from a peer: one blob record and a tag.
+pub const MAX_RESPONSE: usize = MAX_BLOB_RECORD + 1;
+/// Largest gossip message (a 256-blob header is 12,303 bytes).
+pub const MAX_GOSSIP: usize = 16 << 10;
+/// Requests one peer gets answered per [`RATE_WINDOW`]; more are refused.
+pub const REQUESTS_PER_WINDOW: u32 = 512;
+/// The window of the per-peer request limit.
+pub const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// A request to a DA peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaRequest {
+    /// The submission's header.
+    Header {
+        /// Which submission.
+        id: SubmissionId,
+    },
+    /// The cells the peer holds of one blob, among `wanted`.
+    Cells {
+        /// Which submission.
+        id: SubmissionId,
+        /// Which blob.
+        blob: u16,
+        /// Which cells.
+        wanted: CellSet,
+    },
+}
+
+impl DaRequest {
+    /// Its bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Header { id } => [&[0u8][..], id].concat(),
+            Self::Cells { id, blob, wanted } => {
+                [&[1u8][..], id, &blob.to_le_bytes(), &wanted.0.to_le_bytes()].concat()
+            }
+        }
+    }
+
+    /// Parses a request (exact sizes only).
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
+        match (b.first(), b.len()) {
+            (Some(0), 33) => Ok(Self::Header {
+                id: b[1..33].try_into().expect("32 bytes"),
+            }),
+            (Some(1), 51) => Ok(Self::Cells {
+                id: b[1..33].try_into().expect("32 bytes"),
+                blob: u16::from_le_bytes([b[33], b[34]]),
+                wanted: CellSet(u128::from_le_bytes(b[35..51].try_into().expect("16 bytes"))),
+            }),
+            (tag, len) => Err(format!("bad request: tag {tag:?}, {len} bytes")),
+        }
+    }
+}
+
+/// A DA peer's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DaResponse {
+    /// A header's bytes.
+    Header(Vec<u8>),
+    /// A blob record with the cells held among those wanted.
+    Cells(Vec<u8>),
+    /// Not held.
+    NotFound,
+    /// Refused (rate limit, error), with why.
+    Refused(String),
+}
+
+impl DaResponse {
+    /// Its bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Header(b) => [&[0u8][..], b].concat(),
+            Self::Cells(b) => [&[1u8][..], b].concat(),
+            Self::NotFound => vec![2],
+            Self::Refused(why) => [&[3u8][..], why.as_bytes()].concat(),
+        }
+    }
+
+    /// Parses a response; the body is checked by whoever uses it.
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
+        let (tag, rest) = b.split_first().ok_or("empty response")?;
+        Ok(match tag {
+            0 => Self::Header(rest.to_vec()),
+            1 => Self::Cells(rest.to_vec()),
+            2 => Self::NotFound,
+            3 => Self::Refused(String::from_utf8_lossy(&rest[..rest.len().min(256)]).into_owned()),
+            t => return Err(format!("bad response tag {t}")),
+        })
+    }
+}
+
+/// Length-prefixed frames with a size cap checked before anything is allocated;
+/// frames refused (oversized, malformed) are counted.
+#[derive(Clone, Default)]
+pub struct DaCodec {
+    bad_frames: Arc<AtomicU64>,
+}
+
+impl DaCodec {
+    fn count<T>(&self, r: io::Result<T>) -> io::Result<T> {
+        if r.is_err() {
+            self.bad_frames.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+async fn read_frame<T: libp2p::futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes over the limit of {max}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: libp2p::futures::AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    bytes: &[u8],
+) -> io::Result<()> {
+    io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
+    io.write_all(bytes).await?;
+    io.close().await
+}
+
+fn invalid(e: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+#[async_trait::async_trait]
+impl request_response::Codec for DaCodec {
+    type Protocol = StreamProtocol;
+    type Request = DaRequest;
+    type Response = DaResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<DaRequest>
+    where
+        T: libp2p::futures::AsyncRead + Unpin + Send,
+    {
+        let r = read_frame(io, MAX_REQUEST)
+            .await
+            .and_then(|f| DaRequest::decode(&f).map_err(invalid));
+        self.count(r)
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<DaResponse>
+    where
+        T: libp2p::futures::AsyncRead + Unpin + Send,
+    {
+        let r = read_frame(io, MAX_RESPONSE)
+            .await
+            .and_then(|f| DaResponse::decode(&f).map_err(invalid));
+        self.count(r)
+    }
+
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: DaRequest) -> io::Result<()>
+    where
+        T: libp2p::futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req.encode()).await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: DaResponse) -> io::Result<()>
+    where
+        T: libp2p::futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res.encode()).await
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    limits: connection_limits::Behaviour,
+    identify: identify::Behaviour,
+    gossipsub: gossipsub::Behaviour,
+    da: request_response::Behaviour<DaCodec>,
+}
+
+/// How a node joins the network.
+#[derive(Clone, Debug)]
+pub struct P2pConfig {
+    /// Address to listen on, e.g. `/ip4/127.0.0.1/tcp/1234`.
+    pub listen: Multiaddr,
+    /// Peers to dial (and redial while they are away).
+    pub peers: Vec<Multiaddr>,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            listen: "/ip4/127.0.0.1/tcp/1234".parse().expect("valid multiaddr"),
+            peers: Vec::new(),
+        }
+    }
+}
+
+/// What the network hands the node.
+pub enum NetEvent {
+    /// A peer announced a submission (its header decoded and checked).
+    Announced {
+        /// The peer that published it.
+        source: PeerId,
+        /// The header.
+        header: SubmissionHeader,
+    },
+    /// A peer asks for something; answer with [`Network::respond`].
+    Request {
+        /// Who asks.
+        peer: PeerId,
+        /// What.
+        request: DaRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<DaResponse>,
+    },
+}
+
+enum Command {
+    Publish(Vec<u8>),
+    Request {
+        peer: PeerId,
+        request: DaRequest,
+        reply: oneshot::Sender<Result<DaResponse, String>>,
+    },
+    Respond {
+        channel: ResponseChannel<DaResponse>,
+        response: DaResponse,
+    },
+    Ban(PeerId),
+    Peers(oneshot::Sender<Vec<PeerId>>),
+}
+
+/// Counts of what peers sent that was refused.
+#[derive(Debug, Default)]
+pub struct NetStats {
+    /// Gossip messages that did not decode (rejected, the sender penalized).
+    pub gossip_rejected: AtomicU64,
+    /// Requests refused for the per-peer rate limit or a saturated node.
+    pub requests_refused: AtomicU64,
+    /// Inbound streams that failed after their request was read (timeouts, resets).
+    pub inbound_failures: AtomicU64,
+    /// Frames refused as oversized or malformed (requests and responses).
+    pub bad_frames: Arc<AtomicU64>,
+}
+
+/// A handle on the node's network task.
+#[derive(Clone)]
+pub struct Network {
+    commands: mpsc::Sender<Command>,
+    peer_id: PeerId,
+    listen: Multiaddr,
+    stats: Arc<NetStats>,
+}
+
+impl Network {
+    /// Starts the network with the node's ed25519 secret as its identity; returns once
+    /// it listens.
+    pub async fn start(
+        cfg: P2pConfig,
+        mut secret: [u8; 32],
+    ) -> anyhow::Result<(Self, mpsc::Receiver<NetEvent>)> {
+        let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).context("node key")?;
+        let peer_id = keypair.public().to_peer_id();
+        let stats = Arc::new(NetStats::default());
+        let codec = DaCodec {
+            bad_frames: stats.bad_frames.clone(),
+        };
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )?
+            .with_behaviour(|key| {
+                let gossip = gossipsub::ConfigBuilder::default()
+                    .max_transmit_size(MAX_GOSSIP)
+                    .validation_mode(ValidationMode::Strict)
+                    .validate_messages()
+                    .heartbeat_interval(Duration::from_millis(500))
+                    .build()
+                    .map_err(|e| anyhow!("gossipsub config: {e}"))?;
+                Ok(Behaviour {
+                    limits: connection_limits::Behaviour::new(
+                        connection_limits::ConnectionLimits::default()
+                            .with_max_established(Some(256))
+                            .with_max_established_per_peer(Some(2))
+                            .with_max_pending_incoming(Some(64)),
+                    ),
+                    identify: identify::Behaviour::new(identify::Config::new(
+                        "/zg/1.0.0".into(),
+                        key.public(),
+                    )),
+                    gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip)
+                        .map_err(|e| anyhow!("gossipsub: {e}"))?,
+                    da: request_response::Behaviour::with_codec(
+                        codec,
+                        [(StreamProtocol::new(DA_PROTOCOL), ProtocolSupport::Full)],
+                        request_response::Config::default()
+                            .with_request_timeout(Duration::from_secs(30))
+                            .with_max_concurrent_streams(32),
+                    ),
+                })
+            })?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+            .build();
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&IdentTopic::new(DA_TOPIC))
+            .map_err(|e| anyhow!("subscribing to {DA_TOPIC}: {e}"))?;
+        swarm.listen_on(cfg.listen.clone()).with_context(|| {
+            format!(
+                "cannot listen on {} (choose another with --p2p-listen)",
+                cfg.listen
+            )
+        })?;
+        let listen = loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => break address,
+                SwarmEvent::ListenerError { error, .. }
+                | SwarmEvent::ListenerClosed {
+                    reason: Err(error), ..
+                } => {
+                    return Err(anyhow!("cannot listen on {}: {error}", cfg.listen));
+                }
+                _ => {}
+            }
+        };
+        for peer in &cfg.peers {
+            if let Err(e) = swarm.dial(peer.clone()) {
+                tracing::warn!(%peer, error = %e, "cannot dial peer; will retry");
+            }
+        }
+        let (commands, rx) = mpsc::channel(1024);
+        let (events_tx, events) = mpsc::channel(1024);
+        tokio::spawn(run(swarm, rx, events_tx, cfg.peers, stats.clone()));
+        let listen = listen.with(libp2p::multiaddr::Protocol::P2p(peer_id));
+        tracing::info!(%listen, "p2p listening");
+        Ok((
+            Self {
+                commands,
+                peer_id,
+                listen,
+                stats,
+            },
+            events,
+        ))
+    }
+
+    /// What peers sent that was refused.
+    pub fn stats(&self) -> &NetStats {
+        &self.stats
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The address peers dial, with `/p2p/<peer id>`.
+    pub fn listen_addr(&self) -> &Multiaddr {
+        &self.listen
+    }
+
+    async fn send(&self, c: Command) {
+        // The task ends only with the node; a closed channel means shutting down.
+        let _ = self.commands.send(c).await;
+    }
+
+    /// Announces a submission this node holds to every peer.
+    pub async fn announce(&self, header: &SubmissionHeader) {
+        self.send(Command::Publish(header.encode())).await;
+    }
+
+    /// Asks `peer`; errors name the failure (timeout, closed, refused to decode).
+    pub async fn request(&self, peer: PeerId, request: DaRequest) -> Result<DaResponse, String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Request { peer, request, reply }).await;
+        rx.await.unwrap_or_else(|_| Err("network stopped".into()))
+    }
+
+    /// Answers a peer's request.
+    pub async fn respond(&self, channel: ResponseChannel<DaResponse>, response: DaResponse) {
+        self.send(Command::Respond { channel, response }).await;
+    }
+
+    /// Drops a misbehaving peer and ignores its gossip from now on.
+    pub async fn ban(&self, peer: PeerId) {
+        self.send(Command::Ban(peer)).await;
+    }
+
+    /// Peers subscribed to the DA topic.
+    pub async fn peers(&self) -> Vec<PeerId> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Peers(reply)).await;
+        rx.await.unwrap_or_default()
+    }
+}
+
+struct RateLimit {
+    window_start: Instant,
+    count: u32,
+}
+
+async fn run(
+    mut swarm: Swarm<Behaviour>,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    peers: Vec<Multiaddr>,
+    stats: Arc<NetStats>,
+) {
+    let topic = IdentTopic::new(DA_TOPIC);
+    let mut pending: HashMap<OutboundRequestId, oneshot::Sender<Result<DaResponse, String>>> = HashMap::new();
+    let mut rates: HashMap<PeerId, RateLimit> = HashMap::new();
+    let mut banned: HashSet<PeerId> = HashSet::new();
+    let mut redial = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                match command {
+                    Command::Publish(data) => {
+                        match swarm.behaviour_mut().gossipsub.publish(topic.clone(), data) {
+                            Ok(_) => {}
+                            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                                tracing::debug!("no peers to announce to");
+                            }
+                            Err(e) => tracing::warn!(error = %e, "announcement not published"),
+                        }
+                    }
+                    Command::Request { peer, request, reply } => {
+                        let id = swarm.behaviour_mut().da.send_request(&peer, request);
+                        pending.insert(id, reply);
+                    }
+                    Command::Respond { channel, response } => {
+                        // Fails only if the peer went away meanwhile.
+                        let _ = swarm.behaviour_mut().da.send_response(channel, response);
+                    }
+                    Command::Ban(peer) => {
+                        banned.insert(peer);
+                        swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
+                        let _ = swarm.disconnect_peer_id(peer);
+                    }
+                    Command::Peers(reply) => {
+                        let hash = topic.hash();
+                        let list = swarm
+                            .behaviour()
+                            .gossipsub
+                            .all_peers()
+                            .filter(|(_, topics)| topics.contains(&&hash))
+                            .map(|(p, _)| *p)
+                            .collect();
+                        let _ = reply.send(list);
+                    }
+                }
+            }
+            _ = redial.tick() => {
+                for addr in &peers {
+                    let connected = addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(id) if swarm.is_connected(&id)));
+                    if !connected {
+                        let _ = swarm.dial(addr.clone());
+                    }
+                }
+            }
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message })) => {
+                    let source = message.source.unwrap_or(propagation_source);
+                    let verdict = match SubmissionHeader::decode(&message.data) {
+                        Ok(header) if !banned.contains(&source) => {
+                            let _ = events.try_send(NetEvent::Announced { source, header });
+                            MessageAcceptance::Accept
+                        }
+                        Ok(_) => MessageAcceptance::Ignore,
+                        Err(e) => {
+                            stats.gossip_rejected.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(peer = %propagation_source, error = %e, "garbage announcement rejected");
+                            MessageAcceptance::Reject
+                        }
+                    };
+                    swarm.behaviour_mut().gossipsub.report_message_validation_result(&message_id, &propagation_source, verdict);
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::Message { peer, message, .. })) => match message {
+                    request_response::Message::Request { request, channel, .. } => {
+                        let now = Instant::now();
+                        let rate = rates.entry(peer).or_insert(RateLimit { window_start: now, count: 0 });
+                        if now.duration_since(rate.window_start) > RATE_WINDOW {
+                            *rate = RateLimit { window_start: now, count: 0 };
+                        }
+                        rate.count += 1;
+                        if banned.contains(&peer) || rate.count > REQUESTS_PER_WINDOW {
+                            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
+                            if rate.count == REQUESTS_PER_WINDOW + 1 {
+                                tracing::warn!(%peer, "peer over its request rate; refusing until the window ends");
+                            }
+                            let _ = swarm.behaviour_mut().da.send_response(channel, DaResponse::Refused("rate limited".into()));
+                        } else if let Err(mpsc::error::TrySendError::Full(NetEvent::Request { channel, .. })) =
+                            events.try_send(NetEvent::Request { peer, request, channel })
+                        {
+                            // The node is saturated: refuse rather than queue without bound.
+                            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
+                            let _ = swarm.behaviour_mut().da.send_response(channel, DaResponse::Refused("busy".into()));
+                        }
+                    }
+                    request_response::Message::Response { request_id, response } => {
+                        if let Some(reply) = pending.remove(&request_id) {
+                            let _ = reply.send(Ok(response));
+                        }
+                    }
+                },
+                SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::OutboundFailure { peer, request_id, error, .. })) => {
+                    tracing::debug!(%peer, %error, "request failed");
+                    if let Some(reply) = pending.remove(&request_id) {
+                        let _ = reply.send(Err(error.to_string()));
+                    }
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::InboundFailure { peer, error, .. })) => {
+                    stats.inbound_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, %error, "inbound request failed");
+                }
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    if banned.contains(&peer_id) {
+                        let _ = swarm.disconnect_peer_id(peer_id);
+                    } else {
+                        tracing::info!(peer = %peer_id, "peer connected");
+                    }
+                }
+                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                    tracing::info!(peer = %peer_id, "peer disconnected");
+                    rates.remove(&peer_id);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_reject_bad_sizes() {
+        for r in [
+            DaRequest::Header { id: [3; 32] },
+            DaRequest::Cells {
+                id: [4; 32],
+                blob: 255,
+                wanted: CellSet(1 << 127 | 5),
+            },
+        ] {
+            let b = r.encode();
+            assert!(b.len() <= MAX_REQUEST);
+            assert_eq!(DaRequest::decode(&b).unwrap(), r);
+            assert!(DaRequest::decode(&b[..b.len() - 1]).is_err());
+        }
+        assert!(DaRequest::decode(&[9; 33]).is_err());
+        for r in [
+            DaResponse::Header(vec![1, 2]),
+            DaResponse::Cells(vec![]),
+            DaResponse::NotFound,
+            DaResponse::Refused("busy".into()),
+        ] {
+            assert_eq!(DaResponse::decode(&r.encode()).unwrap(), r);
+        }
+        assert!(DaResponse::decode(&[]).is_err());
+        assert!(DaResponse::decode(&[7]).is_err());
+    }
+
+    #[test]
+    fn frames_over_the_limit_are_refused_before_allocating() {
+        use libp2p::futures::executor::block_on;
+        use libp2p::futures::io::Cursor;
+        // Claims 4 GiB; only the prefix is there.
+        let mut huge = Cursor::new(u32::MAX.to_le_bytes().to_vec());
+        let e = block_on(read_frame(&mut huge, MAX_REQUEST)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let mut ok = Cursor::new([&3u32.to_le_bytes()[..], b"abc"].concat());
+        assert_eq!(block_on(read_frame(&mut ok, MAX_REQUEST)).unwrap(), b"abc");
+        let mut short = Cursor::new([&5u32.to_le_bytes()[..], b"ab"].concat());
+        assert!(block_on(read_frame(&mut short, MAX_REQUEST)).is_err());
+    }
+}
