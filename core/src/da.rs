@@ -463,6 +463,89 @@ fn cell_set(cells: &[CellWithProof]) -> CellSet {
     CellSet(cells.iter().fold(0u128, |set, c| set | 1 << c.index))
 }
 
+/// A request from one DA node to another (the p2p protocol's message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaRequest {
+    /// The submission's header.
+    Header {
+        /// Which submission.
+        id: SubmissionId,
+    },
+    /// The cells the peer holds of one blob, among `wanted`.
+    Cells {
+        /// Which submission.
+        id: SubmissionId,
+        /// Which blob.
+        blob: u16,
+        /// Which cells.
+        wanted: CellSet,
+    },
+}
+
+impl DaRequest {
+    /// Its bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Header { id } => [&[0u8][..], id].concat(),
+            Self::Cells { id, blob, wanted } => {
+                [&[1u8][..], id, &blob.to_le_bytes(), &wanted.0.to_le_bytes()].concat()
+            }
+        }
+    }
+
+    /// Parses a request (exact sizes only).
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
+        match (b.first(), b.len()) {
+            (Some(0), 33) => Ok(Self::Header {
+                id: b[1..33].try_into().expect("32 bytes"),
+            }),
+            (Some(1), 51) => Ok(Self::Cells {
+                id: b[1..33].try_into().expect("32 bytes"),
+                blob: u16::from_le_bytes([b[33], b[34]]),
+                wanted: CellSet(u128::from_le_bytes(b[35..51].try_into().expect("16 bytes"))),
+            }),
+            (tag, len) => Err(format!("bad request: tag {tag:?}, {len} bytes")),
+        }
+    }
+}
+
+/// A DA peer's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DaResponse {
+    /// A header's bytes.
+    Header(Vec<u8>),
+    /// A blob record with the cells held among those wanted.
+    Cells(Vec<u8>),
+    /// Not held.
+    NotFound,
+    /// Refused (rate limit, error), with why.
+    Refused(String),
+}
+
+impl DaResponse {
+    /// Its bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Header(b) => [&[0u8][..], b].concat(),
+            Self::Cells(b) => [&[1u8][..], b].concat(),
+            Self::NotFound => vec![2],
+            Self::Refused(why) => [&[3u8][..], why.as_bytes()].concat(),
+        }
+    }
+
+    /// Parses a response; the body is checked by whoever uses it.
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
+        let (tag, rest) = b.split_first().ok_or("empty response")?;
+        Ok(match tag {
+            0 => Self::Header(rest.to_vec()),
+            1 => Self::Cells(rest.to_vec()),
+            2 => Self::NotFound,
+            3 => Self::Refused(String::from_utf8_lossy(&rest[..rest.len().min(256)]).into_owned()),
+            t => return Err(format!("bad response tag {t}")),
+        })
+    }
+}
+
 /// A node's signing key, kept in a file (32 secret bytes, mode 0600).
 pub struct NodeKey(SigningKey);
 
@@ -794,6 +877,34 @@ mod tests {
             }
         }
         assert!(hits.iter().all(|&h| (60..=200).contains(&h)), "{hits:?}");
+    }
+
+    #[test]
+    fn messages_round_trip_and_reject_bad_sizes() {
+        for r in [
+            DaRequest::Header { id: [3; 32] },
+            DaRequest::Cells {
+                id: [4; 32],
+                blob: 255,
+                wanted: CellSet(1 << 127 | 5),
+            },
+        ] {
+            let b = r.encode();
+            assert!(b.len() <= 64);
+            assert_eq!(DaRequest::decode(&b).unwrap(), r);
+            assert!(DaRequest::decode(&b[..b.len() - 1]).is_err());
+        }
+        assert!(DaRequest::decode(&[9; 33]).is_err());
+        for r in [
+            DaResponse::Header(vec![1, 2]),
+            DaResponse::Cells(vec![]),
+            DaResponse::NotFound,
+            DaResponse::Refused("busy".into()),
+        ] {
+            assert_eq!(DaResponse::decode(&r.encode()).unwrap(), r);
+        }
+        assert!(DaResponse::decode(&[]).is_err());
+        assert!(DaResponse::decode(&[7]).is_err());
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! DA formats on arbitrary bytes: submission headers, blob records and certificates
 //! parse to a typed error or to a value that encodes back to the same bytes; parsed
 //! cells go through the KZG cell verifier against a real commitment, and parsed
-//! certificates through the certificate check. Never a panic, never an acceptance of
-//! a forged cell or signature.
+//! certificates through the certificate check; peer requests and responses parse or
+//! refuse. Never a panic, never an acceptance of a forged cell or signature.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use zg_core::blob::{self, Submission};
-use zg_core::da::{Certificate, NodeKey, SubmissionHeader, decode_blob_record, encode_blob_record};
+use zg_core::da::{
+    Certificate, DaRequest, DaResponse, NodeKey, SubmissionHeader, decode_blob_record, encode_blob_record,
+};
 use zg_kzg::KzgContext;
 
 // One real submission and a node set of two keys.
@@ -27,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (sub, keys) = fixture();
-    match which % 3 {
+    match which % 5 {
         0 => {
             if let Ok(h) = SubmissionHeader::decode(bytes) {
                 assert_eq!(h.encode(), bytes);
@@ -43,6 +45,19 @@ fuzz_target!(|data: &[u8]| {
                     for c in ok {
                         assert_eq!(c.cell, sub.blobs[0].cells[c.index as usize]);
                     }
+                }
+            }
+        }
+        3 => {
+            if let Ok(r) = DaRequest::decode(bytes) {
+                assert_eq!(r.encode(), bytes);
+            }
+        }
+        4 => {
+            if let Ok(r) = DaResponse::decode(bytes) {
+                // Refusal reasons are cut to 256 bytes and made UTF-8; the rest round-trips.
+                if !matches!(r, DaResponse::Refused(_)) {
+                    assert_eq!(r.encode(), bytes);
                 }
             }
         }

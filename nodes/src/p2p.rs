@@ -20,7 +20,8 @@ use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, Respons
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, identify, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
-use zg_core::da::{CellSet, MAX_BLOB_RECORD, SubmissionHeader, SubmissionId};
+pub use zg_core::da::{DaRequest, DaResponse};
+use zg_core::da::{MAX_BLOB_RECORD, SubmissionHeader};
 
 /// The gossipsub topic DA nodes announce new submissions on.
 pub const DA_TOPIC: &str = "zg/da/submissions/1";
@@ -36,89 +37,6 @@ pub const MAX_GOSSIP: usize = 16 << 10;
 pub const REQUESTS_PER_WINDOW: u32 = 512;
 /// The window of the per-peer request limit.
 pub const RATE_WINDOW: Duration = Duration::from_secs(10);
-
-/// A request to a DA peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DaRequest {
-    /// The submission's header.
-    Header {
-        /// Which submission.
-        id: SubmissionId,
-    },
-    /// The cells the peer holds of one blob, among `wanted`.
-    Cells {
-        /// Which submission.
-        id: SubmissionId,
-        /// Which blob.
-        blob: u16,
-        /// Which cells.
-        wanted: CellSet,
-    },
-}
-
-impl DaRequest {
-    /// Its bytes on the wire.
-    pub fn encode(&self) -> Vec<u8> {
-        match self {
-            Self::Header { id } => [&[0u8][..], id].concat(),
-            Self::Cells { id, blob, wanted } => {
-                [&[1u8][..], id, &blob.to_le_bytes(), &wanted.0.to_le_bytes()].concat()
-            }
-        }
-    }
-
-    /// Parses a request (exact sizes only).
-    pub fn decode(b: &[u8]) -> Result<Self, String> {
-        match (b.first(), b.len()) {
-            (Some(0), 33) => Ok(Self::Header {
-                id: b[1..33].try_into().expect("32 bytes"),
-            }),
-            (Some(1), 51) => Ok(Self::Cells {
-                id: b[1..33].try_into().expect("32 bytes"),
-                blob: u16::from_le_bytes([b[33], b[34]]),
-                wanted: CellSet(u128::from_le_bytes(b[35..51].try_into().expect("16 bytes"))),
-            }),
-            (tag, len) => Err(format!("bad request: tag {tag:?}, {len} bytes")),
-        }
-    }
-}
-
-/// A DA peer's answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DaResponse {
-    /// A header's bytes.
-    Header(Vec<u8>),
-    /// A blob record with the cells held among those wanted.
-    Cells(Vec<u8>),
-    /// Not held.
-    NotFound,
-    /// Refused (rate limit, error), with why.
-    Refused(String),
-}
-
-impl DaResponse {
-    /// Its bytes on the wire.
-    pub fn encode(&self) -> Vec<u8> {
-        match self {
-            Self::Header(b) => [&[0u8][..], b].concat(),
-            Self::Cells(b) => [&[1u8][..], b].concat(),
-            Self::NotFound => vec![2],
-            Self::Refused(why) => [&[3u8][..], why.as_bytes()].concat(),
-        }
-    }
-
-    /// Parses a response; the body is checked by whoever uses it.
-    pub fn decode(b: &[u8]) -> Result<Self, String> {
-        let (tag, rest) = b.split_first().ok_or("empty response")?;
-        Ok(match tag {
-            0 => Self::Header(rest.to_vec()),
-            1 => Self::Cells(rest.to_vec()),
-            2 => Self::NotFound,
-            3 => Self::Refused(String::from_utf8_lossy(&rest[..rest.len().min(256)]).into_owned()),
-            t => return Err(format!("bad response tag {t}")),
-        })
-    }
-}
 
 /// Length-prefixed frames with a size cap checked before anything is allocated;
 /// frames refused (oversized, malformed) are counted.
@@ -577,34 +495,6 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn messages_round_trip_and_reject_bad_sizes() {
-        for r in [
-            DaRequest::Header { id: [3; 32] },
-            DaRequest::Cells {
-                id: [4; 32],
-                blob: 255,
-                wanted: CellSet(1 << 127 | 5),
-            },
-        ] {
-            let b = r.encode();
-            assert!(b.len() <= MAX_REQUEST);
-            assert_eq!(DaRequest::decode(&b).unwrap(), r);
-            assert!(DaRequest::decode(&b[..b.len() - 1]).is_err());
-        }
-        assert!(DaRequest::decode(&[9; 33]).is_err());
-        for r in [
-            DaResponse::Header(vec![1, 2]),
-            DaResponse::Cells(vec![]),
-            DaResponse::NotFound,
-            DaResponse::Refused("busy".into()),
-        ] {
-            assert_eq!(DaResponse::decode(&r.encode()).unwrap(), r);
-        }
-        assert!(DaResponse::decode(&[]).is_err());
-        assert!(DaResponse::decode(&[7]).is_err());
-    }
 
     #[test]
     fn frames_over_the_limit_are_refused_before_allocating() {

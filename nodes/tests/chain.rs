@@ -457,6 +457,8 @@ async fn devnet_serves_chain_storage_and_da() {
             "127.0.0.1:0",
             "--p2p-listen",
             "/ip4/127.0.0.1/tcp/0",
+            "--da-nodes",
+            "2",
             "--data-dir",
         ])
         .arg(dir.path())
@@ -466,9 +468,9 @@ async fn devnet_serves_chain_storage_and_da() {
         .spawn()
         .expect("zg devnet starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let (mut chain_url, mut storage_url, mut da_url) = (None, None, None);
+    let (mut chain_url, mut storage_url, mut da_urls) = (None, None, Vec::new());
     let mut line = String::new();
-    while chain_url.is_none() || storage_url.is_none() || da_url.is_none() {
+    while chain_url.is_none() || storage_url.is_none() || da_urls.len() < 2 {
         line.clear();
         assert!(stdout.read_line(&mut line).unwrap() > 0, "devnet exited early");
         let url = line
@@ -480,7 +482,7 @@ async fn devnet_serves_chain_storage_and_da() {
         } else if line.trim_start().starts_with("storage node") {
             storage_url = url;
         } else if line.trim_start().starts_with("DA node") {
-            da_url = url;
+            da_urls.extend(url);
         }
     }
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
@@ -493,11 +495,27 @@ async fn devnet_serves_chain_storage_and_da() {
         br#"{"jsonrpc":"2.0","id":1,"method":"zgs_getStatus","params":[]}"#,
     );
     assert!(body.contains("\"result\""), "{body}");
-    let da = zg_nodes::da_client::DaNode::new(&da_url.unwrap()).unwrap();
+    // Two DA nodes that found each other: a submission to one is replicated by the other.
+    let da = zg_nodes::da_client::DaNode::new(&da_urls[0]).unwrap();
+    let other = zg_nodes::da_client::DaNode::new(&da_urls[1]).unwrap();
+    let start = std::time::Instant::now();
+    while other.status().await.unwrap().peers < 1 {
+        assert!(start.elapsed() < Duration::from_secs(30), "DA nodes never met");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (header, _) = zg_nodes::da_client::submit(std::slice::from_ref(&da), b"hello DA".to_vec(), false, 1)
         .await
         .unwrap();
     assert_eq!(da.payload(&header.id).await.unwrap(), b"hello DA");
+    loop {
+        let info = other.info(&header.id).await;
+        if info.is_ok_and(|i| i.cells_held == vec![64] && i.attestation.is_some()) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no replication");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(other.payload(&header.id).await.unwrap(), b"hello DA");
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -506,4 +524,5 @@ async fn devnet_serves_chain_storage_and_da() {
     assert!(child.wait().unwrap().success());
     assert!(dir.path().join("chain").join(zg_core::evm::LOG_FILE).exists());
     assert!(dir.path().join("da").join(zg_nodes::da::KEY_FILE).exists());
+    assert!(dir.path().join("da-1").join(zg_nodes::da::KEY_FILE).exists());
 }

@@ -82,6 +82,10 @@ enum Cmd {
         /// The DA node's p2p address (libp2p multiaddr).
         #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1234")]
         p2p_listen: libp2p::Multiaddr,
+        /// DA nodes to start, on consecutive ports from --da-listen and --p2p-listen, each
+        /// joined to the ones before it.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        da_nodes: u16,
         /// Chain node (Ethereum JSON-RPC) address.
         #[arg(long, default_value = "127.0.0.1:8545")]
         chain_listen: SocketAddr,
@@ -192,6 +196,26 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The port of the `i`th of several nodes from a base port (0 stays 0: any free port).
+fn nth_port(base: u16, i: u16) -> anyhow::Result<u16> {
+    if base == 0 {
+        return Ok(0);
+    }
+    base.checked_add(i)
+        .ok_or_else(|| anyhow::anyhow!("port {base} + {i} is past 65535; choose a lower base port"))
+}
+
+/// The `i`th p2p address from a base `/ip4/…/tcp/PORT` address.
+fn nth_p2p(base: &libp2p::Multiaddr, i: u16) -> anyhow::Result<libp2p::Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    base.iter()
+        .map(|p| match p {
+            Protocol::Tcp(port) => nth_port(port, i).map(Protocol::Tcp),
+            other => Ok(other),
+        })
+        .collect()
+}
+
 fn main() -> std::process::ExitCode {
     zg_nodes::exit_on_error(run())
 }
@@ -242,6 +266,7 @@ async fn run() -> anyhow::Result<()> {
             storage_listen,
             da_listen,
             p2p_listen,
+            da_nodes,
             chain_listen,
             chain_id,
             block_time,
@@ -263,18 +288,28 @@ async fn run() -> anyhow::Result<()> {
             })
             .await
             .context("starting the storage node")?;
-            let da = DaServer::bind(DaConfig {
-                listen: da_listen,
-                data_dir: data_dir.join("da"),
-                p2p: Some(P2pConfig {
-                    listen: p2p_listen,
-                    peers: Vec::new(),
-                }),
-                ..DaConfig::default()
-            })
-            .await
-            .context("starting the DA node")?;
-            let da_addr = da.local_addr()?;
+            let mut das: Vec<DaServer> = Vec::new();
+            let mut p2p_peers = Vec::new();
+            for i in 0..da_nodes {
+                let da = DaServer::bind(DaConfig {
+                    listen: SocketAddr::new(da_listen.ip(), nth_port(da_listen.port(), i)?),
+                    data_dir: data_dir.join(if i == 0 {
+                        "da".to_owned()
+                    } else {
+                        format!("da-{i}")
+                    }),
+                    p2p: Some(P2pConfig {
+                        listen: nth_p2p(&p2p_listen, i)?,
+                        peers: p2p_peers.clone(),
+                    }),
+                    ..DaConfig::default()
+                })
+                .await
+                .with_context(|| format!("starting DA node {i}"))?;
+                p2p_peers.extend(da.p2p_addr().and_then(|a| a.parse().ok()));
+                das.push(da);
+            }
+            let da_addr = das[0].local_addr()?;
             let addr = storage.local_addr()?;
             println!("zg devnet is up (data in {})", data_dir.display());
             println!(
@@ -284,11 +319,14 @@ async fn run() -> anyhow::Result<()> {
             println!(
                 "  storage node  http://{addr}   JSON-RPC zgs_* · PUT /files · GET /files/{{root}} · /metrics"
             );
-            println!(
-                "  DA node       http://{da_addr}   POST /submissions · GET /submissions/{{id}}[/payload] · /status"
-            );
-            if let Some(p2p) = da.p2p_addr() {
-                println!("  DA p2p        {p2p}   (zg-da --peer {p2p} joins it)");
+            for da in &das {
+                println!(
+                    "  DA node       http://{}   POST /submissions · GET /submissions/{{id}}[/payload] · /status",
+                    da.local_addr()?
+                );
+                if let Some(p2p) = da.p2p_addr() {
+                    println!("    p2p         {p2p}   (zg-da --peer {p2p} joins it)");
+                }
             }
             println!("  try:          zg upload FILE --node http://{addr}");
             println!("                zg da submit FILE --node http://{da_addr}");
@@ -297,19 +335,26 @@ async fn run() -> anyhow::Result<()> {
                 "Ctrl-C stops it; data stays in {} for the next start.",
                 data_dir.display()
             );
-            // One Ctrl-C stops both servers.
+            // One Ctrl-C stops every server.
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let mut da_stop = stop_rx.clone();
-            let da_task = tokio::spawn(da.serve(async move {
-                let _ = da_stop.wait_for(|s| *s).await;
-            }));
+            let da_tasks: Vec<_> = das
+                .into_iter()
+                .map(|da| {
+                    let mut stop = stop_rx.clone();
+                    tokio::spawn(da.serve(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    }))
+                })
+                .collect();
             let storage_result = storage
                 .serve(async move {
                     zg_nodes::shutdown_signal().await;
                     let _ = stop_tx.send(true);
                 })
                 .await;
-            da_task.await??;
+            for task in da_tasks {
+                task.await??;
+            }
             storage_result?;
             chain.stop().await;
         }
