@@ -35,6 +35,10 @@ fn encoded_submission_round_trips_and_survives_reopen() {
         let da = open(dir.path());
         let header = da.put_encoded(&sub).unwrap();
         assert_eq!(header.id, sub.id);
+        // Submitting the same payload again writes nothing.
+        let used = da.store().stats().used_bytes;
+        assert_eq!(da.put_encoded(&sub).unwrap(), header);
+        assert_eq!(da.store().stats().used_bytes, used);
         assert_eq!(da.payload(ctx, &sub.id).unwrap(), data);
         assert_eq!(da.custody(&header).unwrap(), vec![CellSet::ALL; 2]);
         let c = da.cell(&sub.id, 1, 100).unwrap();
