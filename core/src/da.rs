@@ -309,12 +309,18 @@ pub fn decode_blob_record(bytes: &[u8]) -> Result<Vec<CellWithProof>> {
 /// Submissions in a segment store.
 pub struct DaStore {
     store: Store,
+    // Serializes put_cells' read-merge-write of a blob record: two writers merging into
+    // the same record at once would each drop the other's cells.
+    merging: std::sync::Mutex<()>,
 }
 
 impl DaStore {
     /// Wraps an open store.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            merging: std::sync::Mutex::new(()),
+        }
     }
 
     /// The store underneath.
@@ -379,7 +385,12 @@ impl DaStore {
     ) -> Result<CellSet> {
         let commitment = header.commitment(blob)?;
         let verified = blob::verify_cells(ctx, blob, commitment, cells)?;
-        let mut held = self.blob_cells(&header.id, blob).unwrap_or_default();
+        let _merging = self
+            .merging
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A record that cannot be read is an error, not an empty one to write over.
+        let mut held = self.blob_cells(&header.id, blob)?;
         let before = held.len();
         for cell in verified {
             if let Err(at) = held.binary_search_by_key(&cell.index, |c| c.index) {

@@ -250,31 +250,22 @@ struct Node {
 }
 
 impl Node {
-    /// The attestation, if every blob holds at least this node's custody.
-    fn attestation(&self, header: &SubmissionHeader) -> Result<Option<Attestation>, DaError> {
-        let custody = self.da.custody(header)?;
-        let complete = custody
-            .iter()
-            .all(|held| held.0 & self.custody.0 == self.custody.0);
-        Ok(complete.then(|| self.key.attest(header)))
-    }
-
-    /// Whether every blob holds all 128 cells (this node can serve any custody).
-    fn holds_all(&self, header: &SubmissionHeader) -> Result<bool, DaError> {
-        Ok(self.da.custody(header)?.iter().all(|held| *held == CellSet::ALL))
+    /// The cells held of each blob (one read of the submission's records), and the
+    /// attestation once every blob holds at least this node's custody.
+    fn share(&self, header: &SubmissionHeader) -> Result<(Vec<CellSet>, Option<Attestation>), DaError> {
+        let held = self.da.custody(header)?;
+        let complete = held.iter().all(|h| h.0 & self.custody.0 == self.custody.0);
+        Ok((held, complete.then(|| self.key.attest(header))))
     }
 
     fn info(&self, header: &SubmissionHeader) -> Result<SubmissionInfo, DaError> {
-        let custody = self.da.custody(header)?;
-        let complete = custody
-            .iter()
-            .all(|held| held.0 & self.custody.0 == self.custody.0);
+        let (held, attestation) = self.share(header)?;
         Ok(SubmissionInfo {
             id: id_hex(&header.id),
             payload_len: header.payload_len,
             commitments: header.commitments.iter().map(|c| hex0x(c)).collect(),
-            cells_held: custody.iter().map(|c| c.len()).collect(),
-            attestation: complete.then(|| AttestationJson::from(&self.key.attest(header))),
+            cells_held: held.iter().map(|c| c.len()).collect(),
+            attestation: attestation.as_ref().map(AttestationJson::from),
         })
     }
 }
@@ -436,8 +427,9 @@ async fn put_cells(
         let count = cells.len() as u64;
         let held = n.da.put_cells(n.kzg, &header, blob, &cells)?;
         n.metrics.cells_in.fetch_add(count, Ordering::Relaxed);
-        let attestation = n.attestation(&header)?;
-        let announce = held == CellSet::ALL && n.holds_all(&header)?;
+        let (all_held, attestation) = n.share(&header)?;
+        // Announced once this node can serve every cell of every blob.
+        let announce = all_held.iter().all(|h| *h == CellSet::ALL);
         Ok((held, attestation, announce.then_some(header)))
     })
     .await;
@@ -720,7 +712,7 @@ fn answer(node: &Node, request: DaRequest) -> DaResponse {
             .map(|h| h.map(|h| DaResponse::Header(h.encode()))),
         DaRequest::Cells { id, blob, wanted } => node.da.blob_cells(&id, usize::from(blob)).map(|cells| {
             let mut cells: Vec<_> = cells.into_iter().filter(|c| wanted.contains(c.index)).collect();
-            if node.serve_bad_cells() {
+            if node.cfg.serve_bad_cells {
                 for c in &mut cells {
                     c.cell[7] ^= 1;
                 }
@@ -735,12 +727,6 @@ fn answer(node: &Node, request: DaRequest) -> DaResponse {
     }
 }
 
-impl Node {
-    fn serve_bad_cells(&self) -> bool {
-        self.cfg.serve_bad_cells
-    }
-}
-
 /// Why fetching cells from a peer failed.
 enum PeerFault {
     /// The peer sent cells that fail their proofs (or garbage): it gets banned.
@@ -751,14 +737,17 @@ enum PeerFault {
     Local(Response),
 }
 
-/// Asks `peer` for the `wanted` cells of one blob and checks each against its commitment.
+/// Asks `peer` for the `wanted` cells of one blob and checks each against its
+/// commitment (once: with `keep`, `DaStore::put_cells` checks as it stores them).
+/// Returns how many came, and with `keep` the cells now held of that blob.
 async fn fetch_cells(
     node: &App,
     peer: libp2p::PeerId,
     header: &SubmissionHeader,
     blob: usize,
     wanted: CellSet,
-) -> Result<Vec<zg_core::blob::CellWithProof>, PeerFault> {
+    keep: bool,
+) -> Result<(usize, Option<CellSet>), PeerFault> {
     let net = node
         .net
         .as_ref()
@@ -770,23 +759,36 @@ async fn fetch_cells(
     };
     let record = match net.request(peer, request).await {
         Ok(DaResponse::Cells(record)) => record,
-        Ok(DaResponse::NotFound) => return Ok(Vec::new()),
+        Ok(DaResponse::NotFound) => return Ok((0, None)),
         Ok(other) => return Err(PeerFault::Unavailable(format!("answered {other:?}"))),
         Err(e) => return Err(PeerFault::Unavailable(e)),
     };
     let header = header.clone();
+    // Ok(Err(why)): the peer's data is bad; Err: this node failed.
     let checked = blocking(node, move |n| {
-        let cells = decode_blob_record(&record)?;
-        let commitment = &header.commitments[blob];
-        Ok(zg_core::blob::verify_cells(n.kzg, blob, commitment, &cells))
+        let cells = match decode_blob_record(&record) {
+            Ok(cells) => cells,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if !cells.iter().all(|c| wanted.contains(c.index)) {
+            return Ok(Err("sent cells that were not asked for".into()));
+        }
+        let result = if keep {
+            n.da.put_cells(n.kzg, &header, blob, &cells).map(Some)
+        } else {
+            zg_core::blob::verify_cells(n.kzg, blob, &header.commitments[blob], &cells)
+                .map(|_| None)
+                .map_err(DaError::from)
+        };
+        match result {
+            Ok(held) => Ok(Ok((cells.len(), held))),
+            Err(e @ DaError::Store(_)) => Err(e),
+            Err(e) => Ok(Err(e.to_string())),
+        }
     })
     .await
     .map_err(PeerFault::Local)?;
-    match checked {
-        Ok(cells) if cells.iter().all(|c| wanted.contains(c.index)) => Ok(cells),
-        Ok(_) => Err(PeerFault::Bad("sent cells that were not asked for".into())),
-        Err(e) => Err(PeerFault::Bad(e.to_string())),
-    }
+    checked.map_err(PeerFault::Bad)
 }
 
 async fn punish(node: &App, peer: libp2p::PeerId, why: &str) {
@@ -817,21 +819,17 @@ async fn replicate(node: App, source: libp2p::PeerId, header: SubmissionHeader) 
         if wanted.is_empty() {
             continue;
         }
-        let cells = match fetch_cells(&node, source, &header, blob, wanted).await {
-            Ok(cells) => cells,
+        match fetch_cells(&node, source, &header, blob, wanted, true).await {
+            Ok(_) => {}
             Err(PeerFault::Bad(why)) => return punish(&node, source, &why).await,
             Err(PeerFault::Unavailable(why)) => {
                 tracing::warn!(submission = %id, peer = %source, reason = why, "custody cells not fetched");
                 return;
             }
-            Err(PeerFault::Local(_)) => return,
-        };
-        let h = header.clone();
-        // Verified in fetch_cells; put_cells checks again as it stores (the store's rule).
-        let stored = blocking(&node, move |n| n.da.put_cells(n.kzg, &h, blob, &cells)).await;
-        if stored.is_err() {
-            tracing::warn!(submission = %id, blob, "custody cells not stored");
-            return;
+            Err(PeerFault::Local(_)) => {
+                tracing::warn!(submission = %id, blob, "custody cells not stored");
+                return;
+            }
         }
     }
     // Availability sampling: random cells outside the custody, from the same peer.
@@ -842,8 +840,8 @@ async fn replicate(node: App, source: libp2p::PeerId, header: SubmissionHeader) 
         if node.custody.contains(cell) {
             continue;
         }
-        match fetch_cells(&node, source, &header, blob, CellSet(1 << cell)).await {
-            Ok(cells) if cells.len() == 1 => samples += 1,
+        match fetch_cells(&node, source, &header, blob, CellSet(1 << cell), false).await {
+            Ok((1, _)) => samples += 1,
             Ok(_) | Err(PeerFault::Unavailable(_) | PeerFault::Local(_)) => {}
             Err(PeerFault::Bad(why)) => return punish(&node, source, &why).await,
         }
@@ -874,14 +872,13 @@ async fn fill_from_peers(node: &App, id: SubmissionId) -> Result<(), Response> {
             if have.len() >= zg_core::blob::CELLS_TO_RECOVER {
                 break;
             }
-            match fetch_cells(node, peer, &header, blob, CellSet(!have.0)).await {
-                Ok(cells) if !cells.is_empty() => {
+            // Kept: the next read needs no peers.
+            match fetch_cells(node, peer, &header, blob, CellSet(!have.0), true).await {
+                Ok((count, Some(held))) if count > 0 => {
                     node.metrics
                         .cells_from_peers
-                        .fetch_add(cells.len() as u64, Ordering::Relaxed);
-                    let h = header.clone();
-                    // Kept: the next read needs no peers (the cells were verified).
-                    have = blocking(node, move |n| n.da.put_cells(n.kzg, &h, blob, &cells)).await?;
+                        .fetch_add(count as u64, Ordering::Relaxed);
+                    have = held;
                 }
                 Ok(_) | Err(PeerFault::Unavailable(_)) => {}
                 Err(PeerFault::Bad(why)) => punish(node, peer, &why).await,
