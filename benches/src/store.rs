@@ -230,6 +230,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         target: Some(1.0),
     });
     out.extend(node_pairs(scale));
+    out.push(replication_pair(scale));
     out
 }
 
@@ -391,4 +392,92 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         target: Some(0.7),
     });
     out
+}
+
+/// A fresh storage node joining one that holds a file, until it holds the file too
+/// (libp2p, every segment verified on arrival), beside an HTTP download of the file.
+fn replication_pair(scale: usize) -> Pair {
+    use zg_nodes::p2p::{Multiaddr, P2pConfig};
+    use zg_nodes::storage::{StorageConfig, StorageServer};
+    let len = ((1usize << 30) / scale).max(BATCH * SEGMENT_SIZE);
+    let data = test_bytes(len, 22);
+    let dir = Arc::new(fresh_dir("replication"));
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime"),
+    );
+    let networked = |data_dir: std::path::PathBuf, peers: Vec<Multiaddr>| StorageConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir,
+        p2p: Some(P2pConfig {
+            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"),
+            peers,
+        }),
+        ..StorageConfig::default()
+    };
+    let source = rt
+        .block_on(StorageServer::bind(networked(
+            dir.path().join("source"),
+            Vec::new(),
+        )))
+        .expect("source binds");
+    let addr = source.local_addr().expect("addr");
+    let source_p2p: Multiaddr = source.p2p_addr().expect("p2p").parse().expect("multiaddr");
+    rt.spawn(source.serve(std::future::pending()));
+    let head =
+        format!("PUT /files HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
+    let (resp, _) = http_exchange(addr, &head, Some(&data));
+    assert!(
+        resp.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    let root = zg_nodes::api::root_hex(blake3::hash(&data).as_bytes());
+    let keep = dir.clone();
+    let mut round = 0u32;
+    Pair {
+        kernel: "node replication",
+        shape: format!("{} MiB, new node joins over libp2p", len >> 20),
+        bytes: len as u64,
+        zg: Side::new("zg-storage replication (p2p)", move || {
+            round += 1;
+            let replica_dir = keep.path().join(format!("replica-{round}"));
+            let server = rt
+                .block_on(StorageServer::bind(networked(
+                    replica_dir.clone(),
+                    vec![source_p2p.clone()],
+                )))
+                .expect("replica binds");
+            let replica = server.local_addr().expect("addr");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let serving = rt.spawn(server.serve(async move {
+                let _ = stopped.await;
+            }));
+            let status = br#"{"jsonrpc":"2.0","id":1,"method":"zgs_getStatus"}"#;
+            let head = format!(
+                "POST / HTTP/1.1\r\nHost: {replica}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                status.len()
+            );
+            loop {
+                let (body, _) = http_exchange(replica, &head, Some(status));
+                if String::from_utf8_lossy(&body).contains("\"files\":1,") {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            let _ = stop.send(());
+            rt.block_on(serving).expect("joins").expect("stops");
+            std::fs::remove_dir_all(&replica_dir).expect("remove replica");
+        }),
+        peer: Some(Side::new("zg-storage GET /files (HTTP)", move || {
+            let _ = &dir;
+            let head = format!("GET /files/{root} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            let (_, total) = http_exchange(addr, &head, None);
+            assert!(total > len, "short response");
+        })),
+        items: 0,
+        target: None,
+    }
 }

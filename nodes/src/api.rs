@@ -89,6 +89,9 @@ pub struct Status {
     pub used_bytes: u64,
     /// Where and how the store does I/O.
     pub backend: String,
+    /// The node's p2p address, when networked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<String>,
 }
 
 /// Half-open ranges of segment indices, `[start, end)`.

@@ -26,7 +26,7 @@ use zg_core::da::{
     custody_columns, decode_blob_record, encode_blob_record,
 };
 
-use crate::p2p::{DaRequest, DaResponse, NetEvent, Network, P2pConfig};
+use crate::p2p::{DaRequest, DaResponse, NetEvent, Network, P2pConfig, Service};
 use zg_core::store::{Store, StoreError, StoreOptions};
 use zg_kzg::{Bytes48, KzgContext};
 
@@ -601,7 +601,7 @@ impl DaServer {
         tokio::task::spawn_blocking(|| kzg.build_tables()).await?;
         let (net, events) = match &cfg.p2p {
             Some(p2p) => {
-                let (net, events) = Network::start(p2p.clone(), key.secret()).await?;
+                let (net, events) = Network::start(p2p.clone(), key.secret(), Service::Da).await?;
                 (Some(net), Some(events))
             }
             None => (None, None),
@@ -668,6 +668,10 @@ impl DaServer {
         axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await?;
+        // The network task holds the node through its event handler: stop it too.
+        if let Some(net) = &self.node.net {
+            net.shutdown().await;
+        }
         tracing::info!(listen = %self.node.cfg.listen, "DA node stopped");
         Ok(())
     }
@@ -700,6 +704,8 @@ async fn handle_net_events(node: App, mut events: tokio::sync::mpsc::Receiver<Ne
             NetEvent::Announced { source, header } => {
                 tokio::spawn(replicate(node.clone(), source, header));
             }
+            // Storage traffic: the network refuses it before it reaches a DA node.
+            NetEvent::FileAnnounced { .. } | NetEvent::FileRequest { .. } | NetEvent::PeerJoined(_) => {}
         }
     }
 }

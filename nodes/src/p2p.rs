@@ -1,35 +1,47 @@
-//! The nodes' p2p network over libp2p: TCP + noise + yamux, identify, gossipsub for
-//! announcements, and a request-response protocol for DA headers and cells.
+//! The nodes' p2p network over libp2p, shared by DA and storage nodes: TCP + noise +
+//! yamux, identify, gossipsub for announcements (new submissions, new files), and two
+//! request-response protocols: DA headers and cells, storage segments and inventories.
 //!
 //! One task owns the swarm; the node talks to it through [`Network`] (commands) and
-//! receives [`NetEvent`]s (announcements and requests from peers). Everything from a
-//! peer is bounded before it is read: requests 64 bytes, responses one blob record,
-//! gossip 16 KiB; a peer gets at most [`REQUESTS_PER_WINDOW`] requests answered per
-//! window, two connections, and 32 concurrent streams per connection.
+//! receives [`NetEvent`]s (announcements and requests from peers). A node serves one
+//! [`Service`]: it subscribes to that service's topic and refuses the other's requests.
+//! Everything from a peer is bounded before it is read: DA requests 64 bytes and
+//! responses one blob record, file requests 43 bytes and responses 16 segments with
+//! proofs, gossip 16 KiB; a peer gets at most [`REQUESTS_PER_WINDOW`] requests answered
+//! per window, two connections, and 32 concurrent streams per connection.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
+/// Peer addresses, as configs and flags take them.
+pub use libp2p::Multiaddr;
 use libp2p::futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, ValidationMode};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, identify, noise, tcp, yamux};
+use libp2p::{PeerId, StreamProtocol, Swarm, connection_limits, identify, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 pub use zg_core::da::{DaRequest, DaResponse};
 use zg_core::da::{MAX_BLOB_RECORD, SubmissionHeader};
+pub use zg_core::replica::{FileEntry, FileRequest, FileResponse};
+use zg_core::replica::{MAX_FILE_REQUEST, MAX_FILE_RESPONSE};
 
 /// The gossipsub topic DA nodes announce new submissions on.
 pub const DA_TOPIC: &str = "zg/da/submissions/1";
+/// The gossipsub topic storage nodes announce new files on.
+pub const FILES_TOPIC: &str = "zg/storage/files/1";
 /// The request-response protocol for DA headers and cells.
 pub const DA_PROTOCOL: &str = "/zg/da/cells/1";
-/// Largest request read from a peer.
+/// The request-response protocol for file segments and inventories.
+pub const FILES_PROTOCOL: &str = "/zg/storage/segments/1";
+/// Largest DA request read from a peer.
 pub const MAX_REQUEST: usize = 64;
-/// Largest response read from a peer: one blob record and a tag.
+/// Largest DA response read from a peer: one blob record and a tag.
 pub const MAX_RESPONSE: usize = MAX_BLOB_RECORD + 1;
 /// Largest gossip message (a 256-blob header is 12,303 bytes).
 pub const MAX_GOSSIP: usize = 16 << 10;
@@ -38,14 +50,76 @@ pub const REQUESTS_PER_WINDOW: u32 = 512;
 /// The window of the per-peer request limit.
 pub const RATE_WINDOW: Duration = Duration::from_secs(10);
 
-/// Length-prefixed frames with a size cap checked before anything is allocated;
-/// frames refused (oversized, malformed) are counted.
-#[derive(Clone, Default)]
-pub struct DaCodec {
-    bad_frames: Arc<AtomicU64>,
+/// Which node kind a network serves: its topic, and the protocol it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// A DA node: submissions and cells.
+    Da,
+    /// A storage node: files and segments.
+    Storage,
 }
 
-impl DaCodec {
+impl Service {
+    fn topic(self) -> &'static str {
+        match self {
+            Self::Da => DA_TOPIC,
+            Self::Storage => FILES_TOPIC,
+        }
+    }
+}
+
+/// A message with a wire form and a size cap.
+pub trait Wire: Sized + Send + 'static {
+    /// Largest frame accepted.
+    const MAX: usize;
+    /// Its bytes.
+    fn to_wire(&self) -> Vec<u8>;
+    /// Parses its bytes.
+    fn from_wire(b: &[u8]) -> Result<Self, String>;
+}
+
+macro_rules! wire {
+    ($t:ty, $max:expr) => {
+        impl Wire for $t {
+            const MAX: usize = $max;
+            fn to_wire(&self) -> Vec<u8> {
+                self.encode()
+            }
+            fn from_wire(b: &[u8]) -> Result<Self, String> {
+                Self::decode(b)
+            }
+        }
+    };
+}
+wire!(DaRequest, MAX_REQUEST);
+wire!(DaResponse, MAX_RESPONSE);
+wire!(FileRequest, MAX_FILE_REQUEST);
+wire!(FileResponse, MAX_FILE_RESPONSE);
+
+/// Length-prefixed frames with a size cap checked before anything is allocated;
+/// frames refused (oversized, malformed) are counted.
+pub struct FrameCodec<Q, S> {
+    bad_frames: Arc<AtomicU64>,
+    _messages: PhantomData<fn() -> (Q, S)>,
+}
+
+impl<Q, S> Clone for FrameCodec<Q, S> {
+    fn clone(&self) -> Self {
+        Self {
+            bad_frames: self.bad_frames.clone(),
+            _messages: PhantomData,
+        }
+    }
+}
+
+impl<Q, S> FrameCodec<Q, S> {
+    fn new(bad_frames: Arc<AtomicU64>) -> Self {
+        Self {
+            bad_frames,
+            _messages: PhantomData,
+        }
+    }
+
     fn count<T>(&self, r: io::Result<T>) -> io::Result<T> {
         if r.is_err() {
             self.bad_frames.fetch_add(1, Ordering::Relaxed);
@@ -86,45 +160,50 @@ fn invalid(e: String) -> io::Error {
 }
 
 #[async_trait::async_trait]
-impl request_response::Codec for DaCodec {
+impl<Q: Wire, S: Wire> request_response::Codec for FrameCodec<Q, S> {
     type Protocol = StreamProtocol;
-    type Request = DaRequest;
-    type Response = DaResponse;
+    type Request = Q;
+    type Response = S;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<DaRequest>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Q>
     where
         T: libp2p::futures::AsyncRead + Unpin + Send,
     {
-        let r = read_frame(io, MAX_REQUEST)
+        let r = read_frame(io, Q::MAX)
             .await
-            .and_then(|f| DaRequest::decode(&f).map_err(invalid));
+            .and_then(|f| Q::from_wire(&f).map_err(invalid));
         self.count(r)
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<DaResponse>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<S>
     where
         T: libp2p::futures::AsyncRead + Unpin + Send,
     {
-        let r = read_frame(io, MAX_RESPONSE)
+        let r = read_frame(io, S::MAX)
             .await
-            .and_then(|f| DaResponse::decode(&f).map_err(invalid));
+            .and_then(|f| S::from_wire(&f).map_err(invalid));
         self.count(r)
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: DaRequest) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Q) -> io::Result<()>
     where
         T: libp2p::futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req.encode()).await
+        write_frame(io, &req.to_wire()).await
     }
 
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: DaResponse) -> io::Result<()>
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: S) -> io::Result<()>
     where
         T: libp2p::futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &res.encode()).await
+        write_frame(io, &res.to_wire()).await
     }
 }
+
+/// The DA protocol's codec.
+pub type DaCodec = FrameCodec<DaRequest, DaResponse>;
+/// The storage protocol's codec.
+pub type FileCodec = FrameCodec<FileRequest, FileResponse>;
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -132,6 +211,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     gossipsub: gossipsub::Behaviour,
     da: request_response::Behaviour<DaCodec>,
+    files: request_response::Behaviour<FileCodec>,
 }
 
 /// How a node joins the network.
@@ -161,7 +241,14 @@ pub enum NetEvent {
         /// The header.
         header: SubmissionHeader,
     },
-    /// A peer asks for something; answer with [`Network::respond`].
+    /// A peer announced a file it stores.
+    FileAnnounced {
+        /// The peer that published it.
+        source: PeerId,
+        /// The file.
+        entry: FileEntry,
+    },
+    /// A peer asks for DA data; answer with [`Network::respond`].
     Request {
         /// Who asks.
         peer: PeerId,
@@ -170,6 +257,18 @@ pub enum NetEvent {
         /// Where the answer goes.
         channel: ResponseChannel<DaResponse>,
     },
+    /// A peer asks for segments or the inventory; answer with [`Network::respond_file`].
+    FileRequest {
+        /// Who asks.
+        peer: PeerId,
+        /// What.
+        request: FileRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<FileResponse>,
+    },
+    /// A peer joined this node's service topic (a good time to compare inventories:
+    /// from now on it hears this node's announcements).
+    PeerJoined(PeerId),
 }
 
 enum Command {
@@ -183,8 +282,18 @@ enum Command {
         channel: ResponseChannel<DaResponse>,
         response: DaResponse,
     },
+    FileRequest {
+        peer: PeerId,
+        request: FileRequest,
+        reply: oneshot::Sender<Result<FileResponse, String>>,
+    },
+    RespondFile {
+        channel: ResponseChannel<FileResponse>,
+        response: FileResponse,
+    },
     Ban(PeerId),
     Peers(oneshot::Sender<Vec<PeerId>>),
+    Shutdown,
 }
 
 /// Counts of what peers sent that was refused.
@@ -210,17 +319,21 @@ pub struct Network {
 }
 
 impl Network {
-    /// Starts the network with the node's ed25519 secret as its identity; returns once
-    /// it listens.
+    /// Starts the network of a `service` node with the node's ed25519 secret as its
+    /// identity; returns once it listens.
     pub async fn start(
         cfg: P2pConfig,
         mut secret: [u8; 32],
+        service: Service,
     ) -> anyhow::Result<(Self, mpsc::Receiver<NetEvent>)> {
         let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).context("node key")?;
         let peer_id = keypair.public().to_peer_id();
         let stats = Arc::new(NetStats::default());
-        let codec = DaCodec {
-            bad_frames: stats.bad_frames.clone(),
+        let bad_frames = stats.bad_frames.clone();
+        let rr_config = || {
+            request_response::Config::default()
+                .with_request_timeout(Duration::from_secs(30))
+                .with_max_concurrent_streams(32)
         };
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
@@ -251,21 +364,25 @@ impl Network {
                     gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip)
                         .map_err(|e| anyhow!("gossipsub: {e}"))?,
                     da: request_response::Behaviour::with_codec(
-                        codec,
+                        DaCodec::new(bad_frames.clone()),
                         [(StreamProtocol::new(DA_PROTOCOL), ProtocolSupport::Full)],
-                        request_response::Config::default()
-                            .with_request_timeout(Duration::from_secs(30))
-                            .with_max_concurrent_streams(32),
+                        rr_config(),
+                    ),
+                    files: request_response::Behaviour::with_codec(
+                        FileCodec::new(bad_frames.clone()),
+                        [(StreamProtocol::new(FILES_PROTOCOL), ProtocolSupport::Full)],
+                        rr_config(),
                     ),
                 })
             })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
             .build();
+        let topic = service.topic();
         swarm
             .behaviour_mut()
             .gossipsub
-            .subscribe(&IdentTopic::new(DA_TOPIC))
-            .map_err(|e| anyhow!("subscribing to {DA_TOPIC}: {e}"))?;
+            .subscribe(&IdentTopic::new(topic))
+            .map_err(|e| anyhow!("subscribing to {topic}: {e}"))?;
         swarm.listen_on(cfg.listen.clone()).with_context(|| {
             format!(
                 "cannot listen on {} (choose another with --p2p-listen)",
@@ -291,7 +408,7 @@ impl Network {
         }
         let (commands, rx) = mpsc::channel(1024);
         let (events_tx, events) = mpsc::channel(1024);
-        tokio::spawn(run(swarm, rx, events_tx, cfg.peers, stats.clone()));
+        tokio::spawn(run(swarm, rx, events_tx, cfg.peers, stats.clone(), service));
         let listen = listen.with(libp2p::multiaddr::Protocol::P2p(peer_id));
         tracing::info!(%listen, "p2p listening");
         Ok((
@@ -330,6 +447,23 @@ impl Network {
         self.send(Command::Publish(header.encode())).await;
     }
 
+    /// Announces a file this node stores to every peer.
+    pub async fn announce_file(&self, entry: &FileEntry) {
+        self.send(Command::Publish(entry.announcement())).await;
+    }
+
+    /// Asks a storage `peer`; errors name the failure.
+    pub async fn request_file(&self, peer: PeerId, request: FileRequest) -> Result<FileResponse, String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::FileRequest { peer, request, reply }).await;
+        rx.await.unwrap_or_else(|_| Err("network stopped".into()))
+    }
+
+    /// Answers a storage peer's request.
+    pub async fn respond_file(&self, channel: ResponseChannel<FileResponse>, response: FileResponse) {
+        self.send(Command::RespondFile { channel, response }).await;
+    }
+
     /// Asks `peer`; errors name the failure (timeout, closed, refused to decode).
     pub async fn request(&self, peer: PeerId, request: DaRequest) -> Result<DaResponse, String> {
         let (reply, rx) = oneshot::channel();
@@ -347,7 +481,12 @@ impl Network {
         self.send(Command::Ban(peer)).await;
     }
 
-    /// Peers subscribed to the DA topic.
+    /// Stops the network: connections close, the event stream ends.
+    pub async fn shutdown(&self) {
+        self.send(Command::Shutdown).await;
+    }
+
+    /// Peers subscribed to this node's service topic.
     pub async fn peers(&self) -> Vec<PeerId> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Peers(reply)).await;
@@ -360,15 +499,57 @@ struct RateLimit {
     count: u32,
 }
 
+/// Why a request on `protocol`'s service from `peer` is refused, if it is.
+fn refusal(
+    rates: &mut HashMap<PeerId, RateLimit>,
+    banned: &HashSet<PeerId>,
+    peer: PeerId,
+    service: Service,
+    protocol: Service,
+) -> Option<&'static str> {
+    if !admit(rates, banned, peer) {
+        Some("rate limited")
+    } else if service != protocol {
+        Some("not served by this node")
+    } else {
+        None
+    }
+}
+
+/// Counts a request from `peer` against its window; whether to answer it.
+fn admit(rates: &mut HashMap<PeerId, RateLimit>, banned: &HashSet<PeerId>, peer: PeerId) -> bool {
+    let now = Instant::now();
+    let rate = rates.entry(peer).or_insert(RateLimit {
+        window_start: now,
+        count: 0,
+    });
+    if now.duration_since(rate.window_start) > RATE_WINDOW {
+        *rate = RateLimit {
+            window_start: now,
+            count: 0,
+        };
+    }
+    rate.count += 1;
+    if rate.count == REQUESTS_PER_WINDOW + 1 {
+        tracing::warn!(%peer, "peer over its request rate; refusing until the window ends");
+    }
+    !banned.contains(&peer) && rate.count <= REQUESTS_PER_WINDOW
+}
+
 async fn run(
     mut swarm: Swarm<Behaviour>,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
     peers: Vec<Multiaddr>,
     stats: Arc<NetStats>,
+    service: Service,
 ) {
-    let topic = IdentTopic::new(DA_TOPIC);
+    let topic = IdentTopic::new(service.topic());
+    let da_topic = IdentTopic::new(DA_TOPIC).hash();
+    let files_topic = IdentTopic::new(FILES_TOPIC).hash();
     let mut pending: HashMap<OutboundRequestId, oneshot::Sender<Result<DaResponse, String>>> = HashMap::new();
+    let mut pending_files: HashMap<OutboundRequestId, oneshot::Sender<Result<FileResponse, String>>> =
+        HashMap::new();
     let mut rates: HashMap<PeerId, RateLimit> = HashMap::new();
     let mut banned: HashSet<PeerId> = HashSet::new();
     let mut redial = tokio::time::interval(Duration::from_secs(5));
@@ -394,6 +575,14 @@ async fn run(
                         // Fails only if the peer went away meanwhile.
                         let _ = swarm.behaviour_mut().da.send_response(channel, response);
                     }
+                    Command::FileRequest { peer, request, reply } => {
+                        let id = swarm.behaviour_mut().files.send_request(&peer, request);
+                        pending_files.insert(id, reply);
+                    }
+                    Command::RespondFile { channel, response } => {
+                        let _ = swarm.behaviour_mut().files.send_response(channel, response);
+                    }
+                    Command::Shutdown => break,
                     Command::Ban(peer) => {
                         banned.insert(peer);
                         swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
@@ -421,11 +610,25 @@ async fn run(
                 }
             }
             event = swarm.select_next_some() => match event {
+                SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic: t }))
+                    if t == topic.hash() && !banned.contains(&peer_id) =>
+                {
+                    let _ = events.try_send(NetEvent::PeerJoined(peer_id));
+                }
                 SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message })) => {
                     let source = message.source.unwrap_or(propagation_source);
-                    let verdict = match SubmissionHeader::decode(&message.data) {
-                        Ok(header) if !banned.contains(&source) => {
-                            let _ = events.try_send(NetEvent::Announced { source, header });
+                    let decoded = if message.topic == da_topic {
+                        SubmissionHeader::decode(&message.data)
+                            .map(|header| NetEvent::Announced { source, header })
+                            .map_err(|e| e.to_string())
+                    } else if message.topic == files_topic {
+                        FileEntry::from_announcement(&message.data).map(|entry| NetEvent::FileAnnounced { source, entry })
+                    } else {
+                        Err(format!("unknown topic {}", message.topic))
+                    };
+                    let verdict = match decoded {
+                        Ok(event) if !banned.contains(&source) => {
+                            let _ = events.try_send(event);
                             MessageAcceptance::Accept
                         }
                         Ok(_) => MessageAcceptance::Ignore,
@@ -439,18 +642,10 @@ async fn run(
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::Message { peer, message, .. })) => match message {
                     request_response::Message::Request { request, channel, .. } => {
-                        let now = Instant::now();
-                        let rate = rates.entry(peer).or_insert(RateLimit { window_start: now, count: 0 });
-                        if now.duration_since(rate.window_start) > RATE_WINDOW {
-                            *rate = RateLimit { window_start: now, count: 0 };
-                        }
-                        rate.count += 1;
-                        if banned.contains(&peer) || rate.count > REQUESTS_PER_WINDOW {
+                        let refusal = refusal(&mut rates, &banned, peer, service, Service::Da);
+                        if let Some(why) = refusal {
                             stats.requests_refused.fetch_add(1, Ordering::Relaxed);
-                            if rate.count == REQUESTS_PER_WINDOW + 1 {
-                                tracing::warn!(%peer, "peer over its request rate; refusing until the window ends");
-                            }
-                            let _ = swarm.behaviour_mut().da.send_response(channel, DaResponse::Refused("rate limited".into()));
+                            let _ = swarm.behaviour_mut().da.send_response(channel, DaResponse::Refused(why.into()));
                         } else if let Err(mpsc::error::TrySendError::Full(NetEvent::Request { channel, .. })) =
                             events.try_send(NetEvent::Request { peer, request, channel })
                         {
@@ -465,20 +660,46 @@ async fn run(
                         }
                     }
                 },
+                SwarmEvent::Behaviour(BehaviourEvent::Files(request_response::Event::Message { peer, message, .. })) => match message {
+                    request_response::Message::Request { request, channel, .. } => {
+                        let refusal = refusal(&mut rates, &banned, peer, service, Service::Storage);
+                        if let Some(why) = refusal {
+                            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
+                            let _ = swarm.behaviour_mut().files.send_response(channel, FileResponse::Refused(why.into()));
+                        } else if let Err(mpsc::error::TrySendError::Full(NetEvent::FileRequest { channel, .. })) =
+                            events.try_send(NetEvent::FileRequest { peer, request, channel })
+                        {
+                            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
+                            let _ = swarm.behaviour_mut().files.send_response(channel, FileResponse::Refused("busy".into()));
+                        }
+                    }
+                    request_response::Message::Response { request_id, response } => {
+                        if let Some(reply) = pending_files.remove(&request_id) {
+                            let _ = reply.send(Ok(response));
+                        }
+                    }
+                },
                 SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::OutboundFailure { peer, request_id, error, .. })) => {
                     tracing::debug!(%peer, %error, "request failed");
                     if let Some(reply) = pending.remove(&request_id) {
                         let _ = reply.send(Err(error.to_string()));
                     }
                 }
-                SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::InboundFailure { peer, error, .. })) => {
+                SwarmEvent::Behaviour(BehaviourEvent::Files(request_response::Event::OutboundFailure { peer, request_id, error, .. })) => {
+                    tracing::debug!(%peer, %error, "file request failed");
+                    if let Some(reply) = pending_files.remove(&request_id) {
+                        let _ = reply.send(Err(error.to_string()));
+                    }
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::InboundFailure { peer, error, .. }))
+                | SwarmEvent::Behaviour(BehaviourEvent::Files(request_response::Event::InboundFailure { peer, error, .. })) => {
                     stats.inbound_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%peer, %error, "inbound request failed");
                 }
-                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
                     if banned.contains(&peer_id) {
                         let _ = swarm.disconnect_peer_id(peer_id);
-                    } else {
+                    } else if num_established.get() == 1 {
                         tracing::info!(peer = %peer_id, "peer connected");
                     }
                 }

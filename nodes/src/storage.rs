@@ -5,6 +5,12 @@
 //! against the root before it is written) or as one streamed body. A file
 //! is finalized once every segment is durable: its tree is rebuilt from
 //! the stored segments, checked against the root, and saved as metadata.
+//!
+//! Networked nodes replicate (libp2p, [`crate::p2p`]): a node announces each file it
+//! finalizes; peers fetch the segments with their proofs, check each against the
+//! root on arrival, and store them through the same path as uploads. On every new
+//! connection a node compares its catalog with the peer's inventory and fetches what
+//! it lacks, so a replacement node with an empty disk refills itself from its peers.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
@@ -12,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
@@ -23,16 +29,20 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use base64::Engine;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use jsonrpsee::RpcModule;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
+use libp2p::PeerId;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
+use zg_core::da::NodeKey;
 use zg_core::file::{self, FileError, FileMeta, IngestOptions};
+use zg_core::replica::{MAX_INVENTORY_PAGE, MAX_SEGMENTS_PER_REQUEST, SegmentReply};
 use zg_core::store::{Put, Store, StoreError, StoreOptions};
 use zg_merkle::{FileHasher, Hash, RootKind, SEGMENT_SIZE, SegmentProof, segment_count};
 
 use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, Status, parse_kind, parse_root, root_hex};
+use crate::p2p::{FileEntry, FileRequest, FileResponse, NetEvent, Network, P2pConfig, Service};
 
 /// How a storage node runs.
 #[derive(Clone, Debug)]
@@ -53,6 +63,10 @@ pub struct StorageConfig {
     pub max_concurrent_per_client: usize,
     /// Store capacity in bytes.
     pub capacity: Option<u64>,
+    /// The p2p network to replicate over; `None` runs standalone.
+    pub p2p: Option<P2pConfig>,
+    /// Fault injection for tests: serve peers corrupted segments.
+    pub serve_bad_segments: bool,
 }
 
 impl Default for StorageConfig {
@@ -66,6 +80,8 @@ impl Default for StorageConfig {
             max_file_bytes: 1 << 40,
             max_concurrent_per_client: 32,
             capacity: None,
+            p2p: None,
+            serve_bad_segments: false,
         }
     }
 }
@@ -82,6 +98,10 @@ struct Metrics {
     files_finalized: AtomicU64,
     store_write_us_sum: AtomicU64,
     store_writes: AtomicU64,
+    replicated_files: AtomicU64,
+    replicated_bytes: AtomicU64,
+    peer_requests: AtomicU64,
+    peer_bad_segments: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,10 +131,36 @@ fn pending_key(root: &Hash) -> Hash {
     *blake3::keyed_hash(root, b"zg pending upload").as_bytes()
 }
 
+/// The key the catalog lives under: segment `i` is the `i`th file this node stored
+/// (a [`FileEntry`]), so peers can page through what it holds.
+fn catalog_key() -> Hash {
+    *blake3::hash(b"zg storage catalog v1").as_bytes()
+}
+
+/// Files this node holds whole, in the order it finalized them.
+#[derive(Default)]
+struct Catalog {
+    files: Vec<FileEntry>,
+    roots: HashSet<Hash>,
+    /// The record index the next entry takes.
+    next: u64,
+}
+
+/// Files replicated at once; each has [`CHUNKS_IN_FLIGHT`] requests out.
+const REPLICATIONS_AT_ONCE: usize = 2;
+/// Segment requests one replication keeps in flight.
+const CHUNKS_IN_FLIGHT: usize = 4;
+/// How often a node compares inventories with every peer (besides on connect).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 struct Node {
     store: Store,
     cfg: StorageConfig,
     metrics: Metrics,
+    net: Option<Network>,
+    catalog: Mutex<Catalog>,
+    replicating: Mutex<HashSet<Hash>>,
+    replication_slots: Semaphore,
     pending: Mutex<HashMap<Hash, PendingFile>>,
     finalizing: Mutex<HashSet<Hash>>,
     clients: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
@@ -191,6 +237,33 @@ impl Node {
         metas.insert(meta.root(), meta);
     }
 
+    /// The catalog record for a newly stored file, unless it is listed already.
+    fn catalog_entry(&self, entry: FileEntry) -> Option<Put> {
+        let mut c = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
+        if !c.roots.insert(entry.root) {
+            return None;
+        }
+        c.files.push(entry);
+        let index = c.next;
+        c.next += 1;
+        Some(Put::segment(catalog_key(), index, entry.encode().to_vec()))
+    }
+
+    fn holds(&self, root: &Hash) -> bool {
+        self.catalog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .roots
+            .contains(root)
+    }
+
+    /// Tells peers this node holds `entry` (networked nodes only).
+    fn announce(&self, entry: FileEntry) {
+        if let (Some(net), Ok(rt)) = (self.net.clone(), tokio::runtime::Handle::try_current()) {
+            rt.spawn(async move { net.announce_file(&entry).await });
+        }
+    }
+
     fn finalized(&self, root: &Hash) -> RpcResult<Option<Arc<FileMeta>>> {
         match self.open_meta(root) {
             Ok(m) => Ok(Some(m)),
@@ -220,7 +293,7 @@ impl Node {
         }))
     }
 
-    /// Checks and stores uploaded segments; finalizes the file when complete.
+    /// Checks uploaded segments' shapes and stores them.
     fn upload(&self, segs: Vec<SegmentWithProof>) -> RpcResult<()> {
         if segs.len() > self.cfg.max_segments_per_request {
             return Err(err(
@@ -232,28 +305,10 @@ impl Node {
                 ),
             ));
         }
-        let mut by_root: HashMap<Hash, Vec<Put>> = HashMap::new();
-        let mut markers = Vec::new();
-        let mut bytes = 0u64;
+        let mut incoming = Vec::with_capacity(segs.len());
         for s in segs {
             let root = parse_root(&s.root).map_err(|e| err(code::INVALID_PARAMS, e))?;
-            if s.file_size > self.cfg.max_file_bytes {
-                return Err(err(
-                    code::TOO_LARGE,
-                    format!(
-                        "file of {} bytes exceeds this node's limit of {}",
-                        s.file_size, self.cfg.max_file_bytes
-                    ),
-                ));
-            }
-            let count = segment_count(s.file_size);
-            if s.index >= count {
-                return Err(err(
-                    code::INVALID_PARAMS,
-                    format!("segment {} of a {count}-segment file", s.index),
-                ));
-            }
-            let expected = (s.file_size - s.index * SEGMENT_SIZE as u64).min(SEGMENT_SIZE as u64) as usize;
+            let expected = self.expected_len(s.file_size, s.index)?;
             // base64 is 4 chars per 3 bytes: refuse oversize text before decoding it.
             if s.data.len() > expected.div_ceil(3) * 4 {
                 return Err(err(
@@ -267,34 +322,78 @@ impl Node {
                     format!("segment {} data is not base64: {e}", s.index),
                 )
             })?;
-            if data.len() != expected {
+            let proof_bytes = hex::decode(&s.proof)
+                .map_err(|e| err(code::INVALID_PARAMS, format!("proof is not hex: {e}")))?;
+            let proof = SegmentProof::from_bytes(&proof_bytes)
+                .map_err(|e| err(code::INVALID_PARAMS, format!("malformed proof: {e}")))?;
+            incoming.push(Incoming {
+                root,
+                size: s.file_size,
+                index: s.index,
+                data,
+                proof,
+            });
+        }
+        self.store_segments(incoming)
+    }
+
+    /// The byte length segment `index` of a `file_size`-byte file must have.
+    fn expected_len(&self, file_size: u64, index: u64) -> RpcResult<usize> {
+        if file_size > self.cfg.max_file_bytes {
+            return Err(err(
+                code::TOO_LARGE,
+                format!(
+                    "file of {file_size} bytes exceeds this node's limit of {}",
+                    self.cfg.max_file_bytes
+                ),
+            ));
+        }
+        let count = segment_count(file_size);
+        if index >= count {
+            return Err(err(
+                code::INVALID_PARAMS,
+                format!("segment {index} of a {count}-segment file"),
+            ));
+        }
+        Ok((file_size - index * SEGMENT_SIZE as u64).min(SEGMENT_SIZE as u64) as usize)
+    }
+
+    /// Checks segments (from a client or a peer) against their roots, stores them,
+    /// and finalizes files that became complete. Nothing unverified is written.
+    fn store_segments(&self, segs: Vec<Incoming>) -> RpcResult<()> {
+        let mut by_root: HashMap<Hash, Vec<Put>> = HashMap::new();
+        let mut markers = Vec::new();
+        let mut bytes = 0u64;
+        for s in segs {
+            let expected = self.expected_len(s.size, s.index)?;
+            if s.data.len() != expected {
                 return Err(err(
                     code::INVALID_PARAMS,
                     format!(
                         "segment {} has {} bytes, expected {expected}",
                         s.index,
-                        data.len()
+                        s.data.len()
                     ),
                 ));
             }
-            let proof_bytes = hex::decode(&s.proof)
-                .map_err(|e| err(code::INVALID_PARAMS, format!("proof is not hex: {e}")))?;
-            let proof = SegmentProof::from_bytes(&proof_bytes)
-                .map_err(|e| err(code::INVALID_PARAMS, format!("malformed proof: {e}")))?;
             let this = PendingFile {
-                kind: proof.kind(),
-                size: s.file_size,
+                kind: s.proof.kind(),
+                size: s.size,
             };
-            if self.finalized(&root)?.is_some() {
+            if self.finalized(&s.root)?.is_some() {
                 continue; // Already complete: uploads are idempotent.
             }
-            match self.pending(&root)? {
+            match self.pending(&s.root)? {
                 Some(p) if p != this => {
                     return Err(err(
                         code::CONFLICT,
                         format!(
                             "file {} is being uploaded as {} bytes ({}), not {} bytes ({})",
-                            s.root, p.size, p.kind, this.size, this.kind
+                            root_hex(&s.root),
+                            p.size,
+                            p.kind,
+                            this.size,
+                            this.kind
                         ),
                     ));
                 }
@@ -303,26 +402,30 @@ impl Node {
                     self.pending
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .insert(root, this);
-                    markers.push(Put::meta(pending_key(&root), this.encode()));
+                        .insert(s.root, this);
+                    markers.push(Put::meta(pending_key(&s.root), this.encode()));
                 }
             }
-            match proof.verify(&root, s.file_size, s.index, &data) {
+            match s.proof.verify(&s.root, s.size, s.index, &s.data) {
                 Ok(true) => {}
                 Ok(false) | Err(_) => {
                     self.metrics.proof_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(root = %s.root, index = s.index, "rejected a segment that fails its proof");
+                    tracing::warn!(root = %root_hex(&s.root), index = s.index, "rejected a segment that fails its proof");
                     return Err(err(
                         code::PROOF_FAILED,
-                        format!("segment {} fails its proof against {}", s.index, s.root),
+                        format!(
+                            "segment {} fails its proof against {}",
+                            s.index,
+                            root_hex(&s.root)
+                        ),
                     ));
                 }
             }
-            bytes += data.len() as u64;
+            bytes += s.data.len() as u64;
             by_root
-                .entry(root)
+                .entry(s.root)
                 .or_default()
-                .push(Put::segment(root, s.index, data));
+                .push(Put::segment(s.root, s.index, s.data));
         }
         let roots: Vec<Hash> = by_root.keys().copied().collect();
         let mut puts = markers;
@@ -394,10 +497,19 @@ impl Node {
             data_key: *root,
             erasure: None,
         };
+        let entry = FileEntry {
+            root: *root,
+            size: p.size,
+            kind: p.kind,
+        };
+        // The metadata and the catalog entry commit together.
+        let mut puts = vec![Put::meta(*root, meta.encode())];
+        puts.extend(self.catalog_entry(entry));
         self.store
-            .put_batch(vec![Put::meta(*root, meta.encode())])
+            .put_batch(puts)
             .map_err(|e| err(code::STORE, e.to_string()))?;
         self.remember(Arc::new(meta));
+        self.announce(entry);
         // The marker's tombstone: the file is complete.
         self.store
             .delete(pending_key(root))
@@ -434,6 +546,15 @@ impl Node {
     }
 }
 
+/// A segment to check and store, from a client or a peer.
+struct Incoming {
+    root: Hash,
+    size: u64,
+    index: u64,
+    data: Vec<u8>,
+    proof: SegmentProof,
+}
+
 fn root_param(params: &Params<'_>) -> RpcResult<Hash> {
     let (root,): (String,) = params.parse()?;
     parse_root(&root).map_err(|e| err(code::INVALID_PARAMS, e))
@@ -451,10 +572,11 @@ fn rpc_module(node: Arc<Node>) -> RpcModule<Arc<Node>> {
             let stats = node.store.stats();
             Ok(Status {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                files: stats.metas,
+                files: node.catalog.lock().unwrap_or_else(|p| p.into_inner()).files.len(),
                 segments: stats.segments,
                 used_bytes: stats.used_bytes,
                 backend: node.cfg.data_dir.display().to_string(),
+                p2p: node.net.as_ref().map(|n| n.listen_addr().to_string()),
             })
         }),
     );
@@ -675,6 +797,20 @@ async fn put_file(
     .await;
     match result {
         Ok(Ok(meta)) => {
+            let entry = FileEntry {
+                root: meta.root(),
+                size: meta.len(),
+                kind,
+            };
+            if let Some(put) = node.catalog_entry(entry) {
+                let n2 = node.clone();
+                match tokio::task::spawn_blocking(move || n2.store.put_batch(vec![put])).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                    Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                }
+            }
+            node.announce(entry);
             // A re-upload may have stored the root under a new upload key: serve the newest.
             node.remember(Arc::new(meta.clone()));
             node.metrics.bytes_in.fetch_add(meta.len(), Ordering::Relaxed);
@@ -806,6 +942,10 @@ async fn get_file(State((node, _)): State<App>, Path(root): Path<String>, header
 
 /// Prometheus text format.
 async fn metrics(State((node, _)): State<App>) -> Response {
+    let peers = match &node.net {
+        Some(net) => net.peers().await.len(),
+        None => 0,
+    };
     let m = &node.metrics;
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let stats = node.store.stats();
@@ -820,7 +960,13 @@ async fn metrics(State((node, _)): State<App>) -> Response {
          # HELP zg_storage_files_finalized_total Files completed.\n# TYPE zg_storage_files_finalized_total counter\nzg_storage_files_finalized_total {}\n\
          # HELP zg_store_write_seconds Durable store writes (group commits included).\n# TYPE zg_store_write_seconds summary\nzg_store_write_seconds_sum {}\nzg_store_write_seconds_count {}\n\
          # HELP zg_store_used_bytes Bytes of the store's data files.\n# TYPE zg_store_used_bytes gauge\nzg_store_used_bytes {}\n\
-         # HELP zg_store_segments Segments stored.\n# TYPE zg_store_segments gauge\nzg_store_segments {}\n",
+         # HELP zg_store_segments Segments stored.\n# TYPE zg_store_segments gauge\nzg_store_segments {}\n\
+         # HELP zg_storage_replicated_files_total Files fetched whole from peers.\n# TYPE zg_storage_replicated_files_total counter\nzg_storage_replicated_files_total {}\n\
+         # HELP zg_storage_replicated_bytes_total Segment bytes fetched from peers.\n# TYPE zg_storage_replicated_bytes_total counter\nzg_storage_replicated_bytes_total {}\n\
+         # HELP zg_storage_peer_requests_total Peer requests answered.\n# TYPE zg_storage_peer_requests_total counter\nzg_storage_peer_requests_total {}\n\
+         # HELP zg_storage_peer_bad_segments_total Peer answers refused for failing their proofs.\n# TYPE zg_storage_peer_bad_segments_total counter\nzg_storage_peer_bad_segments_total {}\n\
+         # HELP zg_storage_catalog_files Files held whole.\n# TYPE zg_storage_catalog_files gauge\nzg_storage_catalog_files {}\n\
+         # HELP zg_p2p_peers Storage peers in the network.\n# TYPE zg_p2p_peers gauge\nzg_p2p_peers {}\n",
         g(&m.bytes_in),
         g(&m.bytes_out),
         g(&m.segments_in),
@@ -833,6 +979,12 @@ async fn metrics(State((node, _)): State<App>) -> Response {
         g(&m.store_writes),
         stats.used_bytes,
         stats.segments,
+        g(&m.replicated_files),
+        g(&m.replicated_bytes),
+        g(&m.peer_requests),
+        g(&m.peer_bad_segments),
+        node.catalog.lock().unwrap_or_else(|p| p.into_inner()).files.len(),
+        peers,
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
@@ -868,6 +1020,369 @@ async fn per_client_limit(
     next.run(req).await
 }
 
+/// Makes the data directory and returns where the store lives in it (`store/`, beside
+/// the node key). A store written by an earlier version straight into the data
+/// directory is moved into `store/` first.
+fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let store_dir = dir.join("store");
+    std::fs::create_dir_all(&store_dir)
+        .map_err(|e| anyhow::anyhow!("creating the data directory {}: {e}", store_dir.display()))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let legacy = name == "index.zgi" || (name.starts_with("data-") && name.ends_with(".zgs"));
+        if legacy {
+            std::fs::rename(entry.path(), store_dir.join(&*name))
+                .map_err(|e| anyhow::anyhow!("moving {} into {}: {e}", name, store_dir.display()))?;
+            tracing::info!(file = %name, "moved a store file of the old layout into store/");
+        }
+    }
+    Ok(store_dir)
+}
+
+/// Reads the catalog records; one that does not decode is skipped with a warning.
+fn load_catalog(store: &Store) -> anyhow::Result<Catalog> {
+    let key = catalog_key();
+    let indices = store.segment_indices(&key);
+    let wanted: Vec<(Hash, u64)> = indices.iter().map(|i| (key, *i)).collect();
+    let mut c = Catalog {
+        next: indices.last().map_or(0, |i| i + 1),
+        ..Catalog::default()
+    };
+    for (i, r) in indices.iter().zip(store.get_many(&wanted)) {
+        match r.map_err(|e| e.to_string()).and_then(|b| FileEntry::decode(&b)) {
+            Ok(e) if c.roots.insert(e.root) => c.files.push(e),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(record = i, error = %e, "skipping an unreadable catalog record"),
+        }
+    }
+    Ok(c)
+}
+
+/// Answers peers, follows their announcements, and compares inventories with each
+/// new peer and, every [`SWEEP_EVERY`], with all of them.
+async fn handle_net_events(node: Arc<Node>, mut events: tokio::sync::mpsc::Receiver<NetEvent>) {
+    let Some(net) = node.net.clone() else { return };
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.tick().await;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                None => break,
+                Some(NetEvent::FileAnnounced { source, entry }) => {
+                    tokio::spawn(replicate_file(node.clone(), entry, Some(source)));
+                }
+                Some(NetEvent::FileRequest { peer, request, channel }) => {
+                    let n = node.clone();
+                    let net = net.clone();
+                    tokio::spawn(async move {
+                        let n2 = n.clone();
+                        let answer = tokio::task::spawn_blocking(move || answer_file(&n2, &request))
+                            .await
+                            .unwrap_or_else(|e| FileResponse::Refused(e.to_string()));
+                        n.metrics.peer_requests.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, "answered a storage peer");
+                        net.respond_file(channel, answer).await;
+                    });
+                }
+                Some(NetEvent::PeerJoined(peer)) => {
+                    tokio::spawn(sync_with(node.clone(), peer));
+                }
+                // DA traffic: the network refuses it before it reaches a storage node.
+                Some(NetEvent::Announced { .. } | NetEvent::Request { .. }) => {}
+            },
+            _ = sweep.tick() => {
+                for peer in net.peers().await {
+                    tokio::spawn(sync_with(node.clone(), peer));
+                }
+            }
+        }
+    }
+}
+
+/// What a storage node tells a peer.
+fn answer_file(node: &Node, request: &FileRequest) -> FileResponse {
+    match *request {
+        FileRequest::Segments { root, first, count } => {
+            let meta = match node.finalized(&root) {
+                Ok(Some(m)) => m,
+                Ok(None) => return FileResponse::NotFound,
+                Err(e) => return FileResponse::Refused(e.message().to_owned()),
+            };
+            let n = meta.segment_count();
+            let count = u64::from(count);
+            if first.checked_add(count).is_none_or(|end| end > n) {
+                return FileResponse::Refused(format!("segments {first}+{count} of a {n}-segment file"));
+            }
+            let segs = match file::read_segments(&node.store, &meta, first, count) {
+                Ok(s) => s,
+                Err(e) => return FileResponse::Refused(e.to_string()),
+            };
+            let mut out = Vec::with_capacity(segs.len());
+            for (i, data) in (first..).zip(segs) {
+                let proof = match meta.tree.prove_segment(i) {
+                    Ok(p) => p.to_bytes(),
+                    Err(e) => return FileResponse::Refused(e.to_string()),
+                };
+                node.metrics
+                    .bytes_out
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                let mut data = data.to_vec();
+                if node.cfg.serve_bad_segments
+                    && let Some(b) = data.first_mut()
+                {
+                    *b ^= 1;
+                }
+                out.push(SegmentReply { data, proof });
+            }
+            node.metrics
+                .segments_out
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            FileResponse::Segments(out)
+        }
+        FileRequest::Inventory { from } => {
+            let c = node.catalog.lock().unwrap_or_else(|p| p.into_inner());
+            let start = usize::try_from(from).unwrap_or(usize::MAX).min(c.files.len());
+            let end = (start + usize::from(MAX_INVENTORY_PAGE)).min(c.files.len());
+            FileResponse::Inventory {
+                files: c.files[start..end].to_vec(),
+                next: end as u64,
+            }
+        }
+    }
+}
+
+/// Pages through `peer`'s inventory and fetches every file this node lacks.
+async fn sync_with(node: Arc<Node>, peer: PeerId) {
+    let Some(net) = node.net.clone() else { return };
+    let mut from = 0u64;
+    loop {
+        match net.request_file(peer, FileRequest::Inventory { from }).await {
+            Ok(FileResponse::Inventory { files, next }) => {
+                let full_page = files.len() == usize::from(MAX_INVENTORY_PAGE);
+                for entry in files {
+                    if !node.holds(&entry.root) {
+                        replicate_file(node.clone(), entry, Some(peer)).await;
+                    }
+                }
+                if !full_page || next <= from {
+                    break;
+                }
+                from = next;
+            }
+            // Not a storage node, or gone: nothing to compare.
+            Ok(other) => {
+                tracing::debug!(%peer, answer = ?std::mem::discriminant(&other), "no inventory from peer");
+                break;
+            }
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "inventory request failed");
+                break;
+            }
+        }
+    }
+}
+
+/// Removes a root from the in-progress set when its replication ends, however it ends.
+struct Replicating<'a>(&'a Node, Hash);
+
+impl Drop for Replicating<'_> {
+    fn drop(&mut self) {
+        self.0
+            .replicating
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.1);
+    }
+}
+
+/// Fetches the segments of `entry` this node lacks, `from` first, then other peers.
+async fn replicate_file(node: Arc<Node>, entry: FileEntry, from: Option<PeerId>) {
+    let Some(net) = node.net.clone() else { return };
+    let root = root_hex(&entry.root);
+    if entry.size > node.cfg.max_file_bytes {
+        tracing::warn!(%root, bytes = entry.size, "not replicating a file over this node's size limit");
+        return;
+    }
+    match node.finalized(&entry.root) {
+        Ok(Some(_)) => return,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(%root, error = %e.message(), "cannot tell whether a file is held; not replicating it");
+            return;
+        }
+    }
+    if !node
+        .replicating
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(entry.root)
+    {
+        return;
+    }
+    let _unmark = Replicating(&node, entry.root);
+    let Ok(_slot) = node.replication_slots.acquire().await else {
+        return;
+    };
+    let mut peers = net.peers().await;
+    if let Some(p) = from {
+        peers.retain(|x| *x != p);
+        peers.insert(0, p);
+    }
+    let started = Instant::now();
+    match fetch_file(&node, &net, entry, &peers).await {
+        Ok(bytes) => {
+            node.metrics.replicated_files.fetch_add(1, Ordering::Relaxed);
+            node.metrics.replicated_bytes.fetch_add(bytes, Ordering::Relaxed);
+            let secs = started.elapsed().as_secs_f64();
+            tracing::info!(%root, bytes, secs, mb_per_s = bytes as f64 / secs.max(1e-9) / 1e6, "file replicated from peers");
+        }
+        Err(e) => {
+            tracing::warn!(%root, error = %e, "replication incomplete; the next inventory sweep retries");
+        }
+    }
+}
+
+/// Fetches the missing segments of `entry` in chunks, several in flight, then
+/// finalizes the file. Returns the bytes fetched.
+async fn fetch_file(
+    node: &Arc<Node>,
+    net: &Network,
+    entry: FileEntry,
+    peers: &[PeerId],
+) -> anyhow::Result<u64> {
+    if peers.is_empty() {
+        anyhow::bail!("no peers to fetch from");
+    }
+    let have: HashSet<u64> = match node
+        .pending(&entry.root)
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))?
+    {
+        Some(p) if p.size == entry.size && p.kind == entry.kind => {
+            node.store.segment_indices(&entry.root).into_iter().collect()
+        }
+        Some(p) => anyhow::bail!(
+            "an upload of this root as {} bytes ({}) is in progress here",
+            p.size,
+            p.kind
+        ),
+        None => HashSet::new(),
+    };
+    let count = segment_count(entry.size);
+    let mut chunks: Vec<(u64, u16)> = Vec::new();
+    for i in (0..count).filter(|i| !have.contains(i)) {
+        match chunks.last_mut() {
+            Some((first, n)) if *first + u64::from(*n) == i && *n < MAX_SEGMENTS_PER_REQUEST => *n += 1,
+            _ => chunks.push((i, 1)),
+        }
+    }
+    let bytes = futures_util::stream::iter(chunks)
+        .map(|(first, n)| fetch_chunk(node, net, entry, first, n, peers))
+        .buffer_unordered(CHUNKS_IN_FLIGHT)
+        .try_fold(0u64, |acc, b| async move { Ok(acc + b) })
+        .await?;
+    let n2 = node.clone();
+    tokio::task::spawn_blocking(move || n2.maybe_finalize(&entry.root))
+        .await?
+        .map_err(|e| anyhow::anyhow!("finalizing: {}", e.message()))?;
+    if !node.holds(&entry.root) {
+        anyhow::bail!("every segment fetched, yet the file is not finalized");
+    }
+    Ok(bytes)
+}
+
+/// Segments `first..first + n` from the first peer that has them and whose
+/// segments pass their proofs; a peer sending a bad one is banned.
+async fn fetch_chunk(
+    node: &Arc<Node>,
+    net: &Network,
+    entry: FileEntry,
+    first: u64,
+    n: u16,
+    peers: &[PeerId],
+) -> anyhow::Result<u64> {
+    let mut failures = Vec::new();
+    let mut banned = HashSet::new();
+    // Busy or rate-limited peers get two more chances, a second and then two apart.
+    let tries: Vec<(u64, PeerId)> = (0..3).flat_map(|a| peers.iter().map(move |p| (a, *p))).collect();
+    for (attempt, peer) in tries {
+        if banned.contains(&peer) {
+            continue;
+        }
+        if attempt > 0 && peer == peers[0] {
+            tokio::time::sleep(Duration::from_secs(attempt)).await;
+        }
+        let request = FileRequest::Segments {
+            root: entry.root,
+            first,
+            count: n,
+        };
+        let segs = match net.request_file(peer, request).await {
+            Ok(FileResponse::Segments(segs)) if segs.len() == usize::from(n) => segs,
+            Ok(FileResponse::Segments(segs)) => {
+                failures.push(format!("{peer}: {} segments for {n} asked", segs.len()));
+                continue;
+            }
+            Ok(FileResponse::NotFound) => {
+                failures.push(format!("{peer}: not held"));
+                continue;
+            }
+            Ok(FileResponse::Refused(why)) => {
+                failures.push(format!("{peer}: refused ({why})"));
+                continue;
+            }
+            Ok(FileResponse::Inventory { .. }) => {
+                failures.push(format!("{peer}: answered with an inventory"));
+                continue;
+            }
+            Err(e) => {
+                failures.push(format!("{peer}: {e}"));
+                continue;
+            }
+        };
+        let n2 = node.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            let mut incoming = Vec::with_capacity(segs.len());
+            let mut bytes = 0u64;
+            for (index, s) in (first..).zip(segs) {
+                let proof = SegmentProof::from_bytes(&s.proof).map_err(|e| {
+                    err(
+                        code::PROOF_FAILED,
+                        format!("segment {index}: malformed proof: {e}"),
+                    )
+                })?;
+                bytes += s.data.len() as u64;
+                incoming.push(Incoming {
+                    root: entry.root,
+                    size: entry.size,
+                    index,
+                    data: s.data,
+                    proof,
+                });
+            }
+            n2.store_segments(incoming).map(|()| bytes)
+        })
+        .await?;
+        match stored {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) if e.code() == code::PROOF_FAILED || e.code() == code::INVALID_PARAMS => {
+                node.metrics.peer_bad_segments.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%peer, root = %root_hex(&entry.root), first, error = %e.message(),
+                    "peer sent segments that fail their proofs; refused, and the peer is banned");
+                net.ban(peer).await;
+                banned.insert(peer);
+                failures.push(format!("{peer}: bad segments"));
+            }
+            Err(e) => anyhow::bail!("storing segments {first}+{n}: {}", e.message()),
+        }
+    }
+    anyhow::bail!(
+        "segments {first}+{n}: no peer served them ({})",
+        failures.join("; ")
+    )
+}
+
 /// A bound, not yet serving, storage node.
 pub struct StorageServer {
     listener: tokio::net::TcpListener,
@@ -876,14 +1391,16 @@ pub struct StorageServer {
 }
 
 impl StorageServer {
-    /// Opens the store (recovering it) and binds the listener.
+    /// Opens the store (recovering it), loads or makes the node key, binds the
+    /// listener, and joins the p2p network when configured.
     pub async fn bind(cfg: StorageConfig) -> anyhow::Result<Self> {
         let dir = cfg.data_dir.clone();
+        let store_dir = prepare_data_dir(&dir)?;
         let opts = StoreOptions {
             capacity: cfg.capacity,
             ..StoreOptions::default()
         };
-        let (store, report) = tokio::task::spawn_blocking(move || Store::open_path(&dir, opts))
+        let (store, report) = tokio::task::spawn_blocking(move || Store::open_path(&store_dir, opts))
             .await?
             .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", cfg.data_dir.display()))?;
         tracing::info!(dir = %cfg.data_dir.display(), backend = %report.backend, files = report.files,
@@ -891,6 +1408,7 @@ impl StorageServer {
         if let Some(t) = &report.torn_tail {
             tracing::warn!(file = %t.file, dropped = t.dropped_bytes, "dropped an unacknowledged torn write on open");
         }
+        let catalog = load_catalog(&store)?;
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot listen on {}: {e} (is another node using the port? choose another address: \
@@ -898,15 +1416,30 @@ impl StorageServer {
                 cfg.listen
             )
         })?;
+        let (net, events) = match &cfg.p2p {
+            Some(p2p) => {
+                let key = NodeKey::load_or_create(&dir.join(crate::da::KEY_FILE), rand::random)?;
+                let (net, events) = Network::start(p2p.clone(), key.secret(), Service::Storage).await?;
+                (Some(net), Some(events))
+            }
+            None => (None, None),
+        };
         let node = Arc::new(Node {
             store,
             cfg: cfg.clone(),
             metrics: Metrics::default(),
+            net,
+            catalog: Mutex::new(catalog),
+            replicating: Mutex::new(HashSet::new()),
+            replication_slots: Semaphore::new(REPLICATIONS_AT_ONCE),
             pending: Mutex::new(HashMap::new()),
             finalizing: Mutex::new(HashSet::new()),
             clients: Mutex::new(HashMap::new()),
             metas: Mutex::new(HashMap::new()),
         });
+        if let Some(events) = events {
+            tokio::spawn(handle_net_events(node.clone(), events));
+        }
         let rpc = Arc::new(rpc_module(node.clone()));
         let state: App = (node.clone(), rpc);
         let app = Router::new()
@@ -925,6 +1458,11 @@ impl StorageServer {
         self.listener.local_addr()
     }
 
+    /// The p2p address peers dial, when networked.
+    pub fn p2p_addr(&self) -> Option<String> {
+        self.node.net.as_ref().map(|n| n.listen_addr().to_string())
+    }
+
     /// Serves until `shutdown` completes, then closes the store cleanly.
     pub async fn serve(
         self,
@@ -936,6 +1474,10 @@ impl StorageServer {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        // The network task holds the node through its event handler: stop it too.
+        if let Some(net) = &self.node.net {
+            net.shutdown().await;
+        }
         tracing::info!("storage node stopped");
         drop(self.node);
         Ok(())

@@ -441,8 +441,8 @@ async fn bad_input_gets_standard_errors_and_changes_nothing() {
     assert_eq!(provider.get_transaction_count(dev.address()).await.unwrap(), 1);
 }
 
-/// `zg devnet`: one command starts the chain, storage and DA nodes; all answer; Ctrl-C
-/// stops them cleanly.
+/// `zg devnet --nodes 2`: one command starts the chain, two storage and two DA nodes;
+/// all answer, each pair replicates between its nodes; Ctrl-C stops them cleanly.
 #[tokio::test(flavor = "multi_thread")]
 async fn devnet_serves_chain_storage_and_da() {
     let dir = tempfile::tempdir().unwrap();
@@ -457,7 +457,9 @@ async fn devnet_serves_chain_storage_and_da() {
             "127.0.0.1:0",
             "--p2p-listen",
             "/ip4/127.0.0.1/tcp/0",
-            "--da-nodes",
+            "--storage-p2p-listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--nodes",
             "2",
             "--data-dir",
         ])
@@ -468,9 +470,9 @@ async fn devnet_serves_chain_storage_and_da() {
         .spawn()
         .expect("zg devnet starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let (mut chain_url, mut storage_url, mut da_urls) = (None, None, Vec::new());
+    let (mut chain_url, mut storage_urls, mut da_urls) = (None, Vec::new(), Vec::new());
     let mut line = String::new();
-    while chain_url.is_none() || storage_url.is_none() || da_urls.len() < 2 {
+    while chain_url.is_none() || storage_urls.len() < 2 || da_urls.len() < 2 {
         line.clear();
         assert!(stdout.read_line(&mut line).unwrap() > 0, "devnet exited early");
         let url = line
@@ -480,7 +482,7 @@ async fn devnet_serves_chain_storage_and_da() {
         if line.trim_start().starts_with("chain node") {
             chain_url = url;
         } else if line.trim_start().starts_with("storage node") {
-            storage_url = url;
+            storage_urls.extend(url);
         } else if line.trim_start().starts_with("DA node") {
             da_urls.extend(url);
         }
@@ -491,10 +493,38 @@ async fn devnet_serves_chain_storage_and_da() {
     let dev: PrivateKeySigner = DEV_KEY.parse().unwrap();
     assert!(provider.get_balance(dev.address()).await.unwrap() > U256::ZERO);
     let (_, body) = http_post(
-        &storage_url.unwrap(),
+        &storage_urls[0],
         br#"{"jsonrpc":"2.0","id":1,"method":"zgs_getStatus","params":[]}"#,
     );
     assert!(body.contains("\"result\""), "{body}");
+    // Two storage nodes that found each other: a file stored on one is served by the other.
+    let file: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    let stored = reqwest::Client::new()
+        .put(format!("{}/files", storage_urls[0]))
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(stored.status().is_success());
+    let root = stored.json::<serde_json::Value>().await.unwrap()["root"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = std::time::Instant::now();
+    loop {
+        let got = reqwest::get(format!("{}/files/{root}", storage_urls[1]))
+            .await
+            .unwrap();
+        if got.status().is_success() {
+            assert_eq!(got.bytes().await.unwrap(), file);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no storage replication"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Two DA nodes that found each other: a submission to one is replicated by the other.
     let da = zg_nodes::da_client::DaNode::new(&da_urls[0]).unwrap();
     let other = zg_nodes::da_client::DaNode::new(&da_urls[1]).unwrap();
@@ -525,4 +555,5 @@ async fn devnet_serves_chain_storage_and_da() {
     assert!(dir.path().join("chain").join(zg_core::evm::LOG_FILE).exists());
     assert!(dir.path().join("da").join(zg_nodes::da::KEY_FILE).exists());
     assert!(dir.path().join("da-1").join(zg_nodes::da::KEY_FILE).exists());
+    assert!(dir.path().join("storage-1").join(zg_nodes::da::KEY_FILE).exists());
 }

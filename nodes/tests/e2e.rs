@@ -15,13 +15,31 @@ use zg_nodes::api::{FileInfo, SegmentWithProof, root_hex};
 struct StorageNode {
     child: Child,
     url: String,
+    /// The p2p address peers dial, when networked.
+    p2p: Option<String>,
 }
 
 impl StorageNode {
+    /// A standalone node.
     fn start(data_dir: &Path) -> Self {
+        Self::spawn(data_dir, &["--no-p2p"])
+    }
+
+    /// A networked node on a free p2p port, joined to `peers`.
+    fn networked(data_dir: &Path, peers: &[&StorageNode], extra: &[&str]) -> Self {
+        let mut args = vec!["--p2p-listen", "/ip4/127.0.0.1/tcp/0"];
+        for p in peers {
+            args.extend(["--peer", p.p2p.as_deref().expect("networked peer")]);
+        }
+        args.extend(extra);
+        Self::spawn(data_dir, &args)
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_zg-storage"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -31,12 +49,18 @@ impl StorageNode {
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("reads the listen line");
-        let url = line
+        let rest = line
             .trim()
             .strip_prefix("zg-storage listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self { child, url }
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let mut words = rest.split_whitespace();
+        let url = words.next().expect("url").to_owned();
+        let p2p = match (words.next(), words.next()) {
+            (Some("p2p"), Some("off")) => None,
+            (Some("p2p"), Some(addr)) => Some(addr.to_owned()),
+            other => panic!("unexpected listen line {line:?} ({other:?})"),
+        };
+        Self { child, url, p2p }
     }
 
     fn kill9(&mut self) {
@@ -46,6 +70,34 @@ impl StorageNode {
 
     fn host(&self) -> String {
         self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// A counter or gauge from `/metrics`.
+    fn metric(&self, name: &str) -> u64 {
+        let (status, _, body) = http(&self.host(), "GET", "/metrics", &[], b"");
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body)
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
+    /// The whole file `root`, once the node has it.
+    fn file(&self, root: &str) -> Option<Vec<u8>> {
+        let (status, _, body) = http(&self.host(), "GET", &format!("/files/{root}"), &[], b"");
+        (status == 200).then_some(body)
+    }
+}
+
+/// Polls `done` until it holds or a minute passes.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -379,4 +431,82 @@ fn kill_9_mid_upload_then_resume() {
         &node.url,
     ]));
     assert!(std::fs::read(&out).unwrap() == bytes);
+}
+
+/// Three storage nodes over libp2p: files uploaded to one (streamed and segment by
+/// segment, both root kinds) are served byte-exact by the others; a node killed and
+/// replaced by one with an empty disk refills itself from its peers; a peer serving
+/// segments that fail their proofs is refused and banned, and nothing of it is stored.
+#[test]
+fn three_nodes_replicate_and_a_replacement_refills_from_peers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = StorageNode::networked(&tmp.path().join("a"), &[], &[]);
+    let b = StorageNode::networked(&tmp.path().join("b"), &[&a], &[]);
+    let mut c = StorageNode::networked(&tmp.path().join("c"), &[&a, &b], &[]);
+    wait_for("three nodes meet", || {
+        [&a, &b, &c].iter().all(|n| n.metric("zg_p2p_peers") == 2)
+    });
+
+    // One file streamed to A (BLAKE3 root, 13 segments, the last partial) and one
+    // uploaded to B segment by segment with the CLI (zg root).
+    let big = data(3 * SEGMENT_SIZE * 4 + 1, 7);
+    let (status, _, body) = http(&a.host(), "PUT", "/files", &[], &big);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let big_root = root_hex(blake3::hash(&big).as_bytes());
+    assert!(String::from_utf8_lossy(&body).contains(&big_root));
+    let small = data(SEGMENT_SIZE + 5, 8);
+    let small_path = write_file(tmp.path(), "small", &small);
+    let small_root = stdout(&zg(&[
+        "upload",
+        small_path.to_str().unwrap(),
+        "--root-kind",
+        "zg",
+        "--node",
+        &b.url,
+    ]));
+    for node in [&a, &b, &c] {
+        wait_for("replication", || {
+            node.file(&big_root).is_some() && node.file(&small_root).is_some()
+        });
+        assert!(node.file(&big_root).unwrap() == big);
+        assert!(node.file(&small_root).unwrap() == small);
+    }
+    // The CLI downloads from C and checks every segment and the root.
+    let out = tmp.path().join("small-from-c");
+    stdout(&zg(&[
+        "download",
+        &small_root,
+        "-o",
+        out.to_str().unwrap(),
+        "--node",
+        &c.url,
+    ]));
+    assert!(std::fs::read(&out).unwrap() == small);
+    assert_eq!(c.metric("zg_storage_replicated_files_total"), 2);
+    assert_eq!(c.metric("zg_storage_catalog_files"), 2);
+
+    // C dies with its disk; a replacement (new identity, empty directory) joins A and B.
+    c.kill9();
+    std::fs::remove_dir_all(tmp.path().join("c")).unwrap();
+    let c2 = StorageNode::networked(&tmp.path().join("c2"), &[&a, &b], &[]);
+    wait_for("the replacement refills", || {
+        c2.file(&big_root).is_some() && c2.file(&small_root).is_some()
+    });
+    assert!(c2.file(&big_root).unwrap() == big);
+    assert!(c2.file(&small_root).unwrap() == small);
+    assert_eq!(c2.metric("zg_storage_replicated_files_total"), 2);
+
+    // A peer serving corrupted segments: its file is refused, the peer banned.
+    let bad = StorageNode::networked(&tmp.path().join("bad"), &[&a], &["--serve-bad-segments"]);
+    let poisoned = data(2 * SEGMENT_SIZE, 9);
+    let (status, _, _) = http(&bad.host(), "PUT", "/files", &[], &poisoned);
+    assert_eq!(status, 200);
+    let poisoned_root = root_hex(blake3::hash(&poisoned).as_bytes());
+    wait_for("the bad peer is refused", || {
+        a.metric("zg_storage_peer_bad_segments_total") >= 1
+    });
+    assert!(a.file(&poisoned_root).is_none());
+    assert_eq!(a.metric("zg_storage_catalog_files"), 2);
+    // A still serves what it holds.
+    assert!(a.file(&small_root).unwrap() == small);
 }

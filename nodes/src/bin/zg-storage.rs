@@ -4,16 +4,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use libp2p::Multiaddr;
+use zg_nodes::p2p::P2pConfig;
 use zg_nodes::storage::{StorageConfig, StorageServer};
 
-/// A zg storage node: uploads verified segment by segment, files streamed over HTTP.
+/// A zg storage node: uploads verified segment by segment, files streamed over HTTP,
+/// files replicated between peers over libp2p.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:5678")]
     listen: SocketAddr,
-    /// Where the segment store lives.
+    /// Where the segment store and the node key live.
     #[arg(long, default_value = ".zg/storage")]
     data_dir: PathBuf,
     /// Refuse writes past this many bytes of store files.
@@ -22,6 +25,18 @@ struct Args {
     /// Largest file accepted, in bytes.
     #[arg(long, default_value_t = 1 << 40)]
     max_file_bytes: u64,
+    /// p2p address to listen on (libp2p multiaddr).
+    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1334")]
+    p2p_listen: Multiaddr,
+    /// A peer to replicate with, e.g. /ip4/127.0.0.1/tcp/1334/p2p/12D3Koo… (repeatable).
+    #[arg(long = "peer")]
+    peers: Vec<Multiaddr>,
+    /// Run without the p2p network (no replication).
+    #[arg(long)]
+    no_p2p: bool,
+    /// Fault injection for tests: serve peers corrupted segments.
+    #[arg(long, hide = true)]
+    serve_bad_segments: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,10 +52,19 @@ async fn run() -> anyhow::Result<()> {
         data_dir: args.data_dir,
         capacity: args.capacity,
         max_file_bytes: args.max_file_bytes,
+        p2p: (!args.no_p2p).then_some(P2pConfig {
+            listen: args.p2p_listen,
+            peers: args.peers,
+        }),
+        serve_bad_segments: args.serve_bad_segments,
         ..StorageConfig::default()
     };
     let server = StorageServer::bind(cfg).await?;
     // One parseable line on stdout: scripts and tests read the bound address from it.
-    println!("zg-storage listening on http://{}", server.local_addr()?);
+    println!(
+        "zg-storage listening on http://{} p2p {}",
+        server.local_addr()?,
+        server.p2p_addr().unwrap_or_else(|| "off".into())
+    );
     server.serve(zg_nodes::shutdown_signal()).await
 }

@@ -67,25 +67,29 @@ enum Cmd {
         #[command(subcommand)]
         cmd: DaCmd,
     },
-    /// Run a local network in this process until Ctrl-C: a chain node, a storage node and
-    /// a DA node on embedded defaults.
+    /// Run a local network in this process until Ctrl-C: a chain node, storage nodes and
+    /// DA nodes on embedded defaults, networked with each other over libp2p.
     Devnet {
         /// Where nodes keep their data.
         #[arg(long, default_value = ".zg")]
         data_dir: PathBuf,
-        /// Storage node address.
+        /// Storage node address (more nodes take the following ports).
         #[arg(long, default_value = "127.0.0.1:5678")]
         storage_listen: SocketAddr,
-        /// DA node address.
+        /// The storage nodes' p2p address (libp2p multiaddr; more nodes, following ports).
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1334")]
+        storage_p2p_listen: libp2p::Multiaddr,
+        /// DA node address (more nodes take the following ports).
         #[arg(long, default_value = "127.0.0.1:34000")]
         da_listen: SocketAddr,
-        /// The DA node's p2p address (libp2p multiaddr).
+        /// The DA nodes' p2p address (libp2p multiaddr; more nodes, following ports).
         #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1234")]
         p2p_listen: libp2p::Multiaddr,
-        /// DA nodes to start, on consecutive ports from --da-listen and --p2p-listen, each
-        /// joined to the ones before it.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-        da_nodes: u16,
+        /// Storage nodes and DA nodes to start (N of each), on consecutive ports, each
+        /// joined to the ones before it: files replicate between the storage nodes,
+        /// cells between the DA nodes.
+        #[arg(long, alias = "da-nodes", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        nodes: u16,
         /// Chain node (Ethereum JSON-RPC) address.
         #[arg(long, default_value = "127.0.0.1:8545")]
         chain_listen: SocketAddr,
@@ -264,9 +268,10 @@ async fn run() -> anyhow::Result<()> {
         Cmd::Devnet {
             data_dir,
             storage_listen,
+            storage_p2p_listen,
             da_listen,
             p2p_listen,
-            da_nodes,
+            nodes,
             chain_listen,
             chain_id,
             block_time,
@@ -281,23 +286,36 @@ async fn run() -> anyhow::Result<()> {
             })
             .await
             .context("starting the chain node")?;
-            let storage = StorageServer::bind(StorageConfig {
-                listen: storage_listen,
-                data_dir: data_dir.join("storage"),
-                ..StorageConfig::default()
-            })
-            .await
-            .context("starting the storage node")?;
+            let nth_dir = |name: &str, i: u16| {
+                data_dir.join(if i == 0 {
+                    name.to_owned()
+                } else {
+                    format!("{name}-{i}")
+                })
+            };
+            let mut storages: Vec<StorageServer> = Vec::new();
+            let mut storage_peers = Vec::new();
+            for i in 0..nodes {
+                let storage = StorageServer::bind(StorageConfig {
+                    listen: SocketAddr::new(storage_listen.ip(), nth_port(storage_listen.port(), i)?),
+                    data_dir: nth_dir("storage", i),
+                    p2p: Some(P2pConfig {
+                        listen: nth_p2p(&storage_p2p_listen, i)?,
+                        peers: storage_peers.clone(),
+                    }),
+                    ..StorageConfig::default()
+                })
+                .await
+                .with_context(|| format!("starting storage node {i}"))?;
+                storage_peers.extend(storage.p2p_addr().and_then(|a| a.parse().ok()));
+                storages.push(storage);
+            }
             let mut das: Vec<DaServer> = Vec::new();
             let mut p2p_peers = Vec::new();
-            for i in 0..da_nodes {
+            for i in 0..nodes {
                 let da = DaServer::bind(DaConfig {
                     listen: SocketAddr::new(da_listen.ip(), nth_port(da_listen.port(), i)?),
-                    data_dir: data_dir.join(if i == 0 {
-                        "da".to_owned()
-                    } else {
-                        format!("da-{i}")
-                    }),
+                    data_dir: nth_dir("da", i),
                     p2p: Some(P2pConfig {
                         listen: nth_p2p(&p2p_listen, i)?,
                         peers: p2p_peers.clone(),
@@ -310,15 +328,21 @@ async fn run() -> anyhow::Result<()> {
                 das.push(da);
             }
             let da_addr = das[0].local_addr()?;
-            let addr = storage.local_addr()?;
+            let addr = storages[0].local_addr()?;
             println!("zg devnet is up (data in {})", data_dir.display());
             println!(
                 "  chain node    http://{}   Ethereum JSON-RPC (eth_*, net_*, web3_*)",
                 chain.local_addr()
             );
-            println!(
-                "  storage node  http://{addr}   JSON-RPC zgs_* · PUT /files · GET /files/{{root}} · /metrics"
-            );
+            for storage in &storages {
+                println!(
+                    "  storage node  http://{}   JSON-RPC zgs_* · PUT /files · GET /files/{{root}} · /metrics",
+                    storage.local_addr()?
+                );
+                if let Some(p2p) = storage.p2p_addr() {
+                    println!("    p2p         {p2p}   (zg-storage --peer {p2p} joins it)");
+                }
+            }
             for da in &das {
                 println!(
                     "  DA node       http://{}   POST /submissions · GET /submissions/{{id}}[/payload] · /status",
@@ -337,25 +361,24 @@ async fn run() -> anyhow::Result<()> {
             );
             // One Ctrl-C stops every server.
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let da_tasks: Vec<_> = das
-                .into_iter()
-                .map(|da| {
-                    let mut stop = stop_rx.clone();
-                    tokio::spawn(da.serve(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    }))
-                })
-                .collect();
-            let storage_result = storage
-                .serve(async move {
-                    zg_nodes::shutdown_signal().await;
-                    let _ = stop_tx.send(true);
-                })
-                .await;
-            for task in da_tasks {
+            let stopped = |rx: &tokio::sync::watch::Receiver<bool>| {
+                let mut stop = rx.clone();
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                }
+            };
+            let mut tasks = Vec::new();
+            for storage in storages {
+                tasks.push(tokio::spawn(storage.serve(stopped(&stop_rx))));
+            }
+            for da in das {
+                tasks.push(tokio::spawn(da.serve(stopped(&stop_rx))));
+            }
+            zg_nodes::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+            for task in tasks {
                 task.await??;
             }
-            storage_result?;
             chain.stop().await;
         }
     }
