@@ -230,7 +230,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         target: Some(1.0),
     });
     out.extend(node_pairs(scale));
-    out.push(replication_pair(scale));
+    out.extend(replication_pairs(scale));
     out
 }
 
@@ -396,7 +396,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
 
 /// A fresh storage node joining one that holds a file, until it holds the file too
 /// (libp2p, every segment verified on arrival), beside an HTTP download of the file.
-fn replication_pair(scale: usize) -> Pair {
+fn replication_pairs(scale: usize) -> Vec<Pair> {
     use zg_nodes::p2p::{Multiaddr, P2pConfig};
     use zg_nodes::storage::{StorageConfig, StorageServer};
     let len = ((1usize << 30) / scale).max(BATCH * SEGMENT_SIZE);
@@ -408,7 +408,7 @@ fn replication_pair(scale: usize) -> Pair {
             .build()
             .expect("runtime"),
     );
-    let networked = |data_dir: std::path::PathBuf, peers: Vec<Multiaddr>| StorageConfig {
+    let networked = move |data_dir: std::path::PathBuf, peers: Vec<Multiaddr>| StorageConfig {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         data_dir,
         p2p: Some(P2pConfig {
@@ -435,18 +435,17 @@ fn replication_pair(scale: usize) -> Pair {
         String::from_utf8_lossy(&resp)
     );
     let root = zg_nodes::api::root_hex(blake3::hash(&data).as_bytes());
-    let keep = dir.clone();
-    let mut round = 0u32;
-    Pair {
-        kernel: "node replication",
-        shape: format!("{} MiB, new node joins over libp2p", len >> 20),
-        bytes: len as u64,
-        zg: Side::new("zg-storage replication (p2p)", move || {
+    // A fresh node (new identity, empty directory) joins the source and fetches the file.
+    let replicate = |tag: &'static str| {
+        let (keep, rt, source_p2p) = (dir.clone(), rt.clone(), source_p2p.clone());
+        let mut round = 0u32;
+        Side::new("zg-storage replication (p2p)", move || {
+            // The previous replica's files go now: its store finishes closing after serve returns.
+            let _ = std::fs::remove_dir_all(keep.path().join(format!("{tag}-{round}")));
             round += 1;
-            let replica_dir = keep.path().join(format!("replica-{round}"));
             let server = rt
                 .block_on(StorageServer::bind(networked(
-                    replica_dir.clone(),
+                    keep.path().join(format!("{tag}-{round}")),
                     vec![source_p2p.clone()],
                 )))
                 .expect("replica binds");
@@ -469,15 +468,35 @@ fn replication_pair(scale: usize) -> Pair {
             }
             let _ = stop.send(());
             rt.block_on(serving).expect("joins").expect("stops");
-            std::fs::remove_dir_all(&replica_dir).expect("remove replica");
-        }),
-        peer: Some(Side::new("zg-storage GET /files (HTTP)", move || {
-            let _ = &dir;
-            let head = format!("GET /files/{root} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-            let (_, total) = http_exchange(addr, &head, None);
-            assert!(total > len, "short response");
-        })),
-        items: 0,
-        target: None,
-    }
+        })
+    };
+    let shape = format!("{} MiB, new node joins over libp2p", len >> 20);
+    let keep = dir.clone();
+    let bytes = Bytes::from(data);
+    vec![
+        Pair {
+            kernel: "node replication",
+            shape: shape.clone(),
+            bytes: len as u64,
+            zg: replicate("replica"),
+            peer: Some(Side::new("zg-storage GET /files (HTTP)", move || {
+                let _ = &keep;
+                let head = format!("GET /files/{root} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+                let (_, total) = http_exchange(addr, &head, None);
+                assert!(total > len, "short response");
+            })),
+            items: 0,
+            target: None,
+        },
+        // The ceiling: a replica must write every byte durably, a download only reads.
+        Pair {
+            kernel: "node replication",
+            shape,
+            bytes: len as u64,
+            zg: replicate("ceiling"),
+            peer: Some(Side::new("raw Store::put_batch", move || store_ingest(&bytes))),
+            items: 0,
+            target: None,
+        },
+    ]
 }

@@ -26,7 +26,7 @@ use zg_core::da::{
     custody_columns, decode_blob_record, encode_blob_record,
 };
 
-use crate::p2p::{DaRequest, DaResponse, NetEvent, Network, P2pConfig, Service};
+use crate::p2p::{DaRequest, DaResponse, NetEvent, NetStats, Network, P2pConfig, Service};
 use zg_core::store::{Store, StoreError, StoreOptions};
 use zg_kzg::{Bytes48, KzgContext};
 
@@ -539,11 +539,7 @@ async fn metrics(State(node): State<App>) -> Response {
          # HELP zg_da_replicated_total Submissions whose custody cells were fetched from peers.\n# TYPE zg_da_replicated_total counter\nzg_da_replicated_total {}\n\
          # HELP zg_da_peer_proof_failures_total Cells from peers refused for failing their KZG proofs.\n# TYPE zg_da_peer_proof_failures_total counter\nzg_da_peer_proof_failures_total {}\n\
          # HELP zg_da_samples_verified_total Cells sampled from peers and verified.\n# TYPE zg_da_samples_verified_total counter\nzg_da_samples_verified_total {}\n\
-         # HELP zg_da_cells_from_peers_total Cells fetched from peers to rebuild payloads.\n# TYPE zg_da_cells_from_peers_total counter\nzg_da_cells_from_peers_total {}\n\
-         # HELP zg_p2p_gossip_rejected_total Gossip from peers that did not decode.\n# TYPE zg_p2p_gossip_rejected_total counter\nzg_p2p_gossip_rejected_total {}\n\
-         # HELP zg_p2p_requests_refused_total Peer requests refused (rate limit, saturation).\n# TYPE zg_p2p_requests_refused_total counter\nzg_p2p_requests_refused_total {}\n\
-         # HELP zg_p2p_inbound_failures_total Peer streams that failed after their request was read.\n# TYPE zg_p2p_inbound_failures_total counter\nzg_p2p_inbound_failures_total {}\n\
-         # HELP zg_p2p_bad_frames_total Frames from peers refused as oversized or malformed.\n# TYPE zg_p2p_bad_frames_total counter\nzg_p2p_bad_frames_total {}\n",
+         # HELP zg_da_cells_from_peers_total Cells fetched from peers to rebuild payloads.\n# TYPE zg_da_cells_from_peers_total counter\nzg_da_cells_from_peers_total {}\n{}",
         g(&m.submissions),
         g(&m.payload_bytes_in),
         g(&m.cells_in),
@@ -558,10 +554,7 @@ async fn metrics(State(node): State<App>) -> Response {
         g(&m.peer_proof_failures),
         g(&m.samples_verified),
         g(&m.cells_from_peers),
-        net.map_or(0, |s| g(&s.gossip_rejected)),
-        net.map_or(0, |s| g(&s.requests_refused)),
-        net.map_or(0, |s| g(&s.inbound_failures)),
-        net.map_or(0, |s| g(&s.bad_frames)),
+        NetStats::prometheus(net),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -309,6 +309,23 @@ pub struct NetStats {
     pub bad_frames: Arc<AtomicU64>,
 }
 
+impl NetStats {
+    /// The counters in Prometheus text format (zeros for a node without a network).
+    pub fn prometheus(stats: Option<&Self>) -> String {
+        let g = |a: Option<&AtomicU64>| a.map_or(0, |a| a.load(Ordering::Relaxed));
+        format!(
+            "# HELP zg_p2p_gossip_rejected_total Gossip from peers that did not decode.\n# TYPE zg_p2p_gossip_rejected_total counter\nzg_p2p_gossip_rejected_total {}\n\
+             # HELP zg_p2p_requests_refused_total Peer requests refused (rate limit, saturation, wrong service).\n# TYPE zg_p2p_requests_refused_total counter\nzg_p2p_requests_refused_total {}\n\
+             # HELP zg_p2p_inbound_failures_total Peer streams that failed after their request was read.\n# TYPE zg_p2p_inbound_failures_total counter\nzg_p2p_inbound_failures_total {}\n\
+             # HELP zg_p2p_bad_frames_total Frames from peers refused as oversized or malformed.\n# TYPE zg_p2p_bad_frames_total counter\nzg_p2p_bad_frames_total {}\n",
+            g(stats.map(|s| &s.gossip_rejected)),
+            g(stats.map(|s| &s.requests_refused)),
+            g(stats.map(|s| &s.inbound_failures)),
+            g(stats.map(|s| &*s.bad_frames)),
+        )
+    }
+}
+
 /// A handle on the node's network task.
 #[derive(Clone)]
 pub struct Network {

@@ -42,7 +42,7 @@ use zg_core::store::{Put, Store, StoreError, StoreOptions};
 use zg_merkle::{FileHasher, Hash, RootKind, SEGMENT_SIZE, SegmentProof, segment_count};
 
 use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, Status, parse_kind, parse_root, root_hex};
-use crate::p2p::{FileEntry, FileRequest, FileResponse, NetEvent, Network, P2pConfig, Service};
+use crate::p2p::{FileEntry, FileRequest, FileResponse, NetEvent, NetStats, Network, P2pConfig, Service};
 
 /// How a storage node runs.
 #[derive(Clone, Debug)]
@@ -149,7 +149,7 @@ struct Catalog {
 /// Files replicated at once; each has [`CHUNKS_IN_FLIGHT`] requests out.
 const REPLICATIONS_AT_ONCE: usize = 2;
 /// Segment requests one replication keeps in flight.
-const CHUNKS_IN_FLIGHT: usize = 4;
+const CHUNKS_IN_FLIGHT: usize = 8;
 /// How often a node compares inventories with every peer (besides on connect).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -966,7 +966,7 @@ async fn metrics(State((node, _)): State<App>) -> Response {
          # HELP zg_storage_peer_requests_total Peer requests answered.\n# TYPE zg_storage_peer_requests_total counter\nzg_storage_peer_requests_total {}\n\
          # HELP zg_storage_peer_bad_segments_total Peer answers refused for failing their proofs.\n# TYPE zg_storage_peer_bad_segments_total counter\nzg_storage_peer_bad_segments_total {}\n\
          # HELP zg_storage_catalog_files Files held whole.\n# TYPE zg_storage_catalog_files gauge\nzg_storage_catalog_files {}\n\
-         # HELP zg_p2p_peers Storage peers in the network.\n# TYPE zg_p2p_peers gauge\nzg_p2p_peers {}\n",
+         # HELP zg_p2p_peers Storage peers in the network.\n# TYPE zg_p2p_peers gauge\nzg_p2p_peers {}\n{}",
         g(&m.bytes_in),
         g(&m.bytes_out),
         g(&m.segments_in),
@@ -985,6 +985,7 @@ async fn metrics(State((node, _)): State<App>) -> Response {
         g(&m.peer_bad_segments),
         node.catalog.lock().unwrap_or_else(|p| p.into_inner()).files.len(),
         peers,
+        NetStats::prometheus(node.net.as_ref().map(Network::stats)),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
@@ -1078,11 +1079,12 @@ async fn handle_net_events(node: Arc<Node>, mut events: tokio::sync::mpsc::Recei
                     let net = net.clone();
                     tokio::spawn(async move {
                         let n2 = n.clone();
+                        let t = Instant::now();
                         let answer = tokio::task::spawn_blocking(move || answer_file(&n2, &request))
                             .await
                             .unwrap_or_else(|e| FileResponse::Refused(e.to_string()));
                         n.metrics.peer_requests.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%peer, "answered a storage peer");
+                        tracing::debug!(%peer, answer_ms = t.elapsed().as_secs_f64() * 1e3, "answered a storage peer");
                         net.respond_file(channel, answer).await;
                     });
                 }
@@ -1318,6 +1320,7 @@ async fn fetch_chunk(
             first,
             count: n,
         };
+        let asked = Instant::now();
         let segs = match net.request_file(peer, request).await {
             Ok(FileResponse::Segments(segs)) if segs.len() == usize::from(n) => segs,
             Ok(FileResponse::Segments(segs)) => {
@@ -1341,6 +1344,7 @@ async fn fetch_chunk(
                 continue;
             }
         };
+        let got = asked.elapsed();
         let n2 = node.clone();
         let stored = tokio::task::spawn_blocking(move || {
             let mut incoming = Vec::with_capacity(segs.len());
@@ -1364,6 +1368,12 @@ async fn fetch_chunk(
             n2.store_segments(incoming).map(|()| bytes)
         })
         .await?;
+        tracing::debug!(
+            first,
+            fetch_ms = got.as_secs_f64() * 1e3,
+            store_ms = (asked.elapsed() - got).as_secs_f64() * 1e3,
+            "segments fetched and stored"
+        );
         match stored {
             Ok(bytes) => return Ok(bytes),
             Err(e) if e.code() == code::PROOF_FAILED || e.code() == code::INVALID_PARAMS => {

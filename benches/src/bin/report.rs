@@ -58,6 +58,10 @@ fn fmt_time(t: Duration) -> String {
 }
 
 fn main() {
+    // The nodes benched in process log only when RUST_LOG asks (e.g. RUST_LOG=zg_nodes=debug).
+    if std::env::var_os("RUST_LOG").is_some() {
+        zg_nodes::init_logging();
+    }
     let args = Args::parse();
     let budget = Duration::from_secs_f64(args.seconds);
     let families: [(&str, Family); 7] = [
