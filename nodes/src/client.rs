@@ -188,11 +188,94 @@ impl Node {
         let kind: RootKind = info.root_kind.parse().map_err(|e| anyhow!("{e}"))?;
         let len = info.file_size;
         let part = PathBuf::from(format!("{}.part", out.display()));
-        let file =
-            Arc::new(File::create(&part).with_context(|| format!("cannot create {}", part.display()))?);
+        // Fast path: the file streamed over HTTP, hashed into its tree as it is written;
+        // a root that matches verifies every segment at once.
+        match self.download_stream(root, kind, len, &part).await {
+            Ok(()) => {
+                std::fs::rename(&part, out).with_context(|| format!("cannot write {}", out.display()))?;
+                return Ok(len);
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                tracing::warn!(error = %e, "streamed download failed; fetching segment by segment with proofs");
+            }
+        }
+        self.download_segments(root, kind, len, &part, out).await
+    }
+
+    /// `GET /files/{root}` into `part`, hashed on the way; errors unless the bytes
+    /// have the file's length and root.
+    async fn download_stream(
+        &self,
+        root: &Hash,
+        kind: RootKind,
+        len: u64,
+        part: &Path,
+    ) -> anyhow::Result<()> {
+        let url = format!("{}/files/{}", self.url.trim_end_matches('/'), root_hex(root));
+        let mut resp = reqwest::get(&url).await.with_context(|| format!("GET {url}"))?;
+        if !resp.status().is_success() {
+            bail!("GET {url}: {}", resp.status());
+        }
+        let pb = bar(len, "downloading");
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+        let path = part.to_owned();
+        // Hashing and writing run beside the socket reads.
+        let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<(Hash, u64)> {
+            let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            let mut f = std::io::BufWriter::with_capacity(4 << 20, f);
+            let mut h = FileHasher::new(kind).parallel(true);
+            let mut n = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                h.update(&chunk);
+                std::io::Write::write_all(&mut f, &chunk)?;
+                n += chunk.len() as u64;
+            }
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok((h.finalize().root(), n))
+        });
+        let mut received = 0u64;
+        while let Some(chunk) = resp.chunk().await.with_context(|| format!("reading {url}"))? {
+            received += chunk.len() as u64;
+            if received > len {
+                bail!("{url} sent more than the file's {len} bytes");
+            }
+            pb.inc(chunk.len() as u64);
+            if tx.send(chunk).await.is_err() {
+                break; // The writer failed; its error is below.
+            }
+        }
+        drop(tx);
+        pb.finish_and_clear();
+        let (got, n) = writer.await??;
+        if n != len {
+            bail!("{url} sent {n} bytes of a {len}-byte file");
+        }
+        if got != *root {
+            bail!(
+                "the bytes from {url} hash to {}, not {}",
+                root_hex(&got),
+                root_hex(root)
+            );
+        }
+        Ok(())
+    }
+
+    /// Every segment through `zgs_downloadSegmentWithProof`, each checked against the
+    /// root before it is written, then the whole file's root.
+    async fn download_segments(
+        &self,
+        root: &Hash,
+        kind: RootKind,
+        len: u64,
+        part: &Path,
+        out: &Path,
+    ) -> anyhow::Result<u64> {
+        let segment_count = zg_merkle::segment_count(len);
+        let file = Arc::new(File::create(part).with_context(|| format!("cannot create {}", part.display()))?);
         file.set_len(len)?;
         let pb = bar(len, "downloading");
-        let mut fetches = futures_util::stream::iter((0..info.segment_count).map(|i| {
+        let mut fetches = futures_util::stream::iter((0..segment_count).map(|i| {
             let (file, pb) = (file.clone(), pb.clone());
             async move {
                 let seg: SegmentWithProof = self
@@ -226,7 +309,7 @@ impl Node {
             Some(e) => Err(e),
             None => {
                 file.sync_all()?;
-                let got = file_roots_one(&part, kind)?;
+                let got = file_roots_one(part, kind)?;
                 if got == *root {
                     Ok(())
                 } else {
@@ -240,11 +323,11 @@ impl Node {
         };
         match verdict {
             Ok(()) => {
-                std::fs::rename(&part, out).with_context(|| format!("cannot write {}", out.display()))?;
+                std::fs::rename(part, out).with_context(|| format!("cannot write {}", out.display()))?;
                 Ok(len)
             }
             Err(e) => {
-                let _ = std::fs::remove_file(&part);
+                let _ = std::fs::remove_file(part);
                 Err(e)
             }
         }

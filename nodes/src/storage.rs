@@ -102,6 +102,7 @@ struct Metrics {
     replicated_bytes: AtomicU64,
     peer_requests: AtomicU64,
     peer_bad_segments: AtomicU64,
+    segments_repaired: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +159,8 @@ struct Node {
     cfg: StorageConfig,
     metrics: Metrics,
     net: Option<Network>,
+    /// The runtime, for blocking readers that fetch lost segments from peers.
+    rt: tokio::runtime::Handle,
     catalog: Mutex<Catalog>,
     replicating: Mutex<HashSet<Hash>>,
     replication_slots: Semaphore,
@@ -262,6 +265,69 @@ impl Node {
         if let (Some(net), Ok(rt)) = (self.net.clone(), tokio::runtime::Handle::try_current()) {
             rt.spawn(async move { net.announce_file(&entry).await });
         }
+    }
+
+    /// Segments `first..first + count` of a stored file, each verified; one that is
+    /// lost or damaged here (and not rebuilt from local parity) is fetched from a
+    /// peer, checked against the root, rewritten, and served. Blocking.
+    fn read_segments(&self, meta: &FileMeta, first: u64, count: u64) -> Result<Vec<Bytes>, FileError> {
+        let mut repaired = HashSet::new();
+        loop {
+            match file::read_segments(&self.store, meta, first, count) {
+                Err(FileError::Unavailable { root, index, reason })
+                    if self.net.is_some() && repaired.insert(index) =>
+                {
+                    tracing::warn!(%root, index, %reason, "segment lost here; fetching it from peers");
+                    if let Err(e) = self.repair_from_peers(meta, index) {
+                        return Err(FileError::Unavailable {
+                            root,
+                            index,
+                            reason: format!("{reason}; no peer could replace it: {e}"),
+                        });
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Fetches segment `index` of `meta` from the first peer whose copy passes its
+    /// proof, and stores it in place of the lost one.
+    fn repair_from_peers(&self, meta: &FileMeta, index: u64) -> anyhow::Result<()> {
+        let Some(net) = &self.net else {
+            anyhow::bail!("not networked");
+        };
+        let root = meta.root();
+        let data = self.rt.block_on(async {
+            let mut failures = Vec::new();
+            for peer in net.peers().await {
+                let request = FileRequest::Segments { root, first: index, count: 1 };
+                match net.request_file(peer, request).await {
+                    Ok(FileResponse::Segments(mut segs)) if segs.len() == 1 => {
+                        let s = segs.remove(0);
+                        let ok = SegmentProof::from_bytes(&s.proof)
+                            .ok()
+                            .and_then(|p| p.verify(&root, meta.len(), index, &s.data).ok())
+                            == Some(true);
+                        if ok {
+                            return Ok(s.data);
+                        }
+                        self.metrics.peer_bad_segments.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%peer, index, "peer sent a segment that fails its proof; refused, and the peer is banned");
+                        net.ban(peer).await;
+                        failures.push(format!("{peer}: bad segment"));
+                    }
+                    Ok(other) => failures.push(format!("{peer}: {other:?}").chars().take(200).collect()),
+                    Err(e) => failures.push(format!("{peer}: {e}")),
+                }
+            }
+            Err(anyhow::anyhow!("no peer served it ({})", failures.join("; ")))
+        })?;
+        self.store
+            .put_batch(vec![Put::segment(meta.data_key, index, data)])?;
+        self.metrics.segments_repaired.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(root = %root_hex(&root), index, "segment repaired from a peer");
+        Ok(())
     }
 
     fn finalized(&self, root: &Hash) -> RpcResult<Option<Arc<FileMeta>>> {
@@ -621,7 +687,7 @@ fn rpc_module(node: Arc<Node>) -> RpcModule<Arc<Node>> {
                 ));
             }
             let meta = node.open_meta(&root).map_err(file_err)?;
-            let segs = file::read_segments(&node.store, &meta, start, end - start).map_err(file_err)?;
+            let segs = node.read_segments(&meta, start, end - start).map_err(file_err)?;
             let bytes: Vec<u8> = segs.concat();
             node.metrics
                 .bytes_out
@@ -638,7 +704,15 @@ fn rpc_module(node: Arc<Node>) -> RpcModule<Arc<Node>> {
             let (root, index): (String, u64) = params.parse()?;
             let root = parse_root(&root).map_err(|e| err(code::INVALID_PARAMS, e))?;
             let meta = node.open_meta(&root).map_err(file_err)?;
-            let (seg, proof) = file::segment_with_proof(&node.store, &meta, index).map_err(file_err)?;
+            let seg = node
+                .read_segments(&meta, index, 1)
+                .map_err(file_err)?
+                .pop()
+                .ok_or_else(|| err(code::INTERNAL, "no segment read"))?;
+            let proof = meta
+                .tree
+                .prove_segment(index)
+                .map_err(|e| err(code::INVALID_PARAMS, e.to_string()))?;
             node.metrics
                 .bytes_out
                 .fetch_add(seg.len() as u64, Ordering::Relaxed);
@@ -898,7 +972,7 @@ async fn get_file(State((node, _)): State<App>, Path(root): Path<String>, header
         let mut i = first;
         while i <= last && end > start {
             let n = 16.min(last + 1 - i);
-            match file::read_segments(&n3.store, &meta, i, n) {
+            match n3.read_segments(&meta, i, n) {
                 Ok(segs) => {
                     for (j, s) in segs.into_iter().enumerate() {
                         let at = (i + j as u64) * seg;
@@ -965,6 +1039,7 @@ async fn metrics(State((node, _)): State<App>) -> Response {
          # HELP zg_storage_replicated_bytes_total Segment bytes fetched from peers.\n# TYPE zg_storage_replicated_bytes_total counter\nzg_storage_replicated_bytes_total {}\n\
          # HELP zg_storage_peer_requests_total Peer requests answered.\n# TYPE zg_storage_peer_requests_total counter\nzg_storage_peer_requests_total {}\n\
          # HELP zg_storage_peer_bad_segments_total Peer answers refused for failing their proofs.\n# TYPE zg_storage_peer_bad_segments_total counter\nzg_storage_peer_bad_segments_total {}\n\
+         # HELP zg_storage_segments_repaired_total Segments lost here and fetched again from peers.\n# TYPE zg_storage_segments_repaired_total counter\nzg_storage_segments_repaired_total {}\n\
          # HELP zg_storage_catalog_files Files held whole.\n# TYPE zg_storage_catalog_files gauge\nzg_storage_catalog_files {}\n\
          # HELP zg_p2p_peers Storage peers in the network.\n# TYPE zg_p2p_peers gauge\nzg_p2p_peers {}\n{}",
         g(&m.bytes_in),
@@ -983,6 +1058,7 @@ async fn metrics(State((node, _)): State<App>) -> Response {
         g(&m.replicated_bytes),
         g(&m.peer_requests),
         g(&m.peer_bad_segments),
+        g(&m.segments_repaired),
         node.catalog.lock().unwrap_or_else(|p| p.into_inner()).files.len(),
         peers,
         NetStats::prometheus(node.net.as_ref().map(Network::stats)),
@@ -1117,6 +1193,7 @@ fn answer_file(node: &Node, request: &FileRequest) -> FileResponse {
             if first.checked_add(count).is_none_or(|end| end > n) {
                 return FileResponse::Refused(format!("segments {first}+{count} of a {n}-segment file"));
             }
+            // Only what is held here: a peer asking must never start a chain of repairs.
             let segs = match file::read_segments(&node.store, &meta, first, count) {
                 Ok(s) => s,
                 Err(e) => return FileResponse::Refused(e.to_string()),
@@ -1439,6 +1516,7 @@ impl StorageServer {
             cfg: cfg.clone(),
             metrics: Metrics::default(),
             net,
+            rt: tokio::runtime::Handle::current(),
             catalog: Mutex::new(catalog),
             replicating: Mutex::new(HashSet::new()),
             replication_slots: Semaphore::new(REPLICATIONS_AT_ONCE),

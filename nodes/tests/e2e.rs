@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -484,6 +485,35 @@ fn three_nodes_replicate_and_a_replacement_refills_from_peers() {
     assert!(std::fs::read(&out).unwrap() == small);
     assert_eq!(c.metric("zg_storage_replicated_files_total"), 2);
     assert_eq!(c.metric("zg_storage_catalog_files"), 2);
+
+    // B's copy of a segment rots on disk: B notices on read, fetches that segment from
+    // a peer (checked against the root), rewrites it, and serves the file whole.
+    let store_dir = tmp.path().join("b").join("store");
+    let needle = &big[5 * SEGMENT_SIZE + 1000..5 * SEGMENT_SIZE + 1064];
+    let mut damaged = false;
+    for entry in std::fs::read_dir(&store_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+            bytes[at] ^= 0xff;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .write_all_at(&bytes[at..at + 1], at as u64)
+                .unwrap();
+            damaged = true;
+        }
+    }
+    assert!(damaged, "segment 5 of the big file not found in B's store");
+    assert!(b.file(&big_root).unwrap() == big);
+    assert_eq!(b.metric("zg_storage_segments_repaired_total"), 1);
+    assert!(b.file(&big_root).unwrap() == big);
+    assert_eq!(
+        b.metric("zg_storage_segments_repaired_total"),
+        1,
+        "repaired once, then read from disk"
+    );
 
     // C dies with its disk; a replacement (new identity, empty directory) joins A and B.
     c.kill9();
