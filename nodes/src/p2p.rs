@@ -516,6 +516,42 @@ struct RateLimit {
     count: u32,
 }
 
+/// Refuses a peer's request (`why`, or "busy" when the node's queue is full: refuse
+/// rather than queue without bound) or hands it to the node as `event`.
+fn hand_over<Q: Wire, S: Wire>(
+    behaviour: &mut request_response::Behaviour<FrameCodec<Q, S>>,
+    events: &mpsc::Sender<NetEvent>,
+    stats: &NetStats,
+    why: Option<&'static str>,
+    channel: ResponseChannel<S>,
+    refused: fn(String) -> S,
+    event: impl FnOnce(ResponseChannel<S>) -> NetEvent,
+) {
+    // Only the swarm task sends events, so capacity seen here is capacity at the send.
+    match why.or_else(|| (events.capacity() == 0).then_some("busy")) {
+        Some(why) => {
+            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
+            // Fails only if the peer went away meanwhile.
+            let _ = behaviour.send_response(channel, refused(why.into()));
+        }
+        // Closed only while the node shuts down.
+        None => {
+            let _ = events.try_send(event(channel));
+        }
+    }
+}
+
+/// Gives a pending outbound request its answer.
+fn settle<S>(
+    pending: &mut HashMap<OutboundRequestId, oneshot::Sender<Result<S, String>>>,
+    id: OutboundRequestId,
+    answer: Result<S, String>,
+) {
+    if let Some(reply) = pending.remove(&id) {
+        let _ = reply.send(answer);
+    }
+}
+
 /// Why a request on `protocol`'s service from `peer` is refused, if it is.
 fn refusal(
     rates: &mut HashMap<PeerId, RateLimit>,
@@ -659,54 +695,29 @@ async fn run(
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::Message { peer, message, .. })) => match message {
                     request_response::Message::Request { request, channel, .. } => {
-                        let refusal = refusal(&mut rates, &banned, peer, service, Service::Da);
-                        if let Some(why) = refusal {
-                            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
-                            let _ = swarm.behaviour_mut().da.send_response(channel, DaResponse::Refused(why.into()));
-                        } else if let Err(mpsc::error::TrySendError::Full(NetEvent::Request { channel, .. })) =
-                            events.try_send(NetEvent::Request { peer, request, channel })
-                        {
-                            // The node is saturated: refuse rather than queue without bound.
-                            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
-                            let _ = swarm.behaviour_mut().da.send_response(channel, DaResponse::Refused("busy".into()));
-                        }
+                        let why = refusal(&mut rates, &banned, peer, service, Service::Da);
+                        hand_over(&mut swarm.behaviour_mut().da, &events, &stats, why, channel, DaResponse::Refused, |channel| {
+                            NetEvent::Request { peer, request, channel }
+                        });
                     }
-                    request_response::Message::Response { request_id, response } => {
-                        if let Some(reply) = pending.remove(&request_id) {
-                            let _ = reply.send(Ok(response));
-                        }
-                    }
+                    request_response::Message::Response { request_id, response } => settle(&mut pending, request_id, Ok(response)),
                 },
                 SwarmEvent::Behaviour(BehaviourEvent::Files(request_response::Event::Message { peer, message, .. })) => match message {
                     request_response::Message::Request { request, channel, .. } => {
-                        let refusal = refusal(&mut rates, &banned, peer, service, Service::Storage);
-                        if let Some(why) = refusal {
-                            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
-                            let _ = swarm.behaviour_mut().files.send_response(channel, FileResponse::Refused(why.into()));
-                        } else if let Err(mpsc::error::TrySendError::Full(NetEvent::FileRequest { channel, .. })) =
-                            events.try_send(NetEvent::FileRequest { peer, request, channel })
-                        {
-                            stats.requests_refused.fetch_add(1, Ordering::Relaxed);
-                            let _ = swarm.behaviour_mut().files.send_response(channel, FileResponse::Refused("busy".into()));
-                        }
+                        let why = refusal(&mut rates, &banned, peer, service, Service::Storage);
+                        hand_over(&mut swarm.behaviour_mut().files, &events, &stats, why, channel, FileResponse::Refused, |channel| {
+                            NetEvent::FileRequest { peer, request, channel }
+                        });
                     }
-                    request_response::Message::Response { request_id, response } => {
-                        if let Some(reply) = pending_files.remove(&request_id) {
-                            let _ = reply.send(Ok(response));
-                        }
-                    }
+                    request_response::Message::Response { request_id, response } => settle(&mut pending_files, request_id, Ok(response)),
                 },
                 SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::OutboundFailure { peer, request_id, error, .. })) => {
                     tracing::debug!(%peer, %error, "request failed");
-                    if let Some(reply) = pending.remove(&request_id) {
-                        let _ = reply.send(Err(error.to_string()));
-                    }
+                    settle(&mut pending, request_id, Err(error.to_string()));
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Files(request_response::Event::OutboundFailure { peer, request_id, error, .. })) => {
                     tracing::debug!(%peer, %error, "file request failed");
-                    if let Some(reply) = pending_files.remove(&request_id) {
-                        let _ = reply.send(Err(error.to_string()));
-                    }
+                    settle(&mut pending_files, request_id, Err(error.to_string()));
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Da(request_response::Event::InboundFailure { peer, error, .. }))
                 | SwarmEvent::Behaviour(BehaviourEvent::Files(request_response::Event::InboundFailure { peer, error, .. })) => {

@@ -489,10 +489,6 @@ mod hostile;
 /// are refused (and counted); the node keeps serving its honest clients.
 #[test]
 fn hostile_peer_is_refused_and_the_node_keeps_serving() {
-    use libp2p::futures::StreamExt;
-    use libp2p::request_response::{Event, Message};
-    use libp2p::swarm::SwarmEvent;
-
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let node = DaProcess::start(dir.path());
@@ -508,64 +504,24 @@ fn hostile_peer_is_refused_and_the_node_keeps_serving() {
         .unwrap();
 
     let (answered, refused, failed) = rt.block_on(async {
-        let mut swarm = hostile::swarm(zg_nodes::p2p::DA_TOPIC, zg_nodes::p2p::DA_PROTOCOL);
-        let target: libp2p::Multiaddr = node.p2p.parse().unwrap();
-        let libp2p::multiaddr::Protocol::P2p(peer) = target.iter().last().unwrap() else {
-            panic!("no peer id in {target}")
-        };
-        swarm.dial(target).unwrap();
-        // Wait for the node's subscription, then gossip garbage.
-        let topic = libp2p::gossipsub::IdentTopic::new(zg_nodes::p2p::DA_TOPIC);
-        loop {
-            if let SwarmEvent::Behaviour(hostile::BehaviourEvent::Gossipsub(
-                libp2p::gossipsub::Event::Subscribed { .. },
-            )) = swarm.select_next_some().await
-            {
-                break;
-            }
-        }
+        let (mut swarm, peer) =
+            hostile::joined(&node.p2p, zg_nodes::p2p::DA_TOPIC, zg_nodes::p2p::DA_PROTOCOL).await;
+        // Garbage gossip, a frame claiming 1 GiB, a malformed request, then a flood of valid ones.
         swarm
             .behaviour_mut()
             .gossipsub
-            .publish(topic, b"not a header".to_vec())
+            .publish(
+                libp2p::gossipsub::IdentTopic::new(zg_nodes::p2p::DA_TOPIC),
+                b"not a header".to_vec(),
+            )
             .unwrap();
-        // A frame claiming 1 GiB, a malformed request, then a flood of valid ones.
-        let frame = |body: &[u8]| [&(body.len() as u32).to_le_bytes()[..], body].concat();
         let mut header_request = vec![0u8];
         header_request.extend_from_slice(&header.id);
-        swarm
-            .behaviour_mut()
-            .raw
-            .send_request(&peer, [&(1u32 << 30).to_le_bytes()[..], &[0u8; 60]].concat());
-        swarm.behaviour_mut().raw.send_request(&peer, frame(&[9u8; 33]));
-        let (mut answered, mut refused, mut failed) = (0, 0, 0);
-        // The flood comes in waves of 16 streams (the node drops streams past 32 at once).
+        let raw = &mut swarm.behaviour_mut().raw;
+        raw.send_request(&peer, hostile::claims_one_gib());
+        raw.send_request(&peer, hostile::frame(&[9u8; 33]));
         let flood = 2 * zg_nodes::p2p::REQUESTS_PER_WINDOW as usize;
-        let mut sent = 0;
-        while answered + refused + failed < flood + 2 {
-            while sent < flood && sent + 2 < answered + refused + failed + 16 {
-                swarm
-                    .behaviour_mut()
-                    .raw
-                    .send_request(&peer, frame(&header_request));
-                sent += 1;
-            }
-            match swarm.select_next_some().await {
-                SwarmEvent::Behaviour(hostile::BehaviourEvent::Raw(Event::Message {
-                    message: Message::Response { response, .. },
-                    ..
-                })) => match response.first() {
-                    Some(0) => answered += 1,
-                    Some(3) => refused += 1,
-                    other => panic!("unexpected response tag {other:?}"),
-                },
-                SwarmEvent::Behaviour(hostile::BehaviourEvent::Raw(Event::OutboundFailure { .. })) => {
-                    failed += 1;
-                }
-                _ => {}
-            }
-        }
-        (answered, refused, failed)
+        hostile::flood(&mut swarm, peer, &hostile::frame(&header_request), flood, 2, 0).await
     });
     // The two bad frames fail; of the flood, one window's worth is answered, the rest refused.
     assert_eq!(failed, 2, "answered {answered}, refused {refused}");

@@ -549,9 +549,6 @@ mod hostile;
 /// and counted; the node keeps serving its clients.
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_storage_peer_is_refused_and_the_node_keeps_serving() {
-    use libp2p::futures::StreamExt;
-    use libp2p::request_response::{Event, Message};
-    use libp2p::swarm::SwarmEvent;
     use zg_nodes::p2p::{FILES_PROTOCOL, FILES_TOPIC, REQUESTS_PER_WINDOW};
 
     let tmp = tempfile::tempdir().unwrap();
@@ -561,20 +558,7 @@ async fn hostile_storage_peer_is_refused_and_the_node_keeps_serving() {
     let (status, _, _) = tokio::task::block_in_place(|| http(&host, "PUT", "/files", &[], &file));
     assert_eq!(status, 200);
 
-    let mut swarm = hostile::swarm(FILES_TOPIC, FILES_PROTOCOL);
-    let target: libp2p::Multiaddr = node.p2p.as_deref().unwrap().parse().unwrap();
-    let libp2p::multiaddr::Protocol::P2p(peer) = target.iter().last().unwrap() else {
-        panic!("no peer id in {target}")
-    };
-    swarm.dial(target).unwrap();
-    loop {
-        if let SwarmEvent::Behaviour(hostile::BehaviourEvent::Gossipsub(
-            libp2p::gossipsub::Event::Subscribed { .. },
-        )) = swarm.select_next_some().await
-        {
-            break;
-        }
-    }
+    let (mut swarm, peer) = hostile::joined(node.p2p.as_deref().unwrap(), FILES_TOPIC, FILES_PROTOCOL).await;
     swarm
         .behaviour_mut()
         .gossipsub
@@ -583,40 +567,20 @@ async fn hostile_storage_peer_is_refused_and_the_node_keeps_serving() {
             b"ZGFA not a file".to_vec(),
         )
         .unwrap();
-    let frame = |body: &[u8]| [&(body.len() as u32).to_le_bytes()[..], body].concat();
     let segments = |count: u16| {
         let mut r = vec![0u8];
         r.extend_from_slice(&[0u8; 32]);
         r.extend_from_slice(&0u64.to_le_bytes());
         r.extend_from_slice(&count.to_le_bytes());
-        frame(&r)
+        hostile::frame(&r)
     };
     let raw = &mut swarm.behaviour_mut().raw;
-    raw.send_request(&peer, [&(1u32 << 30).to_le_bytes()[..], &[0u8; 60]].concat());
+    raw.send_request(&peer, hostile::claims_one_gib());
     raw.send_request(&peer, segments(0));
     raw.send_request(&peer, segments(zg_core::replica::MAX_SEGMENTS_PER_REQUEST + 1));
-    let inventory = frame(&[&[1u8][..], &0u64.to_le_bytes()].concat());
-    let (mut answered, mut refused, mut failed) = (0usize, 0usize, 0usize);
+    let inventory = hostile::frame(&[&[1u8][..], &0u64.to_le_bytes()].concat());
     let flood = 2 * REQUESTS_PER_WINDOW as usize;
-    let mut sent = 0;
-    while answered + refused + failed < flood + 3 {
-        while sent < flood && sent + 3 < answered + refused + failed + 16 {
-            swarm.behaviour_mut().raw.send_request(&peer, inventory.clone());
-            sent += 1;
-        }
-        match swarm.select_next_some().await {
-            SwarmEvent::Behaviour(hostile::BehaviourEvent::Raw(Event::Message {
-                message: Message::Response { response, .. },
-                ..
-            })) => match response.first() {
-                Some(1) => answered += 1,
-                Some(3) => refused += 1,
-                other => panic!("unexpected response tag {other:?}"),
-            },
-            SwarmEvent::Behaviour(hostile::BehaviourEvent::Raw(Event::OutboundFailure { .. })) => failed += 1,
-            _ => {}
-        }
-    }
+    let (answered, refused, failed) = hostile::flood(&mut swarm, peer, &inventory, flood, 3, 1).await;
     assert_eq!(failed, 3, "answered {answered}, refused {refused}");
     assert!(answered <= REQUESTS_PER_WINDOW as usize, "{answered} answered");
     assert!(refused >= REQUESTS_PER_WINDOW as usize, "{refused} refused");

@@ -220,6 +220,21 @@ fn nth_p2p(base: &libp2p::Multiaddr, i: u16) -> anyhow::Result<libp2p::Multiaddr
         .collect()
 }
 
+/// The `i`th devnet node's HTTP address and network, joined to the nodes before it.
+fn nth_node(
+    listen: SocketAddr,
+    p2p: &libp2p::Multiaddr,
+    i: u16,
+    earlier: &[libp2p::Multiaddr],
+) -> anyhow::Result<(SocketAddr, P2pConfig)> {
+    let http = SocketAddr::new(listen.ip(), nth_port(listen.port(), i)?);
+    let net = P2pConfig {
+        listen: nth_p2p(p2p, i)?,
+        peers: earlier.to_vec(),
+    };
+    Ok((http, net))
+}
+
 fn main() -> std::process::ExitCode {
     zg_nodes::exit_on_error(run())
 }
@@ -296,13 +311,11 @@ async fn run() -> anyhow::Result<()> {
             let mut storages: Vec<StorageServer> = Vec::new();
             let mut storage_peers = Vec::new();
             for i in 0..nodes {
+                let (listen, p2p) = nth_node(storage_listen, &storage_p2p_listen, i, &storage_peers)?;
                 let storage = StorageServer::bind(StorageConfig {
-                    listen: SocketAddr::new(storage_listen.ip(), nth_port(storage_listen.port(), i)?),
+                    listen,
                     data_dir: nth_dir("storage", i),
-                    p2p: Some(P2pConfig {
-                        listen: nth_p2p(&storage_p2p_listen, i)?,
-                        peers: storage_peers.clone(),
-                    }),
+                    p2p: Some(p2p),
                     ..StorageConfig::default()
                 })
                 .await
@@ -313,13 +326,11 @@ async fn run() -> anyhow::Result<()> {
             let mut das: Vec<DaServer> = Vec::new();
             let mut p2p_peers = Vec::new();
             for i in 0..nodes {
+                let (listen, p2p) = nth_node(da_listen, &p2p_listen, i, &p2p_peers)?;
                 let da = DaServer::bind(DaConfig {
-                    listen: SocketAddr::new(da_listen.ip(), nth_port(da_listen.port(), i)?),
+                    listen,
                     data_dir: nth_dir("da", i),
-                    p2p: Some(P2pConfig {
-                        listen: nth_p2p(&p2p_listen, i)?,
-                        peers: p2p_peers.clone(),
-                    }),
+                    p2p: Some(p2p),
                     ..DaConfig::default()
                 })
                 .await

@@ -93,3 +93,74 @@ pub(crate) fn swarm(topic: &str, protocol: &'static str) -> Swarm<Behaviour> {
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
         .build()
 }
+
+/// `body` with its length prefix, as zg's codec frames it.
+pub(crate) fn frame(body: &[u8]) -> Vec<u8> {
+    [&(body.len() as u32).to_le_bytes()[..], body].concat()
+}
+
+/// A frame whose prefix claims 1 GiB (only 60 bytes follow).
+pub(crate) fn claims_one_gib() -> Vec<u8> {
+    [&(1u32 << 30).to_le_bytes()[..], &[0u8; 60]].concat()
+}
+
+/// A hostile peer connected to the node at `addr`, once the node's subscription to
+/// `topic` reached it (so its gossip is heard); returns the node's peer id too.
+pub(crate) async fn joined(
+    addr: &str,
+    topic: &str,
+    protocol: &'static str,
+) -> (Swarm<Behaviour>, libp2p::PeerId) {
+    use libp2p::futures::StreamExt;
+    let mut swarm = swarm(topic, protocol);
+    let target: libp2p::Multiaddr = addr.parse().unwrap();
+    let libp2p::multiaddr::Protocol::P2p(peer) = target.iter().last().unwrap() else {
+        panic!("no peer id in {target}")
+    };
+    swarm.dial(target).unwrap();
+    loop {
+        if let libp2p::swarm::SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
+            gossipsub::Event::Subscribed { .. },
+        )) = swarm.select_next_some().await
+        {
+            return (swarm, peer);
+        }
+    }
+}
+
+/// Sends `count` copies of `request` in waves of 16 streams (the node drops streams
+/// past 32 at once) after `earlier` requests already sent, and counts the outcomes of
+/// all of them: (answered with tag `ok_tag`, refused with tag 3, failed streams).
+pub(crate) async fn flood(
+    swarm: &mut Swarm<Behaviour>,
+    peer: libp2p::PeerId,
+    request: &[u8],
+    count: usize,
+    earlier: usize,
+    ok_tag: u8,
+) -> (usize, usize, usize) {
+    use libp2p::futures::StreamExt;
+    use libp2p::request_response::{Event, Message};
+    use libp2p::swarm::SwarmEvent;
+    let (mut answered, mut refused, mut failed) = (0, 0, 0);
+    let mut sent = 0;
+    while answered + refused + failed < count + earlier {
+        while sent < count && sent + earlier < answered + refused + failed + 16 {
+            swarm.behaviour_mut().raw.send_request(&peer, request.to_vec());
+            sent += 1;
+        }
+        match swarm.select_next_some().await {
+            SwarmEvent::Behaviour(BehaviourEvent::Raw(Event::Message {
+                message: Message::Response { response, .. },
+                ..
+            })) => match response.first() {
+                Some(t) if *t == ok_tag => answered += 1,
+                Some(3) => refused += 1,
+                other => panic!("unexpected response tag {other:?}"),
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Raw(Event::OutboundFailure { .. })) => failed += 1,
+            _ => {}
+        }
+    }
+    (answered, refused, failed)
+}
