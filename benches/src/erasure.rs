@@ -21,14 +21,44 @@ fn label(len: usize) -> String {
     }
 }
 
-/// Raw encode of `payload` as stripes of `k` shards of `len` bytes.
-fn raw_encode(enc: &mut ReedSolomonEncoder, payload: &[u8], k: usize, m: usize, len: usize) {
+/// Raw encode of `payload` as stripes of `k` shards of `len` bytes; with
+/// `checksums`, also BLAKE3 of 72 header bytes and the body of every shard,
+/// as a hand-written encoder with zg's shard format would do.
+fn raw_encode(enc: &mut ReedSolomonEncoder, payload: &[u8], k: usize, m: usize, len: usize, checksums: bool) {
     for stripe in payload.chunks(k * len) {
         enc.reset(k, m, len).expect("supported");
         for shard in stripe.chunks(len) {
             enc.add_original_shard(shard).expect("right size");
+            if checksums {
+                black_box(checksum(shard));
+            }
         }
-        black_box(enc.encode().expect("all shards").recovery(0));
+        let result = enc.encode().expect("all shards");
+        if checksums {
+            for shard in result.recovery_iter() {
+                black_box(checksum(shard));
+            }
+        } else {
+            black_box(result.recovery(0));
+        }
+    }
+}
+
+/// BLAKE3 of a 72-byte header and `body`: the checksum work of one shard.
+fn checksum(body: &[u8]) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(&[7u8; 72]);
+    h.update(body);
+    h.finalize()
+}
+
+/// The peer's name and target: with checksums it does zg's work and the
+/// issue's target applies; without, it shows what the checksums cost.
+fn peer_kind(base: &str, checksums: bool, target: f64) -> (String, Option<f64>) {
+    if checksums {
+        (format!("{base} + BLAKE3 per shard"), Some(target))
+    } else {
+        (format!("{base}, no checksums"), None)
     }
 }
 
@@ -42,61 +72,70 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 .expect("supported")
                 .with_max_shard_len(len)
                 .expect("even");
-            let shape = format!("{k}:{m}, {} shards, 1 thread", label(len));
-            let (p1, p2) = (payload.clone(), payload.clone());
-            let pool1 = pool(1);
-            let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
-            let mut shards_out = Vec::new();
-            out.push(Pair {
-                kernel: "erasure gf16 encode",
-                shape: shape.clone(),
-                bytes: payload.len() as u64,
-                zg: Side::new("zg Gf16Code::encode_into", move || {
-                    black_box(
-                        pool1
-                            .install(|| code.encode_into(&p1, &[0; 32], &mut shards_out))
-                            .ok(),
-                    );
-                }),
-                peer: Some(Side::new("raw ReedSolomonEncoder", move || {
-                    raw_encode(&mut enc, &p2, k, m, len);
-                })),
-                items: 0,
-                target: Some(0.9),
-            });
-
             // Decode with min(k, m) originals lost: the most recovery work.
-            let shards = code.encode(&payload, &[0; 32]).expect("encodes");
+            let shards = Arc::new(code.encode(&payload, &[0; 32]).expect("encodes"));
             let lose = k.min(m);
-            let kept: Vec<Shard> = shards[lose..lose + k].to_vec();
-            let raw_orig: Vec<Vec<u8>> = shards[lose..k].iter().map(|s| s.body().to_vec()).collect();
-            let raw_rec: Vec<Vec<u8>> = shards[k..k + lose].iter().map(|s| s.body().to_vec()).collect();
-            let pool1 = pool(1);
-            let mut dec = ReedSolomonDecoder::new(k, m, len).expect("supported");
-            out.push(Pair {
-                kernel: "erasure gf16 decode",
-                shape: format!("{k}:{m}, {} shards, {lose} lost, 1 thread", label(len)),
-                bytes: payload.len() as u64,
-                zg: Side::new("zg gf16::decode", move || {
-                    black_box(
-                        pool1
-                            .install(|| gf16::decode(kept.iter().map(|s| s.as_bytes())))
-                            .ok(),
-                    );
-                }),
-                peer: Some(Side::new("raw ReedSolomonDecoder", move || {
-                    dec.reset(k, m, len).expect("supported");
-                    for (i, s) in raw_orig.iter().enumerate() {
-                        dec.add_original_shard(lose + i, s).expect("fits");
-                    }
-                    for (i, s) in raw_rec.iter().enumerate() {
-                        dec.add_recovery_shard(i, s).expect("fits");
-                    }
-                    black_box(dec.decode().expect("enough").restored_original(0));
-                })),
-                items: 0,
-                target: Some(0.9),
-            });
+            for checksums in [true, false] {
+                let shape = format!("{k}:{m}, {} shards, 1 thread", label(len));
+                let p1 = payload.clone();
+                let p2 = payload.clone();
+                let pool1 = pool(1);
+                let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
+                let mut shards_out = Vec::new();
+                let (peer, target) = peer_kind("raw ReedSolomonEncoder", checksums, 0.9);
+                out.push(Pair {
+                    kernel: "erasure gf16 encode",
+                    shape: shape.clone(),
+                    bytes: payload.len() as u64,
+                    zg: Side::new("zg Gf16Code::encode_into", move || {
+                        black_box(
+                            pool1
+                                .install(|| code.encode_into(&p1, &[0; 32], &mut shards_out))
+                                .ok(),
+                        );
+                    }),
+                    peer: Some(Side::new(peer, move || {
+                        raw_encode(&mut enc, &p2, k, m, len, checksums);
+                    })),
+                    items: 0,
+                    target,
+                });
+
+                let kept: Vec<Shard> = shards[lose..lose + k].to_vec();
+                let raw_orig: Vec<Vec<u8>> = shards[lose..k].iter().map(|s| s.body().to_vec()).collect();
+                let raw_rec: Vec<Vec<u8>> = shards[k..k + lose].iter().map(|s| s.body().to_vec()).collect();
+                let pool1 = pool(1);
+                let mut dec = ReedSolomonDecoder::new(k, m, len).expect("supported");
+                let (peer, target) = peer_kind("raw ReedSolomonDecoder", checksums, 0.9);
+                let mut decoded = Vec::new();
+                out.push(Pair {
+                    kernel: "erasure gf16 decode",
+                    shape: format!("{k}:{m}, {} shards, {lose} lost, 1 thread", label(len)),
+                    bytes: payload.len() as u64,
+                    zg: Side::new("zg gf16::decode_into", move || {
+                        let records = kept.iter().map(|s| s.as_bytes());
+                        black_box(pool1.install(|| gf16::decode_into(records, &mut decoded)).ok());
+                    }),
+                    peer: Some(Side::new(peer, move || {
+                        dec.reset(k, m, len).expect("supported");
+                        for (i, s) in raw_orig.iter().enumerate() {
+                            if checksums {
+                                black_box(checksum(s));
+                            }
+                            dec.add_original_shard(lose + i, s).expect("fits");
+                        }
+                        for (i, s) in raw_rec.iter().enumerate() {
+                            if checksums {
+                                black_box(checksum(s));
+                            }
+                            dec.add_recovery_shard(i, s).expect("fits");
+                        }
+                        black_box(dec.decode().expect("enough").restored_original(0));
+                    })),
+                    items: 0,
+                    target,
+                });
+            }
         }
     }
 
@@ -107,11 +146,16 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         .expect("supported")
         .with_max_shard_len(len)
         .expect("even");
-    for threads in [1usize, 2] {
+    for (threads, checksums) in [(1usize, true), (2, true), (2, false)] {
         let (p1, p2) = (big.clone(), big.clone());
         let pool_zg = pool(threads);
         let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
         let mut shards_out = Vec::new();
+        let (peer, target) = peer_kind(
+            "raw ReedSolomonEncoder (1t)",
+            checksums,
+            if threads == 1 { 0.9 } else { 1.7 },
+        );
         out.push(Pair {
             kernel: "erasure gf16 encode",
             shape: format!(
@@ -126,11 +170,11 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                         .ok(),
                 );
             }),
-            peer: Some(Side::new("raw ReedSolomonEncoder (1t)", move || {
-                raw_encode(&mut enc, &p2, k, m, len);
+            peer: Some(Side::new(peer, move || {
+                raw_encode(&mut enc, &p2, k, m, len, checksums);
             })),
             items: 0,
-            target: Some(if threads == 1 { 0.9 } else { 1.7 }),
+            target,
         });
     }
 

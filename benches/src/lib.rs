@@ -122,25 +122,40 @@ pub struct Measured {
 /// 3 when one warm-up run alone outlasts the budget (a 31 MiB DA submission).
 pub fn measure(pair: &mut Pair, budget: Duration) -> Measured {
     const BLOCK: usize = 3;
-    let time = |run: &mut Box<dyn FnMut()>| {
+    // Fast kernels run several times per sample so that one sample is about 2 ms:
+    // a timer read and a scheduler hiccup then weigh little.
+    const SAMPLE: Duration = Duration::from_millis(2);
+    let time = |run: &mut Box<dyn FnMut()>, iters: u32| {
         let t = Instant::now();
-        run();
-        t.elapsed()
+        for _ in 0..iters {
+            run();
+        }
+        t.elapsed() / iters
     };
-    let warm_up = time(&mut pair.zg.run);
-    if let Some(p) = pair.peer.as_mut() {
-        time(&mut p.run);
-    }
+    // Returns the first run's time (the warm-up) and the runs per sample.
+    let iters_for = |run: &mut Box<dyn FnMut()>| {
+        let first = time(run, 1); // Pays for allocations and page faults.
+        if first >= SAMPLE {
+            return (first, 1);
+        }
+        let once = time(run, 1).max(Duration::from_nanos(100));
+        (
+            first,
+            (SAMPLE.as_nanos() / once.as_nanos()).clamp(1, 10_000) as u32,
+        )
+    };
+    let (warm_up, zg_iters) = iters_for(&mut pair.zg.run);
+    let peer_iters = pair.peer.as_mut().map_or(1, |p| iters_for(&mut p.run).1);
     let min = if warm_up > budget { BLOCK } else { 2 * BLOCK };
     let (mut zg, mut peer) = (Vec::new(), Vec::new());
     let start = Instant::now();
-    while zg.len() < 48 && (zg.len() < min || start.elapsed() < budget) {
+    while zg.len() < 300 && (zg.len() < min || start.elapsed() < budget) {
         for _ in 0..BLOCK {
-            zg.push(time(&mut pair.zg.run));
+            zg.push(time(&mut pair.zg.run, zg_iters));
         }
         if let Some(p) = pair.peer.as_mut() {
             for _ in 0..BLOCK {
-                peer.push(time(&mut p.run));
+                peer.push(time(&mut p.run, peer_iters));
             }
         }
     }

@@ -236,14 +236,6 @@ pub(crate) fn encode_stripe(
         stripe,
         ..*template
     };
-    for (i, shard) in shards[..k].iter_mut().enumerate() {
-        let lo = (i * len).min(data.len());
-        let hi = (lo + len).min(data.len());
-        shard.refill(header(i), |body| {
-            body[..hi - lo].copy_from_slice(&data[lo..hi]);
-            body[hi - lo..].fill(0);
-        });
-    }
     ENCODER.with(|cell| -> Result<()> {
         let mut slot = cell.borrow_mut();
         let encoder = match slot.as_mut() {
@@ -254,7 +246,14 @@ pub(crate) fn encode_stripe(
             None => slot.insert(ReedSolomonEncoder::new(k, m, len).map_err(ErasureError::from_rs)?),
         };
         let (originals, recovery) = shards.split_at_mut(k);
-        for shard in originals.iter() {
+        // Copy, checksum and hand over each shard while its body is still in cache.
+        for (i, shard) in originals.iter_mut().enumerate() {
+            let lo = (i * len).min(data.len());
+            let hi = (lo + len).min(data.len());
+            shard.refill(header(i), |body| {
+                body[..hi - lo].copy_from_slice(&data[lo..hi]);
+                body[hi - lo..].fill(0);
+            });
             encoder
                 .add_original_shard(shard.body())
                 .map_err(ErasureError::from_rs)?;
@@ -445,6 +444,18 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
     where
         B: Sync,
     {
+        let mut payload = Vec::new();
+        self.finish_into(&mut payload)?;
+        Ok(payload)
+    }
+
+    /// As [`Gf16Decoder::finish`], writing the payload into `out` (resized to
+    /// the payload's length, every byte overwritten): a buffer reused from
+    /// call to call spares the page faults of a fresh one.
+    pub fn finish_into(self, out: &mut Vec<u8>) -> Result<()>
+    where
+        B: Sync,
+    {
         let Some(p) = self.params else {
             return Err(ErasureError::NoShards);
         };
@@ -457,11 +468,10 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
         }
         // Every stripe holds k bodies of shard_len bytes, so the payload is
         // no larger than what was handed in: the allocation is bounded.
-        let mut payload = vec![0u8; p.payload_len as usize];
+        out.resize(p.payload_len as usize, 0);
         let stripe_bytes = p.k as usize * p.shard_len as usize;
         let stripes: Vec<(u64, StripeShards<B>)> = self.stripes.into_iter().collect();
-        payload
-            .par_chunks_mut(stripe_bytes)
+        out.par_chunks_mut(stripe_bytes)
             .zip(stripes.par_iter())
             .try_for_each(|(out, (stripe, shards))| {
                 let refs: Vec<(u32, &[u8])> = shards
@@ -470,8 +480,7 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
                     .map(|(i, r)| (*i, &r.as_ref()[HEADER_LEN..]))
                     .collect();
                 decode_stripe(&p, *stripe, &refs, out)
-            })?;
-        Ok(payload)
+            })
     }
 }
 
@@ -479,9 +488,16 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
 /// duplicate or foreign one with an error naming it. Records are borrowed,
 /// never copied.
 pub fn decode<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>> {
+    let mut payload = Vec::new();
+    decode_into(records, &mut payload)?;
+    Ok(payload)
+}
+
+/// As [`decode`], writing the payload into `out` (see [`Gf16Decoder::finish_into`]).
+pub fn decode_into<'a>(records: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Result<()> {
     let mut decoder = Gf16Decoder::<&[u8]>::new();
     for record in records {
         decoder.add(record)?;
     }
-    decoder.finish()
+    decoder.finish_into(out)
 }

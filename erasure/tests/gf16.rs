@@ -444,3 +444,21 @@ fn raw_stripes_recover_from_every_k_subset() {
     assert!(code.encode_raw(&refs[..2]).is_err());
     assert!(code.encode_raw(&[&[1u8][..], &[2][..], &[3][..]]).is_err());
 }
+
+#[test]
+fn decode_into_overwrites_a_reused_buffer_of_any_length() {
+    let code = Gf16Code::new(4, 3).unwrap().with_max_shard_len(256).unwrap();
+    let mut out = vec![0xAAu8; 50_000]; // Dirty, and longer than any payload below.
+    for len in [3000usize, 1, 2049, 0, 4096] {
+        let data = payload(len, len as u64);
+        let shards = code.encode(&data, &[9; 32]).unwrap();
+        // Originals 0 and 2 of every stripe lost: two restored, two placed.
+        let kept: Vec<&[u8]> = shards
+            .iter()
+            .filter(|s| ![0, 2].contains(&s.header().index))
+            .map(|s| s.as_bytes())
+            .collect();
+        gf16::decode_into(kept, &mut out).unwrap();
+        assert_eq!(out, data, "len {len}");
+    }
+}
