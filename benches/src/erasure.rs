@@ -22,7 +22,7 @@ fn label(len: usize) -> String {
 }
 
 /// Raw encode of `payload` as stripes of `k` shards of `len` bytes; with
-/// `checksums`, also BLAKE3 of 72 header bytes and the body of every shard,
+/// `checksums`, also BLAKE3 of the body and 72 header bytes of every shard,
 /// as a hand-written encoder with zg's shard format would do.
 fn raw_encode(enc: &mut ReedSolomonEncoder, payload: &[u8], k: usize, m: usize, len: usize, checksums: bool) {
     for stripe in payload.chunks(k * len) {
@@ -44,11 +44,11 @@ fn raw_encode(enc: &mut ReedSolomonEncoder, payload: &[u8], k: usize, m: usize, 
     }
 }
 
-/// BLAKE3 of a 72-byte header and `body`: the checksum work of one shard.
+/// BLAKE3 of `body` and a 72-byte header: the checksum work of one shard.
 fn checksum(body: &[u8]) -> blake3::Hash {
     let mut h = blake3::Hasher::new();
-    h.update(&[7u8; 72]);
     h.update(body);
+    h.update(&[7u8; 72]);
     h.finalize()
 }
 

@@ -6,8 +6,8 @@ use super::{Gf16Code, MAX_SHARD_LEN};
 
 /// First bytes of every shard.
 pub const MAGIC: [u8; 4] = *b"ZGEC";
-/// The shard format this build writes and reads.
-pub const VERSION: u8 = 1;
+/// The shard format this build writes and reads (2: the checksum hashes the body first).
+pub const VERSION: u8 = 2;
 /// Bytes of header fields covered by the checksum.
 const FIELDS_LEN: usize = 72;
 /// Header bytes before the body: the fields and the 32-byte checksum.
@@ -17,9 +17,10 @@ pub const HEADER_LEN: usize = FIELDS_LEN + 32;
 ///
 /// Layout (little-endian): magic `ZGEC` (4), version (1), reserved zero (3),
 /// k (4), m (4), index (4), shard length (4), stripe (8), payload length (8),
-/// payload id (32), then BLAKE3 of the 72 bytes of fields followed by the body (32).
+/// payload id (32), then BLAKE3 of the body followed by the 72 bytes of fields (32).
 /// The checksum covers the fields too, so a flipped index or length is
-/// caught like a flipped body byte.
+/// caught like a flipped body byte. The body comes first so that it starts on a
+/// BLAKE3 chunk boundary: hashed in pieces, every piece goes through the SIMD path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShardHeader {
     /// Original shards per stripe.
@@ -128,12 +129,17 @@ impl ShardHeader {
         out
     }
 
-    /// BLAKE3 of these fields followed by `body`.
+    /// BLAKE3 of `body` followed by these fields.
     pub fn compute_checksum(&self, body: &[u8]) -> [u8; 32] {
         let mut h = blake3::Hasher::new();
-        h.update(&self.fields());
         h.update(body);
-        *h.finalize().as_bytes()
+        self.finish_checksum(h)
+    }
+
+    /// Ends a checksum whose hasher has been fed the whole body.
+    pub(crate) fn finish_checksum(&self, mut body_hasher: blake3::Hasher) -> [u8; 32] {
+        body_hasher.update(&self.fields());
+        *body_hasher.finalize().as_bytes()
     }
 
     /// Writes the header (with its checksum field) into `out[..HEADER_LEN]`.
@@ -183,16 +189,30 @@ impl Default for ShardHeader {
 }
 
 impl Shard {
-    /// Rewrites this shard in place (reusing its buffer): `fill` writes the
-    /// body, then the checksum is computed and the header written.
-    pub(crate) fn refill(&mut self, mut header: ShardHeader, fill: impl FnOnce(&mut [u8])) {
+    /// Starts rewriting this shard in place (reusing its buffer) for `header`:
+    /// the body is then written through [`Shard::body_mut`] and the shard sealed.
+    pub(crate) fn begin(&mut self, header: ShardHeader) {
         let n = HEADER_LEN + header.shard_len as usize;
         self.bytes.resize(n, 0);
         self.bytes.truncate(n);
-        fill(&mut self.bytes[HEADER_LEN..]);
-        header.checksum = header.compute_checksum(&self.bytes[HEADER_LEN..]);
-        header.write_to(&mut self.bytes);
         self.header = header;
+    }
+
+    /// The body, to be written between [`Shard::begin`] and a seal.
+    pub(crate) fn body_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[HEADER_LEN..]
+    }
+
+    /// Writes the header with `checksum` (of the body written since `begin`).
+    pub(crate) fn seal_with(&mut self, checksum: [u8; 32]) {
+        self.header.checksum = checksum;
+        self.header.write_to(&mut self.bytes);
+    }
+
+    /// Checksums the body as it is now and writes the header.
+    pub(crate) fn seal(&mut self) {
+        let sum = self.header.compute_checksum(&self.bytes[HEADER_LEN..]);
+        self.seal_with(sum);
     }
 
     /// Checks a shard record in place (header, body length, checksum) and
