@@ -62,6 +62,43 @@ fn peer_kind(base: &str, checksums: bool, target: f64) -> (String, Option<f64>) 
     }
 }
 
+/// zg's `encode_into` on `threads` threads beside the raw encoder on one, on the
+/// same payload and shard length; `peer` is (name, target, with checksums).
+fn encode_pair(
+    shape: String,
+    zg_name: String,
+    code: Gf16Code,
+    payload: Arc<Vec<u8>>,
+    threads: usize,
+    peer: (String, Option<f64>, bool),
+) -> Pair {
+    let (peer_name, target, checksums) = peer;
+    let (k, m) = (code.k(), code.m());
+    let len = code.shard_len_for(payload.len() as u64);
+    let bytes = payload.len() as u64;
+    let (p1, p2) = (payload.clone(), payload);
+    let pool_zg = pool(threads);
+    let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
+    let mut shards_out = Vec::new();
+    Pair {
+        kernel: "erasure gf16 encode",
+        shape,
+        bytes,
+        zg: Side::new(zg_name, move || {
+            black_box(
+                pool_zg
+                    .install(|| code.encode_into(&p1, &[0; 32], &mut shards_out))
+                    .ok(),
+            );
+        }),
+        peer: Some(Side::new(peer_name, move || {
+            raw_encode(&mut enc, &p2, k, m, len, checksums);
+        })),
+        items: 0,
+        target,
+    }
+}
+
 /// The pairs; `scale` divides the 64 MiB multi-thread payload.
 pub fn pairs(scale: usize) -> Vec<Pair> {
     let mut out = Vec::new();
@@ -76,30 +113,15 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             let shards = Arc::new(code.encode(&payload, &[0; 32]).expect("encodes"));
             let lose = k.min(m);
             for checksums in [true, false] {
-                let shape = format!("{k}:{m}, {} shards, 1 thread", label(len));
-                let p1 = payload.clone();
-                let p2 = payload.clone();
-                let pool1 = pool(1);
-                let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
-                let mut shards_out = Vec::new();
                 let (peer, target) = peer_kind("raw ReedSolomonEncoder", checksums, 0.9);
-                out.push(Pair {
-                    kernel: "erasure gf16 encode",
-                    shape: shape.clone(),
-                    bytes: payload.len() as u64,
-                    zg: Side::new("zg Gf16Code::encode_into", move || {
-                        black_box(
-                            pool1
-                                .install(|| code.encode_into(&p1, &[0; 32], &mut shards_out))
-                                .ok(),
-                        );
-                    }),
-                    peer: Some(Side::new(peer, move || {
-                        raw_encode(&mut enc, &p2, k, m, len, checksums);
-                    })),
-                    items: 0,
-                    target,
-                });
+                out.push(encode_pair(
+                    format!("{k}:{m}, {} shards, 1 thread", label(len)),
+                    "zg Gf16Code::encode_into".into(),
+                    code,
+                    payload.clone(),
+                    1,
+                    (peer, target, checksums),
+                ));
 
                 let kept: Vec<Shard> = shards[lose..lose + k].to_vec();
                 let raw_orig: Vec<Vec<u8>> = shards[lose..k].iter().map(|s| s.body().to_vec()).collect();
@@ -147,35 +169,24 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         .with_max_shard_len(len)
         .expect("even");
     for (threads, checksums) in [(1usize, true), (2, true), (2, false)] {
-        let (p1, p2) = (big.clone(), big.clone());
-        let pool_zg = pool(threads);
-        let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
-        let mut shards_out = Vec::new();
         let (peer, target) = peer_kind(
             "raw ReedSolomonEncoder (1t)",
             checksums,
             if threads == 1 { 0.9 } else { 1.7 },
         );
-        out.push(Pair {
-            kernel: "erasure gf16 encode",
-            shape: format!(
-                "{k}:{m}, 64 KiB shards, {} payload, {threads} thread(s)",
+        out.push(encode_pair(
+            format!(
+                "{}:{}, 64 KiB shards, {} payload, {threads} thread(s)",
+                code.k(),
+                code.m(),
                 label(big.len())
             ),
-            bytes: big.len() as u64,
-            zg: Side::new(format!("zg Gf16Code::encode_into ({threads}t)"), move || {
-                black_box(
-                    pool_zg
-                        .install(|| code.encode_into(&p1, &[0; 32], &mut shards_out))
-                        .ok(),
-                );
-            }),
-            peer: Some(Side::new(peer, move || {
-                raw_encode(&mut enc, &p2, k, m, len, checksums);
-            })),
-            items: 0,
-            target,
-        });
+            format!("zg Gf16Code::encode_into ({threads}t)"),
+            code,
+            big.clone(),
+            threads,
+            (peer, target, checksums),
+        ));
     }
 
     // Field code at EIP-7594 size: times only (the KZG report compares them with c-kzg).

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use zg_core::file::{self, IngestOptions};
+use zg_core::file::{self, FileMeta, IngestOptions};
 use zg_core::store::{FsDir, IoMode, Put, Store, StoreOptions};
 use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
 
@@ -350,36 +350,26 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     let meta = file::ingest_bytes(&raw, &data, &IngestOptions::default()).expect("raw ingest");
     let raw = Arc::new(raw);
     let root_hex = zg_nodes::api::root_hex(&root);
-    let save_meta = meta.clone();
-    let raw_read = move |raw: &Store| {
-        let n = meta.segment_count();
-        let mut i = 0;
-        while i < n {
-            let wanted: Vec<_> = (i..(i + 64).min(n)).map(|j| (meta.data_key, j)).collect();
-            for r in raw.get_many(&wanted) {
-                black_box(r.expect("read"));
-            }
-            i += 64;
+    let meta = Arc::new(meta);
+    let raw_read = {
+        let (raw, meta) = (raw.clone(), meta.clone());
+        move || {
+            read_whole_file(&raw, &meta, |s| {
+                black_box(s);
+            });
         }
     };
     // The CLI's job on the raw store: read every segment and leave the file durable on disk.
     let raw_save = {
-        let (meta, path) = (save_meta, dir.path().join("raw-download.bin"));
-        move |raw: &Store| {
-            let n = meta.segment_count();
+        let path = dir.path().join("raw-download.bin");
+        move || {
             let mut f = File::create(&path).expect("create");
-            let mut i = 0;
-            while i < n {
-                let wanted: Vec<_> = (i..(i + 64).min(n)).map(|j| (meta.data_key, j)).collect();
-                for r in raw.get_many(&wanted) {
-                    std::io::Write::write_all(&mut f, &r.expect("read")).expect("write");
-                }
-                i += 64;
-            }
+            read_whole_file(&raw, &meta, |s| {
+                std::io::Write::write_all(&mut f, s).expect("write");
+            });
             f.sync_all().expect("fsync");
         }
     };
-    let (r1, r2, r3, rr1, rr2) = (raw.clone(), raw.clone(), raw, raw_read.clone(), raw_read);
     let h1 = root_hex;
     let keep3 = dir.clone();
     out.push(Pair {
@@ -392,7 +382,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
             let (_, total) = http_exchange(addr, &head, None);
             assert!(total > len, "short response");
         }),
-        peer: Some(Side::new("raw Store::get_many", move || rr1(&r1))),
+        peer: Some(Side::new("raw Store::get_many", raw_read.clone())),
         items: 0,
         target: Some(0.7),
     });
@@ -402,11 +392,9 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     for same_job in [false, true] {
         let (url, rt, out_path, dir) = (url.clone(), rt.clone(), out_path.clone(), dir.clone());
         let peer = if same_job {
-            let (r3, raw_save) = (r3.clone(), raw_save.clone());
-            Side::new("raw get_many + write + fsync", move || raw_save(&r3))
+            Side::new("raw get_many + write + fsync", raw_save.clone())
         } else {
-            let (r2, rr2) = (r2.clone(), rr2.clone());
-            Side::new("raw Store::get_many", move || rr2(&r2))
+            Side::new("raw Store::get_many", raw_read.clone())
         };
         out.push(Pair {
             kernel: "node download",
@@ -423,6 +411,19 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         });
     }
     out
+}
+
+/// Reads every segment of the file `meta` from `raw`, 64 at a time, in order.
+fn read_whole_file(raw: &Store, meta: &FileMeta, mut each: impl FnMut(&[u8])) {
+    let n = meta.segment_count();
+    let mut i = 0;
+    while i < n {
+        let wanted: Vec<_> = (i..(i + 64).min(n)).map(|j| (meta.data_key, j)).collect();
+        for r in raw.get_many(&wanted) {
+            each(&r.expect("read"));
+        }
+        i += 64;
+    }
 }
 
 /// A fresh storage node joining one that holds a file, until it holds the file too

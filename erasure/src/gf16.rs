@@ -149,14 +149,7 @@ impl Gf16Code {
         }
         ENCODER.with(|cell| {
             let mut slot = cell.borrow_mut();
-            let encoder = match slot.as_mut() {
-                Some(e) => {
-                    e.reset(self.k(), self.m(), len).map_err(ErasureError::from_rs)?;
-                    e
-                }
-                None => slot
-                    .insert(ReedSolomonEncoder::new(self.k(), self.m(), len).map_err(ErasureError::from_rs)?),
-            };
+            let encoder = reset_encoder(&mut slot, self.k(), self.m(), len)?;
             for s in originals {
                 encoder.add_original_shard(s).map_err(ErasureError::from_rs)?;
             }
@@ -233,6 +226,22 @@ fn column_block(n: usize, len: usize) -> usize {
     block.max(MIN_BLOCK).min(len)
 }
 
+/// This thread's encoder, made or reset for `k` originals and `m` recovery shards of `len` bytes.
+fn reset_encoder(
+    slot: &mut Option<ReedSolomonEncoder>,
+    k: usize,
+    m: usize,
+    len: usize,
+) -> Result<&mut ReedSolomonEncoder> {
+    match slot {
+        Some(e) => {
+            e.reset(k, m, len).map_err(ErasureError::from_rs)?;
+            Ok(e)
+        }
+        None => Ok(slot.insert(ReedSolomonEncoder::new(k, m, len).map_err(ErasureError::from_rs)?)),
+    }
+}
+
 /// Copies `data[from..]` into `dst`, zero-filling past the end of `data`.
 fn copy_padded(data: &[u8], from: usize, dst: &mut [u8]) {
     let lo = from.min(data.len());
@@ -271,35 +280,25 @@ pub(crate) fn encode_stripe(
         let mut a = 0;
         while a < len {
             let b = (a + block).min(len);
-            let encoder = match slot.as_mut() {
-                Some(e) => {
-                    e.reset(k, m, b - a).map_err(ErasureError::from_rs)?;
-                    e
+            let encoder = reset_encoder(&mut slot, k, m, b - a)?;
+            // Feeds the block just written to the shard's checksum, or seals a one-block shard.
+            let mut settle = |i: usize, shard: &mut Shard| match hashers.as_mut() {
+                Some(h) => {
+                    h[i].update(&shard.body()[a..b]);
                 }
-                None => slot.insert(ReedSolomonEncoder::new(k, m, b - a).map_err(ErasureError::from_rs)?),
+                None => shard.seal(),
             };
             let (originals, recovery) = shards.split_at_mut(k);
             for (i, shard) in originals.iter_mut().enumerate() {
                 let dst = &mut shard.body_mut()[a..b];
                 copy_padded(data, i * len + a, dst);
                 encoder.add_original_shard(&*dst).map_err(ErasureError::from_rs)?;
-                match hashers.as_mut() {
-                    Some(h) => {
-                        h[i].update(dst);
-                    }
-                    None => shard.seal(),
-                }
+                settle(i, shard);
             }
             let result = encoder.encode().map_err(ErasureError::from_rs)?;
             for (j, (shard, body)) in recovery.iter_mut().zip(result.recovery_iter()).enumerate() {
-                let dst = &mut shard.body_mut()[a..b];
-                dst.copy_from_slice(body);
-                match hashers.as_mut() {
-                    Some(h) => {
-                        h[k + j].update(dst);
-                    }
-                    None => shard.seal(),
-                }
+                shard.body_mut()[a..b].copy_from_slice(body);
+                settle(k + j, shard);
             }
             a = b;
         }

@@ -194,7 +194,6 @@ impl Shard {
     pub(crate) fn begin(&mut self, header: ShardHeader) {
         let n = HEADER_LEN + header.shard_len as usize;
         self.bytes.resize(n, 0);
-        self.bytes.truncate(n);
         self.header = header;
     }
 
