@@ -3,17 +3,15 @@
 
 use std::sync::OnceLock;
 
-use ark_bls12_381::{Bls12_381, Fr, G1Affine, G2Affine};
+use ark_bls12_381::{Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
-use ark_ec::pairing::Pairing;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use zg_erasure::field::{CellCode, bit_reversal_permutation};
 
+use crate::blst_ops::G2Lines;
 use crate::fk20::{Fk20, setup_rows};
-use crate::msm::G1Msm;
+use crate::msm::{G1Comb, G1Msm};
 use crate::setup::TrustedSetup;
-/// A G2 point ready for Miller loops.
-pub(crate) type G2Prepared = <Bls12_381 as Pairing>::G2Prepared;
 
 use crate::{CELLS_PER_EXT_BLOB, FIELD_ELEMENTS_PER_BLOB, FIELD_ELEMENTS_PER_CELL, Result};
 
@@ -69,12 +67,14 @@ pub struct KzgContext {
     pub(crate) cell_domain: Radix2EvaluationDomain<Fr>,
     /// The 8192-th roots of unity in bit-reversed order (cell coset shifts are every 64th).
     pub(crate) ext_roots_brp: Vec<Fr>,
+    /// `y * G1` for verifying single proofs.
+    pub(crate) g1_gen_comb: G1Comb,
     /// G2 points of the pairing checks, prepared once (their line coefficients).
-    pub(crate) g2_gen: G2Prepared,
-    pub(crate) g2_neg_gen: G2Prepared,
-    pub(crate) g2_tau: G2Prepared,
-    pub(crate) g2_neg_tau: G2Prepared,
-    pub(crate) g2_tau_cell: G2Prepared,
+    pub(crate) g2_gen: G2Lines,
+    pub(crate) g2_neg_gen: G2Lines,
+    pub(crate) g2_tau: G2Lines,
+    pub(crate) g2_neg_tau: G2Lines,
+    pub(crate) g2_tau_cell: G2Lines,
     pub(crate) precompute: Precompute,
 }
 
@@ -130,11 +130,12 @@ impl KzgContext {
         };
         let cell_domain = Radix2EvaluationDomain::new(FIELD_ELEMENTS_PER_CELL).expect("64 is a power of two");
         Self {
-            g2_gen: G2Affine::generator().into(),
-            g2_neg_gen: (-G2Affine::generator()).into(),
-            g2_tau: setup.g2_monomial[1].into(),
-            g2_neg_tau: (-setup.g2_monomial[1]).into(),
-            g2_tau_cell: setup.g2_monomial[FIELD_ELEMENTS_PER_CELL].into(),
+            g1_gen_comb: G1Comb::new(&G1Affine::generator()),
+            g2_gen: G2Lines::new(&G2Affine::generator()),
+            g2_neg_gen: G2Lines::new(&-G2Affine::generator()),
+            g2_tau: G2Lines::new(&setup.g2_monomial[1]),
+            g2_neg_tau: G2Lines::new(&-setup.g2_monomial[1]),
+            g2_tau_cell: G2Lines::new(&setup.g2_monomial[FIELD_ELEMENTS_PER_CELL]),
             setup,
             lagrange_brp,
             fk20,

@@ -1,15 +1,13 @@
 //! EIP-4844: blob commitments, evaluation proofs and their verification.
 
-use ark_bls12_381::{Bls12_381, Fr, G1Affine};
-use ark_ec::pairing::Pairing;
+use ark_bls12_381::{Fr, G1Affine};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{Field, One, Zero, batch_inversion};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::context::G2Prepared;
+use crate::blst_ops::{g1_mul, loops_cancel, msm, pairings_cancel};
 use crate::encoding::{fr_from_bytes, fr_to_bytes, g1_from_bytes, g1_to_bytes, hash_to_fr};
-use crate::msm::msm_variable;
 use crate::{
     BYTES_PER_BLOB, BYTES_PER_FIELD_ELEMENT, Bytes32, Bytes48, FIELD_ELEMENTS_PER_BLOB, KzgContext, KzgError,
     Result,
@@ -31,11 +29,6 @@ pub(crate) fn blob_to_polynomial(blob: &[u8]) -> Result<Vec<Fr>> {
         .enumerate()
         .map(|(i, c)| fr_from_bytes(c, "blob", i))
         .collect()
-}
-
-/// `e(a1, a2) * e(b1, b2) == 1`, the G2 points prepared in advance.
-pub(crate) fn pairings_cancel(a1: G1Affine, a2: &G2Prepared, b1: G1Affine, b2: &G2Prepared) -> bool {
-    Bls12_381::multi_pairing([a1, b1], [a2.clone(), b2.clone()]).is_zero()
 }
 
 /// The specs' `compute_challenge`: Fiat-Shamir over the blob and its commitment.
@@ -72,13 +65,20 @@ impl KzgContext {
         if let Some(i) = self.roots_brp.iter().position(|w| *w == z) {
             return poly[i];
         }
-        let mut denominators: Vec<Fr> = self.roots_brp.iter().map(|w| z - w).collect();
-        batch_inversion(&mut denominators);
+        // One batch inversion per thread.
+        let chunk = poly.len().div_ceil(rayon::current_num_threads()).max(1);
         let sum: Fr = poly
-            .iter()
-            .zip(&self.roots_brp)
-            .zip(&denominators)
-            .map(|((p, w), d)| *p * w * d)
+            .par_chunks(chunk)
+            .zip(self.roots_brp.par_chunks(chunk))
+            .map(|(poly, roots)| {
+                let mut denominators: Vec<Fr> = roots.iter().map(|w| z - w).collect();
+                batch_inversion(&mut denominators);
+                poly.iter()
+                    .zip(roots)
+                    .zip(&denominators)
+                    .map(|((p, w), d)| *p * w * d)
+                    .sum::<Fr>()
+            })
             .sum();
         let n = Fr::from(FIELD_ELEMENTS_PER_BLOB as u64);
         sum * (z.pow([FIELD_ELEMENTS_PER_BLOB as u64]) - Fr::one()) * n.inverse().unwrap_or_default()
@@ -140,31 +140,36 @@ impl KzgContext {
         Ok(g1_to_bytes(&self.proof_at(&poly, z).0))
     }
 
-    fn verify_at(&self, commitment: G1Affine, z: Fr, y: Fr, proof: G1Affine) -> bool {
-        // e(C - [y]G1, G2) == e(proof, [tau - z]G2), rearranged so both G2
-        // points are fixed (prepared once, no G2 multiplication):
-        // e(C - [y]G1 + [z]proof, -G2) * e(proof, [tau]G2) == 1
-        let lhs = (commitment.into_group() - G1Affine::generator() * y + proof * z).into_affine();
-        pairings_cancel(lhs, &self.g2_neg_gen, proof, &self.g2_tau)
+    /// `e(C - [y]G1, G2) == e(proof, [tau - z]G2)`, rearranged so both G2
+    /// points are fixed (their Miller-loop lines precomputed, no G2
+    /// multiplication): `e(C - [y]G1 + [z]proof, -G2) * e(proof, [tau]G2) == 1`.
+    /// Two halves run side by side: the proof's Miller loop, and the first
+    /// point. Both parse the proof (63 us) so that neither waits on the other.
+    fn verify_at(&self, commitment: &[u8], z: Fr, y: Fr, proof: &[u8]) -> Result<bool> {
+        let (lhs, proof_loop) = rayon::join(
+            || -> Result<G1Affine> {
+                let c = g1_from_bytes(commitment, "commitment", 0)?;
+                let p = g1_from_bytes(proof, "proof", 0)?;
+                Ok((c.into_group() - self.g1_gen_comb.mul(&y) + g1_mul(&p, &z)).into_affine())
+            },
+            || g1_from_bytes(proof, "proof", 0).map(|p| self.g2_tau.miller_loop(&p)),
+        );
+        let lhs_loop = self.g2_neg_gen.miller_loop(&lhs?);
+        Ok(loops_cancel(&lhs_loop, &proof_loop?))
     }
 
     /// EIP-4844 `verify_kzg_proof`: `Ok(false)` for a well-formed proof that does not verify.
     pub fn verify_kzg_proof(&self, commitment: &[u8], z: &[u8], y: &[u8], proof: &[u8]) -> Result<bool> {
-        let c = g1_from_bytes(commitment, "commitment", 0)?;
         let z = fr_from_bytes(z, "z", 0)?;
         let y = fr_from_bytes(y, "y", 0)?;
-        let p = g1_from_bytes(proof, "proof", 0)?;
-        Ok(self.verify_at(c, z, y, p))
+        self.verify_at(commitment, z, y, proof)
     }
 
     /// EIP-4844 `verify_blob_kzg_proof`.
     pub fn verify_blob_kzg_proof(&self, blob: &[u8], commitment: &[u8], proof: &[u8]) -> Result<bool> {
-        let poly = blob_to_polynomial(blob)?;
-        let c = g1_from_bytes(commitment, "commitment", 0)?;
-        let p = g1_from_bytes(proof, "proof", 0)?;
-        let z = challenge(blob, commitment);
-        let y = self.evaluate(&poly, z);
-        Ok(self.verify_at(c, z, y, p))
+        let (poly, z) = rayon::join(|| blob_to_polynomial(blob), || challenge(blob, commitment));
+        let y = self.evaluate(&poly?, z);
+        self.verify_at(commitment, z, y, proof)
     }
 
     /// EIP-4844 `verify_blob_kzg_proof_batch`: one pairing check for many
@@ -202,8 +207,8 @@ impl KzgContext {
             })
             .collect::<Result<_>>()?;
         if items.len() == 1 {
-            let (c, z, y, p) = items[0];
-            return Ok(self.verify_at(c, z, y, p));
+            let (_, z, y, _) = items[0];
+            return self.verify_at(commitments[0].as_ref(), z, y, proofs[0].as_ref());
         }
         // r from everything the prover chose; sum r^i (C_i - y_i G + z_i P_i) against sum r^i P_i.
         let mut h = Sha256::new();
@@ -225,16 +230,16 @@ impl KzgContext {
         }
         let proofs_g: Vec<G1Affine> = items.iter().map(|it| it.3).collect();
         let commits_g: Vec<G1Affine> = items.iter().map(|it| it.0).collect();
-        let proof_lincomb = msm_variable(&proofs_g, &powers);
+        let proof_lincomb = msm(&proofs_g, &powers);
         let z_r: Vec<Fr> = items.iter().zip(&powers).map(|(it, p)| it.1 * p).collect();
-        let proof_z_lincomb = msm_variable(&proofs_g, &z_r);
-        let c_lincomb = msm_variable(&commits_g, &powers);
+        let proof_z_lincomb = msm(&proofs_g, &z_r);
+        let c_lincomb = msm(&commits_g, &powers);
         let y_sum: Fr = items.iter().zip(&powers).map(|(it, p)| it.2 * p).sum();
         let rhs = c_lincomb - G1Affine::generator() * y_sum + proof_z_lincomb;
         Ok(pairings_cancel(
-            proof_lincomb.into_affine(),
+            &proof_lincomb.into_affine(),
             &self.g2_neg_tau,
-            rhs.into_affine(),
+            &rhs.into_affine(),
             &self.g2_gen,
         ))
     }

@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 use zg_erasure::ErasureError;
 use zg_erasure::field::bit_reversal_permutation;
 
-use crate::eip4844::{blob_to_polynomial, pairings_cancel};
+use crate::blst_ops::{msm, pairings_cancel};
+use crate::eip4844::blob_to_polynomial;
 use crate::encoding::{fr_from_bytes, fr_to_bytes, g1_from_bytes, g1_to_bytes, hash_to_fr};
-use crate::msm::msm_variable;
 use crate::{
     BYTES_PER_CELL, BYTES_PER_FIELD_ELEMENT, Bytes32, Bytes48, CELLS_PER_EXT_BLOB, Cell,
     FIELD_ELEMENTS_PER_BLOB, FIELD_ELEMENTS_PER_CELL, KzgContext, KzgError, Result,
@@ -254,13 +254,13 @@ impl KzgContext {
         }
 
         // LL = sum r^k proof_k
-        let ll = msm_variable(&proof_points, &r_powers);
+        let ll = msm(&proof_points, &r_powers);
         // RLC = sum_i weight_i C_i, weight_i = sum of r^k over the cells of commitment i
         let mut weights = vec![Fr::zero(); commitment_points.len()];
         for (k, &i) in commitment_indices.iter().enumerate() {
             weights[i as usize] += r_powers[k];
         }
-        let rlc = msm_variable(&commitment_points, &weights);
+        let rlc = msm(&commitment_points, &weights);
         // RLI = [sum_k r^k I_k(tau)]: interpolate per cell index once, after
         // summing the r-weighted (bit-reversed) evaluations of that index.
         let mut per_index: Vec<Option<Vec<Fr>>> = vec![None; CELLS_PER_EXT_BLOB];
@@ -295,7 +295,7 @@ impl KzgContext {
                 *a += x;
             }
         }
-        let rli = msm_variable(self.g1_monomial(FIELD_ELEMENTS_PER_CELL), &agg);
+        let rli = msm(self.g1_monomial(FIELD_ELEMENTS_PER_CELL), &agg);
         // RLP = sum r^k h_k^64 proof_k
         let weighted: Vec<Fr> = (0..n)
             .map(|k| {
@@ -304,13 +304,13 @@ impl KzgContext {
                         .pow([FIELD_ELEMENTS_PER_CELL as u64])
             })
             .collect();
-        let rlp = msm_variable(&proof_points, &weighted);
+        let rlp = msm(&proof_points, &weighted);
         let rl = rlc - rli + rlp;
         // e(LL, [tau^64]G2) == e(RL, G2)
         Ok(pairings_cancel(
-            ll.into_affine(),
+            &ll.into_affine(),
             &self.g2_tau_cell,
-            (-rl).into_affine(),
+            &(-rl).into_affine(),
             &self.g2_gen,
         ))
     }

@@ -6,6 +6,7 @@ use ark_bls12_381::{Fr, G1Affine, G2Affine};
 use ark_ff::{BigInteger, BigInteger256, PrimeField};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 
+use crate::blst_ops::{DecompressError, g1_decompress};
 use crate::{BYTES_PER_COMMITMENT, BYTES_PER_FIELD_ELEMENT, KzgError, Result};
 
 /// Parses a canonical 32-byte big-endian field element.
@@ -48,21 +49,16 @@ pub(crate) fn g1_from_bytes(bytes: &[u8], what: &'static str, index: usize) -> R
             got: bytes.len(),
         });
     }
-    let p = G1Affine::deserialize_with_mode(bytes, Compress::Yes, Validate::No).map_err(|_| {
-        KzgError::InvalidPoint {
-            what,
-            index,
-            reason: "bad encoding or x not on the curve",
-        }
-    })?;
-    if !p.is_in_correct_subgroup_assuming_on_curve() {
-        return Err(KzgError::InvalidPoint {
-            what,
-            index,
-            reason: "not in the prime-order subgroup",
-        });
-    }
-    Ok(p)
+    let mut array = [0u8; BYTES_PER_COMMITMENT];
+    array.copy_from_slice(bytes);
+    g1_decompress(&array).map_err(|e| KzgError::InvalidPoint {
+        what,
+        index,
+        reason: match e {
+            DecompressError::Encoding => "bad encoding or x not on the curve",
+            DecompressError::NotInSubgroup => "not in the prime-order subgroup",
+        },
+    })
 }
 
 /// The 48-byte compressed encoding of a G1 point.

@@ -25,6 +25,7 @@
 //! assert!(ctx.verify_blob_kzg_proof(&blob, &commitment, &proof).unwrap());
 //! ```
 
+mod blst_ops;
 mod context;
 mod eip4844;
 mod eip7594;

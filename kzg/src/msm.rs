@@ -51,54 +51,6 @@ fn signed_digits(s: &BigInteger256, w: u32, windows: usize, out: &mut Vec<i32>) 
     debug_assert_eq!(carry, 0);
 }
 
-/// `sum scalars[i] * bases[i]` over bases not known in advance: Pippenger's
-/// bucket method with every window's bucket additions batched (affine, one
-/// shared inversion per batch), windows split over rayon's threads.
-pub(crate) fn msm_variable(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
-    let n = bases.len().min(scalars.len());
-    if n < 16 {
-        return bases.iter().zip(scalars).map(|(b, s)| *b * s).sum();
-    }
-    let w = (usize::BITS - n.leading_zeros()).saturating_sub(2).clamp(3, 16);
-    let windows = window_count(w);
-    let per_window = 1usize << (w - 1);
-    let mut digits = vec![0i32; n * windows];
-    let mut tmp = Vec::with_capacity(windows);
-    for (i, s) in scalars[..n].iter().enumerate() {
-        signed_digits(&s.into_bigint(), w, windows, &mut tmp);
-        digits[i * windows..(i + 1) * windows].copy_from_slice(&tmp);
-    }
-    let threads = rayon::current_num_threads().max(1);
-    let chunk = windows.div_ceil(threads);
-    let sums: Vec<G1Projective> = (0..windows)
-        .step_by(chunk)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .flat_map_iter(|w0| {
-            let w1 = (w0 + chunk).min(windows);
-            let mut buckets = vec![G1Affine::zero(); (w1 - w0) * per_window];
-            let cap = (buckets.len() / 4).clamp(64, 4096);
-            let mut adder = BatchAdder::new(&mut buckets, cap);
-            for (i, p) in bases[..n].iter().enumerate() {
-                for j in w0..w1 {
-                    adder.push_digit((j - w0) * per_window, digits[i * windows + j], *p);
-                }
-            }
-            let overflow = adder.finish();
-            reduce_buckets(&buckets, &overflow, per_window)
-        })
-        .collect();
-    // Horner over the windows, most significant first.
-    let mut acc = G1Projective::zero();
-    for sum in sums.iter().rev() {
-        for _ in 0..w {
-            acc.double_in_place();
-        }
-        acc += sum;
-    }
-    acc
-}
-
 /// `sum_b (b + 1) * bucket_b` for each group of `per_job` buckets, by
 /// running sums from the top bucket down.
 fn reduce_buckets(buckets: &[G1Affine], overflow: &[G1Projective], per_job: usize) -> Vec<G1Projective> {
@@ -118,6 +70,47 @@ fn reduce_buckets(buckets: &[G1Affine], overflow: &[G1Projective], per_job: usiz
             acc
         })
         .collect()
+}
+
+/// Multiples of one fixed point for single multiplications: `d * 16^j * P`
+/// for every 4-bit digit `d` of every window `j` (64 x 15 affine points,
+/// about 100 KiB), so `s * P` is 64 mixed additions and no doublings.
+#[derive(Clone, Debug)]
+pub(crate) struct G1Comb {
+    table: Vec<G1Affine>,
+}
+
+impl G1Comb {
+    const WINDOWS: usize = 64;
+    const DIGITS: usize = 15;
+
+    pub(crate) fn new(p: &G1Affine) -> Self {
+        let mut multiples = Vec::with_capacity(Self::WINDOWS * Self::DIGITS);
+        let mut base = p.into_group();
+        for _ in 0..Self::WINDOWS {
+            let mut m = base;
+            for _ in 0..Self::DIGITS {
+                multiples.push(m);
+                m += base;
+            }
+            base = m; // 16 * base
+        }
+        Self {
+            table: G1Projective::normalize_batch(&multiples),
+        }
+    }
+
+    pub(crate) fn mul(&self, s: &Fr) -> G1Projective {
+        let limbs = s.into_bigint().0;
+        let mut acc = G1Projective::zero();
+        for j in 0..Self::WINDOWS {
+            let d = ((limbs[j / 16] >> (4 * (j % 16))) & 15) as usize;
+            if d != 0 {
+                acc += &self.table[j * Self::DIGITS + d - 1];
+            }
+        }
+        acc
+    }
 }
 
 /// Tables for MSMs over one fixed list of bases.
@@ -359,7 +352,7 @@ impl G1Msm {
     pub(crate) fn msm(&self, scalars: &[Fr]) -> G1Projective {
         match self.tables() {
             Some(tables) => tables.msm(scalars),
-            None => msm_variable(&self.bases[..scalars.len()], scalars),
+            None => crate::blst_ops::msm(&self.bases[..scalars.len()], scalars),
         }
     }
 

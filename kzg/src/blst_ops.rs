@@ -1,0 +1,336 @@
+//! Pairings, G1 scalar multiplications, variable-base MSMs and G1
+//! decompression on blst's assembly; arkworks keeps the field code, the
+//! FFTs and the fixed-base tables.
+//!
+//! Measured on the 2-core Zen4 box, one thread: blst's two-pairing product
+//! (precomputed G2 lines) takes 0.86 ms against ark's 1.55 ms, a 255-bit G1
+//! multiplication 96 us against 199 us, Pippenger over 128 points 3.3 ms
+//! against 6.0 ms, a checked decompression 63 us against 105 us.
+//!
+//! Both libraries keep base-field elements in Montgomery form with
+//! `R = 2^384` in six little-endian 64-bit limbs, and projective G1 points in
+//! Jacobian coordinates, so values cross by copying limbs: no conversion
+//! arithmetic. A test below checks each operation against ark's.
+
+use ark_bls12_381::{Fq, Fq2, Fr, G1Affine, G1Projective, G2Affine};
+use ark_ff::{BigInt, PrimeField, Zero};
+use blst::{
+    BLST_ERROR, blst_final_exp, blst_fp, blst_fp2, blst_fp6, blst_fp12, blst_fp12_is_one, blst_fp12_mul,
+    blst_miller_loop_lines, blst_p1, blst_p1_affine, blst_p1_affine_in_g1, blst_p1_mult, blst_p1_uncompress,
+    blst_p1s_mult_pippenger, blst_p1s_mult_pippenger_scratch_sizeof, blst_p2_affine, blst_precompute_lines,
+};
+use rayon::prelude::*;
+
+/// Lines blst's Miller loop reads for one fixed G2 point (`blst_precompute_lines`' output size).
+const LINES: usize = 68;
+
+/// Points below which splitting an MSM over threads costs more than it saves.
+const MIN_POINTS_PER_THREAD: usize = 32;
+
+fn fp(x: &Fq) -> blst_fp {
+    blst_fp { l: x.0.0 }
+}
+
+fn fq(x: &blst_fp) -> Fq {
+    Fq::new_unchecked(BigInt(x.l))
+}
+
+fn fp2(x: &Fq2) -> blst_fp2 {
+    blst_fp2 {
+        fp: [fp(&x.c0), fp(&x.c1)],
+    }
+}
+
+/// blst's affine form; blst writes the point at infinity as (0, 0).
+pub(crate) fn to_affine(p: &G1Affine) -> blst_p1_affine {
+    if p.infinity {
+        return blst_p1_affine::default();
+    }
+    blst_p1_affine {
+        x: fp(&p.x),
+        y: fp(&p.y),
+    }
+}
+
+fn from_affine(p: &blst_p1_affine) -> G1Affine {
+    let (x, y) = (fq(&p.x), fq(&p.y));
+    if x.is_zero() && y.is_zero() {
+        return G1Affine::identity();
+    }
+    G1Affine::new_unchecked(x, y)
+}
+
+/// Jacobian to Jacobian; z = 0 is infinity in both.
+fn from_projective(p: &blst_p1) -> G1Projective {
+    G1Projective::new_unchecked(fq(&p.x), fq(&p.y), fq(&p.z))
+}
+
+/// The scalar as the little-endian bytes blst reads.
+fn scalar_bytes(s: &Fr) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (chunk, limb) in out.chunks_exact_mut(8).zip(s.into_bigint().0) {
+        chunk.copy_from_slice(&limb.to_le_bytes());
+    }
+    out
+}
+
+/// Why 48 bytes are not a G1 point (the caller adds which input it was).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DecompressError {
+    Encoding,
+    NotInSubgroup,
+}
+
+/// Parses a compressed G1 point (ZCash flags), checking it is on the curve
+/// and in the prime-order subgroup; the point at infinity is valid.
+pub(crate) fn g1_decompress(bytes: &[u8; 48]) -> Result<G1Affine, DecompressError> {
+    let mut p = blst_p1_affine::default();
+    // SAFETY: `p` is a valid output location and `bytes` holds the 48 bytes blst reads.
+    let err = unsafe { blst_p1_uncompress(&mut p, bytes.as_ptr()) };
+    if err != BLST_ERROR::BLST_SUCCESS {
+        return Err(DecompressError::Encoding);
+    }
+    let point = from_affine(&p);
+    // SAFETY: `p` is an initialized affine point.
+    if !point.infinity && !unsafe { blst_p1_affine_in_g1(&p) } {
+        return Err(DecompressError::NotInSubgroup);
+    }
+    Ok(point)
+}
+
+/// `s * p`.
+pub(crate) fn g1_mul(p: &G1Affine, s: &Fr) -> G1Projective {
+    if p.infinity {
+        return G1Projective::zero();
+    }
+    let mut jacobian = blst_p1::default();
+    // SAFETY: both are valid locations; the input is an initialized affine point.
+    unsafe { blst::blst_p1_from_affine(&mut jacobian, &to_affine(p)) };
+    let scalar = scalar_bytes(s);
+    let mut out = blst_p1::default();
+    // SAFETY: `scalar` holds the 32 bytes that 255 bits (rounded up) span.
+    unsafe { blst_p1_mult(&mut out, &jacobian, scalar.as_ptr(), 255) };
+    from_projective(&out)
+}
+
+/// Pippenger on one thread over blst's affine points.
+fn pippenger(points: &[blst_p1_affine], scalars: &[[u8; 32]]) -> G1Projective {
+    let n = points.len().min(scalars.len());
+    if n == 0 {
+        return G1Projective::zero();
+    }
+    // SAFETY: pure size computation.
+    let scratch_bytes = unsafe { blst_p1s_mult_pippenger_scratch_sizeof(n) };
+    let mut scratch = vec![0u64; scratch_bytes.div_ceil(8)];
+    // A null second pointer tells blst that the first points at n contiguous items.
+    let point_ptrs = [points.as_ptr(), std::ptr::null()];
+    let scalar_ptrs = [scalars.as_ptr().cast::<u8>(), std::ptr::null()];
+    let mut out = blst_p1::default();
+    // SAFETY: `points` and `scalars` hold at least n items each (32 bytes per
+    // scalar, 255 bits read), and `scratch` has the size blst asked for.
+    unsafe {
+        blst_p1s_mult_pippenger(
+            &mut out,
+            point_ptrs.as_ptr(),
+            n,
+            scalar_ptrs.as_ptr(),
+            255,
+            scratch.as_mut_ptr(),
+        );
+    }
+    from_projective(&out)
+}
+
+/// `sum scalars[i] * points[i]` over points not known in advance, split over
+/// rayon's threads in chunks of at least [`MIN_POINTS_PER_THREAD`].
+pub(crate) fn msm(points: &[G1Affine], scalars: &[Fr]) -> G1Projective {
+    let n = points.len().min(scalars.len());
+    let threads = rayon::current_num_threads().clamp(1, (n / MIN_POINTS_PER_THREAD).max(1));
+    let chunk = n.div_ceil(threads).max(1);
+    points[..n]
+        .par_chunks(chunk)
+        .zip(scalars[..n].par_chunks(chunk))
+        .map(|(p, s)| {
+            let p: Vec<blst_p1_affine> = p.iter().map(to_affine).collect();
+            let s: Vec<[u8; 32]> = s.iter().map(scalar_bytes).collect();
+            pippenger(&p, &s)
+        })
+        .reduce(G1Projective::zero, |a, b| a + b)
+}
+
+/// A fixed G2 point's Miller-loop lines, computed once.
+#[derive(Clone)]
+pub(crate) struct G2Lines(Box<[blst_fp6; LINES]>);
+
+impl std::fmt::Debug for G2Lines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("G2Lines")
+    }
+}
+
+impl G2Lines {
+    pub(crate) fn new(q: &G2Affine) -> Self {
+        let mut lines = Box::new([blst_fp6::default(); LINES]);
+        // Infinity has no lines; a check against it is never built.
+        debug_assert!(!q.infinity);
+        let q = blst_p2_affine {
+            x: fp2(&q.x),
+            y: fp2(&q.y),
+        };
+        // SAFETY: `lines` has room for the 68 entries blst writes; `q` is initialized.
+        unsafe { blst_precompute_lines(lines.as_mut_ptr(), &q) };
+        Self(lines)
+    }
+
+    /// The Miller loop `f(p)`; 1 for the point at infinity.
+    pub(crate) fn miller_loop(&self, p: &G1Affine) -> blst_fp12 {
+        if p.infinity {
+            return one();
+        }
+        let mut f = blst_fp12::default();
+        // SAFETY: `self.0` holds the 68 precomputed lines; `f` is a valid output.
+        unsafe { blst_miller_loop_lines(&mut f, self.0.as_ptr(), &to_affine(p)) };
+        f
+    }
+}
+
+fn one() -> blst_fp12 {
+    // SAFETY: blst_fp12_one returns a pointer to a static constant.
+    unsafe { *blst::blst_fp12_one() }
+}
+
+/// `e(a, qa) * e(b, qb) == 1`; the two Miller loops run side by side when
+/// rayon has a second thread, then one final exponentiation.
+pub(crate) fn pairings_cancel(a: &G1Affine, qa: &G2Lines, b: &G1Affine, qb: &G2Lines) -> bool {
+    let (fa, fb) = rayon::join(|| qa.miller_loop(a), || qb.miller_loop(b));
+    loops_cancel(&fa, &fb)
+}
+
+/// Whether two Miller loops' product is 1 after the final exponentiation.
+pub(crate) fn loops_cancel(fa: &blst_fp12, fb: &blst_fp12) -> bool {
+    let mut f = blst_fp12::default();
+    let mut out = blst_fp12::default();
+    // SAFETY: all four are initialized values or valid outputs.
+    unsafe {
+        blst_fp12_mul(&mut f, fa, fb);
+        blst_final_exp(&mut out, &f);
+        blst_fp12_is_one(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_bls12_381::Bls12_381;
+    use ark_ec::pairing::Pairing;
+    use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+    use ark_serialize::CanonicalSerialize;
+    use rand::{RngCore, SeedableRng, rngs::StdRng};
+
+    fn random_fr(rng: &mut StdRng) -> Fr {
+        let mut bytes = [0u8; 64];
+        rng.fill_bytes(&mut bytes);
+        Fr::from_le_bytes_mod_order(&bytes)
+    }
+
+    fn random_g1(rng: &mut StdRng) -> G1Affine {
+        (G1Affine::generator() * random_fr(rng)).into_affine()
+    }
+
+    fn compressed(p: &G1Affine) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        p.serialize_compressed(&mut out[..]).expect("48 bytes");
+        out
+    }
+
+    #[test]
+    fn multiplication_and_msm_match_arkworks() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let p = random_g1(&mut rng);
+        for s in [Fr::zero(), Fr::from(1u64), -Fr::from(1u64), random_fr(&mut rng)] {
+            assert_eq!(g1_mul(&p, &s), p * s);
+            assert!(g1_mul(&G1Affine::identity(), &s).is_zero());
+        }
+        for n in [0usize, 1, 2, 3, 31, 64, 65, 200] {
+            let mut points: Vec<G1Affine> = (0..n).map(|_| random_g1(&mut rng)).collect();
+            let mut scalars: Vec<Fr> = (0..n).map(|_| random_fr(&mut rng)).collect();
+            if n > 2 {
+                // Infinity, a zero scalar, r - 1 and a repeated point.
+                points[0] = G1Affine::identity();
+                scalars[1] = Fr::zero();
+                scalars[2] = -Fr::from(1u64);
+                points[n - 1] = points[1];
+            }
+            let expected = G1Projective::msm(&points, &scalars).expect("equal lengths");
+            assert_eq!(msm(&points, &scalars), expected, "n = {n}");
+            let one = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .expect("pool");
+            assert_eq!(
+                one.install(|| msm(&points, &scalars)),
+                expected,
+                "n = {n}, one thread"
+            );
+        }
+    }
+
+    #[test]
+    fn generator_comb_matches_arkworks() {
+        let mut rng = StdRng::seed_from_u64(10);
+        let g = G1Affine::generator();
+        let comb = crate::msm::G1Comb::new(&g);
+        for s in [
+            Fr::zero(),
+            Fr::from(1u64),
+            Fr::from(15u64),
+            Fr::from(16u64),
+            -Fr::from(1u64),
+            random_fr(&mut rng),
+        ] {
+            assert_eq!(comb.mul(&s), g * s);
+        }
+    }
+
+    #[test]
+    fn decompression_matches_arkworks() {
+        let mut rng = StdRng::seed_from_u64(8);
+        for p in [G1Affine::identity(), G1Affine::generator(), random_g1(&mut rng)] {
+            assert_eq!(g1_decompress(&compressed(&p)), Ok(p));
+        }
+        let mut bad = compressed(&G1Affine::generator());
+        bad[0] &= 0x7f; // uncompressed flag on a 48-byte input
+        assert_eq!(g1_decompress(&bad), Err(DecompressError::Encoding));
+        // x = 4 lies on the curve (y^2 = 68 is a square mod p) outside the subgroup.
+        let mut x4 = [0u8; 48];
+        x4[0] = 0x80;
+        x4[47] = 4;
+        assert_eq!(g1_decompress(&x4), Err(DecompressError::NotInSubgroup));
+    }
+
+    #[test]
+    fn pairing_check_matches_arkworks() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let (g1, g2) = (G1Affine::generator(), G2Affine::generator());
+        let q = (G2Affine::generator() * random_fr(&mut rng)).into_affine();
+        let s = random_fr(&mut rng);
+        let (lines_g2, lines_q) = (G2Lines::new(&g2), G2Lines::new(&q));
+        let neg_q_lines = G2Lines::new(&(-q));
+        // e(sG, Q) e(sG, -Q) = 1 and e(sG, G2) e(G, -sG2) = 1.
+        let sg = (g1 * s).into_affine();
+        assert!(pairings_cancel(&sg, &lines_q, &sg, &neg_q_lines));
+        let neg_sg2 = (G2Affine::generator() * -s).into_affine();
+        assert!(pairings_cancel(&sg, &lines_g2, &g1, &G2Lines::new(&neg_sg2)));
+        assert!(!pairings_cancel(&sg, &lines_g2, &g1, &lines_q));
+        let ark_cancel = Bls12_381::multi_pairing([sg, g1], [g2, q]).is_zero();
+        assert_eq!(pairings_cancel(&sg, &lines_g2, &g1, &lines_q), ark_cancel);
+        // Infinity contributes 1.
+        assert!(pairings_cancel(
+            &G1Affine::identity(),
+            &lines_q,
+            &G1Affine::identity(),
+            &lines_g2
+        ));
+        assert!(!pairings_cancel(&G1Affine::identity(), &lines_q, &g1, &lines_g2));
+    }
+}
