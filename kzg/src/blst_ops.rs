@@ -27,17 +27,133 @@ const LINES: usize = 68;
 /// Points below which splitting an MSM over threads costs more than it saves.
 const MIN_POINTS_PER_THREAD: usize = 32;
 
-fn fp(x: &Fq) -> blst_fp {
+pub(crate) fn fp(x: &Fq) -> blst_fp {
     blst_fp { l: x.0.0 }
 }
 
-fn fq(x: &blst_fp) -> Fq {
+pub(crate) fn fq(x: &blst_fp) -> Fq {
     Fq::new_unchecked(BigInt(x.l))
 }
 
 fn fp2(x: &Fq2) -> blst_fp2 {
     blst_fp2 {
         fp: [fp(&x.c0), fp(&x.c1)],
+    }
+}
+
+/// Base-field arithmetic for the batched affine additions of the table
+/// MSMs: blst's Montgomery multiplication through the FFI call takes 37 ns
+/// on a dependent chain here against ark's 47 ns, its inversion 3.0 us
+/// against 10.8 us.
+pub(crate) mod fp_ops {
+    use super::blst_fp;
+
+    pub(crate) const ONE: blst_fp = blst_fp {
+        // R mod p: 1 in Montgomery form.
+        l: [
+            0x7609_0000_0002_fffd,
+            0xebf4_000b_c40c_0002,
+            0x5f48_9857_53c7_58ba,
+            0x77ce_5853_7052_5745,
+            0x5c07_1a97_a256_ec6d,
+            0x15f6_5ec3_fa80_e493,
+        ],
+    };
+
+    #[inline]
+    pub(crate) fn mul(a: &blst_fp, b: &blst_fp) -> blst_fp {
+        let mut out = blst_fp::default();
+        // SAFETY: three valid field elements (blst allows the output to alias neither here).
+        unsafe { blst::blst_fp_mul(&mut out, a, b) };
+        out
+    }
+
+    #[inline]
+    pub(crate) fn sqr(a: &blst_fp) -> blst_fp {
+        let mut out = blst_fp::default();
+        // SAFETY: two valid field elements.
+        unsafe { blst::blst_fp_sqr(&mut out, a) };
+        out
+    }
+
+    #[inline]
+    pub(crate) fn sub(a: &blst_fp, b: &blst_fp) -> blst_fp {
+        let mut out = blst_fp::default();
+        // SAFETY: three valid field elements.
+        unsafe { blst::blst_fp_sub(&mut out, a, b) };
+        out
+    }
+
+    /// `1 / a`; 0 for 0.
+    pub(crate) fn inverse(a: &blst_fp) -> blst_fp {
+        let mut out = blst_fp::default();
+        // SAFETY: two valid field elements.
+        unsafe { blst::blst_fp_inverse(&mut out, a) };
+        out
+    }
+
+    pub(crate) fn is_zero(a: &blst_fp) -> bool {
+        a.l == [0; 6]
+    }
+}
+
+/// Jacobian G1 arithmetic for the bucket sums and the G1 FFT's scalar
+/// multiplications: blst's point formulas on its assembly field code, about
+/// 1.8x ark's on the same curve.
+pub(crate) mod g1_ops {
+    use ark_bls12_381::g1::Config as G1Config;
+    use ark_ec::scalar_mul::glv::GLVConfig;
+    use blst::{blst_p1, blst_p1_affine};
+
+    #[inline]
+    pub(crate) fn add(a: &blst_p1, b: &blst_p1) -> blst_p1 {
+        let mut out = blst_p1::default();
+        // SAFETY: valid points (z = 0 is infinity); blst handles equal inputs and infinity.
+        unsafe { blst::blst_p1_add_or_double(&mut out, a, b) };
+        out
+    }
+
+    #[inline]
+    pub(crate) fn add_affine(a: &blst_p1, b: &blst_p1_affine) -> blst_p1 {
+        let mut out = blst_p1::default();
+        // SAFETY: valid points; the affine (0, 0) is infinity.
+        unsafe { blst::blst_p1_add_or_double_affine(&mut out, a, b) };
+        out
+    }
+
+    #[inline]
+    pub(crate) fn double(a: &blst_p1) -> blst_p1 {
+        let mut out = blst_p1::default();
+        // SAFETY: a valid point.
+        unsafe { blst::blst_p1_double(&mut out, a) };
+        out
+    }
+
+    #[inline]
+    pub(crate) fn neg(a: &blst_p1) -> blst_p1 {
+        let mut out = *a;
+        // SAFETY: a valid point, negated in place.
+        unsafe { blst::blst_p1_cneg(&mut out, true) };
+        out
+    }
+
+    /// The GLV endomorphism `(x, y) -> (beta x, y)`, on Jacobian coordinates alike.
+    #[inline]
+    pub(crate) fn endomorphism(a: &blst_p1) -> blst_p1 {
+        let beta = super::fp(&<G1Config as GLVConfig>::ENDO_COEFFS[0]);
+        blst_p1 {
+            x: super::fp_ops::mul(&a.x, &beta),
+            ..*a
+        }
+    }
+}
+
+/// ark's Jacobian point as blst's.
+pub(crate) fn to_jacobian(p: &G1Projective) -> blst_p1 {
+    blst_p1 {
+        x: fp(&p.x),
+        y: fp(&p.y),
+        z: fp(&p.z),
     }
 }
 
@@ -61,7 +177,7 @@ fn from_affine(p: &blst_p1_affine) -> G1Affine {
 }
 
 /// Jacobian to Jacobian; z = 0 is infinity in both.
-fn from_projective(p: &blst_p1) -> G1Projective {
+pub(crate) fn from_projective(p: &blst_p1) -> G1Projective {
     G1Projective::new_unchecked(fq(&p.x), fq(&p.y), fq(&p.z))
 }
 
@@ -273,6 +389,50 @@ mod tests {
                 "n = {n}, one thread"
             );
         }
+    }
+
+    #[test]
+    fn field_operations_match_arkworks() {
+        use ark_ff::{Field, One};
+        let mut rng = StdRng::seed_from_u64(11);
+        assert_eq!(fp(&Fq::one()).l, fp_ops::ONE.l);
+        let mut bytes = [0u8; 96];
+        rng.fill_bytes(&mut bytes);
+        let a = Fq::from_le_bytes_mod_order(&bytes[..48]) + Fq::from(3u64);
+        let b = Fq::from_le_bytes_mod_order(&bytes[48..]);
+        let (x, y) = (fp(&a), fp(&b));
+        assert_eq!(fq(&fp_ops::mul(&x, &y)), a * b);
+        assert_eq!(fq(&fp_ops::sqr(&x)), a.square());
+        assert_eq!(fq(&fp_ops::sub(&x, &y)), a - b);
+        assert_eq!(fq(&fp_ops::sub(&y, &x)), b - a);
+        assert_eq!(Some(fq(&fp_ops::inverse(&x))), a.inverse());
+        assert!(fp_ops::is_zero(&fp_ops::sub(&x, &x)));
+    }
+
+    #[test]
+    fn point_operations_match_arkworks() {
+        use ark_bls12_381::g1::Config as G1Config;
+        use ark_ec::scalar_mul::glv::GLVConfig;
+        let mut rng = StdRng::seed_from_u64(12);
+        let (p, q) = (random_g1(&mut rng), random_g1(&mut rng));
+        let (pj, qj) = (p.into_group(), q.into_group());
+        let inf = blst_p1::default();
+        let j = |x: &G1Projective| to_jacobian(x);
+        assert_eq!(from_projective(&g1_ops::add(&j(&pj), &j(&qj))), pj + qj);
+        assert_eq!(from_projective(&g1_ops::add(&j(&pj), &j(&pj))), pj + pj);
+        assert_eq!(from_projective(&g1_ops::add(&j(&pj), &inf)), pj);
+        assert_eq!(from_projective(&g1_ops::add(&inf, &j(&qj))), qj);
+        assert!(from_projective(&g1_ops::add(&j(&pj), &j(&-pj))).is_zero());
+        assert_eq!(from_projective(&g1_ops::add_affine(&j(&pj), &to_affine(&q))), pj + q);
+        assert_eq!(from_projective(&g1_ops::add_affine(&inf, &to_affine(&q))), qj);
+        assert_eq!(from_projective(&g1_ops::add_affine(&j(&pj), &to_affine(&G1Affine::identity()))), pj);
+        assert_eq!(from_projective(&g1_ops::double(&j(&pj))), pj + pj);
+        assert!(from_projective(&g1_ops::double(&inf)).is_zero());
+        assert_eq!(from_projective(&g1_ops::neg(&j(&pj))), -pj);
+        assert_eq!(
+            from_projective(&g1_ops::endomorphism(&j(&pj))),
+            <G1Config as GLVConfig>::endomorphism(&pj)
+        );
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! For `n` bases that is about `n * 256 / c + 2^c` mixed additions, against
 //! Pippenger's `256 / c * (n + 2^c)` plus 256 doublings.
 
-use ark_bls12_381::{Fq, Fr, G1Affine, G1Projective};
+use ark_bls12_381::{Fr, G1Affine, G1Projective};
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
-use ark_ff::{BigInteger256, Field, One, PrimeField, Zero, batch_inversion};
+use ark_ff::{BigInteger256, PrimeField, Zero};
 use rayon::prelude::*;
 
 /// Scalars are below 2^255.
@@ -54,20 +54,24 @@ fn signed_digits(s: &BigInteger256, w: u32, windows: usize, out: &mut Vec<i32>) 
 /// `sum_b (b + 1) * bucket_b` for each group of `per_job` buckets, by
 /// running sums from the top bucket down.
 fn reduce_buckets(buckets: &[G1Affine], overflow: &[G1Projective], per_job: usize) -> Vec<G1Projective> {
+    use crate::blst_ops::{from_projective, g1_ops, to_affine, to_jacobian};
     buckets
         .chunks(per_job)
         .zip(overflow.chunks(per_job))
         .map(|(bs, over)| {
-            let mut running = G1Projective::zero();
-            let mut acc = G1Projective::zero();
+            // blst's all-zero point has z = 0: infinity.
+            let mut running = blst::blst_p1::default();
+            let mut acc = blst::blst_p1::default();
             for (b, o) in bs.iter().zip(over).rev() {
-                running += b;
-                if !o.is_zero() {
-                    running += o;
+                if !b.infinity {
+                    running = g1_ops::add_affine(&running, &to_affine(b));
                 }
-                acc += running;
+                if !o.is_zero() {
+                    running = g1_ops::add(&running, &to_jacobian(o));
+                }
+                acc = g1_ops::add(&acc, &running);
             }
-            acc
+            from_projective(&acc)
         })
         .collect()
 }
@@ -245,7 +249,8 @@ struct BatchAdder<'a> {
     /// Buckets with an addition waiting in `batch`.
     busy: Vec<u64>,
     batch: Vec<(usize, G1Affine)>,
-    denominators: Vec<Fq>,
+    /// Running products of the batch's denominators.
+    prefix: Vec<blst::blst_fp>,
     cap: usize,
 }
 
@@ -257,7 +262,7 @@ impl<'a> BatchAdder<'a> {
             overflow: vec![G1Projective::zero(); n],
             busy: vec![0; words],
             batch: Vec::with_capacity(cap),
-            denominators: Vec::with_capacity(cap),
+            prefix: Vec::with_capacity(cap),
             cap,
         }
     }
@@ -287,25 +292,37 @@ impl<'a> BatchAdder<'a> {
         }
     }
 
-    /// Performs the waiting additions.
+    /// Performs the waiting additions: `1 / (x_p - x_q)` for the whole batch
+    /// from one inversion (prefix products, then back to front).
     fn execute(&mut self) {
-        self.denominators.clear();
+        use crate::blst_ops::fp_ops::{self, ONE};
+        use crate::blst_ops::{fp, fq};
+        self.prefix.clear();
+        let mut acc = ONE;
         for (b, p) in &self.batch {
-            let q = &self.buckets[*b];
-            let d = p.x - q.x;
-            // Equal x (doubling or cancelling) is rare: keep 1 here, handle below.
-            self.denominators.push(if d.is_zero() { Fq::one() } else { d });
+            let d = fp_ops::sub(&fp(&p.x), &fp(&self.buckets[*b].x));
+            // Equal x (doubling or cancelling) is rare: skipped here, handled below.
+            if !fp_ops::is_zero(&d) {
+                acc = fp_ops::mul(&acc, &d);
+            }
+            self.prefix.push(acc);
         }
-        batch_inversion(&mut self.denominators);
-        for ((b, p), inv) in self.batch.iter().zip(&self.denominators) {
+        let mut inv = fp_ops::inverse(&acc);
+        for (i, (b, p)) in self.batch.iter().enumerate().rev() {
             let q = self.buckets[*b];
-            self.buckets[*b] = if p.x == q.x {
+            let (px, qx) = (fp(&p.x), fp(&q.x));
+            let d = fp_ops::sub(&px, &qx);
+            self.buckets[*b] = if fp_ops::is_zero(&d) {
                 (q.into_group() + p).into_affine()
             } else {
-                let lambda = (p.y - q.y) * inv;
-                let x3 = lambda.square() - q.x - p.x;
-                let y3 = lambda * (q.x - x3) - q.y;
-                G1Affine::new_unchecked(x3, y3)
+                // inv is 1 / (d_0 ... d_i): times the prefix before i gives 1 / d_i.
+                let before = if i > 0 { self.prefix[i - 1] } else { ONE };
+                let inv_d = fp_ops::mul(&inv, &before);
+                inv = fp_ops::mul(&inv, &d);
+                let lambda = fp_ops::mul(&fp_ops::sub(&fp(&p.y), &fp(&q.y)), &inv_d);
+                let x3 = fp_ops::sub(&fp_ops::sub(&fp_ops::sqr(&lambda), &qx), &px);
+                let y3 = fp_ops::sub(&fp_ops::mul(&lambda, &fp_ops::sub(&qx, &x3)), &fp(&q.y));
+                G1Affine::new_unchecked(fq(&x3), fq(&y3))
             };
             self.busy[*b / 64] &= !(1u64 << (*b % 64));
         }
