@@ -423,9 +423,15 @@ mod tests {
         assert_eq!(from_projective(&g1_ops::add(&j(&pj), &inf)), pj);
         assert_eq!(from_projective(&g1_ops::add(&inf, &j(&qj))), qj);
         assert!(from_projective(&g1_ops::add(&j(&pj), &j(&-pj))).is_zero());
-        assert_eq!(from_projective(&g1_ops::add_affine(&j(&pj), &to_affine(&q))), pj + q);
+        assert_eq!(
+            from_projective(&g1_ops::add_affine(&j(&pj), &to_affine(&q))),
+            pj + q
+        );
         assert_eq!(from_projective(&g1_ops::add_affine(&inf, &to_affine(&q))), qj);
-        assert_eq!(from_projective(&g1_ops::add_affine(&j(&pj), &to_affine(&G1Affine::identity()))), pj);
+        assert_eq!(
+            from_projective(&g1_ops::add_affine(&j(&pj), &to_affine(&G1Affine::identity()))),
+            pj
+        );
         assert_eq!(from_projective(&g1_ops::double(&j(&pj))), pj + pj);
         assert!(from_projective(&g1_ops::double(&inf)).is_zero());
         assert_eq!(from_projective(&g1_ops::neg(&j(&pj))), -pj);
