@@ -65,8 +65,10 @@ pub struct KzgContext {
     pub(crate) roots_brp: Vec<Fr>,
     /// Size-64 domain for interpolating cells.
     pub(crate) cell_domain: Radix2EvaluationDomain<Fr>,
-    /// The 8192-th roots of unity in bit-reversed order (cell coset shifts are every 64th).
-    pub(crate) ext_roots_brp: Vec<Fr>,
+    /// Per cell index, `1 / h` and `h^64` for its coset shift `h` (every 64th
+    /// of the 8192-th roots of unity in bit-reversed order).
+    pub(crate) coset_shift_inv: Vec<Fr>,
+    pub(crate) coset_shift_pow: Vec<Fr>,
     /// `y * G1` for verifying single proofs.
     pub(crate) g1_gen_comb: G1Comb,
     /// G2 points of the pairing checks, prepared once (their line coefficients).
@@ -129,6 +131,16 @@ impl KzgContext {
             r
         };
         let cell_domain = Radix2EvaluationDomain::new(FIELD_ELEMENTS_PER_CELL).expect("64 is a power of two");
+        let shifts: Vec<Fr> = roots(2 * FIELD_ELEMENTS_PER_BLOB)
+            .into_iter()
+            .step_by(FIELD_ELEMENTS_PER_CELL)
+            .collect();
+        let mut coset_shift_inv = shifts.clone();
+        ark_ff::batch_inversion(&mut coset_shift_inv);
+        let coset_shift_pow = shifts
+            .iter()
+            .map(|h| ark_ff::Field::pow(h, [FIELD_ELEMENTS_PER_CELL as u64]))
+            .collect();
         Self {
             g1_gen_comb: G1Comb::new(&G1Affine::generator()),
             g2_gen: G2Lines::new(&G2Affine::generator()),
@@ -142,7 +154,8 @@ impl KzgContext {
             cells,
             roots_brp: roots(FIELD_ELEMENTS_PER_BLOB),
             cell_domain,
-            ext_roots_brp: roots(2 * FIELD_ELEMENTS_PER_BLOB),
+            coset_shift_inv,
+            coset_shift_pow,
             precompute,
         }
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use ark_bls12_381::{Fr, G1Affine};
 use ark_ec::CurveGroup;
-use ark_ff::{Field, One, Zero};
+use ark_ff::{One, Zero};
 use ark_poly::EvaluationDomain;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -278,9 +278,7 @@ impl KzgContext {
                 bit_reversal_permutation(&mut s);
                 self.cell_domain.ifft_in_place(&mut s);
                 // I(X) = J(X / h): coefficient i scales by h^-i.
-                let h_inv = self.ext_roots_brp[FIELD_ELEMENTS_PER_CELL * c]
-                    .inverse()
-                    .unwrap_or_default();
+                let h_inv = self.coset_shift_inv[c];
                 let mut scale = Fr::one();
                 for x in &mut s {
                     *x *= scale;
@@ -298,11 +296,7 @@ impl KzgContext {
         let rli = msm(self.g1_monomial(FIELD_ELEMENTS_PER_CELL), &agg);
         // RLP = sum r^k h_k^64 proof_k
         let weighted: Vec<Fr> = (0..n)
-            .map(|k| {
-                r_powers[k]
-                    * self.ext_roots_brp[FIELD_ELEMENTS_PER_CELL * indices[k]]
-                        .pow([FIELD_ELEMENTS_PER_CELL as u64])
-            })
+            .map(|k| r_powers[k] * self.coset_shift_pow[indices[k]])
             .collect();
         let rlp = msm(&proof_points, &weighted);
         let rl = rlc - rli + rlp;
