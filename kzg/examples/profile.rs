@@ -1,0 +1,48 @@
+//! Runs one KZG function in a loop on one thread, for `perf record`:
+//! `cargo run --profile profiling -p zg-kzg --example profile -- cells 20`
+
+use zg_kzg::{BYTES_PER_BLOB, KzgContext};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let what = args.get(1).map_or("cells", String::as_str);
+    let iters: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let blob: Vec<u8> = (0..BYTES_PER_BLOB)
+        .map(|i| if i % 32 == 0 { 0 } else { (i * 131 % 251) as u8 })
+        .collect();
+    let t0 = std::time::Instant::now();
+    let ctx = KzgContext::ethereum();
+    eprintln!("context built in {:.2} s", t0.elapsed().as_secs_f64());
+    let t0 = std::time::Instant::now();
+    ctx.build_tables();
+    eprintln!(
+        "tables built in {:.2} s ({} MiB)",
+        t0.elapsed().as_secs_f64(),
+        ctx.precompute_bytes() >> 20
+    );
+    let c = ctx.blob_to_kzg_commitment(&blob).expect("valid blob");
+    let (cells, proofs) = ctx.compute_cells_and_kzg_proofs(&blob).expect("valid blob");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let t = std::time::Instant::now();
+    pool.install(|| {
+        for _ in 0..iters {
+            match what {
+                "commit" => drop(ctx.blob_to_kzg_commitment(&blob)),
+                "cells" => drop(ctx.compute_cells_and_kzg_proofs(&blob)),
+                "verify" => drop(ctx.verify_blob_kzg_proof(&blob, &c, &proofs[0])),
+                "verify-cells" => {
+                    let idx: Vec<u64> = (0..128).collect();
+                    drop(ctx.verify_cell_kzg_proof_batch(&vec![c; 128], &idx, &cells, &proofs));
+                }
+                other => panic!("unknown {other}"),
+            }
+        }
+    });
+    println!(
+        "{what}: {:.2} ms per call",
+        t.elapsed().as_secs_f64() * 1e3 / iters as f64
+    );
+}
