@@ -63,7 +63,7 @@ pub(crate) mod fp_ops {
     #[inline]
     pub(crate) fn mul(a: &blst_fp, b: &blst_fp) -> blst_fp {
         let mut out = blst_fp::default();
-        // SAFETY: three valid field elements (blst allows the output to alias neither here).
+        // SAFETY: three valid field elements.
         unsafe { blst::blst_fp_mul(&mut out, a, b) };
         out
     }

@@ -249,8 +249,9 @@ struct BatchAdder<'a> {
     /// Buckets with an addition waiting in `batch`.
     busy: Vec<u64>,
     batch: Vec<(usize, G1Affine)>,
-    /// Running products of the batch's denominators.
-    prefix: Vec<blst::blst_fp>,
+    /// Each waiting addition's denominator `x_p - x_q` and the running
+    /// product of the nonzero ones up to it.
+    steps: Vec<(blst::blst_fp, blst::blst_fp)>,
     cap: usize,
 }
 
@@ -262,7 +263,7 @@ impl<'a> BatchAdder<'a> {
             overflow: vec![G1Projective::zero(); n],
             busy: vec![0; words],
             batch: Vec::with_capacity(cap),
-            prefix: Vec::with_capacity(cap),
+            steps: Vec::with_capacity(cap),
             cap,
         }
     }
@@ -297,7 +298,7 @@ impl<'a> BatchAdder<'a> {
     fn execute(&mut self) {
         use crate::blst_ops::fp_ops::{self, ONE};
         use crate::blst_ops::{fp, fq};
-        self.prefix.clear();
+        self.steps.clear();
         let mut acc = ONE;
         for (b, p) in &self.batch {
             let d = fp_ops::sub(&fp(&p.x), &fp(&self.buckets[*b].x));
@@ -305,18 +306,18 @@ impl<'a> BatchAdder<'a> {
             if !fp_ops::is_zero(&d) {
                 acc = fp_ops::mul(&acc, &d);
             }
-            self.prefix.push(acc);
+            self.steps.push((d, acc));
         }
         let mut inv = fp_ops::inverse(&acc);
         for (i, (b, p)) in self.batch.iter().enumerate().rev() {
             let q = self.buckets[*b];
             let (px, qx) = (fp(&p.x), fp(&q.x));
-            let d = fp_ops::sub(&px, &qx);
+            let d = self.steps[i].0;
             self.buckets[*b] = if fp_ops::is_zero(&d) {
                 (q.into_group() + p).into_affine()
             } else {
-                // inv is 1 / (d_0 ... d_i): times the prefix before i gives 1 / d_i.
-                let before = if i > 0 { self.prefix[i - 1] } else { ONE };
+                // inv is 1 / (d_0 ... d_i): times the product before i gives 1 / d_i.
+                let before = if i > 0 { self.steps[i - 1].1 } else { ONE };
                 let inv_d = fp_ops::mul(&inv, &before);
                 inv = fp_ops::mul(&inv, &d);
                 let lambda = fp_ops::mul(&fp_ops::sub(&fp(&p.y), &fp(&q.y)), &inv_d);
