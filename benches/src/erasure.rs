@@ -84,14 +84,10 @@ fn encode_pair(
         kernel: "erasure gf16 encode",
         shape,
         bytes,
-        zg: Side::new(zg_name, move || {
-            black_box(
-                pool_zg
-                    .install(|| code.encode_into(&p1, &[0; 32], &mut shards_out))
-                    .ok(),
-            );
+        zg: Side::in_pool(zg_name, pool_zg.clone(), move || {
+            black_box(code.encode_into(&p1, &[0; 32], &mut shards_out).ok());
         }),
-        peer: Some(Side::new(peer_name, move || {
+        peer: Some(Side::in_pool(peer_name, pool_zg, move || {
             raw_encode(&mut enc, &p2, k, m, len, checksums);
         })),
         items: 0,
@@ -134,11 +130,11 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                     kernel: "erasure gf16 decode",
                     shape: format!("{k}:{m}, {} shards, {lose} lost, 1 thread", label(len)),
                     bytes: payload.len() as u64,
-                    zg: Side::new("zg gf16::decode_into", move || {
+                    zg: Side::in_pool("zg gf16::decode_into", pool1.clone(), move || {
                         let records = kept.iter().map(|s| s.as_bytes());
-                        black_box(pool1.install(|| gf16::decode_into(records, &mut decoded)).ok());
+                        black_box(gf16::decode_into(records, &mut decoded).ok());
                     }),
-                    peer: Some(Side::new(peer, move || {
+                    peer: Some(Side::in_pool(peer, pool1, move || {
                         dec.reset(k, m, len).expect("supported");
                         for (i, s) in raw_orig.iter().enumerate() {
                             if checksums {
@@ -202,8 +198,8 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "erasure field extend",
             shape: format!("4096 -> 8192, {threads} thread(s)"),
             bytes: 0,
-            zg: Side::new("CellCode::extend", move || {
-                black_box(p.install(|| c.extend(&b)).ok());
+            zg: Side::in_pool("CellCode::extend", p, move || {
+                black_box(c.extend(&b).ok());
             }),
             peer: None,
             items: 0,
@@ -215,12 +211,12 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "erasure field recover",
             shape: format!("64 of 128 cells, {threads} thread(s)"),
             bytes: 0,
-            zg: Side::new("CellCode::recover", move || {
+            zg: Side::in_pool("CellCode::recover", p, move || {
                 let given: Vec<(u64, &[Fr])> = (0..128)
                     .step_by(2)
                     .map(|i| (i as u64, &e[i * 64..(i + 1) * 64]))
                     .collect();
-                black_box(p.install(|| c.recover(&given)).ok());
+                black_box(c.recover(&given).ok());
             }),
             peer: None,
             items: 0,

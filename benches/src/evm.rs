@@ -273,8 +273,8 @@ fn recovery_pair(w: &Workload) -> Pair {
         shape: format!("{TXS} EIP-1559 signatures (k256)"),
         bytes: 0,
         items: TXS as u64,
-        zg: Side::new("zg recover_senders (2 threads)", move || {
-            let recovered = pool.install(|| recover_senders(ours.clone()));
+        zg: Side::in_pool("zg recover_senders (2 threads)", pool, move || {
+            let recovered = recover_senders(ours.clone());
             assert!(recovered.iter().all(Result::is_ok));
         }),
         peer: Some(Side::new("alloy recover_signer loop (1 thread)", move || {

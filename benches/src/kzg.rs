@@ -230,10 +230,14 @@ pub fn pairs(_scale: usize) -> Vec<Pair> {
                         case.shape
                     ),
                     bytes: 0,
-                    zg: Side::new(format!("zg-kzg ({threads}t)"), move || p.install(|| (c1.zg)(ctx))),
-                    peer: Some(Side::new(format!("c-kzg precompute={ck_pre}"), move || {
-                        (c2.ckzg)(ck);
-                    })),
+                    zg: Side::in_pool(format!("zg-kzg ({threads}t)"), p.clone(), move || (c1.zg)(ctx)),
+                    peer: Some(Side::in_pool(
+                        format!("c-kzg precompute={ck_pre}"),
+                        p,
+                        move || {
+                            (c2.ckzg)(ck);
+                        },
+                    )),
                     items: 0,
                     target: if threads == 2 {
                         Some(1.0 / 0.7)

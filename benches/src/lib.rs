@@ -4,6 +4,7 @@
 //! by both the criterion benches (`cargo bench -p zg-benches`) and the
 //! `report` binary, which prints the ratios in one table.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // The README's Rust examples compile and run as doctests (this crate depends on every kernel).
@@ -30,16 +31,42 @@ pub mod store;
 pub struct Side {
     /// What runs, e.g. `zg Blake3Tree (2 threads)`.
     pub name: String,
-    /// One iteration of the work.
-    pub run: Box<dyn FnMut()>,
+    /// Runs the work the given number of times.
+    pub run: Box<dyn FnMut(u32)>,
 }
 
 impl Side {
-    /// A side named `name` running `run`.
-    pub fn new(name: impl Into<String>, run: impl FnMut() + 'static) -> Self {
+    /// A side named `name` running `run` on the calling thread.
+    pub fn new(name: impl Into<String>, mut run: impl FnMut() + 'static) -> Self {
         Self {
             name: name.into(),
-            run: Box::new(run),
+            run: Box::new(move |iters| {
+                for _ in 0..iters {
+                    run();
+                }
+            }),
+        }
+    }
+
+    /// A side running `run` inside `pool`, entered once per timed batch:
+    /// entering it per call would time two thread wake-ups (tens of
+    /// microseconds on these VMs) that a caller on its own thread never pays.
+    /// Give both sides of a pair the same pool so that they run on the same
+    /// thread, not on two vCPUs that other tenants load differently.
+    pub fn in_pool(
+        name: impl Into<String>,
+        pool: Arc<rayon::ThreadPool>,
+        mut run: impl FnMut() + Send + 'static,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            run: Box::new(move |iters| {
+                pool.install(|| {
+                    for _ in 0..iters {
+                        run();
+                    }
+                });
+            }),
         }
     }
 }
@@ -68,11 +95,13 @@ pub fn bench_dir() -> std::path::PathBuf {
 }
 
 /// A rayon pool of exactly `threads` threads, for fair single/multi-thread figures.
-pub fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a rayon pool starts")
+pub fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
+    Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a rayon pool starts"),
+    )
 }
 
 /// Deterministic pseudo-random bytes (xorshift), fast enough for GiB inputs.
@@ -98,9 +127,15 @@ pub fn criterion_pair(c: &mut criterion::Criterion, mut pair: Pair, samples: usi
     } else if pair.items > 0 {
         group.throughput(criterion::Throughput::Elements(pair.items));
     }
-    group.bench_function(pair.zg.name.clone(), |b| b.iter(&mut pair.zg.run));
-    if let Some(peer) = pair.peer.as_mut() {
-        group.bench_function(peer.name.clone(), |b| b.iter(&mut peer.run));
+    for side in std::iter::once(&mut pair.zg).chain(pair.peer.as_mut()) {
+        let run = &mut side.run;
+        group.bench_function(side.name.clone(), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                run(u32::try_from(iters).unwrap_or(u32::MAX));
+                t.elapsed()
+            });
+        });
     }
     group.finish();
 }
@@ -125,15 +160,13 @@ pub fn measure(pair: &mut Pair, budget: Duration) -> Measured {
     // Fast kernels run several times per sample so that one sample is about 2 ms:
     // a timer read and a scheduler hiccup then weigh little.
     const SAMPLE: Duration = Duration::from_millis(2);
-    let time = |run: &mut Box<dyn FnMut()>, iters: u32| {
+    let time = |run: &mut Box<dyn FnMut(u32)>, iters: u32| {
         let t = Instant::now();
-        for _ in 0..iters {
-            run();
-        }
+        run(iters);
         t.elapsed() / iters
     };
     // Returns the first run's time (the warm-up) and the runs per sample.
-    let iters_for = |run: &mut Box<dyn FnMut()>| {
+    let iters_for = |run: &mut Box<dyn FnMut(u32)>| {
         let first = time(run, 1); // Pays for allocations and page faults.
         if first >= SAMPLE {
             return (first, 1);

@@ -33,9 +33,13 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "merkle blake3 root",
             shape: format!("{}, {threads} thread(s)", label(big.len())),
             bytes: big.len() as u64,
-            zg: Side::new(format!("zg Blake3Tree+outboard ({threads}t)"), move || {
-                black_box(pool_zg.install(|| Blake3Tree::from_data_par(&d)).root());
-            }),
+            zg: Side::in_pool(
+                format!("zg Blake3Tree+outboard ({threads}t)"),
+                pool_zg,
+                move || {
+                    black_box(Blake3Tree::from_data_par(&d).root());
+                },
+            ),
             peer: Some(Side::new("blake3::hash (1t)", move || {
                 black_box(blake3::hash(&p));
             })),
@@ -50,11 +54,11 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "merkle blake3 root",
             shape: format!("{}, 2 threads each", label(big.len())),
             bytes: big.len() as u64,
-            zg: Side::new("zg Blake3Tree+outboard (2t)", move || {
-                black_box(pool_zg.install(|| Blake3Tree::from_data_par(&d)).root());
+            zg: Side::in_pool("zg Blake3Tree+outboard (2t)", pool_zg, move || {
+                black_box(Blake3Tree::from_data_par(&d).root());
             }),
-            peer: Some(Side::new("blake3 update_rayon (2t)", move || {
-                black_box(pool_peer.install(|| blake3::Hasher::new().update_rayon(&p).finalize()));
+            peer: Some(Side::in_pool("blake3 update_rayon (2t)", pool_peer, move || {
+                black_box(blake3::Hasher::new().update_rayon(&p).finalize());
             })),
             items: 0,
             target: None,
@@ -69,8 +73,8 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "merkle zg root",
             shape: format!("{}, {threads} thread(s)", label(mid.len())),
             bytes: mid.len() as u64,
-            zg: Side::new(format!("zg ZgTree ({threads}t)"), move || {
-                black_box(pool_zg.install(|| ZgTree::from_data_par(&d)).root());
+            zg: Side::in_pool(format!("zg ZgTree ({threads}t)"), pool_zg, move || {
+                black_box(ZgTree::from_data_par(&d).root());
             }),
             peer: Some(Side::new("keccak256 of all bytes (1t)", move || {
                 black_box(Keccak256::digest(&p[..]));

@@ -9,8 +9,8 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate
 use crate::blst_ops::{DecompressError, g1_decompress};
 use crate::{BYTES_PER_COMMITMENT, BYTES_PER_FIELD_ELEMENT, KzgError, Result};
 
-/// Parses a canonical 32-byte big-endian field element.
-pub(crate) fn fr_from_bytes(bytes: &[u8], what: &'static str, index: usize) -> Result<Fr> {
+/// A 32-byte big-endian integer's limbs, least significant first.
+fn be_limbs(bytes: &[u8], what: &'static str) -> Result<BigInteger256> {
     if bytes.len() != BYTES_PER_FIELD_ELEMENT {
         return Err(KzgError::WrongLength {
             what,
@@ -24,8 +24,27 @@ pub(crate) fn fr_from_bytes(bytes: &[u8], what: &'static str, index: usize) -> R
         a.copy_from_slice(chunk);
         limbs[3 - i] = u64::from_be_bytes(a);
     }
-    Fr::from_bigint(BigInteger256::new(limbs)).ok_or(KzgError::NonCanonicalField { what, index })
+    Ok(BigInteger256::new(limbs))
 }
+
+/// Parses a canonical 32-byte big-endian field element.
+pub(crate) fn fr_from_bytes(bytes: &[u8], what: &'static str, index: usize) -> Result<Fr> {
+    Fr::from_bigint(be_limbs(bytes, what)?).ok_or(KzgError::NonCanonicalField { what, index })
+}
+
+/// Parses a canonical field element `x` as `x / R` (R is Montgomery's
+/// constant): the limbs taken as they are, saving the multiplication that
+/// converts them. Only for linear uses, whose result [`MONTGOMERY_R`] corrects.
+pub(crate) fn fr_over_r_from_bytes(bytes: &[u8], what: &'static str, index: usize) -> Result<Fr> {
+    let limbs = be_limbs(bytes, what)?;
+    if limbs >= Fr::MODULUS {
+        return Err(KzgError::NonCanonicalField { what, index });
+    }
+    Ok(Fr::new_unchecked(limbs))
+}
+
+/// Montgomery's `R` as a field element: `fr_over_r_from_bytes(x) * MONTGOMERY_R == x`.
+pub(crate) const MONTGOMERY_R: Fr = Fr::new_unchecked(Fr::R2);
 
 /// The 32-byte big-endian encoding of a field element.
 pub(crate) fn fr_to_bytes(x: &Fr) -> [u8; 32] {
