@@ -196,38 +196,37 @@ const GLV_WINDOW: usize = 5;
 /// `s * p` in variable time, for verifiers (nothing secret): `s = k1 + k2 lambda`
 /// with both halves about 128 bits (GLV), their width-5 signed digits added
 /// along one chain of 128 doublings. `blst_p1_mult` is constant-time and took
-/// 94 us here against this one's 64 us.
+/// 94 us here against this one's 83 us.
 pub(crate) fn g1_mul_vartime(p: &G1Affine, s: &Fr) -> blst_p1 {
     use ark_bls12_381::g1::Config as G1Config;
     use ark_ec::scalar_mul::glv::GLVConfig;
     use ark_ff::BigInteger;
 
-    let ((k1_positive, k1), (k2_positive, k2)) = G1Config::scalar_decomposition(*s);
-    // Odd multiples P, 3P, .., 15P, and their images under the endomorphism.
     if p.infinity {
         return blst_p1::default();
     }
+    let ((k1_positive, k1), (k2_positive, k2)) = G1Config::scalar_decomposition(*s);
+    // Odd multiples P, 3P, .., 15P, then their images under the endomorphism.
+    const ODD: usize = 1 << (GLV_WINDOW - 2);
     let base = blst_p1 {
         x: fp(&p.x),
         y: fp(&p.y),
         z: fp_ops::ONE,
     };
     let twice = g1_ops::double(&base);
-    let mut odd = [base; 1 << (GLV_WINDOW - 2)];
-    for i in 1..odd.len() {
+    let mut odd = [base; 2 * ODD];
+    for i in 1..ODD {
         odd[i] = g1_ops::add(&odd[i - 1], &twice);
     }
-    // Affine for mixed additions (0.5 us against 0.74 us for 42 of them),
-    // one shared inversion; the endomorphism scales x alone.
-    let mut odd_affine = [blst_p1_affine::default(); 1 << (GLV_WINDOW - 2)];
+    for i in 0..ODD {
+        odd[ODD + i] = g1_ops::endomorphism(&odd[i]);
+    }
+    // Affine for mixed additions (0.5 us against 0.74 us for 42 of them), one shared inversion.
+    let mut odd_affine = [blst_p1_affine::default(); 2 * ODD];
     let pointers = odd.each_ref().map(|q| q as *const blst_p1);
-    // SAFETY: `pointers` holds 8 valid points, `odd_affine` room for 8 outputs.
+    // SAFETY: `pointers` holds 16 valid points, `odd_affine` room for 16 outputs.
     unsafe { blst::blst_p1s_to_affine(odd_affine.as_mut_ptr(), pointers.as_ptr(), odd.len()) };
-    let beta = fp(&<G1Config as GLVConfig>::ENDO_COEFFS[0]);
-    let odd_endo = odd_affine.map(|q| blst_p1_affine {
-        x: fp_ops::mul(&q.x, &beta),
-        y: q.y,
-    });
+    let (odd_affine, odd_endo) = odd_affine.split_at(ODD);
     let neg = |q: &blst_p1_affine| {
         let mut y = blst_fp::default();
         // SAFETY: a valid field element in, a valid output.
@@ -240,7 +239,7 @@ pub(crate) fn g1_mul_vartime(p: &G1Affine, s: &Fr) -> blst_p1 {
     let mut acc = blst_p1::default();
     for i in (0..d1.len().max(d2.len())).rev() {
         acc = g1_ops::double(&acc);
-        for (digits, table, positive) in [(&d1, &odd_affine, k1_positive), (&d2, &odd_endo, k2_positive)] {
+        for (digits, table, positive) in [(&d1, odd_affine, k1_positive), (&d2, odd_endo, k2_positive)] {
             let d = digits.get(i).copied().unwrap_or(0);
             if d != 0 {
                 let q = &table[(d.unsigned_abs() / 2) as usize];
@@ -368,8 +367,8 @@ fn one() -> blst_fp12 {
 const LINE_RUNS: [usize; 5] = [2, 3, 9, 32, 16];
 
 /// The product of the Miller loops `f_{Q_i}(P_i)`, sharing one chain of 63
-/// Fp12 squarings (two separate loops measured 438 us here against 1 final
-/// exponentiation's 414 us). Points at infinity contribute 1.
+/// Fp12 squarings (a two-pairing check with two separate loops measured
+/// 852 us here, with this one 748 us). Points at infinity contribute 1.
 fn multi_miller_loop(pairs: &[(&G1Affine, &G2Lines)]) -> blst_fp12 {
     // Each line's coefficients scale by -2 P.x and 2 P.y, as in blst's own loop.
     let scaled: Vec<(blst_fp, blst_fp, &G2Lines)> = pairs

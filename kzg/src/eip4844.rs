@@ -159,19 +159,19 @@ impl KzgContext {
     /// multiplication): `e(C - [y]G1 + [z]proof, -G2) * e(proof, [tau]G2) == 1`.
     /// One thread: split over two, the halves measured no faster once the
     /// second worker's wake-up counts, and one joint Miller loop saves more.
-    fn verify_at(&self, commitment: &[u8], z: Fr, y: Fr, proof: &[u8]) -> Result<bool> {
-        let c = g1_from_bytes(commitment, "commitment", 0)?;
-        let p = g1_from_bytes(proof, "proof", 0)?;
-        let lhs = g1_ops::add(&g1_mul_vartime(&p, &z), &g1_ops::neg(&self.g1_gen_comb.mul(&y)));
-        let lhs = jacobian_to_affine(&g1_ops::add_affine(&lhs, &to_affine(&c)));
-        Ok(pairings_cancel(&lhs, &self.g2_neg_gen, &p, &self.g2_tau))
+    fn verify_at(&self, c: &G1Affine, z: Fr, y: Fr, p: &G1Affine) -> bool {
+        let lhs = g1_ops::add(&g1_mul_vartime(p, &z), &g1_ops::neg(&self.g1_gen_comb.mul(&y)));
+        let lhs = jacobian_to_affine(&g1_ops::add_affine(&lhs, &to_affine(c)));
+        pairings_cancel(&lhs, &self.g2_neg_gen, p, &self.g2_tau)
     }
 
     /// EIP-4844 `verify_kzg_proof`: `Ok(false)` for a well-formed proof that does not verify.
     pub fn verify_kzg_proof(&self, commitment: &[u8], z: &[u8], y: &[u8], proof: &[u8]) -> Result<bool> {
         let z = fr_from_bytes(z, "z", 0)?;
         let y = fr_from_bytes(y, "y", 0)?;
-        self.verify_at(commitment, z, y, proof)
+        let c = g1_from_bytes(commitment, "commitment", 0)?;
+        let p = g1_from_bytes(proof, "proof", 0)?;
+        Ok(self.verify_at(&c, z, y, &p))
     }
 
     /// EIP-4844 `verify_blob_kzg_proof`.
@@ -179,9 +179,11 @@ impl KzgContext {
         // One thread throughout: the parallel version measured slower here
         // once waking the second worker counts.
         let raw = blob_over_r(blob)?;
+        let c = g1_from_bytes(commitment, "commitment", 0)?;
+        let p = g1_from_bytes(proof, "proof", 0)?;
         let z = challenge(blob, commitment);
         let y = self.evaluate(&raw, z) * MONTGOMERY_R;
-        self.verify_at(commitment, z, y, proof)
+        Ok(self.verify_at(&c, z, y, &p))
     }
 
     /// EIP-4844 `verify_blob_kzg_proof_batch`: one pairing check for many
@@ -219,8 +221,8 @@ impl KzgContext {
             })
             .collect::<Result<_>>()?;
         if items.len() == 1 {
-            let (_, z, y, _) = items[0];
-            return self.verify_at(commitments[0].as_ref(), z, y, proofs[0].as_ref());
+            let (c, z, y, p) = items[0];
+            return Ok(self.verify_at(&c, z, y, &p));
         }
         // r from everything the prover chose; sum r^i (C_i - y_i G + z_i P_i) against sum r^i P_i.
         let mut h = Sha256::new();
