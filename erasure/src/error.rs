@@ -110,6 +110,14 @@ pub enum ErasureError {
         /// Streams given.
         got: usize,
     },
+    /// Encoding would need more memory than this process can allocate.
+    #[error("cannot allocate {bytes} bytes for {what}")]
+    Allocation {
+        /// What the memory was for.
+        what: &'static str,
+        /// Bytes needed.
+        bytes: u128,
+    },
     /// Reading or writing a stream failed.
     #[error("shard stream I/O: {0}")]
     Io(#[from] std::io::Error),

@@ -6,6 +6,10 @@
 //! shard is a self-describing record ([`Shard`]): a fixed header naming the
 //! code, the stripe, the payload and a BLAKE3 checksum, then the body. A
 //! corrupt, duplicate or foreign shard is detected, never decoded.
+//!
+//! [`Gf16Code::encode`] returns owned records; [`Gf16Code::encode_borrowed`]
+//! leaves the original bodies in the payload and writes only headers and
+//! recovery bodies, for large payloads headed to files or sockets.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,9 +19,12 @@ use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
 use crate::{ErasureError, Result};
 
+mod borrowed;
 mod header;
+mod nontemporal;
 mod stream;
 
+pub use borrowed::{BorrowedShards, EncodeBuffers, ShardRef};
 pub use header::{HEADER_LEN, MAGIC, Shard, ShardHeader, VERSION};
 pub use stream::{StreamDecodeSummary, decode_stream};
 
@@ -130,7 +137,11 @@ impl Gf16Code {
         out.par_chunks_mut(n).enumerate().try_for_each(|(s, shards)| {
             let lo = (s * stripe_bytes).min(payload.len());
             let hi = (lo + stripe_bytes).min(payload.len());
-            encode_stripe(&template, s as u64, &payload[lo..hi], shards)
+            encode_stripe(
+                &template,
+                s as u64,
+                &mut Records::new(&template, s as u64, &payload[lo..hi], shards),
+            )
         })
     }
 }
@@ -211,10 +222,11 @@ impl Gf16Code {
     }
 }
 
-/// Bytes of all `k + m` shards' columns encoded at once: a block's slices of
-/// the payload, the shards and the encoder's work stay in a core's L2 cache
-/// while they are copied, encoded and hashed.
-const BLOCK_BYTES: usize = 512 << 10;
+/// Bytes of all `k + m` shards' columns encoded at once: for k = m the
+/// encoder's work (the originals' columns) about fills a core's 1 MiB L2
+/// while it is copied, encoded and hashed. Against 512 KiB, a 64 MiB 32:32
+/// borrowed encode went from 0.91x to 0.94x of raw reed-solomon-simd.
+const BLOCK_BYTES: usize = 2 << 20;
 /// Smallest column block: 8 BLAKE3 chunks, one full AVX2 batch per shard.
 const MIN_BLOCK: usize = 8 << 10;
 
@@ -250,30 +262,81 @@ fn copy_padded(data: &[u8], from: usize, dst: &mut [u8]) {
     dst[hi - lo..].fill(0);
 }
 
-/// Encodes one stripe's payload bytes into its `k + m` shards, reusing their
-/// buffers. Long shards are encoded in column blocks (see [`column_block`]),
-/// each shard's checksum fed block by block.
+/// Where one stripe's shard bodies come from and go while it is encoded:
+/// owned records ([`Records`]) or a payload left in place ([`borrowed`]).
+pub(crate) trait StripeBodies {
+    /// Original `i`'s bytes `a..b` (for records, copied into the record first).
+    fn original(&mut self, i: usize, a: usize, b: usize) -> &[u8];
+    /// Writes recovery shard `j`'s bytes `a..b`.
+    fn put_recovery(&mut self, j: usize, a: usize, b: usize, body: &[u8]);
+    /// Takes shard `header.index`'s finished header, checksum filled in.
+    fn seal(&mut self, header: &ShardHeader);
+}
+
+/// One stripe encoded into owned [`Shard`] records, whose buffers are reused.
+struct Records<'a> {
+    /// The stripe's payload bytes: short (zero-padded here) only in the last stripe.
+    data: &'a [u8],
+    shards: &'a mut [Shard],
+    k: usize,
+    len: usize,
+}
+
+impl<'a> Records<'a> {
+    fn new(template: &ShardHeader, stripe: u64, data: &'a [u8], shards: &'a mut [Shard]) -> Self {
+        for (i, shard) in shards.iter_mut().enumerate() {
+            shard.begin(ShardHeader {
+                index: i as u32,
+                stripe,
+                ..*template
+            });
+        }
+        Self {
+            data,
+            shards,
+            k: template.k as usize,
+            len: template.shard_len as usize,
+        }
+    }
+}
+
+impl StripeBodies for Records<'_> {
+    fn original(&mut self, i: usize, a: usize, b: usize) -> &[u8] {
+        let dst = &mut self.shards[i].body_mut()[a..b];
+        copy_padded(self.data, i * self.len + a, dst);
+        dst
+    }
+
+    fn put_recovery(&mut self, j: usize, a: usize, b: usize, body: &[u8]) {
+        self.shards[self.k + j].body_mut()[a..b].copy_from_slice(body);
+    }
+
+    fn seal(&mut self, header: &ShardHeader) {
+        self.shards[header.index as usize].seal_with(header.checksum);
+    }
+}
+
+/// Encodes one stripe's `k + m` shard bodies through `bodies` and seals each
+/// with its checksummed header. Long shards are encoded in column blocks (see
+/// [`column_block`]), each shard's checksum fed block by block from the
+/// encoder's cache-hot buffers.
 pub(crate) fn encode_stripe(
     template: &ShardHeader,
     stripe: u64,
-    data: &[u8],
-    shards: &mut [Shard],
+    bodies: &mut impl StripeBodies,
 ) -> Result<()> {
     let (k, m, len) = (
         template.k as usize,
         template.m as usize,
         template.shard_len as usize,
     );
-    debug_assert_eq!(shards.len(), k + m);
-    for (i, shard) in shards.iter_mut().enumerate() {
-        shard.begin(ShardHeader {
-            index: i as u32,
-            stripe,
-            ..*template
-        });
-    }
+    let header = |i: usize| ShardHeader {
+        index: i as u32,
+        stripe,
+        ..*template
+    };
     let block = column_block(k + m, len);
-    // One block: each shard is checksummed whole right after it is written (still in cache).
+    // In one block each shard is checksummed whole right after it is written, with no hasher kept.
     let mut hashers = (block < len).then(|| vec![blake3::Hasher::new(); k + m]);
     ENCODER.with(|cell| -> Result<()> {
         let mut slot = cell.borrow_mut();
@@ -281,36 +344,51 @@ pub(crate) fn encode_stripe(
         while a < len {
             let b = (a + block).min(len);
             let encoder = reset_encoder(&mut slot, k, m, b - a)?;
-            // Feeds the block just written to the shard's checksum, or seals a one-block shard.
-            let mut settle = |i: usize, shard: &mut Shard| match hashers.as_mut() {
-                Some(h) => {
-                    h[i].update(&shard.body()[a..b]);
+            for i in 0..k {
+                let body = bodies.original(i, a, b);
+                encoder.add_original_shard(body).map_err(ErasureError::from_rs)?;
+                if let Some(h) = settle(&mut hashers, header(i), body) {
+                    bodies.seal(&h);
                 }
-                None => shard.seal(),
-            };
-            let (originals, recovery) = shards.split_at_mut(k);
-            for (i, shard) in originals.iter_mut().enumerate() {
-                let dst = &mut shard.body_mut()[a..b];
-                copy_padded(data, i * len + a, dst);
-                encoder.add_original_shard(&*dst).map_err(ErasureError::from_rs)?;
-                settle(i, shard);
             }
             let result = encoder.encode().map_err(ErasureError::from_rs)?;
-            for (j, (shard, body)) in recovery.iter_mut().zip(result.recovery_iter()).enumerate() {
-                shard.body_mut()[a..b].copy_from_slice(body);
-                settle(k + j, shard);
+            for (j, body) in result.recovery_iter().enumerate() {
+                bodies.put_recovery(j, a, b, body);
+                if let Some(h) = settle(&mut hashers, header(k + j), body) {
+                    bodies.seal(&h);
+                }
             }
             a = b;
         }
         Ok(())
     })?;
     if let Some(hashers) = hashers {
-        for (shard, h) in shards.iter_mut().zip(hashers) {
-            let sum = shard.header().finish_checksum(h);
-            shard.seal_with(sum);
+        for (i, h) in hashers.into_iter().enumerate() {
+            let header = header(i);
+            let checksum = header.finish_checksum(h);
+            bodies.seal(&ShardHeader { checksum, ..header });
         }
     }
     Ok(())
+}
+
+/// Feeds a block just written to its shard's hasher, or, for a one-block
+/// shard, returns its header with the checksum of the whole body.
+fn settle(
+    hashers: &mut Option<Vec<blake3::Hasher>>,
+    header: ShardHeader,
+    block: &[u8],
+) -> Option<ShardHeader> {
+    match hashers {
+        Some(h) => {
+            h[header.index as usize].update(block);
+            None
+        }
+        None => Some(ShardHeader {
+            checksum: header.compute_checksum(block),
+            ..header
+        }),
+    }
 }
 
 /// Rebuilds one stripe's payload bytes (`out`, at most `k * shard_len`)

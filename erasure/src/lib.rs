@@ -4,7 +4,8 @@
 //!
 //! - [`gf16`]: systematic RS over GF(2^16) with reed-solomon-simd, for byte
 //!   shards in storage. Shards carry a checked header; stripes bound memory
-//!   and encode in parallel; streams handle payloads larger than memory.
+//!   and encode in parallel; streams handle payloads larger than memory, and
+//!   a borrowed encode leaves the original bodies in the payload.
 //! - [`field`]: RS over a prime field by FFT (ark-poly radix-2 domains), in
 //!   the bit-reversed order EIP-7594 uses: extend 4096 evaluations to 8192
 //!   and recover from any half of the cells.
@@ -21,9 +22,8 @@
 //! ```
 
 mod error;
-/// Prime-field Reed-Solomon by FFT, EIP-7594 cell shape.
+// Each module's docs are its own `//!` lines, whose links resolve in its scope.
 pub mod field;
-/// Reed-Solomon over GF(2^16) with checked shard headers.
 pub mod gf16;
 
 pub use error::{ErasureError, Result};

@@ -3,7 +3,9 @@
 
 use rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 use zg_erasure::ErasureError;
-use zg_erasure::gf16::{self, Gf16Code, Gf16Decoder, HEADER_LEN, Shard, ShardHeader, decode_stream};
+use zg_erasure::gf16::{
+    self, EncodeBuffers, Gf16Code, Gf16Decoder, HEADER_LEN, Shard, ShardHeader, decode_stream,
+};
 
 fn payload(len: usize, seed: u64) -> Vec<u8> {
     let mut v = vec![0u8; len];
@@ -487,5 +489,120 @@ fn column_blocked_encoding_matches_whole_shard_encoding() {
         }
         let kept: Vec<&[u8]> = shards[m.min(k)..].iter().map(|s| s.as_bytes()).collect();
         assert_eq!(gf16::decode(kept).unwrap(), data);
+    }
+}
+
+/// Every record of a borrowed encode, through `write_to`.
+fn borrowed_records(shards: &gf16::BorrowedShards<'_>) -> Vec<Vec<u8>> {
+    shards
+        .iter()
+        .map(|s| {
+            let mut out = Vec::new();
+            s.write_to(&mut out).unwrap();
+            assert_eq!(out, s.to_vec());
+            assert_eq!(out.len(), s.record_len());
+            assert_eq!(Shard::check(&out).unwrap(), *s.header());
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn borrowed_encoding_writes_the_same_records_and_reuses_its_buffers() {
+    let mut buffers = EncodeBuffers::default();
+    // Small and striped payloads, a partial last stripe, an empty payload,
+    // column-blocked shards, and a recovery output past the size where it is
+    // written with non-temporal stores (32 x 32 x 64 KiB x 9 stripes = 18 MiB).
+    for (k, m, max, len) in [
+        (5usize, 3usize, 512usize, 10_000usize),
+        (5, 3, 512, 2_560),
+        (1, 4, 64, 0),
+        (3, 2, 1 << 16, 3),
+        (64, 64, 3 * 8192 + 1000, 64 * (3 * 8192 + 1000) * 2 - 5),
+        (32, 32, 1 << 16, 9 * 32 * 65_536 - 100),
+        (5, 3, 512, 7_000),
+    ] {
+        let code = Gf16Code::new(k, m).unwrap().with_max_shard_len(max).unwrap();
+        let data = payload(len, (k + len) as u64);
+        let shards = code.encode_borrowed(&data, &[6; 32], buffers).unwrap();
+        let owned = code.encode(&data, &[6; 32]).unwrap();
+        assert_eq!(shards.len(), owned.len());
+        assert_eq!(shards.stripes() as u64, code.stripes_for(len as u64));
+        let got = borrowed_records(&shards);
+        for (i, (g, o)) in got.iter().zip(&owned).enumerate() {
+            assert!(g[..] == *o.as_bytes(), "k={k} m={m} len={len}: shard {i} differs");
+        }
+        assert!(shards.get(shards.len()).is_none());
+        // Original bodies of whole stripes are the payload itself, not copies.
+        if len >= k * code.shard_len_for(len as u64) {
+            assert_eq!(shards.get(0).unwrap().body().as_ptr(), data.as_ptr());
+        }
+        let kept: Vec<&[u8]> = got[m.min(k)..].iter().map(|r| &r[..]).collect();
+        assert_eq!(gf16::decode(kept).unwrap(), data, "k={k} m={m} len={len}");
+        buffers = shards.into_buffers();
+    }
+}
+
+/// A writer that takes at most 7 bytes a call and is interrupted every third call.
+struct Trickle {
+    out: Vec<u8>,
+    calls: usize,
+}
+
+impl std::io::Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        if self.calls.is_multiple_of(3) {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        let n = buf.len().min(7);
+        self.out.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn shard_writes_survive_short_and_interrupted_writes() {
+    let code = Gf16Code::new(3, 2).unwrap();
+    let data = payload(1000, 4);
+    let shards = code
+        .encode_borrowed(&data, &[1; 32], EncodeBuffers::default())
+        .unwrap();
+    for s in shards.iter() {
+        let mut w = Trickle {
+            out: Vec::new(),
+            calls: 0,
+        };
+        s.write_to(&mut w).unwrap();
+        assert_eq!(w.out, s.to_vec());
+    }
+    // A writer that stops taking bytes is an error, not a silent short record.
+    let mut full = [0u8; 50];
+    let err = shards.get(0).unwrap().write_to(&mut &mut full[..]).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::WriteZero);
+}
+
+#[test]
+fn streams_hold_every_record_of_in_memory_encoding() {
+    let code = Gf16Code::new(4, 3).unwrap().with_max_shard_len(256).unwrap();
+    for len in [0usize, 1, 4 * 256, 4 * 256 * 21 + 5] {
+        let data = payload(len, len as u64 + 1);
+        let mut sinks = vec![Vec::new(); 7];
+        code.encode_stream(&data[..], len as u64, &[2; 32], &mut sinks)
+            .unwrap();
+        let shards = code.encode(&data, &[2; 32]).unwrap();
+        for (i, sink) in sinks.iter().enumerate() {
+            let expected: Vec<u8> = shards
+                .iter()
+                .skip(i)
+                .step_by(7)
+                .flat_map(|s| s.as_bytes().to_vec())
+                .collect();
+            assert!(*sink == expected, "len {len}: stream {i} differs");
+        }
     }
 }

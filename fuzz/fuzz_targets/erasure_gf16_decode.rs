@@ -1,10 +1,11 @@
 //! Decoding from arbitrary shard sets: a subset of genuine shards, some of
 //! them damaged, duplicated or replaced by fuzzer bytes. Decoding either
-//! fails with a typed error or returns exactly the payload.
+//! fails with a typed error or returns exactly the payload. The borrowed
+//! encode of each payload must write the same records as the owned one.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zg_erasure::gf16::{self, Gf16Code, Gf16Decoder};
+use zg_erasure::gf16::{self, EncodeBuffers, Gf16Code, Gf16Decoder};
 
 fuzz_target!(|input: &[u8]| {
     if input.len() < 4 {
@@ -14,8 +15,20 @@ fuzz_target!(|input: &[u8]| {
     let m = usize::from(input[1] % 5) + 1;
     let len = usize::from(u16::from_le_bytes([input[2], input[3]])) % 3000;
     let payload: Vec<u8> = (0..len).map(|i| (i * 31 % 256) as u8).collect();
-    let Ok(code) = Gf16Code::new(k, m).and_then(|c| c.with_max_shard_len(128)) else { return };
+    let Ok(code) = Gf16Code::new(k, m).and_then(|c| c.with_max_shard_len(128)) else {
+        return;
+    };
     let shards = code.encode(&payload, &[1; 32]).unwrap();
+    let borrowed = code
+        .encode_borrowed(&payload, &[1; 32], EncodeBuffers::default())
+        .unwrap();
+    assert_eq!(borrowed.len(), shards.len());
+    assert!(
+        borrowed
+            .iter()
+            .zip(&shards)
+            .all(|(b, s)| b.to_vec() == s.as_bytes())
+    );
     let mut records: Vec<Vec<u8>> = Vec::new();
     for (i, op) in input[4..].chunks(3).enumerate() {
         let pick = usize::from(op[0]) % shards.len();

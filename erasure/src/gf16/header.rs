@@ -208,12 +208,6 @@ impl Shard {
         self.header.write_to(&mut self.bytes);
     }
 
-    /// Checksums the body as it is now and writes the header.
-    pub(crate) fn seal(&mut self) {
-        let sum = self.header.compute_checksum(&self.bytes[HEADER_LEN..]);
-        self.seal_with(sum);
-    }
-
     /// Checks a shard record in place (header, body length, checksum) and
     /// returns its header.
     pub fn check(record: &[u8]) -> Result<ShardHeader> {

@@ -5,8 +5,9 @@ use std::io::{ErrorKind, Read, Write};
 
 use rayon::prelude::*;
 
+use super::borrowed::{EncodeBuffers, encode_stripes};
 use super::header::stripe_count;
-use super::{Gf16Code, HEADER_LEN, Shard, ShardHeader, decode_stripe, encode_stripe};
+use super::{Gf16Code, HEADER_LEN, Shard, ShardHeader, decode_stripe};
 use crate::{ErasureError, Result};
 
 /// What a streaming decode wrote and what it had to skip.
@@ -59,8 +60,8 @@ impl Gf16Code {
         let stripe_bytes = self.k() * template.shard_len as usize;
         let stripes = stripe_count(payload_len, self.k, template.shard_len);
         let mut buf = vec![0u8; stripe_bytes * batch_stripes()];
-        // Shard buffers reused from batch to batch.
-        let mut encoded = vec![vec![Shard::default(); n]; batch_stripes()];
+        // Headers and recovery bodies reused from batch to batch; originals stay in `buf`.
+        let mut buffers = EncodeBuffers::default();
         let mut read = 0u64;
         let mut stripe = 0u64;
         while stripe < stripes {
@@ -74,19 +75,11 @@ impl Gf16Code {
                     got: read,
                 });
             }
-            encoded[..batch]
-                .par_iter_mut()
-                .enumerate()
-                .try_for_each(|(b, shards)| {
-                    let lo = (b * stripe_bytes).min(want);
-                    let hi = (lo + stripe_bytes).min(want);
-                    encode_stripe(&template, stripe + b as u64, &buf[lo..hi], shards)
-                })?;
-            for shards in &encoded[..batch] {
-                for (sink, shard) in sinks.iter_mut().zip(shards) {
-                    sink.write_all(shard.as_bytes())?;
-                }
+            let shards = encode_stripes(&template, stripe, batch, &buf[..want], buffers)?;
+            for (i, shard) in shards.iter().enumerate() {
+                shard.write_to(&mut sinks[i % n])?;
             }
+            buffers = shards.into_buffers();
             stripe += batch as u64;
         }
         // The announced length must be the whole stream.

@@ -1,0 +1,297 @@
+//! Encoding that leaves the payload where it is: original shard bodies are
+//! borrowed from it, only headers and recovery bodies are written. A large
+//! payload's encode then writes half the bytes the owned records take, and
+//! each shard goes out as two slices (header, body) in one vectored write.
+
+use std::io::{self, IoSlice, Write};
+
+use rayon::prelude::*;
+
+use super::{Gf16Code, HEADER_LEN, ShardHeader, StripeBodies, copy_padded, encode_stripe, nontemporal};
+use crate::{ErasureError, Result};
+
+/// Buffers of a borrowed encode, handed back by [`BorrowedShards::into_buffers`]
+/// so the next encode touches no fresh memory.
+#[derive(Clone, Debug, Default)]
+pub struct EncodeBuffers {
+    /// Every shard's header, stripe-major.
+    headers: Vec<[u8; HEADER_LEN]>,
+    /// Recovery bodies, `m` per stripe, stripe-major.
+    recovery: Vec<u8>,
+    /// Zero-padded originals of stripes the payload does not fill (the last one at most).
+    tail: Vec<u8>,
+}
+
+/// A payload's shards, stripe-major like [`Gf16Code::encode`]'s, with the
+/// original bodies borrowed from the payload.
+#[derive(Debug)]
+pub struct BorrowedShards<'a> {
+    payload: &'a [u8],
+    template: ShardHeader,
+    first_stripe: u64,
+    stripes: usize,
+    /// Stripes whose originals lie whole in `payload`; the rest are in `bufs.tail`.
+    whole: usize,
+    bufs: EncodeBuffers,
+}
+
+/// One shard of a [`BorrowedShards`]: its header and body, not joined.
+#[derive(Clone, Copy, Debug)]
+pub struct ShardRef<'a> {
+    header: ShardHeader,
+    header_bytes: &'a [u8; HEADER_LEN],
+    body: &'a [u8],
+}
+
+impl Gf16Code {
+    /// Encodes `payload` as [`Gf16Code::encode`] does, but leaves the
+    /// original bodies in `payload` instead of copying them into records:
+    /// only headers and recovery bodies are written, into `buffers` (pass
+    /// `EncodeBuffers::default()`, or the buffers of a previous encode).
+    /// Stripes encode in parallel. Write a shard with [`ShardRef::write_to`];
+    /// the bytes are the record [`Shard::as_bytes`](super::Shard::as_bytes) would hold.
+    pub fn encode_borrowed<'a>(
+        &self,
+        payload: &'a [u8],
+        payload_id: &[u8; 32],
+        buffers: EncodeBuffers,
+    ) -> Result<BorrowedShards<'a>> {
+        let template = self.header(payload.len() as u64, payload_id);
+        let stripes = self.stripes_for(template.payload_len) as usize;
+        encode_stripes(&template, 0, stripes, payload, buffers)
+    }
+}
+
+/// Recovery output above which it is written with non-temporal stores: it
+/// cannot stay cached for the caller anyway, and skipping the write-allocate
+/// reads took a 64 MiB encode from 0.85x to 0.92x of raw reed-solomon-simd.
+const STREAMING_RECOVERY_BYTES: usize = 16 << 20;
+
+/// Encodes `stripes` stripes starting at `first_stripe` whose payload bytes
+/// are `data` (short only in the last stripe), into `bufs`.
+pub(crate) fn encode_stripes<'a>(
+    template: &ShardHeader,
+    first_stripe: u64,
+    stripes: usize,
+    data: &'a [u8],
+    mut bufs: EncodeBuffers,
+) -> Result<BorrowedShards<'a>> {
+    let (k, m, len) = (
+        template.k as usize,
+        template.m as usize,
+        template.shard_len as usize,
+    );
+    let stripe_bytes = k * len;
+    let whole = (data.len() / stripe_bytes).min(stripes);
+    let EncodeBuffers {
+        headers,
+        recovery,
+        tail,
+    } = &mut bufs;
+    resize(headers, stripes * (k + m), [0; HEADER_LEN], "shard headers")?;
+    resize(recovery, stripes * m * len, 0, "recovery shards")?;
+    resize(tail, (stripes - whole) * stripe_bytes, 0, "the last stripe")?;
+    copy_padded(data, whole * stripe_bytes, tail);
+    let tail = &*tail;
+    let streaming = recovery.len() > STREAMING_RECOVERY_BYTES;
+    recovery
+        .par_chunks_mut(m * len)
+        .zip(headers.par_chunks_mut(k + m))
+        .enumerate()
+        .try_for_each(|(s, (recovery, headers))| {
+            let originals = match s.checked_sub(whole) {
+                None => &data[s * stripe_bytes..(s + 1) * stripe_bytes],
+                Some(t) => &tail[t * stripe_bytes..(t + 1) * stripe_bytes],
+            };
+            let mut bodies = InPlace {
+                originals,
+                recovery,
+                headers,
+                len,
+                streaming,
+            };
+            let done = encode_stripe(template, first_stripe + s as u64, &mut bodies);
+            if streaming {
+                nontemporal::fence();
+            }
+            done
+        })?;
+    Ok(BorrowedShards {
+        payload: data,
+        template: *template,
+        first_stripe,
+        stripes,
+        whole,
+        bufs,
+    })
+}
+
+/// Resizes `buf` to `n` items, refusing with a typed error what cannot be allocated.
+fn resize<T: Clone>(buf: &mut Vec<T>, n: usize, fill: T, what: &'static str) -> Result<()> {
+    if let Some(more) = n.checked_sub(buf.len()) {
+        buf.try_reserve_exact(more)
+            .map_err(|_| ErasureError::Allocation {
+                what,
+                bytes: n as u128 * size_of::<T>() as u128,
+            })?;
+    }
+    buf.resize(n, fill);
+    Ok(())
+}
+
+/// One stripe's bodies where a borrowed encode keeps them.
+struct InPlace<'a> {
+    /// `k` original bodies of `len` bytes, back to back.
+    originals: &'a [u8],
+    /// `m` recovery bodies, back to back.
+    recovery: &'a mut [u8],
+    /// The stripe's `k + m` headers.
+    headers: &'a mut [[u8; HEADER_LEN]],
+    len: usize,
+    /// Write recovery bodies with non-temporal stores.
+    streaming: bool,
+}
+
+impl StripeBodies for InPlace<'_> {
+    fn original(&mut self, i: usize, a: usize, b: usize) -> &[u8] {
+        &self.originals[i * self.len + a..i * self.len + b]
+    }
+
+    fn put_recovery(&mut self, j: usize, a: usize, b: usize, body: &[u8]) {
+        let dst = &mut self.recovery[j * self.len + a..j * self.len + b];
+        if self.streaming {
+            nontemporal::copy(dst, body);
+        } else {
+            dst.copy_from_slice(body);
+        }
+    }
+
+    fn seal(&mut self, header: &ShardHeader) {
+        header.write_to(&mut self.headers[header.index as usize]);
+    }
+}
+
+impl<'a> BorrowedShards<'a> {
+    /// Shards in all: `stripes * (k + m)`.
+    pub fn len(&self) -> usize {
+        self.bufs.headers.len()
+    }
+
+    /// Whether there are no shards (never: an empty payload has one stripe).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Shard `i`, stripe-major: index `i % (k + m)` of stripe `i / (k + m)`.
+    pub fn get(&self, i: usize) -> Option<ShardRef<'_>> {
+        (i < self.len()).then(|| self.shard(i))
+    }
+
+    /// Stripes encoded.
+    pub fn stripes(&self) -> usize {
+        self.stripes
+    }
+
+    /// Every shard, stripe-major.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ShardRef<'_>> + '_ {
+        (0..self.len()).map(|i| self.shard(i))
+    }
+
+    /// The buffers, for the next encode.
+    pub fn into_buffers(self) -> EncodeBuffers {
+        self.bufs
+    }
+
+    fn shard(&self, i: usize) -> ShardRef<'_> {
+        let (k, m, len) = (
+            self.template.k as usize,
+            self.template.m as usize,
+            self.template.shard_len as usize,
+        );
+        let (s, index) = (i / (k + m), i % (k + m));
+        let body = if index >= k {
+            let at = (s * m + index - k) * len;
+            &self.bufs.recovery[at..at + len]
+        } else if s < self.whole {
+            let at = (s * k + index) * len;
+            &self.payload[at..at + len]
+        } else {
+            let at = ((s - self.whole) * k + index) * len;
+            &self.bufs.tail[at..at + len]
+        };
+        let header_bytes = &self.bufs.headers[i];
+        let mut checksum = [0u8; 32];
+        checksum.copy_from_slice(&header_bytes[HEADER_LEN - 32..]);
+        ShardRef {
+            header: ShardHeader {
+                index: index as u32,
+                stripe: self.first_stripe + s as u64,
+                checksum,
+                ..self.template
+            },
+            header_bytes,
+            body,
+        }
+    }
+}
+
+impl<'a> ShardRef<'a> {
+    /// The shard's header.
+    pub fn header(&self) -> &ShardHeader {
+        &self.header
+    }
+
+    /// The header as stored or sent, checksum included.
+    pub fn header_bytes(&self) -> &'a [u8; HEADER_LEN] {
+        self.header_bytes
+    }
+
+    /// The shard's data.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// Bytes of the whole record: header and body.
+    pub fn record_len(&self) -> usize {
+        HEADER_LEN + self.body.len()
+    }
+
+    /// Writes the record (header, then body) with vectored writes.
+    pub fn write_to<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
+        let mut slices = [IoSlice::new(self.header_bytes), IoSlice::new(self.body)];
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match out.write_vectored(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The record as one buffer, as [`Shard::as_bytes`](super::Shard::as_bytes) holds it.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut record = Vec::with_capacity(self.record_len());
+        record.extend_from_slice(self.header_bytes);
+        record.extend_from_slice(self.body);
+        record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_past_the_address_space_are_a_typed_error() {
+        let mut headers: Vec<[u8; HEADER_LEN]> = Vec::new();
+        let err = resize(&mut headers, usize::MAX / 64, [0; HEADER_LEN], "shard headers").unwrap_err();
+        assert!(
+            matches!(err, ErasureError::Allocation { what: "shard headers", bytes } if bytes > isize::MAX as u128),
+            "{err}"
+        );
+        assert!(headers.is_empty());
+    }
+}
