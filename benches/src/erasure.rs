@@ -129,15 +129,25 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             let shards = Arc::new(code.encode(&payload, &[0; 32]).expect("encodes"));
             let lose = k.min(m);
             for checksums in [true, false] {
-                let (peer, target) = peer_kind("raw ReedSolomonEncoder", checksums, 0.9);
-                out.push(encode_pair(
-                    format!("{k}:{m}, {} shards, 1 thread", label(len)),
-                    ZgEncode::Records,
-                    code,
-                    payload.clone(),
-                    1,
-                    (peer, target, checksums),
-                ));
+                // Borrowed encoding carries the target; owned records (each
+                // original body copied beside its header) are shown for scale.
+                let variants: &[ZgEncode] = if checksums {
+                    &[ZgEncode::Borrowed, ZgEncode::Records]
+                } else {
+                    &[ZgEncode::Borrowed]
+                };
+                for &zg in variants {
+                    let (peer, target) = peer_kind("raw ReedSolomonEncoder", checksums, 0.9);
+                    let target = target.filter(|_| zg == ZgEncode::Borrowed);
+                    out.push(encode_pair(
+                        format!("{k}:{m}, {} shards, 1 thread", label(len)),
+                        zg,
+                        code,
+                        payload.clone(),
+                        1,
+                        (peer, target, checksums),
+                    ));
+                }
 
                 let kept: Vec<Shard> = shards[lose..lose + k].to_vec();
                 let raw_orig: Vec<Vec<u8>> = shards[lose..k].iter().map(|s| s.body().to_vec()).collect();

@@ -511,16 +511,28 @@ fn borrowed_records(shards: &gf16::BorrowedShards<'_>) -> Vec<Vec<u8>> {
 fn borrowed_encoding_writes_the_same_records_and_reuses_its_buffers() {
     let mut buffers = EncodeBuffers::default();
     // Small and striped payloads, a partial last stripe, an empty payload,
-    // column-blocked shards, and a recovery output past the size where it is
-    // written with non-temporal stores (32 x 32 x 64 KiB x 9 stripes = 18 MiB).
+    // column-blocked shards, a recovery output past the size where it is
+    // written with non-temporal stores, and shapes encoded inside the recovery
+    // bodies (m a power of two, k.next_power_of_two() == m, one column block).
     for (k, m, max, len) in [
         (5usize, 3usize, 512usize, 10_000usize),
         (5, 3, 512, 2_560),
         (1, 4, 64, 0),
         (3, 2, 1 << 16, 3),
         (64, 64, 3 * 8192 + 1000, 64 * (3 * 8192 + 1000) * 2 - 5),
+        // 18 MiB of recovery: too much to encode in place, written non-temporally.
         (32, 32, 1 << 16, 9 * 32 * 65_536 - 100),
+        // In place, 3 stripes.
+        (32, 32, 1 << 16, 3 * 32 * 65_536 - 100),
         (5, 3, 512, 7_000),
+        // In place: k = m = 1, k < m, a short last stripe (3:4), one 256 KiB column.
+        (1, 1, 64, 1_000),
+        (2, 2, 128, 5_000),
+        (3, 4, 1 << 16, 200_000),
+        (5, 8, 4096, 100_000),
+        (4, 4, 1 << 18, 4 * (1 << 18) + 7),
+        // Power-of-two counts but column-blocked: encoded through the encoder.
+        (32, 32, 1 << 17, 32 * (1 << 17)),
     ] {
         let code = Gf16Code::new(k, m).unwrap().with_max_shard_len(max).unwrap();
         let data = payload(len, (k + len) as u64);

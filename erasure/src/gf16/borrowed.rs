@@ -4,10 +4,14 @@
 //! each shard goes out as two slices (header, body) in one vectored write.
 
 use std::io::{self, IoSlice, Write};
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
+use reed_solomon_simd::engine::{DefaultEngine, Engine, ShardsRefMut};
 
-use super::{Gf16Code, HEADER_LEN, ShardHeader, StripeBodies, copy_padded, encode_stripe, nontemporal};
+use super::{
+    Gf16Code, HEADER_LEN, ShardHeader, StripeBodies, column_block, copy_padded, encode_stripe, nontemporal,
+};
 use crate::{ErasureError, Result};
 
 /// Buffers of a borrowed encode, handed back by [`BorrowedShards::into_buffers`]
@@ -62,10 +66,18 @@ impl Gf16Code {
     }
 }
 
-/// Recovery output above which it is written with non-temporal stores: it
-/// cannot stay cached for the caller anyway, and skipping the write-allocate
-/// reads took a 64 MiB encode from 0.85x to 0.92x of raw reed-solomon-simd.
-const STREAMING_RECOVERY_BYTES: usize = 16 << 20;
+/// Recovery output above which it is written with non-temporal stores: past
+/// a core's 1 MiB L2 it cannot stay cached for the caller anyway, and skipping
+/// the write-allocate reads took a 64 MiB encode from 0.85x to 0.92x of raw
+/// reed-solomon-simd, and a 32:32 encode of 64 KiB shards (2 MiB out) from 0.86x to 0.91x.
+const STREAMING_RECOVERY_BYTES: usize = 1 << 20;
+
+/// Recovery output up to which stripes are encoded inside it (see
+/// [`encodes_in_place`]): half a 32 MiB L3, so the originals copied in stay
+/// cached. Past it each copy-in misses and pays the write-allocate reads the
+/// encoder's cached buffer and a non-temporal copy out avoid (64 MiB, 32:32:
+/// 1.04x against 0.99x of raw reed-solomon-simd in place; noisy, same side each time).
+const IN_PLACE_RECOVERY_BYTES: usize = 16 << 20;
 
 /// Encodes `stripes` stripes starting at `first_stripe` whose payload bytes
 /// are `data` (short only in the last stripe), into `bufs`.
@@ -94,6 +106,7 @@ pub(crate) fn encode_stripes<'a>(
     copy_padded(data, whole * stripe_bytes, tail);
     let tail = &*tail;
     let streaming = recovery.len() > STREAMING_RECOVERY_BYTES;
+    let in_place = recovery.len() <= IN_PLACE_RECOVERY_BYTES && encodes_in_place(k, m, len);
     recovery
         .par_chunks_mut(m * len)
         .zip(headers.par_chunks_mut(k + m))
@@ -103,6 +116,11 @@ pub(crate) fn encode_stripes<'a>(
                 None => &data[s * stripe_bytes..(s + 1) * stripe_bytes],
                 Some(t) => &tail[t * stripe_bytes..(t + 1) * stripe_bytes],
             };
+            let stripe = first_stripe + s as u64;
+            if in_place {
+                encode_stripe_in_place(template, stripe, originals, recovery, headers);
+                return Ok(());
+            }
             let mut bodies = InPlace {
                 originals,
                 recovery,
@@ -110,7 +128,7 @@ pub(crate) fn encode_stripes<'a>(
                 len,
                 streaming,
             };
-            let done = encode_stripe(template, first_stripe + s as u64, &mut bodies);
+            let done = encode_stripe(template, stripe, &mut bodies);
             if streaming {
                 nontemporal::fence();
             }
@@ -124,6 +142,67 @@ pub(crate) fn encode_stripes<'a>(
         whole,
         bufs,
     })
+}
+
+/// Whether a stripe can be encoded inside its own recovery bodies, with no
+/// copy out of an encoder: reed-solomon-simd's high-rate transform, the one
+/// `ReedSolomonEncoder` picks when `k <= m`, works in place over
+/// `k.next_power_of_two()` shard slots, which are exactly the `m` recovery
+/// bodies when that is `m`; the bodies must be whole 64-byte units and one
+/// column block. Took 32:32 and 128:128 encodes of 64 KiB shards from 0.92x
+/// to 1.00x of raw reed-solomon-simd (the copy out was 9% of the time).
+fn encodes_in_place(k: usize, m: usize, len: usize) -> bool {
+    k.next_power_of_two() == m && len.is_multiple_of(64) && column_block(k + m, len) == len
+}
+
+/// reed-solomon-simd's engine for this CPU, the one its encoder would use.
+fn engine() -> &'static DefaultEngine {
+    static ENGINE: OnceLock<DefaultEngine> = OnceLock::new();
+    ENGINE.get_or_init(DefaultEngine::new)
+}
+
+/// Encodes one stripe for which [`encodes_in_place`] holds: the originals are
+/// copied into `recovery` (and checksummed while cached), transformed there into
+/// the recovery bodies (IFFT over the k originals, FFT to m), and checksummed.
+fn encode_stripe_in_place(
+    template: &ShardHeader,
+    stripe: u64,
+    originals: &[u8],
+    recovery: &mut [u8],
+    headers: &mut [[u8; HEADER_LEN]],
+) {
+    let (k, m, len) = (
+        template.k as usize,
+        template.m as usize,
+        template.shard_len as usize,
+    );
+    let mut seal = |i: usize, body: &[u8]| {
+        let header = ShardHeader {
+            index: i as u32,
+            stripe,
+            ..*template
+        };
+        let checksum = header.compute_checksum(body);
+        ShardHeader { checksum, ..header }.write_to(&mut headers[i]);
+    };
+    for (i, (body, slot)) in originals
+        .chunks_exact(len)
+        .zip(recovery.chunks_exact_mut(len))
+        .enumerate()
+    {
+        slot.copy_from_slice(body);
+        seal(i, body);
+    }
+    let (units, rest) = recovery.as_chunks_mut::<64>();
+    debug_assert!(rest.is_empty());
+    let mut work = ShardsRefMut::new(m, len / 64, units);
+    work.zero(k..m);
+    // What HighRateEncoder::encode does for one chunk of originals (k <= chunk size m).
+    engine().ifft(&mut work, 0, m, k, m);
+    engine().fft(&mut work, 0, m, m, 0);
+    for (j, body) in recovery.chunks_exact(len).enumerate() {
+        seal(k + j, body);
+    }
 }
 
 /// Resizes `buf` to `n` items, refusing with a typed error what cannot be allocated.
