@@ -288,11 +288,7 @@ struct Records<'a> {
 impl<'a> Records<'a> {
     fn new(template: &ShardHeader, stripe: u64, data: &'a [u8], shards: &'a mut [Shard]) -> Self {
         for (i, shard) in shards.iter_mut().enumerate() {
-            shard.begin(ShardHeader {
-                index: i as u32,
-                stripe,
-                ..*template
-            });
+            shard.begin(template.for_shard(stripe, i));
         }
         Self {
             data,
@@ -333,11 +329,7 @@ pub(crate) fn encode_stripe(
         template.m as usize,
         template.shard_len as usize,
     );
-    let header = |i: usize| ShardHeader {
-        index: i as u32,
-        stripe,
-        ..*template
-    };
+    let header = |i: usize| template.for_shard(stripe, i);
     let block = column_block(k + m, len);
     // In one block each shard is checksummed whole right after it is written, with no hasher kept.
     let mut hashers = (block < len).then(|| vec![blake3::Hasher::new(); k + m]);
@@ -387,10 +379,7 @@ fn settle(
             h[header.index as usize].update(block);
             None
         }
-        None => Some(ShardHeader {
-            checksum: header.compute_checksum(block),
-            ..header
-        }),
+        None => Some(header.sealed(block)),
     }
 }
 

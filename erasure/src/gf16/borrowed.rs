@@ -121,7 +121,7 @@ pub(crate) fn encode_stripes<'a>(
                 encode_stripe_in_place(template, stripe, originals, recovery, headers);
                 return Ok(());
             }
-            let mut bodies = InPlace {
+            let mut bodies = BorrowedBodies {
                 originals,
                 recovery,
                 headers,
@@ -177,13 +177,10 @@ fn encode_stripe_in_place(
         template.shard_len as usize,
     );
     let mut seal = |i: usize, body: &[u8]| {
-        let header = ShardHeader {
-            index: i as u32,
-            stripe,
-            ..*template
-        };
-        let checksum = header.compute_checksum(body);
-        ShardHeader { checksum, ..header }.write_to(&mut headers[i]);
+        template
+            .for_shard(stripe, i)
+            .sealed(body)
+            .write_to(&mut headers[i]);
     };
     for (i, (body, slot)) in originals
         .chunks_exact(len)
@@ -218,8 +215,9 @@ fn resize<T: Clone>(buf: &mut Vec<T>, n: usize, fill: T, what: &'static str) -> 
     Ok(())
 }
 
-/// One stripe's bodies where a borrowed encode keeps them.
-struct InPlace<'a> {
+/// One stripe's bodies where a borrowed encode keeps them (originals in the
+/// payload), for stripes not transformed by [`encode_stripe_in_place`].
+struct BorrowedBodies<'a> {
     /// `k` original bodies of `len` bytes, back to back.
     originals: &'a [u8],
     /// `m` recovery bodies, back to back.
@@ -231,7 +229,7 @@ struct InPlace<'a> {
     streaming: bool,
 }
 
-impl StripeBodies for InPlace<'_> {
+impl StripeBodies for BorrowedBodies<'_> {
     fn original(&mut self, i: usize, a: usize, b: usize) -> &[u8] {
         &self.originals[i * self.len + a..i * self.len + b]
     }
@@ -303,10 +301,8 @@ impl<'a> BorrowedShards<'a> {
         checksum.copy_from_slice(&header_bytes[HEADER_LEN - 32..]);
         ShardRef {
             header: ShardHeader {
-                index: index as u32,
-                stripe: self.first_stripe + s as u64,
                 checksum,
-                ..self.template
+                ..self.template.for_shard(self.first_stripe + s as u64, index)
             },
             header_bytes,
             body,

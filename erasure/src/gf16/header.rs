@@ -129,6 +129,23 @@ impl ShardHeader {
         out
     }
 
+    /// This payload's header for shard `index` of `stripe` (checksum not yet set).
+    pub(crate) fn for_shard(&self, stripe: u64, index: usize) -> Self {
+        Self {
+            index: index as u32,
+            stripe,
+            ..*self
+        }
+    }
+
+    /// This header with the checksum of `body` filled in.
+    pub(crate) fn sealed(self, body: &[u8]) -> Self {
+        Self {
+            checksum: self.compute_checksum(body),
+            ..self
+        }
+    }
+
     /// BLAKE3 of `body` followed by these fields.
     pub fn compute_checksum(&self, body: &[u8]) -> [u8; 32] {
         let mut h = blake3::Hasher::new();
