@@ -13,18 +13,22 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
-use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+use reed_solomon_simd::ReedSolomonEncoder;
+use reed_solomon_simd::engine::DefaultEngine;
 
 use crate::{ErasureError, Result};
 
 mod borrowed;
+mod decode;
 mod header;
 mod nontemporal;
 mod stream;
 
 pub use borrowed::{BorrowedShards, EncodeBuffers, ShardRef};
+use decode::{Body, decode_stripe};
 pub use header::{HEADER_LEN, MAGIC, Shard, ShardHeader, VERSION};
 pub use stream::{StreamDecodeSummary, decode_stream};
 
@@ -40,7 +44,6 @@ const SHARD_ALIGN: usize = 64;
 thread_local! {
     // Reused per thread so no call pays for fresh work buffers.
     static ENCODER: RefCell<Option<ReedSolomonEncoder>> = const { RefCell::new(None) };
-    static DECODER: RefCell<Option<ReedSolomonDecoder>> = const { RefCell::new(None) };
 }
 
 /// A GF(2^16) code: `k` original and `m` recovery shards per stripe.
@@ -199,8 +202,9 @@ impl Gf16Code {
             shard_len: len as u32,
             ..self.header(0, &[0; 32])
         };
+        let bodies: Vec<Body<'_>> = shards.iter().map(|&(i, b)| Body::checked(i, b)).collect();
         let mut out = vec![0u8; self.k() * len];
-        decode_stripe(&header, 0, shards, &mut out)?;
+        decode_stripe(&header, 0, &bodies, &mut out)?;
         Ok(out)
     }
 
@@ -239,6 +243,12 @@ const MIN_BLOCK: usize = 64 << 10;
 pub(crate) fn column_block(n: usize, len: usize) -> usize {
     let block = (BLOCK_BYTES / n) / MIN_BLOCK * MIN_BLOCK;
     block.max(MIN_BLOCK).min(len)
+}
+
+/// reed-solomon-simd's engine for this CPU, the one its encoder and decoder would use.
+fn engine() -> &'static DefaultEngine {
+    static ENGINE: OnceLock<DefaultEngine> = OnceLock::new();
+    ENGINE.get_or_init(DefaultEngine::new)
 }
 
 /// This thread's encoder, made or reset for `k` originals and `m` recovery shards of `len` bytes.
@@ -383,73 +393,6 @@ fn settle(
     }
 }
 
-/// Rebuilds one stripe's payload bytes (`out`, at most `k * shard_len`)
-/// from at least `k` intact shards `(index, body)`.
-pub(crate) fn decode_stripe(
-    header: &ShardHeader,
-    stripe: u64,
-    shards: &[(u32, &[u8])],
-    out: &mut [u8],
-) -> Result<()> {
-    let (k, m, len) = (header.k as usize, header.m as usize, header.shard_len as usize);
-    if shards.len() < k {
-        return Err(ErasureError::TooFewShards {
-            stripe,
-            have: shards.len() as u64,
-            need: k as u64,
-        });
-    }
-    let place = |out: &mut [u8], index: usize, body: &[u8]| {
-        let lo = (index * len).min(out.len());
-        let hi = (lo + len).min(out.len());
-        out[lo..hi].copy_from_slice(&body[..hi - lo]);
-    };
-    let mut have_original = 0;
-    for &(index, body) in shards {
-        if (index as usize) < k {
-            place(out, index as usize, body);
-            have_original += 1;
-        }
-    }
-    if have_original == k {
-        return Ok(());
-    }
-    DECODER.with(|cell| -> Result<()> {
-        let mut slot = cell.borrow_mut();
-        let decoder = match slot.as_mut() {
-            Some(d) => {
-                d.reset(k, m, len).map_err(ErasureError::from_rs)?;
-                d
-            }
-            None => slot.insert(ReedSolomonDecoder::new(k, m, len).map_err(ErasureError::from_rs)?),
-        };
-        let mut used = 0;
-        for &(index, body) in shards {
-            let index = index as usize;
-            if index < k {
-                decoder
-                    .add_original_shard(index, body)
-                    .map_err(ErasureError::from_rs)?;
-                used += 1;
-            }
-        }
-        for &(index, body) in shards {
-            let index = index as usize;
-            if index >= k && used < k {
-                decoder
-                    .add_recovery_shard(index - k, body)
-                    .map_err(ErasureError::from_rs)?;
-                used += 1;
-            }
-        }
-        let result = decoder.decode().map_err(ErasureError::from_rs)?;
-        for (index, body) in result.restored_original_iter() {
-            place(out, index, body);
-        }
-        Ok(())
-    })
-}
-
 /// Collects shards of one payload, checking each as it arrives, and
 /// rebuilds the payload once every stripe has `k` intact shards.
 ///
@@ -468,19 +411,47 @@ pub struct Gf16Decoder<B = Vec<u8>> {
 struct StripeShards<B> {
     /// Bitset of indices seen.
     seen: Vec<u64>,
-    records: Vec<(u32, B)>,
+    records: Vec<Kept<B>>,
+}
+
+/// A record kept for decoding.
+#[derive(Debug)]
+struct Kept<B> {
+    index: u32,
+    record: B,
+    /// Whether its checksum was checked when it was taken; if not, it is
+    /// checked while its stripe decodes.
+    checked: bool,
 }
 
 impl<B> StripeShards<B> {
-    /// Marks `index` seen; false if it already was.
-    fn mark(&mut self, index: u32) -> bool {
-        let (word, bit) = (index as usize / 64, index % 64);
+    fn has(&self, index: u32) -> bool {
+        self.seen
+            .get(index as usize / 64)
+            .is_some_and(|w| w & (1 << (index % 64)) != 0)
+    }
+
+    fn mark(&mut self, index: u32) {
+        let word = index as usize / 64;
         if self.seen.len() <= word {
             self.seen.resize(word + 1, 0);
         }
-        let fresh = self.seen[word] & (1 << bit) == 0;
-        self.seen[word] |= 1 << bit;
-        fresh
+        self.seen[word] |= 1 << (index % 64);
+    }
+}
+
+impl<B: AsRef<[u8]>> Kept<B> {
+    fn body(&self) -> Body<'_> {
+        let bytes = self.record.as_ref();
+        Body {
+            index: self.index,
+            bytes: &bytes[HEADER_LEN..],
+            claimed: (!self.checked).then(|| {
+                let mut checksum = [0; 32];
+                checksum.copy_from_slice(&bytes[HEADER_LEN - 32..HEADER_LEN]);
+                checksum
+            }),
+        }
     }
 }
 
@@ -497,7 +468,9 @@ impl Gf16Decoder<Vec<u8>> {
     /// Takes a shard already checked by [`Shard::from_bytes`].
     pub fn add_shard(&mut self, shard: Shard) -> Result<()> {
         let header = *shard.header();
-        self.insert(header, shard.into_bytes())
+        self.admit(&header)?;
+        self.keep(header, shard.into_bytes(), true);
+        Ok(())
     }
 }
 
@@ -510,12 +483,45 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
     /// Checks and takes one shard record.
     pub fn add(&mut self, record: B) -> Result<()> {
         let header = Shard::check(record.as_ref())?;
-        self.insert(header, record)
+        self.admit(&header)?;
+        self.keep(header, record, true);
+        Ok(())
     }
 
-    fn insert(&mut self, h: ShardHeader, record: B) -> Result<()> {
+    /// Takes one record, checking its header now and its body's checksum
+    /// while its stripe decodes, as the body is first read. The first record
+    /// is checked whole: it fixes the geometry the others are held to.
+    fn add_deferred(&mut self, record: B) -> Result<()> {
+        if self.params.is_none() {
+            return self.add(record);
+        }
+        let bytes = record.as_ref();
+        let header = Shard::check_shape(bytes)?;
+        let body = &bytes[HEADER_LEN..];
+        let decoded = match self.admit(&header) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                // A flipped header field can pose as a duplicate or foreign shard: name the corruption.
+                header.verify(body)?;
+                if matches!(e, ErasureError::DuplicateShard { .. }) {
+                    self.verify_kept(|s, kept| s == header.stripe && kept.index == header.index)?;
+                }
+                return Err(e);
+            }
+        };
+        if !decoded {
+            // A record past the k its stripe decodes from is never read again: check it now.
+            header.verify(body)?;
+        }
+        self.keep(header, record, !decoded);
+        Ok(())
+    }
+
+    /// Refuses a foreign or duplicate shard; otherwise says whether it
+    /// would be decoded from (its stripe has fewer than `k` records).
+    fn admit(&self, h: &ShardHeader) -> Result<bool> {
         if let Some(p) = &self.params
-            && let Some(field) = p.foreign_field(&h)
+            && let Some(field) = p.foreign_field(h)
         {
             return Err(ErasureError::ForeignShard {
                 stripe: h.stripe,
@@ -523,19 +529,40 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
                 field,
             });
         }
-        let params = *self.params.get_or_insert(h);
-        let entry = self.stripes.entry(h.stripe).or_insert_with(|| StripeShards {
-            seen: Vec::new(),
-            records: Vec::new(),
-        });
-        if !entry.mark(h.index) {
+        let stripe = self.stripes.get(&h.stripe);
+        if stripe.is_some_and(|e| e.has(h.index)) {
             return Err(ErasureError::DuplicateShard {
                 stripe: h.stripe,
                 index: h.index,
             });
         }
-        if entry.records.len() < params.k as usize {
-            entry.records.push((h.index, record));
+        Ok(stripe.map_or(0, |e| e.records.len()) < h.k as usize)
+    }
+
+    /// Takes an admitted shard.
+    fn keep(&mut self, h: ShardHeader, record: B, checked: bool) {
+        self.params.get_or_insert(h);
+        let entry = self.stripes.entry(h.stripe).or_insert_with(|| StripeShards {
+            seen: Vec::new(),
+            records: Vec::new(),
+        });
+        entry.mark(h.index);
+        if entry.records.len() < h.k as usize {
+            entry.records.push(Kept {
+                index: h.index,
+                record,
+                checked,
+            });
+        }
+    }
+
+    /// Checks the unchecked records `pick` selects (by stripe and record).
+    fn verify_kept(&self, pick: impl Fn(u64, &Kept<B>) -> bool) -> Result<()> {
+        let Some(p) = &self.params else { return Ok(()) };
+        for (&s, entry) in &self.stripes {
+            for kept in entry.records.iter().filter(|r| pick(s, r)) {
+                kept.body().verify(p, s)?;
+            }
         }
         Ok(())
     }
@@ -577,6 +604,8 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
             return Err(ErasureError::NoShards);
         };
         if let Some((stripe, have)) = self.missing() {
+            // A shard whose stripe field was flipped leaves its stripe short: name it first.
+            self.verify_kept(|_, _| true)?;
             return Err(ErasureError::TooFewShards {
                 stripe,
                 have,
@@ -591,19 +620,19 @@ impl<B: AsRef<[u8]>> Gf16Decoder<B> {
         out.par_chunks_mut(stripe_bytes)
             .zip(stripes.par_iter())
             .try_for_each(|(out, (stripe, shards))| {
-                let refs: Vec<(u32, &[u8])> = shards
-                    .records
-                    .iter()
-                    .map(|(i, r)| (*i, &r.as_ref()[HEADER_LEN..]))
-                    .collect();
-                decode_stripe(&p, *stripe, &refs, out)
+                let bodies: Vec<Body<'_>> = shards.records.iter().map(Kept::body).collect();
+                decode_stripe(&p, *stripe, &bodies, out)
             })
     }
 }
 
-/// Rebuilds a payload from shard records, refusing the first corrupt,
-/// duplicate or foreign one with an error naming it. Records are borrowed,
-/// never copied.
+/// Rebuilds a payload from shard records, refusing a corrupt, duplicate or
+/// foreign one with an error naming it. Records are borrowed, never copied.
+///
+/// Headers are checked as records are taken; the bodies a stripe decodes
+/// from are checksummed while it decodes (stripes in parallel), each as it
+/// is first read. Nothing unchecked is decoded; with several bad records,
+/// which one is named is not fixed.
 pub fn decode<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>> {
     let mut payload = Vec::new();
     decode_into(records, &mut payload)?;
@@ -614,7 +643,7 @@ pub fn decode<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>
 pub fn decode_into<'a>(records: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Result<()> {
     let mut decoder = Gf16Decoder::<&[u8]>::new();
     for record in records {
-        decoder.add(record)?;
+        decoder.add_deferred(record)?;
     }
     decoder.finish_into(out)
 }

@@ -165,6 +165,106 @@ fn corrupt_shards_are_detected_anywhere() {
 }
 
 #[test]
+fn decode_names_a_corrupt_record_whose_checksum_it_checks_late() {
+    // decode() checks headers as records come and bodies as stripes decode;
+    // a flip anywhere must still be refused, named as corruption where the
+    // header parses (not as a duplicate, foreign or missing shard).
+    let code = Gf16Code::new(3, 2).unwrap().with_max_shard_len(256).unwrap();
+    let data = payload(1500, 8);
+    let shards = code.encode(&data, &[5; 32]).unwrap();
+    assert_eq!(code.stripes_for(1500), 2);
+    // The first record is checked whole; later ones late, posing as others when their stripe or index flips.
+    for (at, victim) in [(0usize, 1usize), (1, 1), (2, 9), (4, 3)] {
+        // Stripe 0 from shards 1, 3, 4 (originals 0 and 2 restored), stripe 1 from 5, 8, 9.
+        let mut set: Vec<Vec<u8>> = [1usize, 3, 4, 5, 8, 9]
+            .iter()
+            .map(|&i| shards[i].as_bytes().to_vec())
+            .collect();
+        let i = [1usize, 3, 4, 5, 8, 9].iter().position(|&i| i == victim).unwrap();
+        set.swap(at, i);
+        let rec = set[at].clone();
+        for byte in 0..rec.len() {
+            for bit in [0, 7] {
+                set[at] = rec.clone();
+                set[at][byte] ^= 1 << bit;
+                let got = gf16::decode(set.iter().map(|r| &r[..]));
+                let parsed = ShardHeader::parse(&set[at]).is_ok();
+                assert!(
+                    got.is_err(),
+                    "flip of byte {byte} bit {bit} of shard {victim} went unnoticed"
+                );
+                let err = got.unwrap_err();
+                if parsed {
+                    assert!(
+                        matches!(
+                            err,
+                            ErasureError::CorruptShard { .. } | ErasureError::BodyLength { .. }
+                        ),
+                        "flip of byte {byte} bit {bit} of shard {victim} (record {at}): {err}"
+                    );
+                }
+                if byte >= 72 {
+                    let (stripe, index) = (victim as u64 / 5, victim as u32 % 5);
+                    assert!(
+                        matches!(err, ErasureError::CorruptShard { stripe: s, index: i } if s == stripe && i == index),
+                        "{err}"
+                    );
+                }
+            }
+        }
+        set[at] = rec;
+        assert_eq!(gf16::decode(set.iter().map(|r| &r[..])).unwrap(), data);
+    }
+}
+
+#[test]
+fn long_shards_restore_a_column_block_at_a_time() {
+    // Shards longer than a restore block (32:32 at 64 KiB: 8 KiB blocks;
+    // 128:128 at 8 KiB: 2 KiB), a short last stripe, and shapes on either
+    // rate; every loss pattern class: originals only, mixed, all originals.
+    let mut rng = StdRng::seed_from_u64(9);
+    for (k, m, len) in [
+        (32, 32, 64 << 10),
+        (128, 128, 8 << 10),
+        (100, 30, 4 << 10),
+        (20, 40, 4 << 10),
+    ] {
+        let code = Gf16Code::new(k, m).unwrap().with_max_shard_len(len).unwrap();
+        let data = payload(2 * k * len + 12_345, (k + m) as u64);
+        let shards = code.encode(&data, &[4; 32]).unwrap();
+        let stripes = code.stripes_for(data.len() as u64) as usize;
+        assert_eq!(stripes, 3);
+        for lost_originals in [1, k.min(m) / 2, k.min(m)] {
+            let mut kept = Vec::new();
+            for s in 0..stripes {
+                let stripe = &shards[s * (k + m)..(s + 1) * (k + m)];
+                let mut originals: Vec<usize> = (0..k).collect();
+                let mut recovery: Vec<usize> = (k..k + m).collect();
+                for v in [&mut originals, &mut recovery] {
+                    for i in (1..v.len()).rev() {
+                        v.swap(i, rng.random_range(0..=i));
+                    }
+                }
+                let picked = originals[lost_originals..]
+                    .iter()
+                    .chain(&recovery[..lost_originals]);
+                kept.extend(picked.map(|&i| stripe[i].as_bytes()));
+            }
+            let got = gf16::decode(kept.iter().copied()).unwrap();
+            assert!(got == data, "k={k} m={m} len={len} lost {lost_originals}");
+            // A flipped body byte in the middle of a block is refused, never decoded.
+            let mut bad: Vec<Vec<u8>> = kept.iter().map(|r| r.to_vec()).collect();
+            let victim = bad.len() - 1;
+            bad[victim][HEADER_LEN + len / 2 + 1] ^= 4;
+            assert!(matches!(
+                gf16::decode(bad.iter().map(|r| &r[..])),
+                Err(ErasureError::CorruptShard { stripe: 2, .. })
+            ));
+        }
+    }
+}
+
+#[test]
 fn duplicate_foreign_and_too_few_are_named() {
     let code = Gf16Code::new(3, 2).unwrap();
     let data = payload(777, 6);

@@ -4,13 +4,13 @@
 //! each shard goes out as two slices (header, body) in one vectored write.
 
 use std::io::{self, IoSlice, Write};
-use std::sync::OnceLock;
 
 use rayon::prelude::*;
-use reed_solomon_simd::engine::{DefaultEngine, Engine, ShardsRefMut};
+use reed_solomon_simd::engine::{Engine, ShardsRefMut};
 
 use super::{
-    Gf16Code, HEADER_LEN, ShardHeader, StripeBodies, column_block, copy_padded, encode_stripe, nontemporal,
+    Gf16Code, HEADER_LEN, ShardHeader, StripeBodies, column_block, copy_padded, encode_stripe, engine,
+    nontemporal,
 };
 use crate::{ErasureError, Result};
 
@@ -153,12 +153,6 @@ pub(crate) fn encode_stripes<'a>(
 /// to 1.00x of raw reed-solomon-simd (the copy out was 9% of the time).
 fn encodes_in_place(k: usize, m: usize, len: usize) -> bool {
     k.next_power_of_two() == m && len.is_multiple_of(64) && column_block(k + m, len) == len
-}
-
-/// reed-solomon-simd's engine for this CPU, the one its encoder would use.
-fn engine() -> &'static DefaultEngine {
-    static ENGINE: OnceLock<DefaultEngine> = OnceLock::new();
-    ENGINE.get_or_init(DefaultEngine::new)
 }
 
 /// Encodes one stripe for which [`encodes_in_place`] holds: the originals are

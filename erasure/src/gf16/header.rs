@@ -153,6 +153,18 @@ impl ShardHeader {
         self.finish_checksum(h)
     }
 
+    /// Checks `body` against this header's checksum.
+    pub(crate) fn verify(&self, body: &[u8]) -> Result<()> {
+        if self.compute_checksum(body) == self.checksum {
+            Ok(())
+        } else {
+            Err(ErasureError::CorruptShard {
+                stripe: self.stripe,
+                index: self.index,
+            })
+        }
+    }
+
     /// Ends a checksum whose hasher has been fed the whole body.
     pub(crate) fn finish_checksum(&self, mut body_hasher: blake3::Hasher) -> [u8; 32] {
         body_hasher.update(&self.fields());
@@ -228,18 +240,19 @@ impl Shard {
     /// Checks a shard record in place (header, body length, checksum) and
     /// returns its header.
     pub fn check(record: &[u8]) -> Result<ShardHeader> {
+        let header = Self::check_shape(record)?;
+        header.verify(&record[HEADER_LEN..])?;
+        Ok(header)
+    }
+
+    /// Parses a record's header and checks the body's length, not its checksum.
+    pub(crate) fn check_shape(record: &[u8]) -> Result<ShardHeader> {
         let header = ShardHeader::parse(record)?;
-        let body = &record[HEADER_LEN..];
-        if body.len() as u64 != u64::from(header.shard_len) {
+        let body = record.len() - HEADER_LEN;
+        if body as u64 != u64::from(header.shard_len) {
             return Err(ErasureError::BodyLength {
                 expected: u64::from(header.shard_len),
-                got: body.len() as u64,
-            });
-        }
-        if header.compute_checksum(body) != header.checksum {
-            return Err(ErasureError::CorruptShard {
-                stripe: header.stripe,
-                index: header.index,
+                got: body as u64,
             });
         }
         Ok(header)

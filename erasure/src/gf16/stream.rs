@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::borrowed::{EncodeBuffers, encode_stripes};
 use super::header::stripe_count;
-use super::{Gf16Code, HEADER_LEN, Shard, ShardHeader, decode_stripe};
+use super::{Body, Gf16Code, HEADER_LEN, ShardHeader, decode_stripe};
 use crate::{ErasureError, Result};
 
 /// What a streaming decode wrote and what it had to skip.
@@ -165,7 +165,7 @@ pub fn decode_stream<R: Read, W: Write>(sources: Vec<R>, mut out: W) -> Result<S
                 let start = s * stripe_bytes as u64;
                 let len = (p.payload_len - start.min(p.payload_len)).min(stripe_bytes as u64) as usize;
                 let mut buf = vec![0u8; len];
-                let refs: Vec<(u32, &[u8])> = shards.iter().map(|(i, b)| (*i, &b[..])).collect();
+                let refs: Vec<Body<'_>> = shards.iter().map(|(i, b)| Body::checked(*i, b)).collect();
                 decode_stripe(&p, *s, &refs, &mut buf).map(|()| buf)
             })
             .collect::<Result<_>>()?;
@@ -206,19 +206,15 @@ fn read_record(
         ));
     }
     // The length was validated (at most 16 MiB) before this allocation.
-    let mut record = vec![0u8; HEADER_LEN + header.shard_len as usize];
-    record[..HEADER_LEN].copy_from_slice(header_buf);
-    let got = read_full(reader, &mut record[HEADER_LEN..])?;
-    if got < header.shard_len as usize {
+    let mut body = vec![0u8; header.shard_len as usize];
+    let got = read_full(reader, &mut body)?;
+    if got < body.len() {
         return Err(ErasureError::BodyLength {
             expected: u64::from(header.shard_len),
             got: got as u64,
         });
     }
-    let shard = Shard::from_bytes(record)?;
+    header.verify(&body)?;
     params.get_or_insert(header);
-    let index = shard.header().index;
-    let mut bytes = shard.into_bytes();
-    bytes.drain(..HEADER_LEN);
-    Ok(Some((index, bytes)))
+    Ok(Some((header.index, body)))
 }
