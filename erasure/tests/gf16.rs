@@ -620,8 +620,10 @@ fn borrowed_encoding_writes_the_same_records_and_reuses_its_buffers() {
         (1, 4, 64, 0),
         (3, 2, 1 << 16, 3),
         (64, 64, 3 * 8192 + 1000, 64 * (3 * 8192 + 1000) * 2 - 5),
-        // 18 MiB of recovery: too much to encode in place, written non-temporally.
+        // 18 MiB of recovery: too much to encode in place; transformed in a
+        // scratch buffer, then through the encoder (33 > 32), both written non-temporally.
         (32, 32, 1 << 16, 9 * 32 * 65_536 - 100),
+        (33, 32, 1 << 16, 9 * 33 * 65_536 - 100),
         // In place, 3 stripes.
         (32, 32, 1 << 16, 3 * 32 * 65_536 - 100),
         (5, 3, 512, 7_000),

@@ -3,6 +3,7 @@
 //! payload's encode then writes half the bytes the owned records take, and
 //! each shard goes out as two slices (header, body) in one vectored write.
 
+use std::cell::RefCell;
 use std::io::{self, IoSlice, Write};
 
 use rayon::prelude::*;
@@ -79,6 +80,14 @@ const STREAMING_RECOVERY_BYTES: usize = 1 << 20;
 /// 1.04x against 0.99x of raw reed-solomon-simd in place; noisy, same side each time).
 const IN_PLACE_RECOVERY_BYTES: usize = 16 << 20;
 
+/// Largest stripe of recovery bodies transformed in a per-thread scratch
+/// buffer when the payload's recovery is too large to transform in place
+/// (then streamed out). The scratch is 64-byte aligned, where the encoder's
+/// buffer lies wherever malloc puts it: a 64 MiB 32:32 encode went from 1.03x
+/// to 1.07x of raw reed-solomon-simd on one thread (1.65x to 1.66-1.72x on two;
+/// at malloc's usual 16-byte offset the scratch gained nothing).
+const SCRATCH_BYTES: usize = 4 << 20;
+
 /// Encodes `stripes` stripes starting at `first_stripe` whose payload bytes
 /// are `data` (short only in the last stripe), into `bufs`.
 pub(crate) fn encode_stripes<'a>(
@@ -107,6 +116,7 @@ pub(crate) fn encode_stripes<'a>(
     let tail = &*tail;
     let streaming = recovery.len() > STREAMING_RECOVERY_BYTES;
     let in_place = recovery.len() <= IN_PLACE_RECOVERY_BYTES && encodes_in_place(k, m, len);
+    let in_scratch = !in_place && m * len <= SCRATCH_BYTES && encodes_in_place(k, m, len);
     recovery
         .par_chunks_mut(m * len)
         .zip(headers.par_chunks_mut(k + m))
@@ -118,8 +128,13 @@ pub(crate) fn encode_stripes<'a>(
             };
             let stripe = first_stripe + s as u64;
             if in_place {
-                encode_stripe_in_place(template, stripe, originals, recovery, headers);
+                transform_stripe(template, stripe, originals, recovery, headers, |_, _| {});
                 return Ok(());
+            }
+            if in_scratch {
+                let done = transform_stripe_in_scratch(template, stripe, originals, recovery, headers);
+                nontemporal::fence();
+                return done;
             }
             let mut bodies = BorrowedBodies {
                 originals,
@@ -156,14 +171,16 @@ fn encodes_in_place(k: usize, m: usize, len: usize) -> bool {
 }
 
 /// Encodes one stripe for which [`encodes_in_place`] holds: the originals are
-/// copied into `recovery` (and checksummed while cached), transformed there into
-/// the recovery bodies (IFFT over the k originals, FFT to m), and checksummed.
-fn encode_stripe_in_place(
+/// copied into `work` (and checksummed while cached), transformed there into
+/// the recovery bodies (IFFT over the k originals, FFT to m), and
+/// checksummed; `work` is the stripe's recovery bodies or a scratch buffer.
+fn transform_stripe(
     template: &ShardHeader,
     stripe: u64,
     originals: &[u8],
-    recovery: &mut [u8],
+    work: &mut [u8],
     headers: &mut [[u8; HEADER_LEN]],
+    mut recovered: impl FnMut(usize, &[u8]),
 ) {
     let (k, m, len) = (
         template.k as usize,
@@ -178,22 +195,50 @@ fn encode_stripe_in_place(
     };
     for (i, (body, slot)) in originals
         .chunks_exact(len)
-        .zip(recovery.chunks_exact_mut(len))
+        .zip(work.chunks_exact_mut(len))
         .enumerate()
     {
         slot.copy_from_slice(body);
         seal(i, body);
     }
-    let (units, rest) = recovery.as_chunks_mut::<64>();
+    let (units, rest) = work.as_chunks_mut::<64>();
     debug_assert!(rest.is_empty());
-    let mut work = ShardsRefMut::new(m, len / 64, units);
-    work.zero(k..m);
+    let mut shards = ShardsRefMut::new(m, len / 64, units);
+    shards.zero(k..m);
     // What HighRateEncoder::encode does for one chunk of originals (k <= chunk size m).
-    engine().ifft(&mut work, 0, m, k, m);
-    engine().fft(&mut work, 0, m, m, 0);
-    for (j, body) in recovery.chunks_exact(len).enumerate() {
+    engine().ifft(&mut shards, 0, m, k, m);
+    engine().fft(&mut shards, 0, m, m, 0);
+    for (j, body) in work.chunks_exact(len).enumerate() {
         seal(k + j, body);
+        recovered(j, body);
     }
+}
+
+thread_local! {
+    // Per thread: where stripes of payloads too large to transform in place are transformed.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// As [`transform_stripe`] into this thread's scratch buffer, each
+/// recovery body streamed out to `recovery` right after it is checksummed.
+fn transform_stripe_in_scratch(
+    template: &ShardHeader,
+    stripe: u64,
+    originals: &[u8],
+    recovery: &mut [u8],
+    headers: &mut [[u8; HEADER_LEN]],
+) -> Result<()> {
+    let len = template.shard_len as usize;
+    SCRATCH.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        resize(&mut buf, recovery.len() + 64, 0, "the encode scratch buffer")?;
+        let at = buf.as_ptr().align_offset(64).min(64);
+        let work = &mut buf[at..at + recovery.len()];
+        transform_stripe(template, stripe, originals, work, headers, |j, body| {
+            nontemporal::copy(&mut recovery[j * len..(j + 1) * len], body);
+        });
+        Ok(())
+    })
 }
 
 /// Resizes `buf` to `n` items, refusing with a typed error what cannot be allocated.
@@ -210,7 +255,7 @@ fn resize<T: Clone>(buf: &mut Vec<T>, n: usize, fill: T, what: &'static str) -> 
 }
 
 /// One stripe's bodies where a borrowed encode keeps them (originals in the
-/// payload), for stripes not transformed by [`encode_stripe_in_place`].
+/// payload), for stripes not transformed by [`transform_stripe`].
 struct BorrowedBodies<'a> {
     /// `k` original bodies of `len` bytes, back to back.
     originals: &'a [u8],
