@@ -218,6 +218,28 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         ));
     }
 
+    // zg's own scaling: two threads against zg on one, the same encode.
+    let borrowed_on = |threads: usize, name: &'static str| {
+        let (payload, pool) = (big.clone(), pool(threads));
+        let mut buffers = Some(EncodeBuffers::default());
+        Side::in_pool(name, pool, move || {
+            let shards = code.encode_borrowed(&payload, &[0; 32], buffers.take().unwrap_or_default());
+            buffers = shards.ok().map(|s| black_box(s).into_buffers());
+        })
+    };
+    out.push(Pair {
+        kernel: "erasure gf16 encode",
+        shape: format!(
+            "32:32, 64 KiB shards, {} payload, 2 threads vs 1",
+            label(big.len())
+        ),
+        bytes: big.len() as u64,
+        zg: borrowed_on(2, "zg Gf16Code::encode_borrowed (2t)"),
+        peer: Some(borrowed_on(1, "zg Gf16Code::encode_borrowed (1t)")),
+        items: 0,
+        target: None,
+    });
+
     // Field code at EIP-7594 size: times only (the KZG report compares them with c-kzg).
     let cells = Arc::new(CellCode::<Fr>::new(4096, 128).expect("valid shape"));
     let blob: Vec<Fr> = (0..4096u64)
