@@ -334,11 +334,7 @@ pub(crate) fn encode_stripe(
     stripe: u64,
     bodies: &mut impl StripeBodies,
 ) -> Result<()> {
-    let (k, m, len) = (
-        template.k as usize,
-        template.m as usize,
-        template.shard_len as usize,
-    );
+    let (k, m, len) = template.geometry();
     let header = |i: usize| template.for_shard(stripe, i);
     let block = column_block(k + m, len);
     // In one block each shard is checksummed whole right after it is written, with no hasher kept.

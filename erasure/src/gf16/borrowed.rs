@@ -97,11 +97,7 @@ pub(crate) fn encode_stripes<'a>(
     data: &'a [u8],
     mut bufs: EncodeBuffers,
 ) -> Result<BorrowedShards<'a>> {
-    let (k, m, len) = (
-        template.k as usize,
-        template.m as usize,
-        template.shard_len as usize,
-    );
+    let (k, m, len) = template.geometry();
     let stripe_bytes = k * len;
     let whole = (data.len() / stripe_bytes).min(stripes);
     let EncodeBuffers {
@@ -115,8 +111,9 @@ pub(crate) fn encode_stripes<'a>(
     copy_padded(data, whole * stripe_bytes, tail);
     let tail = &*tail;
     let streaming = recovery.len() > STREAMING_RECOVERY_BYTES;
-    let in_place = recovery.len() <= IN_PLACE_RECOVERY_BYTES && encodes_in_place(k, m, len);
-    let in_scratch = !in_place && m * len <= SCRATCH_BYTES && encodes_in_place(k, m, len);
+    let transformable = encodes_in_place(k, m, len);
+    let in_place = transformable && recovery.len() <= IN_PLACE_RECOVERY_BYTES;
+    let in_scratch = transformable && !in_place && m * len <= SCRATCH_BYTES;
     recovery
         .par_chunks_mut(m * len)
         .zip(headers.par_chunks_mut(k + m))
@@ -182,11 +179,7 @@ fn transform_stripe(
     headers: &mut [[u8; HEADER_LEN]],
     mut recovered: impl FnMut(usize, &[u8]),
 ) {
-    let (k, m, len) = (
-        template.k as usize,
-        template.m as usize,
-        template.shard_len as usize,
-    );
+    let (k, m, len) = template.geometry();
     let mut seal = |i: usize, body: &[u8]| {
         template
             .for_shard(stripe, i)
@@ -319,11 +312,7 @@ impl<'a> BorrowedShards<'a> {
     }
 
     fn shard(&self, i: usize) -> ShardRef<'_> {
-        let (k, m, len) = (
-            self.template.k as usize,
-            self.template.m as usize,
-            self.template.shard_len as usize,
-        );
+        let (k, m, len) = self.template.geometry();
         let (s, index) = (i / (k + m), i % (k + m));
         let body = if index >= k {
             let at = (s * m + index - k) * len;

@@ -8,11 +8,13 @@
 //! `algorithm.md` (erasure locator by `eval_poly`, IFFT, formal derivative,
 //! FFT) on 64-byte columns: RS works column by column, so decoding bytes
 //! `[a, b)` of every shard restores exactly those bytes of the lost ones.
+//! Its last FFT is run only where the originals lie (see [`fft_originals`]).
 
 use std::cell::RefCell;
 
 use reed_solomon_simd::ReedSolomonDecoder;
-use reed_solomon_simd::engine::utils::xor_within;
+use reed_solomon_simd::engine::tables::get_skew;
+use reed_solomon_simd::engine::utils::{xor, xor_within};
 use reed_solomon_simd::engine::{DefaultEngine, Engine, GF_MODULUS, GF_ORDER, GfElement, ShardsRefMut};
 
 use super::{ShardHeader, engine};
@@ -74,7 +76,7 @@ impl<'a> Body<'a> {
 /// at least `k` shards with distinct indices below `k + m`, bodies
 /// `shard_len` bytes; an unchecked body that fails its checksum is refused.
 pub(crate) fn decode_stripe(p: &ShardHeader, stripe: u64, shards: &[Body<'_>], out: &mut [u8]) -> Result<()> {
-    let (k, m, len) = (p.k as usize, p.m as usize, p.shard_len as usize);
+    let (k, m, len) = p.geometry();
     if shards.len() < k {
         return Err(ErasureError::TooFewShards {
             stripe,
@@ -144,7 +146,7 @@ pub(crate) fn uses_high_rate(k: usize, m: usize) -> bool {
 /// Rebuilds a high-rate stripe with 64-byte-multiple bodies, some originals
 /// missing, a column block at a time (see the module docs).
 fn restore_high_rate(p: &ShardHeader, stripe: u64, given: &[Body<'_>], out: &mut [u8]) -> Result<()> {
-    let (k, m, len) = (p.k as usize, p.m as usize, p.shard_len as usize);
+    let (k, m, len) = p.geometry();
     debug_assert!(uses_high_rate(k, m) && len.is_multiple_of(64) && given.len() >= k);
     // Work slots: recovery j at j, originals i at chunk + i, zeros past them.
     let chunk = m.next_power_of_two();
@@ -207,7 +209,7 @@ fn restore_high_rate(p: &ShardHeader, stripe: u64, given: &[Body<'_>], out: &mut
             }
             engine().ifft(&mut work, 0, slots, original_end, 0);
             formal_derivative(&mut work);
-            engine().fft(&mut work, 0, slots, original_end, 0);
+            fft_originals(&mut work, chunk, original_end);
             for &i in &missing {
                 let slot = chunk + i;
                 engine().mul(&mut work[slot], GF_MODULUS - erasures[slot]);
@@ -221,11 +223,49 @@ fn restore_high_rate(p: &ShardHeader, stripe: u64, given: &[Body<'_>], out: &mut
     })
 }
 
+/// The FFT of `work` at the original slots `[chunk, end)` only. A
+/// decimation-in-time FFT's top layer (`x += y·s`, then `y += x`) leaves its
+/// two halves independent; when the originals all lie in the upper half
+/// (`k <= chunk`), that half's inputs are formed and only its FFT is run:
+/// about half the transform. A block at slot 0 has top skew `s = 0` (its
+/// subspace polynomial vanishes at 0), so the layer is just `y += x`.
+fn fft_originals(work: &mut ShardsRefMut<'_>, chunk: usize, end: usize) {
+    let slots = work.len();
+    if slots != 2 * chunk || !top_skew_is_zero(chunk) {
+        engine().fft(work, 0, slots, end, 0);
+        return;
+    }
+    for i in 0..chunk {
+        let (x, y) = work.dist2_mut(i, chunk);
+        xor(y, x);
+    }
+    engine().fft(work, chunk, chunk, end - chunk, chunk);
+}
+
+/// Whether the top layer of the engine's FFT of `2 * half` slots at slot 0
+/// multiplies by zero (the skew table marks zero as `GF_MODULUS`).
+fn top_skew_is_zero(half: usize) -> bool {
+    get_skew()[half - 1] == GF_MODULUS
+}
+
 /// The formal derivative in the polynomial basis reed-solomon-simd's
 /// transforms use: slot `i` gains the `2^tz(i)` slots before it.
 fn formal_derivative(work: &mut ShardsRefMut<'_>) {
     for i in 1..work.len() {
         let width = 1 << i.trailing_zeros();
         xor_within(work, i - width, i, width);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chunk_takes_the_half_fft() {
+        // Else decode quietly falls back to the full FFT.
+        for bits in 0..16 {
+            assert!(top_skew_is_zero(1 << bits), "chunk 2^{bits}");
+        }
     }
 }

@@ -114,6 +114,11 @@ impl ShardHeader {
         Ok(())
     }
 
+    /// `(k, m, shard_len)` as sizes: the shape every stripe of the payload has.
+    pub(crate) fn geometry(&self) -> (usize, usize, usize) {
+        (self.k as usize, self.m as usize, self.shard_len as usize)
+    }
+
     /// The 72 bytes of fields the checksum covers.
     fn fields(&self) -> [u8; FIELDS_LEN] {
         let mut out = [0u8; FIELDS_LEN];
