@@ -14,7 +14,7 @@ use std::cell::RefCell;
 
 use reed_solomon_simd::ReedSolomonDecoder;
 use reed_solomon_simd::engine::tables::get_skew;
-use reed_solomon_simd::engine::utils::{xor, xor_within};
+use reed_solomon_simd::engine::utils::xor_within;
 use reed_solomon_simd::engine::{DefaultEngine, Engine, GF_MODULUS, GF_ORDER, GfElement, ShardsRefMut};
 
 use super::{ShardHeader, engine};
@@ -235,10 +235,7 @@ fn fft_originals(work: &mut ShardsRefMut<'_>, chunk: usize, end: usize) {
         engine().fft(work, 0, slots, end, 0);
         return;
     }
-    for i in 0..chunk {
-        let (x, y) = work.dist2_mut(i, chunk);
-        xor(y, x);
-    }
+    xor_within(work, chunk, 0, chunk);
     engine().fft(work, chunk, chunk, end - chunk, chunk);
 }
 
