@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use zg_core::blob::{self, MAX_PAYLOAD};
+use zg_blob::{self as blob, MAX_PAYLOAD};
+use zg_da::{DaConfig, DaServer};
 use zg_kzg::KzgContext;
-use zg_nodes::da::{DaConfig, DaServer};
 
 use crate::{Pair, Side, test_bytes};
 

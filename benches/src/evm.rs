@@ -21,12 +21,12 @@ use revm::database::{CacheDB, EmptyDB};
 use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
 use revm::{Context, Database, DatabaseCommit, ExecuteCommitEvm, MainBuilder, MainContext};
-use zg_core::evm::contracts::{calldata, erc20_runtime, word};
-use zg_core::evm::{
-    AccountChange, BlockContext, Chain, ChainConfig, ExecConfig, FileBlockStore, SlotChange, State,
-    StateChanges, decode_transaction, execute_block, recover_senders, seal_receipts, tx_env,
+use zg_chain::{ChainNode, ChainNodeConfig};
+use zg_evm::contracts::{calldata, erc20_runtime, word};
+use zg_evm::{
+    AccountChange, BlockContext, BlockLog, Chain, ChainConfig, ExecConfig, SlotChange, State, StateChanges,
+    decode_transaction, execute_block, recover_senders, seal_receipts, tx_env,
 };
-use zg_nodes::chain::{ChainNode, ChainNodeConfig};
 
 use crate::{Pair, Side};
 
@@ -347,8 +347,8 @@ fn intake_pair(keys: &[PrivateKeySigner], runtime: Arc<tokio::runtime::Runtime>)
                 genesis_timestamp: 0,
                 alloc: peer_alloc.clone(),
             };
-            let store = FileBlockStore::open(dir.path()).expect("log opens");
-            let mut chain = Chain::open(config, Box::new(store)).expect("chain opens");
+            let store = BlockLog::open_path(dir.path()).expect("log opens");
+            let mut chain = Chain::open(config, store).expect("chain opens");
             let mut txs: Vec<_> = peer_raw
                 .iter()
                 .map(|r| decode_transaction(r, CHAIN_ID).expect("valid"))

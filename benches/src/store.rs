@@ -13,9 +13,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use zg_core::file::{self, FileMeta, IngestOptions};
-use zg_core::store::{FsDir, IoMode, Put, Store, StoreOptions};
+use zg_file::{self as file, FileMeta, IngestOptions};
 use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
+use zg_store::{FsDir, IoMode, Put, Store, StoreOptions};
 
 use crate::{Pair, Side, test_bytes};
 
@@ -263,7 +263,7 @@ fn http_exchange(addr: std::net::SocketAddr, head: &str, body: Option<&[u8]>) ->
 
 /// The storage node over loopback beside the raw store it runs on.
 fn node_pairs(scale: usize) -> Vec<Pair> {
-    use zg_nodes::storage::{StorageConfig, StorageServer};
+    use zg_storage::{StorageConfig, StorageServer};
     let len = ((1usize << 30) / scale).max(BATCH * SEGMENT_SIZE);
     let data = Bytes::from(test_bytes(len, 21));
     let dir = Arc::new(fresh_dir("node"));
@@ -328,7 +328,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
             let f = OpenOptions::new().write(true).open(&path1).expect("open");
             // Byte 1, not 0: never the same file as a PUT round.
             f.write_all_at(&[round], 1).expect("new byte");
-            let node = zg_nodes::client::Node::new(&url1).expect("client");
+            let node = zg_storage::StorageClient::new(&url1).expect("client");
             rt1.block_on(node.upload(&path1, RootKind::Blake3))
                 .expect("upload");
         }),
@@ -340,7 +340,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
 
     // Download: the same file from the node, and from a raw store holding it.
     let root = {
-        let node = zg_nodes::client::Node::new(&url).expect("client");
+        let node = zg_storage::StorageClient::new(&url).expect("client");
         std::fs::write(&file_path, &data).expect("reset file");
         rt.block_on(node.upload(&file_path, RootKind::Blake3))
             .expect("upload")
@@ -349,7 +349,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     let (raw, _) = Store::open_path(&raw_dir, StoreOptions::default()).expect("raw store");
     let meta = file::ingest_bytes(&raw, &data, &IngestOptions::default()).expect("raw ingest");
     let raw = Arc::new(raw);
-    let root_hex = zg_nodes::api::root_hex(&root);
+    let root_hex = zg_storage::api::root_hex(&root);
     let meta = Arc::new(meta);
     let raw_read = {
         let (raw, meta) = (raw.clone(), meta.clone());
@@ -402,7 +402,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
             bytes: len as u64,
             zg: Side::new("zg client::Node::download", move || {
                 let _ = &dir;
-                let node = zg_nodes::client::Node::new(&url).expect("client");
+                let node = zg_storage::StorageClient::new(&url).expect("client");
                 rt.block_on(node.download(&root, &out_path)).expect("download");
             }),
             peer: Some(peer),
@@ -429,8 +429,8 @@ fn read_whole_file(raw: &Store, meta: &FileMeta, mut each: impl FnMut(&[u8])) {
 /// A fresh storage node joining one that holds a file, until it holds the file too
 /// (libp2p, every segment verified on arrival), beside an HTTP download of the file.
 fn replication_pairs(scale: usize) -> Vec<Pair> {
-    use zg_nodes::p2p::{Multiaddr, P2pConfig};
-    use zg_nodes::storage::{StorageConfig, StorageServer};
+    use zg_node::p2p::{Multiaddr, P2pConfig};
+    use zg_storage::{StorageConfig, StorageServer};
     let len = ((1usize << 30) / scale).max(BATCH * SEGMENT_SIZE);
     let data = test_bytes(len, 22);
     let dir = Arc::new(fresh_dir("replication"));
@@ -466,7 +466,7 @@ fn replication_pairs(scale: usize) -> Vec<Pair> {
         "{}",
         String::from_utf8_lossy(&resp)
     );
-    let root = zg_nodes::api::root_hex(blake3::hash(&data).as_bytes());
+    let root = zg_storage::api::root_hex(blake3::hash(&data).as_bytes());
     // A fresh node (new identity, empty directory) joins the source and fetches the file.
     let replicate = |tag: &'static str| {
         let (keep, rt, source_p2p) = (dir.clone(), rt.clone(), source_p2p.clone());

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use zg_core::store::{Store, StoreError, StoreOptions};
+use zg_store::{Store, StoreError, StoreOptions};
 
 use crate::{Fail, ZgBytes, ZgResult, array, boxed, c_str, fail, guard, slice, write_out};
 

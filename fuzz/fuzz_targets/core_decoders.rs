@@ -1,10 +1,10 @@
-//! zg-core's decoders on arbitrary bytes: a file's metadata record and
+//! zg-file's and zg-blob's decoders on arbitrary bytes: a file's metadata record and
 //! packed DA blobs. A typed error or a value that re-encodes, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zg_core::blob;
-use zg_core::file::FileMeta;
+use zg_blob as blob;
+use zg_file::FileMeta;
 
 fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else { return };

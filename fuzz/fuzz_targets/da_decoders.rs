@@ -8,8 +8,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use zg_core::blob::{self, Submission};
-use zg_core::da::{
+use zg_blob::{self as blob, Submission};
+use zg_blob::da::{
     Certificate, DaRequest, DaResponse, NodeKey, SubmissionHeader, decode_blob_record, encode_blob_record,
 };
 use zg_kzg::KzgContext;

@@ -3,11 +3,12 @@
 //! a chain that keeps producing blocks, never a panic.
 #![no_main]
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use alloy_primitives::{Address, U256};
 use libfuzzer_sys::fuzz_target;
-use zg_core::evm::{BlockStore, Chain, ChainConfig, FileBlockStore, LOG_FILE, LogError};
+use zg_evm::{BlockLog, Chain, ChainConfig, LOG_FILE};
+use zg_store::MemoryDir;
 
 fn config() -> ChainConfig {
     ChainConfig {
@@ -19,45 +20,35 @@ fn config() -> ChainConfig {
     }
 }
 
-// Records in memory, shared so the genesis a chain writes can be read back.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<Vec<u8>>>>);
-
-impl BlockStore for Shared {
-    fn records(&mut self) -> Result<Vec<Vec<u8>>, LogError> {
-        Ok(self.0.lock().unwrap().clone())
-    }
-    fn append(&mut self, record: &[u8]) -> Result<(), LogError> {
-        self.0.lock().unwrap().push(record.to_vec());
-        Ok(())
-    }
-}
-
+// The genesis record a chain of `config()` writes first.
 fn genesis() -> &'static Vec<u8> {
     static GENESIS: OnceLock<Vec<u8>> = OnceLock::new();
     GENESIS.get_or_init(|| {
-        let store = Shared::default();
-        Chain::open(config(), Box::new(store.clone())).expect("genesis");
-        store.0.lock().unwrap()[0].clone()
+        let dir = MemoryDir::new();
+        let log = BlockLog::open(&dir).expect("log opens");
+        Chain::open(config(), log).expect("genesis");
+        let mut log = BlockLog::open(&dir).expect("log reopens");
+        log.records().expect("records")[0].clone()
     })
 }
 
 fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else { return };
+    let dir = MemoryDir::faulty();
     if mode & 1 == 0 {
         // The whole input is a log file.
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join(LOG_FILE), rest).expect("writes");
-        let Ok(store) = FileBlockStore::open(dir.path()) else { return };
-        if let Ok(mut chain) = Chain::open(config(), Box::new(store)) {
-            chain.produce_block(Vec::new(), 1).expect("an empty block on a replayed chain");
-        }
+        dir.put_file(LOG_FILE, rest.to_vec());
     } else {
         // The input is block 1's record, after a valid genesis.
-        let store = Shared(Arc::new(Mutex::new(vec![genesis().clone(), rest.to_vec()])));
-        if let Ok(mut chain) = Chain::open(config(), Box::new(store)) {
+        let mut log = BlockLog::open(&dir).expect("log opens");
+        log.append(genesis()).expect("genesis appends");
+        let Ok(()) = log.append(rest) else { return };
+    }
+    let Ok(log) = BlockLog::open(&dir) else { return };
+    if let Ok(mut chain) = Chain::open(config(), log) {
+        if mode & 1 == 1 {
             assert_eq!(chain.head().header.number, 1);
-            chain.produce_block(Vec::new(), 1).expect("an empty block on a replayed chain");
         }
+        chain.produce_block(Vec::new(), 1).expect("an empty block on a replayed chain");
     }
 });

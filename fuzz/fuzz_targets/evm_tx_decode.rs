@@ -4,7 +4,7 @@
 
 use alloy_eips::eip2718::Encodable2718;
 use libfuzzer_sys::fuzz_target;
-use zg_core::evm::decode_transaction;
+use zg_evm::decode_transaction;
 
 const CHAIN_ID: u64 = 16601;
 
@@ -14,6 +14,6 @@ fuzz_target!(|raw: &[u8]| {
         assert_eq!(again.inner().tx_hash(), tx.inner().tx_hash());
         assert_eq!(again.signer(), tx.signer());
         // Executable: the conversion to revm's view never panics either.
-        let _ = zg_core::evm::tx_env(&tx);
+        let _ = zg_evm::tx_env(&tx);
     }
 });

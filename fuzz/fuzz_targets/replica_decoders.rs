@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use zg_core::replica::{FileEntry, FileRequest, FileResponse};
+use zg_file::replica::{FileEntry, FileRequest, FileResponse};
 use zg_merkle::{FileHasher, FileTree, RootKind, SegmentProof};
 
 // A real two-segment file (root and bytes) to verify fuzzed segments against.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use zg_core::store::{FaultyDir, Store, StoreOptions};
+use zg_store::{MemoryDir, Store, StoreOptions};
 
 fuzz_target!(|input: &[u8]| {
     // [flags][split: u16 LE][data file bytes .. split][snapshot bytes ..]
@@ -16,7 +16,7 @@ fuzz_target!(|input: &[u8]| {
         _ => return,
     };
     let split = split.min(rest.len());
-    let dir = FaultyDir::new();
+    let dir = MemoryDir::faulty();
     dir.put_file("data-00000000.zgs", rest[..split].to_vec());
     if flags & 1 == 1 {
         dir.put_file("index.zgi", rest[split..].to_vec());

@@ -58,9 +58,9 @@ fn fmt_time(t: Duration) -> String {
 }
 
 fn main() {
-    // The nodes benched in process log only when RUST_LOG asks (e.g. RUST_LOG=zg_nodes=debug).
+    // The nodes benched in process log only when RUST_LOG asks (e.g. RUST_LOG=zg_storage=debug).
     if std::env::var_os("RUST_LOG").is_some() {
-        zg_nodes::init_logging();
+        zg_node::init_logging();
     }
     let args = Args::parse();
     let budget = Duration::from_secs_f64(args.seconds);

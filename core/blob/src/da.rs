@@ -1,0 +1,946 @@
+//! DA submissions at rest and the attestations nodes sign over them.
+//!
+//! A submission is stored in the segment store under its id: the header (payload
+//! length and the per-blob commitments) as the key's metadata record, and each blob's
+//! cells with their proofs as segment `blob`. A node may hold only some of a blob's
+//! cells (its custody); the blob record says which. Cells are checked against their
+//! commitment before they are written ([`DaStore::put_cells`]): the store never holds
+//! unverified data.
+//!
+//! Formats (little-endian):
+//! - header: magic `ZGDH`, version 1, payload length (u64), blob count (u16), the
+//!   48-byte commitments;
+//! - blob record: custody bitmap (u128, bit i = cell i held), then per held cell in
+//!   index order the cell (2048 B) and its proof (48 B);
+//! - certificate: magic `ZGDC`, version 1, id (32), payload length (u64), count
+//!   (u16), then per attestation the node's ed25519 key (32) and signature (64).
+//!
+//! Attestations are ed25519 signatures over `zg-da attestation v1` ‖ id ‖ payload
+//! length. ed25519 rather than BLS: verifying one is ~50 µs with a mature, audited
+//! crate, and a node's attestation key is the same key type as its libp2p identity;
+//! BLS would buy one aggregate signature per certificate, at the price of a
+//! hash-to-curve signature scheme written here on top of arkworks.
+
+use std::path::Path;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use zg_kzg::{
+    BYTES_PER_CELL, BYTES_PER_COMMITMENT, BYTES_PER_PROOF, Bytes48, CELLS_PER_EXT_BLOB, KzgContext,
+};
+
+use crate as blob;
+use crate::{BlobError, CellWithProof, MAX_BLOBS, MAX_PAYLOAD, Submission};
+use zg_store::{Put, Store, StoreError};
+
+/// A submission id: BLAKE3 over its ordered commitments ([`blob::submission_id`]).
+pub type SubmissionId = [u8; 32];
+/// An ed25519 public key: names a node.
+pub type NodeId = [u8; 32];
+
+const HEADER_MAGIC: [u8; 4] = *b"ZGDH";
+const CERT_MAGIC: [u8; 4] = *b"ZGDC";
+const VERSION: u8 = 1;
+const HEADER_FIXED: usize = 4 + 1 + 8 + 2;
+const CELL_ENTRY: usize = BYTES_PER_CELL + BYTES_PER_PROOF;
+const BITMAP: usize = 16;
+/// Bytes of a blob record holding every cell.
+pub const MAX_BLOB_RECORD: usize = BITMAP + CELLS_PER_EXT_BLOB * CELL_ENTRY;
+const ATTESTATION_DOMAIN: &[u8] = b"zg-da attestation v1";
+const ATTESTATION_LEN: usize = 32 + 64;
+const CERT_FIXED: usize = 4 + 1 + 32 + 8 + 2;
+
+/// What went wrong with DA data.
+#[derive(Debug, thiserror::Error)]
+pub enum DaError {
+    /// Bytes that are not a header, blob record or certificate.
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// Which format.
+        what: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A header or cells that do not belong to the submission named.
+    #[error("submission {id}: {reason}")]
+    Mismatch {
+        /// The submission, hex.
+        id: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// The submission is not held here.
+    #[error("submission {0} not found")]
+    NotFound(String),
+    /// The cell is not held here (outside this node's custody, or not received).
+    #[error("submission {id}: blob {blob} cell {cell} not held")]
+    CellNotHeld {
+        /// The submission, hex.
+        id: String,
+        /// The blob.
+        blob: usize,
+        /// The cell.
+        cell: u64,
+    },
+    /// Cells that fail verification, too few cells, or a bad payload.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// The segment store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node key file could not be read or written.
+    #[error("node key {path}: {reason}")]
+    Key {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Results of DA operations.
+pub type Result<T, E = DaError> = std::result::Result<T, E>;
+
+fn malformed(what: &'static str, reason: impl Into<String>) -> DaError {
+    DaError::Malformed {
+        what,
+        reason: reason.into(),
+    }
+}
+
+fn hex_id(id: &SubmissionId) -> String {
+    zg_store::hex(id)
+}
+
+/// What names a submission and lets anyone check its cells: payload length and the
+/// commitment of every blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmissionHeader {
+    /// BLAKE3 over the commitments.
+    pub id: SubmissionId,
+    /// Payload bytes.
+    pub payload_len: u64,
+    /// One per blob, in order.
+    pub commitments: Vec<Bytes48>,
+}
+
+impl SubmissionHeader {
+    /// A header from its parts; the blob count must be the one the length needs.
+    pub fn new(payload_len: u64, commitments: Vec<Bytes48>) -> Result<Self> {
+        let bad = |reason: String| malformed("submission header", reason);
+        if payload_len > MAX_PAYLOAD as u64 {
+            return Err(bad(format!(
+                "payload length {payload_len} exceeds the maximum of {MAX_PAYLOAD}"
+            )));
+        }
+        let blobs = blob::blob_count(payload_len as usize);
+        if commitments.len() != blobs {
+            return Err(bad(format!(
+                "{} commitments, a payload of {payload_len} bytes has {blobs} blobs",
+                commitments.len()
+            )));
+        }
+        Ok(Self {
+            id: blob::submission_id(&commitments),
+            payload_len,
+            commitments,
+        })
+    }
+
+    /// The header of an encoded submission.
+    pub fn of(submission: &Submission) -> Self {
+        Self {
+            id: submission.id,
+            payload_len: submission.payload_len as u64,
+            commitments: submission.blobs.iter().map(|b| b.commitment).collect(),
+        }
+    }
+
+    /// Its stored form.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_FIXED + self.commitments.len() * BYTES_PER_COMMITMENT);
+        out.extend_from_slice(&HEADER_MAGIC);
+        out.push(VERSION);
+        out.extend_from_slice(&self.payload_len.to_le_bytes());
+        out.extend_from_slice(&(self.commitments.len() as u16).to_le_bytes());
+        for c in &self.commitments {
+            out.extend_from_slice(c);
+        }
+        out
+    }
+
+    /// Parses [`Self::encode`]'s output; the id is recomputed, never trusted.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let bad = |reason: String| malformed("submission header", reason);
+        if bytes.len() < HEADER_FIXED {
+            return Err(bad(format!(
+                "{} bytes, at least {HEADER_FIXED} needed",
+                bytes.len()
+            )));
+        }
+        if bytes[..4] != HEADER_MAGIC {
+            return Err(bad("bad magic".into()));
+        }
+        if bytes[4] != VERSION {
+            return Err(bad(format!("version {}, expected {VERSION}", bytes[4])));
+        }
+        let payload_len = u64::from_le_bytes(bytes[5..13].try_into().expect("8 bytes"));
+        let count = usize::from(u16::from_le_bytes([bytes[13], bytes[14]]));
+        if count > MAX_BLOBS {
+            return Err(bad(format!("{count} blobs, at most {MAX_BLOBS}")));
+        }
+        let rest = &bytes[HEADER_FIXED..];
+        if rest.len() != count * BYTES_PER_COMMITMENT {
+            return Err(bad(format!(
+                "{} bytes of commitments for {count} blobs",
+                rest.len()
+            )));
+        }
+        let commitments = rest
+            .chunks_exact(BYTES_PER_COMMITMENT)
+            .map(|c| c.try_into().expect("48 bytes"))
+            .collect();
+        Self::new(payload_len, commitments)
+    }
+
+    /// Blobs in the submission.
+    pub fn blob_count(&self) -> usize {
+        self.commitments.len()
+    }
+
+    fn commitment(&self, blob: usize) -> Result<&Bytes48> {
+        self.commitments.get(blob).ok_or_else(|| DaError::Mismatch {
+            id: hex_id(&self.id),
+            reason: format!("blob {blob} out of range ({} blobs)", self.commitments.len()),
+        })
+    }
+}
+
+/// Cell positions held of a blob, as a bitmap (bit i = cell i).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CellSet(pub u128);
+
+impl CellSet {
+    /// Every cell.
+    pub const ALL: Self = Self(u128::MAX);
+
+    /// Whether cell `index` is in the set.
+    pub fn contains(self, index: u64) -> bool {
+        index < CELLS_PER_EXT_BLOB as u64 && self.0 >> index & 1 == 1
+    }
+
+    /// Cells in the set.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The indices, ascending.
+    pub fn indices(self) -> impl Iterator<Item = u64> {
+        (0..CELLS_PER_EXT_BLOB as u64).filter(move |&i| self.contains(i))
+    }
+}
+
+/// The `count` cells of every blob a node custodies, derived from its id (e.g. its
+/// libp2p peer id) as in PeerDAS: anyone can tell which cells a node should hold.
+pub fn custody_columns(node: &[u8], count: usize) -> CellSet {
+    let count = count.min(CELLS_PER_EXT_BLOB);
+    let mut xof = blake3::Hasher::new_derive_key("zg da custody v1")
+        .update(node)
+        .finalize_xof();
+    // A partial Fisher-Yates shuffle of the 128 columns, driven by the node's hash.
+    let mut columns: Vec<u8> = (0..CELLS_PER_EXT_BLOB as u8).collect();
+    let mut set = 0u128;
+    for i in 0..count {
+        let mut r = [0u8; 8];
+        xof.fill(&mut r);
+        let j = i + (u64::from_le_bytes(r) % (CELLS_PER_EXT_BLOB - i) as u64) as usize;
+        columns.swap(i, j);
+        set |= 1 << columns[i];
+    }
+    CellSet(set)
+}
+
+/// A blob record's bytes for `cells` (sorted by index, no duplicates, indices < 128).
+pub fn encode_blob_record(cells: &[CellWithProof]) -> Vec<u8> {
+    let mut set = 0u128;
+    for c in cells {
+        set |= 1 << c.index;
+    }
+    let mut out = Vec::with_capacity(BITMAP + cells.len() * CELL_ENTRY);
+    out.extend_from_slice(&set.to_le_bytes());
+    for c in cells {
+        out.extend_from_slice(&c.cell);
+        out.extend_from_slice(&c.proof);
+    }
+    out
+}
+
+/// Parses a blob record: the cells it holds, by index. Only sizes are checked here;
+/// proofs are checked by [`DaStore::put_cells`] before anything is stored.
+pub fn decode_blob_record(bytes: &[u8]) -> Result<Vec<CellWithProof>> {
+    let bad = |reason: String| malformed("blob record", reason);
+    if bytes.len() < BITMAP {
+        return Err(bad(format!("{} bytes, at least {BITMAP} needed", bytes.len())));
+    }
+    let set = CellSet(u128::from_le_bytes(bytes[..BITMAP].try_into().expect("16 bytes")));
+    let body = &bytes[BITMAP..];
+    if body.len() != set.len() * CELL_ENTRY {
+        return Err(bad(format!(
+            "{} bytes for {} cells, expected {}",
+            body.len(),
+            set.len(),
+            set.len() * CELL_ENTRY
+        )));
+    }
+    Ok(set
+        .indices()
+        .zip(body.chunks_exact(CELL_ENTRY))
+        .map(|(index, entry)| CellWithProof {
+            index,
+            cell: entry[..BYTES_PER_CELL].try_into().expect("cell"),
+            proof: entry[BYTES_PER_CELL..].try_into().expect("proof"),
+        })
+        .collect())
+}
+
+/// Submissions in a segment store.
+pub struct DaStore {
+    store: Store,
+    // Serializes put_cells' read-merge-write of a blob record: two writers merging into
+    // the same record at once would each drop the other's cells.
+    merging: std::sync::Mutex<()>,
+}
+
+impl DaStore {
+    /// Wraps an open store.
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            merging: std::sync::Mutex::new(()),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stores a submission this node encoded itself (header and every cell), durably.
+    pub fn put_encoded(&self, submission: &Submission) -> Result<SubmissionHeader> {
+        let header = SubmissionHeader::of(submission);
+        // The same payload again: already held whole, nothing to write.
+        if self.header(&header.id)?.as_ref() == Some(&header)
+            && self.custody(&header)?.iter().all(|held| *held == CellSet::ALL)
+        {
+            return Ok(header);
+        }
+        let mut puts = Vec::with_capacity(submission.blobs.len() + 1);
+        for (i, b) in submission.blobs.iter().enumerate() {
+            let cells: Vec<CellWithProof> = b
+                .cells
+                .iter()
+                .zip(&b.proofs)
+                .enumerate()
+                .map(|(index, (cell, proof))| CellWithProof {
+                    index: index as u64,
+                    cell: *cell,
+                    proof: *proof,
+                })
+                .collect();
+            puts.push(Put::segment(header.id, i as u64, encode_blob_record(&cells)));
+        }
+        // The header last in the batch: once it is visible, so is every blob.
+        puts.push(Put::meta(header.id, header.encode()));
+        self.store.put_batch(puts)?;
+        Ok(header)
+    }
+
+    /// Stores a submission's header (idempotent).
+    pub fn put_header(&self, header: &SubmissionHeader) -> Result<()> {
+        if let Some(held) = self.header(&header.id)? {
+            if held == *header {
+                return Ok(());
+            }
+            return Err(DaError::Mismatch {
+                id: hex_id(&header.id),
+                reason: "a different header is already held".into(),
+            });
+        }
+        self.store
+            .put_batch(vec![Put::meta(header.id, header.encode())])?;
+        Ok(())
+    }
+
+    /// Verifies `cells` of blob `blob` against the header's commitment and adds them
+    /// to what is held (durably). Nothing is written if any cell fails.
+    pub fn put_cells(
+        &self,
+        ctx: &KzgContext,
+        header: &SubmissionHeader,
+        blob: usize,
+        cells: &[CellWithProof],
+    ) -> Result<CellSet> {
+        let commitment = header.commitment(blob)?;
+        let verified = blob::verify_cells(ctx, blob, commitment, cells)?;
+        let _merging = self
+            .merging
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A record that cannot be read is an error, not an empty one to write over.
+        let mut held = self.blob_cells(&header.id, blob)?;
+        let before = held.len();
+        for cell in verified {
+            if let Err(at) = held.binary_search_by_key(&cell.index, |c| c.index) {
+                held.insert(at, cell);
+            }
+        }
+        if held.len() != before {
+            self.store.put_batch(vec![Put::segment(
+                header.id,
+                blob as u64,
+                encode_blob_record(&held),
+            )])?;
+        }
+        Ok(cell_set(&held))
+    }
+
+    /// The header of submission `id`, if held.
+    pub fn header(&self, id: &SubmissionId) -> Result<Option<SubmissionHeader>> {
+        match self.store.get_meta(id) {
+            Ok(bytes) => SubmissionHeader::decode(&bytes).map(Some),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The cells held of blob `blob` (empty when none).
+    pub fn blob_cells(&self, id: &SubmissionId, blob: usize) -> Result<Vec<CellWithProof>> {
+        match self.store.get(id, blob as u64) {
+            Ok(bytes) => decode_blob_record(&bytes),
+            Err(StoreError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Which cells of each blob are held.
+    pub fn custody(&self, header: &SubmissionHeader) -> Result<Vec<CellSet>> {
+        (0..header.blob_count())
+            .map(|b| Ok(cell_set(&self.blob_cells(&header.id, b)?)))
+            .collect()
+    }
+
+    /// One cell with its proof.
+    pub fn cell(&self, id: &SubmissionId, blob: usize, index: u64) -> Result<CellWithProof> {
+        let header = self.header(id)?.ok_or_else(|| DaError::NotFound(hex_id(id)))?;
+        header.commitment(blob)?;
+        let not_held = || DaError::CellNotHeld {
+            id: hex_id(id),
+            blob,
+            cell: index,
+        };
+        if index >= CELLS_PER_EXT_BLOB as u64 {
+            return Err(not_held());
+        }
+        self.blob_cells(id, blob)?
+            .into_iter()
+            .find(|c| c.index == index)
+            .ok_or_else(not_held)
+    }
+
+    /// The payload, rebuilt from the cells held (each blob needs 64 of its 128).
+    /// Cells were verified before they were stored and the store checks every record
+    /// it reads; a blob held only in part is recovered by the field code.
+    pub fn payload(&self, ctx: &KzgContext, id: &SubmissionId) -> Result<Vec<u8>> {
+        let header = self.header(id)?.ok_or_else(|| DaError::NotFound(hex_id(id)))?;
+        let blobs = (0..header.blob_count())
+            .map(|b| {
+                let cells = self.blob_cells(id, b)?;
+                Ok(blob::rebuild_blob(ctx, b, &cells)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let payload = blob::unpack(&blobs)?;
+        if payload.len() as u64 != header.payload_len {
+            return Err(DaError::Mismatch {
+                id: hex_id(id),
+                reason: format!(
+                    "blobs hold {} payload bytes, the header says {}",
+                    payload.len(),
+                    header.payload_len
+                ),
+            });
+        }
+        Ok(payload)
+    }
+}
+
+fn cell_set(cells: &[CellWithProof]) -> CellSet {
+    CellSet(cells.iter().fold(0u128, |set, c| set | 1 << c.index))
+}
+
+/// A request from one DA node to another (the p2p protocol's message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaRequest {
+    /// The submission's header.
+    Header {
+        /// Which submission.
+        id: SubmissionId,
+    },
+    /// The cells the peer holds of one blob, among `wanted`.
+    Cells {
+        /// Which submission.
+        id: SubmissionId,
+        /// Which blob.
+        blob: u16,
+        /// Which cells.
+        wanted: CellSet,
+    },
+}
+
+impl DaRequest {
+    /// Its bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Header { id } => [&[0u8][..], id].concat(),
+            Self::Cells { id, blob, wanted } => {
+                [&[1u8][..], id, &blob.to_le_bytes(), &wanted.0.to_le_bytes()].concat()
+            }
+        }
+    }
+
+    /// Parses a request (exact sizes only).
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
+        match (b.first(), b.len()) {
+            (Some(0), 33) => Ok(Self::Header {
+                id: b[1..33].try_into().expect("32 bytes"),
+            }),
+            (Some(1), 51) => Ok(Self::Cells {
+                id: b[1..33].try_into().expect("32 bytes"),
+                blob: u16::from_le_bytes([b[33], b[34]]),
+                wanted: CellSet(u128::from_le_bytes(b[35..51].try_into().expect("16 bytes"))),
+            }),
+            (tag, len) => Err(format!("bad request: tag {tag:?}, {len} bytes")),
+        }
+    }
+}
+
+/// A DA peer's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DaResponse {
+    /// A header's bytes.
+    Header(Vec<u8>),
+    /// A blob record with the cells held among those wanted.
+    Cells(Vec<u8>),
+    /// Not held.
+    NotFound,
+    /// Refused (rate limit, error), with why.
+    Refused(String),
+}
+
+impl DaResponse {
+    /// Its bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Header(b) => [&[0u8][..], b].concat(),
+            Self::Cells(b) => [&[1u8][..], b].concat(),
+            Self::NotFound => vec![2],
+            Self::Refused(why) => [&[3u8][..], why.as_bytes()].concat(),
+        }
+    }
+
+    /// Parses a response; the body is checked by whoever uses it.
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
+        let (tag, rest) = b.split_first().ok_or("empty response")?;
+        Ok(match tag {
+            0 => Self::Header(rest.to_vec()),
+            1 => Self::Cells(rest.to_vec()),
+            2 => Self::NotFound,
+            3 => Self::Refused(String::from_utf8_lossy(&rest[..rest.len().min(256)]).into_owned()),
+            t => return Err(format!("bad response tag {t}")),
+        })
+    }
+}
+
+/// A node's signing key, kept in a file (32 secret bytes, mode 0600).
+pub struct NodeKey(SigningKey);
+
+impl NodeKey {
+    /// A key from 32 secret bytes.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(&secret))
+    }
+
+    /// Reads the key at `path`, or makes one there from `fresh` if there is none.
+    pub fn load_or_create(path: &Path, fresh: impl FnOnce() -> [u8; 32]) -> Result<Self> {
+        let err = |reason: String| DaError::Key {
+            path: path.display().to_string(),
+            reason,
+        };
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let secret: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+                    err(format!(
+                        "{} bytes, expected 32; remove it to make a new key",
+                        b.len()
+                    ))
+                })?;
+                Ok(Self::from_secret(secret))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let secret = fresh();
+                let tmp = path.with_extension("tmp");
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .map_err(|e| err(e.to_string()))?;
+                file.write_all(&secret)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| err(e.to_string()))?;
+                std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+                Ok(Self::from_secret(secret))
+            }
+            Err(e) => Err(err(e.to_string())),
+        }
+    }
+
+    /// The node's public key.
+    pub fn node_id(&self) -> NodeId {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// The secret bytes (for deriving the node's other identities).
+    pub fn secret(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// Signs that this node holds its share of the submission `header` names.
+    pub fn attest(&self, header: &SubmissionHeader) -> Attestation {
+        let signature = self.0.sign(&statement(&header.id, header.payload_len));
+        Attestation {
+            node: self.node_id(),
+            signature: signature.to_bytes(),
+        }
+    }
+}
+
+fn statement(id: &SubmissionId, payload_len: u64) -> Vec<u8> {
+    let mut m = Vec::with_capacity(ATTESTATION_DOMAIN.len() + 40);
+    m.extend_from_slice(ATTESTATION_DOMAIN);
+    m.extend_from_slice(id);
+    m.extend_from_slice(&payload_len.to_le_bytes());
+    m
+}
+
+/// One node's signed statement that it holds and verified its share of a submission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attestation {
+    /// The node's ed25519 public key.
+    pub node: NodeId,
+    /// Its signature over the statement.
+    pub signature: [u8; 64],
+}
+
+impl Attestation {
+    /// Whether the signature is the node's over (id, payload length).
+    pub fn verify(&self, id: &SubmissionId, payload_len: u64) -> bool {
+        let Ok(key) = VerifyingKey::from_bytes(&self.node) else {
+            return false;
+        };
+        key.verify_strict(
+            &statement(id, payload_len),
+            &Signature::from_bytes(&self.signature),
+        )
+        .is_ok()
+    }
+}
+
+/// Why a certificate does not hold.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    /// Not a certificate.
+    #[error("malformed certificate: {0}")]
+    Malformed(String),
+    /// Signed by a node outside the set.
+    #[error("attestation by {0}, which is not in the node set")]
+    UnknownNode(String),
+    /// The same node twice.
+    #[error("node {0} attests twice")]
+    DuplicateNode(String),
+    /// A signature that does not verify.
+    #[error("attestation by {0} has an invalid signature")]
+    BadSignature(String),
+    /// Fewer attestations than required.
+    #[error("{have} valid attestations, {need} required")]
+    BelowThreshold {
+        /// Valid, distinct attestations from the set.
+        have: usize,
+        /// The threshold.
+        need: usize,
+    },
+}
+
+/// Attestations of one submission, collected by a client: proof that enough nodes of
+/// a set hold it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    /// The submission.
+    pub id: SubmissionId,
+    /// Its payload length.
+    pub payload_len: u64,
+    /// One per node.
+    pub attestations: Vec<Attestation>,
+}
+
+impl Certificate {
+    /// Checks that at least `threshold` distinct nodes of `nodes` signed, and that
+    /// every attestation is valid and from the set.
+    pub fn verify(&self, nodes: &[NodeId], threshold: usize) -> Result<(), CertError> {
+        let mut seen: Vec<NodeId> = Vec::with_capacity(self.attestations.len());
+        for a in &self.attestations {
+            let name = zg_store::hex(&a.node);
+            if !nodes.contains(&a.node) {
+                return Err(CertError::UnknownNode(name));
+            }
+            if seen.contains(&a.node) {
+                return Err(CertError::DuplicateNode(name));
+            }
+            if !a.verify(&self.id, self.payload_len) {
+                return Err(CertError::BadSignature(name));
+            }
+            seen.push(a.node);
+        }
+        if seen.len() < threshold.max(1) {
+            return Err(CertError::BelowThreshold {
+                have: seen.len(),
+                need: threshold.max(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// The certificate's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(CERT_FIXED + self.attestations.len() * ATTESTATION_LEN);
+        out.extend_from_slice(&CERT_MAGIC);
+        out.push(VERSION);
+        out.extend_from_slice(&self.id);
+        out.extend_from_slice(&self.payload_len.to_le_bytes());
+        out.extend_from_slice(&(self.attestations.len() as u16).to_le_bytes());
+        for a in &self.attestations {
+            out.extend_from_slice(&a.node);
+            out.extend_from_slice(&a.signature);
+        }
+        out
+    }
+
+    /// Parses [`Self::encode`]'s output (signatures are checked by [`Self::verify`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, CertError> {
+        let bad = |s: String| CertError::Malformed(s);
+        if bytes.len() < CERT_FIXED {
+            return Err(bad(format!(
+                "{} bytes, at least {CERT_FIXED} needed",
+                bytes.len()
+            )));
+        }
+        if bytes[..4] != CERT_MAGIC {
+            return Err(bad("bad magic".into()));
+        }
+        if bytes[4] != VERSION {
+            return Err(bad(format!("version {}, expected {VERSION}", bytes[4])));
+        }
+        let id: SubmissionId = bytes[5..37].try_into().expect("32 bytes");
+        let payload_len = u64::from_le_bytes(bytes[37..45].try_into().expect("8 bytes"));
+        let count = usize::from(u16::from_le_bytes([bytes[45], bytes[46]]));
+        let rest = &bytes[CERT_FIXED..];
+        if rest.len() != count * ATTESTATION_LEN {
+            return Err(bad(format!("{} bytes of attestations for {count}", rest.len())));
+        }
+        let attestations = rest
+            .chunks_exact(ATTESTATION_LEN)
+            .map(|a| Attestation {
+                node: a[..32].try_into().expect("32 bytes"),
+                signature: a[32..].try_into().expect("64 bytes"),
+            })
+            .collect();
+        Ok(Self {
+            id,
+            payload_len,
+            attestations,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> NodeKey {
+        NodeKey::from_secret([n; 32])
+    }
+
+    fn header() -> SubmissionHeader {
+        SubmissionHeader::new(1000, vec![[0xc0; 48]]).unwrap()
+    }
+
+    #[test]
+    fn header_round_trips_and_rejects_bad_shapes() {
+        let h = header();
+        assert_eq!(SubmissionHeader::decode(&h.encode()).unwrap(), h);
+        assert_eq!(h.id, blob::submission_id(&h.commitments));
+        let bytes = h.encode();
+        for cut in 0..bytes.len() {
+            assert!(SubmissionHeader::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        // Blob count must match the length; too large a payload is refused.
+        assert!(SubmissionHeader::new(200_000, vec![[0xc0; 48]]).is_err());
+        assert!(SubmissionHeader::new(MAX_PAYLOAD as u64 + 1, vec![[0; 48]; 257]).is_err());
+        let mut v2 = bytes;
+        v2[4] = 2;
+        assert!(SubmissionHeader::decode(&v2).is_err());
+    }
+
+    #[test]
+    fn blob_records_round_trip_and_check_sizes() {
+        let cells: Vec<CellWithProof> = [0u64, 5, 127]
+            .iter()
+            .map(|&index| CellWithProof {
+                index,
+                cell: [index as u8; BYTES_PER_CELL],
+                proof: [index as u8 ^ 0xff; 48],
+            })
+            .collect();
+        let bytes = encode_blob_record(&cells);
+        assert_eq!(decode_blob_record(&bytes).unwrap(), cells);
+        assert_eq!(cell_set(&cells).indices().collect::<Vec<_>>(), vec![0, 5, 127]);
+        assert!(decode_blob_record(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_blob_record(&bytes[..10]).is_err());
+        let mut more = bytes;
+        more[0] |= 2;
+        assert!(decode_blob_record(&more).is_err());
+        assert_eq!(decode_blob_record(&0u128.to_le_bytes()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn certificates_hold_only_with_enough_valid_known_signers() {
+        let h = header();
+        let keys: Vec<NodeKey> = (1..=4).map(key).collect();
+        let set: Vec<NodeId> = keys.iter().map(NodeKey::node_id).collect();
+        let cert = |signers: &[usize]| Certificate {
+            id: h.id,
+            payload_len: h.payload_len,
+            attestations: signers.iter().map(|&i| keys[i].attest(&h)).collect(),
+        };
+        let good = cert(&[0, 2, 3]);
+        assert_eq!(good.verify(&set, 3), Ok(()));
+        assert_eq!(Certificate::decode(&good.encode()).unwrap(), good);
+        assert_eq!(
+            good.verify(&set, 4),
+            Err(CertError::BelowThreshold { have: 3, need: 4 })
+        );
+        assert!(matches!(
+            cert(&[0, 0]).verify(&set, 1),
+            Err(CertError::DuplicateNode(_))
+        ));
+        assert!(matches!(
+            good.verify(&set[..2], 1),
+            Err(CertError::UnknownNode(_))
+        ));
+        // A flipped signature bit, another length, another id: all refused.
+        let mut forged = good.clone();
+        forged.attestations[1].signature[7] ^= 1;
+        assert!(matches!(forged.verify(&set, 1), Err(CertError::BadSignature(_))));
+        let mut other_len = good.clone();
+        other_len.payload_len += 1;
+        assert!(matches!(
+            other_len.verify(&set, 1),
+            Err(CertError::BadSignature(_))
+        ));
+        let mut other_id = good;
+        other_id.id[0] ^= 1;
+        assert!(matches!(
+            other_id.verify(&set, 1),
+            Err(CertError::BadSignature(_))
+        ));
+        assert!(matches!(
+            Certificate {
+                attestations: vec![],
+                ..cert(&[])
+            }
+            .verify(&set, 0),
+            Err(CertError::BelowThreshold { .. })
+        ));
+    }
+
+    #[test]
+    fn custody_is_deterministic_and_sized() {
+        let a = custody_columns(b"node a", 48);
+        assert_eq!(a, custody_columns(b"node a", 48));
+        assert_eq!(a.len(), 48);
+        assert_ne!(a, custody_columns(b"node b", 48));
+        assert_eq!(custody_columns(b"x", 500), CellSet::ALL);
+        assert!(custody_columns(b"x", 0).is_empty());
+        // Columns spread evenly over many nodes.
+        let mut hits = [0u32; CELLS_PER_EXT_BLOB];
+        for n in 0..1000u32 {
+            for i in custody_columns(&n.to_le_bytes(), 16).indices() {
+                hits[i as usize] += 1;
+            }
+        }
+        assert!(hits.iter().all(|&h| (60..=200).contains(&h)), "{hits:?}");
+    }
+
+    #[test]
+    fn messages_round_trip_and_reject_bad_sizes() {
+        for r in [
+            DaRequest::Header { id: [3; 32] },
+            DaRequest::Cells {
+                id: [4; 32],
+                blob: 255,
+                wanted: CellSet(1 << 127 | 5),
+            },
+        ] {
+            let b = r.encode();
+            assert!(b.len() <= 64);
+            assert_eq!(DaRequest::decode(&b).unwrap(), r);
+            assert!(DaRequest::decode(&b[..b.len() - 1]).is_err());
+        }
+        assert!(DaRequest::decode(&[9; 33]).is_err());
+        for r in [
+            DaResponse::Header(vec![1, 2]),
+            DaResponse::Cells(vec![]),
+            DaResponse::NotFound,
+            DaResponse::Refused("busy".into()),
+        ] {
+            assert_eq!(DaResponse::decode(&r.encode()).unwrap(), r);
+        }
+        assert!(DaResponse::decode(&[]).is_err());
+        assert!(DaResponse::decode(&[7]).is_err());
+    }
+
+    #[test]
+    fn node_key_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.key");
+        let a = NodeKey::load_or_create(&path, || [7; 32]).unwrap();
+        let b = NodeKey::load_or_create(&path, || [8; 32]).unwrap();
+        assert_eq!(a.node_id(), b.node_id());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::write(&path, [1u8; 5]).unwrap();
+        assert!(matches!(
+            NodeKey::load_or_create(&path, || [9; 32]),
+            Err(DaError::Key { .. })
+        ));
+    }
+}

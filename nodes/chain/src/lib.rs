@@ -1,0 +1,17 @@
+//! # zg-chain
+//!
+//! The chain node: zg's EVM chain behind standard Ethereum JSON-RPC, in dev mode — one
+//! sequencer, prefunded accounts from a mnemonic, instant or interval blocks, blocks
+//! durable before they are reported.
+//!
+//! - [`server`]: configuration, dev accounts and lifecycle.
+//! - `sequencer`: orders transactions into blocks; `rpc`: the Ethereum JSON-RPC.
+
+mod rpc;
+mod sequencer;
+pub mod server;
+
+pub use server::{
+    ChainNode, ChainNodeConfig, DEV_MNEMONIC, DevAccount, MAX_BLOCK_RANGE, MAX_LOGS, block_time,
+    dev_accounts, print_accounts,
+};

@@ -1,0 +1,527 @@
+//! The chain's standard Ethereum JSON-RPC: accounts, calls, gas, fees, raw
+//! transactions, receipts, blocks and logs, in the shapes alloy, ethers, viem and
+//! web3.py expect.
+
+use std::sync::Arc;
+
+use alloy_consensus::{ReceiptEnvelope, Transaction as _};
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::{
+    Block, BlockTransactions, FeeHistory, Filter, Header as RpcHeader, Log, Transaction, TransactionReceipt,
+    TransactionRequest,
+};
+use jsonrpsee::RpcModule;
+use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
+use tokio::sync::oneshot;
+use zg_evm::{CallRequest, Chain, ChainBlock, EstimateError, TxError, TxOutcome, decode_transaction};
+
+use crate::sequencer::{Shared, Submission, now_secs};
+use crate::server::{MAX_BLOCK_RANGE, MAX_LOGS};
+
+const GWEI: u128 = 1_000_000_000;
+
+type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+// Where the sequencer reports whether a submitted transaction made it into a block.
+type Outcome = oneshot::Receiver<Result<(), TxError>>;
+
+fn rpc_err(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObject::owned(code, message.into(), None::<()>)
+}
+
+// geth answers transaction-pool and state errors with -32000.
+fn tx_err(error: &TxError) -> ErrorObjectOwned {
+    rpc_err(-32000, error.to_string())
+}
+
+fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+    rpc_err(-32602, message)
+}
+
+// Execution reverted: code 3 with the revert data, as geth reports it.
+fn reverted(output: &Bytes) -> ErrorObjectOwned {
+    use alloy_sol_types::SolError;
+    let reason = alloy_sol_types::Revert::abi_decode(output)
+        .map(|revert| revert.reason)
+        .ok()
+        .or_else(|| alloy_sol_types::decode_revert_reason(output));
+    let message = match reason {
+        Some(reason) => format!("execution reverted: {reason}"),
+        None => "execution reverted".to_owned(),
+    };
+    ErrorObject::owned(3, message, Some(output.to_string()))
+}
+
+// Resolves a block parameter to a number; `None` for a block that does not exist.
+fn resolve(chain: &Chain, id: Option<BlockId>) -> RpcResult<Option<u64>> {
+    let head = chain.head().header.number;
+    Ok(match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
+        BlockId::Hash(hash) => chain.block_by_hash(&hash.block_hash).map(|b| b.header.number),
+        BlockId::Number(number) => match number {
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+            BlockNumberOrTag::Earliest => Some(0),
+            _ => Some(head),
+        },
+    })
+}
+
+// State queries answer for the head only: this node keeps no historical state.
+fn at_head(chain: &Chain, id: Option<BlockId>) -> RpcResult<()> {
+    match resolve(chain, id)? {
+        Some(n) if n == chain.head().header.number => Ok(()),
+        Some(n) => Err(rpc_err(
+            -32000,
+            format!(
+                "historical state is not available (block {n}, head {}): this node keeps the latest state only",
+                chain.head().header.number
+            ),
+        )),
+        None => Err(rpc_err(-32000, "header not found")),
+    }
+}
+
+fn call_request(request: TransactionRequest) -> CallRequest {
+    CallRequest {
+        from: request.from,
+        to: request.to.and_then(|kind| kind.to().copied()),
+        gas: request.gas,
+        gas_price: request.gas_price.or(request.max_fee_per_gas),
+        value: request.value,
+        data: request.input.into_input().unwrap_or_default(),
+    }
+}
+
+fn rpc_transaction(block: &ChainBlock, index: usize) -> Transaction {
+    let tx = &block.transactions[index];
+    Transaction {
+        inner: tx.clone(),
+        block_hash: Some(block.hash),
+        block_number: Some(block.header.number),
+        transaction_index: Some(index as u64),
+        effective_gas_price: Some(tx.inner().effective_gas_price(block.header.base_fee_per_gas)),
+        block_timestamp: Some(block.header.timestamp),
+    }
+}
+
+fn rpc_receipt(block: &ChainBlock, index: usize) -> TransactionReceipt {
+    let tx = &block.transactions[index];
+    let hash = *tx.inner().tx_hash();
+    let mut log_index: u64 = block.receipts[..index]
+        .iter()
+        .map(|r| r.logs().len() as u64)
+        .sum();
+    let inner: ReceiptEnvelope<Log> = block.receipts[index].clone().map_logs(|log| {
+        let log = Log {
+            inner: log,
+            block_hash: Some(block.hash),
+            block_number: Some(block.header.number),
+            block_timestamp: Some(block.header.timestamp),
+            transaction_hash: Some(hash),
+            transaction_index: Some(index as u64),
+            log_index: Some(log_index),
+            removed: false,
+        };
+        log_index += 1;
+        log
+    });
+    TransactionReceipt {
+        inner,
+        transaction_hash: hash,
+        transaction_index: Some(index as u64),
+        block_hash: Some(block.hash),
+        block_number: Some(block.header.number),
+        gas_used: block.gas_used_by(index),
+        effective_gas_price: tx.inner().effective_gas_price(block.header.base_fee_per_gas),
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: tx.signer(),
+        to: tx.inner().to(),
+        contract_address: tx
+            .inner()
+            .is_create()
+            .then(|| tx.signer().create(tx.inner().nonce())),
+    }
+}
+
+fn rpc_block(block: &ChainBlock, full: bool) -> Block {
+    let transactions = if full {
+        BlockTransactions::Full(
+            (0..block.transactions.len())
+                .map(|i| rpc_transaction(block, i))
+                .collect(),
+        )
+    } else {
+        BlockTransactions::Hashes(
+            block
+                .transactions
+                .iter()
+                .map(|tx| *tx.inner().tx_hash())
+                .collect(),
+        )
+    };
+    Block {
+        header: RpcHeader {
+            hash: block.hash,
+            inner: block.header.clone(),
+            total_difficulty: Some(U256::ZERO),
+            size: Some(U256::from(block.size)),
+        },
+        uncles: Vec::new(),
+        transactions,
+        withdrawals: Some(Default::default()),
+    }
+}
+
+fn logs(chain: &Chain, filter: &Filter) -> RpcResult<Vec<Log>> {
+    let head = chain.head().header.number;
+    let range = if let Some(hash) = filter.get_block_hash() {
+        let block = chain
+            .block_by_hash(&hash)
+            .ok_or_else(|| rpc_err(-32000, "unknown block"))?;
+        block.header.number..=block.header.number
+    } else {
+        let from = filter.get_from_block().unwrap_or(head).min(head);
+        let to = filter.get_to_block().unwrap_or(head).min(head);
+        if from > to {
+            return Ok(Vec::new());
+        }
+        if to - from >= MAX_BLOCK_RANGE {
+            return Err(rpc_err(
+                -32005,
+                format!("block range over the {MAX_BLOCK_RANGE}-block limit"),
+            ));
+        }
+        from..=to
+    };
+    let mut out = Vec::new();
+    for number in range {
+        let Some(block) = chain.block(number) else { break };
+        if !filter.matches_bloom(block.header.logs_bloom) {
+            continue;
+        }
+        for index in 0..block.transactions.len() {
+            for log in rpc_receipt(block, index).inner.into_logs() {
+                if filter.matches(&log.inner) {
+                    if out.len() == MAX_LOGS {
+                        return Err(rpc_err(
+                            -32005,
+                            format!("query returned more than {MAX_LOGS} results; narrow the block range"),
+                        ));
+                    }
+                    out.push(log);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+// Weighted percentiles of the tips paid in `block` (by gas used), as geth computes them.
+fn block_rewards(block: &ChainBlock, percentiles: &[f64]) -> Vec<u128> {
+    let base_fee = block.header.base_fee_per_gas;
+    let mut tips: Vec<(u128, u64)> = (0..block.transactions.len())
+        .map(|i| {
+            let tx = block.transactions[i].inner();
+            (
+                tx.effective_tip_per_gas(base_fee.unwrap_or_default())
+                    .unwrap_or_default(),
+                block.gas_used_by(i),
+            )
+        })
+        .collect();
+    if tips.is_empty() {
+        return vec![0; percentiles.len()];
+    }
+    tips.sort_unstable();
+    let total: u64 = tips.iter().map(|t| t.1).sum();
+    percentiles
+        .iter()
+        .map(|p| {
+            let threshold = (total as f64 * p / 100.0) as u64;
+            let mut sum = 0;
+            for (tip, gas) in &tips {
+                sum += gas;
+                if sum >= threshold {
+                    return *tip;
+                }
+            }
+            tips.last().map_or(0, |t| t.0)
+        })
+        .collect()
+}
+
+fn fee_history(
+    chain: &Chain,
+    count: u64,
+    newest: BlockNumberOrTag,
+    percentiles: Option<Vec<f64>>,
+) -> RpcResult<FeeHistory> {
+    let head = chain.head().header.number;
+    let newest = match newest {
+        BlockNumberOrTag::Number(n) => n.min(head),
+        BlockNumberOrTag::Earliest => 0,
+        _ => head,
+    };
+    let count = count.clamp(1, 1024).min(newest + 1);
+    if let Some(p) = &percentiles
+        && (p.len() > 100
+            || p.windows(2).any(|w| w[0] > w[1])
+            || p.iter().any(|x| !(0.0..=100.0).contains(x)))
+    {
+        return Err(invalid_params(
+            "reward percentiles must be ascending values in 0..=100 (at most 100)",
+        ));
+    }
+    let oldest = newest + 1 - count;
+    let blocks: Vec<&ChainBlock> = (oldest..=newest).filter_map(|n| chain.block(n)).collect();
+    let mut base_fee_per_gas: Vec<u128> = blocks
+        .iter()
+        .map(|b| u128::from(b.header.base_fee_per_gas.unwrap_or_default()))
+        .collect();
+    let next = chain.next_block_context(now_secs()).base_fee;
+    base_fee_per_gas.push(if newest == head {
+        u128::from(next)
+    } else {
+        chain
+            .block(newest + 1)
+            .map_or(0, |b| u128::from(b.header.base_fee_per_gas.unwrap_or_default()))
+    });
+    Ok(FeeHistory {
+        base_fee_per_gas,
+        gas_used_ratio: blocks
+            .iter()
+            .map(|b| b.header.gas_used as f64 / b.header.gas_limit as f64)
+            .collect(),
+        base_fee_per_blob_gas: vec![0; blocks.len() + 1],
+        blob_gas_used_ratio: vec![0.0; blocks.len()],
+        oldest_block: oldest,
+        reward: percentiles.map(|p| blocks.iter().map(|b| block_rewards(b, &p)).collect()),
+    })
+}
+
+fn next_or_default<T: serde::de::DeserializeOwned>(
+    seq: &mut jsonrpsee::types::params::ParamsSequence<'_>,
+) -> RpcResult<Option<T>> {
+    seq.optional_next::<T>()
+}
+
+fn send_raw(shared: &Arc<Shared>, raw: &Bytes) -> RpcResult<(B256, Option<Outcome>)> {
+    let chain_id = shared.chain().chain_id();
+    let tx = decode_transaction(raw, chain_id).map_err(|e| tx_err(&e))?;
+    let hash = *tx.inner().tx_hash();
+    let sender = tx.signer();
+    let nonce = tx.inner().nonce();
+    if tx.inner().gas_limit() > shared.gas_limit {
+        return Err(tx_err(&TxError::GasLimit));
+    }
+    {
+        let chain = shared.chain();
+        if chain.transaction(&hash).is_some() {
+            return Err(rpc_err(-32000, "already known"));
+        }
+        let (state_nonce, balance) = chain
+            .state()
+            .account(&sender)
+            .map_or((0, U256::ZERO), |a| (a.nonce, a.balance));
+        if nonce < state_nonce {
+            return Err(tx_err(&TxError::NonceTooLow {
+                address: sender,
+                tx: nonce,
+                state: state_nonce,
+            }));
+        }
+        let want = U256::from(tx.inner().gas_limit()) * U256::from(tx.inner().max_fee_per_gas())
+            + tx.inner().value();
+        if balance < want {
+            return Err(tx_err(&TxError::InsufficientFunds {
+                address: sender,
+                have: balance,
+                want,
+            }));
+        }
+    }
+    {
+        let mut queued = shared
+            .queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !queued.entry(sender).or_default().insert(nonce) {
+            return Err(rpc_err(-32000, "replacement transaction underpriced"));
+        }
+    }
+    let (reply, receiver) = if shared.instant {
+        let (tx, rx) = oneshot::channel();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    shared
+        .submit
+        .send(Submission { tx, reply })
+        .map_err(|_| rpc_err(-32000, "the node is shutting down"))?;
+    Ok((hash, receiver))
+}
+
+pub(crate) fn rpc_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<Shared>>> {
+    let mut m = RpcModule::new(shared);
+    m.register_method("web3_clientVersion", |_, _, _| -> RpcResult<String> {
+        Ok(format!("zg-chain/{}", env!("CARGO_PKG_VERSION")))
+    })?;
+    m.register_method("net_version", |_, s, _| -> RpcResult<String> {
+        Ok(s.chain().chain_id().to_string())
+    })?;
+    m.register_method("net_listening", |_, _, _| -> RpcResult<bool> { Ok(true) })?;
+    m.register_method("eth_chainId", |_, s, _| -> RpcResult<U64> {
+        Ok(U64::from(s.chain().chain_id()))
+    })?;
+    m.register_method("eth_syncing", |_, _, _| -> RpcResult<bool> { Ok(false) })?;
+    m.register_method("eth_accounts", |_, _, _| -> RpcResult<Vec<Address>> {
+        Ok(Vec::new())
+    })?;
+    m.register_method("eth_blockNumber", |_, s, _| -> RpcResult<U64> {
+        Ok(U64::from(s.chain().head().header.number))
+    })?;
+    m.register_method("eth_gasPrice", |_, s, _| -> RpcResult<U256> {
+        let base = s.chain().next_block_context(now_secs()).base_fee;
+        Ok(U256::from(u128::from(base) + GWEI))
+    })?;
+    m.register_method("eth_maxPriorityFeePerGas", |_, _, _| -> RpcResult<U256> {
+        Ok(U256::from(GWEI))
+    })?;
+    m.register_method("eth_feeHistory", |p: Params<'_>, s, _| -> RpcResult<FeeHistory> {
+        let mut seq = p.sequence();
+        let count: U64 = seq.next()?;
+        let newest: BlockNumberOrTag = seq.next()?;
+        let percentiles: Option<Vec<f64>> = next_or_default(&mut seq)?;
+        fee_history(&s.chain(), count.to(), newest, percentiles)
+    })?;
+    m.register_method("eth_getBalance", |p: Params<'_>, s, _| -> RpcResult<U256> {
+        let mut seq = p.sequence();
+        let address: Address = seq.next()?;
+        let block: Option<BlockId> = next_or_default(&mut seq)?;
+        let chain = s.chain();
+        at_head(&chain, block)?;
+        Ok(chain.state().account(&address).map_or(U256::ZERO, |a| a.balance))
+    })?;
+    m.register_method(
+        "eth_getTransactionCount",
+        |p: Params<'_>, s, _| -> RpcResult<U64> {
+            let mut seq = p.sequence();
+            let address: Address = seq.next()?;
+            let block: Option<BlockId> = next_or_default(&mut seq)?;
+            if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
+                return Ok(U64::from(s.pending_nonce(&address)));
+            }
+            let chain = s.chain();
+            at_head(&chain, block)?;
+            Ok(U64::from(chain.state().account(&address).map_or(0, |a| a.nonce)))
+        },
+    )?;
+    m.register_method("eth_getCode", |p: Params<'_>, s, _| -> RpcResult<Bytes> {
+        let mut seq = p.sequence();
+        let address: Address = seq.next()?;
+        let block: Option<BlockId> = next_or_default(&mut seq)?;
+        let chain = s.chain();
+        at_head(&chain, block)?;
+        Ok(chain.state().code_of(&address))
+    })?;
+    m.register_method("eth_getStorageAt", |p: Params<'_>, s, _| -> RpcResult<B256> {
+        let mut seq = p.sequence();
+        let address: Address = seq.next()?;
+        let slot: U256 = seq.next()?;
+        let block: Option<BlockId> = next_or_default(&mut seq)?;
+        let chain = s.chain();
+        at_head(&chain, block)?;
+        Ok(B256::from(chain.state().storage(&address, slot)))
+    })?;
+    m.register_blocking_method("eth_call", |p: Params<'_>, s, _| -> RpcResult<Bytes> {
+        let mut seq = p.sequence();
+        let request: TransactionRequest = seq.next()?;
+        let block: Option<BlockId> = next_or_default(&mut seq)?;
+        let chain = s.chain();
+        at_head(&chain, block)?;
+        match chain
+            .call(&call_request(request), now_secs())
+            .map_err(|e| tx_err(&e))?
+            .outcome
+        {
+            TxOutcome::Success { output, .. } => Ok(output),
+            TxOutcome::Revert { output } => Err(reverted(&output)),
+            TxOutcome::Halt { reason } => Err(rpc_err(-32000, format!("execution halted: {reason}"))),
+        }
+    })?;
+    m.register_blocking_method("eth_estimateGas", |p: Params<'_>, s, _| -> RpcResult<U64> {
+        let mut seq = p.sequence();
+        let request: TransactionRequest = seq.next()?;
+        let block: Option<BlockId> = next_or_default(&mut seq)?;
+        let chain = s.chain();
+        at_head(&chain, block)?;
+        match chain.estimate_gas(&call_request(request), now_secs()) {
+            Ok(gas) => Ok(U64::from(gas)),
+            Err(EstimateError::Invalid(e)) => Err(tx_err(&e)),
+            Err(EstimateError::Failed(TxOutcome::Revert { output })) => Err(reverted(&output)),
+            Err(EstimateError::Failed(outcome)) => Err(rpc_err(
+                -32000,
+                format!("gas required exceeds allowance ({}): {outcome:?}", s.gas_limit),
+            )),
+        }
+    })?;
+    m.register_async_method("eth_sendRawTransaction", |p, s, _| async move {
+        let raw: Bytes = p.one()?;
+        let (hash, receiver) = send_raw(&s, &raw)?;
+        if let Some(receiver) = receiver {
+            match receiver.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(tx_err(&error)),
+                Err(_) => {
+                    return Err(rpc_err(
+                        -32000,
+                        "the node stopped before the transaction was executed",
+                    ));
+                }
+            }
+        }
+        RpcResult::Ok(hash)
+    })?;
+    m.register_method(
+        "eth_getTransactionByHash",
+        |p: Params<'_>, s, _| -> RpcResult<Option<Transaction>> {
+            let hash: B256 = p.one()?;
+            let chain = s.chain();
+            Ok(chain
+                .transaction(&hash)
+                .map(|(block, i)| rpc_transaction(block, i)))
+        },
+    )?;
+    m.register_method(
+        "eth_getTransactionReceipt",
+        |p: Params<'_>, s, _| -> RpcResult<Option<TransactionReceipt>> {
+            let hash: B256 = p.one()?;
+            let chain = s.chain();
+            Ok(chain.transaction(&hash).map(|(block, i)| rpc_receipt(block, i)))
+        },
+    )?;
+    m.register_method(
+        "eth_getBlockByNumber",
+        |p: Params<'_>, s, _| -> RpcResult<Option<Block>> {
+            let (number, full): (BlockNumberOrTag, bool) = p.parse()?;
+            let chain = s.chain();
+            let number = resolve(&chain, Some(BlockId::Number(number)))?;
+            Ok(number.and_then(|n| chain.block(n)).map(|b| rpc_block(b, full)))
+        },
+    )?;
+    m.register_method(
+        "eth_getBlockByHash",
+        |p: Params<'_>, s, _| -> RpcResult<Option<Block>> {
+            let (hash, full): (B256, bool) = p.parse()?;
+            let chain = s.chain();
+            Ok(chain.block_by_hash(&hash).map(|b| rpc_block(b, full)))
+        },
+    )?;
+    m.register_blocking_method("eth_getLogs", |p: Params<'_>, s, _| -> RpcResult<Vec<Log>> {
+        let filter: Filter = p.one()?;
+        logs(&s.chain(), &filter)
+    })?;
+    Ok(m)
+}

@@ -1,0 +1,398 @@
+//! `zg`: the command line client, and `zg devnet`, a local network in one process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use zg_chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC, print_accounts};
+use zg_da::api::{id_hex, parse_id};
+use zg_da::client as da_client;
+use zg_da::{DaClient, DaConfig, DaServer};
+use zg_kzg::KzgContext;
+use zg_merkle::RootKind;
+use zg_node::p2p::P2pConfig;
+use zg_storage::api::root_hex;
+use zg_storage::client;
+use zg_storage::{StorageClient, StorageConfig, StorageServer};
+
+/// zg: verifiable storage for decentralized AI — client and local devnet.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Upload a file to a storage node (resumes a partial upload); prints its root.
+    Upload {
+        /// The file.
+        file: PathBuf,
+        /// Storage node URL.
+        #[arg(long, default_value = "http://127.0.0.1:5678")]
+        node: String,
+        /// Which tree names the file: blake3 (its BLAKE3 hash) or zg (0G's Keccak tree).
+        #[arg(long, default_value = "blake3")]
+        root_kind: RootKind,
+    },
+    /// Download a file by root, verifying every segment and the final root.
+    Download {
+        /// The file root (hex).
+        root: String,
+        /// Where to write it.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Storage node URL.
+        #[arg(long, default_value = "http://127.0.0.1:5678")]
+        node: String,
+    },
+    /// Print both roots of a local file (offline).
+    Root {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Fetch one segment's proof from a node and verify it.
+    Proof {
+        /// The file root (hex).
+        root: String,
+        /// Segment index.
+        segment: u64,
+        /// Storage node URL.
+        #[arg(long, default_value = "http://127.0.0.1:5678")]
+        node: String,
+    },
+    /// Data availability: submit payloads to DA nodes, sample them, fetch them back.
+    Da {
+        #[command(subcommand)]
+        cmd: DaCmd,
+    },
+    /// Run a local network in this process until Ctrl-C: a chain node, storage nodes and
+    /// DA nodes on embedded defaults, networked with each other over libp2p.
+    Devnet {
+        /// Where nodes keep their data.
+        #[arg(long, default_value = ".zg")]
+        data_dir: PathBuf,
+        /// Storage node address (more nodes take the following ports).
+        #[arg(long, default_value = "127.0.0.1:5678")]
+        storage_listen: SocketAddr,
+        /// The storage nodes' p2p address (libp2p multiaddr; more nodes, following ports).
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1334")]
+        storage_p2p_listen: libp2p::Multiaddr,
+        /// DA node address (more nodes take the following ports).
+        #[arg(long, default_value = "127.0.0.1:34000")]
+        da_listen: SocketAddr,
+        /// The DA nodes' p2p address (libp2p multiaddr; more nodes, following ports).
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1234")]
+        p2p_listen: libp2p::Multiaddr,
+        /// Storage nodes and DA nodes to start (N of each), on consecutive ports, each
+        /// joined to the ones before it: files replicate between the storage nodes,
+        /// cells between the DA nodes.
+        #[arg(long, alias = "da-nodes", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        nodes: u16,
+        /// Chain node (Ethereum JSON-RPC) address.
+        #[arg(long, default_value = "127.0.0.1:8545")]
+        chain_listen: SocketAddr,
+        /// Chain id of the dev chain.
+        #[arg(long, default_value_t = 31337)]
+        chain_id: u64,
+        /// Seconds between blocks; without it a block is made as soon as transactions arrive.
+        #[arg(long)]
+        block_time: Option<f64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DaCmd {
+    /// Submit a file (at most 32,505,852 bytes) and print its id and certificate.
+    Submit {
+        /// The file.
+        file: PathBuf,
+        /// DA node URL; repeat to disperse to several (the file is then encoded here).
+        #[arg(long = "node", default_value = "http://127.0.0.1:34000")]
+        nodes: Vec<String>,
+        /// Encode here and send cells, even to a single node.
+        #[arg(long)]
+        encode_locally: bool,
+        /// Attestations the certificate needs (default: every node given).
+        #[arg(long)]
+        threshold: Option<usize>,
+        /// Write the certificate's bytes here.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+    },
+    /// Fetch a submission's payload, check it against the id, write it out.
+    Get {
+        /// The submission id (hex).
+        id: String,
+        /// Where to write the payload.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// DA node URL.
+        #[arg(long, default_value = "http://127.0.0.1:34000")]
+        node: String,
+    },
+    /// Fetch random cells of a submission and verify each against its commitment.
+    Sample {
+        /// The submission id (hex).
+        id: String,
+        /// Cells to fetch.
+        #[arg(long, default_value_t = 16)]
+        samples: usize,
+        /// DA node URL.
+        #[arg(long, default_value = "http://127.0.0.1:34000")]
+        node: String,
+    },
+}
+
+async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
+    match cmd {
+        DaCmd::Submit {
+            file,
+            nodes,
+            encode_locally,
+            threshold,
+            certificate,
+        } => {
+            let payload = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let nodes = nodes
+                .iter()
+                .map(|u| DaClient::new(u))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let threshold = threshold.unwrap_or(nodes.len());
+            let (header, cert) = da_client::submit(&nodes, payload, encode_locally, threshold).await?;
+            println!("{}", id_hex(&header.id));
+            eprintln!(
+                "{} bytes in {} blobs; certificate with {} of {} attestations verified",
+                header.payload_len,
+                header.blob_count(),
+                cert.attestations.len(),
+                nodes.len()
+            );
+            if let Some(path) = certificate {
+                std::fs::write(&path, cert.encode())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("certificate written to {}", path.display());
+            }
+        }
+        DaCmd::Get { id, output, node } => {
+            let id = parse_id(&id).map_err(anyhow::Error::msg)?;
+            let payload = DaClient::new(&node)?.payload(&id).await?;
+            let checked = payload.clone();
+            tokio::task::spawn_blocking(move || {
+                da_client::check_payload(KzgContext::ethereum(), &id, &checked)
+            })
+            .await??;
+            std::fs::write(&output, &payload).with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "{} bytes verified against {} and written to {}",
+                payload.len(),
+                id_hex(&id),
+                output.display()
+            );
+        }
+        DaCmd::Sample { id, samples, node } => {
+            let id = parse_id(&id).map_err(anyhow::Error::msg)?;
+            let n = da_client::sample(&DaClient::new(&node)?, &id, samples).await?;
+            println!("{n} of {samples} sampled cells verified against their KZG commitments");
+        }
+    }
+    Ok(())
+}
+
+/// The port of the `i`th of several nodes from a base port (0 stays 0: any free port).
+fn nth_port(base: u16, i: u16) -> anyhow::Result<u16> {
+    if base == 0 {
+        return Ok(0);
+    }
+    base.checked_add(i)
+        .ok_or_else(|| anyhow::anyhow!("port {base} + {i} is past 65535; choose a lower base port"))
+}
+
+/// The `i`th p2p address from a base `/ip4/…/tcp/PORT` address.
+fn nth_p2p(base: &libp2p::Multiaddr, i: u16) -> anyhow::Result<libp2p::Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    base.iter()
+        .map(|p| match p {
+            Protocol::Tcp(port) => nth_port(port, i).map(Protocol::Tcp),
+            other => Ok(other),
+        })
+        .collect()
+}
+
+/// The `i`th devnet node's HTTP address and network, joined to the nodes before it.
+fn nth_node(
+    listen: SocketAddr,
+    p2p: &libp2p::Multiaddr,
+    i: u16,
+    earlier: &[libp2p::Multiaddr],
+) -> anyhow::Result<(SocketAddr, P2pConfig)> {
+    let http = SocketAddr::new(listen.ip(), nth_port(listen.port(), i)?);
+    let net = P2pConfig {
+        listen: nth_p2p(p2p, i)?,
+        peers: earlier.to_vec(),
+    };
+    Ok((http, net))
+}
+
+fn main() -> std::process::ExitCode {
+    zg_node::exit_on_error(run())
+}
+
+#[tokio::main]
+async fn run() -> anyhow::Result<()> {
+    zg_node::init_logging();
+    match Cli::parse().cmd {
+        Cmd::Upload {
+            file,
+            node,
+            root_kind,
+        } => {
+            let root = StorageClient::new(&node)?.upload(&file, root_kind).await?;
+            println!("{}", root_hex(&root));
+        }
+        Cmd::Download { root, output, node } => {
+            let root = client::root_arg(&root)?;
+            let n = StorageClient::new(&node)?.download(&root, &output).await?;
+            eprintln!(
+                "{} bytes verified against {} and written to {}",
+                n,
+                root_hex(&root),
+                output.display()
+            );
+        }
+        Cmd::Root { file } => {
+            let (b3, zg) = client::file_roots(&file)?;
+            println!("blake3 {}", root_hex(&b3.root()));
+            println!("zg     {}", root_hex(&zg.root()));
+            println!("bytes  {}", b3.file_len());
+            println!("segments {}", b3.segment_count());
+        }
+        Cmd::Proof { root, segment, node } => {
+            let root = client::root_arg(&root)?;
+            let (seg, ok) = StorageClient::new(&node)?.proof(&root, segment).await?;
+            println!("root     {}", seg.root);
+            println!("segment  {} of a {}-byte file", seg.index, seg.file_size);
+            println!("proof    {}", seg.proof);
+            println!("verified {ok}");
+            if !ok {
+                anyhow::bail!("the node's proof does not verify");
+            }
+        }
+        Cmd::Da { cmd } => run_da(cmd).await?,
+        Cmd::Devnet {
+            data_dir,
+            storage_listen,
+            storage_p2p_listen,
+            da_listen,
+            p2p_listen,
+            nodes,
+            chain_listen,
+            chain_id,
+            block_time,
+        } => {
+            let block_time = zg_chain::block_time(block_time)?;
+            let chain = ChainNode::start(ChainNodeConfig {
+                listen: chain_listen,
+                data_dir: Some(data_dir.join("chain")),
+                chain_id,
+                block_time,
+                ..ChainNodeConfig::default()
+            })
+            .await
+            .context("starting the chain node")?;
+            let nth_dir = |name: &str, i: u16| {
+                data_dir.join(if i == 0 {
+                    name.to_owned()
+                } else {
+                    format!("{name}-{i}")
+                })
+            };
+            let mut storages: Vec<StorageServer> = Vec::new();
+            let mut storage_peers = Vec::new();
+            for i in 0..nodes {
+                let (listen, p2p) = nth_node(storage_listen, &storage_p2p_listen, i, &storage_peers)?;
+                let storage = StorageServer::bind(StorageConfig {
+                    listen,
+                    data_dir: nth_dir("storage", i),
+                    p2p: Some(p2p),
+                    ..StorageConfig::default()
+                })
+                .await
+                .with_context(|| format!("starting storage node {i}"))?;
+                storage_peers.extend(storage.p2p_addr().and_then(|a| a.parse().ok()));
+                storages.push(storage);
+            }
+            let mut das: Vec<DaServer> = Vec::new();
+            let mut p2p_peers = Vec::new();
+            for i in 0..nodes {
+                let (listen, p2p) = nth_node(da_listen, &p2p_listen, i, &p2p_peers)?;
+                let da = DaServer::bind(DaConfig {
+                    listen,
+                    data_dir: nth_dir("da", i),
+                    p2p: Some(p2p),
+                    ..DaConfig::default()
+                })
+                .await
+                .with_context(|| format!("starting DA node {i}"))?;
+                p2p_peers.extend(da.p2p_addr().and_then(|a| a.parse().ok()));
+                das.push(da);
+            }
+            let da_addr = das[0].local_addr()?;
+            let addr = storages[0].local_addr()?;
+            println!("zg devnet is up (data in {})", data_dir.display());
+            println!(
+                "  chain node    http://{}   Ethereum JSON-RPC (eth_*, net_*, web3_*)",
+                chain.local_addr()
+            );
+            for storage in &storages {
+                println!(
+                    "  storage node  http://{}   JSON-RPC zgs_* · PUT /files · GET /files/{{root}} · /metrics",
+                    storage.local_addr()?
+                );
+                if let Some(p2p) = storage.p2p_addr() {
+                    println!("    p2p         {p2p}   (zg-storage --peer {p2p} joins it)");
+                }
+            }
+            for da in &das {
+                println!(
+                    "  DA node       http://{}   POST /submissions · GET /submissions/{{id}}[/payload] · /status",
+                    da.local_addr()?
+                );
+                if let Some(p2p) = da.p2p_addr() {
+                    println!("    p2p         {p2p}   (zg-da --peer {p2p} joins it)");
+                }
+            }
+            println!("  try:          zg upload FILE --node http://{addr}");
+            println!("                zg da submit FILE --node http://{da_addr}");
+            print_accounts(&chain, DEV_MNEMONIC, ChainNodeConfig::default().balance_ether);
+            println!(
+                "Ctrl-C stops it; data stays in {} for the next start.",
+                data_dir.display()
+            );
+            // One Ctrl-C stops every server.
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let stopped = |rx: &tokio::sync::watch::Receiver<bool>| {
+                let mut stop = rx.clone();
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                }
+            };
+            let mut tasks = Vec::new();
+            for storage in storages {
+                tasks.push(tokio::spawn(storage.serve(stopped(&stop_rx))));
+            }
+            for da in das {
+                tasks.push(tokio::spawn(da.serve(stopped(&stop_rx))));
+            }
+            zg_node::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+            for task in tasks {
+                task.await??;
+            }
+            chain.stop().await;
+        }
+    }
+    Ok(())
+}

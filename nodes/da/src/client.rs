@@ -1,0 +1,336 @@
+//! The client side of the DA API: what `zg da submit`, `zg da get` and `zg da sample`
+//! do. Everything a node returns is checked: commitments against the submission id,
+//! cells against their proofs, attestations against the node's key.
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use futures_util::StreamExt;
+use zg_blob::da::{Attestation, Certificate, NodeId, SubmissionHeader, SubmissionId, encode_blob_record};
+use zg_blob::{self as blob, CellWithProof, Submission};
+use zg_kzg::{CELLS_PER_EXT_BLOB, KzgContext};
+
+use crate::api::{CellJson, DaStatus, HeaderJson, SubmissionInfo, id_hex};
+
+/// Blob uploads in flight at once while dispersing.
+const IN_FLIGHT: usize = 4;
+
+/// A connection to one DA node.
+#[derive(Clone)]
+pub struct DaClient {
+    url: String,
+    http: reqwest::Client,
+}
+
+fn parse_bytes<const N: usize>(what: &str, s: &str) -> anyhow::Result<[u8; N]> {
+    let h = s.strip_prefix("0x").unwrap_or(s);
+    let bytes = hex::decode(h).with_context(|| format!("{what} is not hex"))?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| anyhow!("{what} has {} bytes, expected {N}", b.len()))
+}
+
+impl DaClient {
+    /// A client for the node at `url` (e.g. `http://127.0.0.1:34000`).
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            url: url.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn check(&self, response: reqwest::Result<reqwest::Response>) -> anyhow::Result<reqwest::Response> {
+        let response = response.map_err(|e| {
+            anyhow!(
+                "DA node {} unreachable: {e} (is it running? start one with `zg-da` or `zg devnet`)",
+                self.url
+            )
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        bail!("DA node {} answered {status}: {}", self.url, body.trim())
+    }
+
+    /// The node's status (its key among it).
+    pub async fn status(&self) -> anyhow::Result<DaStatus> {
+        let r = self
+            .check(self.http.get(format!("{}/status", self.url)).send().await)
+            .await?;
+        Ok(r.json().await?)
+    }
+
+    /// The node's public key.
+    pub async fn node_id(&self) -> anyhow::Result<NodeId> {
+        parse_bytes("node key", &self.status().await?.node)
+    }
+
+    /// Posts a payload for the node to encode and store.
+    pub async fn submit(&self, payload: Vec<u8>) -> anyhow::Result<SubmissionInfo> {
+        let r = self
+            .check(
+                self.http
+                    .post(format!("{}/submissions", self.url))
+                    .body(payload)
+                    .send()
+                    .await,
+            )
+            .await?;
+        Ok(r.json().await?)
+    }
+
+    /// Sends a submission encoded here: header, then every blob's cells.
+    pub async fn disperse(&self, sub: &Submission) -> anyhow::Result<SubmissionInfo> {
+        let header = SubmissionHeader::of(sub);
+        let id = id_hex(&header.id);
+        self.check(
+            self.http
+                .put(format!("{}/submissions/{id}", self.url))
+                .json(&HeaderJson::of(&header))
+                .send()
+                .await,
+        )
+        .await?;
+        let bodies: Vec<(usize, Vec<u8>)> = sub
+            .blobs
+            .iter()
+            .enumerate()
+            .map(|(b, blob)| {
+                let cells: Vec<CellWithProof> = (0..CELLS_PER_EXT_BLOB)
+                    .map(|i| CellWithProof {
+                        index: i as u64,
+                        cell: blob.cells[i],
+                        proof: blob.proofs[i],
+                    })
+                    .collect();
+                (b, encode_blob_record(&cells))
+            })
+            .collect();
+        let mut uploads = futures_util::stream::iter(bodies.into_iter().map(|(b, body)| {
+            let url = format!("{}/submissions/{id}/blobs/{b}", self.url);
+            async move { self.check(self.http.put(url).body(body).send().await).await }
+        }))
+        .buffer_unordered(IN_FLIGHT);
+        while let Some(r) = uploads.next().await {
+            r?;
+        }
+        self.info(&header.id).await
+    }
+
+    /// What the node holds of a submission.
+    pub async fn info(&self, id: &SubmissionId) -> anyhow::Result<SubmissionInfo> {
+        let r = self
+            .check(
+                self.http
+                    .get(format!("{}/submissions/{}", self.url, id_hex(id)))
+                    .send()
+                    .await,
+            )
+            .await?;
+        Ok(r.json().await?)
+    }
+
+    /// The header of submission `id`, checked: its commitments must name `id`.
+    pub async fn header(&self, id: &SubmissionId) -> anyhow::Result<SubmissionHeader> {
+        let info = self.info(id).await?;
+        let header = HeaderJson {
+            payload_len: info.payload_len,
+            commitments: info.commitments,
+        }
+        .parse()
+        .map_err(|e| anyhow!("node {} sent a bad header: {e}", self.url))?;
+        if header.id != *id {
+            bail!("node {} sent commitments of another submission", self.url);
+        }
+        Ok(header)
+    }
+
+    /// One cell with its proof, verified against the header's commitment.
+    pub async fn cell(
+        &self,
+        ctx: &KzgContext,
+        header: &SubmissionHeader,
+        blob: usize,
+        index: u64,
+    ) -> anyhow::Result<CellWithProof> {
+        let url = format!(
+            "{}/submissions/{}/blobs/{blob}/cells/{index}",
+            self.url,
+            id_hex(&header.id)
+        );
+        let c: CellJson = self.check(self.http.get(url).send().await).await?.json().await?;
+        let cell = CellWithProof {
+            index: c.index,
+            cell: parse_bytes("cell", &c.cell)?,
+            proof: parse_bytes("proof", &c.proof)?,
+        };
+        if cell.index != index {
+            bail!("node {} sent cell {} for cell {index}", self.url, cell.index);
+        }
+        let commitment = header
+            .commitments
+            .get(blob)
+            .ok_or_else(|| anyhow!("blob {blob} out of range"))?;
+        blob::verify_cells(ctx, blob, commitment, std::slice::from_ref(&cell))
+            .with_context(|| format!("cell {index} of blob {blob} from {}", self.url))?;
+        Ok(cell)
+    }
+
+    /// The payload, as the node rebuilds it.
+    pub async fn payload(&self, id: &SubmissionId) -> anyhow::Result<Vec<u8>> {
+        let r = self
+            .check(
+                self.http
+                    .get(format!("{}/submissions/{}/payload", self.url, id_hex(id)))
+                    .send()
+                    .await,
+            )
+            .await?;
+        Ok(r.bytes().await?.to_vec())
+    }
+}
+
+/// Parses the attestation in `info`, if any, and checks it is `node`'s over `header`.
+pub fn attestation_of(
+    info: &SubmissionInfo,
+    header: &SubmissionHeader,
+    node: &NodeId,
+) -> anyhow::Result<Option<Attestation>> {
+    let Some(a) = &info.attestation else {
+        return Ok(None);
+    };
+    let a = a.parse().map_err(|e| anyhow!("bad attestation: {e}"))?;
+    if a.node != *node {
+        bail!("attestation signed by another key than the node's");
+    }
+    if !a.verify(&header.id, header.payload_len) {
+        bail!("attestation signature does not verify");
+    }
+    Ok(Some(a))
+}
+
+/// Collects attestations into a certificate and checks it against `nodes`.
+pub fn certificate(
+    header: &SubmissionHeader,
+    attestations: Vec<Attestation>,
+    nodes: &[NodeId],
+    threshold: usize,
+) -> anyhow::Result<Certificate> {
+    let cert = Certificate {
+        id: header.id,
+        payload_len: header.payload_len,
+        attestations,
+    };
+    cert.verify(nodes, threshold)?;
+    Ok(cert)
+}
+
+/// Reads and checks a whole payload: the node's bytes are re-encoded here and must
+/// give the same commitments, hence the same id.
+pub fn check_payload(ctx: &KzgContext, id: &SubmissionId, payload: &[u8]) -> anyhow::Result<()> {
+    use rayon::prelude::*;
+    let blobs = blob::pack(payload)?;
+    let commitments = blobs
+        .par_iter()
+        .map(|b| ctx.blob_to_kzg_commitment(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    if blob::submission_id(&commitments) != *id {
+        bail!("the payload does not match submission {}", id_hex(id));
+    }
+    Ok(())
+}
+
+/// Submits `payload` to every node and collects their attestations into a certificate
+/// that at least `threshold` of them signed. One node and `encode_locally` false: the
+/// node encodes. Otherwise the payload is encoded here once and dispersed to each node,
+/// which checks every cell before it stores and attests.
+pub async fn submit(
+    nodes: &[DaClient],
+    payload: Vec<u8>,
+    encode_locally: bool,
+    threshold: usize,
+) -> anyhow::Result<(SubmissionHeader, Certificate)> {
+    if nodes.is_empty() {
+        bail!("no DA node given");
+    }
+    if payload.len() > blob::MAX_PAYLOAD {
+        bail!(
+            "payload of {} bytes exceeds a submission's maximum of {} bytes; split it",
+            payload.len(),
+            blob::MAX_PAYLOAD
+        );
+    }
+    let keys = futures_util::future::try_join_all(nodes.iter().map(DaClient::node_id)).await?;
+    let infos: Vec<SubmissionInfo> = if nodes.len() == 1 && !encode_locally {
+        vec![nodes[0].submit(payload).await?]
+    } else {
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_message(format!("encoding {} blobs", blob::blob_count(payload.len())));
+        spinner.enable_steady_tick(Duration::from_millis(200));
+        let sub =
+            tokio::task::spawn_blocking(move || blob::encode(KzgContext::ethereum(), &payload)).await??;
+        spinner.set_message(format!("dispersing to {} nodes", nodes.len()));
+        let infos = futures_util::future::try_join_all(nodes.iter().map(|n| n.disperse(&sub))).await?;
+        spinner.finish_and_clear();
+        infos
+    };
+    let header = HeaderJson {
+        payload_len: infos[0].payload_len,
+        commitments: infos[0].commitments.clone(),
+    }
+    .parse()
+    .map_err(|e| anyhow!("node {} sent a bad header: {e}", nodes[0].url()))?;
+    let mut attestations = Vec::new();
+    for ((node, info), key) in nodes.iter().zip(&infos).zip(&keys) {
+        if info.commitments != infos[0].commitments || info.payload_len != header.payload_len {
+            bail!(
+                "node {} committed to other blobs than node {}",
+                node.url(),
+                nodes[0].url()
+            );
+        }
+        match attestation_of(info, &header, key).with_context(|| format!("node {}", node.url()))? {
+            Some(a) => attestations.push(a),
+            None => tracing::warn!(
+                node = node.url(),
+                "node holds the submission but has not attested"
+            ),
+        }
+    }
+    let cert = certificate(&header, attestations, &keys, threshold)?;
+    Ok((header, cert))
+}
+
+/// Fetches `samples` random cells of submission `id` from `node` (among the cells its
+/// custody holds), each checked against its commitment; returns how many were
+/// verified (all of them, or an error).
+pub async fn sample(node: &DaClient, id: &SubmissionId, samples: usize) -> anyhow::Result<usize> {
+    let ctx = KzgContext::ethereum();
+    let header = node.header(id).await?;
+    let custody = node.status().await?.custody;
+    if custody.is_empty() {
+        bail!("node {} keeps no cells", node.url());
+    }
+    let picks: Vec<(usize, u64)> = (0..samples)
+        .map(|_| {
+            (
+                rand::random_range(0..header.blob_count()),
+                custody[rand::random_range(0..custody.len())],
+            )
+        })
+        .collect();
+    let checks = picks.iter().map(|&(b, i)| node.cell(ctx, &header, b, i));
+    let cells = futures_util::future::try_join_all(checks).await?;
+    Ok(cells.len())
+}

@@ -1,0 +1,317 @@
+//! The DA node's HTTP API: payloads posted or dispersed (header, then each blob's
+//! cells), cells and payloads served, status and Prometheus `/metrics`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use zg_blob::da::{CellSet, DaError, SubmissionHeader, decode_blob_record};
+use zg_blob::{self as blob, BlobError, MAX_PAYLOAD};
+use zg_node::p2p::{NetStats, Network};
+use zg_store::StoreError;
+
+use crate::api::{AttestationJson, CellJson, DaStatus, HeaderJson, hex0x, id_hex, parse_id};
+use crate::replication::fill_from_peers;
+use crate::service::DaService;
+
+pub(crate) fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, msg.into() + "\n").into_response()
+}
+
+fn da_error(node: &DaService, e: &DaError) -> Response {
+    let status = match e {
+        DaError::Malformed { .. } | DaError::Mismatch { .. } => StatusCode::BAD_REQUEST,
+        DaError::NotFound(_) | DaError::CellNotHeld { .. } => StatusCode::NOT_FOUND,
+        DaError::Blob(BlobError::ProofFailed { .. }) => {
+            node.metrics.proof_failures.fetch_add(1, Ordering::Relaxed);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        DaError::Blob(BlobError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+        DaError::Blob(BlobError::BadCells { .. } | BlobError::Kzg(_) | BlobError::BadPacking(_)) => {
+            StatusCode::BAD_REQUEST
+        }
+        DaError::Store(StoreError::Full { .. } | StoreError::DiskFull { .. }) => {
+            StatusCode::INSUFFICIENT_STORAGE
+        }
+        DaError::Store(_) | DaError::Key { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status.is_client_error() {
+        node.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+    } else {
+        tracing::error!(error = %e, "DA request failed");
+    }
+    text(status, e.to_string())
+}
+
+/// What every handler shares.
+pub(crate) type App = Arc<DaService>;
+
+// Runs blocking store or KZG work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    node: &App,
+    f: impl FnOnce(&DaService) -> Result<T, DaError> + Send + 'static,
+) -> Result<T, Response> {
+    let n = node.clone();
+    match tokio::task::spawn_blocking(move || f(&n)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(da_error(node, &e)),
+        Err(e) => Err(text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+fn declared_len(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// `POST /submissions`: the body is the payload; the node encodes and stores it.
+pub(crate) async fn post_submission(State(node): State<App>, headers: HeaderMap, body: Body) -> Response {
+    if declared_len(&headers).is_some_and(|n| n > MAX_PAYLOAD as u64) {
+        node.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+        return text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("payload exceeds the maximum of {MAX_PAYLOAD} bytes (256 blobs); split it"),
+        );
+    }
+    let Ok(_queued) = node.queue.try_acquire() else {
+        node.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "too many submissions waiting to be encoded; retry later\n",
+        )
+            .into_response();
+    };
+    // Read at most the limit: a body that runs past it is refused, not buffered.
+    let payload = match axum::body::to_bytes(body, MAX_PAYLOAD).await {
+        Ok(p) => p,
+        Err(e) => {
+            node.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("reading the payload failed (at most {MAX_PAYLOAD} bytes): {e}"),
+            );
+        }
+    };
+    let Ok(_slot) = node.encode_slots.acquire().await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down");
+    };
+    let len = payload.len();
+    let result = blocking(&node, move |n| {
+        let started = Instant::now();
+        let sub = blob::encode(n.kzg, &payload)?;
+        let header = n.da.put_encoded(&sub)?;
+        let us = started.elapsed().as_micros() as u64;
+        n.metrics.encode_us_sum.fetch_add(us, Ordering::Relaxed);
+        n.metrics.encodes.fetch_add(1, Ordering::Relaxed);
+        n.info(&header)
+    })
+    .await;
+    match result {
+        Ok(info) => {
+            node.metrics.submissions.fetch_add(1, Ordering::Relaxed);
+            node.metrics
+                .payload_bytes_in
+                .fetch_add(len as u64, Ordering::Relaxed);
+            tracing::info!(id = %info.id, bytes = len, blobs = info.commitments.len(), "submission encoded and stored");
+            if let (Some(net), Ok(header)) = (&node.net, HeaderJson::of_info(&info)) {
+                net.announce(&header).await;
+            }
+            (StatusCode::CREATED, Json(info)).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn header_of(node: &App, id: &str) -> Result<SubmissionHeader, Response> {
+    let id = parse_id(id).map_err(|e| text(StatusCode::BAD_REQUEST, e))?;
+    blocking(node, move |n| {
+        n.da.header(&id)?.ok_or_else(|| DaError::NotFound(id_hex(&id)))
+    })
+    .await
+}
+
+/// `PUT /submissions/{id}`: a disperser announces a submission it encoded.
+pub(crate) async fn put_header(
+    State(node): State<App>,
+    Path(id): Path<String>,
+    Json(h): Json<HeaderJson>,
+) -> Response {
+    let header = match (parse_id(&id), h.parse()) {
+        (Ok(id), Ok(header)) if header.id == id => header,
+        (Ok(_), Ok(header)) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("the commitments name submission {}, not {id}", id_hex(&header.id)),
+            );
+        }
+        (Err(e), _) | (_, Err(e)) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    match blocking(&node, move |n| {
+        n.da.put_header(&header)?;
+        n.info(&header)
+    })
+    .await
+    {
+        Ok(info) => Json(info).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `PUT /submissions/{id}/blobs/{blob}`: cells of one blob (a blob record: custody
+/// bitmap, then cells and proofs), verified before they are stored.
+pub(crate) async fn put_cells(
+    State(node): State<App>,
+    Path((id, blob)): Path<(String, usize)>,
+    body: Bytes,
+) -> Response {
+    let header = match header_of(&node, &id).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let result = blocking(&node, move |n| {
+        let cells = decode_blob_record(&body)?;
+        let count = cells.len() as u64;
+        let held = n.da.put_cells(n.kzg, &header, blob, &cells)?;
+        n.metrics.cells_in.fetch_add(count, Ordering::Relaxed);
+        let (all_held, attestation) = n.share(&header)?;
+        // Announced once this node can serve every cell of every blob.
+        let announce = all_held.iter().all(|h| *h == CellSet::ALL);
+        Ok((held, attestation, announce.then_some(header)))
+    })
+    .await;
+    match result {
+        Ok((held, attestation, announce)) => {
+            if let (Some(net), Some(header)) = (&node.net, announce) {
+                net.announce(&header).await;
+            }
+            Json(serde_json::json!({
+            "blob": blob,
+            "cellsHeld": held.len(),
+            "attestation": attestation.as_ref().map(AttestationJson::from),
+            }))
+            .into_response()
+        }
+        Err(r) => {
+            tracing::warn!(submission = %id, blob, status = %r.status(), "cells refused");
+            r
+        }
+    }
+}
+
+/// `GET /submissions/{id}`.
+pub(crate) async fn get_submission(State(node): State<App>, Path(id): Path<String>) -> Response {
+    let header = match header_of(&node, &id).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    match blocking(&node, move |n| n.info(&header)).await {
+        Ok(info) => Json(info).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /submissions/{id}/blobs/{blob}/cells/{cell}`: one cell and its proof.
+pub(crate) async fn get_cell(
+    State(node): State<App>,
+    Path((id, blob, cell)): Path<(String, usize, u64)>,
+) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    match blocking(&node, move |n| n.da.cell(&id, blob, cell)).await {
+        Ok(c) => {
+            node.metrics.cells_served.fetch_add(1, Ordering::Relaxed);
+            Json(CellJson {
+                index: c.index,
+                cell: hex0x(&c.cell),
+                proof: hex0x(&c.proof),
+            })
+            .into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// `GET /submissions/{id}/payload`: the payload, rebuilt from the cells held.
+pub(crate) async fn get_payload(State(node): State<App>, Path(id): Path<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    if let Err(r) = fill_from_peers(&node, id).await {
+        return r;
+    }
+    match blocking(&node, move |n| n.da.payload(n.kzg, &id)).await {
+        Ok(payload) => {
+            node.metrics.payloads_served.fetch_add(1, Ordering::Relaxed);
+            ([(header::CONTENT_TYPE, "application/octet-stream")], payload).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+pub(crate) async fn status(State(node): State<App>) -> Response {
+    let stats = node.da.store().stats();
+    let peers = match &node.net {
+        Some(net) => net.peers().await.len(),
+        None => 0,
+    };
+    Json(DaStatus {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        node: hex0x(&node.key.node_id()),
+        custody_cells: node.custody.len(),
+        submissions: stats.metas,
+        blob_records: stats.segments,
+        used_bytes: stats.used_bytes,
+        p2p: node.net.as_ref().map(|n| n.listen_addr().to_string()),
+        custody: node.custody.indices().collect(),
+        peers,
+    })
+    .into_response()
+}
+
+pub(crate) async fn metrics(State(node): State<App>) -> Response {
+    let m = &node.metrics;
+    let net = node.net.as_ref().map(Network::stats);
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let body = format!(
+        "# HELP zg_da_submissions_total Payloads encoded and stored.\n# TYPE zg_da_submissions_total counter\nzg_da_submissions_total {}\n\
+         # HELP zg_da_payload_bytes_in_total Payload bytes encoded.\n# TYPE zg_da_payload_bytes_in_total counter\nzg_da_payload_bytes_in_total {}\n\
+         # HELP zg_da_cells_in_total Cells received from dispersers and stored after verification.\n# TYPE zg_da_cells_in_total counter\nzg_da_cells_in_total {}\n\
+         # HELP zg_da_proof_failures_total Cell batches refused for failing their KZG proofs.\n# TYPE zg_da_proof_failures_total counter\nzg_da_proof_failures_total {}\n\
+         # HELP zg_da_rejected_total Requests refused as malformed, oversized or over limits.\n# TYPE zg_da_rejected_total counter\nzg_da_rejected_total {}\n\
+         # HELP zg_da_cells_served_total Cells served.\n# TYPE zg_da_cells_served_total counter\nzg_da_cells_served_total {}\n\
+         # HELP zg_da_payloads_served_total Payloads served.\n# TYPE zg_da_payloads_served_total counter\nzg_da_payloads_served_total {}\n\
+         # HELP zg_da_encode_seconds Encoding and storing a payload.\n# TYPE zg_da_encode_seconds summary\nzg_da_encode_seconds_sum {}\nzg_da_encode_seconds_count {}\n\
+         # HELP zg_da_peer_requests_total Requests from peers answered.\n# TYPE zg_da_peer_requests_total counter\nzg_da_peer_requests_total {}\n\
+         # HELP zg_da_replicated_total Submissions whose custody cells were fetched from peers.\n# TYPE zg_da_replicated_total counter\nzg_da_replicated_total {}\n\
+         # HELP zg_da_peer_proof_failures_total Cells from peers refused for failing their KZG proofs.\n# TYPE zg_da_peer_proof_failures_total counter\nzg_da_peer_proof_failures_total {}\n\
+         # HELP zg_da_samples_verified_total Cells sampled from peers and verified.\n# TYPE zg_da_samples_verified_total counter\nzg_da_samples_verified_total {}\n\
+         # HELP zg_da_cells_from_peers_total Cells fetched from peers to rebuild payloads.\n# TYPE zg_da_cells_from_peers_total counter\nzg_da_cells_from_peers_total {}\n{}",
+        g(&m.submissions),
+        g(&m.payload_bytes_in),
+        g(&m.cells_in),
+        g(&m.proof_failures),
+        g(&m.rejected),
+        g(&m.cells_served),
+        g(&m.payloads_served),
+        g(&m.encode_us_sum) as f64 / 1e6,
+        g(&m.encodes),
+        g(&m.peer_requests),
+        g(&m.replicated),
+        g(&m.peer_proof_failures),
+        g(&m.samples_verified),
+        g(&m.cells_from_peers),
+        NetStats::prometheus(net),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

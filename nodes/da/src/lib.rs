@@ -1,0 +1,27 @@
+//! # zg-da
+//!
+//! The DA node: the blob pipeline and DA store behind an HTTP API, replicating and
+//! sampling cells between nodes over libp2p; and the client that submits, disperses,
+//! samples and fetches.
+//!
+//! A client either posts a payload (the node encodes it: commitments, cells, proofs)
+//! or disperses one it encoded itself: the header, then each blob's cells, which the
+//! node checks against their commitments before it stores them. Once it holds its
+//! share of every blob, the node signs an attestation; a client collects them into a
+//! certificate. Cells are served one by one with their proofs, and the payload whole.
+//!
+//! - `service`: the node's store, key and custody; `http` and `replication`, its
+//!   transports.
+//! - [`server`]: configuration and lifecycle of a node.
+//! - [`api`]: the JSON types, shared by node and client.
+//! - [`client`]: submit, disperse, sample and fetch against DA nodes.
+
+pub mod api;
+pub mod client;
+mod http;
+mod replication;
+pub mod server;
+mod service;
+
+pub use client::DaClient;
+pub use server::{DaConfig, DaServer};

@@ -1,0 +1,547 @@
+//! The real `zg-da` binary on loopback: payloads submitted, sampled and fetched back,
+//! dispersal to several nodes with a verified certificate, restarts, and bad input.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use zg_node::harness::binary;
+
+use zg_blob::da::{Certificate, SubmissionHeader, encode_blob_record};
+use zg_blob::{self as blob, CellWithProof};
+use zg_da::DaClient;
+use zg_da::api::{HeaderJson, SubmissionInfo, id_hex};
+use zg_da::client as da_client;
+use zg_kzg::KzgContext;
+
+struct DaProcess {
+    child: Child,
+    url: String,
+    key: String,
+    p2p: String,
+}
+
+impl DaProcess {
+    fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(binary("zg-da"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--p2p-listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("zg-da starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("reads the listen line");
+        let rest = line
+            .trim()
+            .strip_prefix("zg-da listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let (url, rest) = rest.split_once(" node ").expect("url and key");
+        let (key, p2p) = rest.split_once(" p2p ").expect("key and p2p address");
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Self {
+            child,
+            url: url.to_owned(),
+            key: key.to_owned(),
+            p2p: p2p.to_owned(),
+        }
+    }
+
+    fn client(&self) -> DaClient {
+        DaClient::new(&self.url).unwrap()
+    }
+
+    fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for DaProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn zg(args: &[&str]) -> String {
+    let out = Command::new(binary("zg"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("zg runs");
+    assert!(
+        out.status.success(),
+        "zg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Sends raw HTTP and returns the status code (for requests a client library would not send).
+fn raw_status(addr: &str, request: &[u8], body_chunks: usize) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let chunk = vec![7u8; 1 << 20];
+    for _ in 0..body_chunks {
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        if s.write_all(&framed).is_err() {
+            break; // the node stopped reading: it has answered
+        }
+    }
+    let mut response = Vec::new();
+    let _ = s.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
+#[test]
+fn submit_sample_fetch_restart_and_cli() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = DaProcess::start(dir.path());
+    let client = node.client();
+    let ctx = KzgContext::ethereum();
+
+    // Two blobs, the node encodes; the certificate holds against the node's key.
+    let data = payload(blob::BLOB_CAPACITY + 777, 1);
+    let (header, cert) = rt
+        .block_on(da_client::submit(
+            std::slice::from_ref(&client),
+            data.clone(),
+            false,
+            1,
+        ))
+        .unwrap();
+    assert_eq!(header.blob_count(), 2);
+    let key: [u8; 32] = hex::decode(node.key.trim_start_matches("0x"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    cert.verify(&[key], 1).unwrap();
+    assert_eq!(Certificate::decode(&cert.encode()).unwrap(), cert);
+    assert_eq!(
+        rt.block_on(da_client::sample(&client, &header.id, 24)).unwrap(),
+        24
+    );
+    let fetched = rt.block_on(client.payload(&header.id)).unwrap();
+    assert_eq!(fetched, data);
+    da_client::check_payload(ctx, &header.id, &fetched).unwrap();
+
+    // An empty payload is one blob.
+    let (empty, _) = rt
+        .block_on(da_client::submit(
+            std::slice::from_ref(&client),
+            Vec::new(),
+            false,
+            1,
+        ))
+        .unwrap();
+    assert_eq!(empty.blob_count(), 1);
+    assert!(rt.block_on(client.payload(&empty.id)).unwrap().is_empty());
+
+    // kill -9, restart: same key, same submissions, attestation still given.
+    node.kill();
+    let node = DaProcess::start(dir.path());
+    let client = node.client();
+    assert_eq!(rt.block_on(client.node_id()).unwrap(), key);
+    assert_eq!(rt.block_on(client.payload(&header.id)).unwrap(), data);
+    let info = rt.block_on(client.info(&header.id)).unwrap();
+    assert_eq!(info.cells_held, vec![128, 128]);
+    assert!(info.attestation.is_some());
+
+    // The CLI: submit a file with a certificate, sample, get it back byte-exact.
+    let file = dir.path().join("payload.bin");
+    let small = payload(100_000, 2);
+    std::fs::write(&file, &small).unwrap();
+    let cert_path = dir.path().join("cert.bin");
+    let id = zg(&[
+        "da",
+        "submit",
+        file.to_str().unwrap(),
+        "--node",
+        &node.url,
+        "--certificate",
+        cert_path.to_str().unwrap(),
+    ]);
+    let id = id.trim();
+    let cert = Certificate::decode(&std::fs::read(&cert_path).unwrap()).unwrap();
+    assert_eq!(id_hex(&cert.id), id);
+    cert.verify(&[key], 1).unwrap();
+    assert!(zg(&["da", "sample", id, "--node", &node.url, "--samples", "8"]).starts_with("8 of 8"));
+    let out = dir.path().join("out.bin");
+    zg(&["da", "get", id, "-o", out.to_str().unwrap(), "--node", &node.url]);
+    assert_eq!(std::fs::read(&out).unwrap(), small);
+}
+
+#[test]
+fn dispersal_to_three_nodes_and_bad_input() {
+    let rt = runtime();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes: Vec<DaProcess> = dirs.iter().map(|d| DaProcess::start(d.path())).collect();
+    let clients: Vec<DaClient> = nodes.iter().map(DaProcess::client).collect();
+    let ctx = KzgContext::ethereum();
+
+    // Encoded once here, dispersed to all three; each checks every cell and attests.
+    let data = payload(50_000, 3);
+    let (header, cert) = rt
+        .block_on(da_client::submit(&clients, data.clone(), true, 3))
+        .unwrap();
+    assert_eq!(cert.attestations.len(), 3);
+    let keys: Vec<[u8; 32]> = clients
+        .iter()
+        .map(|c| rt.block_on(c.node_id()).unwrap())
+        .collect();
+    cert.verify(&keys, 3).unwrap();
+    assert!(cert.verify(&keys[..2], 2).is_err(), "a signer outside the set");
+    for c in &clients {
+        assert_eq!(rt.block_on(c.payload(&header.id)).unwrap(), data);
+    }
+    // A certificate needing more nodes than answered is refused.
+    assert!(
+        rt.block_on(da_client::submit(&clients[..1], data.clone(), true, 2))
+            .is_err()
+    );
+
+    // Bad input to node 0, over plain HTTP.
+    let http = reqwest::Client::new();
+    let url = &nodes[0].url;
+    let sub = blob::encode(ctx, &payload(9_000, 4)).unwrap();
+    let h = SubmissionHeader::of(&sub);
+    let id = id_hex(&h.id);
+    let put = |path: String, body: Vec<u8>| {
+        rt.block_on(async {
+            http.put(format!("{url}{path}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    let get = |path: String| {
+        rt.block_on(async {
+            http.get(format!("{url}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    // Cells before their header: unknown submission.
+    let cells: Vec<CellWithProof> = (0..128)
+        .map(|i| CellWithProof {
+            index: i as u64,
+            cell: sub.blobs[0].cells[i],
+            proof: sub.blobs[0].proofs[i],
+        })
+        .collect();
+    assert_eq!(
+        put(format!("/submissions/{id}/blobs/0"), encode_blob_record(&cells)),
+        404
+    );
+    // A header whose commitments name another id.
+    let wrong = serde_json::to_vec(&HeaderJson::of(&header)).unwrap();
+    let status = rt.block_on(async {
+        http.put(format!("{url}/submissions/{id}"))
+            .header("content-type", "application/json")
+            .body(wrong)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 400);
+    let good = serde_json::to_vec(&HeaderJson::of(&h)).unwrap();
+    let status = rt.block_on(async {
+        http.put(format!("{url}/submissions/{id}"))
+            .header("content-type", "application/json")
+            .body(good)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 200);
+    // One flipped bit in one cell: the whole batch is refused, nothing stored.
+    let mut tampered = cells.clone();
+    tampered[77].cell[5] ^= 0x10;
+    assert_eq!(
+        put(
+            format!("/submissions/{id}/blobs/0"),
+            encode_blob_record(&tampered)
+        ),
+        422
+    );
+    // Truncated record, blob out of range.
+    let record = encode_blob_record(&cells);
+    assert_eq!(
+        put(
+            format!("/submissions/{id}/blobs/0"),
+            record[..record.len() - 3].to_vec()
+        ),
+        400
+    );
+    assert_eq!(put(format!("/submissions/{id}/blobs/1"), record.clone()), 400);
+    let info: SubmissionInfo = rt.block_on(async {
+        http.get(format!("{url}/submissions/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(info.cells_held, vec![0]);
+    assert!(info.attestation.is_none());
+    let metrics = rt.block_on(async {
+        http.get(format!("{url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(metrics.contains("zg_da_proof_failures_total 1"), "{metrics}");
+    // The honest cells are then taken, and the node attests.
+    assert_eq!(put(format!("/submissions/{id}/blobs/0"), record), 200);
+    assert_eq!(get(format!("/submissions/{id}/blobs/0/cells/127")), 200);
+    // Reads: unknown id, bad hex, cell out of range.
+    assert_eq!(get(format!("/submissions/0x{}/payload", "ab".repeat(32))), 404);
+    assert_eq!(get("/submissions/0xnothex/payload".into()), 400);
+    assert_eq!(get(format!("/submissions/{id}/blobs/0/cells/128")), 404);
+    assert_eq!(get(format!("/submissions/{id}/blobs/5/cells/0")), 400);
+
+    // Oversized payloads: refused on the declared length, and mid-stream when chunked.
+    let addr = nodes[0].addr();
+    let declared = format!("POST /submissions HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 40000000\r\n\r\n");
+    assert_eq!(raw_status(&addr, declared.as_bytes(), 0), 413);
+    let chunked = format!("POST /submissions HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(raw_status(&addr, chunked.as_bytes(), 40), 413);
+    // Still serving.
+    assert_eq!(get("/status".into()), 200);
+    assert_eq!(rt.block_on(clients[0].payload(&header.id)).unwrap(), data);
+}
+
+fn metric(rt: &tokio::runtime::Runtime, url: &str, name: &str) -> u64 {
+    let text = rt.block_on(async {
+        reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Four networked nodes (custody 48 of 128 cells each): a payload posted to one is
+/// announced, each other node fetches and checks its custody cells and attests, every
+/// node answers samples; with two nodes killed, a survivor rebuilds the payload from
+/// its cells and its peer's. A peer serving corrupted cells is refused and banned.
+#[test]
+fn four_networked_nodes_replicate_and_survive_two_losses() {
+    let rt = runtime();
+    let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let custody = ["--custody-columns", "48"];
+    let mut nodes: Vec<DaProcess> = Vec::new();
+    for dir in &dirs[..4] {
+        let mut args: Vec<String> = custody.iter().map(|s| s.to_string()).collect();
+        for earlier in &nodes {
+            args.extend(["--peer".to_owned(), earlier.p2p.clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        nodes.push(DaProcess::start_with(dir.path(), &args));
+    }
+    let clients: Vec<DaClient> = nodes.iter().map(DaProcess::client).collect();
+    for c in &clients {
+        wait_for("a full mesh", || rt.block_on(c.status()).unwrap().peers == 3);
+    }
+
+    let data = payload(blob::BLOB_CAPACITY + 5_000, 7);
+    let info = rt.block_on(clients[0].submit(data.clone())).unwrap();
+    let header = HeaderJson::of_info(&info).unwrap();
+    for c in &clients[1..] {
+        wait_for("custody replication", || {
+            let info = rt.block_on(c.info(&header.id));
+            info.is_ok_and(|i| i.cells_held == vec![48, 48] && i.attestation.is_some())
+        });
+    }
+    // Every node attests; the four attestations make a certificate over the node set.
+    let keys: Vec<[u8; 32]> = clients
+        .iter()
+        .map(|c| rt.block_on(c.node_id()).unwrap())
+        .collect();
+    let attestations = clients
+        .iter()
+        .zip(&keys)
+        .map(|(c, k)| {
+            let info = rt.block_on(c.info(&header.id)).unwrap();
+            da_client::attestation_of(&info, &header, k).unwrap().unwrap()
+        })
+        .collect();
+    da_client::certificate(&header, attestations, &keys, 4).unwrap();
+    for c in &clients {
+        assert_eq!(rt.block_on(da_client::sample(c, &header.id, 12)).unwrap(), 12);
+    }
+    for n in &nodes[1..] {
+        assert!(metric(&rt, &n.url, "zg_da_samples_verified_total") > 0);
+    }
+
+    // Two nodes die, one of them the only holder of every cell.
+    nodes[0].kill();
+    nodes[1].kill();
+    assert_eq!(rt.block_on(clients[2].payload(&header.id)).unwrap(), data);
+    assert!(metric(&rt, &nodes[2].url, "zg_da_cells_from_peers_total") > 0);
+
+    // A fifth node serves corrupted cells: both survivors refuse them, store nothing of
+    // that submission, ban it, and keep serving.
+    let bad = DaProcess::start_with(
+        dirs[4].path(),
+        &[
+            "--custody-columns",
+            "48",
+            "--serve-bad-cells",
+            "--peer",
+            &nodes[2].p2p,
+            "--peer",
+            &nodes[3].p2p,
+        ],
+    );
+    let bad_client = bad.client();
+    wait_for("the bad peer to join", || {
+        rt.block_on(bad_client.status()).unwrap().peers == 2
+    });
+    let info = rt.block_on(bad_client.submit(payload(3_000, 8))).unwrap();
+    let bad_header = HeaderJson::of_info(&info).unwrap();
+    for n in &nodes[2..] {
+        wait_for("the bad cells to be refused", || {
+            metric(&rt, &n.url, "zg_da_peer_proof_failures_total") >= 1
+        });
+        let held = rt.block_on(n.client().info(&bad_header.id)).unwrap();
+        assert_eq!(held.cells_held, vec![0]);
+        assert!(held.attestation.is_none());
+        assert_eq!(rt.block_on(n.client().payload(&header.id)).unwrap(), data);
+    }
+}
+
+use zg_node::hostile;
+
+/// Garbage gossip, oversized and malformed frames and a flood of requests from a peer
+/// are refused (and counted); the node keeps serving its honest clients.
+#[test]
+fn hostile_peer_is_refused_and_the_node_keeps_serving() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let node = DaProcess::start(dir.path());
+    let client = node.client();
+    let data = payload(20_000, 11);
+    let (header, _) = rt
+        .block_on(da_client::submit(
+            std::slice::from_ref(&client),
+            data.clone(),
+            false,
+            1,
+        ))
+        .unwrap();
+
+    let (answered, refused, failed) = rt.block_on(async {
+        let (mut swarm, peer) =
+            hostile::joined(&node.p2p, zg_node::p2p::DA_TOPIC, zg_node::p2p::DA_PROTOCOL).await;
+        // Garbage gossip, a frame claiming 1 GiB, a malformed request, then a flood of valid ones.
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(
+                libp2p::gossipsub::IdentTopic::new(zg_node::p2p::DA_TOPIC),
+                b"not a header".to_vec(),
+            )
+            .unwrap();
+        let mut header_request = vec![0u8];
+        header_request.extend_from_slice(&header.id);
+        let raw = &mut swarm.behaviour_mut().raw;
+        raw.send_request(&peer, hostile::claims_one_gib());
+        raw.send_request(&peer, hostile::frame(&[9u8; 33]));
+        let flood = 2 * zg_node::p2p::REQUESTS_PER_WINDOW as usize;
+        hostile::flood(&mut swarm, peer, &hostile::frame(&header_request), flood, 2, 0).await
+    });
+    // The two bad frames fail; of the flood, one window's worth is answered, the rest refused.
+    assert_eq!(failed, 2, "answered {answered}, refused {refused}");
+    assert!(
+        answered <= zg_node::p2p::REQUESTS_PER_WINDOW as usize,
+        "{answered} answered"
+    );
+    assert!(
+        refused >= zg_node::p2p::REQUESTS_PER_WINDOW as usize,
+        "{refused} refused"
+    );
+    assert!(
+        metric(&rt, &node.url, "zg_p2p_requests_refused_total")
+            >= u64::from(zg_node::p2p::REQUESTS_PER_WINDOW)
+    );
+    assert!(metric(&rt, &node.url, "zg_p2p_bad_frames_total") == 2);
+    wait_for("the garbage gossip to be rejected", || {
+        metric(&rt, &node.url, "zg_p2p_gossip_rejected_total") == 1
+    });
+    // Honest clients are still served.
+    assert_eq!(rt.block_on(client.payload(&header.id)).unwrap(), data);
+}

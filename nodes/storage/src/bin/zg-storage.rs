@@ -1,0 +1,72 @@
+//! `zg-storage`: a storage node on one port (JSON-RPC `zgs_*` and HTTP file streaming).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use libp2p::Multiaddr;
+use zg_node::p2p::P2pConfig;
+use zg_storage::{StorageConfig, StorageServer};
+
+/// A zg storage node: uploads verified segment by segment, files streamed over HTTP,
+/// files replicated between peers over libp2p.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:5678")]
+    listen: SocketAddr,
+    /// Where the segment store and the node key live.
+    #[arg(long, default_value = ".zg/storage")]
+    data_dir: PathBuf,
+    /// Refuse writes past this many bytes of store files.
+    #[arg(long)]
+    capacity: Option<u64>,
+    /// Largest file accepted, in bytes.
+    #[arg(long, default_value_t = 1 << 40)]
+    max_file_bytes: u64,
+    /// p2p address to listen on (libp2p multiaddr).
+    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1334")]
+    p2p_listen: Multiaddr,
+    /// A peer to replicate with, e.g. /ip4/127.0.0.1/tcp/1334/p2p/12D3Koo… (repeatable).
+    #[arg(long = "peer")]
+    peers: Vec<Multiaddr>,
+    /// Run without the p2p network (no replication).
+    #[arg(long)]
+    no_p2p: bool,
+    /// Fault injection for tests: serve peers corrupted segments.
+    #[cfg(feature = "fault-injection")]
+    #[arg(long, hide = true)]
+    serve_bad_segments: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    zg_node::exit_on_error(run())
+}
+
+#[tokio::main]
+async fn run() -> anyhow::Result<()> {
+    zg_node::init_logging();
+    let args = Args::parse();
+    let cfg = StorageConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        capacity: args.capacity,
+        max_file_bytes: args.max_file_bytes,
+        p2p: (!args.no_p2p).then_some(P2pConfig {
+            listen: args.p2p_listen,
+            peers: args.peers,
+        }),
+        #[cfg(feature = "fault-injection")]
+        serve_bad_segments: args.serve_bad_segments,
+        ..StorageConfig::default()
+    };
+    let server = StorageServer::bind(cfg).await?;
+    // One parseable line on stdout: scripts and tests read the bound address from it.
+    println!(
+        "zg-storage listening on http://{} p2p {}",
+        server.local_addr()?,
+        server.p2p_addr().unwrap_or_else(|| "off".into())
+    );
+    server.serve(zg_node::shutdown_signal()).await
+}

@@ -1,0 +1,387 @@
+//! The client side of the storage API: what `zg upload`, `zg download`,
+//! `zg root` and `zg proof` do.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use zg_merkle::{FileHasher, FileTree, Hash, RootKind, SEGMENT_SIZE, SegmentProof};
+
+use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, parse_root, root_hex};
+
+/// Segments per upload request (4 MiB of data).
+const UPLOAD_BATCH: u64 = 16;
+/// Requests in flight at once.
+const IN_FLIGHT: usize = 8;
+
+/// A connection to a storage node.
+pub struct StorageClient {
+    url: String,
+    rpc: HttpClient,
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_owned());
+    pb
+}
+
+impl StorageClient {
+    /// Connects (lazily) to the node at `url`.
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        let rpc = HttpClientBuilder::default()
+            .max_request_size(32 << 20)
+            .max_response_size(32 << 20)
+            .request_timeout(Duration::from_secs(120))
+            .build(url)
+            .with_context(|| format!("bad node URL {url:?}"))?;
+        Ok(Self {
+            url: url.to_owned(),
+            rpc,
+        })
+    }
+
+    fn unreachable(&self, e: jsonrpsee::core::ClientError) -> anyhow::Error {
+        match e {
+            jsonrpsee::core::ClientError::Transport(t) => anyhow!(
+                "cannot reach the storage node at {}: {t}\n  is it running? start one with `zg devnet` or `zg-storage`, or pass --node URL",
+                self.url
+            ),
+            other => anyhow!("storage node {} answered with an error: {other}", self.url),
+        }
+    }
+
+    /// What the node knows of `root`.
+    pub async fn file_info(&self, root: &Hash) -> anyhow::Result<Option<FileInfo>> {
+        self.rpc
+            .request("zgs_getFileInfo", rpc_params![root_hex(root)])
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
+    /// Uploads the file at `path` (resuming a partial upload), returns its root.
+    pub async fn upload(&self, path: &Path, kind: RootKind) -> anyhow::Result<Hash> {
+        let path_buf = path.to_path_buf();
+        let len = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        let pb = bar(len, "hashing");
+        let pb2 = pb.clone();
+        let tree = tokio::task::spawn_blocking(move || -> anyhow::Result<FileTree> {
+            let f = File::open(&path_buf).with_context(|| format!("cannot open {}", path_buf.display()))?;
+            let mut h = FileHasher::new(kind).parallel(true);
+            h.update_reader(pb2.wrap_read(f))
+                .with_context(|| format!("reading {}", path_buf.display()))?;
+            Ok(h.finalize())
+        })
+        .await??;
+        pb.finish_and_clear();
+        let root = tree.root();
+        let count = tree.segment_count();
+        let missing: Ranges = match self.file_info(&root).await? {
+            Some(info) if info.finalized => {
+                eprintln!("{} is already stored on {}", root_hex(&root), self.url);
+                return Ok(root);
+            }
+            Some(info) => {
+                let m: Ranges = self
+                    .rpc
+                    .request("zg_missingSegments", rpc_params![root_hex(&root)])
+                    .await
+                    .map_err(|e| self.unreachable(e))?;
+                eprintln!(
+                    "resuming: {} of {count} segments already on the node",
+                    info.uploaded_seg_num
+                );
+                m
+            }
+            None => vec![[0, count]],
+        };
+        let todo: u64 = missing
+            .iter()
+            .flat_map(|[a, b]| *a..*b)
+            .map(|i| (len - i * SEGMENT_SIZE as u64).min(SEGMENT_SIZE as u64))
+            .sum();
+        let pb = bar(todo, "uploading");
+        let file = Arc::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?);
+        let tree = Arc::new(tree);
+        let batches: Vec<(u64, u64)> = missing
+            .iter()
+            .flat_map(|[a, b]| {
+                (*a..*b)
+                    .step_by(UPLOAD_BATCH as usize)
+                    .map(move |s| (s, (s + UPLOAD_BATCH).min(*b)))
+            })
+            .collect();
+        let mut uploads = futures_util::stream::iter(batches.into_iter().map(|(s, e)| {
+            let (file, tree, pb) = (file.clone(), tree.clone(), pb.clone());
+            async move {
+                let segs = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<SegmentWithProof>> {
+                    (s..e)
+                        .map(|i| {
+                            let at = i * SEGMENT_SIZE as u64;
+                            let mut data = vec![0u8; (len - at).min(SEGMENT_SIZE as u64) as usize];
+                            file.read_exact_at(&mut data, at)?;
+                            let proof = tree.prove_segment(i)?;
+                            Ok(SegmentWithProof::new(&tree.root(), i, &data, &proof, len))
+                        })
+                        .collect()
+                })
+                .await??;
+                let bytes: u64 = (s..e)
+                    .map(|i| (len - i * SEGMENT_SIZE as u64).min(SEGMENT_SIZE as u64))
+                    .sum();
+                let r: Result<(), _> = self.rpc.request("zgs_uploadSegments", rpc_params![segs]).await;
+                r.map_err(|e| self.unreachable(e))?;
+                pb.inc(bytes);
+                anyhow::Ok(())
+            }
+        }))
+        .buffer_unordered(IN_FLIGHT);
+        while let Some(r) = uploads.next().await {
+            r?;
+        }
+        pb.finish_and_clear();
+        let done: Option<bool> = self
+            .rpc
+            .request("zgs_checkFileFinalized", rpc_params![root_hex(&root)])
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if done != Some(true) {
+            bail!(
+                "upload of {} finished but the node has not finalized it",
+                root_hex(&root)
+            );
+        }
+        Ok(root)
+    }
+
+    /// Downloads `root` to `out`, every segment checked against the root,
+    /// then the whole file re-hashed; nothing is left at `out` on failure.
+    pub async fn download(&self, root: &Hash, out: &Path) -> anyhow::Result<u64> {
+        let Some(info) = self.file_info(root).await? else {
+            bail!("{} has no file {}", self.url, root_hex(root));
+        };
+        if !info.finalized {
+            bail!(
+                "{} is still being uploaded to {} ({} of {} segments)",
+                root_hex(root),
+                self.url,
+                info.uploaded_seg_num,
+                info.segment_count
+            );
+        }
+        let kind: RootKind = info.root_kind.parse().map_err(|e| anyhow!("{e}"))?;
+        let len = info.file_size;
+        let part = PathBuf::from(format!("{}.part", out.display()));
+        // Fast path: the file streamed over HTTP, hashed into its tree as it is written;
+        // a root that matches verifies every segment at once.
+        match self.download_stream(root, kind, len, &part).await {
+            Ok(()) => {
+                std::fs::rename(&part, out).with_context(|| format!("cannot write {}", out.display()))?;
+                return Ok(len);
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                tracing::warn!(error = %e, "streamed download failed; fetching segment by segment with proofs");
+            }
+        }
+        self.download_segments(root, kind, len, &part, out).await
+    }
+
+    /// `GET /files/{root}` into `part`, hashed on the way; errors unless the bytes
+    /// have the file's length and root.
+    async fn download_stream(
+        &self,
+        root: &Hash,
+        kind: RootKind,
+        len: u64,
+        part: &Path,
+    ) -> anyhow::Result<()> {
+        let url = format!("{}/files/{}", self.url.trim_end_matches('/'), root_hex(root));
+        let mut resp = reqwest::get(&url).await.with_context(|| format!("GET {url}"))?;
+        if !resp.status().is_success() {
+            bail!("GET {url}: {}", resp.status());
+        }
+        let pb = bar(len, "downloading");
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+        let path = part.to_owned();
+        // Hashing and writing run beside the socket reads.
+        let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<(Hash, u64)> {
+            let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            let mut f = std::io::BufWriter::with_capacity(4 << 20, f);
+            let mut h = FileHasher::new(kind).parallel(true);
+            let mut n = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                h.update(&chunk);
+                std::io::Write::write_all(&mut f, &chunk)?;
+                n += chunk.len() as u64;
+            }
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok((h.finalize().root(), n))
+        });
+        let mut received = 0u64;
+        while let Some(chunk) = resp.chunk().await.with_context(|| format!("reading {url}"))? {
+            received += chunk.len() as u64;
+            if received > len {
+                bail!("{url} sent more than the file's {len} bytes");
+            }
+            pb.inc(chunk.len() as u64);
+            if tx.send(chunk).await.is_err() {
+                break; // The writer failed; its error is below.
+            }
+        }
+        drop(tx);
+        pb.finish_and_clear();
+        let (got, n) = writer.await??;
+        if n != len {
+            bail!("{url} sent {n} bytes of a {len}-byte file");
+        }
+        if got != *root {
+            bail!(
+                "the bytes from {url} hash to {}, not {}",
+                root_hex(&got),
+                root_hex(root)
+            );
+        }
+        Ok(())
+    }
+
+    /// Every segment through `zgs_downloadSegmentWithProof`, each checked against the
+    /// root before it is written, then the whole file's root.
+    async fn download_segments(
+        &self,
+        root: &Hash,
+        kind: RootKind,
+        len: u64,
+        part: &Path,
+        out: &Path,
+    ) -> anyhow::Result<u64> {
+        let segment_count = zg_merkle::segment_count(len);
+        let file = Arc::new(File::create(part).with_context(|| format!("cannot create {}", part.display()))?);
+        file.set_len(len)?;
+        let pb = bar(len, "downloading");
+        let mut fetches = futures_util::stream::iter((0..segment_count).map(|i| {
+            let (file, pb) = (file.clone(), pb.clone());
+            async move {
+                let seg: SegmentWithProof = self
+                    .rpc
+                    .request("zgs_downloadSegmentWithProof", rpc_params![root_hex(root), i])
+                    .await
+                    .map_err(|e| self.unreachable(e))?;
+                let data = B64.decode(&seg.data).context("segment data is not base64")?;
+                let proof = SegmentProof::from_bytes(&hex::decode(&seg.proof).context("proof is not hex")?)?;
+                if seg.index != i || seg.file_size != len || !proof.verify_kind(kind, root, len, i, &data)? {
+                    bail!("segment {i} from {} fails its proof: refusing it", self.url);
+                }
+                let n = data.len() as u64;
+                tokio::task::spawn_blocking(move || file.write_all_at(&data, i * SEGMENT_SIZE as u64))
+                    .await??;
+                pb.inc(n);
+                anyhow::Ok(())
+            }
+        }))
+        .buffer_unordered(IN_FLIGHT * 2);
+        let mut failed = None;
+        while let Some(r) = fetches.next().await {
+            if let Err(e) = r {
+                failed = Some(e);
+                break;
+            }
+        }
+        drop(fetches);
+        pb.finish_and_clear();
+        let verdict = match failed {
+            Some(e) => Err(e),
+            None => {
+                file.sync_all()?;
+                let got = file_roots_one(part, kind)?;
+                if got == *root {
+                    Ok(())
+                } else {
+                    Err(anyhow!(
+                        "downloaded bytes hash to {}, not {}",
+                        root_hex(&got),
+                        root_hex(root)
+                    ))
+                }
+            }
+        };
+        match verdict {
+            Ok(()) => {
+                std::fs::rename(part, out).with_context(|| format!("cannot write {}", out.display()))?;
+                Ok(len)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(part);
+                Err(e)
+            }
+        }
+    }
+
+    /// Segment `index` of `root` with its proof, verified.
+    pub async fn proof(&self, root: &Hash, index: u64) -> anyhow::Result<(SegmentWithProof, bool)> {
+        let info = self
+            .file_info(root)
+            .await?
+            .ok_or_else(|| anyhow!("{} has no file {}", self.url, root_hex(root)))?;
+        let seg: SegmentWithProof = self
+            .rpc
+            .request("zgs_downloadSegmentWithProof", rpc_params![root_hex(root), index])
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let data = B64.decode(&seg.data)?;
+        let proof = SegmentProof::from_bytes(&hex::decode(&seg.proof)?)?;
+        let ok = proof.verify(root, info.file_size, index, &data)?;
+        Ok((seg, ok))
+    }
+}
+
+fn file_roots_one(path: &Path, kind: RootKind) -> anyhow::Result<Hash> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = FileHasher::new(kind).parallel(true);
+    h.update_reader(f)?;
+    Ok(h.finalize().root())
+}
+
+/// Both roots of the file at `path`, hashed in one read.
+pub fn file_roots(path: &Path) -> anyhow::Result<(FileTree, FileTree)> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let pb = bar(len, "hashing");
+    let mut f = pb.wrap_read(File::open(path).with_context(|| format!("cannot open {}", path.display()))?);
+    let mut b3 = FileHasher::new(RootKind::Blake3).parallel(true);
+    let mut zg = FileHasher::new(RootKind::Zg).parallel(true);
+    let mut buf = vec![0u8; 16 << 20];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        // Each hasher spreads its segments over rayon's pool.
+        b3.update(&buf[..n]);
+        zg.update(&buf[..n]);
+    }
+    pb.finish_and_clear();
+    Ok((b3.finalize(), zg.finalize()))
+}
+
+/// Parses a root argument.
+pub fn root_arg(s: &str) -> anyhow::Result<Hash> {
+    parse_root(s).map_err(|e| anyhow!(e))
+}

@@ -1,0 +1,25 @@
+//! # zg-storage
+//!
+//! The storage node: the segment store and file pipeline behind 0G's `zgs_*` JSON-RPC
+//! and plain HTTP streaming on one port, replicating files between nodes over libp2p;
+//! and the client the `zg` CLI uploads and downloads with.
+//!
+//! - [`service`]: the upload state machine, finalize-by-rebuild and the catalog, with
+//!   typed errors; no transport.
+//! - `rpc`, `http`, `replication`: the service's transports (JSON-RPC, plain HTTP,
+//!   libp2p).
+//! - [`server`]: configuration and lifecycle of a node.
+//! - [`api`]: the JSON types of the API, shared by node and client.
+//! - [`client`]: upload, download and proofs against a node.
+
+pub mod api;
+pub mod client;
+mod http;
+mod replication;
+mod rpc;
+pub mod server;
+pub mod service;
+
+pub use client::StorageClient;
+pub use server::{StorageConfig, StorageServer};
+pub use service::{StorageError, StorageResult};

@@ -1,0 +1,687 @@
+//! The storage service: the upload state machine over the segment store and the
+//! file pipeline, apart from the transports that carry it.
+//!
+//! Uploads arrive segment by segment with proofs (resumable; each checked against the
+//! root before it is written; an upload in progress is marked durably with its size and
+//! root kind). A file is finalized once every segment is durable: its tree is rebuilt
+//! from the stored segments, checked against the root, and saved as metadata with the
+//! file's catalog entry. The catalog lists the files held whole, in the order they were
+//! finalized, so peers can page through it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use base64::Engine;
+use bytes::Bytes;
+use tokio::sync::Semaphore;
+use zg_file::replica::FileEntry;
+use zg_file::{self as file, FileError, FileMeta};
+use zg_merkle::{FileHasher, Hash, RootKind, SEGMENT_SIZE, SegmentProof, segment_count};
+use zg_node::p2p::Network;
+use zg_store::{Put, Store, StoreError};
+
+use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, parse_root, root_hex};
+use crate::server::StorageConfig;
+
+/// Why the storage service refused or failed a request; each transport maps these to
+/// its own codes (JSON-RPC error codes, HTTP statuses, p2p refusals).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The request is malformed: bad hex or base64, a wrong length, an index past the end.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// Over one of the node's limits (file size, segments per request).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The root is already being uploaded with another size or root kind.
+    #[error("{0}")]
+    Conflict(String),
+    /// A segment that fails its proof against the root.
+    #[error("{0}")]
+    ProofFailed(String),
+    /// No such file or upload.
+    #[error("{0}")]
+    NotFound(String),
+    /// The segment store refused (full, or an I/O error).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else: stored data that does not add up.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<FileError> for StorageError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::NotFound(_) => Self::NotFound(e.to_string()),
+            FileError::OutOfRange { .. } => Self::InvalidParams(e.to_string()),
+            FileError::Store(s @ (StoreError::Full { .. } | StoreError::DiskFull { .. })) => Self::Store(s),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The storage service's results.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Counters the transports and replication report on `/metrics`.
+#[derive(Default)]
+pub(crate) struct Metrics {
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) segments_in: AtomicU64,
+    pub(crate) segments_out: AtomicU64,
+    pub(crate) proof_failures: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) rpc_requests: AtomicU64,
+    pub(crate) files_finalized: AtomicU64,
+    pub(crate) store_write_us_sum: AtomicU64,
+    pub(crate) store_writes: AtomicU64,
+    pub(crate) replicated_files: AtomicU64,
+    pub(crate) replicated_bytes: AtomicU64,
+    pub(crate) peer_requests: AtomicU64,
+    pub(crate) peer_bad_segments: AtomicU64,
+    pub(crate) segments_repaired: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PendingFile {
+    pub(crate) kind: RootKind,
+    pub(crate) size: u64,
+}
+
+impl PendingFile {
+    fn encode(self) -> Vec<u8> {
+        let mut v = vec![u8::from(self.kind == RootKind::Zg)];
+        v.extend_from_slice(&self.size.to_le_bytes());
+        v
+    }
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        let (&k, size) = b.split_first()?;
+        Some(Self {
+            kind: if k == 1 { RootKind::Zg } else { RootKind::Blake3 },
+            size: u64::from_le_bytes(size.try_into().ok()?),
+        })
+    }
+}
+
+/// Key of the record that marks an upload in progress (its kind and size).
+fn pending_key(root: &Hash) -> Hash {
+    *blake3::keyed_hash(root, b"zg pending upload").as_bytes()
+}
+
+/// The key the catalog lives under: segment `i` is the `i`th file this node stored
+/// (a [`FileEntry`]), so peers can page through what it holds.
+fn catalog_key() -> Hash {
+    *blake3::hash(b"zg storage catalog v1").as_bytes()
+}
+
+/// Files this node holds whole, in the order it finalized them.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub(crate) files: Vec<FileEntry>,
+    pub(crate) roots: HashSet<Hash>,
+    /// The record index the next entry takes.
+    pub(crate) next: u64,
+}
+
+pub(crate) struct StorageService {
+    pub(crate) store: Store,
+    pub(crate) cfg: StorageConfig,
+    pub(crate) metrics: Metrics,
+    pub(crate) net: Option<Network>,
+    /// The runtime, for blocking readers that fetch lost segments from peers.
+    pub(crate) rt: Option<tokio::runtime::Handle>,
+    pub(crate) catalog: Mutex<Catalog>,
+    pub(crate) replicating: Mutex<HashSet<Hash>>,
+    pub(crate) replication_slots: Semaphore,
+    pub(crate) pending: Mutex<HashMap<Hash, PendingFile>>,
+    pub(crate) finalizing: Mutex<HashSet<Hash>>,
+    /// Finalized files' metadata: decoding it rebuilds the tree, too costly for every segment request.
+    pub(crate) metas: Mutex<HashMap<Hash, Arc<FileMeta>>>,
+}
+
+/// Files whose metadata stays decoded (a file's tree is 32 bytes per segment per level).
+const META_CACHE: usize = 256;
+
+impl StorageService {
+    /// The service over `store` (its catalog read from it), replicating over `net`
+    /// when networked; a blocking reader reaches peers through the current runtime.
+    pub(crate) fn new(store: Store, cfg: StorageConfig, net: Option<Network>) -> Self {
+        let catalog = load_catalog(&store);
+        Self {
+            store,
+            cfg,
+            metrics: Metrics::default(),
+            net,
+            rt: tokio::runtime::Handle::try_current().ok(),
+            catalog: Mutex::new(catalog),
+            replicating: Mutex::new(HashSet::new()),
+            replication_slots: Semaphore::new(crate::replication::REPLICATIONS_AT_ONCE),
+            pending: Mutex::new(HashMap::new()),
+            finalizing: Mutex::new(HashSet::new()),
+            metas: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn pending(&self, root: &Hash) -> StorageResult<Option<PendingFile>> {
+        if let Some(p) = self.pending.lock().unwrap_or_else(|p| p.into_inner()).get(root) {
+            return Ok(Some(*p));
+        }
+        match self.store.get_meta(&pending_key(root)) {
+            Ok(b) => {
+                let p = PendingFile::decode(&b)
+                    .ok_or_else(|| StorageError::Internal("corrupt upload marker".into()))?;
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(*root, p);
+                Ok(Some(p))
+            }
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(StorageError::Store(e)),
+        }
+    }
+
+    /// The finalized file `root`, decoded once and then served from the cache.
+    pub(crate) fn open_meta(&self, root: &Hash) -> Result<Arc<FileMeta>, FileError> {
+        if let Some(m) = self.metas.lock().unwrap_or_else(|p| p.into_inner()).get(root) {
+            return Ok(m.clone());
+        }
+        let meta = Arc::new(file::open(&self.store, root)?);
+        self.remember(meta.clone());
+        Ok(meta)
+    }
+
+    pub(crate) fn remember(&self, meta: Arc<FileMeta>) {
+        let mut metas = self.metas.lock().unwrap_or_else(|p| p.into_inner());
+        if metas.len() >= META_CACHE {
+            metas.clear();
+        }
+        metas.insert(meta.root(), meta);
+    }
+
+    /// The catalog record for a newly stored file, unless it is listed already.
+    pub(crate) fn catalog_entry(&self, entry: FileEntry) -> Option<Put> {
+        let mut c = self.catalog.lock().unwrap_or_else(|p| p.into_inner());
+        if !c.roots.insert(entry.root) {
+            return None;
+        }
+        c.files.push(entry);
+        let index = c.next;
+        c.next += 1;
+        Some(Put::segment(catalog_key(), index, entry.encode().to_vec()))
+    }
+
+    pub(crate) fn holds(&self, root: &Hash) -> bool {
+        self.catalog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .roots
+            .contains(root)
+    }
+
+    /// Segments `first..first + count` of a stored file, each verified; one that is
+    /// lost or damaged here (and not rebuilt from local parity) is fetched from a
+    /// peer, checked against the root, rewritten, and served. Blocking.
+    pub(crate) fn read_segments(
+        &self,
+        meta: &FileMeta,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<Bytes>, FileError> {
+        let mut repaired = HashSet::new();
+        loop {
+            match file::read_segments(&self.store, meta, first, count) {
+                Err(FileError::Unavailable { root, index, reason })
+                    if self.net.is_some() && repaired.insert(index) =>
+                {
+                    tracing::warn!(%root, index, %reason, "segment lost here; fetching it from peers");
+                    if let Err(e) = self.repair_from_peers(meta, index) {
+                        return Err(FileError::Unavailable {
+                            root,
+                            index,
+                            reason: format!("{reason}; no peer could replace it: {e}"),
+                        });
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(crate) fn finalized(&self, root: &Hash) -> StorageResult<Option<Arc<FileMeta>>> {
+        match self.open_meta(root) {
+            Ok(m) => Ok(Some(m)),
+            Err(FileError::NotFound(_)) => Ok(None),
+            Err(e) => Err(StorageError::from(e)),
+        }
+    }
+
+    pub(crate) fn info(&self, root: &Hash) -> StorageResult<Option<FileInfo>> {
+        if let Some(m) = self.finalized(root)? {
+            return Ok(Some(FileInfo {
+                root: root_hex(root),
+                file_size: m.len(),
+                root_kind: m.tree.kind().to_string(),
+                segment_count: m.segment_count(),
+                uploaded_seg_num: m.segment_count(),
+                finalized: true,
+            }));
+        }
+        Ok(self.pending(root)?.map(|p| FileInfo {
+            root: root_hex(root),
+            file_size: p.size,
+            root_kind: p.kind.to_string(),
+            segment_count: segment_count(p.size),
+            uploaded_seg_num: self.store.segment_indices(root).len() as u64,
+            finalized: false,
+        }))
+    }
+
+    /// Checks uploaded segments' shapes and stores them.
+    pub(crate) fn upload(&self, segs: Vec<SegmentWithProof>) -> StorageResult<()> {
+        if segs.len() > self.cfg.max_segments_per_request {
+            return Err(StorageError::TooLarge(format!(
+                "{} segments in one request; the limit is {}",
+                segs.len(),
+                self.cfg.max_segments_per_request
+            )));
+        }
+        let mut incoming = Vec::with_capacity(segs.len());
+        for s in segs {
+            let root = parse_root(&s.root).map_err(StorageError::InvalidParams)?;
+            let expected = self.expected_len(s.file_size, s.index)?;
+            // base64 is 4 chars per 3 bytes: refuse oversize text before decoding it.
+            if s.data.len() > expected.div_ceil(3) * 4 {
+                return Err(StorageError::InvalidParams(format!(
+                    "segment {} data longer than {expected} bytes",
+                    s.index
+                )));
+            }
+            let data = B64.decode(&s.data).map_err(|e| {
+                StorageError::InvalidParams(format!("segment {} data is not base64: {e}", s.index))
+            })?;
+            let proof_bytes = hex::decode(&s.proof)
+                .map_err(|e| StorageError::InvalidParams(format!("proof is not hex: {e}")))?;
+            let proof = SegmentProof::from_bytes(&proof_bytes)
+                .map_err(|e| StorageError::InvalidParams(format!("malformed proof: {e}")))?;
+            incoming.push(Incoming {
+                root,
+                size: s.file_size,
+                index: s.index,
+                data,
+                proof,
+            });
+        }
+        self.store_segments(incoming)
+    }
+
+    /// The byte length segment `index` of a `file_size`-byte file must have.
+    pub(crate) fn expected_len(&self, file_size: u64, index: u64) -> StorageResult<usize> {
+        if file_size > self.cfg.max_file_bytes {
+            return Err(StorageError::TooLarge(format!(
+                "file of {file_size} bytes exceeds this node's limit of {}",
+                self.cfg.max_file_bytes
+            )));
+        }
+        let count = segment_count(file_size);
+        if index >= count {
+            return Err(StorageError::InvalidParams(format!(
+                "segment {index} of a {count}-segment file"
+            )));
+        }
+        Ok((file_size - index * SEGMENT_SIZE as u64).min(SEGMENT_SIZE as u64) as usize)
+    }
+
+    /// Checks segments (from a client or a peer) against their roots, stores them,
+    /// and finalizes files that became complete. Nothing unverified is written.
+    pub(crate) fn store_segments(&self, segs: Vec<Incoming>) -> StorageResult<()> {
+        let mut by_root: HashMap<Hash, Vec<Put>> = HashMap::new();
+        let mut markers = Vec::new();
+        let mut bytes = 0u64;
+        for s in segs {
+            let expected = self.expected_len(s.size, s.index)?;
+            if s.data.len() != expected {
+                return Err(StorageError::InvalidParams(format!(
+                    "segment {} has {} bytes, expected {expected}",
+                    s.index,
+                    s.data.len()
+                )));
+            }
+            let this = PendingFile {
+                kind: s.proof.kind(),
+                size: s.size,
+            };
+            if self.finalized(&s.root)?.is_some() {
+                continue; // Already complete: uploads are idempotent.
+            }
+            match self.pending(&s.root)? {
+                Some(p) if p != this => {
+                    return Err(StorageError::Conflict(format!(
+                        "file {} is being uploaded as {} bytes ({}), not {} bytes ({})",
+                        root_hex(&s.root),
+                        p.size,
+                        p.kind,
+                        this.size,
+                        this.kind
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(s.root, this);
+                    markers.push(Put::meta(pending_key(&s.root), this.encode()));
+                }
+            }
+            match s.proof.verify(&s.root, s.size, s.index, &s.data) {
+                Ok(true) => {}
+                Ok(false) | Err(_) => {
+                    self.metrics.proof_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(root = %root_hex(&s.root), index = s.index, "rejected a segment that fails its proof");
+                    return Err(StorageError::ProofFailed(format!(
+                        "segment {} fails its proof against {}",
+                        s.index,
+                        root_hex(&s.root)
+                    )));
+                }
+            }
+            bytes += s.data.len() as u64;
+            by_root
+                .entry(s.root)
+                .or_default()
+                .push(Put::segment(s.root, s.index, s.data));
+        }
+        let roots: Vec<Hash> = by_root.keys().copied().collect();
+        let mut puts = markers;
+        let n: usize = by_root.values().map(Vec::len).sum();
+        puts.extend(by_root.into_values().flatten());
+        if puts.is_empty() {
+            return Ok(());
+        }
+        let t = Instant::now();
+        self.store.put_batch(puts).map_err(StorageError::Store)?;
+        self.metrics
+            .store_write_us_sum
+            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.metrics.store_writes.fetch_add(1, Ordering::Relaxed);
+        self.metrics.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+        self.metrics.segments_in.fetch_add(n as u64, Ordering::Relaxed);
+        for root in roots {
+            self.maybe_finalize(&root)?;
+        }
+        Ok(())
+    }
+
+    /// Finalizes `root` if every segment is stored: rebuilds the tree from
+    /// the segments, checks the root, writes the metadata.
+    pub(crate) fn maybe_finalize(&self, root: &Hash) -> StorageResult<()> {
+        let Some(p) = self.pending(root)? else {
+            return Ok(());
+        };
+        let count = segment_count(p.size);
+        if (self.store.segment_indices(root).len() as u64) < count {
+            return Ok(());
+        }
+        if !self
+            .finalizing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(*root)
+        {
+            return Ok(()); // Another request is finalizing it.
+        }
+        let result = self.finalize(root, p, count);
+        self.finalizing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(root);
+        result
+    }
+
+    pub(crate) fn finalize(&self, root: &Hash, p: PendingFile, count: u64) -> StorageResult<()> {
+        let mut hasher = FileHasher::new(p.kind).parallel(true);
+        let mut first = 0;
+        while first < count {
+            let n = 64.min(count - first);
+            let wanted: Vec<(Hash, u64)> = (first..first + n).map(|i| (*root, i)).collect();
+            // The rebuilt tree checks every byte against the root below: the record
+            // checksum would hash each segment a second time.
+            for r in self.store.get_many_unchecked(&wanted) {
+                let seg = r.map_err(StorageError::Store)?;
+                hasher.update(&seg);
+            }
+            first += n;
+        }
+        let tree = hasher.finalize();
+        if tree.root() != *root || tree.file_len() != p.size {
+            return Err(StorageError::Internal(
+                "stored segments do not rebuild the root".into(),
+            ));
+        }
+        let meta = FileMeta {
+            tree,
+            data_key: *root,
+            erasure: None,
+        };
+        let entry = FileEntry {
+            root: *root,
+            size: p.size,
+            kind: p.kind,
+        };
+        // The metadata and the catalog entry commit together.
+        let mut puts = vec![Put::meta(*root, meta.encode())];
+        puts.extend(self.catalog_entry(entry));
+        self.store.put_batch(puts).map_err(StorageError::Store)?;
+        self.remember(Arc::new(meta));
+        self.announce(entry);
+        // The marker's tombstone: the file is complete.
+        self.store
+            .delete(pending_key(root))
+            .map_err(StorageError::Store)?;
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(root);
+        self.metrics.files_finalized.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(root = %root_hex(root), bytes = p.size, kind = %p.kind, "file finalized");
+        Ok(())
+    }
+
+    pub(crate) fn missing(&self, root: &Hash) -> StorageResult<Ranges> {
+        if self.finalized(root)?.is_some() {
+            return Ok(Vec::new());
+        }
+        let Some(p) = self.pending(root)? else {
+            return Err(StorageError::NotFound(format!(
+                "no upload of {} in progress",
+                root_hex(root)
+            )));
+        };
+        let have = self.store.segment_indices(root);
+        let mut out: Ranges = Vec::new();
+        let mut next = 0u64;
+        for i in have.into_iter().chain(std::iter::once(segment_count(p.size))) {
+            if i > next {
+                out.push([next, i]);
+            }
+            next = i + 1;
+        }
+        Ok(out)
+    }
+}
+
+/// A segment to check and store, from a client or a peer.
+pub(crate) struct Incoming {
+    pub(crate) root: Hash,
+    pub(crate) size: u64,
+    pub(crate) index: u64,
+    pub(crate) data: Vec<u8>,
+    pub(crate) proof: SegmentProof,
+}
+
+/// Reads the catalog records; one that does not decode is skipped with a warning.
+pub(crate) fn load_catalog(store: &Store) -> Catalog {
+    let key = catalog_key();
+    let indices = store.segment_indices(&key);
+    let wanted: Vec<(Hash, u64)> = indices.iter().map(|i| (key, *i)).collect();
+    let mut c = Catalog {
+        next: indices.last().map_or(0, |i| i + 1),
+        ..Catalog::default()
+    };
+    for (i, r) in indices.iter().zip(store.get_many(&wanted)) {
+        match r.map_err(|e| e.to_string()).and_then(|b| FileEntry::decode(&b)) {
+            Ok(e) if c.roots.insert(e.root) => c.files.push(e),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(record = i, error = %e, "skipping an unreadable catalog record"),
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use zg_merkle::FileTree;
+    use zg_store::{CrashMode, MemoryDir, StoreOptions};
+
+    use super::*;
+
+    fn file(len: usize, seed: u8) -> (Vec<u8>, FileTree) {
+        let mut bytes = vec![0u8; len];
+        blake3::Hasher::new()
+            .update(&[seed])
+            .finalize_xof()
+            .fill(&mut bytes);
+        let mut hasher = FileHasher::new(RootKind::Blake3);
+        hasher.update(&bytes);
+        (bytes, hasher.finalize())
+    }
+
+    fn segment(bytes: &[u8], tree: &FileTree, index: u64) -> SegmentWithProof {
+        let start = index as usize * SEGMENT_SIZE;
+        let end = (start + SEGMENT_SIZE).min(bytes.len());
+        let proof = tree.prove_segment(index).unwrap();
+        SegmentWithProof::new(&tree.root(), index, &bytes[start..end], &proof, bytes.len() as u64)
+    }
+
+    fn service(dir: &MemoryDir) -> StorageService {
+        let (store, _) = Store::open(Arc::new(dir.clone()), StoreOptions::default()).unwrap();
+        StorageService::new(store, StorageConfig::default(), None)
+    }
+
+    /// Segments in any order finalize the file once the last is durable; the catalog
+    /// lists it, re-uploads change nothing, and every segment reads back verified.
+    #[test]
+    fn segments_finalize_a_file_and_reuploads_are_idempotent() {
+        let dir = MemoryDir::faulty();
+        let svc = service(&dir);
+        let (bytes, tree) = file(2 * SEGMENT_SIZE + 1000, 1);
+        let root = tree.root();
+        svc.upload(vec![segment(&bytes, &tree, 2), segment(&bytes, &tree, 0)])
+            .unwrap();
+        let info = svc.info(&root).unwrap().unwrap();
+        assert!(!info.finalized);
+        assert_eq!(info.uploaded_seg_num, 2);
+        assert_eq!(svc.missing(&root).unwrap(), vec![[1, 2]]);
+        assert!(!svc.holds(&root));
+        svc.upload(vec![segment(&bytes, &tree, 1)]).unwrap();
+        let info = svc.info(&root).unwrap().unwrap();
+        assert!(info.finalized);
+        assert_eq!(info.segment_count, 3);
+        assert!(svc.holds(&root));
+        assert_eq!(svc.missing(&root).unwrap(), Vec::<[u64; 2]>::new());
+        svc.upload(vec![segment(&bytes, &tree, 1)]).unwrap();
+        let meta = svc.open_meta(&root).unwrap();
+        let read: Vec<u8> = svc.read_segments(&meta, 0, 3).unwrap().concat();
+        assert_eq!(read, bytes);
+        assert_eq!(svc.metrics.files_finalized.load(Ordering::Relaxed), 1);
+    }
+
+    /// Bad segments get the typed error that names their fault, and nothing is written.
+    #[test]
+    fn bad_segments_get_typed_errors_and_store_nothing() {
+        let dir = MemoryDir::faulty();
+        let svc = service(&dir);
+        let (bytes, tree) = file(SEGMENT_SIZE + 10, 2);
+        let root = tree.root();
+
+        let mut forged = segment(&bytes, &tree, 0);
+        let mut data = B64.decode(&forged.data).unwrap();
+        data[5] ^= 1;
+        forged.data = B64.encode(&data);
+        let err = svc.upload(vec![forged]).unwrap_err();
+        assert!(matches!(err, StorageError::ProofFailed(_)), "{err}");
+        assert_eq!(svc.info(&root).unwrap().unwrap().uploaded_seg_num, 0);
+
+        let mut past_end = segment(&bytes, &tree, 1);
+        past_end.index = 2;
+        assert!(matches!(svc.upload(vec![past_end]).unwrap_err(), StorageError::InvalidParams(_)));
+
+        let mut short = segment(&bytes, &tree, 0);
+        short.data = B64.encode(&bytes[..100]);
+        assert!(matches!(svc.upload(vec![short]).unwrap_err(), StorageError::InvalidParams(_)));
+
+        let mut not_b64 = segment(&bytes, &tree, 0);
+        not_b64.data = "@@@@".into();
+        assert!(matches!(svc.upload(vec![not_b64]).unwrap_err(), StorageError::InvalidParams(_)));
+
+        let mut huge = segment(&bytes, &tree, 0);
+        huge.file_size = StorageConfig::default().max_file_bytes + 1;
+        assert!(matches!(svc.upload(vec![huge]).unwrap_err(), StorageError::TooLarge(_)));
+
+        let many = vec![segment(&bytes, &tree, 0); StorageConfig::default().max_segments_per_request + 1];
+        assert!(matches!(svc.upload(many).unwrap_err(), StorageError::TooLarge(_)));
+
+        // The same root claimed with another size while its upload is in progress.
+        let mut other_size = segment(&bytes, &tree, 0);
+        other_size.file_size += 1;
+        assert!(matches!(svc.upload(vec![other_size]).unwrap_err(), StorageError::Conflict(_)));
+
+        assert!(matches!(svc.missing(&[9u8; 32]).unwrap_err(), StorageError::NotFound(_)));
+        assert_eq!(svc.info(&[9u8; 32]).unwrap(), None);
+        assert_eq!(svc.metrics.proof_failures.load(Ordering::Relaxed), 1);
+        assert_eq!(svc.store.stats().segments, 0, "no segment was stored");
+    }
+
+    /// An upload cut by a power loss resumes where it stopped: every acknowledged
+    /// segment and the upload marker survive, the rest is asked for again.
+    #[test]
+    fn an_upload_resumes_after_a_crash() {
+        let dir = MemoryDir::faulty();
+        let (bytes, tree) = file(3 * SEGMENT_SIZE, 3);
+        let root = tree.root();
+        {
+            let svc = service(&dir);
+            svc.upload(vec![segment(&bytes, &tree, 0), segment(&bytes, &tree, 2)])
+                .unwrap();
+        }
+        let after = dir.crash(CrashMode::DropUnsynced);
+        let svc = service(&after);
+        assert_eq!(svc.missing(&root).unwrap(), vec![[1, 2]]);
+        svc.upload(vec![segment(&bytes, &tree, 1)]).unwrap();
+        assert!(svc.info(&root).unwrap().unwrap().finalized);
+        // The finalized file and its catalog entry survive the next crash too.
+        drop(svc);
+        let svc = service(&after.crash(CrashMode::DropUnsynced));
+        assert!(svc.holds(&root));
+        let meta = svc.open_meta(&root).unwrap();
+        assert_eq!(svc.read_segments(&meta, 0, 3).unwrap().concat(), bytes);
+    }
+
+    /// A full disk is a store error, not a lost or half-finalized file.
+    #[test]
+    fn a_full_disk_is_a_store_error() {
+        let dir = MemoryDir::faulty();
+        let svc = service(&dir);
+        let (bytes, tree) = file(SEGMENT_SIZE, 4);
+        dir.set_space_left(Some(1000));
+        let err = svc.upload(vec![segment(&bytes, &tree, 0)]).unwrap_err();
+        assert!(matches!(err, StorageError::Store(_)), "{err}");
+        assert!(!svc.holds(&tree.root()));
+    }
+}

@@ -1,0 +1,596 @@
+//! End to end: the real `zg-storage` and `zg` binaries on loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use zg_node::harness::binary;
+
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::HttpClientBuilder;
+use jsonrpsee::rpc_params;
+use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
+use zg_storage::api::{FileInfo, SegmentWithProof, root_hex};
+
+struct StorageNode {
+    child: Child,
+    url: String,
+    /// The p2p address peers dial, when networked.
+    p2p: Option<String>,
+}
+
+impl StorageNode {
+    /// A standalone node.
+    fn start(data_dir: &Path) -> Self {
+        Self::spawn(data_dir, &["--no-p2p"])
+    }
+
+    /// A networked node on a free p2p port, joined to `peers`.
+    fn networked(data_dir: &Path, peers: &[&StorageNode], extra: &[&str]) -> Self {
+        let mut args = vec!["--p2p-listen", "/ip4/127.0.0.1/tcp/0"];
+        for p in peers {
+            args.extend(["--peer", p.p2p.as_deref().expect("networked peer")]);
+        }
+        args.extend(extra);
+        Self::spawn(data_dir, &args)
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(binary("zg-storage"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("zg-storage starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("reads the listen line");
+        let rest = line
+            .trim()
+            .strip_prefix("zg-storage listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let mut words = rest.split_whitespace();
+        let url = words.next().expect("url").to_owned();
+        let p2p = match (words.next(), words.next()) {
+            (Some("p2p"), Some("off")) => None,
+            (Some("p2p"), Some(addr)) => Some(addr.to_owned()),
+            other => panic!("unexpected listen line {line:?} ({other:?})"),
+        };
+        Self { child, url, p2p }
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
+    fn host(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// A counter or gauge from `/metrics`.
+    fn metric(&self, name: &str) -> u64 {
+        let (status, _, body) = http(&self.host(), "GET", "/metrics", &[], b"");
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body)
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
+    /// The whole file `root`, once the node has it.
+    fn file(&self, root: &str) -> Option<Vec<u8>> {
+        let (status, _, body) = http(&self.host(), "GET", &format!("/files/{root}"), &[], b"");
+        (status == 200).then_some(body)
+    }
+}
+
+/// Polls `done` until it holds or a minute passes.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Drop for StorageNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn zg(args: &[&str]) -> Output {
+    Command::new(binary("zg"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("zg runs")
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(&[seed])
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write");
+    p
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "zg failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+/// A minimal HTTP/1.1 request; returns (status, headers, body).
+fn http(
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(host).expect("connect");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    // A server refusing an oversized body may close before reading it all.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    (status, head, raw[split + 4..].to_vec())
+}
+
+#[test]
+fn upload_and_download_every_size_and_both_kinds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = StorageNode::start(&tmp.path().join("node"));
+    let sizes = [
+        0usize,
+        1,
+        SEGMENT_SIZE - 1,
+        SEGMENT_SIZE,
+        SEGMENT_SIZE + 1,
+        100 << 20,
+    ];
+    for (n, &len) in sizes.iter().enumerate() {
+        let bytes = data(len, n as u8);
+        let path = write_file(tmp.path(), &format!("in-{len}"), &bytes);
+        let p = path.to_str().unwrap();
+        for kind in [RootKind::Blake3, RootKind::Zg] {
+            let root = stdout(&zg(&[
+                "upload",
+                p,
+                "--node",
+                &node.url,
+                "--root-kind",
+                kind.as_str(),
+            ]));
+            let expected = FileTree::from_data(kind, &bytes).root();
+            assert_eq!(root, root_hex(&expected), "{kind} {len}");
+            if kind == RootKind::Blake3 {
+                assert_eq!(root, root_hex(blake3::hash(&bytes).as_bytes()));
+            }
+            let out = tmp.path().join(format!("out-{len}-{kind}"));
+            stdout(&zg(&[
+                "download",
+                &root,
+                "-o",
+                out.to_str().unwrap(),
+                "--node",
+                &node.url,
+            ]));
+            assert!(std::fs::read(&out).unwrap() == bytes, "{kind} {len}");
+            // The HTTP streaming endpoint serves the same bytes, and ranges of them.
+            let (status, _, body) = http(&node.host(), "GET", &format!("/files/{root}"), &[], &[]);
+            assert_eq!(status, 200);
+            assert!(body == bytes);
+            if len > 10 {
+                let (status, head, body) = http(
+                    &node.host(),
+                    "GET",
+                    &format!("/files/{root}"),
+                    &[("Range", "bytes=3-9")],
+                    &[],
+                );
+                assert_eq!(status, 206, "{head}");
+                assert_eq!(body, bytes[3..10]);
+            }
+        }
+    }
+    // `zg root` prints both roots offline.
+    let p = tmp.path().join(format!("in-{}", SEGMENT_SIZE + 1));
+    let roots = stdout(&zg(&["root", p.to_str().unwrap()]));
+    let bytes = std::fs::read(&p).unwrap();
+    assert!(roots.contains(&root_hex(blake3::hash(&bytes).as_bytes())));
+    assert!(roots.contains(&root_hex(&FileTree::from_data(RootKind::Zg, &bytes).root())));
+    // `zg proof` fetches and verifies a segment's proof.
+    let root = root_hex(blake3::hash(&bytes).as_bytes());
+    let proof = stdout(&zg(&["proof", &root, "1", "--node", &node.url]));
+    assert!(proof.contains("verified true"), "{proof}");
+    // Streaming upload over HTTP.
+    let (status, _, body) = http(&node.host(), "PUT", "/files?kind=zg", &[], &bytes);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        v["root"],
+        root_hex(&FileTree::from_data(RootKind::Zg, &bytes).root())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_segments_and_requests_are_refused_and_the_node_keeps_serving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = StorageNode::start(&tmp.path().join("node"));
+    let rpc = HttpClientBuilder::default().build(&node.url).unwrap();
+    let bytes = data(3 * SEGMENT_SIZE + 5, 9);
+    let tree = FileTree::from_data(RootKind::Blake3, &bytes);
+    let seg = |i: u64, d: &[u8]| {
+        SegmentWithProof::new(
+            &tree.root(),
+            i,
+            d,
+            &tree.prove_segment(i).unwrap(),
+            bytes.len() as u64,
+        )
+    };
+    let good = |i: u64| {
+        let lo = i as usize * SEGMENT_SIZE;
+        seg(i, &bytes[lo..(lo + SEGMENT_SIZE).min(bytes.len())])
+    };
+    // A corrupted segment: refused, nothing stored.
+    let mut bad = bytes[..SEGMENT_SIZE].to_vec();
+    bad[77] ^= 1;
+    let e = rpc
+        .request::<(), _>("zgs_uploadSegment", rpc_params![seg(0, &bad)])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("fails its proof"), "{e}");
+    // Wrong length, bad base64, bad proof bytes, out-of-range index.
+    let mut short = good(1);
+    short.data = "AAAA".into();
+    assert!(
+        rpc.request::<(), _>("zgs_uploadSegment", rpc_params![short])
+            .await
+            .is_err()
+    );
+    let mut junk = good(1);
+    junk.data = "!!!".into();
+    assert!(
+        rpc.request::<(), _>("zgs_uploadSegment", rpc_params![junk])
+            .await
+            .is_err()
+    );
+    let mut noproof = good(1);
+    noproof.proof = "zz".into();
+    assert!(
+        rpc.request::<(), _>("zgs_uploadSegment", rpc_params![noproof])
+            .await
+            .is_err()
+    );
+    let mut far = good(1);
+    far.index = 99;
+    assert!(
+        rpc.request::<(), _>("zgs_uploadSegment", rpc_params![far])
+            .await
+            .is_err()
+    );
+    // The good ones are accepted and finalize the file.
+    let all: Vec<_> = (0..4).map(good).collect();
+    rpc.request::<(), _>("zgs_uploadSegments", rpc_params![all])
+        .await
+        .unwrap();
+    let info: Option<FileInfo> = rpc
+        .request("zgs_getFileInfo", rpc_params![root_hex(&tree.root())])
+        .await
+        .unwrap();
+    assert!(info.unwrap().finalized);
+    // Unknown methods, garbage, oversized bodies and batches: standard errors.
+    let (_, _, body) = http(
+        &node.host(),
+        "POST",
+        "/",
+        &[("Content-Type", "application/json")],
+        br#"{"jsonrpc":"2.0","id":1,"method":"nope"}"#,
+    );
+    assert!(String::from_utf8_lossy(&body).contains("-32601"));
+    let (_, _, body) = http(
+        &node.host(),
+        "POST",
+        "/",
+        &[("Content-Type", "application/json")],
+        b"{not json",
+    );
+    assert!(String::from_utf8_lossy(&body).contains("-32700"));
+    let (status, _, _) = http(
+        &node.host(),
+        "POST",
+        "/",
+        &[("Content-Type", "application/json")],
+        &vec![b' '; 30 << 20],
+    );
+    assert_eq!(status, 413);
+    let batch = format!(
+        "[{}]",
+        vec![r#"{"jsonrpc":"2.0","id":1,"method":"zgs_getStatus"}"#; 65].join(",")
+    );
+    let (_, _, body) = http(
+        &node.host(),
+        "POST",
+        "/",
+        &[("Content-Type", "application/json")],
+        batch.as_bytes(),
+    );
+    assert!(String::from_utf8_lossy(&body).contains("too large"));
+    let (status, _, _) = http(&node.host(), "GET", "/files/0x1234", &[], &[]);
+    assert_eq!(status, 400);
+    let (status, _, _) = http(
+        &node.host(),
+        "GET",
+        &format!("/files/{}", root_hex(&[7; 32])),
+        &[],
+        &[],
+    );
+    assert_eq!(status, 404);
+    // Still serving; the rejection is counted.
+    let (_, _, m) = http(&node.host(), "GET", "/metrics", &[], &[]);
+    assert!(String::from_utf8_lossy(&m).contains("zg_storage_proof_failures_total 1"));
+    let status: serde_json::Value = rpc.request("zgs_getStatus", rpc_params![]).await.unwrap();
+    assert_eq!(status["files"], 1);
+}
+
+#[test]
+fn kill_9_mid_upload_then_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let bytes = data(100 << 20, 42);
+    let path = write_file(tmp.path(), "big", &bytes);
+    let mut node = StorageNode::start(&dir);
+    let mut upload = Command::new(binary("zg"))
+        .args(["upload", path.to_str().unwrap(), "--node", &node.url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until part of the file is on the node, then kill it hard.
+    let root = root_hex(blake3::hash(&bytes).as_bytes());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rpc = HttpClientBuilder::default().build(&node.url).unwrap();
+    let start = Instant::now();
+    loop {
+        let info: Option<FileInfo> = rt
+            .block_on(rpc.request("zgs_getFileInfo", rpc_params![root.clone()]))
+            .unwrap_or(None);
+        if info.as_ref().is_some_and(|i| i.uploaded_seg_num >= 40) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "upload never progressed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    node.kill9();
+    assert!(
+        !upload.wait().unwrap().success(),
+        "the client notices the node died"
+    );
+    // Restart on the same data: the upload resumes where it stopped.
+    let node = StorageNode::start(&dir);
+    let o = zg(&["upload", path.to_str().unwrap(), "--node", &node.url]);
+    assert_eq!(stdout(&o), root);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let resumed: u64 = err
+        .split("resuming: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no resume line in {err:?}"));
+    assert!(resumed >= 40, "{err}");
+    let out = tmp.path().join("back");
+    stdout(&zg(&[
+        "download",
+        &root,
+        "-o",
+        out.to_str().unwrap(),
+        "--node",
+        &node.url,
+    ]));
+    assert!(std::fs::read(&out).unwrap() == bytes);
+}
+
+/// Three storage nodes over libp2p: files uploaded to one (streamed and segment by
+/// segment, both root kinds) are served byte-exact by the others; a node killed and
+/// replaced by one with an empty disk refills itself from its peers; a peer serving
+/// segments that fail their proofs is refused and banned, and nothing of it is stored.
+#[test]
+fn three_nodes_replicate_and_a_replacement_refills_from_peers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = StorageNode::networked(&tmp.path().join("a"), &[], &[]);
+    let b = StorageNode::networked(&tmp.path().join("b"), &[&a], &[]);
+    let mut c = StorageNode::networked(&tmp.path().join("c"), &[&a, &b], &[]);
+    wait_for("three nodes meet", || {
+        [&a, &b, &c].iter().all(|n| n.metric("zg_p2p_peers") == 2)
+    });
+
+    // One file streamed to A (BLAKE3 root, 13 segments, the last partial) and one
+    // uploaded to B segment by segment with the CLI (zg root).
+    let big = data(3 * SEGMENT_SIZE * 4 + 1, 7);
+    let (status, _, body) = http(&a.host(), "PUT", "/files", &[], &big);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let big_root = root_hex(blake3::hash(&big).as_bytes());
+    assert!(String::from_utf8_lossy(&body).contains(&big_root));
+    let small = data(SEGMENT_SIZE + 5, 8);
+    let small_path = write_file(tmp.path(), "small", &small);
+    let small_root = stdout(&zg(&[
+        "upload",
+        small_path.to_str().unwrap(),
+        "--root-kind",
+        "zg",
+        "--node",
+        &b.url,
+    ]));
+    for node in [&a, &b, &c] {
+        wait_for("replication", || {
+            node.file(&big_root).is_some() && node.file(&small_root).is_some()
+        });
+        assert!(node.file(&big_root).unwrap() == big);
+        assert!(node.file(&small_root).unwrap() == small);
+    }
+    // The CLI downloads from C and checks every segment and the root.
+    let out = tmp.path().join("small-from-c");
+    stdout(&zg(&[
+        "download",
+        &small_root,
+        "-o",
+        out.to_str().unwrap(),
+        "--node",
+        &c.url,
+    ]));
+    assert!(std::fs::read(&out).unwrap() == small);
+    assert_eq!(c.metric("zg_storage_replicated_files_total"), 2);
+    assert_eq!(c.metric("zg_storage_catalog_files"), 2);
+
+    // B's copy of a segment rots on disk: B notices on read, fetches that segment from
+    // a peer (checked against the root), rewrites it, and serves the file whole.
+    let store_dir = tmp.path().join("b").join("store");
+    let needle = &big[5 * SEGMENT_SIZE + 1000..5 * SEGMENT_SIZE + 1064];
+    let mut damaged = false;
+    for entry in std::fs::read_dir(&store_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+            bytes[at] ^= 0xff;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .write_all_at(&bytes[at..at + 1], at as u64)
+                .unwrap();
+            damaged = true;
+        }
+    }
+    assert!(damaged, "segment 5 of the big file not found in B's store");
+    assert!(b.file(&big_root).unwrap() == big);
+    assert_eq!(b.metric("zg_storage_segments_repaired_total"), 1);
+    assert!(b.file(&big_root).unwrap() == big);
+    assert_eq!(
+        b.metric("zg_storage_segments_repaired_total"),
+        1,
+        "repaired once, then read from disk"
+    );
+
+    // C dies with its disk; a replacement (new identity, empty directory) joins A and B.
+    c.kill9();
+    std::fs::remove_dir_all(tmp.path().join("c")).unwrap();
+    let c2 = StorageNode::networked(&tmp.path().join("c2"), &[&a, &b], &[]);
+    wait_for("the replacement refills", || {
+        c2.file(&big_root).is_some() && c2.file(&small_root).is_some()
+    });
+    assert!(c2.file(&big_root).unwrap() == big);
+    assert!(c2.file(&small_root).unwrap() == small);
+    assert_eq!(c2.metric("zg_storage_replicated_files_total"), 2);
+
+    // A peer serving corrupted segments: its file is refused, the peer banned.
+    let bad = StorageNode::networked(&tmp.path().join("bad"), &[&a], &["--serve-bad-segments"]);
+    let poisoned = data(2 * SEGMENT_SIZE, 9);
+    let (status, _, _) = http(&bad.host(), "PUT", "/files", &[], &poisoned);
+    assert_eq!(status, 200);
+    let poisoned_root = root_hex(blake3::hash(&poisoned).as_bytes());
+    wait_for("the bad peer is refused", || {
+        a.metric("zg_storage_peer_bad_segments_total") >= 1
+    });
+    assert!(a.file(&poisoned_root).is_none());
+    assert_eq!(a.metric("zg_storage_catalog_files"), 2);
+    // A still serves what it holds.
+    assert!(a.file(&small_root).unwrap() == small);
+}
+
+use zg_node::hostile;
+
+/// A hostile peer of a storage node: garbage gossip, a frame claiming 1 GiB, requests
+/// asking for no segments or too many, and a flood of inventory requests are refused
+/// and counted; the node keeps serving its clients.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_storage_peer_is_refused_and_the_node_keeps_serving() {
+    use zg_node::p2p::{FILES_PROTOCOL, FILES_TOPIC, REQUESTS_PER_WINDOW};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let node = StorageNode::networked(&tmp.path().join("node"), &[], &[]);
+    let file = data(SEGMENT_SIZE + 1, 3);
+    let host = node.host();
+    let (status, _, _) = tokio::task::block_in_place(|| http(&host, "PUT", "/files", &[], &file));
+    assert_eq!(status, 200);
+
+    let (mut swarm, peer) = hostile::joined(node.p2p.as_deref().unwrap(), FILES_TOPIC, FILES_PROTOCOL).await;
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .publish(
+            libp2p::gossipsub::IdentTopic::new(FILES_TOPIC),
+            b"ZGFA not a file".to_vec(),
+        )
+        .unwrap();
+    let segments = |count: u16| {
+        let mut r = vec![0u8];
+        r.extend_from_slice(&[0u8; 32]);
+        r.extend_from_slice(&0u64.to_le_bytes());
+        r.extend_from_slice(&count.to_le_bytes());
+        hostile::frame(&r)
+    };
+    let raw = &mut swarm.behaviour_mut().raw;
+    raw.send_request(&peer, hostile::claims_one_gib());
+    raw.send_request(&peer, segments(0));
+    raw.send_request(&peer, segments(zg_file::replica::MAX_SEGMENTS_PER_REQUEST + 1));
+    let inventory = hostile::frame(&[&[1u8][..], &0u64.to_le_bytes()].concat());
+    let flood = 2 * REQUESTS_PER_WINDOW as usize;
+    let (answered, refused, failed) = hostile::flood(&mut swarm, peer, &inventory, flood, 3, 1).await;
+    assert_eq!(failed, 3, "answered {answered}, refused {refused}");
+    assert!(answered <= REQUESTS_PER_WINDOW as usize, "{answered} answered");
+    assert!(refused >= REQUESTS_PER_WINDOW as usize, "{refused} refused");
+    tokio::task::block_in_place(|| {
+        assert_eq!(node.metric("zg_p2p_bad_frames_total"), 3);
+        assert!(node.metric("zg_p2p_requests_refused_total") >= u64::from(REQUESTS_PER_WINDOW));
+        wait_for("the garbage gossip to be rejected", || {
+            node.metric("zg_p2p_gossip_rejected_total") == 1
+        });
+        // Clients are still served.
+        assert!(node.file(&root_hex(blake3::hash(&file).as_bytes())).unwrap() == file);
+    });
+}
