@@ -11,9 +11,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
-use jsonrpsee::rpc_params;
 use rayon::prelude::*;
 use revm::bytecode::Bytecode;
 use revm::context::TxEnv;
@@ -21,6 +19,7 @@ use revm::database::{CacheDB, EmptyDB};
 use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
 use revm::{Context, Database, DatabaseCommit, ExecuteCommitEvm, MainBuilder, MainContext};
+use zg_chain::api::EthApiClient;
 use zg_chain::{ChainNode, ChainNodeConfig};
 use zg_evm::contracts::{calldata, erc20_runtime, word};
 use zg_evm::{
@@ -293,7 +292,7 @@ fn intake_pair(keys: &[PrivateKeySigner], runtime: Arc<tokio::runtime::Runtime>)
         .map(|(i, key)| sign(key, recipient(i), U256::from(GWEI), Bytes::new(), 21_000).encoded_2718())
         .collect();
     let alloc: Vec<(Address, U256)> = keys.iter().map(|k| (k.address(), ether(100))).collect();
-    let hex_txs: Arc<Vec<String>> = Arc::new(raw.iter().map(|r| format!("0x{}", hex::encode(r))).collect());
+    let hex_txs: Arc<Vec<Bytes>> = Arc::new(raw.iter().map(|r| Bytes::copy_from_slice(r)).collect());
     let base = std::env::var_os("ZG_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
     let (node_alloc, peer_alloc, peer_raw) = (alloc.clone(), alloc, raw);
     let node_base = base.clone();
@@ -324,10 +323,7 @@ fn intake_pair(keys: &[PrivateKeySigner], runtime: Arc<tokio::runtime::Runtime>)
                         let client = HttpClientBuilder::default().build(&url).expect("client");
                         tokio::spawn(async move {
                             for tx in txs.iter().skip(c).step_by(8) {
-                                let _: B256 = client
-                                    .request("eth_sendRawTransaction", rpc_params![tx])
-                                    .await
-                                    .expect("accepted");
+                                client.send_raw_transaction(tx.clone()).await.expect("accepted");
                             }
                         })
                     })

@@ -14,7 +14,7 @@ const CALLS: usize = 1000;
 /// The pair.
 pub fn pairs(_scale: usize) -> Vec<Pair> {
     let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
-    let tree = FileTree::from_data(RootKind::Zg, &data);
+    let tree = FileTree::from_data(RootKind::Keccak, &data);
     let root = tree.root();
     let proof = tree.prove_segment(0).expect("segment 0").to_bytes();
     let (d1, p1, d2, p2) = (data.clone(), proof.clone(), data, proof);

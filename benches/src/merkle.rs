@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sha3::{Digest, Keccak256};
 use zg_merkle::blake3_tree::Blake3Tree;
-use zg_merkle::zg_tree::ZgTree;
+use zg_merkle::keccak_tree::KeccakTree;
 use zg_merkle::{SEGMENT_SIZE, segment_count};
 
 use crate::{Pair, Side, pool, test_bytes};
@@ -73,8 +73,8 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "merkle zg root",
             shape: format!("{}, {threads} thread(s)", label(mid.len())),
             bytes: mid.len() as u64,
-            zg: Side::in_pool(format!("zg ZgTree ({threads}t)"), pool_zg, move || {
-                black_box(ZgTree::from_data_par(&d).root());
+            zg: Side::in_pool(format!("zg KeccakTree ({threads}t)"), pool_zg, move || {
+                black_box(KeccakTree::from_data_par(&d).root());
             }),
             peer: Some(Side::new("keccak256 of all bytes (1t)", move || {
                 black_box(Keccak256::digest(&p[..]));
@@ -90,7 +90,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     let index = segment_count(len) / 3;
     let seg = Arc::new(file[index as usize * SEGMENT_SIZE..(index as usize + 1) * SEGMENT_SIZE].to_vec());
     let b3 = Arc::new(Blake3Tree::from_data_par(&file));
-    let zg = Arc::new(ZgTree::from_data_par(&file));
+    let zg = Arc::new(KeccakTree::from_data_par(&file));
     {
         let t = b3.clone();
         out.push(Pair {
@@ -109,7 +109,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "merkle zg proof build",
             shape: "1 segment of 64 MiB".into(),
             bytes: 0,
-            zg: Side::new("ZgTree::prove_segment", move || {
+            zg: Side::new("KeccakTree::prove_segment", move || {
                 black_box(t.prove_segment(index).ok());
             }),
             peer: None,
@@ -143,7 +143,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "merkle zg verify",
             shape: "1 segment (256 KiB) with its data".into(),
             bytes: SEGMENT_SIZE as u64,
-            zg: Side::new("ZgProof::verify_segment", move || {
+            zg: Side::new("KeccakProof::verify_segment", move || {
                 black_box(proof.verify_segment(&root, len, index, &s).ok());
             }),
             peer: Some(Side::new("keccak256 of the segment", move || {
@@ -159,7 +159,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             kernel: "merkle zg verify path",
             shape: "segment root known, 256-leaf tree".into(),
             bytes: 0,
-            zg: Side::new("ZgProof::verify_leaf", move || {
+            zg: Side::new("KeccakProof::verify_leaf", move || {
                 black_box(proof.verify_leaf(&root, &leaf, index, n).ok());
             }),
             peer: None,

@@ -228,13 +228,10 @@ impl Gf16Code {
 
 /// Bytes of all `k + m` shards' columns encoded at once: for k = m the
 /// encoder's work (the originals' columns) about fills a core's 1 MiB L2
-/// while it is copied, encoded and hashed. Against 512 KiB, a 64 MiB 32:32
-/// borrowed encode went from 0.91x to 0.94x of raw reed-solomon-simd.
+/// while it is copied, encoded and hashed (the erasure benches compare sizes).
 const BLOCK_BYTES: usize = 2 << 20;
 /// Smallest column block: 64 BLAKE3 chunks, so each shard's piece is hashed
-/// 16 chunks at a time (AVX-512's width). 8 KiB blocks hashed 8 at a time and
-/// held a 128:128 encode of 64 KiB shards at 0.73x of raw reed-solomon-simd;
-/// 64 KiB took it to 0.92x (prof on a 32 MiB-L3 Zen4, with non-temporal recovery stores).
+/// 16 chunks at a time (AVX-512's width); narrower blocks halve the hashing width.
 const MIN_BLOCK: usize = 64 << 10;
 
 /// Column block for `n` shards of `len` bytes: RS works column by column in

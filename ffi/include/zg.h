@@ -38,9 +38,9 @@
 #define ZG_ROOT_BLAKE3 0
 
 /**
- * `ZG_ROOT_ZG`: 0G's Keccak sector tree.
+ * `ZG_ROOT_KECCAK`: 0G's Keccak sector tree.
  */
-#define ZG_ROOT_ZG 1
+#define ZG_ROOT_KECCAK 1
 
 /**
  * What a call did.

@@ -6,16 +6,16 @@ use crate::{Fail, ZgBytes, ZgResult, array, boxed, fail, guard, slice, slice_mut
 
 /// `ZG_ROOT_BLAKE3`: the root is the file's BLAKE3 hash.
 pub const ZG_ROOT_BLAKE3: u32 = 0;
-/// `ZG_ROOT_ZG`: 0G's Keccak sector tree.
-pub const ZG_ROOT_ZG: u32 = 1;
+/// `ZG_ROOT_KECCAK`: 0G's Keccak sector tree.
+pub const ZG_ROOT_KECCAK: u32 = 1;
 
 fn kind(k: u32) -> Result<RootKind, Fail> {
     match k {
         ZG_ROOT_BLAKE3 => Ok(RootKind::Blake3),
-        ZG_ROOT_ZG => Ok(RootKind::Zg),
+        ZG_ROOT_KECCAK => Ok(RootKind::Keccak),
         other => Err(fail(
             ZgResult::ZG_BAD_ARGS,
-            format!("unknown root kind {other}: use ZG_ROOT_BLAKE3 or ZG_ROOT_ZG"),
+            format!("unknown root kind {other}: use ZG_ROOT_BLAKE3 or ZG_ROOT_KECCAK"),
         )),
     }
 }

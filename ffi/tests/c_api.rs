@@ -83,7 +83,7 @@ fn c_tests_pass_and_agree_with_rust() {
     );
     assert_eq!(
         field(&stdout, "zg_root"),
-        hex::encode(FileTree::from_data(RootKind::Zg, &data).root())
+        hex::encode(FileTree::from_data(RootKind::Keccak, &data).root())
     );
 }
 

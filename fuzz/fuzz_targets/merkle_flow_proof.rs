@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use zg_merkle::flow::{FlowTree, verify_node};
-use zg_merkle::zg_tree::{SubmissionNode, ZgProof};
+use zg_merkle::keccak_tree::{SubmissionNode, KeccakProof};
 
 fuzz_target!(|input: &[u8]| {
     if input.len() < 20 {
@@ -20,7 +20,7 @@ fuzz_target!(|input: &[u8]| {
     }
     let _ = flow.prove_node(height, start, length);
     let _ = flow.root_at(length);
-    if let Ok(proof) = ZgProof::from_bytes(&input[20..]) {
+    if let Ok(proof) = KeccakProof::from_bytes(&input[20..]) {
         let _ = verify_node(&proof, &flow.root(), &proof.lemma()[0], height, start, length);
     }
 });

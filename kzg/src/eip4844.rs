@@ -78,8 +78,8 @@ impl KzgContext {
     /// barycentric formula `(z^n - 1) / n * sum p_i w_i / (z - w_i)`, with the
     /// sum rewritten as `z * sum p_i / (z - w_i) - sum p_i` and kept as one
     /// running fraction: three multiplications per element and one
-    /// inversion, where inverting every denominator cost five (a blob on one
-    /// thread: 551 us before). Linear in `poly`. One thread: callers
+    /// inversion, where inverting every denominator costs five. Linear in
+    /// `poly`. One thread: callers
     /// parallelize over blobs.
     pub(crate) fn evaluate(&self, poly: &[Fr], z: Fr) -> Fr {
         if let Some(i) = self.roots_brp.iter().position(|w| *w == z) {
@@ -157,8 +157,8 @@ impl KzgContext {
     /// `e(C - [y]G1, G2) == e(proof, [tau - z]G2)`, rearranged so both G2
     /// points are fixed (their Miller-loop lines precomputed, no G2
     /// multiplication): `e(C - [y]G1 + [z]proof, -G2) * e(proof, [tau]G2) == 1`.
-    /// One thread: split over two, the halves measured no faster once the
-    /// second worker's wake-up counts, and one joint Miller loop saves more.
+    /// One thread: a second worker's wake-up costs about what the split saves,
+    /// and one joint Miller loop saves more.
     fn verify_at(&self, c: &G1Affine, z: Fr, y: Fr, p: &G1Affine) -> bool {
         let lhs = g1_ops::add(&g1_mul_vartime(p, &z), &g1_ops::neg(&self.g1_gen_comb.mul(&y)));
         let lhs = jacobian_to_affine(&g1_ops::add_affine(&lhs, &to_affine(c)));

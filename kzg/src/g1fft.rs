@@ -1,7 +1,6 @@
 //! FFT over G1 points with scalars in Fr, for FK20.
 //!
-//! Every butterfly costs a scalar multiplication (~45 us on blst's point
-//! formulas, ~80 us on ark's), so this skips
+//! Every butterfly costs a scalar multiplication, so this skips
 //! the unit twiddles (127 of the 448 in a size-128 FFT), leaves the `1/n`
 //! of the inverse to the caller (who folds it into field elements), and
 //! runs each layer's butterflies on rayon's threads.

@@ -80,8 +80,8 @@ fn reduce_buckets(buckets: &[G1Affine], overflow: &[G1Projective], per_job: usiz
 
 /// Multiples of one fixed point for single multiplications: `d * 256^j * P`
 /// for every byte `d` of every window `j` (32 x 255 affine points, 765 KiB),
-/// so `s * P` is 32 mixed additions and no doublings (4-bit digits: 64
-/// additions, 33 us against 17 us here).
+/// so `s * P` is 32 mixed additions and no doublings (4-bit digits would
+/// take 64).
 #[derive(Clone, Debug)]
 pub(crate) struct G1Comb {
     table: Vec<blst::blst_p1_affine>,
@@ -200,7 +200,7 @@ fn run_jobs(jobs: &[Job<'_>]) -> Vec<G1Projective> {
     let (window, windows) = (first.table.window, first.table.windows);
     let per_job = 1usize << (window - 1);
     let mut buckets = vec![G1Affine::zero(); per_job * jobs.len()];
-    // An inversion costs ~50 us, so batches must be large; a quarter of the
+    // An inversion costs as much as dozens of additions, so batches must be large; a quarter of the
     // buckets keeps collisions (projective overflow additions) near one in eight.
     let cap = (buckets.len() / 4).clamp(256, 4096);
     let mut adder = BatchAdder::new(&mut buckets, cap);

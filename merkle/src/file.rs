@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::blake3_tree::{self, Blake3Proof, Blake3Tree, Blake3TreeBuilder};
-use crate::zg_tree::{self, ZgProof, ZgTree, ZgTreeBuilder};
+use crate::keccak_tree::{self, KeccakProof, KeccakTree, KeccakTreeBuilder};
 use crate::{Hash, MerkleError, Result};
 
 /// Which Merkle tree names a file.
@@ -14,7 +14,7 @@ pub enum RootKind {
     #[default]
     Blake3,
     /// 0G's Keccak sector tree.
-    Zg,
+    Keccak,
 }
 
 impl RootKind {
@@ -22,7 +22,7 @@ impl RootKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Blake3 => "blake3",
-            Self::Zg => "zg",
+            Self::Keccak => "keccak",
         }
     }
 }
@@ -33,9 +33,9 @@ impl fmt::Display for RootKind {
     }
 }
 
-/// A root kind name other than `blake3` or `zg`.
+/// A root kind name other than `blake3` or `keccak` (or its older names `zg`, `0g`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown root kind {0:?}: expected \"blake3\" or \"zg\"")]
+#[error("unknown root kind {0:?}: expected \"blake3\" or \"keccak\" (0G's tree)")]
 pub struct UnknownRootKind(pub String);
 
 impl FromStr for RootKind {
@@ -44,7 +44,8 @@ impl FromStr for RootKind {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s {
             "blake3" => Ok(Self::Blake3),
-            "zg" | "0g" => Ok(Self::Zg),
+            // `zg` was this kind's first name; 0G users may say `0g`.
+            "keccak" | "zg" | "0g" => Ok(Self::Keccak),
             other => Err(UnknownRootKind(other.to_owned())),
         }
     }
@@ -60,14 +61,14 @@ pub fn segment_count(file_len: u64) -> u64 {
 pub fn file_root(kind: RootKind, data: &[u8]) -> Hash {
     match kind {
         RootKind::Blake3 => *blake3::hash(data).as_bytes(),
-        RootKind::Zg => ZgTree::from_data(data).root(),
+        RootKind::Keccak => KeccakTree::from_data(data).root(),
     }
 }
 
 #[derive(Debug)]
 enum Builder {
     Blake3(Blake3TreeBuilder),
-    Zg(ZgTreeBuilder),
+    Keccak(KeccakTreeBuilder),
 }
 
 /// Incremental hashing of a file into a [`FileTree`] of either kind.
@@ -79,7 +80,7 @@ impl FileHasher {
     pub fn new(kind: RootKind) -> Self {
         Self(match kind {
             RootKind::Blake3 => Builder::Blake3(Blake3TreeBuilder::new()),
-            RootKind::Zg => Builder::Zg(ZgTreeBuilder::new()),
+            RootKind::Keccak => Builder::Keccak(KeccakTreeBuilder::new()),
         })
     }
 
@@ -87,7 +88,7 @@ impl FileHasher {
     pub fn parallel(self, parallel: bool) -> Self {
         Self(match self.0 {
             Builder::Blake3(b) => Builder::Blake3(b.parallel(parallel)),
-            Builder::Zg(b) => Builder::Zg(b.parallel(parallel)),
+            Builder::Keccak(b) => Builder::Keccak(b.parallel(parallel)),
         })
     }
 
@@ -97,7 +98,7 @@ impl FileHasher {
             Builder::Blake3(b) => {
                 b.update(data);
             }
-            Builder::Zg(b) => {
+            Builder::Keccak(b) => {
                 b.update(data);
             }
         }
@@ -125,7 +126,7 @@ impl FileHasher {
     pub fn finalize(self) -> FileTree {
         match self.0 {
             Builder::Blake3(b) => FileTree::Blake3(b.finalize()),
-            Builder::Zg(b) => FileTree::Zg(b.finalize()),
+            Builder::Keccak(b) => FileTree::Keccak(b.finalize()),
         }
     }
 }
@@ -136,7 +137,7 @@ pub enum FileTree {
     /// BLAKE3 tree.
     Blake3(Blake3Tree),
     /// 0G Keccak tree.
-    Zg(ZgTree),
+    Keccak(KeccakTree),
 }
 
 impl FileTree {
@@ -144,7 +145,7 @@ impl FileTree {
     pub fn from_data(kind: RootKind, data: &[u8]) -> Self {
         match kind {
             RootKind::Blake3 => Self::Blake3(Blake3Tree::from_data_par(data)),
-            RootKind::Zg => Self::Zg(ZgTree::from_data_par(data)),
+            RootKind::Keccak => Self::Keccak(KeccakTree::from_data_par(data)),
         }
     }
 
@@ -152,7 +153,7 @@ impl FileTree {
     pub fn kind(&self) -> RootKind {
         match self {
             Self::Blake3(_) => RootKind::Blake3,
-            Self::Zg(_) => RootKind::Zg,
+            Self::Keccak(_) => RootKind::Keccak,
         }
     }
 
@@ -160,7 +161,7 @@ impl FileTree {
     pub fn root(&self) -> Hash {
         match self {
             Self::Blake3(t) => t.root(),
-            Self::Zg(t) => t.root(),
+            Self::Keccak(t) => t.root(),
         }
     }
 
@@ -168,7 +169,7 @@ impl FileTree {
     pub fn file_len(&self) -> u64 {
         match self {
             Self::Blake3(t) => t.file_len(),
-            Self::Zg(t) => t.file_len(),
+            Self::Keccak(t) => t.file_len(),
         }
     }
 
@@ -182,14 +183,14 @@ impl FileTree {
     pub fn to_outboard(&self) -> Vec<u8> {
         match self {
             Self::Blake3(t) => t.to_outboard(),
-            Self::Zg(t) => t.to_outboard(),
+            Self::Keccak(t) => t.to_outboard(),
         }
     }
 
     /// Loads [`FileTree::to_outboard`], checking it hashes to its root.
     pub fn from_outboard(bytes: &[u8]) -> Result<Self> {
         match bytes.first() {
-            Some(&zg_tree::OUTBOARD_TAG) => ZgTree::from_outboard(bytes).map(Self::Zg),
+            Some(&keccak_tree::OUTBOARD_TAG) => KeccakTree::from_outboard(bytes).map(Self::Keccak),
             Some(_) => Blake3Tree::from_outboard(bytes).map(Self::Blake3),
             None => Err(MerkleError::Truncated {
                 what: "outboard",
@@ -203,7 +204,7 @@ impl FileTree {
     pub fn prove_segment(&self, index: u64) -> Result<SegmentProof> {
         match self {
             Self::Blake3(t) => t.prove_segment(index).map(SegmentProof::Blake3),
-            Self::Zg(t) => t.prove_segment(index).map(SegmentProof::Zg),
+            Self::Keccak(t) => t.prove_segment(index).map(SegmentProof::Keccak),
         }
     }
 }
@@ -214,7 +215,7 @@ pub enum SegmentProof {
     /// Chaining-value path in BLAKE3's tree.
     Blake3(Blake3Proof),
     /// 0G lemma and path over segment roots.
-    Zg(ZgProof),
+    Keccak(KeccakProof),
 }
 
 impl SegmentProof {
@@ -222,7 +223,7 @@ impl SegmentProof {
     pub fn kind(&self) -> RootKind {
         match self {
             Self::Blake3(_) => RootKind::Blake3,
-            Self::Zg(_) => RootKind::Zg,
+            Self::Keccak(_) => RootKind::Keccak,
         }
     }
 
@@ -232,7 +233,7 @@ impl SegmentProof {
     pub fn verify(&self, root: &Hash, file_len: u64, index: u64, data: &[u8]) -> Result<bool> {
         match self {
             Self::Blake3(p) => p.verify_segment(root, file_len, index, data),
-            Self::Zg(p) => p.verify_segment(root, file_len, index, data),
+            Self::Keccak(p) => p.verify_segment(root, file_len, index, data),
         }
     }
 
@@ -258,14 +259,14 @@ impl SegmentProof {
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             Self::Blake3(p) => p.to_bytes(),
-            Self::Zg(p) => p.to_bytes(),
+            Self::Keccak(p) => p.to_bytes(),
         }
     }
 
     /// Decodes [`SegmentProof::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         match bytes.first() {
-            Some(&zg_tree::PROOF_TAG) => ZgProof::from_bytes(bytes).map(Self::Zg),
+            Some(&keccak_tree::PROOF_TAG) => KeccakProof::from_bytes(bytes).map(Self::Keccak),
             Some(_) => Blake3Proof::from_bytes(bytes).map(Self::Blake3),
             None => Err(MerkleError::Truncated {
                 what: "segment proof",

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::zg_tree::{SubmissionNode, ZgProof, hash_pair, zero_hash};
+use crate::keccak_tree::{KeccakProof, SubmissionNode, hash_pair, zero_hash};
 use crate::{Hash, MerkleError, Result, SECTORS_PER_SEGMENT};
 
 const SPS: u64 = SECTORS_PER_SEGMENT as u64;
@@ -145,7 +145,7 @@ impl FlowTree {
     }
 
     /// Appends a file's submission nodes (largest first, as
-    /// [`crate::zg_tree::ZgTree::submission_nodes`] gives them).
+    /// [`crate::keccak_tree::KeccakTree::submission_nodes`] gives them).
     pub fn append_submission(&mut self, nodes: &[SubmissionNode]) -> Result<SubmissionRecord> {
         let Some(first) = nodes.first() else {
             return Err(MerkleError::Flow("a submission needs at least one node"));
@@ -175,7 +175,7 @@ impl FlowTree {
 
     /// A proof of the node of height `height` starting at sector `start`
     /// against the root the flow had at `length`.
-    pub fn prove_node(&self, height: u32, start: u64, length: u64) -> Result<ZgProof> {
+    pub fn prove_node(&self, height: u32, start: u64, length: u64) -> Result<KeccakProof> {
         if height > MAX_HEIGHT
             || !start.is_multiple_of(1 << height)
             || start.saturating_add(1 << height) > length
@@ -203,7 +203,7 @@ impl FlowTree {
         if !path.is_empty() {
             lemma.push(self.root_at(length)?);
         }
-        ZgProof::from_parts(lemma, path)
+        KeccakProof::from_parts(lemma, path)
     }
 }
 
@@ -211,7 +211,7 @@ impl FlowTree {
 /// `start` in the flow of `length` sectors with `root`. Siblings past the
 /// flow's end must be zero-subtree hashes.
 pub fn verify_node(
-    proof: &ZgProof,
+    proof: &KeccakProof,
     root: &Hash,
     node: &Hash,
     height: u32,

@@ -5,7 +5,7 @@
 //! - [`blake3_tree`]: the root of a file **is** its BLAKE3 hash; segment
 //!   proofs are chaining-value paths in BLAKE3's own tree (Bao-style), served
 //!   from an outboard without rehashing the file.
-//! - [`zg_tree`]: 0G-compatible Keccak-256 sector tree with 0G's padding,
+//! - [`keccak_tree`]: 0G-compatible Keccak-256 sector tree with 0G's padding,
 //!   submission nodes and proof shape.
 //! - [`flow`]: 0G's append-only flow of submissions, with proofs against
 //!   past roots.
@@ -31,9 +31,9 @@ mod error;
 pub mod file;
 /// 0G's append-only flow tree.
 pub mod flow;
-mod segments;
 /// 0G-compatible Keccak sector tree.
-pub mod zg_tree;
+pub mod keccak_tree;
+mod segments;
 
 pub use error::{MerkleError, Result};
 

@@ -7,7 +7,7 @@ fn both_kinds_hash_prove_and_verify() {
     let data: Vec<u8> = (0..(2 * SEGMENT_SIZE + 999))
         .map(|i| (i * 7 % 256) as u8)
         .collect();
-    for kind in [RootKind::Blake3, RootKind::Zg] {
+    for kind in [RootKind::Blake3, RootKind::Keccak] {
         let tree = FileTree::from_data(kind, &data);
         assert_eq!(tree.kind(), kind);
         assert_eq!(tree.root(), file_root(kind, &data));
@@ -24,10 +24,10 @@ fn both_kinds_hash_prove_and_verify() {
                     .verify_kind(kind, &tree.root(), data.len() as u64, i, seg)
                     .unwrap()
             );
-            let other = if kind == RootKind::Zg {
+            let other = if kind == RootKind::Keccak {
                 RootKind::Blake3
             } else {
-                RootKind::Zg
+                RootKind::Keccak
             };
             assert!(matches!(
                 proof.verify_kind(other, &tree.root(), data.len() as u64, i, seg),
@@ -44,8 +44,9 @@ fn both_kinds_hash_prove_and_verify() {
 #[test]
 fn root_kind_names() {
     assert_eq!("blake3".parse::<RootKind>().unwrap(), RootKind::Blake3);
-    assert_eq!("zg".parse::<RootKind>().unwrap(), RootKind::Zg);
-    assert_eq!(RootKind::Zg.to_string(), "zg");
+    assert_eq!("zg".parse::<RootKind>().unwrap(), RootKind::Keccak);
+    assert_eq!(RootKind::Keccak.to_string(), "keccak");
+    assert_eq!("keccak".parse::<RootKind>().unwrap(), RootKind::Keccak);
     assert!("sha256".parse::<RootKind>().is_err());
     assert!(SegmentProof::from_bytes(&[]).is_err());
 }
@@ -53,7 +54,7 @@ fn root_kind_names() {
 #[test]
 fn outboards_of_both_kinds_round_trip_and_reject_damage() {
     use zg_merkle::{FileTree, RootKind};
-    for kind in [RootKind::Blake3, RootKind::Zg] {
+    for kind in [RootKind::Blake3, RootKind::Keccak] {
         for len in [
             0usize,
             1,

@@ -2,7 +2,7 @@
 
 use rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 use zg_merkle::flow::{FlowTree, verify_node};
-use zg_merkle::zg_tree::{ZgProof, ZgTree, hash_pair, keccak256, zero_hash};
+use zg_merkle::keccak_tree::{KeccakProof, KeccakTree, hash_pair, keccak256, zero_hash};
 use zg_merkle::{Hash, MerkleError};
 
 fn h(hex_str: &str) -> Hash {
@@ -32,7 +32,7 @@ fn zero_hashes_match_0g_contract() {
 
 /// All sector leaves of a file after 0G padding.
 fn file_leaves(file: &[u8]) -> Vec<Hash> {
-    let tree = ZgTree::from_data(file);
+    let tree = KeccakTree::from_data(file);
     (0..tree.padded_sectors() as usize)
         .map(|i| {
             let mut s = [0u8; 256];
@@ -97,7 +97,7 @@ fn flow_matches_naive_model_and_proves_against_past_roots() {
         };
         let mut file = vec![0u8; len];
         rng.fill_bytes(&mut file);
-        let tree = ZgTree::from_data(&file);
+        let tree = KeccakTree::from_data(&file);
         let nodes = tree.submission_nodes();
         let record = flow.append_submission(nodes).unwrap();
         let heights: Vec<u32> = nodes.iter().map(|n| n.height).collect();
@@ -145,7 +145,7 @@ fn siblings_past_the_end_must_be_zero() {
     let l2 = hash_pair(&l1, &lemma[2]);
     lemma[4] = hash_pair(&lemma[3], &l2);
     let forged_root = lemma[4];
-    let forged = ZgProof::from_parts(lemma, proof.path().to_vec()).unwrap();
+    let forged = KeccakProof::from_parts(lemma, proof.path().to_vec()).unwrap();
     assert!(forged.verify_leaf(&forged_root, &node, 4, 8).unwrap());
     assert!(!verify_node(&forged, &forged_root, &node, 0, 4, len).unwrap());
 }
@@ -154,7 +154,7 @@ fn siblings_past_the_end_must_be_zero() {
 fn bad_input_gives_typed_errors() {
     let mut flow = FlowTree::new();
     assert!(flow.append_submission(&[]).is_err());
-    let n = |h: u32| zg_merkle::zg_tree::SubmissionNode {
+    let n = |h: u32| zg_merkle::keccak_tree::SubmissionNode {
         root: [1; 32],
         height: h,
     };

@@ -16,7 +16,7 @@
 //!   (u16), then per attestation the node's ed25519 key (32) and signature (64).
 //!
 //! Attestations are ed25519 signatures over `zg-da attestation v1` ‖ id ‖ payload
-//! length. ed25519 rather than BLS: verifying one is ~50 µs with a mature, audited
+//! length. ed25519 rather than BLS: verifying one is cheap with a mature, audited
 //! crate, and a node's attestation key is the same key type as its libp2p identity;
 //! BLS would buy one aggregate signature per certificate, at the price of a
 //! hash-to-curve signature scheme written here on top of arkworks.

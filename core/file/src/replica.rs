@@ -45,7 +45,7 @@ impl FileEntry {
         let mut out = [0u8; FILE_ENTRY_LEN];
         out[..32].copy_from_slice(&self.root);
         out[32..40].copy_from_slice(&self.size.to_le_bytes());
-        out[40] = u8::from(self.kind == RootKind::Zg);
+        out[40] = u8::from(self.kind == RootKind::Keccak);
         out
     }
 
@@ -59,7 +59,7 @@ impl FileEntry {
         }
         let kind = match b[40] {
             0 => RootKind::Blake3,
-            1 => RootKind::Zg,
+            1 => RootKind::Keccak,
             k => return Err(format!("unknown root kind {k}")),
         };
         Ok(Self {
@@ -282,7 +282,7 @@ mod tests {
             kind: if seed.is_multiple_of(2) {
                 RootKind::Blake3
             } else {
-                RootKind::Zg
+                RootKind::Keccak
             },
         }
     }

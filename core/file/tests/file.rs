@@ -34,7 +34,7 @@ fn round_trips_for_both_kinds_with_and_without_parity() {
         3 * SEGMENT_SIZE + 5,
         70 * SEGMENT_SIZE + 3,
     ];
-    for kind in [RootKind::Blake3, RootKind::Zg] {
+    for kind in [RootKind::Blake3, RootKind::Keccak] {
         for erasure in [None, Some((4, 2)), Some((3, 1))] {
             for (n, &len) in lens.iter().enumerate() {
                 let bytes = data(len, n as u8);
@@ -89,7 +89,7 @@ fn damaged_segments_fail_without_parity_and_are_rebuilt_with_it() {
     let err = file::read_to(&store, &meta.root(), Vec::new(), |_| {}).unwrap_err();
     assert!(matches!(err, FileError::Unavailable { index: 2, .. }), "{err}");
 
-    for kind in [RootKind::Blake3, RootKind::Zg] {
+    for kind in [RootKind::Blake3, RootKind::Keccak] {
         let (store, dir) = new_store();
         let opts = IngestOptions {
             kind,

@@ -68,24 +68,21 @@ impl Gf16Code {
 }
 
 /// Recovery output above which it is written with non-temporal stores: past
-/// a core's 1 MiB L2 it cannot stay cached for the caller anyway, and skipping
-/// the write-allocate reads took a 64 MiB encode from 0.85x to 0.92x of raw
-/// reed-solomon-simd, and a 32:32 encode of 64 KiB shards (2 MiB out) from 0.86x to 0.91x.
+/// a core's 1 MiB L2 it cannot stay cached for the caller anyway, and the
+/// stores skip the write-allocate reads.
 const STREAMING_RECOVERY_BYTES: usize = 1 << 20;
 
 /// Recovery output up to which stripes are encoded inside it (see
 /// [`encodes_in_place`]): half a 32 MiB L3, so the originals copied in stay
 /// cached. Past it each copy-in misses and pays the write-allocate reads the
-/// encoder's cached buffer and a non-temporal copy out avoid (64 MiB, 32:32:
-/// 1.04x against 0.99x of raw reed-solomon-simd in place; noisy, same side each time).
+/// encoder's cached buffer and a non-temporal copy out avoid.
 const IN_PLACE_RECOVERY_BYTES: usize = 16 << 20;
 
 /// Largest stripe of recovery bodies transformed in a per-thread scratch
 /// buffer when the payload's recovery is too large to transform in place
 /// (then streamed out). The scratch is 64-byte aligned, where the encoder's
-/// buffer lies wherever malloc puts it: a 64 MiB 32:32 encode went from 1.03x
-/// to 1.07x of raw reed-solomon-simd on one thread (1.65x to 1.66-1.72x on two;
-/// at malloc's usual 16-byte offset the scratch gained nothing).
+/// buffer lies wherever malloc puts it, and the engine's speed moves with that
+/// offset.
 const SCRATCH_BYTES: usize = 4 << 20;
 
 /// Encodes `stripes` stripes starting at `first_stripe` whose payload bytes
@@ -161,8 +158,7 @@ pub(crate) fn encode_stripes<'a>(
 /// `ReedSolomonEncoder` picks when `k <= m`, works in place over
 /// `k.next_power_of_two()` shard slots, which are exactly the `m` recovery
 /// bodies when that is `m`; the bodies must be whole 64-byte units and one
-/// column block. Took 32:32 and 128:128 encodes of 64 KiB shards from 0.92x
-/// to 1.00x of raw reed-solomon-simd (the copy out was 9% of the time).
+/// column block. It saves copying the recovery out of an encoder.
 fn encodes_in_place(k: usize, m: usize, len: usize) -> bool {
     k.next_power_of_two() == m && len.is_multiple_of(64) && column_block(k + m, len) == len
 }

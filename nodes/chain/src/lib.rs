@@ -5,8 +5,10 @@
 //! durable before they are reported.
 //!
 //! - [`server`]: configuration, dev accounts and lifecycle.
-//! - `sequencer`: orders transactions into blocks; `rpc`: the Ethereum JSON-RPC.
+//! - [`api`]: the Ethereum JSON-RPC methods, for node and clients.
+//! - `sequencer`: orders transactions into blocks; `rpc`: the node's side of [`api`].
 
+pub mod api;
 mod rpc;
 mod sequencer;
 pub mod server;

@@ -12,10 +12,11 @@ use alloy_rpc_types_eth::{
     TransactionRequest,
 };
 use jsonrpsee::RpcModule;
-use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
+use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use tokio::sync::oneshot;
 use zg_evm::{CallRequest, Chain, ChainBlock, EstimateError, TxError, TxOutcome, decode_transaction};
 
+use crate::api::EthApiServer;
 use crate::sequencer::{Shared, Submission, now_secs};
 use crate::server::{MAX_BLOCK_RANGE, MAX_LOGS};
 
@@ -300,12 +301,6 @@ fn fee_history(
     })
 }
 
-fn next_or_default<T: serde::de::DeserializeOwned>(
-    seq: &mut jsonrpsee::types::params::ParamsSequence<'_>,
-) -> RpcResult<Option<T>> {
-    seq.optional_next::<T>()
-}
-
 fn send_raw(shared: &Arc<Shared>, raw: &Bytes) -> RpcResult<(B256, Option<Outcome>)> {
     let chain_id = shared.chain().chain_id();
     let tx = decode_transaction(raw, chain_id).map_err(|e| tx_err(&e))?;
@@ -363,83 +358,86 @@ fn send_raw(shared: &Arc<Shared>, raw: &Bytes) -> RpcResult<(B256, Option<Outcom
     Ok((hash, receiver))
 }
 
-pub(crate) fn rpc_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<Shared>>> {
-    let mut m = RpcModule::new(shared);
-    m.register_method("web3_clientVersion", |_, _, _| -> RpcResult<String> {
+/// The node's side of [`EthApiServer`].
+pub(crate) struct RpcHandler(pub(crate) Arc<Shared>);
+
+#[jsonrpsee::core::async_trait]
+impl EthApiServer for RpcHandler {
+    fn client_version(&self) -> RpcResult<String> {
         Ok(format!("zg-chain/{}", env!("CARGO_PKG_VERSION")))
-    })?;
-    m.register_method("net_version", |_, s, _| -> RpcResult<String> {
-        Ok(s.chain().chain_id().to_string())
-    })?;
-    m.register_method("net_listening", |_, _, _| -> RpcResult<bool> { Ok(true) })?;
-    m.register_method("eth_chainId", |_, s, _| -> RpcResult<U64> {
-        Ok(U64::from(s.chain().chain_id()))
-    })?;
-    m.register_method("eth_syncing", |_, _, _| -> RpcResult<bool> { Ok(false) })?;
-    m.register_method("eth_accounts", |_, _, _| -> RpcResult<Vec<Address>> {
+    }
+
+    fn net_version(&self) -> RpcResult<String> {
+        Ok(self.0.chain().chain_id().to_string())
+    }
+
+    fn net_listening(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.0.chain().chain_id()))
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    fn accounts(&self) -> RpcResult<Vec<Address>> {
         Ok(Vec::new())
-    })?;
-    m.register_method("eth_blockNumber", |_, s, _| -> RpcResult<U64> {
-        Ok(U64::from(s.chain().head().header.number))
-    })?;
-    m.register_method("eth_gasPrice", |_, s, _| -> RpcResult<U256> {
-        let base = s.chain().next_block_context(now_secs()).base_fee;
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.0.chain().head().header.number))
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        let base = self.0.chain().next_block_context(now_secs()).base_fee;
         Ok(U256::from(u128::from(base) + GWEI))
-    })?;
-    m.register_method("eth_maxPriorityFeePerGas", |_, _, _| -> RpcResult<U256> {
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
         Ok(U256::from(GWEI))
-    })?;
-    m.register_method("eth_feeHistory", |p: Params<'_>, s, _| -> RpcResult<FeeHistory> {
-        let mut seq = p.sequence();
-        let count: U64 = seq.next()?;
-        let newest: BlockNumberOrTag = seq.next()?;
-        let percentiles: Option<Vec<f64>> = next_or_default(&mut seq)?;
-        fee_history(&s.chain(), count.to(), newest, percentiles)
-    })?;
-    m.register_method("eth_getBalance", |p: Params<'_>, s, _| -> RpcResult<U256> {
-        let mut seq = p.sequence();
-        let address: Address = seq.next()?;
-        let block: Option<BlockId> = next_or_default(&mut seq)?;
-        let chain = s.chain();
+    }
+
+    fn fee_history(
+        &self,
+        count: U64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        fee_history(&self.0.chain(), count.to(), newest, percentiles)
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        let chain = self.0.chain();
         at_head(&chain, block)?;
         Ok(chain.state().account(&address).map_or(U256::ZERO, |a| a.balance))
-    })?;
-    m.register_method(
-        "eth_getTransactionCount",
-        |p: Params<'_>, s, _| -> RpcResult<U64> {
-            let mut seq = p.sequence();
-            let address: Address = seq.next()?;
-            let block: Option<BlockId> = next_or_default(&mut seq)?;
-            if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
-                return Ok(U64::from(s.pending_nonce(&address)));
-            }
-            let chain = s.chain();
-            at_head(&chain, block)?;
-            Ok(U64::from(chain.state().account(&address).map_or(0, |a| a.nonce)))
-        },
-    )?;
-    m.register_method("eth_getCode", |p: Params<'_>, s, _| -> RpcResult<Bytes> {
-        let mut seq = p.sequence();
-        let address: Address = seq.next()?;
-        let block: Option<BlockId> = next_or_default(&mut seq)?;
-        let chain = s.chain();
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+        if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
+            return Ok(U64::from(self.0.pending_nonce(&address)));
+        }
+        let chain = self.0.chain();
+        at_head(&chain, block)?;
+        Ok(U64::from(chain.state().account(&address).map_or(0, |a| a.nonce)))
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let chain = self.0.chain();
         at_head(&chain, block)?;
         Ok(chain.state().code_of(&address))
-    })?;
-    m.register_method("eth_getStorageAt", |p: Params<'_>, s, _| -> RpcResult<B256> {
-        let mut seq = p.sequence();
-        let address: Address = seq.next()?;
-        let slot: U256 = seq.next()?;
-        let block: Option<BlockId> = next_or_default(&mut seq)?;
-        let chain = s.chain();
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        let chain = self.0.chain();
         at_head(&chain, block)?;
         Ok(B256::from(chain.state().storage(&address, slot)))
-    })?;
-    m.register_blocking_method("eth_call", |p: Params<'_>, s, _| -> RpcResult<Bytes> {
-        let mut seq = p.sequence();
-        let request: TransactionRequest = seq.next()?;
-        let block: Option<BlockId> = next_or_default(&mut seq)?;
-        let chain = s.chain();
+    }
+
+    fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let chain = self.0.chain();
         at_head(&chain, block)?;
         match chain
             .call(&call_request(request), now_secs())
@@ -450,12 +448,10 @@ pub(crate) fn rpc_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<Sh
             TxOutcome::Revert { output } => Err(reverted(&output)),
             TxOutcome::Halt { reason } => Err(rpc_err(-32000, format!("execution halted: {reason}"))),
         }
-    })?;
-    m.register_blocking_method("eth_estimateGas", |p: Params<'_>, s, _| -> RpcResult<U64> {
-        let mut seq = p.sequence();
-        let request: TransactionRequest = seq.next()?;
-        let block: Option<BlockId> = next_or_default(&mut seq)?;
-        let chain = s.chain();
+    }
+
+    fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {
+        let chain = self.0.chain();
         at_head(&chain, block)?;
         match chain.estimate_gas(&call_request(request), now_secs()) {
             Ok(gas) => Ok(U64::from(gas)),
@@ -463,13 +459,16 @@ pub(crate) fn rpc_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<Sh
             Err(EstimateError::Failed(TxOutcome::Revert { output })) => Err(reverted(&output)),
             Err(EstimateError::Failed(outcome)) => Err(rpc_err(
                 -32000,
-                format!("gas required exceeds allowance ({}): {outcome:?}", s.gas_limit),
+                format!(
+                    "gas required exceeds allowance ({}): {outcome:?}",
+                    self.0.gas_limit
+                ),
             )),
         }
-    })?;
-    m.register_async_method("eth_sendRawTransaction", |p, s, _| async move {
-        let raw: Bytes = p.one()?;
-        let (hash, receiver) = send_raw(&s, &raw)?;
+    }
+
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        let (hash, receiver) = send_raw(&self.0, &raw)?;
         if let Some(receiver) = receiver {
             match receiver.await {
                 Ok(Ok(())) => {}
@@ -482,46 +481,38 @@ pub(crate) fn rpc_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<Sh
                 }
             }
         }
-        RpcResult::Ok(hash)
-    })?;
-    m.register_method(
-        "eth_getTransactionByHash",
-        |p: Params<'_>, s, _| -> RpcResult<Option<Transaction>> {
-            let hash: B256 = p.one()?;
-            let chain = s.chain();
-            Ok(chain
-                .transaction(&hash)
-                .map(|(block, i)| rpc_transaction(block, i)))
-        },
-    )?;
-    m.register_method(
-        "eth_getTransactionReceipt",
-        |p: Params<'_>, s, _| -> RpcResult<Option<TransactionReceipt>> {
-            let hash: B256 = p.one()?;
-            let chain = s.chain();
-            Ok(chain.transaction(&hash).map(|(block, i)| rpc_receipt(block, i)))
-        },
-    )?;
-    m.register_method(
-        "eth_getBlockByNumber",
-        |p: Params<'_>, s, _| -> RpcResult<Option<Block>> {
-            let (number, full): (BlockNumberOrTag, bool) = p.parse()?;
-            let chain = s.chain();
-            let number = resolve(&chain, Some(BlockId::Number(number)))?;
-            Ok(number.and_then(|n| chain.block(n)).map(|b| rpc_block(b, full)))
-        },
-    )?;
-    m.register_method(
-        "eth_getBlockByHash",
-        |p: Params<'_>, s, _| -> RpcResult<Option<Block>> {
-            let (hash, full): (B256, bool) = p.parse()?;
-            let chain = s.chain();
-            Ok(chain.block_by_hash(&hash).map(|b| rpc_block(b, full)))
-        },
-    )?;
-    m.register_blocking_method("eth_getLogs", |p: Params<'_>, s, _| -> RpcResult<Vec<Log>> {
-        let filter: Filter = p.one()?;
-        logs(&s.chain(), &filter)
-    })?;
-    Ok(m)
+        Ok(hash)
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        let chain = self.0.chain();
+        Ok(chain
+            .transaction(&hash)
+            .map(|(block, i)| rpc_transaction(block, i)))
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let chain = self.0.chain();
+        Ok(chain.transaction(&hash).map(|(block, i)| rpc_receipt(block, i)))
+    }
+
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+        let chain = self.0.chain();
+        let number = resolve(&chain, Some(BlockId::Number(number)))?;
+        Ok(number.and_then(|n| chain.block(n)).map(|b| rpc_block(b, full)))
+    }
+
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+        let chain = self.0.chain();
+        Ok(chain.block_by_hash(&hash).map(|b| rpc_block(b, full)))
+    }
+
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        logs(&self.0.chain(), &filter)
+    }
+}
+
+/// The node's JSON-RPC methods.
+pub(crate) fn rpc_module(shared: Arc<Shared>) -> RpcModule<RpcHandler> {
+    RpcHandler(shared).into_rpc()
 }

@@ -181,7 +181,7 @@ impl ChainNode {
             .await
             .with_context(|| format!("binding the chain JSON-RPC to {}", config.listen))?;
         let addr = server.local_addr()?;
-        let handle = server.start(rpc_module(shared)?);
+        let handle = server.start(rpc_module(shared));
         tracing::info!(%addr, chain_id = config.chain_id, head, "chain node serving");
         Ok(Self {
             addr,

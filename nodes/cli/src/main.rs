@@ -33,7 +33,7 @@ enum Cmd {
         /// Storage node URL.
         #[arg(long, default_value = "http://127.0.0.1:5678")]
         node: String,
-        /// Which tree names the file: blake3 (its BLAKE3 hash) or zg (0G's Keccak tree).
+        /// Which tree names the file: blake3 (its BLAKE3 hash) or keccak (0G's tree; `zg` also works).
         #[arg(long, default_value = "blake3")]
         root_kind: RootKind,
     },
@@ -263,9 +263,9 @@ async fn run() -> anyhow::Result<()> {
             );
         }
         Cmd::Root { file } => {
-            let (b3, zg) = client::file_roots(&file)?;
+            let (b3, keccak) = client::file_roots(&file)?;
             println!("blake3 {}", root_hex(&b3.root()));
-            println!("zg     {}", root_hex(&zg.root()));
+            println!("keccak {}", root_hex(&keccak.root()));
             println!("bytes  {}", b3.file_len());
             println!("segments {}", b3.segment_count());
         }

@@ -2,7 +2,6 @@
 //! cells), cells and payloads served, status and Prometheus `/metrics`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Json;
@@ -12,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use zg_blob::da::{CellSet, DaError, SubmissionHeader, decode_blob_record};
 use zg_blob::{self as blob, BlobError, MAX_PAYLOAD};
-use zg_node::p2p::{NetStats, Network};
 use zg_store::StoreError;
 
 use crate::api::{AttestationJson, CellJson, DaStatus, HeaderJson, hex0x, id_hex, parse_id};
@@ -28,7 +26,7 @@ fn da_error(node: &DaService, e: &DaError) -> Response {
         DaError::Malformed { .. } | DaError::Mismatch { .. } => StatusCode::BAD_REQUEST,
         DaError::NotFound(_) | DaError::CellNotHeld { .. } => StatusCode::NOT_FOUND,
         DaError::Blob(BlobError::ProofFailed { .. }) => {
-            node.metrics.proof_failures.fetch_add(1, Ordering::Relaxed);
+            node.metrics.proof_failures.inc();
             StatusCode::UNPROCESSABLE_ENTITY
         }
         DaError::Blob(BlobError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -41,7 +39,7 @@ fn da_error(node: &DaService, e: &DaError) -> Response {
         DaError::Store(_) | DaError::Key { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     };
     if status.is_client_error() {
-        node.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+        node.metrics.rejected.inc();
     } else {
         tracing::error!(error = %e, "DA request failed");
     }
@@ -74,14 +72,14 @@ fn declared_len(headers: &HeaderMap) -> Option<u64> {
 /// `POST /submissions`: the body is the payload; the node encodes and stores it.
 pub(crate) async fn post_submission(State(node): State<App>, headers: HeaderMap, body: Body) -> Response {
     if declared_len(&headers).is_some_and(|n| n > MAX_PAYLOAD as u64) {
-        node.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+        node.metrics.rejected.inc();
         return text(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("payload exceeds the maximum of {MAX_PAYLOAD} bytes (256 blobs); split it"),
         );
     }
     let Ok(_queued) = node.queue.try_acquire() else {
-        node.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+        node.metrics.rejected.inc();
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "5")],
@@ -93,7 +91,7 @@ pub(crate) async fn post_submission(State(node): State<App>, headers: HeaderMap,
     let payload = match axum::body::to_bytes(body, MAX_PAYLOAD).await {
         Ok(p) => p,
         Err(e) => {
-            node.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+            node.metrics.rejected.inc();
             return text(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("reading the payload failed (at most {MAX_PAYLOAD} bytes): {e}"),
@@ -108,18 +106,14 @@ pub(crate) async fn post_submission(State(node): State<App>, headers: HeaderMap,
         let started = Instant::now();
         let sub = blob::encode(n.kzg, &payload)?;
         let header = n.da.put_encoded(&sub)?;
-        let us = started.elapsed().as_micros() as u64;
-        n.metrics.encode_us_sum.fetch_add(us, Ordering::Relaxed);
-        n.metrics.encodes.fetch_add(1, Ordering::Relaxed);
+        n.metrics.encode_seconds.observe(started.elapsed().as_secs_f64());
         n.info(&header)
     })
     .await;
     match result {
         Ok(info) => {
-            node.metrics.submissions.fetch_add(1, Ordering::Relaxed);
-            node.metrics
-                .payload_bytes_in
-                .fetch_add(len as u64, Ordering::Relaxed);
+            node.metrics.submissions.inc();
+            node.metrics.payload_bytes_in.inc_by(len as u64);
             tracing::info!(id = %info.id, bytes = len, blobs = info.commitments.len(), "submission encoded and stored");
             if let (Some(net), Ok(header)) = (&node.net, HeaderJson::of_info(&info)) {
                 net.announce(&header).await;
@@ -180,7 +174,7 @@ pub(crate) async fn put_cells(
         let cells = decode_blob_record(&body)?;
         let count = cells.len() as u64;
         let held = n.da.put_cells(n.kzg, &header, blob, &cells)?;
-        n.metrics.cells_in.fetch_add(count, Ordering::Relaxed);
+        n.metrics.cells_in.inc_by(count);
         let (all_held, attestation) = n.share(&header)?;
         // Announced once this node can serve every cell of every blob.
         let announce = all_held.iter().all(|h| *h == CellSet::ALL);
@@ -229,7 +223,7 @@ pub(crate) async fn get_cell(
     };
     match blocking(&node, move |n| n.da.cell(&id, blob, cell)).await {
         Ok(c) => {
-            node.metrics.cells_served.fetch_add(1, Ordering::Relaxed);
+            node.metrics.cells_served.inc();
             Json(CellJson {
                 index: c.index,
                 cell: hex0x(&c.cell),
@@ -252,7 +246,7 @@ pub(crate) async fn get_payload(State(node): State<App>, Path(id): Path<String>)
     }
     match blocking(&node, move |n| n.da.payload(n.kzg, &id)).await {
         Ok(payload) => {
-            node.metrics.payloads_served.fetch_add(1, Ordering::Relaxed);
+            node.metrics.payloads_served.inc();
             ([(header::CONTENT_TYPE, "application/octet-stream")], payload).into_response()
         }
         Err(r) => r,
@@ -279,39 +273,8 @@ pub(crate) async fn status(State(node): State<App>) -> Response {
     .into_response()
 }
 
+/// `GET /metrics`: every metric, the network's included.
 pub(crate) async fn metrics(State(node): State<App>) -> Response {
-    let m = &node.metrics;
-    let net = node.net.as_ref().map(Network::stats);
-    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let body = format!(
-        "# HELP zg_da_submissions_total Payloads encoded and stored.\n# TYPE zg_da_submissions_total counter\nzg_da_submissions_total {}\n\
-         # HELP zg_da_payload_bytes_in_total Payload bytes encoded.\n# TYPE zg_da_payload_bytes_in_total counter\nzg_da_payload_bytes_in_total {}\n\
-         # HELP zg_da_cells_in_total Cells received from dispersers and stored after verification.\n# TYPE zg_da_cells_in_total counter\nzg_da_cells_in_total {}\n\
-         # HELP zg_da_proof_failures_total Cell batches refused for failing their KZG proofs.\n# TYPE zg_da_proof_failures_total counter\nzg_da_proof_failures_total {}\n\
-         # HELP zg_da_rejected_total Requests refused as malformed, oversized or over limits.\n# TYPE zg_da_rejected_total counter\nzg_da_rejected_total {}\n\
-         # HELP zg_da_cells_served_total Cells served.\n# TYPE zg_da_cells_served_total counter\nzg_da_cells_served_total {}\n\
-         # HELP zg_da_payloads_served_total Payloads served.\n# TYPE zg_da_payloads_served_total counter\nzg_da_payloads_served_total {}\n\
-         # HELP zg_da_encode_seconds Encoding and storing a payload.\n# TYPE zg_da_encode_seconds summary\nzg_da_encode_seconds_sum {}\nzg_da_encode_seconds_count {}\n\
-         # HELP zg_da_peer_requests_total Requests from peers answered.\n# TYPE zg_da_peer_requests_total counter\nzg_da_peer_requests_total {}\n\
-         # HELP zg_da_replicated_total Submissions whose custody cells were fetched from peers.\n# TYPE zg_da_replicated_total counter\nzg_da_replicated_total {}\n\
-         # HELP zg_da_peer_proof_failures_total Cells from peers refused for failing their KZG proofs.\n# TYPE zg_da_peer_proof_failures_total counter\nzg_da_peer_proof_failures_total {}\n\
-         # HELP zg_da_samples_verified_total Cells sampled from peers and verified.\n# TYPE zg_da_samples_verified_total counter\nzg_da_samples_verified_total {}\n\
-         # HELP zg_da_cells_from_peers_total Cells fetched from peers to rebuild payloads.\n# TYPE zg_da_cells_from_peers_total counter\nzg_da_cells_from_peers_total {}\n{}",
-        g(&m.submissions),
-        g(&m.payload_bytes_in),
-        g(&m.cells_in),
-        g(&m.proof_failures),
-        g(&m.rejected),
-        g(&m.cells_served),
-        g(&m.payloads_served),
-        g(&m.encode_us_sum) as f64 / 1e6,
-        g(&m.encodes),
-        g(&m.peer_requests),
-        g(&m.replicated),
-        g(&m.peer_proof_failures),
-        g(&m.samples_verified),
-        g(&m.cells_from_peers),
-        NetStats::prometheus(net),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    let body = zg_node::metrics::render(&node.registry);
+    ([(header::CONTENT_TYPE, zg_node::metrics::CONTENT_TYPE)], body).into_response()
 }

@@ -22,6 +22,7 @@ mod http;
 mod replication;
 pub mod server;
 mod service;
+pub mod wire;
 
 pub use client::DaClient;
 pub use server::{DaConfig, DaServer};

@@ -4,19 +4,22 @@
 //! answers peers' header and cell requests, and tops up blobs from peers before it
 //! rebuilds a payload. A peer that sends a cell failing its proof is banned.
 
-use std::sync::atomic::Ordering;
-
 use axum::response::Response;
 use zg_blob::da::{CellSet, DaError, SubmissionHeader, SubmissionId, decode_blob_record, encode_blob_record};
-use zg_node::p2p::{DaRequest, DaResponse, NetEvent};
+use zg_blob::da::{DaRequest, DaResponse};
+use zg_node::p2p::NetEvent;
 
 use crate::api::id_hex;
 use crate::http::{App, blocking};
 use crate::server::SAMPLES_PER_SUBMISSION;
 use crate::service::DaService;
+use crate::wire::DaProtocol;
 
 /// Answers peers and follows their announcements.
-pub(crate) async fn handle_net_events(node: App, mut events: tokio::sync::mpsc::Receiver<NetEvent>) {
+pub(crate) async fn handle_net_events(
+    node: App,
+    mut events: tokio::sync::mpsc::Receiver<NetEvent<DaProtocol>>,
+) {
     while let Some(event) = events.recv().await {
         match event {
             NetEvent::Request {
@@ -32,18 +35,21 @@ pub(crate) async fn handle_net_events(node: App, mut events: tokio::sync::mpsc::
                     })
                     .await
                     .unwrap_or_else(|e| DaResponse::Refused(e.to_string()));
-                    n.metrics.peer_requests.fetch_add(1, Ordering::Relaxed);
+                    n.metrics.peer_requests.inc();
                     tracing::debug!(%peer, "answered a peer");
                     if let Some(net) = &n.net {
                         net.respond(channel, answer).await;
                     }
                 });
             }
-            NetEvent::Announced { source, header } => {
+            NetEvent::Announced {
+                source,
+                announcement: header,
+            } => {
                 tokio::spawn(replicate(node.clone(), source, header));
             }
             // Storage traffic: the network refuses it before it reaches a DA node.
-            NetEvent::FileAnnounced { .. } | NetEvent::FileRequest { .. } | NetEvent::PeerJoined(_) => {}
+            NetEvent::PeerJoined(_) => {}
         }
     }
 }
@@ -138,7 +144,7 @@ async fn fetch_cells(
 }
 
 async fn punish(node: &App, peer: libp2p::PeerId, why: &str) {
-    node.metrics.peer_proof_failures.fetch_add(1, Ordering::Relaxed);
+    node.metrics.peer_proof_failures.inc();
     tracing::warn!(%peer, reason = why, "peer sent bad cells; refused, and the peer is banned");
     if let Some(net) = &node.net {
         net.ban(peer).await;
@@ -192,10 +198,8 @@ async fn replicate(node: App, source: libp2p::PeerId, header: SubmissionHeader) 
             Err(PeerFault::Bad(why)) => return punish(&node, source, &why).await,
         }
     }
-    node.metrics
-        .samples_verified
-        .fetch_add(samples, Ordering::Relaxed);
-    node.metrics.replicated.fetch_add(1, Ordering::Relaxed);
+    node.metrics.samples_verified.inc_by(samples);
+    node.metrics.replicated.inc();
     tracing::info!(submission = %id, peer = %source, custody = node.custody.len(), samples, "custody cells fetched and verified; attesting");
 }
 
@@ -221,9 +225,7 @@ pub(crate) async fn fill_from_peers(node: &App, id: SubmissionId) -> Result<(), 
             // Kept: the next read needs no peers.
             match fetch_cells(node, peer, &header, blob, CellSet(!have.0), true).await {
                 Ok((count, Some(held))) if count > 0 => {
-                    node.metrics
-                        .cells_from_peers
-                        .fetch_add(count as u64, Ordering::Relaxed);
+                    node.metrics.cells_from_peers.inc_by(count as u64);
                     have = held;
                 }
                 Ok(_) | Err(PeerFault::Unavailable(_)) => {}

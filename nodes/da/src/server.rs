@@ -11,7 +11,7 @@ use axum::routing::{get, post, put};
 use tokio::sync::Semaphore;
 use zg_blob::da::{CellSet, DaStore, MAX_BLOB_RECORD, custody_columns};
 use zg_kzg::KzgContext;
-use zg_node::p2p::{Network, P2pConfig, Service};
+use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
 use crate::api::hex0x;
@@ -95,7 +95,7 @@ impl DaServer {
         tokio::task::spawn_blocking(|| kzg.build_tables()).await?;
         let (net, events) = match &cfg.p2p {
             Some(p2p) => {
-                let (net, events) = Network::start(p2p.clone(), key.secret(), Service::Da).await?;
+                let (net, events) = Network::start(p2p.clone(), key.secret()).await?;
                 (Some(net), Some(events))
             }
             None => (None, None),
@@ -105,6 +105,7 @@ impl DaServer {
             Some(net) => custody_columns(&net.peer_id().to_bytes(), cfg.custody_columns),
             None => CellSet::ALL,
         };
+        let (node_metrics, registry) = Metrics::new(net.as_ref());
         let node = Arc::new(DaService {
             da: DaStore::new(store),
             custody,
@@ -114,7 +115,8 @@ impl DaServer {
             queue: Semaphore::new(cfg.max_queued.max(1)),
             key,
             cfg,
-            metrics: Metrics::default(),
+            metrics: node_metrics,
+            registry,
         });
         tracing::info!(node = %hex0x(&node.key.node_id()), custody = node.custody.len(), "DA node key loaded");
         if let Some(events) = events {

@@ -1,33 +1,115 @@
 //! The DA service: a node's DA store, key and custody columns, and what it
 //! attests; the HTTP API and p2p replication are its transports.
 
-use std::sync::atomic::AtomicU64;
-
 use tokio::sync::Semaphore;
 use zg_blob::da::{Attestation, CellSet, DaError, DaStore, NodeKey, SubmissionHeader};
 use zg_kzg::KzgContext;
+use zg_node::metrics::{Counter, Histogram, Registry};
 use zg_node::p2p::Network;
 
 use crate::api::{AttestationJson, SubmissionInfo, hex0x, id_hex};
 use crate::server::DaConfig;
+use crate::wire::DaProtocol;
 
-#[derive(Default)]
-/// Counters the node reports on `/metrics`.
+/// What the node reports on `/metrics`.
 pub(crate) struct Metrics {
-    pub(crate) submissions: AtomicU64,
-    pub(crate) payload_bytes_in: AtomicU64,
-    pub(crate) cells_in: AtomicU64,
-    pub(crate) proof_failures: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    pub(crate) cells_served: AtomicU64,
-    pub(crate) payloads_served: AtomicU64,
-    pub(crate) encode_us_sum: AtomicU64,
-    pub(crate) encodes: AtomicU64,
-    pub(crate) peer_requests: AtomicU64,
-    pub(crate) replicated: AtomicU64,
-    pub(crate) peer_proof_failures: AtomicU64,
-    pub(crate) samples_verified: AtomicU64,
-    pub(crate) cells_from_peers: AtomicU64,
+    pub(crate) submissions: Counter,
+    pub(crate) payload_bytes_in: Counter,
+    pub(crate) cells_in: Counter,
+    pub(crate) proof_failures: Counter,
+    pub(crate) rejected: Counter,
+    pub(crate) cells_served: Counter,
+    pub(crate) payloads_served: Counter,
+    pub(crate) encode_seconds: Histogram,
+    pub(crate) peer_requests: Counter,
+    pub(crate) replicated: Counter,
+    pub(crate) peer_proof_failures: Counter,
+    pub(crate) samples_verified: Counter,
+    pub(crate) cells_from_peers: Counter,
+}
+
+impl Metrics {
+    /// Fresh metrics, and a registry of them (and of the network's, when networked).
+    pub(crate) fn new(net: Option<&Network<DaProtocol>>) -> (Self, Registry) {
+        let m = Self {
+            submissions: Counter::default(),
+            payload_bytes_in: Counter::default(),
+            cells_in: Counter::default(),
+            proof_failures: Counter::default(),
+            rejected: Counter::default(),
+            cells_served: Counter::default(),
+            payloads_served: Counter::default(),
+            encode_seconds: zg_node::metrics::seconds(),
+            peer_requests: Counter::default(),
+            replicated: Counter::default(),
+            peer_proof_failures: Counter::default(),
+            samples_verified: Counter::default(),
+            cells_from_peers: Counter::default(),
+        };
+        let mut r = Registry::default();
+        let counters = [
+            ("zg_da_submissions", "Payloads encoded and stored", &m.submissions),
+            (
+                "zg_da_payload_bytes_in",
+                "Payload bytes encoded",
+                &m.payload_bytes_in,
+            ),
+            (
+                "zg_da_cells_in",
+                "Cells received from dispersers and stored after verification",
+                &m.cells_in,
+            ),
+            (
+                "zg_da_proof_failures",
+                "Cell batches refused for failing their KZG proofs",
+                &m.proof_failures,
+            ),
+            (
+                "zg_da_rejected",
+                "Requests refused as malformed, oversized or over limits",
+                &m.rejected,
+            ),
+            ("zg_da_cells_served", "Cells served", &m.cells_served),
+            ("zg_da_payloads_served", "Payloads served", &m.payloads_served),
+            (
+                "zg_da_peer_requests",
+                "Requests from peers answered",
+                &m.peer_requests,
+            ),
+            (
+                "zg_da_replicated",
+                "Submissions whose custody cells were fetched from peers",
+                &m.replicated,
+            ),
+            (
+                "zg_da_peer_proof_failures",
+                "Cells from peers refused for failing their KZG proofs",
+                &m.peer_proof_failures,
+            ),
+            (
+                "zg_da_samples_verified",
+                "Cells sampled from peers and verified",
+                &m.samples_verified,
+            ),
+            (
+                "zg_da_cells_from_peers",
+                "Cells fetched from peers to rebuild payloads",
+                &m.cells_from_peers,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            r.register(name, help, counter.clone());
+        }
+        r.register(
+            "zg_da_encode_seconds",
+            "Encoding and storing a payload",
+            m.encode_seconds.clone(),
+        );
+        if let Some(net) = net {
+            net.stats().register(&mut r);
+        }
+        (m, r)
+    }
 }
 
 /// A DA node's state: its store, key and custody, shared by its transports.
@@ -40,7 +122,9 @@ pub(crate) struct DaService {
     pub(crate) encode_slots: Semaphore,
     pub(crate) queue: Semaphore,
     pub(crate) metrics: Metrics,
-    pub(crate) net: Option<Network>,
+    /// Every metric, for `/metrics`.
+    pub(crate) registry: Registry,
+    pub(crate) net: Option<Network<DaProtocol>>,
 }
 
 impl DaService {

@@ -484,7 +484,9 @@ fn four_networked_nodes_replicate_and_survive_two_losses() {
     }
 }
 
+use zg_da::wire::DaProtocol;
 use zg_node::hostile;
+use zg_node::p2p::P2pService;
 
 /// Garbage gossip, oversized and malformed frames and a flood of requests from a peer
 /// are refused (and counted); the node keeps serving its honest clients.
@@ -505,14 +507,13 @@ fn hostile_peer_is_refused_and_the_node_keeps_serving() {
         .unwrap();
 
     let (answered, refused, failed) = rt.block_on(async {
-        let (mut swarm, peer) =
-            hostile::joined(&node.p2p, zg_node::p2p::DA_TOPIC, zg_node::p2p::DA_PROTOCOL).await;
+        let (mut swarm, peer) = hostile::joined(&node.p2p, DaProtocol::TOPIC, DaProtocol::PROTOCOL).await;
         // Garbage gossip, a frame claiming 1 GiB, a malformed request, then a flood of valid ones.
         swarm
             .behaviour_mut()
             .gossipsub
             .publish(
-                libp2p::gossipsub::IdentTopic::new(zg_node::p2p::DA_TOPIC),
+                libp2p::gossipsub::IdentTopic::new(DaProtocol::TOPIC),
                 b"not a header".to_vec(),
             )
             .unwrap();

@@ -6,11 +6,13 @@
 //! - `p2p` (feature `p2p`): the libp2p network nodes find each other and exchange
 //!   data on.
 //! - `identity` (feature `p2p`): the node key kept in each node's data directory.
+//! - [`metrics`]: the registry every node renders on `/metrics`.
 //! - `harness` (feature `test-harness`): starts the real node binaries in tests, and a
 //!   hostile libp2p peer.
 
 #[cfg(feature = "p2p")]
 pub mod identity;
+pub mod metrics;
 #[cfg(feature = "p2p")]
 pub mod p2p;
 

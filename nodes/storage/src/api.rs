@@ -2,8 +2,48 @@
 //! fields, hex roots, base64 segment data).
 
 use base64::Engine;
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
 use serde::{Deserialize, Serialize};
 use zg_merkle::{Hash, RootKind};
+
+/// The storage node's JSON-RPC methods, defined once for the node (`StorageRpcServer`)
+/// and for clients (`StorageRpcClient`, on any jsonrpsee client). Roots travel as hex
+/// strings (`0x` optional), segment bytes as base64, as 0G's clients send them.
+#[rpc(server, client)]
+pub trait StorageRpc {
+    /// The node's version, what it holds and where.
+    #[method(name = "zgs_getStatus", blocking)]
+    fn get_status(&self) -> RpcResult<Status>;
+
+    /// Stores one segment after checking it against its root.
+    #[method(name = "zgs_uploadSegment", blocking)]
+    fn upload_segment(&self, segment: SegmentWithProof) -> RpcResult<()>;
+
+    /// Stores segments after checking each against its root; all or none.
+    #[method(name = "zgs_uploadSegments", blocking)]
+    fn upload_segments(&self, segments: Vec<SegmentWithProof>) -> RpcResult<()>;
+
+    /// What the node knows of a file, or null.
+    #[method(name = "zgs_getFileInfo", blocking)]
+    fn get_file_info(&self, root: String) -> RpcResult<Option<FileInfo>>;
+
+    /// Whether the file is finalized, or null when the node has never heard of it.
+    #[method(name = "zgs_checkFileFinalized", blocking)]
+    fn check_file_finalized(&self, root: String) -> RpcResult<Option<bool>>;
+
+    /// The segment ranges an upload in progress still lacks (zg's own, for resuming).
+    #[method(name = "zg_missingSegments", blocking)]
+    fn missing_segments(&self, root: String) -> RpcResult<Ranges>;
+
+    /// Segments `start..end` of a finalized file, concatenated, base64.
+    #[method(name = "zgs_downloadSegment", blocking)]
+    fn download_segment(&self, root: String, start: u64, end: u64) -> RpcResult<String>;
+
+    /// One segment with its proof.
+    #[method(name = "zgs_downloadSegmentWithProof", blocking)]
+    fn download_segment_with_proof(&self, root: String, index: u64) -> RpcResult<SegmentWithProof>;
+}
 
 /// The standard engine for segment bytes.
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -65,7 +105,7 @@ pub struct FileInfo {
     pub root: String,
     /// Bytes of the file.
     pub file_size: u64,
-    /// `blake3` or `zg`.
+    /// `blake3` or `keccak` (0G's tree).
     pub root_kind: String,
     /// Segments of the file.
     pub segment_count: u64,

@@ -11,12 +11,10 @@ use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use jsonrpsee::rpc_params;
 use zg_merkle::{FileHasher, FileTree, Hash, RootKind, SEGMENT_SIZE, SegmentProof};
 
-use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, parse_root, root_hex};
+use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, StorageRpcClient, parse_root, root_hex};
 
 /// Segments per upload request (4 MiB of data).
 const UPLOAD_BATCH: u64 = 16;
@@ -68,7 +66,7 @@ impl StorageClient {
     /// What the node knows of `root`.
     pub async fn file_info(&self, root: &Hash) -> anyhow::Result<Option<FileInfo>> {
         self.rpc
-            .request("zgs_getFileInfo", rpc_params![root_hex(root)])
+            .get_file_info(root_hex(root))
             .await
             .map_err(|e| self.unreachable(e))
     }
@@ -100,7 +98,7 @@ impl StorageClient {
             Some(info) => {
                 let m: Ranges = self
                     .rpc
-                    .request("zg_missingSegments", rpc_params![root_hex(&root)])
+                    .missing_segments(root_hex(&root))
                     .await
                     .map_err(|e| self.unreachable(e))?;
                 eprintln!(
@@ -145,8 +143,10 @@ impl StorageClient {
                 let bytes: u64 = (s..e)
                     .map(|i| (len - i * SEGMENT_SIZE as u64).min(SEGMENT_SIZE as u64))
                     .sum();
-                let r: Result<(), _> = self.rpc.request("zgs_uploadSegments", rpc_params![segs]).await;
-                r.map_err(|e| self.unreachable(e))?;
+                self.rpc
+                    .upload_segments(segs)
+                    .await
+                    .map_err(|e| self.unreachable(e))?;
                 pb.inc(bytes);
                 anyhow::Ok(())
             }
@@ -158,7 +158,7 @@ impl StorageClient {
         pb.finish_and_clear();
         let done: Option<bool> = self
             .rpc
-            .request("zgs_checkFileFinalized", rpc_params![root_hex(&root)])
+            .check_file_finalized(root_hex(&root))
             .await
             .map_err(|e| self.unreachable(e))?;
         if done != Some(true) {
@@ -280,7 +280,7 @@ impl StorageClient {
             async move {
                 let seg: SegmentWithProof = self
                     .rpc
-                    .request("zgs_downloadSegmentWithProof", rpc_params![root_hex(root), i])
+                    .download_segment_with_proof(root_hex(root), i)
                     .await
                     .map_err(|e| self.unreachable(e))?;
                 let data = B64.decode(&seg.data).context("segment data is not base64")?;
@@ -341,7 +341,7 @@ impl StorageClient {
             .ok_or_else(|| anyhow!("{} has no file {}", self.url, root_hex(root)))?;
         let seg: SegmentWithProof = self
             .rpc
-            .request("zgs_downloadSegmentWithProof", rpc_params![root_hex(root), index])
+            .download_segment_with_proof(root_hex(root), index)
             .await
             .map_err(|e| self.unreachable(e))?;
         let data = B64.decode(&seg.data)?;
@@ -366,7 +366,7 @@ pub fn file_roots(path: &Path) -> anyhow::Result<(FileTree, FileTree)> {
     let pb = bar(len, "hashing");
     let mut f = pb.wrap_read(File::open(path).with_context(|| format!("cannot open {}", path.display()))?);
     let mut b3 = FileHasher::new(RootKind::Blake3).parallel(true);
-    let mut zg = FileHasher::new(RootKind::Zg).parallel(true);
+    let mut zg = FileHasher::new(RootKind::Keccak).parallel(true);
     let mut buf = vec![0u8; 16 << 20];
     loop {
         let n = std::io::Read::read(&mut f, &mut buf)?;

@@ -19,6 +19,7 @@ mod replication;
 mod rpc;
 pub mod server;
 pub mod service;
+pub mod wire;
 
 pub use client::StorageClient;
 pub use server::{StorageConfig, StorageServer};

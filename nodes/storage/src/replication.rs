@@ -8,7 +8,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -23,6 +22,7 @@ use zg_store::Put;
 
 use crate::api::root_hex;
 use crate::service::{Incoming, StorageError, StorageService};
+use crate::wire::FileProtocol;
 
 /// Files replicated at once; each has [`CHUNKS_IN_FLIGHT`] requests out.
 pub(crate) const REPLICATIONS_AT_ONCE: usize = 2;
@@ -35,7 +35,7 @@ impl StorageService {
     /// Tells peers this node holds `entry` (networked nodes only).
     pub(crate) fn announce(&self, entry: FileEntry) {
         if let (Some(net), Ok(rt)) = (self.net.clone(), tokio::runtime::Handle::try_current()) {
-            rt.spawn(async move { net.announce_file(&entry).await });
+            rt.spawn(async move { net.announce(&entry).await });
         }
     }
 
@@ -53,7 +53,7 @@ impl StorageService {
             let mut failures = Vec::new();
             for peer in net.peers().await {
                 let request = FileRequest::Segments { root, first: index, count: 1 };
-                match net.request_file(peer, request).await {
+                match net.request(peer, request).await {
                     Ok(FileResponse::Segments(mut segs)) if segs.len() == 1 => {
                         let s = segs.remove(0);
                         let ok = SegmentProof::from_bytes(&s.proof)
@@ -63,7 +63,7 @@ impl StorageService {
                         if ok {
                             return Ok(s.data);
                         }
-                        self.metrics.peer_bad_segments.fetch_add(1, Ordering::Relaxed);
+                        self.metrics.peer_bad_segments.inc();
                         tracing::warn!(%peer, index, "peer sent a segment that fails its proof; refused, and the peer is banned");
                         net.ban(peer).await;
                         failures.push(format!("{peer}: bad segment"));
@@ -76,7 +76,7 @@ impl StorageService {
         })?;
         self.store
             .put_batch(vec![Put::segment(meta.data_key, index, data)])?;
-        self.metrics.segments_repaired.fetch_add(1, Ordering::Relaxed);
+        self.metrics.segments_repaired.inc();
         tracing::info!(root = %root_hex(&root), index, "segment repaired from a peer");
         Ok(())
     }
@@ -86,7 +86,7 @@ impl StorageService {
 /// new peer and, every [`SWEEP_EVERY`], with all of them.
 pub(crate) async fn handle_net_events(
     node: Arc<StorageService>,
-    mut events: tokio::sync::mpsc::Receiver<NetEvent>,
+    mut events: tokio::sync::mpsc::Receiver<NetEvent<FileProtocol>>,
 ) {
     let Some(net) = node.net.clone() else { return };
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
@@ -95,10 +95,10 @@ pub(crate) async fn handle_net_events(
         tokio::select! {
             event = events.recv() => match event {
                 None => break,
-                Some(NetEvent::FileAnnounced { source, entry }) => {
+                Some(NetEvent::Announced { source, announcement: entry }) => {
                     tokio::spawn(replicate_file(node.clone(), entry, Some(source)));
                 }
-                Some(NetEvent::FileRequest { peer, request, channel }) => {
+                Some(NetEvent::Request { peer, request, channel }) => {
                     let n = node.clone();
                     let net = net.clone();
                     tokio::spawn(async move {
@@ -107,16 +107,14 @@ pub(crate) async fn handle_net_events(
                         let answer = tokio::task::spawn_blocking(move || answer_file(&n2, &request))
                             .await
                             .unwrap_or_else(|e| FileResponse::Refused(e.to_string()));
-                        n.metrics.peer_requests.fetch_add(1, Ordering::Relaxed);
+                        n.metrics.peer_requests.inc();
                         tracing::debug!(%peer, answer_ms = t.elapsed().as_secs_f64() * 1e3, "answered a storage peer");
-                        net.respond_file(channel, answer).await;
+                        net.respond(channel, answer).await;
                     });
                 }
                 Some(NetEvent::PeerJoined(peer)) => {
                     tokio::spawn(sync_with(node.clone(), peer));
                 }
-                // DA traffic: the network refuses it before it reaches a storage node.
-                Some(NetEvent::Announced { .. } | NetEvent::Request { .. }) => {}
             },
             _ = sweep.tick() => {
                 for peer in net.peers().await {
@@ -152,9 +150,7 @@ fn answer_file(node: &StorageService, request: &FileRequest) -> FileResponse {
                     Ok(p) => p.to_bytes(),
                     Err(e) => return FileResponse::Refused(e.to_string()),
                 };
-                node.metrics
-                    .bytes_out
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                node.metrics.bytes_out.inc_by(data.len() as u64);
                 #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
                 let mut data = data.to_vec();
                 #[cfg(feature = "fault-injection")]
@@ -165,9 +161,7 @@ fn answer_file(node: &StorageService, request: &FileRequest) -> FileResponse {
                 }
                 out.push(SegmentReply { data, proof });
             }
-            node.metrics
-                .segments_out
-                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            node.metrics.segments_out.inc_by(out.len() as u64);
             FileResponse::Segments(out)
         }
         FileRequest::Inventory { from } => {
@@ -187,7 +181,7 @@ async fn sync_with(node: Arc<StorageService>, peer: PeerId) {
     let Some(net) = node.net.clone() else { return };
     let mut from = 0u64;
     loop {
-        match net.request_file(peer, FileRequest::Inventory { from }).await {
+        match net.request(peer, FileRequest::Inventory { from }).await {
             Ok(FileResponse::Inventory { files, next }) => {
                 let full_page = files.len() == usize::from(MAX_INVENTORY_PAGE);
                 for entry in files {
@@ -262,8 +256,8 @@ async fn replicate_file(node: Arc<StorageService>, entry: FileEntry, from: Optio
     let started = Instant::now();
     match fetch_file(&node, &net, entry, &peers).await {
         Ok(bytes) => {
-            node.metrics.replicated_files.fetch_add(1, Ordering::Relaxed);
-            node.metrics.replicated_bytes.fetch_add(bytes, Ordering::Relaxed);
+            node.metrics.replicated_files.inc();
+            node.metrics.replicated_bytes.inc_by(bytes);
             let secs = started.elapsed().as_secs_f64();
             tracing::info!(%root, bytes, secs, mb_per_s = bytes as f64 / secs.max(1e-9) / 1e6, "file replicated from peers");
         }
@@ -277,7 +271,7 @@ async fn replicate_file(node: Arc<StorageService>, entry: FileEntry, from: Optio
 /// finalizes the file. Returns the bytes fetched.
 async fn fetch_file(
     node: &Arc<StorageService>,
-    net: &Network,
+    net: &Network<FileProtocol>,
     entry: FileEntry,
     peers: &[PeerId],
 ) -> anyhow::Result<u64> {
@@ -322,7 +316,7 @@ async fn fetch_file(
 /// segments pass their proofs; a peer sending a bad one is banned.
 async fn fetch_chunk(
     node: &Arc<StorageService>,
-    net: &Network,
+    net: &Network<FileProtocol>,
     entry: FileEntry,
     first: u64,
     n: u16,
@@ -345,7 +339,7 @@ async fn fetch_chunk(
             count: n,
         };
         let asked = Instant::now();
-        let segs = match net.request_file(peer, request).await {
+        let segs = match net.request(peer, request).await {
             Ok(FileResponse::Segments(segs)) if segs.len() == usize::from(n) => segs,
             Ok(FileResponse::Segments(segs)) => {
                 failures.push(format!("{peer}: {} segments for {n} asked", segs.len()));
@@ -399,7 +393,7 @@ async fn fetch_chunk(
             Ok(bytes) => return Ok(bytes),
             // The peer's bytes fail their proofs or their shape: its fault, not ours.
             Err(e @ (StorageError::ProofFailed(_) | StorageError::InvalidParams(_))) => {
-                node.metrics.peer_bad_segments.fetch_add(1, Ordering::Relaxed);
+                node.metrics.peer_bad_segments.inc();
                 tracing::warn!(%peer, root = %root_hex(&entry.root), first, error = %e,
                     "peer sent segments that fail their proofs; refused, and the peer is banned");
                 net.ban(peer).await;

@@ -3,7 +3,6 @@
 //! as the raw text it arrived as.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
@@ -12,10 +11,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use jsonrpsee::RpcModule;
-use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use zg_merkle::Hash;
 
-use crate::api::{B64, SegmentWithProof, Status, parse_root};
+use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, Status, StorageRpcServer, parse_root};
 use crate::http::App;
 use crate::service::{StorageError, StorageService};
 
@@ -58,117 +58,62 @@ pub(crate) fn rpc_err(e: StorageError) -> ErrorObjectOwned {
     err(code, message)
 }
 
-type RpcResult<T> = Result<T, ErrorObjectOwned>;
+/// The node's side of [`StorageRpcServer`]: each method parses its root and hands
+/// the call to the service.
+pub(crate) struct RpcHandler(pub(crate) Arc<StorageService>);
 
-fn root_param(params: &Params<'_>) -> RpcResult<Hash> {
-    let (root,): (String,) = params.parse()?;
-    parse_root(&root).map_err(|e| err(code::INVALID_PARAMS, e))
+fn root(hex: &str) -> Result<Hash, ErrorObjectOwned> {
+    parse_root(hex).map_err(|e| err(code::INVALID_PARAMS, e))
 }
 
-pub(crate) fn rpc_module(node: Arc<StorageService>) -> RpcModule<Arc<StorageService>> {
-    let mut m = RpcModule::new(node);
-    let ok = |r: Result<&mut _, _>| {
-        if let Err(e) = r {
-            tracing::error!(error = %e, "registering an RPC method failed");
-        }
-    };
-    ok(
-        m.register_blocking_method("zgs_getStatus", |_, node, _| -> RpcResult<Status> {
-            let stats = node.store.stats();
-            Ok(Status {
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                files: node.catalog.lock().unwrap_or_else(|p| p.into_inner()).files.len(),
-                segments: stats.segments,
-                used_bytes: stats.used_bytes,
-                backend: node.cfg.data_dir.display().to_string(),
-                p2p: node.net.as_ref().map(|n| n.listen_addr().to_string()),
-            })
-        }),
-    );
-    ok(
-        m.register_blocking_method("zgs_uploadSegment", |params, node, _| -> RpcResult<()> {
-            let seg: SegmentWithProof = params.one()?;
-            node.upload(vec![seg]).map_err(rpc_err)
-        }),
-    );
-    ok(
-        m.register_blocking_method("zgs_uploadSegments", |params, node, _| -> RpcResult<()> {
-            let segs: Vec<SegmentWithProof> = params.one()?;
-            node.upload(segs).map_err(rpc_err)
-        }),
-    );
-    ok(m.register_blocking_method("zgs_getFileInfo", |params, node, _| {
-        node.info(&root_param(&params)?).map_err(rpc_err)
-    }));
-    ok(m.register_blocking_method(
-        "zgs_checkFileFinalized",
-        |params, node, _| -> RpcResult<Option<bool>> {
-            let root = root_param(&params)?;
-            Ok(node.info(&root).map_err(rpc_err)?.map(|i| i.finalized))
-        },
-    ));
-    ok(
-        m.register_blocking_method("zg_missingSegments", |params, node, _| {
-            node.missing(&root_param(&params)?).map_err(rpc_err)
-        }),
-    );
-    ok(
-        m.register_blocking_method("zgs_downloadSegment", |params, node, _| -> RpcResult<String> {
-            let (root, start, end): (String, u64, u64) = params.parse()?;
-            let root = parse_root(&root).map_err(|e| err(code::INVALID_PARAMS, e))?;
-            if end <= start || end - start > node.cfg.max_segments_per_request as u64 {
-                return Err(err(
-                    code::INVALID_PARAMS,
-                    format!(
-                        "range {start}..{end}: ask for 1 to {} segments",
-                        node.cfg.max_segments_per_request
-                    ),
-                ));
-            }
-            let meta = node.open_meta(&root).map_err(|e| rpc_err(e.into()))?;
-            let segs = node
-                .read_segments(&meta, start, end - start)
-                .map_err(|e| rpc_err(e.into()))?;
-            let bytes: Vec<u8> = segs.concat();
-            node.metrics
-                .bytes_out
-                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            node.metrics
-                .segments_out
-                .fetch_add(segs.len() as u64, Ordering::Relaxed);
-            Ok(B64.encode(bytes))
-        }),
-    );
-    ok(m.register_blocking_method(
-        "zgs_downloadSegmentWithProof",
-        |params, node, _| -> RpcResult<SegmentWithProof> {
-            let (root, index): (String, u64) = params.parse()?;
-            let root = parse_root(&root).map_err(|e| err(code::INVALID_PARAMS, e))?;
-            let meta = node.open_meta(&root).map_err(|e| rpc_err(e.into()))?;
-            let seg = node
-                .read_segments(&meta, index, 1)
-                .map_err(|e| rpc_err(e.into()))?
-                .pop()
-                .ok_or_else(|| err(code::INTERNAL, "no segment read"))?;
-            let proof = meta
-                .tree
-                .prove_segment(index)
-                .map_err(|e| err(code::INVALID_PARAMS, e.to_string()))?;
-            node.metrics
-                .bytes_out
-                .fetch_add(seg.len() as u64, Ordering::Relaxed);
-            node.metrics.segments_out.fetch_add(1, Ordering::Relaxed);
-            Ok(SegmentWithProof::new(&root, index, &seg, &proof, meta.len()))
-        },
-    ));
-    m
+impl StorageRpcServer for RpcHandler {
+    fn get_status(&self) -> RpcResult<Status> {
+        Ok(self.0.status())
+    }
+
+    fn upload_segment(&self, segment: SegmentWithProof) -> RpcResult<()> {
+        self.0.upload(vec![segment]).map_err(rpc_err)
+    }
+
+    fn upload_segments(&self, segments: Vec<SegmentWithProof>) -> RpcResult<()> {
+        self.0.upload(segments).map_err(rpc_err)
+    }
+
+    fn get_file_info(&self, root_hex: String) -> RpcResult<Option<FileInfo>> {
+        self.0.info(&root(&root_hex)?).map_err(rpc_err)
+    }
+
+    fn check_file_finalized(&self, root_hex: String) -> RpcResult<Option<bool>> {
+        let info = self.0.info(&root(&root_hex)?).map_err(rpc_err)?;
+        Ok(info.map(|i| i.finalized))
+    }
+
+    fn missing_segments(&self, root_hex: String) -> RpcResult<Ranges> {
+        self.0.missing(&root(&root_hex)?).map_err(rpc_err)
+    }
+
+    fn download_segment(&self, root_hex: String, start: u64, end: u64) -> RpcResult<String> {
+        let bytes = self.0.download(&root(&root_hex)?, start, end).map_err(rpc_err)?;
+        Ok(B64.encode(bytes))
+    }
+
+    fn download_segment_with_proof(&self, root_hex: String, index: u64) -> RpcResult<SegmentWithProof> {
+        self.0
+            .download_with_proof(&root(&root_hex)?, index)
+            .map_err(rpc_err)
+    }
+}
+
+/// The node's JSON-RPC methods.
+pub(crate) fn rpc_module(node: Arc<StorageService>) -> RpcModule<RpcHandler> {
+    RpcHandler(node).into_rpc()
 }
 
 fn rpc_error_body(code: i32, message: &str) -> serde_json::Value {
     serde_json::json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": null})
 }
 
-async fn call_one(rpc: &RpcModule<Arc<StorageService>>, req: &str) -> Box<serde_json::value::RawValue> {
+async fn call_one(rpc: &RpcModule<RpcHandler>, req: &str) -> Box<serde_json::value::RawValue> {
     let invalid =
         || serde_json::value::to_raw_value(&rpc_error_body(-32600, "Invalid request")).unwrap_or_default();
     if !req.trim_start().starts_with('{') {
@@ -205,7 +150,7 @@ pub(crate) async fn rpc_handler(
     }): State<App>,
     body: Bytes,
 ) -> Response {
-    node.metrics.rpc_requests.fetch_add(1, Ordering::Relaxed);
+    node.metrics.rpc_requests.inc();
     let parse_error = || Json(rpc_error_body(-32700, "Parse error")).into_response();
     let Ok(text) = std::str::from_utf8(&body) else {
         return parse_error();

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post, put};
-use zg_node::p2p::{Network, P2pConfig, Service};
+use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
 use crate::http::{App, get_file, metrics, per_client_limit, put_file};
@@ -118,7 +118,7 @@ impl StorageServer {
         let (net, events) = match &cfg.p2p {
             Some(p2p) => {
                 let key = zg_node::identity::load_or_create(&dir)?;
-                let (net, events) = Network::start(p2p.clone(), key.secret(), Service::Storage).await?;
+                let (net, events) = Network::start(p2p.clone(), key.secret()).await?;
                 (Some(net), Some(events))
             }
             None => (None, None),

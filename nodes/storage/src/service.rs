@@ -9,7 +9,6 @@
 //! finalized, so peers can page through it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -19,11 +18,13 @@ use tokio::sync::Semaphore;
 use zg_file::replica::FileEntry;
 use zg_file::{self as file, FileError, FileMeta};
 use zg_merkle::{FileHasher, Hash, RootKind, SEGMENT_SIZE, SegmentProof, segment_count};
+use zg_node::metrics::{Counter, Gauge, Histogram, Registry};
 use zg_node::p2p::Network;
 use zg_store::{Put, Store, StoreError};
 
-use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, parse_root, root_hex};
+use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, Status, parse_root, root_hex};
 use crate::server::StorageConfig;
+use crate::wire::FileProtocol;
 
 /// Why the storage service refused or failed a request; each transport maps these to
 /// its own codes (JSON-RPC error codes, HTTP statuses, p2p refusals).
@@ -66,24 +67,137 @@ impl From<FileError> for StorageError {
 /// The storage service's results.
 pub type StorageResult<T> = Result<T, StorageError>;
 
-/// Counters the transports and replication report on `/metrics`.
-#[derive(Default)]
+/// What the node reports on `/metrics`: counters the service, its transports and
+/// replication bump, and gauges read from the store when scraped.
 pub(crate) struct Metrics {
-    pub(crate) bytes_in: AtomicU64,
-    pub(crate) bytes_out: AtomicU64,
-    pub(crate) segments_in: AtomicU64,
-    pub(crate) segments_out: AtomicU64,
-    pub(crate) proof_failures: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    pub(crate) rpc_requests: AtomicU64,
-    pub(crate) files_finalized: AtomicU64,
-    pub(crate) store_write_us_sum: AtomicU64,
-    pub(crate) store_writes: AtomicU64,
-    pub(crate) replicated_files: AtomicU64,
-    pub(crate) replicated_bytes: AtomicU64,
-    pub(crate) peer_requests: AtomicU64,
-    pub(crate) peer_bad_segments: AtomicU64,
-    pub(crate) segments_repaired: AtomicU64,
+    pub(crate) bytes_in: Counter,
+    pub(crate) bytes_out: Counter,
+    pub(crate) segments_in: Counter,
+    pub(crate) segments_out: Counter,
+    pub(crate) proof_failures: Counter,
+    pub(crate) rejected: Counter,
+    pub(crate) rpc_requests: Counter,
+    pub(crate) files_finalized: Counter,
+    pub(crate) replicated_files: Counter,
+    pub(crate) replicated_bytes: Counter,
+    pub(crate) peer_requests: Counter,
+    pub(crate) peer_bad_segments: Counter,
+    pub(crate) segments_repaired: Counter,
+    pub(crate) store_write_seconds: Histogram,
+    pub(crate) store_used_bytes: Gauge,
+    pub(crate) store_segments: Gauge,
+    pub(crate) catalog_files: Gauge,
+    pub(crate) peers: Gauge,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        Self {
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            segments_in: Counter::default(),
+            segments_out: Counter::default(),
+            proof_failures: Counter::default(),
+            rejected: Counter::default(),
+            rpc_requests: Counter::default(),
+            files_finalized: Counter::default(),
+            replicated_files: Counter::default(),
+            replicated_bytes: Counter::default(),
+            peer_requests: Counter::default(),
+            peer_bad_segments: Counter::default(),
+            segments_repaired: Counter::default(),
+            store_write_seconds: zg_node::metrics::seconds(),
+            store_used_bytes: Gauge::default(),
+            store_segments: Gauge::default(),
+            catalog_files: Gauge::default(),
+            peers: Gauge::default(),
+        }
+    }
+
+    /// A registry of every metric (and the network's, when networked).
+    fn registry(&self, net: Option<&Network<FileProtocol>>) -> Registry {
+        let mut r = Registry::default();
+        let counters = [
+            ("zg_storage_bytes_in", "Segment bytes accepted", &self.bytes_in),
+            ("zg_storage_bytes_out", "Bytes served", &self.bytes_out),
+            ("zg_storage_segments_in", "Segments accepted", &self.segments_in),
+            ("zg_storage_segments_out", "Segments served", &self.segments_out),
+            (
+                "zg_storage_proof_failures",
+                "Segments rejected for failing their proof",
+                &self.proof_failures,
+            ),
+            (
+                "zg_storage_rejected",
+                "Requests refused by limits",
+                &self.rejected,
+            ),
+            (
+                "zg_storage_rpc_requests",
+                "JSON-RPC HTTP requests",
+                &self.rpc_requests,
+            ),
+            (
+                "zg_storage_files_finalized",
+                "Files completed",
+                &self.files_finalized,
+            ),
+            (
+                "zg_storage_replicated_files",
+                "Files fetched whole from peers",
+                &self.replicated_files,
+            ),
+            (
+                "zg_storage_replicated_bytes",
+                "Segment bytes fetched from peers",
+                &self.replicated_bytes,
+            ),
+            (
+                "zg_storage_peer_requests",
+                "Peer requests answered",
+                &self.peer_requests,
+            ),
+            (
+                "zg_storage_peer_bad_segments",
+                "Peer answers refused for failing their proofs",
+                &self.peer_bad_segments,
+            ),
+            (
+                "zg_storage_segments_repaired",
+                "Segments lost here and fetched again from peers",
+                &self.segments_repaired,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            r.register(name, help, counter.clone());
+        }
+        r.register(
+            "zg_store_write_seconds",
+            "Durable store writes (group commits included)",
+            self.store_write_seconds.clone(),
+        );
+        let gauges = [
+            (
+                "zg_store_used_bytes",
+                "Bytes of the store's data files",
+                &self.store_used_bytes,
+            ),
+            ("zg_store_segments", "Segments stored", &self.store_segments),
+            (
+                "zg_storage_catalog_files",
+                "Files held whole",
+                &self.catalog_files,
+            ),
+            ("zg_p2p_peers", "Storage peers in the network", &self.peers),
+        ];
+        for (name, help, gauge) in gauges {
+            r.register(name, help, gauge.clone());
+        }
+        if let Some(net) = net {
+            net.stats().register(&mut r);
+        }
+        r
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +208,7 @@ pub(crate) struct PendingFile {
 
 impl PendingFile {
     fn encode(self) -> Vec<u8> {
-        let mut v = vec![u8::from(self.kind == RootKind::Zg)];
+        let mut v = vec![u8::from(self.kind == RootKind::Keccak)];
         v.extend_from_slice(&self.size.to_le_bytes());
         v
     }
@@ -102,7 +216,11 @@ impl PendingFile {
     fn decode(b: &[u8]) -> Option<Self> {
         let (&k, size) = b.split_first()?;
         Some(Self {
-            kind: if k == 1 { RootKind::Zg } else { RootKind::Blake3 },
+            kind: if k == 1 {
+                RootKind::Keccak
+            } else {
+                RootKind::Blake3
+            },
             size: u64::from_le_bytes(size.try_into().ok()?),
         })
     }
@@ -132,7 +250,9 @@ pub(crate) struct StorageService {
     pub(crate) store: Store,
     pub(crate) cfg: StorageConfig,
     pub(crate) metrics: Metrics,
-    pub(crate) net: Option<Network>,
+    /// Every metric, for `/metrics`.
+    pub(crate) registry: Registry,
+    pub(crate) net: Option<Network<FileProtocol>>,
     /// The runtime, for blocking readers that fetch lost segments from peers.
     pub(crate) rt: Option<tokio::runtime::Handle>,
     pub(crate) catalog: Mutex<Catalog>,
@@ -150,12 +270,15 @@ const META_CACHE: usize = 256;
 impl StorageService {
     /// The service over `store` (its catalog read from it), replicating over `net`
     /// when networked; a blocking reader reaches peers through the current runtime.
-    pub(crate) fn new(store: Store, cfg: StorageConfig, net: Option<Network>) -> Self {
+    pub(crate) fn new(store: Store, cfg: StorageConfig, net: Option<Network<FileProtocol>>) -> Self {
         let catalog = load_catalog(&store);
+        let metrics = Metrics::new();
+        let registry = metrics.registry(net.as_ref());
         Self {
             store,
             cfg,
-            metrics: Metrics::default(),
+            metrics,
+            registry,
             net,
             rt: tokio::runtime::Handle::try_current().ok(),
             catalog: Mutex::new(catalog),
@@ -382,7 +505,7 @@ impl StorageService {
             match s.proof.verify(&s.root, s.size, s.index, &s.data) {
                 Ok(true) => {}
                 Ok(false) | Err(_) => {
-                    self.metrics.proof_failures.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.proof_failures.inc();
                     tracing::warn!(root = %root_hex(&s.root), index = s.index, "rejected a segment that fails its proof");
                     return Err(StorageError::ProofFailed(format!(
                         "segment {} fails its proof against {}",
@@ -407,11 +530,10 @@ impl StorageService {
         let t = Instant::now();
         self.store.put_batch(puts).map_err(StorageError::Store)?;
         self.metrics
-            .store_write_us_sum
-            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
-        self.metrics.store_writes.fetch_add(1, Ordering::Relaxed);
-        self.metrics.bytes_in.fetch_add(bytes, Ordering::Relaxed);
-        self.metrics.segments_in.fetch_add(n as u64, Ordering::Relaxed);
+            .store_write_seconds
+            .observe(t.elapsed().as_secs_f64());
+        self.metrics.bytes_in.inc_by(bytes);
+        self.metrics.segments_in.inc_by(n as u64);
         for root in roots {
             self.maybe_finalize(&root)?;
         }
@@ -488,9 +610,54 @@ impl StorageService {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(root);
-        self.metrics.files_finalized.fetch_add(1, Ordering::Relaxed);
+        self.metrics.files_finalized.inc();
         tracing::info!(root = %root_hex(root), bytes = p.size, kind = %p.kind, "file finalized");
         Ok(())
+    }
+
+    /// What the node holds and how it stores it.
+    pub(crate) fn status(&self) -> Status {
+        let stats = self.store.stats();
+        Status {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            files: self.catalog.lock().unwrap_or_else(|p| p.into_inner()).files.len(),
+            segments: stats.segments,
+            used_bytes: stats.used_bytes,
+            backend: self.cfg.data_dir.display().to_string(),
+            p2p: self.net.as_ref().map(|n| n.listen_addr().to_string()),
+        }
+    }
+
+    /// Segments `start..end` of a finalized file, each verified, concatenated.
+    pub(crate) fn download(&self, root: &Hash, start: u64, end: u64) -> StorageResult<Vec<u8>> {
+        let limit = self.cfg.max_segments_per_request as u64;
+        if end <= start || end - start > limit {
+            return Err(StorageError::InvalidParams(format!(
+                "range {start}..{end}: ask for 1 to {limit} segments"
+            )));
+        }
+        let meta = self.open_meta(root)?;
+        let segs = self.read_segments(&meta, start, end - start)?;
+        let bytes: Vec<u8> = segs.concat();
+        self.metrics.bytes_out.inc_by(bytes.len() as u64);
+        self.metrics.segments_out.inc_by(segs.len() as u64);
+        Ok(bytes)
+    }
+
+    /// Segment `index` of a finalized file with its proof.
+    pub(crate) fn download_with_proof(&self, root: &Hash, index: u64) -> StorageResult<SegmentWithProof> {
+        let meta = self.open_meta(root)?;
+        let seg = self
+            .read_segments(&meta, index, 1)?
+            .pop()
+            .ok_or_else(|| StorageError::Internal("no segment read".into()))?;
+        let proof = meta
+            .tree
+            .prove_segment(index)
+            .map_err(|e| StorageError::InvalidParams(e.to_string()))?;
+        self.metrics.bytes_out.inc_by(seg.len() as u64);
+        self.metrics.segments_out.inc();
+        Ok(SegmentWithProof::new(root, index, &seg, &proof, meta.len()))
     }
 
     pub(crate) fn missing(&self, root: &Hash) -> StorageResult<Ranges> {
@@ -566,7 +733,13 @@ mod tests {
         let start = index as usize * SEGMENT_SIZE;
         let end = (start + SEGMENT_SIZE).min(bytes.len());
         let proof = tree.prove_segment(index).unwrap();
-        SegmentWithProof::new(&tree.root(), index, &bytes[start..end], &proof, bytes.len() as u64)
+        SegmentWithProof::new(
+            &tree.root(),
+            index,
+            &bytes[start..end],
+            &proof,
+            bytes.len() as u64,
+        )
     }
 
     fn service(dir: &MemoryDir) -> StorageService {
@@ -599,7 +772,7 @@ mod tests {
         let meta = svc.open_meta(&root).unwrap();
         let read: Vec<u8> = svc.read_segments(&meta, 0, 3).unwrap().concat();
         assert_eq!(read, bytes);
-        assert_eq!(svc.metrics.files_finalized.load(Ordering::Relaxed), 1);
+        assert_eq!(svc.metrics.files_finalized.get(), 1);
     }
 
     /// Bad segments get the typed error that names their fault, and nothing is written.
@@ -620,19 +793,31 @@ mod tests {
 
         let mut past_end = segment(&bytes, &tree, 1);
         past_end.index = 2;
-        assert!(matches!(svc.upload(vec![past_end]).unwrap_err(), StorageError::InvalidParams(_)));
+        assert!(matches!(
+            svc.upload(vec![past_end]).unwrap_err(),
+            StorageError::InvalidParams(_)
+        ));
 
         let mut short = segment(&bytes, &tree, 0);
         short.data = B64.encode(&bytes[..100]);
-        assert!(matches!(svc.upload(vec![short]).unwrap_err(), StorageError::InvalidParams(_)));
+        assert!(matches!(
+            svc.upload(vec![short]).unwrap_err(),
+            StorageError::InvalidParams(_)
+        ));
 
         let mut not_b64 = segment(&bytes, &tree, 0);
         not_b64.data = "@@@@".into();
-        assert!(matches!(svc.upload(vec![not_b64]).unwrap_err(), StorageError::InvalidParams(_)));
+        assert!(matches!(
+            svc.upload(vec![not_b64]).unwrap_err(),
+            StorageError::InvalidParams(_)
+        ));
 
         let mut huge = segment(&bytes, &tree, 0);
         huge.file_size = StorageConfig::default().max_file_bytes + 1;
-        assert!(matches!(svc.upload(vec![huge]).unwrap_err(), StorageError::TooLarge(_)));
+        assert!(matches!(
+            svc.upload(vec![huge]).unwrap_err(),
+            StorageError::TooLarge(_)
+        ));
 
         let many = vec![segment(&bytes, &tree, 0); StorageConfig::default().max_segments_per_request + 1];
         assert!(matches!(svc.upload(many).unwrap_err(), StorageError::TooLarge(_)));
@@ -640,11 +825,17 @@ mod tests {
         // The same root claimed with another size while its upload is in progress.
         let mut other_size = segment(&bytes, &tree, 0);
         other_size.file_size += 1;
-        assert!(matches!(svc.upload(vec![other_size]).unwrap_err(), StorageError::Conflict(_)));
+        assert!(matches!(
+            svc.upload(vec![other_size]).unwrap_err(),
+            StorageError::Conflict(_)
+        ));
 
-        assert!(matches!(svc.missing(&[9u8; 32]).unwrap_err(), StorageError::NotFound(_)));
+        assert!(matches!(
+            svc.missing(&[9u8; 32]).unwrap_err(),
+            StorageError::NotFound(_)
+        ));
         assert_eq!(svc.info(&[9u8; 32]).unwrap(), None);
-        assert_eq!(svc.metrics.proof_failures.load(Ordering::Relaxed), 1);
+        assert_eq!(svc.metrics.proof_failures.get(), 1);
         assert_eq!(svc.store.stats().segments, 0, "no segment was stored");
     }
 

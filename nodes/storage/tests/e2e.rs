@@ -193,7 +193,7 @@ fn upload_and_download_every_size_and_both_kinds() {
         let bytes = data(len, n as u8);
         let path = write_file(tmp.path(), &format!("in-{len}"), &bytes);
         let p = path.to_str().unwrap();
-        for kind in [RootKind::Blake3, RootKind::Zg] {
+        for kind in [RootKind::Blake3, RootKind::Keccak] {
             let root = stdout(&zg(&[
                 "upload",
                 p,
@@ -239,7 +239,7 @@ fn upload_and_download_every_size_and_both_kinds() {
     let roots = stdout(&zg(&["root", p.to_str().unwrap()]));
     let bytes = std::fs::read(&p).unwrap();
     assert!(roots.contains(&root_hex(blake3::hash(&bytes).as_bytes())));
-    assert!(roots.contains(&root_hex(&FileTree::from_data(RootKind::Zg, &bytes).root())));
+    assert!(roots.contains(&root_hex(&FileTree::from_data(RootKind::Keccak, &bytes).root())));
     // `zg proof` fetches and verifies a segment's proof.
     let root = root_hex(blake3::hash(&bytes).as_bytes());
     let proof = stdout(&zg(&["proof", &root, "1", "--node", &node.url]));
@@ -250,7 +250,7 @@ fn upload_and_download_every_size_and_both_kinds() {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
         v["root"],
-        root_hex(&FileTree::from_data(RootKind::Zg, &bytes).root())
+        root_hex(&FileTree::from_data(RootKind::Keccak, &bytes).root())
     );
 }
 
@@ -549,7 +549,10 @@ use zg_node::hostile;
 /// and counted; the node keeps serving its clients.
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_storage_peer_is_refused_and_the_node_keeps_serving() {
-    use zg_node::p2p::{FILES_PROTOCOL, FILES_TOPIC, REQUESTS_PER_WINDOW};
+    use zg_node::p2p::{P2pService, REQUESTS_PER_WINDOW};
+    use zg_storage::wire::FileProtocol;
+    const FILES_TOPIC: &str = FileProtocol::TOPIC;
+    const FILES_PROTOCOL: &str = FileProtocol::PROTOCOL;
 
     let tmp = tempfile::tempdir().unwrap();
     let node = StorageNode::networked(&tmp.path().join("node"), &[], &[]);

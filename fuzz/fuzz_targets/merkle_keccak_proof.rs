@@ -3,16 +3,16 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use zg_merkle::zg_tree::{ZgProof, ZgTree};
+use zg_merkle::keccak_tree::{KeccakProof, KeccakTree};
 
 // 16385 sectors: the tree ends in a zero-only padding segment.
 const FILE_LEN: usize = 16385 * 256;
 
-fn tree() -> &'static (Vec<u8>, ZgTree) {
-    static T: OnceLock<(Vec<u8>, ZgTree)> = OnceLock::new();
+fn tree() -> &'static (Vec<u8>, KeccakTree) {
+    static T: OnceLock<(Vec<u8>, KeccakTree)> = OnceLock::new();
     T.get_or_init(|| {
         let data: Vec<u8> = (0..FILE_LEN).map(|i| (i % 241) as u8).collect();
-        let tree = ZgTree::from_data(&data);
+        let tree = KeccakTree::from_data(&data);
         (data, tree)
     })
 }
@@ -23,7 +23,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let (index, num) = (u64::from(input[0] % 20), u64::from(input[1]));
-    let Ok(proof) = ZgProof::from_bytes(&input[2..]) else { return };
+    let Ok(proof) = KeccakProof::from_bytes(&input[2..]) else { return };
     let root = tree.root();
     let _ = proof.verify_leaf(&root, &proof.lemma()[0], index, num);
     if index < 17 {

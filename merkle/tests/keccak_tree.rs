@@ -2,8 +2,8 @@
 //! top-down reference, proofs, padding checks and bad input.
 
 use rand::{RngCore, SeedableRng, rngs::StdRng};
-use zg_merkle::zg_tree::{
-    ZgProof, ZgTree, ZgTreeBuilder, hash_pair, keccak256, padded_sector_count, root_over_leaves,
+use zg_merkle::keccak_tree::{
+    KeccakProof, KeccakTree, KeccakTreeBuilder, hash_pair, keccak256, padded_sector_count, root_over_leaves,
     submission_node_sizes,
 };
 use zg_merkle::{Hash, MerkleError, SEGMENT_SIZE};
@@ -110,7 +110,7 @@ fn known_file_roots_and_submission_nodes() {
         ),
     ];
     for (file, root, nodes) in cases {
-        for tree in [ZgTree::from_data(&file), ZgTree::from_data_par(&file)] {
+        for tree in [KeccakTree::from_data(&file), KeccakTree::from_data_par(&file)] {
             assert_eq!(tree.root(), h(root), "file of {} bytes", file.len());
             let sizes: Vec<u64> = tree.submission_nodes().iter().map(|n| 1u64 << n.height).collect();
             assert_eq!(sizes, nodes, "file of {} bytes", file.len());
@@ -141,7 +141,7 @@ fn repeated_full_sectors() {
         let file = sector.repeat(n);
         let leaves = vec![keccak256(&sector); n];
         assert_eq!(
-            ZgTree::from_data(&file).root(),
+            KeccakTree::from_data(&file).root(),
             root_over_leaves(&leaves).unwrap()
         );
     }
@@ -198,9 +198,9 @@ const SIZES: &[usize] = &[
 fn matches_naive_reference_and_incremental() {
     for &len in SIZES {
         let file = random(len, len as u64);
-        let tree = ZgTree::from_data(&file);
+        let tree = KeccakTree::from_data(&file);
         assert_eq!(tree.root(), naive_file_root(&file), "len {len}");
-        let mut b = ZgTreeBuilder::new().parallel(true);
+        let mut b = KeccakTreeBuilder::new().parallel(true);
         for piece in file.chunks(70_001) {
             b.update(piece);
         }
@@ -218,7 +218,7 @@ fn segment(d: &[u8], i: u64) -> &[u8] {
 fn segment_proofs_verify_and_bit_flips_fail() {
     for &len in SIZES {
         let file = random(len, 3 + len as u64);
-        let tree = ZgTree::from_data(&file);
+        let tree = KeccakTree::from_data(&file);
         let root = tree.root();
         for i in 0..tree.segment_count() {
             let proof = tree.prove_segment(i).unwrap();
@@ -228,7 +228,7 @@ fn segment_proofs_verify_and_bit_flips_fail() {
                 "len {len} seg {i}"
             );
             let bytes = proof.to_bytes();
-            assert_eq!(ZgProof::from_bytes(&bytes).unwrap(), proof);
+            assert_eq!(KeccakProof::from_bytes(&bytes).unwrap(), proof);
             // Every bit of the first and last proofs of three shapes (each check rehashes a segment).
             if ![4097, 3 * SEGMENT_SIZE + 77, 16385 * 256].contains(&len)
                 || (i != 0 && i + 1 != tree.segment_count())
@@ -238,7 +238,8 @@ fn segment_proofs_verify_and_bit_flips_fail() {
             for bit in 0..bytes.len() * 8 {
                 let mut b = bytes.clone();
                 b[bit / 8] ^= 1 << (bit % 8);
-                let ok = ZgProof::from_bytes(&b).and_then(|p| p.verify_segment(&root, len as u64, i, seg));
+                let ok =
+                    KeccakProof::from_bytes(&b).and_then(|p| p.verify_segment(&root, len as u64, i, seg));
                 assert!(
                     !matches!(ok, Ok(true)),
                     "len {len} seg {i}: bit {bit} flipped still verifies"
@@ -258,14 +259,14 @@ fn padding_siblings_must_be_zero() {
     // 16385 sectors: 17 data segments, then one zero-only padding segment.
     let len = 16385 * 256;
     let file = random(len, 11);
-    let tree = ZgTree::from_data(&file);
+    let tree = KeccakTree::from_data(&file);
     assert_eq!(tree.segment_roots().len(), 18);
     assert_eq!(tree.segment_count(), 17);
     // Forge a tree in which the padding segment holds data, and prove segment 16 in it.
     let mut roots = tree.segment_roots().to_vec();
     roots[17] = keccak256(b"not padding");
     let forged_root = naive_root(&roots);
-    let forged = ZgProof::build(&roots, 16).unwrap();
+    let forged = KeccakProof::build(&roots, 16).unwrap();
     assert!(forged.verify_leaf(&forged_root, &roots[16], 16, 18).unwrap());
     assert!(
         !forged
@@ -280,7 +281,7 @@ fn leaf_proofs_over_any_count() {
         let leaves = chunk_leaves(n as usize);
         let root = naive_root(&leaves);
         for i in 0..n {
-            let p = ZgProof::build(&leaves, i).unwrap();
+            let p = KeccakProof::build(&leaves, i).unwrap();
             assert!(p.verify_leaf(&root, &leaves[i as usize], i, n).unwrap());
             // The same proof claimed for any other position fails.
             for j in 0..n {
@@ -298,7 +299,7 @@ fn leaf_proofs_over_any_count() {
 #[test]
 fn bad_input_gives_typed_errors() {
     let file = random(3 * SEGMENT_SIZE, 2);
-    let tree = ZgTree::from_data(&file);
+    let tree = KeccakTree::from_data(&file);
     let root = tree.root();
     assert!(matches!(
         tree.prove_segment(3),
@@ -307,27 +308,27 @@ fn bad_input_gives_typed_errors() {
     let proof = tree.prove_segment(0).unwrap();
     let bytes = proof.to_bytes();
     for cut in 0..bytes.len() {
-        assert!(ZgProof::from_bytes(&bytes[..cut]).is_err());
+        assert!(KeccakProof::from_bytes(&bytes[..cut]).is_err());
     }
     let mut flag = bytes;
     let last = flag.len() - 1;
     flag[last] = 2;
     assert!(matches!(
-        ZgProof::from_bytes(&flag),
+        KeccakProof::from_bytes(&flag),
         Err(MerkleError::BadPathFlag { value: 2, .. })
     ));
     let mut huge = vec![b'Z'];
     huge.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(
-        ZgProof::from_bytes(&huge),
+        KeccakProof::from_bytes(&huge),
         Err(MerkleError::CountTooLarge { .. })
     ));
     assert!(matches!(
-        ZgProof::from_parts(vec![[0; 32]; 2], vec![true]),
+        KeccakProof::from_parts(vec![[0; 32]; 2], vec![true]),
         Err(MerkleError::WrongNodeCount { .. })
     ));
     assert!(matches!(
-        ZgProof::build(&[], 0),
+        KeccakProof::build(&[], 0),
         Err(MerkleError::IndexOutOfRange { .. })
     ));
     assert!(matches!(root_over_leaves(&[]), Err(MerkleError::NoLeaves)));

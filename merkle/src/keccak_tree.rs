@@ -17,7 +17,7 @@ use crate::codec::Reader;
 use crate::segments::SegmentFeeder;
 use crate::{Hash, MerkleError, Result, SECTOR_SIZE, SECTORS_PER_SEGMENT, SEGMENT_SIZE};
 
-/// Tag byte that starts an encoded [`ZgProof`].
+/// Tag byte that starts an encoded [`KeccakProof`].
 pub const PROOF_TAG: u8 = b'Z';
 /// First byte of a serialized zg outboard.
 pub const OUTBOARD_TAG: u8 = b'P';
@@ -198,24 +198,24 @@ pub struct SubmissionNode {
 
 /// A file's 0G tree: segment roots, inner levels, root and submission nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZgTree {
+pub struct KeccakTree {
     shape: Shape,
     /// `levels[0]` holds the roots of all tree segments (padding included).
     levels: Vec<Vec<Hash>>,
     nodes: Vec<SubmissionNode>,
 }
 
-impl ZgTree {
+impl KeccakTree {
     /// Builds the tree of `data` on the calling thread.
     pub fn from_data(data: &[u8]) -> Self {
-        let mut b = ZgTreeBuilder::new();
+        let mut b = KeccakTreeBuilder::new();
         b.update(data);
         b.finalize()
     }
 
     /// Builds the tree of `data`, hashing segments in parallel on rayon's pool.
     pub fn from_data_par(data: &[u8]) -> Self {
-        let mut b = ZgTreeBuilder::new().parallel(true);
+        let mut b = KeccakTreeBuilder::new().parallel(true);
         b.update(data);
         b.finalize()
     }
@@ -251,16 +251,16 @@ impl ZgTree {
     }
 
     /// A proof of segment `index`'s root against the file root.
-    pub fn prove_segment(&self, index: u64) -> Result<ZgProof> {
+    pub fn prove_segment(&self, index: u64) -> Result<KeccakProof> {
         let count = self.segment_count();
         if index >= count {
             return Err(MerkleError::IndexOutOfRange { index, count });
         }
-        Ok(ZgProof::from_levels(&self.levels, index as usize))
+        Ok(KeccakProof::from_levels(&self.levels, index as usize))
     }
 }
 
-impl ZgTree {
+impl KeccakTree {
     /// Serializes the outboard: length, root, the roots of the data segments
     /// and the submission nodes (padding and inner levels are rebuilt on load).
     pub fn to_outboard(&self) -> Vec<u8> {
@@ -281,7 +281,7 @@ impl ZgTree {
         out
     }
 
-    /// Loads an outboard written by [`ZgTree::to_outboard`], checking every
+    /// Loads an outboard written by [`KeccakTree::to_outboard`], checking every
     /// length before allocating and that the segment roots hash to the root.
     pub fn from_outboard(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new("zg outboard", bytes);
@@ -323,7 +323,7 @@ impl ZgTree {
             let next = reduce_level(levels.last().map_or(&[][..], |l| &l[..]));
             levels.push(next);
         }
-        let tree = ZgTree { shape, levels, nodes };
+        let tree = KeccakTree { shape, levels, nodes };
         if tree.root() != root {
             return Err(MerkleError::CorruptOutboard);
         }
@@ -344,7 +344,7 @@ fn hash_full_segments(roots: &mut Vec<Hash>, data: &[u8], parallel: bool) {
 
 /// Incremental 0G tree construction for files larger than memory.
 #[derive(Debug, Default)]
-pub struct ZgTreeBuilder {
+pub struct KeccakTreeBuilder {
     parallel: bool,
     file_len: u64,
     /// Roots of whole segments hashed so far, none of them the last.
@@ -352,7 +352,7 @@ pub struct ZgTreeBuilder {
     feeder: SegmentFeeder,
 }
 
-impl ZgTreeBuilder {
+impl KeccakTreeBuilder {
     /// A builder that hashes on the calling thread.
     pub fn new() -> Self {
         Self::default()
@@ -374,7 +374,7 @@ impl ZgTreeBuilder {
     }
 
     /// Finishes the tree: pads, builds the levels and the submission nodes.
-    pub fn finalize(mut self) -> ZgTree {
+    pub fn finalize(mut self) -> KeccakTree {
         let shape = Shape::new(self.file_len);
         let pending = std::mem::take(&mut self.feeder).into_pending();
         let mut last_leaves = None;
@@ -424,14 +424,14 @@ impl ZgTreeBuilder {
             nodes.push(SubmissionNode { root, height });
             offset += size;
         }
-        ZgTree { shape, levels, nodes }
+        KeccakTree { shape, levels, nodes }
     }
 }
 
 /// A 0G Merkle proof: `lemma = [leaf, siblings bottom-up, root]`, and
 /// `path[i]` is true when the node at that level is a left child.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZgProof {
+pub struct KeccakProof {
     lemma: Vec<Hash>,
     path: Vec<bool>,
 }
@@ -449,7 +449,7 @@ fn expected_path(mut position: u64, mut num_leaves: u64) -> Vec<bool> {
     path
 }
 
-impl ZgProof {
+impl KeccakProof {
     /// Builds the proof of leaf `index` from the tree's levels (leaves first).
     fn from_levels(levels: &[Vec<Hash>], mut index: usize) -> Self {
         let mut lemma = vec![levels[0][index]];
@@ -610,7 +610,7 @@ impl ZgProof {
         out
     }
 
-    /// Decodes [`ZgProof::to_bytes`], checking every length before allocating.
+    /// Decodes [`KeccakProof::to_bytes`], checking every length before allocating.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new("zg proof", bytes);
         r.tag(PROOF_TAG)?;
