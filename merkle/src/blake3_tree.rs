@@ -13,9 +13,9 @@
 use blake3::hazmat::{ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root};
 use rayon::prelude::*;
 
-use crate::codec::Reader;
 use crate::segments::SegmentFeeder;
 use crate::{Hash, MerkleError, Result, SEGMENT_SIZE};
+use zg_codec::Reader;
 
 const SEG: u64 = SEGMENT_SIZE as u64;
 /// Tag byte that starts an encoded [`Blake3Proof`].
@@ -206,7 +206,7 @@ impl Blake3Tree {
         root.copy_from_slice(r.take(32)?);
         let n = segment_count(file_len);
         let expected = if n >= 2 { n } else { 0 };
-        let count = r.count(u64::from(u32::MAX), 32)?;
+        let count = r.count(|r| r.u32().map(u64::from), u64::from(u32::MAX), 32)?;
         if count as u64 != expected {
             return Err(MerkleError::WrongNodeCount {
                 what: "blake3 outboard",
@@ -377,7 +377,7 @@ impl Blake3Proof {
         if start >= end {
             return Err(MerkleError::InvalidRange { start, end });
         }
-        let count = r.count(MAX_PROOF_NODES, 32)?;
+        let count = r.count(|r| r.u32().map(u64::from), MAX_PROOF_NODES, 32)?;
         let nodes = r.hashes(count)?;
         r.finish()?;
         Ok(Self { start, end, nodes })

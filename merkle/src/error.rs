@@ -120,3 +120,15 @@ pub enum MerkleError {
 
 /// `Result` with [`MerkleError`].
 pub type Result<T, E = MerkleError> = std::result::Result<T, E>;
+
+impl From<zg_codec::CodecError> for MerkleError {
+    fn from(e: zg_codec::CodecError) -> Self {
+        use zg_codec::CodecError as C;
+        match e {
+            C::Truncated { what, needed, got } => Self::Truncated { what, needed, got },
+            C::TrailingBytes { what, extra } => Self::TrailingBytes { what, extra },
+            C::BadTag { what, got, expected } => Self::BadTag { what, got, expected },
+            C::CountTooLarge { what, got, max } => Self::CountTooLarge { what, got, max },
+        }
+    }
+}

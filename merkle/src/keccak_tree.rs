@@ -13,13 +13,13 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 use sha3::{Digest, Keccak256};
 
-use crate::codec::Reader;
 use crate::segments::SegmentFeeder;
 use crate::{Hash, MerkleError, Result, SECTOR_SIZE, SECTORS_PER_SEGMENT, SEGMENT_SIZE};
+use zg_codec::Reader;
 
 /// Tag byte that starts an encoded [`KeccakProof`].
 pub const PROOF_TAG: u8 = b'Z';
-/// First byte of a serialized zg outboard.
+/// First byte of a serialized Keccak-tree outboard.
 pub const OUTBOARD_TAG: u8 = b'P';
 /// Tree depth is at most 64 levels, so a lemma holds at most 66 hashes.
 const MAX_LEMMA: u64 = 66;
@@ -284,16 +284,16 @@ impl KeccakTree {
     /// Loads an outboard written by [`KeccakTree::to_outboard`], checking every
     /// length before allocating and that the segment roots hash to the root.
     pub fn from_outboard(bytes: &[u8]) -> Result<Self> {
-        let mut r = Reader::new("zg outboard", bytes);
+        let mut r = Reader::new("keccak outboard", bytes);
         r.tag(OUTBOARD_TAG)?;
         let file_len = r.u64()?;
         let mut root = [0u8; 32];
         root.copy_from_slice(r.take(32)?);
         let shape = Shape::new(file_len);
-        let count = r.count(u64::from(u32::MAX), 32)?;
+        let count = r.count(|r| r.u32().map(u64::from), u64::from(u32::MAX), 32)?;
         if count as u64 != shape.data_segments() {
             return Err(MerkleError::WrongNodeCount {
-                what: "zg outboard",
+                what: "keccak outboard",
                 got: count,
                 expected: shape.data_segments() as usize,
             });
@@ -302,7 +302,7 @@ impl KeccakTree {
         let node_count = r.take(1)?[0] as usize;
         if node_count != submission_node_sizes(file_len).len() {
             return Err(MerkleError::WrongNodeCount {
-                what: "zg outboard submission nodes",
+                what: "keccak outboard submission nodes",
                 got: node_count,
                 expected: submission_node_sizes(file_len).len(),
             });
@@ -540,7 +540,7 @@ impl KeccakProof {
         let expected = expected_path(position, num_leaves);
         if self.path.len() != expected.len() {
             return Err(MerkleError::WrongNodeCount {
-                what: "zg proof",
+                what: "keccak proof",
                 got: self.path.len(),
                 expected: expected.len(),
             });
@@ -612,11 +612,11 @@ impl KeccakProof {
 
     /// Decodes [`KeccakProof::to_bytes`], checking every length before allocating.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let mut r = Reader::new("zg proof", bytes);
+        let mut r = Reader::new("keccak proof", bytes);
         r.tag(PROOF_TAG)?;
-        let lemma_len = r.count(MAX_LEMMA, 32)?;
+        let lemma_len = r.count(|r| r.u32().map(u64::from), MAX_LEMMA, 32)?;
         let lemma = r.hashes(lemma_len)?;
-        let path_len = r.count(MAX_LEMMA - 2, 1)?;
+        let path_len = r.count(|r| r.u32().map(u64::from), MAX_LEMMA - 2, 1)?;
         let path = r
             .take(path_len)?
             .iter()

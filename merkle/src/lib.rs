@@ -25,7 +25,6 @@
 
 /// BLAKE3-native tree, proofs and outboard.
 pub mod blake3_tree;
-mod codec;
 mod error;
 /// One API over both tree kinds.
 pub mod file;

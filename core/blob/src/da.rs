@@ -30,6 +30,7 @@ use zg_kzg::{
 
 use crate as blob;
 use crate::{BlobError, CellWithProof, MAX_BLOBS, MAX_PAYLOAD, Submission};
+use zg_codec::{CodecError, Reader, Writer};
 use zg_store::{Put, Store, StoreError};
 
 /// A submission id: BLAKE3 over its ordered commitments ([`blob::submission_id`]).
@@ -108,7 +109,7 @@ fn malformed(what: &'static str, reason: impl Into<String>) -> DaError {
 }
 
 fn hex_id(id: &SubmissionId) -> String {
-    zg_store::hex(id)
+    zg_codec::hex::encode(id)
 }
 
 /// What names a submission and lets anyone check its cells: payload length and the
@@ -157,48 +158,34 @@ impl SubmissionHeader {
 
     /// Its stored form.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_FIXED + self.commitments.len() * BYTES_PER_COMMITMENT);
-        out.extend_from_slice(&HEADER_MAGIC);
-        out.push(VERSION);
-        out.extend_from_slice(&self.payload_len.to_le_bytes());
-        out.extend_from_slice(&(self.commitments.len() as u16).to_le_bytes());
+        let mut w = Writer::with_capacity(HEADER_FIXED + self.commitments.len() * BYTES_PER_COMMITMENT);
+        w.bytes(&HEADER_MAGIC)
+            .tag(VERSION)
+            .u64(self.payload_len)
+            .u16(self.commitments.len() as u16);
         for c in &self.commitments {
-            out.extend_from_slice(c);
+            w.bytes(c);
         }
-        out
+        w.into_bytes()
     }
 
     /// Parses [`Self::encode`]'s output; the id is recomputed, never trusted.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let bad = |reason: String| malformed("submission header", reason);
-        if bytes.len() < HEADER_FIXED {
-            return Err(bad(format!(
-                "{} bytes, at least {HEADER_FIXED} needed",
-                bytes.len()
-            )));
+        let bad = |e: CodecError| malformed("submission header", e.to_string());
+        let mut r = Reader::new("submission header", bytes);
+        if r.take(4).map_err(bad)? != HEADER_MAGIC {
+            return Err(malformed("submission header", "bad magic"));
         }
-        if bytes[..4] != HEADER_MAGIC {
-            return Err(bad("bad magic".into()));
-        }
-        if bytes[4] != VERSION {
-            return Err(bad(format!("version {}, expected {VERSION}", bytes[4])));
-        }
-        let payload_len = u64::from_le_bytes(bytes[5..13].try_into().expect("8 bytes"));
-        let count = usize::from(u16::from_le_bytes([bytes[13], bytes[14]]));
-        if count > MAX_BLOBS {
-            return Err(bad(format!("{count} blobs, at most {MAX_BLOBS}")));
-        }
-        let rest = &bytes[HEADER_FIXED..];
-        if rest.len() != count * BYTES_PER_COMMITMENT {
-            return Err(bad(format!(
-                "{} bytes of commitments for {count} blobs",
-                rest.len()
-            )));
-        }
-        let commitments = rest
-            .chunks_exact(BYTES_PER_COMMITMENT)
-            .map(|c| c.try_into().expect("48 bytes"))
-            .collect();
+        r.tag(VERSION).map_err(bad)?;
+        let payload_len = r.u64().map_err(bad)?;
+        let count = r
+            .count(|r| r.u16().map(u64::from), MAX_BLOBS as u64, BYTES_PER_COMMITMENT)
+            .map_err(bad)?;
+        let commitments = (0..count)
+            .map(|_| r.array::<BYTES_PER_COMMITMENT>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        r.finish().map_err(bad)?;
         Self::new(payload_len, commitments)
     }
 
@@ -266,45 +253,41 @@ pub fn custody_columns(node: &[u8], count: usize) -> CellSet {
 
 /// A blob record's bytes for `cells` (sorted by index, no duplicates, indices < 128).
 pub fn encode_blob_record(cells: &[CellWithProof]) -> Vec<u8> {
-    let mut set = 0u128;
+    let mut w = Writer::with_capacity(BITMAP + cells.len() * CELL_ENTRY);
+    w.u128(cell_set(cells).0);
     for c in cells {
-        set |= 1 << c.index;
+        w.bytes(&c.cell).bytes(&c.proof);
     }
-    let mut out = Vec::with_capacity(BITMAP + cells.len() * CELL_ENTRY);
-    out.extend_from_slice(&set.to_le_bytes());
-    for c in cells {
-        out.extend_from_slice(&c.cell);
-        out.extend_from_slice(&c.proof);
-    }
-    out
+    w.into_bytes()
 }
 
 /// Parses a blob record: the cells it holds, by index. Only sizes are checked here;
 /// proofs are checked by [`DaStore::put_cells`] before anything is stored.
 pub fn decode_blob_record(bytes: &[u8]) -> Result<Vec<CellWithProof>> {
-    let bad = |reason: String| malformed("blob record", reason);
-    if bytes.len() < BITMAP {
-        return Err(bad(format!("{} bytes, at least {BITMAP} needed", bytes.len())));
+    let bad = |e: CodecError| malformed("blob record", e.to_string());
+    let mut r = Reader::new("blob record", bytes);
+    let set = CellSet(r.u128().map_err(bad)?);
+    if r.remaining() != set.len() * CELL_ENTRY {
+        return Err(malformed(
+            "blob record",
+            format!(
+                "{} bytes for {} cells, expected {}",
+                r.remaining(),
+                set.len(),
+                set.len() * CELL_ENTRY
+            ),
+        ));
     }
-    let set = CellSet(u128::from_le_bytes(bytes[..BITMAP].try_into().expect("16 bytes")));
-    let body = &bytes[BITMAP..];
-    if body.len() != set.len() * CELL_ENTRY {
-        return Err(bad(format!(
-            "{} bytes for {} cells, expected {}",
-            body.len(),
-            set.len(),
-            set.len() * CELL_ENTRY
-        )));
-    }
-    Ok(set
-        .indices()
-        .zip(body.chunks_exact(CELL_ENTRY))
-        .map(|(index, entry)| CellWithProof {
-            index,
-            cell: entry[..BYTES_PER_CELL].try_into().expect("cell"),
-            proof: entry[BYTES_PER_CELL..].try_into().expect("proof"),
+    set.indices()
+        .map(|index| {
+            Ok(CellWithProof {
+                index,
+                cell: r.array()?,
+                proof: r.array()?,
+            })
         })
-        .collect())
+        .collect::<std::result::Result<_, CodecError>>()
+        .map_err(bad)
 }
 
 /// Submissions in a segment store.
@@ -503,27 +486,31 @@ pub enum DaRequest {
 impl DaRequest {
     /// Its bytes on the wire.
     pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(51);
         match self {
-            Self::Header { id } => [&[0u8][..], id].concat(),
-            Self::Cells { id, blob, wanted } => {
-                [&[1u8][..], id, &blob.to_le_bytes(), &wanted.0.to_le_bytes()].concat()
-            }
-        }
+            Self::Header { id } => w.tag(0).bytes(id),
+            Self::Cells { id, blob, wanted } => w.tag(1).bytes(id).u16(*blob).u128(wanted.0),
+        };
+        w.into_bytes()
     }
 
     /// Parses a request (exact sizes only).
     pub fn decode(b: &[u8]) -> Result<Self, String> {
-        match (b.first(), b.len()) {
-            (Some(0), 33) => Ok(Self::Header {
-                id: b[1..33].try_into().expect("32 bytes"),
-            }),
-            (Some(1), 51) => Ok(Self::Cells {
-                id: b[1..33].try_into().expect("32 bytes"),
-                blob: u16::from_le_bytes([b[33], b[34]]),
-                wanted: CellSet(u128::from_le_bytes(b[35..51].try_into().expect("16 bytes"))),
-            }),
-            (tag, len) => Err(format!("bad request: tag {tag:?}, {len} bytes")),
-        }
+        let mut r = Reader::new("DA request", b);
+        let request = match (r.u8(), b.len()) {
+            (Ok(0), 33) => r.array().map(|id| Self::Header { id }),
+            (Ok(1), 51) => (|| {
+                Ok(Self::Cells {
+                    id: r.array()?,
+                    blob: r.u16()?,
+                    wanted: CellSet(r.u128()?),
+                })
+            })(),
+            (tag, len) => return Err(format!("bad request: tag {:?}, {len} bytes", tag.ok())),
+        };
+        let request = request.map_err(|e| e.to_string())?;
+        r.finish().map_err(|e| e.to_string())?;
+        Ok(request)
     }
 }
 
@@ -705,7 +692,7 @@ impl Certificate {
     pub fn verify(&self, nodes: &[NodeId], threshold: usize) -> Result<(), CertError> {
         let mut seen: Vec<NodeId> = Vec::with_capacity(self.attestations.len());
         for a in &self.attestations {
-            let name = zg_store::hex(&a.node);
+            let name = zg_codec::hex::encode(&a.node);
             if !nodes.contains(&a.node) {
                 return Err(CertError::UnknownNode(name));
             }
@@ -728,48 +715,41 @@ impl Certificate {
 
     /// The certificate's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(CERT_FIXED + self.attestations.len() * ATTESTATION_LEN);
-        out.extend_from_slice(&CERT_MAGIC);
-        out.push(VERSION);
-        out.extend_from_slice(&self.id);
-        out.extend_from_slice(&self.payload_len.to_le_bytes());
-        out.extend_from_slice(&(self.attestations.len() as u16).to_le_bytes());
+        let mut w = Writer::with_capacity(CERT_FIXED + self.attestations.len() * ATTESTATION_LEN);
+        w.bytes(&CERT_MAGIC)
+            .tag(VERSION)
+            .bytes(&self.id)
+            .u64(self.payload_len)
+            .u16(self.attestations.len() as u16);
         for a in &self.attestations {
-            out.extend_from_slice(&a.node);
-            out.extend_from_slice(&a.signature);
+            w.bytes(&a.node).bytes(&a.signature);
         }
-        out
+        w.into_bytes()
     }
 
     /// Parses [`Self::encode`]'s output (signatures are checked by [`Self::verify`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, CertError> {
-        let bad = |s: String| CertError::Malformed(s);
-        if bytes.len() < CERT_FIXED {
-            return Err(bad(format!(
-                "{} bytes, at least {CERT_FIXED} needed",
-                bytes.len()
-            )));
+        let bad = |e: CodecError| CertError::Malformed(e.to_string());
+        let mut r = Reader::new("certificate", bytes);
+        if r.take(4).map_err(bad)? != CERT_MAGIC {
+            return Err(CertError::Malformed("bad magic".into()));
         }
-        if bytes[..4] != CERT_MAGIC {
-            return Err(bad("bad magic".into()));
-        }
-        if bytes[4] != VERSION {
-            return Err(bad(format!("version {}, expected {VERSION}", bytes[4])));
-        }
-        let id: SubmissionId = bytes[5..37].try_into().expect("32 bytes");
-        let payload_len = u64::from_le_bytes(bytes[37..45].try_into().expect("8 bytes"));
-        let count = usize::from(u16::from_le_bytes([bytes[45], bytes[46]]));
-        let rest = &bytes[CERT_FIXED..];
-        if rest.len() != count * ATTESTATION_LEN {
-            return Err(bad(format!("{} bytes of attestations for {count}", rest.len())));
-        }
-        let attestations = rest
-            .chunks_exact(ATTESTATION_LEN)
-            .map(|a| Attestation {
-                node: a[..32].try_into().expect("32 bytes"),
-                signature: a[32..].try_into().expect("64 bytes"),
+        r.tag(VERSION).map_err(bad)?;
+        let id: SubmissionId = r.array().map_err(bad)?;
+        let payload_len = r.u64().map_err(bad)?;
+        let count = r
+            .count(|r| r.u16().map(u64::from), u64::from(u16::MAX), ATTESTATION_LEN)
+            .map_err(bad)?;
+        let attestations = (0..count)
+            .map(|_| {
+                Ok(Attestation {
+                    node: r.array()?,
+                    signature: r.array()?,
+                })
             })
-            .collect();
+            .collect::<std::result::Result<Vec<_>, CodecError>>()
+            .map_err(bad)?;
+        r.finish().map_err(bad)?;
         Ok(Self {
             id,
             payload_len,

@@ -24,7 +24,9 @@ use zg_erasure::ErasureError;
 use zg_erasure::gf16::Gf16Code;
 use zg_merkle::{FileHasher, FileTree, Hash, MerkleError, RootKind, SEGMENT_SIZE, SegmentProof};
 
-use zg_store::{Pending, Put, Store, StoreError, hex};
+use zg_codec::hex::encode as hex;
+use zg_codec::{Reader, Writer};
+use zg_store::{Pending, Put, Store, StoreError};
 
 /// What went wrong in the file pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -143,15 +145,15 @@ impl FileMeta {
     /// Encodes the metadata record.
     pub fn encode(&self) -> Vec<u8> {
         let ob = self.tree.to_outboard();
-        let mut out = Vec::with_capacity(4 + 1 + 32 + 4 + ob.len());
-        out.extend_from_slice(&META_MAGIC);
-        out.push(META_VERSION);
-        out.extend_from_slice(&self.data_key);
         let (k, m) = self.erasure.unwrap_or((0, 0));
-        out.extend_from_slice(&k.to_le_bytes());
-        out.extend_from_slice(&m.to_le_bytes());
-        out.extend_from_slice(&ob);
-        out
+        let mut w = Writer::with_capacity(4 + 1 + 32 + 4 + ob.len());
+        w.bytes(&META_MAGIC)
+            .tag(META_VERSION)
+            .bytes(&self.data_key)
+            .u16(k)
+            .u16(m)
+            .bytes(&ob);
+        w.into_bytes()
     }
 
     /// Decodes a metadata record and checks it names `root`.
@@ -160,22 +162,22 @@ impl FileMeta {
             root: hex(root),
             reason,
         };
-        if bytes.len() < 41 || bytes[..4] != META_MAGIC {
+        let mut r = Reader::new("file metadata", bytes);
+        if bytes.len() < 41 || r.take(4).ok() != Some(&META_MAGIC[..]) {
             return Err(bad("bad magic or truncated".into()));
         }
-        if bytes[4] != META_VERSION {
-            return Err(bad(format!("unsupported version {}", bytes[4])));
+        let version = r.u8().map_err(|e| bad(e.to_string()))?;
+        if version != META_VERSION {
+            return Err(bad(format!("unsupported version {version}")));
         }
-        let mut data_key = [0u8; 32];
-        data_key.copy_from_slice(&bytes[5..37]);
-        let k = u16::from_le_bytes([bytes[37], bytes[38]]);
-        let m = u16::from_le_bytes([bytes[39], bytes[40]]);
+        let (data_key, k, m) = (|| Ok::<_, zg_codec::CodecError>((r.array::<32>()?, r.u16()?, r.u16()?)))()
+            .map_err(|e| bad(e.to_string()))?;
         let erasure = match (k, m) {
             (0, 0) => None,
             (0, _) | (_, 0) => return Err(bad("erasure geometry with a zero count".into())),
             (k, m) => Some((k, m)),
         };
-        let tree = FileTree::from_outboard(&bytes[41..]).map_err(|e| bad(e.to_string()))?;
+        let tree = FileTree::from_outboard(r.rest()).map_err(|e| bad(e.to_string()))?;
         if tree.root() != *root {
             return Err(bad("its tree has another root".into()));
         }

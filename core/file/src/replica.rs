@@ -7,6 +7,7 @@
 //! allocates, so a peer's bytes can never make a node allocate more than the
 //! frame it already read.
 
+use zg_codec::{CodecError, Reader, Writer};
 use zg_merkle::{Hash, RootKind, SEGMENT_SIZE};
 
 /// Most segments one request may ask for (4 MiB of data).
@@ -57,16 +58,24 @@ impl FileEntry {
                 b.len()
             ));
         }
-        let kind = match b[40] {
+        Self::read(&mut Reader::new("file entry", b)).map_err(|e| e.to_string())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        let root = r.array::<32>()?;
+        let size = r.u64()?;
+        let kind = match r.u8()? {
             0 => RootKind::Blake3,
             1 => RootKind::Keccak,
-            k => return Err(format!("unknown root kind {k}")),
+            k => {
+                return Err(CodecError::BadTag {
+                    what: "file entry root kind",
+                    got: k,
+                    expected: 1,
+                });
+            }
         };
-        Ok(Self {
-            root: b[..32].try_into().expect("32 bytes"),
-            size: u64::from_le_bytes(b[32..40].try_into().expect("8 bytes")),
-            kind,
-        })
+        Ok(Self { root, size, kind })
     }
 
     /// The gossip announcement of this file: magic, version, entry.
@@ -118,25 +127,28 @@ impl FileRequest {
 
     /// Parses a request (exact sizes, counts in range).
     pub fn decode(b: &[u8]) -> Result<Self, String> {
-        match (b.first(), b.len()) {
-            (Some(0), 43) => {
-                let count = u16::from_le_bytes([b[41], b[42]]);
+        let mut r = Reader::new("file request", b);
+        let request = match (r.u8(), b.len()) {
+            (Ok(0), 43) => {
+                let root = r.array::<32>().map_err(|e| e.to_string())?;
+                let first = r.u64().map_err(|e| e.to_string())?;
+                let count = r.u16().map_err(|e| e.to_string())?;
                 if count == 0 || count > MAX_SEGMENTS_PER_REQUEST {
                     return Err(format!(
                         "{count} segments asked; 1 to {MAX_SEGMENTS_PER_REQUEST} allowed"
                     ));
                 }
-                Ok(Self::Segments {
-                    root: b[1..33].try_into().expect("32 bytes"),
-                    first: u64::from_le_bytes(b[33..41].try_into().expect("8 bytes")),
-                    count,
-                })
+                Self::Segments { root, first, count }
             }
-            (Some(1), 9) => Ok(Self::Inventory {
-                from: u64::from_le_bytes(b[1..9].try_into().expect("8 bytes")),
-            }),
-            (tag, len) => Err(format!("bad file request: tag {tag:?}, {len} bytes")),
-        }
+            (Ok(1), 9) => Self::Inventory {
+                from: r.u64().map_err(|e| e.to_string())?,
+            },
+            (tag, len) => {
+                return Err(format!("bad file request: tag {:?}, {len} bytes", tag.ok()));
+            }
+        };
+        r.finish().map_err(|e| e.to_string())?;
+        Ok(request)
     }
 }
 
@@ -167,23 +179,6 @@ pub enum FileResponse {
     Refused(String),
 }
 
-fn take<'a>(b: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], String> {
-    if b.len() < n {
-        return Err(format!("truncated {what}: {n} bytes wanted, {} left", b.len()));
-    }
-    let (head, rest) = b.split_at(n);
-    *b = rest;
-    Ok(head)
-}
-
-fn take_u16(b: &mut &[u8], what: &str) -> Result<u16, String> {
-    Ok(u16::from_le_bytes(take(b, 2, what)?.try_into().expect("2 bytes")))
-}
-
-fn take_u32(b: &mut &[u8], what: &str) -> Result<usize, String> {
-    Ok(u32::from_le_bytes(take(b, 4, what)?.try_into().expect("4 bytes")) as usize)
-}
-
 impl FileResponse {
     /// Its bytes on the wire.
     pub fn encode(&self) -> Vec<u8> {
@@ -193,26 +188,21 @@ impl FileResponse {
                     .iter()
                     .map(|s| 8 + s.data.len() + s.proof.len())
                     .sum::<usize>();
-                let mut out = Vec::with_capacity(len);
-                out.push(0);
-                out.extend_from_slice(&(segs.len() as u16).to_le_bytes());
+                let mut w = Writer::with_capacity(len);
+                w.tag(0).u16(segs.len() as u16);
                 for s in segs {
-                    out.extend_from_slice(&(s.data.len() as u32).to_le_bytes());
-                    out.extend_from_slice(&s.data);
-                    out.extend_from_slice(&(s.proof.len() as u32).to_le_bytes());
-                    out.extend_from_slice(&s.proof);
+                    w.u32(s.data.len() as u32).bytes(&s.data);
+                    w.u32(s.proof.len() as u32).bytes(&s.proof);
                 }
-                out
+                w.into_bytes()
             }
             Self::Inventory { files, next } => {
-                let mut out = Vec::with_capacity(11 + files.len() * FILE_ENTRY_LEN);
-                out.push(1);
-                out.extend_from_slice(&next.to_le_bytes());
-                out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+                let mut w = Writer::with_capacity(11 + files.len() * FILE_ENTRY_LEN);
+                w.tag(1).u64(*next).u16(files.len() as u16);
                 for f in files {
-                    out.extend_from_slice(&f.encode());
+                    w.bytes(&f.encode());
                 }
-                out
+                w.into_bytes()
             }
             Self::NotFound => vec![2],
             Self::Refused(why) => [&[3u8][..], why.as_bytes()].concat(),
@@ -222,51 +212,50 @@ impl FileResponse {
     /// Parses a response: counts and lengths within the limits, nothing left over.
     /// The segments themselves are checked against the root by the caller.
     pub fn decode(b: &[u8]) -> Result<Self, String> {
-        let (tag, mut rest) = b.split_first().ok_or("empty response")?;
-        let out = match tag {
+        Self::read(&mut Reader::new("file response", b)).map_err(|e| e.to_string())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        let out = match r.u8()? {
             0 => {
-                let n = take_u16(&mut rest, "segment count")?;
-                if n > MAX_SEGMENTS_PER_REQUEST {
-                    return Err(format!("{n} segments in one response"));
-                }
-                let mut segs = Vec::with_capacity(usize::from(n));
-                for i in 0..n {
-                    let len = take_u32(&mut rest, "segment length")?;
-                    if len > SEGMENT_SIZE {
-                        return Err(format!("segment {i} of {len} bytes"));
-                    }
-                    let data = take(&mut rest, len, "segment")?.to_vec();
-                    let len = take_u32(&mut rest, "proof length")?;
-                    if len > MAX_PROOF_BYTES {
-                        return Err(format!("proof {i} of {len} bytes"));
-                    }
-                    let proof = take(&mut rest, len, "proof")?.to_vec();
+                let n = r.count(|r| r.u16().map(u64::from), MAX_SEGMENTS_PER_REQUEST.into(), 8)?;
+                let mut segs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let len = r.count(|r| r.u32().map(u64::from), SEGMENT_SIZE as u64, 1)?;
+                    let data = r.take(len)?.to_vec();
+                    let len = r.count(|r| r.u32().map(u64::from), MAX_PROOF_BYTES as u64, 1)?;
+                    let proof = r.take(len)?.to_vec();
                     segs.push(SegmentReply { data, proof });
                 }
                 Self::Segments(segs)
             }
             1 => {
-                let next = u64::from_le_bytes(take(&mut rest, 8, "cursor")?.try_into().expect("8 bytes"));
-                let n = take_u16(&mut rest, "file count")?;
-                if n > MAX_INVENTORY_PAGE {
-                    return Err(format!("{n} files in one page"));
+                let next = r.u64()?;
+                let n = r.count(
+                    |r| r.u16().map(u64::from),
+                    MAX_INVENTORY_PAGE.into(),
+                    FILE_ENTRY_LEN,
+                )?;
+                let mut files = Vec::with_capacity(n);
+                for _ in 0..n {
+                    files.push(FileEntry::read(r)?);
                 }
-                let files = (0..n)
-                    .map(|_| FileEntry::decode(take(&mut rest, FILE_ENTRY_LEN, "file entry")?))
-                    .collect::<Result<Vec<_>, _>>()?;
                 Self::Inventory { files, next }
             }
             2 => Self::NotFound,
             3 => {
-                let why = String::from_utf8_lossy(&rest[..rest.len().min(256)]).into_owned();
-                rest = &[];
-                Self::Refused(why)
+                let rest = r.rest();
+                Self::Refused(String::from_utf8_lossy(&rest[..rest.len().min(256)]).into_owned())
             }
-            t => return Err(format!("bad file response tag {t}")),
+            t => {
+                return Err(CodecError::BadTag {
+                    what: r.what(),
+                    got: t,
+                    expected: 0,
+                });
+            }
         };
-        if !rest.is_empty() {
-            return Err(format!("{} bytes after the response", rest.len()));
-        }
+        r.clone().finish()?;
         Ok(out)
     }
 }

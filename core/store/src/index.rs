@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use zg_codec::{CodecError, Reader};
+
 use super::record::{HEADER_LEN, RecordHeader, RecordKind, align_up};
 
 /// Where a record lives.
@@ -169,73 +171,59 @@ pub(crate) fn encode_snapshot(index: &Index, ends: &BTreeMap<u32, u64>) -> Vec<u
     out
 }
 
-struct Cursor<'a> {
-    b: &'a [u8],
+/// Why a snapshot cannot be used (the store then rebuilds the index from its files).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SnapshotError {
+    /// Its bytes do not parse.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// They parse, but do not describe the files.
+    #[error("{0}")]
+    Invalid(&'static str),
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        if self.b.len() < n {
-            return Err("truncated");
-        }
-        let (h, t) = self.b.split_at(n);
-        self.b = t;
-        Ok(h)
+impl From<&'static str> for SnapshotError {
+    fn from(why: &'static str) -> Self {
+        Self::Invalid(why)
     }
-    fn u32(&mut self) -> Result<u32, &'static str> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Result<u64, &'static str> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(a))
-    }
-    fn key(&mut self) -> Result<[u8; 32], &'static str> {
-        let mut a = [0u8; 32];
-        a.copy_from_slice(self.take(32)?);
-        Ok(a)
-    }
-    /// A count of items of `size` bytes, checked against the bytes left before allocating.
-    fn count(&mut self, size: usize) -> Result<usize, &'static str> {
-        let n = self.u64()?;
-        if n > (self.b.len() / size) as u64 {
-            return Err("count larger than the file");
-        }
-        Ok(n as usize)
-    }
+}
+
+/// A u64 count of `size`-byte items, at most as many as the bytes left hold.
+fn count(c: &mut Reader<'_>, size: usize) -> Result<usize, CodecError> {
+    let max = (c.remaining() / size) as u64;
+    c.count(Reader::u64, max, size)
 }
 
 /// Decodes a snapshot: the index and each covered file's logical end.
-pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Index, BTreeMap<u32, u64>), &'static str> {
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Index, BTreeMap<u32, u64>), SnapshotError> {
     let Some(split) = bytes.len().checked_sub(32) else {
-        return Err("truncated");
+        return Err("truncated".into());
     };
     let (body, check) = bytes.split_at(split);
     if blake3::hash(body).as_bytes() != check {
-        return Err("checksum mismatch");
+        return Err("checksum mismatch".into());
     }
-    let mut c = Cursor { b: body };
+    let mut c = Reader::new("index snapshot", body);
     if c.take(4)? != SNAP_MAGIC {
-        return Err("bad magic");
+        return Err("bad magic".into());
     }
     if c.u32()? != SNAP_VERSION {
-        return Err("unsupported version");
+        return Err("unsupported version".into());
     }
     let mut index = Index {
         next_seq: c.u64()?,
         ..Index::default()
     };
     let nfiles = c.u32()? as usize;
-    if nfiles > c.b.len() / 12 {
-        return Err("file count larger than the file");
+    if nfiles > c.remaining() / 12 {
+        return Err("file count larger than the file".into());
     }
     let mut ends = BTreeMap::new();
     for _ in 0..nfiles {
         let file = c.u32()?;
         let end = c.u64()?;
         if !end.is_multiple_of(super::record::ALIGN) {
-            return Err("unaligned file end");
+            return Err("unaligned file end".into());
         }
         ends.insert(file, end);
     }
@@ -246,13 +234,13 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Index, BTreeMap<u32, u64>
         {
             Ok(())
         }
-        _ => Err("record outside the covered files"),
+        _ => Err(SnapshotError::Invalid("record outside the covered files")),
     };
-    for _ in 0..c.count(ENTRY_LEN)? {
-        let key = c.key()?;
-        let kind = c.take(1)?[0];
+    for _ in 0..count(&mut c, ENTRY_LEN)? {
+        let key = c.array::<32>()?;
+        let kind = c.u8()?;
         if kind != RecordKind::Segment as u8 && kind != RecordKind::Meta as u8 {
-            return Err("bad entry kind");
+            return Err("bad entry kind".into());
         }
         let idx = c.u64()?;
         let loc = Location {
@@ -262,14 +250,14 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Index, BTreeMap<u32, u64>
             seq: c.u64()?,
         };
         if loc.payload_len as usize > super::record::MAX_PAYLOAD {
-            return Err("payload length over the maximum");
+            return Err("payload length over the maximum".into());
         }
         check_loc(&loc, &ends)?;
         index.entries.insert((key, kind, idx), loc);
         index.add_live(&loc);
     }
-    for _ in 0..c.count(TOMB_LEN)? {
-        let key = c.key()?;
+    for _ in 0..count(&mut c, TOMB_LEN)? {
+        let key = c.array::<32>()?;
         let loc = Location {
             file: c.u32()?,
             offset: c.u64()?,
@@ -280,9 +268,7 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<(Index, BTreeMap<u32, u64>
         index.tombstones.insert(key, loc);
         index.add_live(&loc);
     }
-    if !c.b.is_empty() {
-        return Err("trailing bytes");
-    }
+    c.finish()?;
     Ok((index, ends))
 }
 

@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
+use zg_codec::hex::encode as hex;
 
 pub use backend::{DataFile, FsDir, IoMode, StorageDir, uring_support};
 pub use error::{Result, StoreError};
@@ -760,11 +761,6 @@ impl Drop for Store {
             tracing::warn!(error = %e, "segment store snapshot on close failed; the next open scans instead");
         }
     }
-}
-
-/// Lower-case hex of `b`, for messages.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 struct Writer {

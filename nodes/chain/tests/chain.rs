@@ -1,12 +1,12 @@
 //! The real `zg-chain` binary on loopback, driven by alloy's provider as any Ethereum
 //! application would drive it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use zg_node::harness::binary;
+use zg_node::harness::NodeProcess;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
@@ -23,41 +23,21 @@ const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7
 const CHAIN_ID: u64 = 31337;
 
 struct ChainNode {
-    child: Child,
+    process: NodeProcess,
     url: String,
 }
 
 impl ChainNode {
     fn start(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(binary("zg-chain"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("zg-chain starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("reads the listen line");
-        let url = line
-            .trim()
-            .strip_prefix("zg-chain listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        // Keep reading: the node prints its accounts next and must not hit a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Self { child, url }
+        let mut args: Vec<&OsStr> = vec!["--listen".as_ref(), "127.0.0.1:0".as_ref(), "--data-dir".as_ref()];
+        args.push(data_dir.as_os_str());
+        args.extend(extra.iter().map(OsStr::new));
+        let (process, url) = NodeProcess::start("zg-chain", &args, "zg-chain listening on ");
+        Self { process, url }
     }
 
     fn signal(&mut self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let exit = self.child.wait().expect("reaped");
+        let exit = self.process.signal(signal);
         if signal == "-TERM" {
             assert!(exit.success(), "SIGTERM should stop the node cleanly, got {exit}");
         }
@@ -68,13 +48,6 @@ impl ChainNode {
         ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer))
             .connect_http(self.url.parse().unwrap())
-    }
-}
-
-impl Drop for ChainNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

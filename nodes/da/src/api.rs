@@ -6,16 +6,11 @@ use zg_blob as blob;
 use zg_blob::da::{Attestation, SubmissionHeader, SubmissionId};
 use zg_kzg::Bytes48;
 
-pub(crate) fn hex0x(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
+pub(crate) use zg_codec::hex::encode_0x as hex0x;
 
+/// `N` bytes from hex (`0x` optional); the error names `what`.
 pub(crate) fn parse_hex<const N: usize>(what: &str, s: &str) -> Result<[u8; N], String> {
-    let h = s.strip_prefix("0x").unwrap_or(s);
-    let bytes = hex::decode(h).map_err(|e| format!("{what} {s:?} is not hex: {e}"))?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| format!("{what} has {} bytes, expected {N}", b.len()))
+    zg_codec::hex::parse(s).map_err(|e| format!("{what}: {e}"))
 }
 
 /// A submission id as `0x` hex.

@@ -23,11 +23,7 @@ pub struct DaClient {
 }
 
 fn parse_bytes<const N: usize>(what: &str, s: &str) -> anyhow::Result<[u8; N]> {
-    let h = s.strip_prefix("0x").unwrap_or(s);
-    let bytes = hex::decode(h).with_context(|| format!("{what} is not hex"))?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| anyhow!("{what} has {} bytes, expected {N}", b.len()))
+    crate::api::parse_hex(what, s).map_err(|e| anyhow!(e))
 }
 
 impl DaClient {

@@ -1,12 +1,13 @@
 //! The real `zg-da` binary on loopback: payloads submitted, sampled and fetched back,
 //! dispersal to several nodes with a verified certificate, restarts, and bad input.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-use zg_node::harness::binary;
+use zg_node::harness::{NodeProcess, binary};
 
 use zg_blob::da::{Certificate, SubmissionHeader, encode_blob_record};
 use zg_blob::{self as blob, CellWithProof};
@@ -16,7 +17,7 @@ use zg_da::client as da_client;
 use zg_kzg::KzgContext;
 
 struct DaProcess {
-    child: Child,
+    process: NodeProcess,
     url: String,
     key: String,
     p2p: String,
@@ -28,33 +29,23 @@ impl DaProcess {
     }
 
     fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(binary("zg-da"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--p2p-listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("zg-da starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("reads the listen line");
-        let rest = line
-            .trim()
-            .strip_prefix("zg-da listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let mut args: Vec<&OsStr> = [
+            "--listen",
+            "127.0.0.1:0",
+            "--p2p-listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--data-dir",
+        ]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+        args.push(data_dir.as_os_str());
+        args.extend(extra.iter().map(OsStr::new));
+        let (process, rest) = NodeProcess::start("zg-da", &args, "zg-da listening on ");
         let (url, rest) = rest.split_once(" node ").expect("url and key");
         let (key, p2p) = rest.split_once(" p2p ").expect("key and p2p address");
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         Self {
-            child,
+            process,
             url: url.to_owned(),
             key: key.to_owned(),
             p2p: p2p.to_owned(),
@@ -70,15 +61,7 @@ impl DaProcess {
     }
 
     fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for DaProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill9();
     }
 }
 

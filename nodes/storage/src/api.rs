@@ -50,16 +50,12 @@ pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose:
 
 /// A root as `0x`-prefixed hex.
 pub fn root_hex(root: &Hash) -> String {
-    format!("0x{}", hex::encode(root))
+    zg_codec::hex::encode_0x(root)
 }
 
 /// Parses a root given as hex, with or without `0x`.
 pub fn parse_root(s: &str) -> Result<Hash, String> {
-    let h = s.strip_prefix("0x").unwrap_or(s);
-    let bytes = hex::decode(h).map_err(|e| format!("root {s:?} is not hex: {e}"))?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| format!("root {s:?} has {} bytes, expected 32", b.len()))
+    zg_codec::hex::parse(s).map_err(|e| format!("root: {e}"))
 }
 
 /// One segment with its proof, as uploaded and downloaded.

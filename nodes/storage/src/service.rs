@@ -15,6 +15,7 @@ use std::time::Instant;
 use base64::Engine;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
+use zg_codec::{Reader, Writer};
 use zg_file::replica::FileEntry;
 use zg_file::{self as file, FileError, FileMeta};
 use zg_merkle::{FileHasher, Hash, RootKind, SEGMENT_SIZE, SegmentProof, segment_count};
@@ -208,21 +209,21 @@ pub(crate) struct PendingFile {
 
 impl PendingFile {
     fn encode(self) -> Vec<u8> {
-        let mut v = vec![u8::from(self.kind == RootKind::Keccak)];
-        v.extend_from_slice(&self.size.to_le_bytes());
-        v
+        let mut w = Writer::with_capacity(9);
+        w.tag(u8::from(self.kind == RootKind::Keccak)).u64(self.size);
+        w.into_bytes()
     }
 
     fn decode(b: &[u8]) -> Option<Self> {
-        let (&k, size) = b.split_first()?;
-        Some(Self {
-            kind: if k == 1 {
-                RootKind::Keccak
-            } else {
-                RootKind::Blake3
-            },
-            size: u64::from_le_bytes(size.try_into().ok()?),
-        })
+        let mut r = Reader::new("upload marker", b);
+        let kind = if r.u8().ok()? == 1 {
+            RootKind::Keccak
+        } else {
+            RootKind::Blake3
+        };
+        let size = r.u64().ok()?;
+        r.finish().ok()?;
+        Some(Self { kind, size })
     }
 }
 

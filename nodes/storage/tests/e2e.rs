@@ -1,12 +1,13 @@
 //! End to end: the real `zg-storage` and `zg` binaries on loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use zg_node::harness::binary;
+use zg_node::harness::{NodeProcess, binary, wait_for};
 
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
@@ -15,7 +16,7 @@ use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
 use zg_storage::api::{FileInfo, SegmentWithProof, root_hex};
 
 struct StorageNode {
-    child: Child,
+    process: NodeProcess,
     url: String,
     /// The p2p address peers dial, when networked.
     p2p: Option<String>,
@@ -38,36 +39,22 @@ impl StorageNode {
     }
 
     fn spawn(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(binary("zg-storage"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("zg-storage starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("reads the listen line");
-        let rest = line
-            .trim()
-            .strip_prefix("zg-storage listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let mut args: Vec<&OsStr> = vec!["--listen".as_ref(), "127.0.0.1:0".as_ref(), "--data-dir".as_ref()];
+        args.push(data_dir.as_os_str());
+        args.extend(extra.iter().map(OsStr::new));
+        let (process, rest) = NodeProcess::start("zg-storage", &args, "zg-storage listening on ");
         let mut words = rest.split_whitespace();
         let url = words.next().expect("url").to_owned();
         let p2p = match (words.next(), words.next()) {
             (Some("p2p"), Some("off")) => None,
             (Some("p2p"), Some(addr)) => Some(addr.to_owned()),
-            other => panic!("unexpected listen line {line:?} ({other:?})"),
+            other => panic!("unexpected listen line {rest:?} ({other:?})"),
         };
-        Self { child, url, p2p }
+        Self { process, url, p2p }
     }
 
     fn kill9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
+        self.process.kill9();
     }
 
     fn host(&self) -> String {
@@ -88,25 +75,6 @@ impl StorageNode {
     fn file(&self, root: &str) -> Option<Vec<u8>> {
         let (status, _, body) = http(&self.host(), "GET", &format!("/files/{root}"), &[], b"");
         (status == 200).then_some(body)
-    }
-}
-
-/// Polls `done` until it holds or a minute passes.
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-impl Drop for StorageNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
