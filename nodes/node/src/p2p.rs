@@ -262,7 +262,7 @@ impl NetStats {
         );
         registry.register(
             "zg_p2p_requests_refused",
-            "Peer requests refused (rate limit, saturation, wrong service)",
+            "Peer requests refused (rate limit, saturation)",
             self.requests_refused.clone(),
         );
         registry.register(
