@@ -15,6 +15,7 @@
 pub mod api;
 pub mod client;
 mod http;
+mod metrics;
 mod replication;
 mod rpc;
 pub mod server;
