@@ -32,11 +32,7 @@ pub struct HexBytes<const N: usize>(pub [u8; N]);
 
 impl<const N: usize> fmt::Display for HexBytes<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("0x")?;
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&encode_0x(&self.0))
     }
 }
 
@@ -51,24 +47,14 @@ impl<const N: usize> FromStr for HexBytes<N> {
 
     fn from_str(s: &str) -> Result<Self, HexError> {
         let text = || s.chars().take(80).collect::<String>();
-        let digits = s.strip_prefix("0x").unwrap_or(s).as_bytes();
-        if !digits.len().is_multiple_of(2) || !digits.iter().all(u8::is_ascii_hexdigit) {
-            return Err(HexError::NotHex { text: text() });
-        }
-        if digits.len() != 2 * N {
-            return Err(HexError::WrongLength {
-                text: text(),
-                got: digits.len() / 2,
-                expected: N,
-            });
-        }
-        let mut out = [0u8; N];
-        for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-            // Both are hex digits (checked above).
-            let d = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-            *o = d(pair[0]) << 4 | d(pair[1]);
-        }
-        Ok(Self(out))
+        let bytes =
+            hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(|_| HexError::NotHex { text: text() })?;
+        let got = bytes.len();
+        bytes.try_into().map(Self).map_err(|_| HexError::WrongLength {
+            text: text(),
+            got,
+            expected: N,
+        })
     }
 }
 
@@ -80,12 +66,7 @@ impl<const N: usize> From<[u8; N]> for HexBytes<N> {
 
 /// `bytes` as lowercase hex, without a prefix.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        out.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
-    }
-    out
+    hex::encode(bytes)
 }
 
 /// `bytes` as `0x`-prefixed lowercase hex.

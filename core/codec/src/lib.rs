@@ -194,7 +194,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Ends the read: no bytes may be left.
-    pub fn finish(self) -> Result<(), CodecError> {
+    pub fn finish(&self) -> Result<(), CodecError> {
         if self.bytes.is_empty() {
             Ok(())
         } else {

@@ -255,7 +255,7 @@ impl FileResponse {
                 });
             }
         };
-        r.clone().finish()?;
+        r.finish()?;
         Ok(out)
     }
 }

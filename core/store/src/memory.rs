@@ -31,8 +31,6 @@ struct MemFile {
     current: Vec<u8>,
     /// Writes since the last sync, in order.
     unsynced: Vec<(u64, Vec<u8>)>,
-    /// Length set by `set_len` since the last sync.
-    truncated: bool,
 }
 
 fn apply(buf: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
@@ -116,13 +114,15 @@ impl MemoryDir {
             rng
         };
         let mut files = BTreeMap::new();
+        // Without tracking every write counts as synced: all of it survives.
+        let keep_all = !state.tracked || mode == CrashMode::KeepAll;
         for (name, f) in &state.files {
-            let mut bytes = match mode {
-                _ if !state.tracked => f.current.clone(),
-                CrashMode::KeepAll => f.current.clone(),
-                _ => f.durable.clone(),
+            let mut bytes = if keep_all {
+                f.current.clone()
+            } else {
+                f.durable.clone()
             };
-            if state.tracked && mode != CrashMode::KeepAll {
+            if !keep_all {
                 let n = f.unsynced.len();
                 for (i, (offset, w)) in f.unsynced.iter().enumerate() {
                     let keep = match mode {
@@ -268,7 +268,6 @@ impl DataFile for MemoryFile {
                 f.durable.clone_from(&f.current);
             }
             f.unsynced.clear();
-            f.truncated = false;
             Ok(())
         })
     }
@@ -283,7 +282,6 @@ impl DataFile for MemoryFile {
             for (o, w) in &mut f.unsynced {
                 w.truncate((len - *o) as usize);
             }
-            f.truncated = true;
             Ok(())
         })
     }

@@ -34,28 +34,21 @@ fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(code, msg.into(), None::<()>)
 }
 
-/// The JSON-RPC error a service error goes out as.
-pub(crate) fn rpc_err(e: StorageError) -> ErrorObjectOwned {
-    let code = match &e {
-        StorageError::InvalidParams(_) => code::INVALID_PARAMS,
-        StorageError::TooLarge(_) => code::TOO_LARGE,
-        StorageError::Conflict(_) => code::CONFLICT,
-        StorageError::ProofFailed(_) => code::PROOF_FAILED,
-        StorageError::NotFound(_) => code::NOT_FOUND,
-        StorageError::Store(_) => code::STORE,
-        StorageError::Internal(_) => code::INTERNAL,
-    };
-    // The variants' messages are the whole text; a store error keeps its source's.
-    let message = match e {
-        StorageError::InvalidParams(m)
-        | StorageError::TooLarge(m)
-        | StorageError::Conflict(m)
-        | StorageError::ProofFailed(m)
-        | StorageError::NotFound(m)
-        | StorageError::Internal(m) => m,
-        StorageError::Store(s) => s.to_string(),
-    };
-    err(code, message)
+/// The JSON-RPC error a service error goes out as: its code names the kind, its
+/// message is the error's text.
+impl From<StorageError> for ErrorObjectOwned {
+    fn from(e: StorageError) -> Self {
+        let code = match &e {
+            StorageError::InvalidParams(_) => code::INVALID_PARAMS,
+            StorageError::TooLarge(_) => code::TOO_LARGE,
+            StorageError::Conflict(_) => code::CONFLICT,
+            StorageError::ProofFailed(_) => code::PROOF_FAILED,
+            StorageError::NotFound(_) => code::NOT_FOUND,
+            StorageError::Store(_) => code::STORE,
+            StorageError::Internal(_) => code::INTERNAL,
+        };
+        err(code, e.to_string())
+    }
 }
 
 /// The node's side of [`StorageRpcServer`]: each method parses its root and hands
@@ -72,35 +65,35 @@ impl StorageRpcServer for RpcHandler {
     }
 
     fn upload_segment(&self, segment: SegmentWithProof) -> RpcResult<()> {
-        self.0.upload(vec![segment]).map_err(rpc_err)
+        self.0.upload(vec![segment]).map_err(Into::into)
     }
 
     fn upload_segments(&self, segments: Vec<SegmentWithProof>) -> RpcResult<()> {
-        self.0.upload(segments).map_err(rpc_err)
+        self.0.upload(segments).map_err(Into::into)
     }
 
     fn get_file_info(&self, root_hex: String) -> RpcResult<Option<FileInfo>> {
-        self.0.info(&root(&root_hex)?).map_err(rpc_err)
+        self.0.info(&root(&root_hex)?).map_err(Into::into)
     }
 
     fn check_file_finalized(&self, root_hex: String) -> RpcResult<Option<bool>> {
-        let info = self.0.info(&root(&root_hex)?).map_err(rpc_err)?;
+        let info = self.0.info(&root(&root_hex)?)?;
         Ok(info.map(|i| i.finalized))
     }
 
     fn missing_segments(&self, root_hex: String) -> RpcResult<Ranges> {
-        self.0.missing(&root(&root_hex)?).map_err(rpc_err)
+        self.0.missing(&root(&root_hex)?).map_err(Into::into)
     }
 
     fn download_segment(&self, root_hex: String, start: u64, end: u64) -> RpcResult<String> {
-        let bytes = self.0.download(&root(&root_hex)?, start, end).map_err(rpc_err)?;
+        let bytes = self.0.download(&root(&root_hex)?, start, end)?;
         Ok(B64.encode(bytes))
     }
 
     fn download_segment_with_proof(&self, root_hex: String, index: u64) -> RpcResult<SegmentWithProof> {
         self.0
             .download_with_proof(&root(&root_hex)?, index)
-            .map_err(rpc_err)
+            .map_err(Into::into)
     }
 }
 
