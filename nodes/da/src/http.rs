@@ -11,15 +11,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use zg_blob::da::{CellSet, DaError, SubmissionHeader, decode_blob_record};
 use zg_blob::{self as blob, BlobError, MAX_PAYLOAD};
+use zg_node::http::{declared_len, text};
 use zg_store::StoreError;
 
 use crate::api::{AttestationJson, CellJson, DaStatus, HeaderJson, hex0x, id_hex, parse_id};
 use crate::replication::fill_from_peers;
 use crate::service::DaService;
-
-pub(crate) fn text(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, msg.into() + "\n").into_response()
-}
 
 fn da_error(node: &DaService, e: &DaError) -> Response {
     let status = match e {
@@ -60,13 +57,6 @@ pub(crate) async fn blocking<T: Send + 'static>(
         Ok(Err(e)) => Err(da_error(node, &e)),
         Err(e) => Err(text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
-}
-
-fn declared_len(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
 }
 
 /// `POST /submissions`: the body is the payload; the node encodes and stores it.

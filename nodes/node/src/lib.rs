@@ -6,10 +6,13 @@
 //! - `p2p` (feature `p2p`): the libp2p network nodes find each other and exchange
 //!   data on.
 //! - `identity` (feature `p2p`): the node key kept in each node's data directory.
+//! - `http` (feature `http`): plain-text answers and `Content-Length` for handlers.
 //! - [`metrics`]: the registry every node renders on `/metrics`.
 //! - `harness` (feature `test-harness`): starts the real node binaries in tests, and a
 //!   hostile libp2p peer.
 
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "p2p")]
 pub mod identity;
 pub mod metrics;

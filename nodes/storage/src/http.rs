@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use zg_file::replica::FileEntry;
 use zg_file::{self as file, FileError, IngestOptions};
 use zg_merkle::SEGMENT_SIZE;
+use zg_node::http::{declared_len, text};
 use zg_store::StoreError;
 
 use crate::api::{parse_kind, parse_root, root_hex};
@@ -61,10 +62,6 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-fn text(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, msg.into() + "\n").into_response()
-}
-
 /// `PUT /files`: the body streams through the file pipeline.
 pub(crate) async fn put_file(
     State(App { service: node, .. }): State<App>,
@@ -76,11 +73,7 @@ pub(crate) async fn put_file(
         Ok(k) => k.unwrap_or_default(),
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > node.cfg.max_file_bytes) {
+    if declared_len(&headers).is_some_and(|n| n > node.cfg.max_file_bytes) {
         return text(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
