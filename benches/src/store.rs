@@ -349,7 +349,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     let (raw, _) = Store::open_path(&raw_dir, StoreOptions::default()).expect("raw store");
     let meta = file::ingest_bytes(&raw, &data, &IngestOptions::default()).expect("raw ingest");
     let raw = Arc::new(raw);
-    let root_hex = zg_storage::api::root_hex(&root);
+    let root_hex = zg_storage::api::Root::from(root).to_string();
     let meta = Arc::new(meta);
     let raw_read = {
         let (raw, meta) = (raw.clone(), meta.clone());
@@ -466,7 +466,7 @@ fn replication_pairs(scale: usize) -> Vec<Pair> {
         "{}",
         String::from_utf8_lossy(&resp)
     );
-    let root = zg_storage::api::root_hex(blake3::hash(&data).as_bytes());
+    let root = zg_storage::api::Root::from(*blake3::hash(&data).as_bytes()).to_string();
     // A fresh node (new identity, empty directory) joins the source and fetches the file.
     let replicate = |tag: &'static str| {
         let (keep, rt, source_p2p) = (dir.clone(), rt.clone(), source_p2p.clone());

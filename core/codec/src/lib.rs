@@ -3,8 +3,8 @@
 //! The one binary codec zg's formats are read and written with: a [`Reader`] that
 //! checks every length before it takes bytes or allocates, failing with a typed
 //! [`CodecError`] that names the format, and a [`Writer`]. Integers are
-//! little-endian, as in every zg format. [`hex`] shows and parses fixed-size
-//! byte strings (roots, ids, keys) as `0x` hex.
+//! little-endian, as in every zg format. [`hex`] shows and parses byte
+//! strings (roots, ids, keys) as `0x` hex, and (feature `serde`) carries them in JSON.
 //!
 //! ```
 //! use zg_codec::{Reader, Writer};
@@ -262,9 +262,27 @@ impl Writer {
         self.bytes.is_empty()
     }
 
+    /// `n` zero bytes (reserved fields, padding).
+    pub fn zeros(&mut self, n: usize) -> &mut Self {
+        self.bytes.resize(self.bytes.len() + n, 0);
+        self
+    }
+
     /// The bytes.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
+    }
+
+    /// The bytes of a fixed-size format (a header) as an array.
+    ///
+    /// # Panics
+    /// When `N` bytes were not written: a bug in that format's writer, which its
+    /// round-trip test catches.
+    pub fn into_array<const N: usize>(self) -> [u8; N] {
+        let len = self.bytes.len();
+        self.bytes
+            .try_into()
+            .unwrap_or_else(|_| panic!("a {N}-byte format wrote {len} bytes"))
     }
 }
 
@@ -277,6 +295,9 @@ mod tests {
         let mut w = Writer::default();
         w.tag(1).u16(2).u32(3).u64(4).u128(5).bytes(&[9; 32]);
         let bytes = w.into_bytes();
+        let mut fixed = Writer::default();
+        fixed.u16(7).zeros(2);
+        assert_eq!(fixed.into_array::<4>(), [7, 0, 0, 0]);
         let mut r = Reader::new("t", &bytes);
         r.tag(1).unwrap();
         assert_eq!(r.u16().unwrap(), 2);

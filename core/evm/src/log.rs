@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use zg_codec::{Reader, Writer};
 use zg_store::{DataFile, FsDir, IoMode, MemoryDir, StorageDir};
 
 /// File name of the block log inside a data directory.
@@ -49,30 +50,30 @@ struct Damage {
 
 // The payload of the record at the start of `rest`.
 fn parse_record(rest: &[u8]) -> Result<&[u8], Damage> {
-    let Some(len) = rest.get(..4) else {
+    let mut r = Reader::new("block log record", rest);
+    let cut = |reason: &str| Damage {
+        reason: reason.into(),
+        reaches_end: true,
+    };
+    let (Ok(len), Ok(checksum)) = (r.u32(), r.array::<32>()) else {
+        return Err(cut("record header cut short"));
+    };
+    let len = len as usize;
+    if len > MAX_RECORD {
         return Err(Damage {
-            reason: "record header cut short".into(),
-            reaches_end: true,
+            reason: format!("record length {len} over the {MAX_RECORD} limit"),
+            reaches_end: RECORD_HEADER + len >= rest.len(),
         });
+    }
+    let Ok(payload) = r.take(len) else {
+        return Err(cut("record cut short"));
     };
-    let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-    let end = RECORD_HEADER + len;
-    let reason = if rest.len() < RECORD_HEADER {
-        "record header cut short".into()
-    } else if len > MAX_RECORD {
-        format!("record length {len} over the {MAX_RECORD} limit")
-    } else if rest.len() < end {
-        "record cut short".into()
-    } else {
-        let payload = &rest[RECORD_HEADER..end];
-        if blake3::hash(payload).as_bytes()[..] == rest[4..RECORD_HEADER] {
-            return Ok(payload);
-        }
-        format!("checksum mismatch in a record of {len} bytes")
-    };
+    if blake3::hash(payload).as_bytes() == &checksum {
+        return Ok(payload);
+    }
     Err(Damage {
-        reason,
-        reaches_end: end >= rest.len(),
+        reason: format!("checksum mismatch in a record of {len} bytes"),
+        reaches_end: r.remaining() == 0,
     })
 }
 
@@ -212,10 +213,11 @@ impl BlockLog {
                 format!("record of {} bytes over the limit", record.len()),
             ));
         }
-        let mut buf = Vec::with_capacity(RECORD_HEADER + record.len());
-        buf.extend_from_slice(&(record.len() as u32).to_le_bytes());
-        buf.extend_from_slice(blake3::hash(record).as_bytes());
-        buf.extend_from_slice(record);
+        let mut w = Writer::with_capacity(RECORD_HEADER + record.len());
+        w.u32(record.len() as u32)
+            .bytes(blake3::hash(record).as_bytes())
+            .bytes(record);
+        let buf = w.into_bytes();
         if let Err(error) = self.file.write_all_at(&[(self.len, &buf)]) {
             // Nothing was synced: take the partial record back and stay usable.
             let _ = self.file.set_len(self.len);

@@ -12,6 +12,8 @@
 
 use std::ops::Deref;
 
+use zg_codec::{Reader, Writer};
+
 /// Records start at multiples of this many bytes.
 pub const ALIGN: u64 = 4096;
 /// Bytes of the record header.
@@ -130,17 +132,21 @@ impl RecordHeader {
 
     /// The header's 128 bytes.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut out = [0u8; HEADER_LEN];
-        out[..4].copy_from_slice(&MAGIC);
-        out[4] = VERSION;
-        out[5] = self.kind as u8;
-        out[8..16].copy_from_slice(&self.seq.to_le_bytes());
-        out[16..24].copy_from_slice(&self.index.to_le_bytes());
-        out[24..28].copy_from_slice(&self.payload_len.to_le_bytes());
-        out[32..64].copy_from_slice(&self.key);
-        out[64..96].copy_from_slice(&self.payload_hash);
+        let mut w = Writer::with_capacity(HEADER_LEN);
+        w.bytes(&MAGIC)
+            .tag(VERSION)
+            .tag(self.kind as u8)
+            .zeros(2)
+            .u64(self.seq)
+            .u64(self.index)
+            .u32(self.payload_len)
+            .zeros(4)
+            .bytes(&self.key)
+            .bytes(&self.payload_hash)
+            .zeros(HEADER_LEN - CHECKED_LEN);
+        let mut out: [u8; HEADER_LEN] = w.into_array();
         let check = blake3::hash(&out[..CHECKED_LEN]);
-        out[96..112].copy_from_slice(&check.as_bytes()[..16]);
+        out[CHECKED_LEN..CHECKED_LEN + 16].copy_from_slice(&check.as_bytes()[..16]);
         out
     }
 
@@ -149,40 +155,43 @@ impl RecordHeader {
         let Some(b) = bytes.get(..HEADER_LEN) else {
             return Err(HeaderError::Truncated { got: bytes.len() });
         };
-        let magic = [b[0], b[1], b[2], b[3]];
+        // Exactly 128 bytes from here: no field read below can run short.
+        let short = |_| HeaderError::Truncated { got: bytes.len() };
+        let mut r = Reader::new("record header", b);
+        let magic = r.array::<4>().map_err(short)?;
         if magic != MAGIC {
             return Err(HeaderError::BadMagic(magic));
         }
-        if b[4] != VERSION {
-            return Err(HeaderError::BadVersion(b[4]));
+        let version = r.u8().map_err(short)?;
+        if version != VERSION {
+            return Err(HeaderError::BadVersion(version));
         }
-        if blake3::hash(&b[..CHECKED_LEN]).as_bytes()[..16] != b[96..112] {
+        if blake3::hash(&b[..CHECKED_LEN]).as_bytes()[..16] != b[CHECKED_LEN..CHECKED_LEN + 16] {
             return Err(HeaderError::BadChecksum);
         }
-        let kind = RecordKind::from_u8(b[5]).ok_or(HeaderError::BadKind(b[5]))?;
-        if b[6..8] != [0, 0] || b[28..32] != [0; 4] || b[112..] != [0; 16] {
+        let kind = r.u8().map_err(short)?;
+        let kind = RecordKind::from_u8(kind).ok_or(HeaderError::BadKind(kind))?;
+        let reserved_a = r.array::<2>().map_err(short)?;
+        let seq = r.u64().map_err(short)?;
+        let index = r.u64().map_err(short)?;
+        let payload_len = r.u32().map_err(short)?;
+        let reserved_b = r.array::<4>().map_err(short)?;
+        let key = r.array::<32>().map_err(short)?;
+        let payload_hash = r.array::<32>().map_err(short)?;
+        let _check = r.array::<16>().map_err(short)?;
+        if reserved_a != [0; 2] || reserved_b != [0; 4] || r.rest() != [0; 16] {
             return Err(HeaderError::Malformed("reserved bytes are not zero"));
         }
-        let u64_at = |o: usize| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&b[o..o + 8]);
-            u64::from_le_bytes(a)
-        };
-        let payload_len = u32::from_le_bytes([b[24], b[25], b[26], b[27]]);
         if payload_len as usize > MAX_PAYLOAD {
             return Err(HeaderError::Malformed("payload length over the maximum"));
         }
         if kind == RecordKind::Commit && payload_len != 0 {
             return Err(HeaderError::Malformed("commit record with a payload"));
         }
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&b[32..64]);
-        let mut payload_hash = [0u8; 32];
-        payload_hash.copy_from_slice(&b[64..96]);
         Ok(Self {
             kind,
-            seq: u64_at(8),
-            index: u64_at(16),
+            seq,
+            index,
             payload_len,
             key,
             payload_hash,

@@ -1,5 +1,7 @@
 //! The fixed shard header, and a shard as one checked record.
 
+use zg_codec::{Reader, Writer};
+
 use crate::{ErasureError, Result};
 
 use super::{Gf16Code, MAX_SHARD_LEN};
@@ -50,44 +52,41 @@ impl ShardHeader {
     /// Parses and checks a header from the start of `bytes`; the checksum is
     /// checked by [`Shard::from_bytes`], which also has the body.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() < HEADER_LEN {
+        let Some(fixed) = bytes.get(..HEADER_LEN) else {
             return Err(ErasureError::Truncated {
                 needed: HEADER_LEN,
                 got: bytes.len(),
             });
-        }
-        let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
-        let u64_at = |o: usize| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&bytes[o..o + 8]);
-            u64::from_le_bytes(a)
         };
-        let magic = [bytes[0], bytes[1], bytes[2], bytes[3]];
+        // Exactly HEADER_LEN bytes from here: no field read below can run short.
+        let short = |_| ErasureError::Truncated {
+            needed: HEADER_LEN,
+            got: bytes.len(),
+        };
+        let mut r = Reader::new("shard header", fixed);
+        let magic = r.array::<4>().map_err(short)?;
         if magic != MAGIC {
             return Err(ErasureError::BadMagic { got: magic });
         }
-        if bytes[4] != VERSION {
+        let version = r.u8().map_err(short)?;
+        if version != VERSION {
             return Err(ErasureError::UnsupportedVersion {
-                got: bytes[4],
+                got: version,
                 supported: VERSION,
             });
         }
-        if bytes[5..8] != [0, 0, 0] {
+        if r.array::<3>().map_err(short)? != [0, 0, 0] {
             return Err(ErasureError::InvalidHeader("reserved bytes are not zero"));
         }
-        let mut payload_id = [0u8; 32];
-        payload_id.copy_from_slice(&bytes[40..72]);
-        let mut checksum = [0u8; 32];
-        checksum.copy_from_slice(&bytes[72..104]);
         let header = Self {
-            k: u32_at(8),
-            m: u32_at(12),
-            index: u32_at(16),
-            shard_len: u32_at(20),
-            stripe: u64_at(24),
-            payload_len: u64_at(32),
-            payload_id,
-            checksum,
+            k: r.u32().map_err(short)?,
+            m: r.u32().map_err(short)?,
+            index: r.u32().map_err(short)?,
+            shard_len: r.u32().map_err(short)?,
+            stripe: r.u64().map_err(short)?,
+            payload_len: r.u64().map_err(short)?,
+            payload_id: r.array().map_err(short)?,
+            checksum: r.array().map_err(short)?,
         };
         header.validate()?;
         Ok(header)
@@ -121,17 +120,18 @@ impl ShardHeader {
 
     /// The 72 bytes of fields the checksum covers.
     fn fields(&self) -> [u8; FIELDS_LEN] {
-        let mut out = [0u8; FIELDS_LEN];
-        out[0..4].copy_from_slice(&MAGIC);
-        out[4] = VERSION;
-        out[8..12].copy_from_slice(&self.k.to_le_bytes());
-        out[12..16].copy_from_slice(&self.m.to_le_bytes());
-        out[16..20].copy_from_slice(&self.index.to_le_bytes());
-        out[20..24].copy_from_slice(&self.shard_len.to_le_bytes());
-        out[24..32].copy_from_slice(&self.stripe.to_le_bytes());
-        out[32..40].copy_from_slice(&self.payload_len.to_le_bytes());
-        out[40..72].copy_from_slice(&self.payload_id);
-        out
+        let mut w = Writer::with_capacity(FIELDS_LEN);
+        w.bytes(&MAGIC)
+            .tag(VERSION)
+            .zeros(3)
+            .u32(self.k)
+            .u32(self.m)
+            .u32(self.index)
+            .u32(self.shard_len)
+            .u64(self.stripe)
+            .u64(self.payload_len)
+            .bytes(&self.payload_id);
+        w.into_array()
     }
 
     /// This payload's header for shard `index` of `stripe` (checksum not yet set).

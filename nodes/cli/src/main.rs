@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use zg_chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC, print_accounts};
-use zg_da::api::{id_hex, parse_id};
+use zg_da::api::Id;
 use zg_da::client as da_client;
 use zg_da::{DaClient, DaConfig, DaServer};
 use zg_kzg::KzgContext;
 use zg_merkle::RootKind;
 use zg_node::p2p::P2pConfig;
-use zg_storage::api::root_hex;
+use zg_storage::api::Root;
 use zg_storage::client;
 use zg_storage::{StorageClient, StorageConfig, StorageServer};
 
@@ -40,7 +40,7 @@ enum Cmd {
     /// Download a file by root, verifying every segment and the final root.
     Download {
         /// The file root (hex).
-        root: String,
+        root: Root,
         /// Where to write it.
         #[arg(short, long)]
         output: PathBuf,
@@ -56,7 +56,7 @@ enum Cmd {
     /// Fetch one segment's proof from a node and verify it.
     Proof {
         /// The file root (hex).
-        root: String,
+        root: Root,
         /// Segment index.
         segment: u64,
         /// Storage node URL.
@@ -125,7 +125,7 @@ enum DaCmd {
     /// Fetch a submission's payload, check it against the id, write it out.
     Get {
         /// The submission id (hex).
-        id: String,
+        id: Id,
         /// Where to write the payload.
         #[arg(short, long)]
         output: PathBuf,
@@ -136,7 +136,7 @@ enum DaCmd {
     /// Fetch random cells of a submission and verify each against its commitment.
     Sample {
         /// The submission id (hex).
-        id: String,
+        id: Id,
         /// Cells to fetch.
         #[arg(long, default_value_t = 16)]
         samples: usize,
@@ -162,7 +162,7 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let threshold = threshold.unwrap_or(nodes.len());
             let (header, cert) = da_client::submit(&nodes, payload, encode_locally, threshold).await?;
-            println!("{}", id_hex(&header.id));
+            println!("{}", Id::from(header.id));
             eprintln!(
                 "{} bytes in {} blobs; certificate with {} of {} attestations verified",
                 header.payload_len,
@@ -177,7 +177,7 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
             }
         }
         DaCmd::Get { id, output, node } => {
-            let id = parse_id(&id).map_err(anyhow::Error::msg)?;
+            let id = id.0;
             let payload = DaClient::new(&node)?.payload(&id).await?;
             let checked = payload.clone();
             tokio::task::spawn_blocking(move || {
@@ -188,12 +188,12 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
             eprintln!(
                 "{} bytes verified against {} and written to {}",
                 payload.len(),
-                id_hex(&id),
+                Id::from(id),
                 output.display()
             );
         }
         DaCmd::Sample { id, samples, node } => {
-            let id = parse_id(&id).map_err(anyhow::Error::msg)?;
+            let id = id.0;
             let n = da_client::sample(&DaClient::new(&node)?, &id, samples).await?;
             println!("{n} of {samples} sampled cells verified against their KZG commitments");
         }
@@ -250,27 +250,27 @@ async fn run() -> anyhow::Result<()> {
             root_kind,
         } => {
             let root = StorageClient::new(&node)?.upload(&file, root_kind).await?;
-            println!("{}", root_hex(&root));
+            println!("{}", Root::from(root));
         }
         Cmd::Download { root, output, node } => {
-            let root = client::root_arg(&root)?;
+            let root = root.0;
             let n = StorageClient::new(&node)?.download(&root, &output).await?;
             eprintln!(
                 "{} bytes verified against {} and written to {}",
                 n,
-                root_hex(&root),
+                Root::from(root),
                 output.display()
             );
         }
         Cmd::Root { file } => {
             let (b3, keccak) = client::file_roots(&file)?;
-            println!("blake3 {}", root_hex(&b3.root()));
-            println!("keccak {}", root_hex(&keccak.root()));
+            println!("blake3 {}", Root::from(b3.root()));
+            println!("keccak {}", Root::from(keccak.root()));
             println!("bytes  {}", b3.file_len());
             println!("segments {}", b3.segment_count());
         }
         Cmd::Proof { root, segment, node } => {
-            let root = client::root_arg(&root)?;
+            let root = root.0;
             let (seg, ok) = StorageClient::new(&node)?.proof(&root, segment).await?;
             println!("root     {}", seg.root);
             println!("segment  {} of a {}-byte file", seg.index, seg.file_size);

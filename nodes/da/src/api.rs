@@ -3,51 +3,43 @@
 
 use serde::{Deserialize, Serialize};
 use zg_blob as blob;
-use zg_blob::da::{Attestation, SubmissionHeader, SubmissionId};
-use zg_kzg::Bytes48;
+use zg_blob::da::{Attestation, SubmissionHeader};
+use zg_kzg::{BYTES_PER_CELL, Bytes48};
 
-pub(crate) use zg_codec::hex::encode_0x as hex0x;
+pub use zg_codec::hex::HexBytes;
 
-/// `N` bytes from hex (`0x` optional); the error names `what`.
-pub(crate) fn parse_hex<const N: usize>(what: &str, s: &str) -> Result<[u8; N], String> {
-    zg_codec::hex::parse(s).map_err(|e| format!("{what}: {e}"))
-}
-
-/// A submission id as `0x` hex.
-pub fn id_hex(id: &SubmissionId) -> String {
-    hex0x(id)
-}
-
-/// Parses a submission id (hex, `0x` optional).
-pub fn parse_id(s: &str) -> Result<SubmissionId, String> {
-    parse_hex("submission id", s)
-}
+/// A submission id (the hash of its header): 32 bytes, `0x` hex in JSON, URLs and
+/// on the command line.
+pub type Id = HexBytes<32>;
+/// A node's ed25519 public key, `0x` hex.
+pub type NodeKey = HexBytes<32>;
+/// A KZG commitment or proof, `0x` hex.
+pub type Commitment = HexBytes<48>;
 
 /// An attestation in JSON.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AttestationJson {
-    /// The node's ed25519 public key, hex.
-    pub node: String,
-    /// Its signature, hex.
-    pub signature: String,
+    /// The node's ed25519 public key.
+    pub node: NodeKey,
+    /// Its signature.
+    pub signature: HexBytes<64>,
 }
 
 impl From<&Attestation> for AttestationJson {
     fn from(a: &Attestation) -> Self {
         Self {
-            node: hex0x(&a.node),
-            signature: hex0x(&a.signature),
+            node: HexBytes(a.node),
+            signature: HexBytes(a.signature),
         }
     }
 }
 
-impl AttestationJson {
-    /// Back to bytes.
-    pub fn parse(&self) -> Result<Attestation, String> {
-        Ok(Attestation {
-            node: parse_hex("node key", &self.node)?,
-            signature: parse_hex("signature", &self.signature)?,
-        })
+impl From<&AttestationJson> for Attestation {
+    fn from(a: &AttestationJson) -> Self {
+        Attestation {
+            node: a.node.0,
+            signature: a.signature.0,
+        }
     }
 }
 
@@ -57,8 +49,8 @@ impl AttestationJson {
 pub struct HeaderJson {
     /// Payload bytes.
     pub payload_len: u64,
-    /// Per blob, hex.
-    pub commitments: Vec<String>,
+    /// Per blob.
+    pub commitments: Vec<Commitment>,
 }
 
 impl HeaderJson {
@@ -66,7 +58,7 @@ impl HeaderJson {
     pub fn of(h: &SubmissionHeader) -> Self {
         Self {
             payload_len: h.payload_len,
-            commitments: h.commitments.iter().map(|c| hex0x(c)).collect(),
+            commitments: h.commitments.iter().copied().map(HexBytes).collect(),
         }
     }
 
@@ -88,11 +80,7 @@ impl HeaderJson {
                 blob::MAX_BLOBS
             ));
         }
-        let commitments = self
-            .commitments
-            .iter()
-            .map(|c| parse_hex::<48>("commitment", c))
-            .collect::<Result<Vec<Bytes48>, _>>()?;
+        let commitments: Vec<Bytes48> = self.commitments.iter().map(|c| c.0).collect();
         SubmissionHeader::new(self.payload_len, commitments).map_err(|e| e.to_string())
     }
 }
@@ -101,12 +89,12 @@ impl HeaderJson {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SubmissionInfo {
-    /// The id, hex.
-    pub id: String,
+    /// The id.
+    pub id: Id,
     /// Payload bytes.
     pub payload_len: u64,
-    /// Per blob, hex.
-    pub commitments: Vec<String>,
+    /// Per blob.
+    pub commitments: Vec<Commitment>,
     /// Cells held of each blob.
     pub cells_held: Vec<usize>,
     /// The node's attestation, once it holds its share of every blob.
@@ -118,10 +106,10 @@ pub struct SubmissionInfo {
 pub struct CellJson {
     /// Position among the blob's 128 cells.
     pub index: u64,
-    /// The cell (2048 bytes).
-    pub cell: String,
-    /// Its KZG proof (48 bytes).
-    pub proof: String,
+    /// The cell.
+    pub cell: HexBytes<BYTES_PER_CELL>,
+    /// Its KZG proof.
+    pub proof: Commitment,
 }
 
 /// The node's status.
@@ -131,7 +119,7 @@ pub struct DaStatus {
     /// Software version.
     pub version: String,
     /// The node's ed25519 public key (attestations verify against it).
-    pub node: String,
+    pub node: NodeKey,
     /// Cells of each blob this node keeps.
     pub custody_cells: usize,
     /// Submissions held.

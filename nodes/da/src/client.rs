@@ -10,7 +10,7 @@ use zg_blob::da::{Attestation, Certificate, NodeId, SubmissionHeader, Submission
 use zg_blob::{self as blob, CellWithProof, Submission};
 use zg_kzg::{CELLS_PER_EXT_BLOB, KzgContext};
 
-use crate::api::{CellJson, DaStatus, HeaderJson, SubmissionInfo, id_hex};
+use crate::api::{CellJson, DaStatus, HeaderJson, Id, SubmissionInfo};
 
 /// Blob uploads in flight at once while dispersing.
 const IN_FLIGHT: usize = 4;
@@ -20,10 +20,6 @@ const IN_FLIGHT: usize = 4;
 pub struct DaClient {
     url: String,
     http: reqwest::Client,
-}
-
-fn parse_bytes<const N: usize>(what: &str, s: &str) -> anyhow::Result<[u8; N]> {
-    crate::api::parse_hex(what, s).map_err(|e| anyhow!(e))
 }
 
 impl DaClient {
@@ -69,7 +65,7 @@ impl DaClient {
 
     /// The node's public key.
     pub async fn node_id(&self) -> anyhow::Result<NodeId> {
-        parse_bytes("node key", &self.status().await?.node)
+        Ok(self.status().await?.node.0)
     }
 
     /// Posts a payload for the node to encode and store.
@@ -89,7 +85,7 @@ impl DaClient {
     /// Sends a submission encoded here: header, then every blob's cells.
     pub async fn disperse(&self, sub: &Submission) -> anyhow::Result<SubmissionInfo> {
         let header = SubmissionHeader::of(sub);
-        let id = id_hex(&header.id);
+        let id = Id::from(header.id);
         self.check(
             self.http
                 .put(format!("{}/submissions/{id}", self.url))
@@ -129,7 +125,7 @@ impl DaClient {
         let r = self
             .check(
                 self.http
-                    .get(format!("{}/submissions/{}", self.url, id_hex(id)))
+                    .get(format!("{}/submissions/{}", self.url, Id::from(*id)))
                     .send()
                     .await,
             )
@@ -163,13 +159,13 @@ impl DaClient {
         let url = format!(
             "{}/submissions/{}/blobs/{blob}/cells/{index}",
             self.url,
-            id_hex(&header.id)
+            Id::from(header.id)
         );
         let c: CellJson = self.check(self.http.get(url).send().await).await?.json().await?;
         let cell = CellWithProof {
             index: c.index,
-            cell: parse_bytes("cell", &c.cell)?,
-            proof: parse_bytes("proof", &c.proof)?,
+            cell: c.cell.0,
+            proof: c.proof.0,
         };
         if cell.index != index {
             bail!("node {} sent cell {} for cell {index}", self.url, cell.index);
@@ -188,7 +184,7 @@ impl DaClient {
         let r = self
             .check(
                 self.http
-                    .get(format!("{}/submissions/{}/payload", self.url, id_hex(id)))
+                    .get(format!("{}/submissions/{}/payload", self.url, Id::from(*id)))
                     .send()
                     .await,
             )
@@ -206,7 +202,7 @@ pub fn attestation_of(
     let Some(a) = &info.attestation else {
         return Ok(None);
     };
-    let a = a.parse().map_err(|e| anyhow!("bad attestation: {e}"))?;
+    let a = Attestation::from(a);
     if a.node != *node {
         bail!("attestation signed by another key than the node's");
     }
@@ -242,7 +238,7 @@ pub fn check_payload(ctx: &KzgContext, id: &SubmissionId, payload: &[u8]) -> any
         .map(|b| ctx.blob_to_kzg_commitment(b))
         .collect::<Result<Vec<_>, _>>()?;
     if blob::submission_id(&commitments) != *id {
-        bail!("the payload does not match submission {}", id_hex(id));
+        bail!("the payload does not match submission {}", Id::from(*id));
     }
     Ok(())
 }

@@ -2,19 +2,18 @@
 //! cells), cells and payloads served, status and Prometheus `/metrics`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use zg_blob::da::{CellSet, DaError, SubmissionHeader, decode_blob_record};
-use zg_blob::{self as blob, BlobError, MAX_PAYLOAD};
+use zg_blob::da::{DaError, SubmissionHeader};
+use zg_blob::{BlobError, MAX_PAYLOAD};
 use zg_node::http::{declared_len, text};
 use zg_store::StoreError;
 
-use crate::api::{AttestationJson, CellJson, DaStatus, HeaderJson, hex0x, id_hex, parse_id};
+use crate::api::{AttestationJson, CellJson, DaStatus, HeaderJson, HexBytes, Id, NodeKey};
 use crate::replication::fill_from_peers;
 use crate::service::DaService;
 
@@ -92,18 +91,8 @@ pub(crate) async fn post_submission(State(node): State<App>, headers: HeaderMap,
         return text(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down");
     };
     let len = payload.len();
-    let result = blocking(&node, move |n| {
-        let started = Instant::now();
-        let sub = blob::encode(n.kzg, &payload)?;
-        let header = n.da.put_encoded(&sub)?;
-        n.metrics.encode_seconds.observe(started.elapsed().as_secs_f64());
-        n.info(&header)
-    })
-    .await;
-    match result {
+    match blocking(&node, move |n| n.submit(&payload)).await {
         Ok(info) => {
-            node.metrics.submissions.inc();
-            node.metrics.payload_bytes_in.inc_by(len as u64);
             tracing::info!(id = %info.id, bytes = len, blobs = info.commitments.len(), "submission encoded and stored");
             if let (Some(net), Ok(header)) = (&node.net, HeaderJson::of_info(&info)) {
                 net.announce(&header).await;
@@ -114,36 +103,18 @@ pub(crate) async fn post_submission(State(node): State<App>, headers: HeaderMap,
     }
 }
 
-async fn header_of(node: &App, id: &str) -> Result<SubmissionHeader, Response> {
-    let id = parse_id(id).map_err(|e| text(StatusCode::BAD_REQUEST, e))?;
-    blocking(node, move |n| {
-        n.da.header(&id)?.ok_or_else(|| DaError::NotFound(id_hex(&id)))
-    })
-    .await
+async fn header_of(node: &App, id: Id) -> Result<SubmissionHeader, Response> {
+    blocking(node, move |n| n.header(&id.0)).await
 }
 
 /// `PUT /submissions/{id}`: a disperser announces a submission it encoded.
 pub(crate) async fn put_header(
     State(node): State<App>,
-    Path(id): Path<String>,
+    Path(id): Path<Id>,
     Json(h): Json<HeaderJson>,
 ) -> Response {
-    let header = match (parse_id(&id), h.parse()) {
-        (Ok(id), Ok(header)) if header.id == id => header,
-        (Ok(_), Ok(header)) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("the commitments name submission {}, not {id}", id_hex(&header.id)),
-            );
-        }
-        (Err(e), _) | (_, Err(e)) => return text(StatusCode::BAD_REQUEST, e),
-    };
-    match blocking(&node, move |n| {
-        n.da.put_header(&header)?;
-        n.info(&header)
-    })
-    .await
-    {
+    let id = id.0;
+    match blocking(&node, move |n| n.info(&n.put_header(&id, &h)?)).await {
         Ok(info) => Json(info).into_response(),
         Err(r) => r,
     }
@@ -153,33 +124,24 @@ pub(crate) async fn put_header(
 /// bitmap, then cells and proofs), verified before they are stored.
 pub(crate) async fn put_cells(
     State(node): State<App>,
-    Path((id, blob)): Path<(String, usize)>,
+    Path((id, blob)): Path<(Id, usize)>,
     body: Bytes,
 ) -> Response {
-    let header = match header_of(&node, &id).await {
+    let header = match header_of(&node, id).await {
         Ok(h) => h,
         Err(r) => return r,
     };
-    let result = blocking(&node, move |n| {
-        let cells = decode_blob_record(&body)?;
-        let count = cells.len() as u64;
-        let held = n.da.put_cells(n.kzg, &header, blob, &cells)?;
-        n.metrics.cells_in.inc_by(count);
-        let (all_held, attestation) = n.share(&header)?;
-        // Announced once this node can serve every cell of every blob.
-        let announce = all_held.iter().all(|h| *h == CellSet::ALL);
-        Ok((held, attestation, announce.then_some(header)))
-    })
-    .await;
-    match result {
-        Ok((held, attestation, announce)) => {
-            if let (Some(net), Some(header)) = (&node.net, announce) {
+    let h = header.clone();
+    match blocking(&node, move |n| n.put_cells(&h, blob, &body)).await {
+        Ok(stored) => {
+            // Announced once this node can serve every cell of every blob.
+            if let (Some(net), true) = (&node.net, stored.complete) {
                 net.announce(&header).await;
             }
             Json(serde_json::json!({
             "blob": blob,
-            "cellsHeld": held.len(),
-            "attestation": attestation.as_ref().map(AttestationJson::from),
+            "cellsHeld": stored.held.len(),
+            "attestation": stored.attestation.as_ref().map(AttestationJson::from),
             }))
             .into_response()
         }
@@ -191,8 +153,8 @@ pub(crate) async fn put_cells(
 }
 
 /// `GET /submissions/{id}`.
-pub(crate) async fn get_submission(State(node): State<App>, Path(id): Path<String>) -> Response {
-    let header = match header_of(&node, &id).await {
+pub(crate) async fn get_submission(State(node): State<App>, Path(id): Path<Id>) -> Response {
+    let header = match header_of(&node, id).await {
         Ok(h) => h,
         Err(r) => return r,
     };
@@ -205,40 +167,28 @@ pub(crate) async fn get_submission(State(node): State<App>, Path(id): Path<Strin
 /// `GET /submissions/{id}/blobs/{blob}/cells/{cell}`: one cell and its proof.
 pub(crate) async fn get_cell(
     State(node): State<App>,
-    Path((id, blob, cell)): Path<(String, usize, u64)>,
+    Path((id, blob, cell)): Path<(Id, usize, u64)>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(e) => return text(StatusCode::BAD_REQUEST, e),
-    };
-    match blocking(&node, move |n| n.da.cell(&id, blob, cell)).await {
-        Ok(c) => {
-            node.metrics.cells_served.inc();
-            Json(CellJson {
-                index: c.index,
-                cell: hex0x(&c.cell),
-                proof: hex0x(&c.proof),
-            })
-            .into_response()
-        }
+    let id = id.0;
+    match blocking(&node, move |n| n.cell(&id, blob, cell)).await {
+        Ok(c) => Json(CellJson {
+            index: c.index,
+            cell: HexBytes(c.cell),
+            proof: HexBytes(c.proof),
+        })
+        .into_response(),
         Err(r) => r,
     }
 }
 
 /// `GET /submissions/{id}/payload`: the payload, rebuilt from the cells held.
-pub(crate) async fn get_payload(State(node): State<App>, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(e) => return text(StatusCode::BAD_REQUEST, e),
-    };
+pub(crate) async fn get_payload(State(node): State<App>, Path(id): Path<Id>) -> Response {
+    let id = id.0;
     if let Err(r) = fill_from_peers(&node, id).await {
         return r;
     }
-    match blocking(&node, move |n| n.da.payload(n.kzg, &id)).await {
-        Ok(payload) => {
-            node.metrics.payloads_served.inc();
-            ([(header::CONTENT_TYPE, "application/octet-stream")], payload).into_response()
-        }
+    match blocking(&node, move |n| n.payload(&id)).await {
+        Ok(payload) => ([(header::CONTENT_TYPE, "application/octet-stream")], payload).into_response(),
         Err(r) => r,
     }
 }
@@ -251,7 +201,7 @@ pub(crate) async fn status(State(node): State<App>) -> Response {
     };
     Json(DaStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        node: hex0x(&node.key.node_id()),
+        node: NodeKey::from(node.key.node_id()),
         custody_cells: node.custody.len(),
         submissions: stats.metas,
         blob_records: stats.segments,

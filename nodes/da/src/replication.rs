@@ -9,7 +9,7 @@ use zg_blob::da::{CellSet, DaError, SubmissionHeader, SubmissionId, decode_blob_
 use zg_blob::da::{DaRequest, DaResponse};
 use zg_node::p2p::NetEvent;
 
-use crate::api::id_hex;
+use crate::api::Id;
 use crate::http::{App, blocking};
 use crate::server::SAMPLES_PER_SUBMISSION;
 use crate::service::DaService;
@@ -155,7 +155,7 @@ async fn punish(node: &App, peer: libp2p::PeerId, why: &str) {
 /// announcing peer (each checked before it is stored), samples a few cells beyond its
 /// custody, and attests once it holds its share.
 async fn replicate(node: App, source: libp2p::PeerId, header: SubmissionHeader) {
-    let id = id_hex(&header.id);
+    let id = Id::from(header.id);
     let h = header.clone();
     let held = blocking(&node, move |n| {
         n.da.put_header(&h)?;

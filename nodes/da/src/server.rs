@@ -8,18 +8,17 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
-use tokio::sync::Semaphore;
-use zg_blob::da::{CellSet, DaStore, MAX_BLOB_RECORD, custody_columns};
+use zg_blob::da::{CellSet, MAX_BLOB_RECORD, custody_columns};
 use zg_kzg::KzgContext;
 use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
-use crate::api::hex0x;
+use crate::api::NodeKey;
 use crate::http::{
     get_cell, get_payload, get_submission, metrics, post_submission, put_cells, put_header, status,
 };
 use crate::replication::handle_net_events;
-use crate::service::{DaService, Metrics};
+use crate::service::DaService;
 
 /// How a DA node runs.
 #[derive(Clone, Debug)]
@@ -105,20 +104,8 @@ impl DaServer {
             Some(net) => custody_columns(&net.peer_id().to_bytes(), cfg.custody_columns),
             None => CellSet::ALL,
         };
-        let (node_metrics, registry) = Metrics::new(net.as_ref());
-        let node = Arc::new(DaService {
-            da: DaStore::new(store),
-            custody,
-            net,
-            kzg,
-            encode_slots: Semaphore::new(cfg.max_concurrent_encodes.max(1)),
-            queue: Semaphore::new(cfg.max_queued.max(1)),
-            key,
-            cfg,
-            metrics: node_metrics,
-            registry,
-        });
-        tracing::info!(node = %hex0x(&node.key.node_id()), custody = node.custody.len(), "DA node key loaded");
+        let node = Arc::new(DaService::new(store, key, custody, kzg, cfg, net));
+        tracing::info!(node = %NodeKey::from(node.key.node_id()), custody = node.custody.len(), "DA node key loaded");
         if let Some(events) = events {
             tokio::spawn(handle_net_events(node.clone(), events));
         }

@@ -1,13 +1,19 @@
 //! The DA service: a node's DA store, key and custody columns, and what it
 //! attests; the HTTP API and p2p replication are its transports.
 
+use std::time::Instant;
+
 use tokio::sync::Semaphore;
-use zg_blob::da::{Attestation, CellSet, DaError, DaStore, NodeKey, SubmissionHeader};
+use zg_blob::da::{
+    Attestation, CellSet, DaError, DaStore, NodeKey, SubmissionHeader, SubmissionId, decode_blob_record,
+};
+use zg_blob::{self as blob, CellWithProof};
 use zg_kzg::KzgContext;
 use zg_node::metrics::{Counter, Histogram, Registry};
 use zg_node::p2p::Network;
+use zg_store::Store;
 
-use crate::api::{AttestationJson, SubmissionInfo, hex0x, id_hex};
+use crate::api::{AttestationJson, HeaderJson, HexBytes, Id, SubmissionInfo};
 use crate::server::DaConfig;
 use crate::wire::DaProtocol;
 
@@ -30,7 +36,7 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     /// Fresh metrics, and a registry of them (and of the network's, when networked).
-    pub(crate) fn new(net: Option<&Network<DaProtocol>>) -> (Self, Registry) {
+    fn new(net: Option<&Network<DaProtocol>>) -> (Self, Registry) {
         let m = Self {
             submissions: Counter::default(),
             payload_bytes_in: Counter::default(),
@@ -127,7 +133,116 @@ pub(crate) struct DaService {
     pub(crate) net: Option<Network<DaProtocol>>,
 }
 
+/// What storing one blob's cells left the node holding.
+#[derive(Debug)]
+pub(crate) struct CellsStored {
+    /// The cells of that blob now held.
+    pub(crate) held: CellSet,
+    /// The node's attestation, once it holds its custody of every blob.
+    pub(crate) attestation: Option<Attestation>,
+    /// Whether every cell of every blob is held (the node can serve the whole submission).
+    pub(crate) complete: bool,
+}
+
 impl DaService {
+    /// A service over `store` that signs as `key` and keeps `custody` of every blob.
+    pub(crate) fn new(
+        store: Store,
+        key: NodeKey,
+        custody: CellSet,
+        kzg: &'static KzgContext,
+        cfg: DaConfig,
+        net: Option<Network<DaProtocol>>,
+    ) -> Self {
+        let (metrics, registry) = Metrics::new(net.as_ref());
+        Self {
+            da: DaStore::new(store),
+            custody,
+            kzg,
+            encode_slots: Semaphore::new(cfg.max_concurrent_encodes.max(1)),
+            queue: Semaphore::new(cfg.max_queued.max(1)),
+            key,
+            cfg,
+            metrics,
+            registry,
+            net,
+        }
+    }
+
+    /// Encodes a payload into blobs, stores every cell, and says what the node holds.
+    pub(crate) fn submit(&self, payload: &[u8]) -> Result<SubmissionInfo, DaError> {
+        let started = Instant::now();
+        let sub = blob::encode(self.kzg, payload)?;
+        let header = self.da.put_encoded(&sub)?;
+        self.metrics
+            .encode_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.submissions.inc();
+        self.metrics.payload_bytes_in.inc_by(payload.len() as u64);
+        self.info(&header)
+    }
+
+    /// Stores the header a disperser announces as submission `id`: its commitments
+    /// must hash to `id`.
+    pub(crate) fn put_header(
+        &self,
+        id: &SubmissionId,
+        json: &HeaderJson,
+    ) -> Result<SubmissionHeader, DaError> {
+        let header = json.parse().map_err(|reason| DaError::Malformed {
+            what: "submission header",
+            reason,
+        })?;
+        if header.id != *id {
+            return Err(DaError::Mismatch {
+                id: Id::from(*id).to_string(),
+                reason: format!("the commitments name submission {}", Id::from(header.id)),
+            });
+        }
+        self.da.put_header(&header)?;
+        Ok(header)
+    }
+
+    /// The header of submission `id`, if held.
+    pub(crate) fn header(&self, id: &SubmissionId) -> Result<SubmissionHeader, DaError> {
+        self.da
+            .header(id)?
+            .ok_or_else(|| DaError::NotFound(Id::from(*id).to_string()))
+    }
+
+    /// Verifies the cells of one blob (a blob record: custody bitmap, then cells and
+    /// proofs) against its commitment and stores them; nothing is stored if any fails.
+    pub(crate) fn put_cells(
+        &self,
+        header: &SubmissionHeader,
+        blob: usize,
+        record: &[u8],
+    ) -> Result<CellsStored, DaError> {
+        let cells = decode_blob_record(record)?;
+        let held = self.da.put_cells(self.kzg, header, blob, &cells)?;
+        self.metrics.cells_in.inc_by(cells.len() as u64);
+        let (all_held, attestation) = self.share(header)?;
+        Ok(CellsStored {
+            held,
+            attestation,
+            complete: all_held.iter().all(|h| *h == CellSet::ALL),
+        })
+    }
+
+    /// One held cell with its proof.
+    pub(crate) fn cell(&self, id: &SubmissionId, blob: usize, index: u64) -> Result<CellWithProof, DaError> {
+        let cell = self.da.cell(id, blob, index)?;
+        self.metrics.cells_served.inc();
+        Ok(cell)
+    }
+
+    /// The payload, rebuilt from the cells held (at least half of each blob's).
+    pub(crate) fn payload(&self, id: &SubmissionId) -> Result<Vec<u8>, DaError> {
+        let payload = self.da.payload(self.kzg, id)?;
+        self.metrics.payloads_served.inc();
+        Ok(payload)
+    }
+
     /// The cells held of each blob (one read of the submission's records), and the
     /// attestation once every blob holds at least this node's custody.
     pub(crate) fn share(
@@ -142,11 +257,14 @@ impl DaService {
     pub(crate) fn info(&self, header: &SubmissionHeader) -> Result<SubmissionInfo, DaError> {
         let (held, attestation) = self.share(header)?;
         Ok(SubmissionInfo {
-            id: id_hex(&header.id),
+            id: Id::from(header.id),
             payload_len: header.payload_len,
-            commitments: header.commitments.iter().map(|c| hex0x(c)).collect(),
+            commitments: header.commitments.iter().copied().map(HexBytes).collect(),
             cells_held: held.iter().map(|c| c.len()).collect(),
             attestation: attestation.as_ref().map(AttestationJson::from),
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

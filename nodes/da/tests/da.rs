@@ -12,7 +12,7 @@ use zg_node::harness::{NodeProcess, binary};
 use zg_blob::da::{Certificate, SubmissionHeader, encode_blob_record};
 use zg_blob::{self as blob, CellWithProof};
 use zg_da::DaClient;
-use zg_da::api::{HeaderJson, SubmissionInfo, id_hex};
+use zg_da::api::{HeaderJson, Id, SubmissionInfo};
 use zg_da::client as da_client;
 use zg_kzg::KzgContext;
 
@@ -190,7 +190,7 @@ fn submit_sample_fetch_restart_and_cli() {
     ]);
     let id = id.trim();
     let cert = Certificate::decode(&std::fs::read(&cert_path).unwrap()).unwrap();
-    assert_eq!(id_hex(&cert.id), id);
+    assert_eq!(Id::from(cert.id).to_string(), id);
     cert.verify(&[key], 1).unwrap();
     assert!(zg(&["da", "sample", id, "--node", &node.url, "--samples", "8"]).starts_with("8 of 8"));
     let out = dir.path().join("out.bin");
@@ -232,7 +232,7 @@ fn dispersal_to_three_nodes_and_bad_input() {
     let url = &nodes[0].url;
     let sub = blob::encode(ctx, &payload(9_000, 4)).unwrap();
     let h = SubmissionHeader::of(&sub);
-    let id = id_hex(&h.id);
+    let id = Id::from(h.id).to_string();
     let put = |path: String, body: Vec<u8>| {
         rt.block_on(async {
             http.put(format!("{url}{path}"))

@@ -7,9 +7,15 @@ use jsonrpsee::proc_macros::rpc;
 use serde::{Deserialize, Serialize};
 use zg_merkle::{Hash, RootKind};
 
+pub use zg_codec::hex::{HexBytes, HexVec};
+
+/// A file root: 32 bytes, `0x` hex in JSON and on the command line.
+pub type Root = HexBytes<32>;
+
 /// The storage node's JSON-RPC methods, defined once for the node (`StorageRpcServer`)
 /// and for clients (`StorageRpcClient`, on any jsonrpsee client). Roots travel as hex
-/// strings (`0x` optional), segment bytes as base64, as 0G's clients send them.
+/// strings (`0x` optional), segment bytes as base64, as 0G's clients send them; a
+/// root that is not 32 bytes of hex is refused as invalid params before any method runs.
 #[rpc(server, client)]
 pub trait StorageRpc {
     /// The node's version, what it holds and where.
@@ -26,50 +32,40 @@ pub trait StorageRpc {
 
     /// What the node knows of a file, or null.
     #[method(name = "zgs_getFileInfo", blocking)]
-    fn get_file_info(&self, root: String) -> RpcResult<Option<FileInfo>>;
+    fn get_file_info(&self, root: Root) -> RpcResult<Option<FileInfo>>;
 
     /// Whether the file is finalized, or null when the node has never heard of it.
     #[method(name = "zgs_checkFileFinalized", blocking)]
-    fn check_file_finalized(&self, root: String) -> RpcResult<Option<bool>>;
+    fn check_file_finalized(&self, root: Root) -> RpcResult<Option<bool>>;
 
     /// The segment ranges an upload in progress still lacks (zg's own, for resuming).
     #[method(name = "zg_missingSegments", blocking)]
-    fn missing_segments(&self, root: String) -> RpcResult<Ranges>;
+    fn missing_segments(&self, root: Root) -> RpcResult<Ranges>;
 
     /// Segments `start..end` of a finalized file, concatenated, base64.
     #[method(name = "zgs_downloadSegment", blocking)]
-    fn download_segment(&self, root: String, start: u64, end: u64) -> RpcResult<String>;
+    fn download_segment(&self, root: Root, start: u64, end: u64) -> RpcResult<String>;
 
     /// One segment with its proof.
     #[method(name = "zgs_downloadSegmentWithProof", blocking)]
-    fn download_segment_with_proof(&self, root: String, index: u64) -> RpcResult<SegmentWithProof>;
+    fn download_segment_with_proof(&self, root: Root, index: u64) -> RpcResult<SegmentWithProof>;
 }
 
 /// The standard engine for segment bytes.
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// A root as `0x`-prefixed hex.
-pub fn root_hex(root: &Hash) -> String {
-    zg_codec::hex::encode_0x(root)
-}
-
-/// Parses a root given as hex, with or without `0x`.
-pub fn parse_root(s: &str) -> Result<Hash, String> {
-    zg_codec::hex::parse(s).map_err(|e| format!("root: {e}"))
-}
-
 /// One segment with its proof, as uploaded and downloaded.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentWithProof {
-    /// File root (hex).
-    pub root: String,
+    /// File root.
+    pub root: Root,
     /// Segment bytes (base64).
     pub data: String,
     /// Segment index.
     pub index: u64,
-    /// The proof: zg-merkle's `SegmentProof` encoding, hex (its first byte names the root kind).
-    pub proof: String,
+    /// The proof: zg-merkle's `SegmentProof` encoding (its first byte names the root kind).
+    pub proof: HexVec,
     /// Bytes of the whole file.
     pub file_size: u64,
 }
@@ -84,10 +80,10 @@ impl SegmentWithProof {
         file_size: u64,
     ) -> Self {
         Self {
-            root: root_hex(root),
+            root: Root::from(*root),
             data: B64.encode(data),
             index,
-            proof: hex::encode(proof.to_bytes()),
+            proof: HexVec(proof.to_bytes()),
             file_size,
         }
     }
@@ -97,8 +93,8 @@ impl SegmentWithProof {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct FileInfo {
-    /// File root (hex).
-    pub root: String,
+    /// File root.
+    pub root: Root,
     /// Bytes of the file.
     pub file_size: u64,
     /// `blake3` or `keccak` (0G's tree).

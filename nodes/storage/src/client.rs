@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use zg_merkle::{FileHasher, FileTree, Hash, RootKind, SEGMENT_SIZE, SegmentProof};
 
-use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, StorageRpcClient, parse_root, root_hex};
+use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, StorageRpcClient};
 
 /// Segments per upload request (4 MiB of data).
 const UPLOAD_BATCH: u64 = 16;
@@ -66,7 +66,7 @@ impl StorageClient {
     /// What the node knows of `root`.
     pub async fn file_info(&self, root: &Hash) -> anyhow::Result<Option<FileInfo>> {
         self.rpc
-            .get_file_info(root_hex(root))
+            .get_file_info(Root::from(*root))
             .await
             .map_err(|e| self.unreachable(e))
     }
@@ -92,13 +92,13 @@ impl StorageClient {
         let count = tree.segment_count();
         let missing: Ranges = match self.file_info(&root).await? {
             Some(info) if info.finalized => {
-                eprintln!("{} is already stored on {}", root_hex(&root), self.url);
+                eprintln!("{} is already stored on {}", Root::from(root), self.url);
                 return Ok(root);
             }
             Some(info) => {
                 let m: Ranges = self
                     .rpc
-                    .missing_segments(root_hex(&root))
+                    .missing_segments(Root::from(root))
                     .await
                     .map_err(|e| self.unreachable(e))?;
                 eprintln!(
@@ -158,13 +158,13 @@ impl StorageClient {
         pb.finish_and_clear();
         let done: Option<bool> = self
             .rpc
-            .check_file_finalized(root_hex(&root))
+            .check_file_finalized(Root::from(root))
             .await
             .map_err(|e| self.unreachable(e))?;
         if done != Some(true) {
             bail!(
                 "upload of {} finished but the node has not finalized it",
-                root_hex(&root)
+                Root::from(root)
             );
         }
         Ok(root)
@@ -174,12 +174,12 @@ impl StorageClient {
     /// then the whole file re-hashed; nothing is left at `out` on failure.
     pub async fn download(&self, root: &Hash, out: &Path) -> anyhow::Result<u64> {
         let Some(info) = self.file_info(root).await? else {
-            bail!("{} has no file {}", self.url, root_hex(root));
+            bail!("{} has no file {}", self.url, Root::from(*root));
         };
         if !info.finalized {
             bail!(
                 "{} is still being uploaded to {} ({} of {} segments)",
-                root_hex(root),
+                Root::from(*root),
                 self.url,
                 info.uploaded_seg_num,
                 info.segment_count
@@ -212,7 +212,7 @@ impl StorageClient {
         len: u64,
         part: &Path,
     ) -> anyhow::Result<()> {
-        let url = format!("{}/files/{}", self.url.trim_end_matches('/'), root_hex(root));
+        let url = format!("{}/files/{}", self.url.trim_end_matches('/'), Root::from(*root));
         let mut resp = reqwest::get(&url).await.with_context(|| format!("GET {url}"))?;
         if !resp.status().is_success() {
             bail!("GET {url}: {}", resp.status());
@@ -254,8 +254,8 @@ impl StorageClient {
         if got != *root {
             bail!(
                 "the bytes from {url} hash to {}, not {}",
-                root_hex(&got),
-                root_hex(root)
+                Root::from(got),
+                Root::from(*root)
             );
         }
         Ok(())
@@ -280,11 +280,11 @@ impl StorageClient {
             async move {
                 let seg: SegmentWithProof = self
                     .rpc
-                    .download_segment_with_proof(root_hex(root), i)
+                    .download_segment_with_proof(Root::from(*root), i)
                     .await
                     .map_err(|e| self.unreachable(e))?;
                 let data = B64.decode(&seg.data).context("segment data is not base64")?;
-                let proof = SegmentProof::from_bytes(&hex::decode(&seg.proof).context("proof is not hex")?)?;
+                let proof = SegmentProof::from_bytes(&seg.proof.0)?;
                 if seg.index != i || seg.file_size != len || !proof.verify_kind(kind, root, len, i, &data)? {
                     bail!("segment {i} from {} fails its proof: refusing it", self.url);
                 }
@@ -315,8 +315,8 @@ impl StorageClient {
                 } else {
                     Err(anyhow!(
                         "downloaded bytes hash to {}, not {}",
-                        root_hex(&got),
-                        root_hex(root)
+                        Root::from(got),
+                        Root::from(*root)
                     ))
                 }
             }
@@ -338,14 +338,14 @@ impl StorageClient {
         let info = self
             .file_info(root)
             .await?
-            .ok_or_else(|| anyhow!("{} has no file {}", self.url, root_hex(root)))?;
+            .ok_or_else(|| anyhow!("{} has no file {}", self.url, Root::from(*root)))?;
         let seg: SegmentWithProof = self
             .rpc
-            .download_segment_with_proof(root_hex(root), index)
+            .download_segment_with_proof(Root::from(*root), index)
             .await
             .map_err(|e| self.unreachable(e))?;
         let data = B64.decode(&seg.data)?;
-        let proof = SegmentProof::from_bytes(&hex::decode(&seg.proof)?)?;
+        let proof = SegmentProof::from_bytes(&seg.proof.0)?;
         let ok = proof.verify(root, info.file_size, index, &data)?;
         Ok((seg, ok))
     }
@@ -379,9 +379,4 @@ pub fn file_roots(path: &Path) -> anyhow::Result<(FileTree, FileTree)> {
     }
     pb.finish_and_clear();
     Ok((b3.finalize(), zg.finalize()))
-}
-
-/// Parses a root argument.
-pub fn root_arg(s: &str) -> anyhow::Result<Hash> {
-    parse_root(s).map_err(|e| anyhow!(e))
 }

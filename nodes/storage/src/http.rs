@@ -24,7 +24,7 @@ use zg_merkle::SEGMENT_SIZE;
 use zg_node::http::{declared_len, text};
 use zg_store::StoreError;
 
-use crate::api::{parse_kind, parse_root, root_hex};
+use crate::api::{Root, parse_kind};
 use crate::service::StorageService;
 
 /// What every HTTP handler of the node shares.
@@ -118,9 +118,9 @@ pub(crate) async fn put_file(
             node.remember(Arc::new(meta.clone()));
             node.metrics.bytes_in.inc_by(meta.len());
             node.metrics.files_finalized.inc();
-            tracing::info!(root = %root_hex(&meta.root()), bytes = meta.len(), %kind, "file stored over HTTP");
+            tracing::info!(root = %Root::from(meta.root()), bytes = meta.len(), %kind, "file stored over HTTP");
             Json(serde_json::json!({
-                "root": root_hex(&meta.root()),
+                "root": Root::from(meta.root()),
                 "fileSize": meta.len(),
                 "rootKind": kind.to_string(),
                 "segmentCount": meta.segment_count(),
@@ -163,18 +163,15 @@ fn parse_range(v: &str, len: u64) -> Option<(u64, u64)> {
 /// `GET /files/{root}`: the verified file, streamed, with `Range` support.
 pub(crate) async fn get_file(
     State(App { service: node, .. }): State<App>,
-    Path(root): Path<String>,
+    Path(root): Path<Root>,
     headers: HeaderMap,
 ) -> Response {
-    let root = match parse_root(&root) {
-        Ok(r) => r,
-        Err(e) => return text(StatusCode::BAD_REQUEST, e),
-    };
+    let root = root.0;
     let n2 = node.clone();
     let meta = match tokio::task::spawn_blocking(move || n2.open_meta(&root)).await {
         Ok(Ok(m)) => m,
         Ok(Err(FileError::NotFound(_))) => {
-            return text(StatusCode::NOT_FOUND, format!("no file {}", root_hex(&root)));
+            return text(StatusCode::NOT_FOUND, format!("no file {}", Root::from(root)));
         }
         Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

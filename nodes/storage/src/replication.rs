@@ -20,7 +20,7 @@ use zg_merkle::{Hash, SegmentProof, segment_count};
 use zg_node::p2p::{NetEvent, Network};
 use zg_store::Put;
 
-use crate::api::root_hex;
+use crate::api::Root;
 use crate::service::{Incoming, StorageError, StorageService};
 use crate::wire::FileProtocol;
 
@@ -77,7 +77,7 @@ impl StorageService {
         self.store
             .put_batch(vec![Put::segment(meta.data_key, index, data)])?;
         self.metrics.segments_repaired.inc();
-        tracing::info!(root = %root_hex(&root), index, "segment repaired from a peer");
+        tracing::info!(root = %Root::from(root), index, "segment repaired from a peer");
         Ok(())
     }
 }
@@ -223,7 +223,7 @@ impl Drop for Replicating<'_> {
 /// Fetches the segments of `entry` this node lacks, `from` first, then other peers.
 async fn replicate_file(node: Arc<StorageService>, entry: FileEntry, from: Option<PeerId>) {
     let Some(net) = node.net.clone() else { return };
-    let root = root_hex(&entry.root);
+    let root = Root::from(entry.root);
     if entry.size > node.cfg.max_file_bytes {
         tracing::warn!(%root, bytes = entry.size, "not replicating a file over this node's size limit");
         return;
@@ -394,7 +394,7 @@ async fn fetch_chunk(
             // The peer's bytes fail their proofs or their shape: its fault, not ours.
             Err(e @ (StorageError::ProofFailed(_) | StorageError::InvalidParams(_))) => {
                 node.metrics.peer_bad_segments.inc();
-                tracing::warn!(%peer, root = %root_hex(&entry.root), first, error = %e,
+                tracing::warn!(%peer, root = %Root::from(entry.root), first, error = %e,
                     "peer sent segments that fail their proofs; refused, and the peer is banned");
                 net.ban(peer).await;
                 banned.insert(peer);

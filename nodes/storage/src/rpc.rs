@@ -13,9 +13,8 @@ use bytes::Bytes;
 use jsonrpsee::RpcModule;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
-use zg_merkle::Hash;
 
-use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, Status, StorageRpcServer, parse_root};
+use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, Status, StorageRpcServer};
 use crate::http::App;
 use crate::service::{StorageError, StorageService};
 
@@ -55,10 +54,6 @@ impl From<StorageError> for ErrorObjectOwned {
 /// the call to the service.
 pub(crate) struct RpcHandler(pub(crate) Arc<StorageService>);
 
-fn root(hex: &str) -> Result<Hash, ErrorObjectOwned> {
-    parse_root(hex).map_err(|e| err(code::INVALID_PARAMS, e))
-}
-
 impl StorageRpcServer for RpcHandler {
     fn get_status(&self) -> RpcResult<Status> {
         Ok(self.0.status())
@@ -72,28 +67,26 @@ impl StorageRpcServer for RpcHandler {
         self.0.upload(segments).map_err(Into::into)
     }
 
-    fn get_file_info(&self, root_hex: String) -> RpcResult<Option<FileInfo>> {
-        self.0.info(&root(&root_hex)?).map_err(Into::into)
+    fn get_file_info(&self, root: Root) -> RpcResult<Option<FileInfo>> {
+        self.0.info(&root.0).map_err(Into::into)
     }
 
-    fn check_file_finalized(&self, root_hex: String) -> RpcResult<Option<bool>> {
-        let info = self.0.info(&root(&root_hex)?)?;
+    fn check_file_finalized(&self, root: Root) -> RpcResult<Option<bool>> {
+        let info = self.0.info(&root.0)?;
         Ok(info.map(|i| i.finalized))
     }
 
-    fn missing_segments(&self, root_hex: String) -> RpcResult<Ranges> {
-        self.0.missing(&root(&root_hex)?).map_err(Into::into)
+    fn missing_segments(&self, root: Root) -> RpcResult<Ranges> {
+        self.0.missing(&root.0).map_err(Into::into)
     }
 
-    fn download_segment(&self, root_hex: String, start: u64, end: u64) -> RpcResult<String> {
-        let bytes = self.0.download(&root(&root_hex)?, start, end)?;
+    fn download_segment(&self, root: Root, start: u64, end: u64) -> RpcResult<String> {
+        let bytes = self.0.download(&root.0, start, end)?;
         Ok(B64.encode(bytes))
     }
 
-    fn download_segment_with_proof(&self, root_hex: String, index: u64) -> RpcResult<SegmentWithProof> {
-        self.0
-            .download_with_proof(&root(&root_hex)?, index)
-            .map_err(Into::into)
+    fn download_segment_with_proof(&self, root: Root, index: u64) -> RpcResult<SegmentWithProof> {
+        self.0.download_with_proof(&root.0, index).map_err(Into::into)
     }
 }
 

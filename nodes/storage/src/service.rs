@@ -23,7 +23,7 @@ use zg_node::metrics::Registry;
 use zg_node::p2p::Network;
 use zg_store::{Put, Store, StoreError};
 
-use crate::api::{B64, FileInfo, Ranges, SegmentWithProof, Status, parse_root, root_hex};
+use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, Status};
 use crate::metrics::Metrics;
 use crate::server::StorageConfig;
 use crate::wire::FileProtocol;
@@ -256,7 +256,7 @@ impl StorageService {
     pub(crate) fn info(&self, root: &Hash) -> StorageResult<Option<FileInfo>> {
         if let Some(m) = self.finalized(root)? {
             return Ok(Some(FileInfo {
-                root: root_hex(root),
+                root: Root::from(*root),
                 file_size: m.len(),
                 root_kind: m.tree.kind().to_string(),
                 segment_count: m.segment_count(),
@@ -265,7 +265,7 @@ impl StorageService {
             }));
         }
         Ok(self.pending(root)?.map(|p| FileInfo {
-            root: root_hex(root),
+            root: Root::from(*root),
             file_size: p.size,
             root_kind: p.kind.to_string(),
             segment_count: segment_count(p.size),
@@ -285,7 +285,7 @@ impl StorageService {
         }
         let mut incoming = Vec::with_capacity(segs.len());
         for s in segs {
-            let root = parse_root(&s.root).map_err(StorageError::InvalidParams)?;
+            let root = s.root.0;
             let expected = self.expected_len(s.file_size, s.index)?;
             // base64 is 4 chars per 3 bytes: refuse oversize text before decoding it.
             if s.data.len() > expected.div_ceil(3) * 4 {
@@ -297,9 +297,7 @@ impl StorageService {
             let data = B64.decode(&s.data).map_err(|e| {
                 StorageError::InvalidParams(format!("segment {} data is not base64: {e}", s.index))
             })?;
-            let proof_bytes = hex::decode(&s.proof)
-                .map_err(|e| StorageError::InvalidParams(format!("proof is not hex: {e}")))?;
-            let proof = SegmentProof::from_bytes(&proof_bytes)
+            let proof = SegmentProof::from_bytes(&s.proof.0)
                 .map_err(|e| StorageError::InvalidParams(format!("malformed proof: {e}")))?;
             incoming.push(Incoming {
                 root,
@@ -355,7 +353,7 @@ impl StorageService {
                 Some(p) if p != this => {
                     return Err(StorageError::Conflict(format!(
                         "file {} is being uploaded as {} bytes ({}), not {} bytes ({})",
-                        root_hex(&s.root),
+                        Root::from(s.root),
                         p.size,
                         p.kind,
                         this.size,
@@ -375,11 +373,11 @@ impl StorageService {
                 Ok(true) => {}
                 Ok(false) | Err(_) => {
                     self.metrics.proof_failures.inc();
-                    tracing::warn!(root = %root_hex(&s.root), index = s.index, "rejected a segment that fails its proof");
+                    tracing::warn!(root = %Root::from(s.root), index = s.index, "rejected a segment that fails its proof");
                     return Err(StorageError::ProofFailed(format!(
                         "segment {} fails its proof against {}",
                         s.index,
-                        root_hex(&s.root)
+                        Root::from(s.root)
                     )));
                 }
             }
@@ -480,7 +478,7 @@ impl StorageService {
             .unwrap_or_else(|p| p.into_inner())
             .remove(root);
         self.metrics.files_finalized.inc();
-        tracing::info!(root = %root_hex(root), bytes = p.size, kind = %p.kind, "file finalized");
+        tracing::info!(root = %Root::from(*root), bytes = p.size, kind = %p.kind, "file finalized");
         Ok(())
     }
 
@@ -536,7 +534,7 @@ impl StorageService {
         let Some(p) = self.pending(root)? else {
             return Err(StorageError::NotFound(format!(
                 "no upload of {} in progress",
-                root_hex(root)
+                Root::from(*root)
             )));
         };
         let have = self.store.segment_indices(root);

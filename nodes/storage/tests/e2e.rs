@@ -13,7 +13,7 @@ use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::rpc_params;
 use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
-use zg_storage::api::{FileInfo, SegmentWithProof, root_hex};
+use zg_storage::api::{FileInfo, Root, SegmentWithProof};
 
 struct StorageNode {
     process: NodeProcess,
@@ -171,9 +171,9 @@ fn upload_and_download_every_size_and_both_kinds() {
                 kind.as_str(),
             ]));
             let expected = FileTree::from_data(kind, &bytes).root();
-            assert_eq!(root, root_hex(&expected), "{kind} {len}");
+            assert_eq!(root, Root::from(expected).to_string(), "{kind} {len}");
             if kind == RootKind::Blake3 {
-                assert_eq!(root, root_hex(blake3::hash(&bytes).as_bytes()));
+                assert_eq!(root, Root::from(*blake3::hash(&bytes).as_bytes()).to_string());
             }
             let out = tmp.path().join(format!("out-{len}-{kind}"));
             stdout(&zg(&[
@@ -206,10 +206,10 @@ fn upload_and_download_every_size_and_both_kinds() {
     let p = tmp.path().join(format!("in-{}", SEGMENT_SIZE + 1));
     let roots = stdout(&zg(&["root", p.to_str().unwrap()]));
     let bytes = std::fs::read(&p).unwrap();
-    assert!(roots.contains(&root_hex(blake3::hash(&bytes).as_bytes())));
-    assert!(roots.contains(&root_hex(&FileTree::from_data(RootKind::Keccak, &bytes).root())));
+    assert!(roots.contains(&Root::from(*blake3::hash(&bytes).as_bytes()).to_string()));
+    assert!(roots.contains(&Root::from(FileTree::from_data(RootKind::Keccak, &bytes).root()).to_string()));
     // `zg proof` fetches and verifies a segment's proof.
-    let root = root_hex(blake3::hash(&bytes).as_bytes());
+    let root = Root::from(*blake3::hash(&bytes).as_bytes()).to_string();
     let proof = stdout(&zg(&["proof", &root, "1", "--node", &node.url]));
     assert!(proof.contains("verified true"), "{proof}");
     // Streaming upload over HTTP.
@@ -218,7 +218,7 @@ fn upload_and_download_every_size_and_both_kinds() {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
         v["root"],
-        root_hex(&FileTree::from_data(RootKind::Keccak, &bytes).root())
+        Root::from(FileTree::from_data(RootKind::Keccak, &bytes).root()).to_string()
     );
 }
 
@@ -265,13 +265,19 @@ async fn bad_segments_and_requests_are_refused_and_the_node_keeps_serving() {
             .await
             .is_err()
     );
-    let mut noproof = good(1);
-    noproof.proof = "zz".into();
-    assert!(
-        rpc.request::<(), _>("zgs_uploadSegment", rpc_params![noproof])
-            .await
-            .is_err()
-    );
+    let mut noproof = serde_json::to_value(good(1)).unwrap();
+    noproof["proof"] = "zz".into();
+    let e = rpc
+        .request::<(), _>("zgs_uploadSegment", rpc_params![noproof])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not hex"), "{e}");
+    // A root that is not 32 bytes: invalid params, naming the length.
+    let e = rpc
+        .request::<Option<FileInfo>, _>("zgs_getFileInfo", rpc_params!["0x1234"])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("has 2 bytes, expected 32"), "{e}");
     let mut far = good(1);
     far.index = 99;
     assert!(
@@ -285,7 +291,10 @@ async fn bad_segments_and_requests_are_refused_and_the_node_keeps_serving() {
         .await
         .unwrap();
     let info: Option<FileInfo> = rpc
-        .request("zgs_getFileInfo", rpc_params![root_hex(&tree.root())])
+        .request(
+            "zgs_getFileInfo",
+            rpc_params![Root::from(tree.root()).to_string()],
+        )
         .await
         .unwrap();
     assert!(info.unwrap().finalized);
@@ -331,7 +340,7 @@ async fn bad_segments_and_requests_are_refused_and_the_node_keeps_serving() {
     let (status, _, _) = http(
         &node.host(),
         "GET",
-        &format!("/files/{}", root_hex(&[7; 32])),
+        &format!("/files/{}", Root::from([7; 32])),
         &[],
         &[],
     );
@@ -357,7 +366,7 @@ fn kill_9_mid_upload_then_resume() {
         .spawn()
         .unwrap();
     // Wait until part of the file is on the node, then kill it hard.
-    let root = root_hex(blake3::hash(&bytes).as_bytes());
+    let root = Root::from(*blake3::hash(&bytes).as_bytes()).to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rpc = HttpClientBuilder::default().build(&node.url).unwrap();
     let start = Instant::now();
@@ -422,7 +431,7 @@ fn three_nodes_replicate_and_a_replacement_refills_from_peers() {
     let big = data(3 * SEGMENT_SIZE * 4 + 1, 7);
     let (status, _, body) = http(&a.host(), "PUT", "/files", &[], &big);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let big_root = root_hex(blake3::hash(&big).as_bytes());
+    let big_root = Root::from(*blake3::hash(&big).as_bytes()).to_string();
     assert!(String::from_utf8_lossy(&body).contains(&big_root));
     let small = data(SEGMENT_SIZE + 5, 8);
     let small_path = write_file(tmp.path(), "small", &small);
@@ -500,7 +509,7 @@ fn three_nodes_replicate_and_a_replacement_refills_from_peers() {
     let poisoned = data(2 * SEGMENT_SIZE, 9);
     let (status, _, _) = http(&bad.host(), "PUT", "/files", &[], &poisoned);
     assert_eq!(status, 200);
-    let poisoned_root = root_hex(blake3::hash(&poisoned).as_bytes());
+    let poisoned_root = Root::from(*blake3::hash(&poisoned).as_bytes()).to_string();
     wait_for("the bad peer is refused", || {
         a.metric("zg_storage_peer_bad_segments_total") >= 1
     });
@@ -562,6 +571,10 @@ async fn hostile_storage_peer_is_refused_and_the_node_keeps_serving() {
             node.metric("zg_p2p_gossip_rejected_total") == 1
         });
         // Clients are still served.
-        assert!(node.file(&root_hex(blake3::hash(&file).as_bytes())).unwrap() == file);
+        assert!(
+            node.file(&Root::from(*blake3::hash(&file).as_bytes()).to_string())
+                .unwrap()
+                == file
+        );
     });
 }
