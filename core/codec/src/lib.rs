@@ -206,10 +206,56 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes fields into a growing buffer.
+/// Where a [`Writer`] puts bytes: a growing `Vec`, or a fixed array for headers
+/// (no allocation on hot paths).
+pub trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+    /// Bytes held.
+    fn len(&self) -> usize;
+    /// Whether nothing is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+/// An `N`-byte array filled front to back.
+#[derive(Debug, Clone)]
+pub struct Fixed<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Sink for Fixed<N> {
+    /// # Panics
+    /// Past `N` bytes: a bug in that format's writer, which its round-trip test catches.
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        assert!(end <= N, "a {N}-byte format wrote {end} bytes");
+        self.bytes[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// Writes fields, little-endian, into a [`Sink`]: a growing buffer by default, or
+/// a fixed array ([`Writer::fixed`]).
 #[derive(Debug, Default, Clone)]
-pub struct Writer {
-    bytes: Vec<u8>,
+pub struct Writer<S: Sink = Vec<u8>> {
+    bytes: S,
 }
 
 impl Writer {
@@ -220,16 +266,48 @@ impl Writer {
         }
     }
 
+    /// The bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl<const N: usize> Writer<Fixed<N>> {
+    /// A writer for a format of exactly `N` bytes (a header).
+    pub fn fixed() -> Self {
+        Self {
+            bytes: Fixed {
+                bytes: [0; N],
+                len: 0,
+            },
+        }
+    }
+
+    /// The `N` bytes.
+    ///
+    /// # Panics
+    /// When fewer than `N` bytes were written: a bug in that format's writer, which
+    /// its round-trip test catches.
+    pub fn into_array(self) -> [u8; N] {
+        assert_eq!(
+            self.bytes.len, N,
+            "a {N}-byte format wrote {} bytes",
+            self.bytes.len
+        );
+        self.bytes.bytes
+    }
+}
+
+impl<S: Sink> Writer<S> {
     /// Appends bytes.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        self.bytes.extend_from_slice(b);
+        self.bytes.put(b);
         self
     }
 
     /// Appends one byte.
     pub fn tag(&mut self, b: u8) -> &mut Self {
-        self.bytes.push(b);
-        self
+        self.bytes(&[b])
     }
 
     /// Appends a little-endian u16.
@@ -252,6 +330,18 @@ impl Writer {
         self.bytes(&v.to_le_bytes())
     }
 
+    /// `n` zero bytes (reserved fields, padding).
+    pub fn zeros(&mut self, n: usize) -> &mut Self {
+        const ZEROS: [u8; 64] = [0; 64];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(ZEROS.len());
+            self.bytes(&ZEROS[..k]);
+            left -= k;
+        }
+        self
+    }
+
     /// Bytes written so far.
     pub fn len(&self) -> usize {
         self.bytes.len()
@@ -261,29 +351,6 @@ impl Writer {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
-
-    /// `n` zero bytes (reserved fields, padding).
-    pub fn zeros(&mut self, n: usize) -> &mut Self {
-        self.bytes.resize(self.bytes.len() + n, 0);
-        self
-    }
-
-    /// The bytes.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
-    }
-
-    /// The bytes of a fixed-size format (a header) as an array.
-    ///
-    /// # Panics
-    /// When `N` bytes were not written: a bug in that format's writer, which its
-    /// round-trip test catches.
-    pub fn into_array<const N: usize>(self) -> [u8; N] {
-        let len = self.bytes.len();
-        self.bytes
-            .try_into()
-            .unwrap_or_else(|_| panic!("a {N}-byte format wrote {len} bytes"))
-    }
 }
 
 #[cfg(test)]
@@ -292,12 +359,9 @@ mod tests {
 
     #[test]
     fn every_field_round_trips_and_short_input_is_a_typed_error() {
-        let mut w = Writer::default();
+        let mut w = Writer::with_capacity(0);
         w.tag(1).u16(2).u32(3).u64(4).u128(5).bytes(&[9; 32]);
         let bytes = w.into_bytes();
-        let mut fixed = Writer::default();
-        fixed.u16(7).zeros(2);
-        assert_eq!(fixed.into_array::<4>(), [7, 0, 0, 0]);
         let mut r = Reader::new("t", &bytes);
         r.tag(1).unwrap();
         assert_eq!(r.u16().unwrap(), 2);
@@ -321,6 +385,23 @@ mod tests {
                 "cut {cut}"
             );
         }
+    }
+
+    #[test]
+    fn fixed_writers_fill_arrays_and_zeros_span_any_length() {
+        let mut fixed = Writer::<Fixed<4>>::fixed();
+        fixed.u16(7).zeros(2);
+        assert_eq!(fixed.into_array(), [7, 0, 0, 0]);
+        let mut long = Writer::with_capacity(0);
+        long.zeros(130).tag(1);
+        assert_eq!(long.len(), 131);
+        assert_eq!(long.into_bytes()[129..], [0, 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "a 2-byte format wrote 4 bytes")]
+    fn a_fixed_writer_refuses_to_run_past_its_size() {
+        Writer::<Fixed<2>>::fixed().u32(1);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use std::ops::Deref;
 
-use zg_codec::{Reader, Writer};
+use zg_codec::{Fixed, Reader, Writer};
 
 /// Records start at multiples of this many bytes.
 pub const ALIGN: u64 = 4096;
@@ -132,7 +132,7 @@ impl RecordHeader {
 
     /// The header's 128 bytes.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut w = Writer::with_capacity(HEADER_LEN);
+        let mut w = Writer::<Fixed<HEADER_LEN>>::fixed();
         w.bytes(&MAGIC)
             .tag(VERSION)
             .tag(self.kind as u8)
@@ -144,7 +144,7 @@ impl RecordHeader {
             .bytes(&self.key)
             .bytes(&self.payload_hash)
             .zeros(HEADER_LEN - CHECKED_LEN);
-        let mut out: [u8; HEADER_LEN] = w.into_array();
+        let mut out = w.into_array();
         let check = blake3::hash(&out[..CHECKED_LEN]);
         out[CHECKED_LEN..CHECKED_LEN + 16].copy_from_slice(&check.as_bytes()[..16]);
         out

@@ -1,6 +1,6 @@
 //! The fixed shard header, and a shard as one checked record.
 
-use zg_codec::{Reader, Writer};
+use zg_codec::{Fixed, Reader, Writer};
 
 use crate::{ErasureError, Result};
 
@@ -120,7 +120,7 @@ impl ShardHeader {
 
     /// The 72 bytes of fields the checksum covers.
     fn fields(&self) -> [u8; FIELDS_LEN] {
-        let mut w = Writer::with_capacity(FIELDS_LEN);
+        let mut w = Writer::<Fixed<FIELDS_LEN>>::fixed();
         w.bytes(&MAGIC)
             .tag(VERSION)
             .zeros(3)
