@@ -342,6 +342,8 @@ fn intake_pair(keys: &[PrivateKeySigner], runtime: Arc<tokio::runtime::Runtime>)
                 coinbase: Address::ZERO,
                 genesis_timestamp: 0,
                 alloc: peer_alloc.clone(),
+                // As zg-chain starts its chain: with the system contracts.
+                system: Some(zg_evm::system::SystemConfig::default()),
             };
             let store = BlockLog::open_path(dir.path()).expect("log opens");
             let mut chain = Chain::open(config, store).expect("chain opens");

@@ -27,6 +27,26 @@ pub struct SubmissionRecord {
     pub root: Hash,
 }
 
+/// Checks a submission's nodes and says where the flow must be zero-filled to before
+/// they go in: the flow's length, or the next segment boundary when the submission
+/// would straddle one from a non-aligned start (0G's `FlowTreeLib.pad`).
+fn submission_pad(length: u64, nodes: &[SubmissionNode]) -> Result<u64> {
+    let Some(first) = nodes.first() else {
+        return Err(MerkleError::Flow("a submission needs at least one node"));
+    };
+    if nodes.windows(2).any(|w| w[1].height >= w[0].height) || first.height > MAX_HEIGHT - 1 {
+        return Err(MerkleError::Flow(
+            "submission node heights must strictly decrease",
+        ));
+    }
+    let size: u64 = nodes.iter().map(|n| 1u64 << n.height).sum();
+    let start = next_align(length, first.height);
+    if !start.is_multiple_of(SPS) && start / SPS != (start + size - 1) / SPS {
+        return Ok(start + SPS - start % SPS);
+    }
+    Ok(length)
+}
+
 /// The append-only flow tree with every complete node kept, so proofs can be
 /// served against any past root.
 #[derive(Clone, Debug, Default)]
@@ -97,80 +117,16 @@ impl FlowTree {
         Some(hash_pair(&left, &right))
     }
 
-    /// Stores a complete node at `start` and every parent it completes.
-    fn place(&mut self, root: Hash, height: u32, start: u64) {
-        let (mut h, mut i, mut hash) = (height, start >> height, root);
-        loop {
-            self.nodes.insert((h, i), hash);
-            if i % 2 == 0 || h >= MAX_HEIGHT {
-                break;
-            }
-            // Everything left of `start` is filled, so the left sibling is stored.
-            let Some(left) = self.nodes.get(&(h, i - 1)) else {
-                break;
-            };
-            hash = hash_pair(left, &hash);
-            h += 1;
-            i /= 2;
-        }
-        self.length = start + (1 << height);
-    }
-
-    /// Fills sectors `self.length..to` with zero subtrees.
-    fn fill_zeros(&mut self, to: u64) {
-        while self.length < to {
-            let at = self.length;
-            let align = if at == 0 { MAX_HEIGHT } else { at.trailing_zeros() };
-            let height = align.min(63 - (to - at).leading_zeros());
-            self.place(zero_hash(height), height, at);
-        }
-    }
-
     /// Appends one node of `2^height` sectors at the next aligned position;
     /// returns its first sector.
     pub fn insert_node(&mut self, root: Hash, height: u32) -> Result<u64> {
-        if height > MAX_HEIGHT - 1 {
-            return Err(MerkleError::Flow("node height exceeds the flow's capacity"));
-        }
-        let start = next_align(self.length, height);
-        if start
-            .checked_add(1 << height)
-            .is_none_or(|end| end > 1 << MAX_HEIGHT)
-        {
-            return Err(MerkleError::Flow("flow is full"));
-        }
-        self.fill_zeros(start);
-        self.place(root, height, start);
-        Ok(start)
+        Appender::insert_node(self, root, height)
     }
 
     /// Appends a file's submission nodes (largest first, as
     /// [`crate::keccak_tree::KeccakTree::submission_nodes`] gives them).
     pub fn append_submission(&mut self, nodes: &[SubmissionNode]) -> Result<SubmissionRecord> {
-        let Some(first) = nodes.first() else {
-            return Err(MerkleError::Flow("a submission needs at least one node"));
-        };
-        if nodes.windows(2).any(|w| w[1].height >= w[0].height) || first.height > MAX_HEIGHT - 1 {
-            return Err(MerkleError::Flow(
-                "submission node heights must strictly decrease",
-            ));
-        }
-        let size: u64 = nodes.iter().map(|n| 1u64 << n.height).sum();
-        let start = next_align(self.length, first.height);
-        // 0G's pad: a start inside a segment must not straddle into the next one.
-        if !start.is_multiple_of(SPS) && start / SPS != (start + size - 1) / SPS {
-            self.fill_zeros(start + SPS - start % SPS);
-        }
-        let mut first_start = None;
-        for node in nodes {
-            let at = self.insert_node(node.root, node.height)?;
-            first_start.get_or_insert(at);
-        }
-        Ok(SubmissionRecord {
-            start: first_start.unwrap_or_default(),
-            end: self.length,
-            root: self.root(),
-        })
+        Appender::append_submission(self, nodes)
     }
 
     /// A proof of the node of height `height` starting at sector `start`
@@ -204,6 +160,177 @@ impl FlowTree {
             lemma.push(self.root_at(length)?);
         }
         KeccakProof::from_parts(lemma, path)
+    }
+}
+
+/// How both flows grow: complete nodes placed at aligned positions, gaps filled with
+/// zero subtrees. Each flow says only how it keeps a placed node.
+trait Appender {
+    fn length(&self) -> u64;
+
+    /// Keeps a complete node at `start` (aligned, at the current length).
+    fn place(&mut self, root: Hash, height: u32, start: u64);
+
+    /// Fills sectors up to `to` with zero subtrees.
+    fn fill_zeros(&mut self, to: u64) {
+        while self.length() < to {
+            let at = self.length();
+            let align = if at == 0 { MAX_HEIGHT } else { at.trailing_zeros() };
+            let height = align.min(63 - (to - at).leading_zeros());
+            self.place(zero_hash(height), height, at);
+        }
+    }
+
+    fn insert_node(&mut self, root: Hash, height: u32) -> Result<u64> {
+        if height > MAX_HEIGHT - 1 {
+            return Err(MerkleError::Flow("node height exceeds the flow's capacity"));
+        }
+        let start = next_align(self.length(), height);
+        if start
+            .checked_add(1 << height)
+            .is_none_or(|end| end > 1 << MAX_HEIGHT)
+        {
+            return Err(MerkleError::Flow("flow is full"));
+        }
+        self.fill_zeros(start);
+        self.place(root, height, start);
+        Ok(start)
+    }
+
+    fn append_submission(&mut self, nodes: &[SubmissionNode]) -> Result<SubmissionRecord> {
+        let pad_to = submission_pad(self.length(), nodes)?;
+        self.fill_zeros(pad_to);
+        let mut first_start = None;
+        for node in nodes {
+            let at = self.insert_node(node.root, node.height)?;
+            first_start.get_or_insert(at);
+        }
+        Ok(SubmissionRecord {
+            start: first_start.unwrap_or_default(),
+            end: self.length(),
+            root: self.root(),
+        })
+    }
+
+    fn root(&self) -> Hash;
+}
+
+impl Appender for FlowTree {
+    fn length(&self) -> u64 {
+        self.length
+    }
+
+    fn root(&self) -> Hash {
+        FlowTree::root(self)
+    }
+
+    /// Stores the node and every parent it completes.
+    fn place(&mut self, root: Hash, height: u32, start: u64) {
+        let (mut h, mut i, mut hash) = (height, start >> height, root);
+        loop {
+            self.nodes.insert((h, i), hash);
+            if i % 2 == 0 || h >= MAX_HEIGHT {
+                break;
+            }
+            // Everything left of `start` is filled, so the left sibling is stored.
+            let Some(left) = self.nodes.get(&(h, i - 1)) else {
+                break;
+            };
+            hash = hash_pair(left, &hash);
+            h += 1;
+            i /= 2;
+        }
+        self.length = start + (1 << height);
+    }
+}
+
+/// The flow as a contract keeps it: its length and one hash per height (the
+/// complete node ending at the current length, where the length's bit at that
+/// height is set), enough to append and to compute the root, but not to prove.
+/// Appends land where [`FlowTree`]'s do, and roots agree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowFrontier {
+    length: u64,
+    /// `frontier[h]`: the complete node of height `h` ending where the nodes above it
+    /// end; meaningful only when bit `h` of `length` is set.
+    frontier: [Hash; MAX_HEIGHT as usize + 1],
+}
+
+impl FlowFrontier {
+    /// A flow whose first sector is `identifier`, as 0G's contract starts it.
+    pub fn with_identifier(identifier: Hash) -> Self {
+        let mut frontier = [Hash::default(); MAX_HEIGHT as usize + 1];
+        frontier[0] = identifier;
+        Self { length: 1, frontier }
+    }
+
+    /// A frontier from its parts (as stored); `frontier[h]` is read where bit `h` of
+    /// `length` is set.
+    pub fn from_parts(length: u64, frontier: [Hash; MAX_HEIGHT as usize + 1]) -> Self {
+        Self { length, frontier }
+    }
+
+    /// Sectors in the flow, gaps included.
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    /// Whether nothing was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// The node of height `height` the frontier keeps: where bit `height` of the length is set.
+    pub fn node(&self, height: u32) -> Option<Hash> {
+        (height <= MAX_HEIGHT && self.length >> height & 1 == 1).then(|| self.frontier[height as usize])
+    }
+
+    /// The current root: the complete tree of height `ceil(log2 length)`, zero sectors past the end.
+    pub fn root(&self) -> Hash {
+        let top = ceil_log2(self.length);
+        if self.length == 1 << top {
+            return self.frontier[top as usize];
+        }
+        // The node holding the flow's end, bottom-up; `None` while it is all zeros.
+        let mut partial: Option<Hash> = None;
+        for h in 0..top {
+            partial = if self.length >> h & 1 == 1 {
+                Some(hash_pair(
+                    &self.frontier[h as usize],
+                    &partial.unwrap_or_else(|| zero_hash(h)),
+                ))
+            } else {
+                partial.map(|p| hash_pair(&p, &zero_hash(h)))
+            };
+        }
+        partial.unwrap_or_else(|| zero_hash(top))
+    }
+
+    /// Appends a file's submission nodes (largest first) as [`FlowTree::append_submission`] does.
+    pub fn append_submission(&mut self, nodes: &[SubmissionNode]) -> Result<SubmissionRecord> {
+        Appender::append_submission(self, nodes)
+    }
+}
+
+impl Appender for FlowFrontier {
+    fn length(&self) -> u64 {
+        self.length
+    }
+
+    fn root(&self) -> Hash {
+        FlowFrontier::root(self)
+    }
+
+    /// Folds the node into the frontier, merging the completed left siblings.
+    fn place(&mut self, root: Hash, height: u32, start: u64) {
+        let (mut h, mut index, mut hash) = (height, start >> height, root);
+        while index % 2 == 1 && h < MAX_HEIGHT {
+            hash = hash_pair(&self.frontier[h as usize], &hash);
+            h += 1;
+            index /= 2;
+        }
+        self.frontier[h as usize] = hash;
+        self.length = start + (1 << height);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Flow tree against a naive leaf-array model of 0G's Flow contract.
 
 use rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
-use zg_merkle::flow::{FlowTree, verify_node};
+use zg_merkle::flow::{FlowFrontier, FlowTree, verify_node};
 use zg_merkle::keccak_tree::{KeccakProof, KeccakTree, hash_pair, keccak256, zero_hash};
 use zg_merkle::{Hash, MerkleError};
 
@@ -121,6 +121,45 @@ fn flow_matches_naive_model_and_proves_against_past_roots() {
             at += 1 << node.height;
         }
         assert_eq!(flow.root_at(record.end).unwrap(), record.root);
+    }
+}
+
+/// The contract's frontier (length and one node per height) places every submission
+/// where the full tree does and has the same root after each, also when rebuilt
+/// from its stored parts, for files from 1 byte to 600 KB and nodes of single sectors.
+#[test]
+fn frontier_agrees_with_the_full_flow() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let id = keccak256(b"flow identifier");
+    let mut flow = FlowTree::with_identifier(id);
+    let mut frontier = FlowFrontier::with_identifier(id);
+    assert_eq!(frontier.root(), flow.root());
+    for round in 0..200 {
+        let len = match rng.random_range(0..4) {
+            0 => rng.random_range(1..300),
+            1 => rng.random_range(300..5000),
+            2 => rng.random_range(5000..70_000),
+            _ => rng.random_range(200_000..600_000),
+        };
+        let mut file = vec![0u8; len];
+        rng.fill_bytes(&mut file);
+        let nodes = KeccakTree::from_data(&file).submission_nodes().to_vec();
+        let expected = flow.append_submission(&nodes).unwrap();
+        assert_eq!(
+            frontier.append_submission(&nodes).unwrap(),
+            expected,
+            "round {round}"
+        );
+        assert_eq!(frontier.len(), flow.len());
+        let mut parts = [[0u8; 32]; 64];
+        for (h, node) in parts.iter_mut().enumerate() {
+            *node = frontier.node(h as u32).unwrap_or_default();
+        }
+        assert_eq!(frontier.node(64), None);
+        assert_eq!(
+            FlowFrontier::from_parts(frontier.len(), parts).root(),
+            expected.root
+        );
     }
 }
 

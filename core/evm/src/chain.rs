@@ -7,7 +7,7 @@ use alloy_consensus::transaction::Recovered;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
-use alloy_primitives::{Address, B256, Bloom, Bytes, KECCAK256_EMPTY, U256};
+use alloy_primitives::{Address, B256, Bloom, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use alloy_trie::EMPTY_ROOT_HASH;
 
@@ -15,7 +15,8 @@ use super::executor::{
     self, BlockContext, CallRequest, CallResult, ExecConfig, ExecError, TxError, TxOutcome,
 };
 use super::log::{BlockLog, LogError};
-use super::state::{AccountChange, State, StateChanges};
+use super::state::{AccountChange, SlotChange, State, StateChanges};
+use super::system::{self, SystemConfig};
 
 /// Errors of a chain.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,10 @@ pub struct ChainConfig {
     pub genesis_timestamp: u64,
     /// Prefunded accounts.
     pub alloc: Vec<(Address, U256)>,
+    /// The system contracts' genesis state (0G's Flow and market at
+    /// [`crate::system::FLOW_ADDRESS`] and [`crate::system::MARKET_ADDRESS`]); `None`
+    /// leaves their accounts empty, as on a plain Ethereum chain.
+    pub system: Option<SystemConfig>,
 }
 
 /// A sealed block with its transactions and receipts.
@@ -489,12 +494,28 @@ fn genesis_record(config: &ChainConfig) -> BlockRecord {
             storage: Vec::new(),
         })
         .collect();
-    accounts.sort_unstable_by_key(|a| a.address);
+    let mut codes = Vec::new();
+    for account in config.system.iter().flat_map(system::genesis_accounts) {
+        accounts.push(AccountChange {
+            address: account.address,
+            destroyed: false,
+            storage_cleared: false,
+            nonce: 0,
+            balance: U256::ZERO,
+            code_hash: keccak256(&account.code),
+            storage: account
+                .storage
+                .into_iter()
+                .map(|(key, value)| SlotChange { key, value })
+                .collect(),
+        });
+        codes.push(account.code);
+    }
+    codes.dedup();
+    // A prefunded account at a system address keeps the system contract (listed first).
+    accounts.sort_by_key(|a| (a.address, a.code_hash == KECCAK256_EMPTY));
     accounts.dedup_by_key(|a| a.address);
-    let changes = StateChanges {
-        accounts,
-        codes: Vec::new(),
-    };
+    let changes = StateChanges { accounts, codes };
     let mut state = State::new();
     state.apply(&changes);
     let header = Header {

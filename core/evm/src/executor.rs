@@ -19,6 +19,7 @@ use revm::primitives::hardfork::SpecId;
 use revm::{Context, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
 
 use super::state::{BlockOverlay, State, StateChanges};
+use super::system::SystemPrecompiles;
 
 /// Largest raw transaction accepted (geth's pool limit is 128 KiB).
 pub const MAX_TX_BYTES: usize = 128 * 1024;
@@ -347,7 +348,8 @@ pub fn execute_block(
             cfg.spec = config.spec;
         })
         .with_block(block.block_env())
-        .build_mainnet();
+        .build_mainnet()
+        .with_precompiles(SystemPrecompiles::new(config.spec));
     let mut out = ExecutedBlock {
         included: Vec::with_capacity(txs.len()),
         ..Default::default()
@@ -508,7 +510,8 @@ pub fn call(
             cfg.disable_base_fee = gas_price == 0;
         })
         .with_block(block.block_env())
-        .build_mainnet();
+        .build_mainnet()
+        .with_precompiles(SystemPrecompiles::new(config.spec));
     let tx = TxEnv {
         tx_type: 0,
         caller,

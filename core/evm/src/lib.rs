@@ -2,7 +2,8 @@
 //!
 //! EVM execution for zg's chain: signed Ethereum transactions (legacy, EIP-2930,
 //! EIP-1559) executed in blocks by revm, with receipts, logs, blooms and
-//! Merkle-Patricia roots, persisted to a crash-safe block log.
+//! Merkle-Patricia roots, persisted to a crash-safe block log. The [`system`]
+//! contracts (0G's Flow and storage market) run as Rust at fixed addresses.
 //!
 //! ```
 //! use zg_evm::{BlockLog, Chain, ChainConfig};
@@ -14,6 +15,7 @@
 //!     coinbase: Address::ZERO,
 //!     genesis_timestamp: 0,
 //!     alloc: vec![(Address::repeat_byte(1), U256::from(10u64).pow(U256::from(21u64)))],
+//!     system: None,
 //! };
 //! let chain = Chain::open(config, BlockLog::in_memory()).unwrap();
 //! assert_eq!(chain.head().header.number, 0);
@@ -26,6 +28,7 @@ pub mod contracts;
 mod executor;
 mod log;
 mod state;
+pub mod system;
 mod trie;
 
 pub use chain::{Chain, ChainBlock, ChainConfig, ChainError, EstimateError, Produced};

@@ -36,6 +36,7 @@ fn config(funded: &[Address]) -> ChainConfig {
         coinbase: Address::repeat_byte(0xcb),
         genesis_timestamp: 1_700_000_000,
         alloc: funded.iter().map(|a| (*a, ether(1000))).collect(),
+        system: None,
     }
 }
 

@@ -12,6 +12,8 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, U256};
 use anyhow::Context as _;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use zg_contracts::DEFAULT_PRICE_PER_SECTOR;
+use zg_evm::system::SystemConfig;
 use zg_evm::{BlockLog, Chain, ChainConfig};
 
 use crate::rpc::rpc_module;
@@ -54,6 +56,8 @@ pub struct ChainNodeConfig {
     pub max_batch: u32,
     /// Most simultaneous connections.
     pub max_connections: u32,
+    /// Wei per 256-byte sector 0G's Flow charges (the market's `pricePerSector`).
+    pub price_per_sector: U256,
 }
 
 impl Default for ChainNodeConfig {
@@ -73,6 +77,7 @@ impl Default for ChainNodeConfig {
             max_response_bytes: 64 << 20,
             max_batch: 1000,
             max_connections: 256,
+            price_per_sector: U256::from(DEFAULT_PRICE_PER_SECTOR),
         }
     }
 }
@@ -142,6 +147,9 @@ impl ChainNode {
                 .map(|a| (a.address, U256::from(config.balance_ether) * wei_per_ether))
                 .chain(config.extra_alloc.iter().copied())
                 .collect(),
+            system: Some(SystemConfig {
+                price_per_sector: config.price_per_sector,
+            }),
         };
         let store = match &config.data_dir {
             Some(dir) => BlockLog::open_path(dir)
@@ -240,4 +248,9 @@ pub fn print_accounts(node: &ChainNode, mnemonic: &str, balance_ether: u64) {
     for (i, account) in node.accounts().iter().enumerate() {
         println!("    ({i}) {}  key {}", account.address, account.private_key);
     }
+    println!(
+        "  0G Flow {}  ·  storage market {} (pricePerSector() wei per 256-byte sector)",
+        zg_contracts::FLOW_ADDRESS,
+        zg_contracts::MARKET_ADDRESS
+    );
 }

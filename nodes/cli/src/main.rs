@@ -100,6 +100,9 @@ enum Cmd {
         /// Seconds between blocks; without it a block is made as soon as transactions arrive.
         #[arg(long)]
         block_time: Option<f64>,
+        /// Wei per 256-byte sector that 0G's Flow charges a submission.
+        #[arg(long, default_value_t = zg_contracts::DEFAULT_PRICE_PER_SECTOR)]
+        price_per_sector: u64,
     },
 }
 
@@ -291,6 +294,7 @@ async fn run() -> anyhow::Result<()> {
             chain_listen,
             chain_id,
             block_time,
+            price_per_sector,
         } => {
             let block_time = zg_chain::block_time(block_time)?;
             let chain = ChainNode::start(ChainNodeConfig {
@@ -298,6 +302,7 @@ async fn run() -> anyhow::Result<()> {
                 data_dir: Some(data_dir.join("chain")),
                 chain_id,
                 block_time,
+                price_per_sector: alloy_primitives::U256::from(price_per_sector),
                 ..ChainNodeConfig::default()
             })
             .await

@@ -1,14 +1,11 @@
 //! `zg devnet`: the real `zg` binary starts a local network in one process.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::{DEV_ADDRESS, Devnet};
 use serde_json::{Value, json};
-use zg_node::harness::binary;
-
-// Dev account 0 of the default mnemonic.
-const DEV_ADDRESS: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
 /// A JSON-RPC call's result; an error answer fails the test.
 async fn rpc(url: &str, method: &str, params: Value) -> Value {
@@ -29,50 +26,9 @@ async fn rpc(url: &str, method: &str, params: Value) -> Value {
 /// all answer, each pair replicates between its nodes; Ctrl-C stops them cleanly.
 #[tokio::test(flavor = "multi_thread")]
 async fn devnet_serves_chain_storage_and_da() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(binary("zg"))
-        .args([
-            "devnet",
-            "--chain-listen",
-            "127.0.0.1:0",
-            "--storage-listen",
-            "127.0.0.1:0",
-            "--da-listen",
-            "127.0.0.1:0",
-            "--p2p-listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--storage-p2p-listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--nodes",
-            "2",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("zg devnet starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let (mut chain_url, mut storage_urls, mut da_urls) = (None, Vec::new(), Vec::new());
-    let mut line = String::new();
-    while chain_url.is_none() || storage_urls.len() < 2 || da_urls.len() < 2 {
-        line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "devnet exited early");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .map(str::to_owned);
-        if line.trim_start().starts_with("chain node") {
-            chain_url = url;
-        } else if line.trim_start().starts_with("storage node") {
-            storage_urls.extend(url);
-        } else if line.trim_start().starts_with("DA node") {
-            da_urls.extend(url);
-        }
-    }
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let chain_url = chain_url.unwrap();
+    let devnet = Devnet::start(2, &[]);
+    let (storage_urls, da_urls) = (devnet.storage_urls.clone(), devnet.da_urls.clone());
+    let chain_url = devnet.chain_url.clone();
     assert_eq!(rpc(&chain_url, "eth_chainId", json!([])).await, json!("0x7a69"));
     let balance = rpc(&chain_url, "eth_getBalance", json!([DEV_ADDRESS, "latest"])).await;
     assert_ne!(balance, json!("0x0"), "dev account 0 is funded");
@@ -127,12 +83,7 @@ async fn devnet_serves_chain_storage_and_da() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(other.payload(&header.id).await.unwrap(), b"hello DA");
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
+    let dir = devnet.interrupt();
     assert!(dir.path().join("chain").join(zg_evm::LOG_FILE).exists());
     assert!(dir.path().join("da").join(zg_node::identity::KEY_FILE).exists());
     assert!(dir.path().join("da-1").join(zg_node::identity::KEY_FILE).exists());

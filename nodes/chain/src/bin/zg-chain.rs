@@ -34,6 +34,9 @@ struct Args {
     /// Gas limit of every block.
     #[arg(long, default_value_t = 30_000_000)]
     gas_limit: u64,
+    /// Wei per 256-byte sector that 0G's Flow charges a submission.
+    #[arg(long, default_value_t = zg_contracts::DEFAULT_PRICE_PER_SECTOR)]
+    price_per_sector: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +57,7 @@ async fn run() -> anyhow::Result<()> {
         accounts: args.accounts,
         balance_ether: args.balance,
         gas_limit: args.gas_limit,
+        price_per_sector: alloy_primitives::U256::from(args.price_per_sector),
         ..ChainNodeConfig::default()
     })
     .await?;

@@ -1,0 +1,146 @@
+//! A `zg devnet` started by its real binary on free loopback ports, and the npm
+//! packages 0G's users run (installed once from the lockfile in `tests/sdk`).
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use zg_node::harness::binary;
+
+/// Dev account 0 of the default mnemonic, and its key (printed by `zg devnet`).
+pub(crate) const DEV_ADDRESS: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+pub(crate) const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// A running devnet and where its nodes answer; killed on drop.
+pub(crate) struct Devnet {
+    pub(crate) child: Child,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) chain_url: String,
+    pub(crate) storage_urls: Vec<String>,
+    pub(crate) da_urls: Vec<String>,
+}
+
+impl Devnet {
+    /// `zg devnet --nodes N` on free ports, in a fresh directory; returns once every
+    /// node has printed its address.
+    pub(crate) fn start(nodes: usize, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(binary("zg"))
+            .args([
+                "devnet",
+                "--chain-listen",
+                "127.0.0.1:0",
+                "--storage-listen",
+                "127.0.0.1:0",
+                "--da-listen",
+                "127.0.0.1:0",
+                "--p2p-listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--storage-p2p-listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--nodes",
+                &nodes.to_string(),
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("zg devnet starts");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (mut chain_url, mut storage_urls, mut da_urls) = (None, Vec::new(), Vec::new());
+        let mut line = String::new();
+        while chain_url.is_none() || storage_urls.len() < nodes || da_urls.len() < nodes {
+            line.clear();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "devnet exited early");
+            let url = line
+                .split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(str::to_owned);
+            if line.trim_start().starts_with("chain node") {
+                chain_url = url;
+            } else if line.trim_start().starts_with("storage node") {
+                storage_urls.extend(url);
+            } else if line.trim_start().starts_with("DA node") {
+                da_urls.extend(url);
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Self {
+            child,
+            dir,
+            chain_url: chain_url.unwrap(),
+            storage_urls,
+            da_urls,
+        }
+    }
+
+    /// Ctrl-C: every node stops cleanly.
+    pub(crate) fn interrupt(mut self) -> tempfile::TempDir {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(self.child.wait().unwrap().success());
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `tests/sdk`, with its npm packages installed from the lockfile (once per test run;
+/// `npm ci` needs the registry, or a cache that holds them).
+pub(crate) fn sdk_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+        let lock = dir.join("package-lock.json");
+        let stamp = dir.join("node_modules/.package-lock.json");
+        let fresh = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+        if fresh(&stamp).is_none() || fresh(&stamp) < fresh(&lock) {
+            let status = Command::new("npm")
+                .args([
+                    "ci",
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    "--loglevel=error",
+                ])
+                .current_dir(&dir)
+                .status()
+                .expect("npm runs (node 20 and npm are needed for the SDK tests)");
+            assert!(status.success(), "npm ci in {} failed", dir.display());
+        }
+        dir
+    })
+}
+
+/// Runs `node tests/sdk/<script> args…`; its stdout, or the test fails with its output.
+pub(crate) fn node_script(script: &str, args: &[&str]) -> String {
+    let dir = sdk_dir();
+    let out = Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "node {script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
