@@ -1,4 +1,4 @@
-//! Storage replication messages on arbitrary bytes: file announcements, requests and
+//! Storage replication messages (and followed Flow entries) on arbitrary bytes: file announcements, requests and
 //! responses parse to an error or to a value that encodes back to the same bytes;
 //! segments in a parsed response go through proof parsing and verification against a
 //! real file's root, which must never accept them unless they are that file's bytes.
@@ -7,6 +7,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use zg_file::flow::FlowEntry;
 use zg_file::replica::{FileEntry, FileRequest, FileResponse};
 use zg_merkle::{FileHasher, FileTree, RootKind, SegmentProof};
 
@@ -25,6 +26,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, bytes)) = data.split_first() else {
         return;
     };
+    // A followed Flow entry as the store keeps it.
+    if which == 0xff {
+        if let Ok(e) = FlowEntry::decode(bytes) {
+            assert_eq!(e.encode(), bytes);
+            assert!(e.nodes.len() <= 4);
+        }
+        return;
+    }
     match which % 3 {
         0 => {
             if let Ok(e) = FileEntry::from_announcement(bytes) {

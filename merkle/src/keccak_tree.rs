@@ -99,6 +99,18 @@ pub fn submission_node_sizes(file_len: u64) -> Vec<u64> {
         .collect()
 }
 
+/// A file's root from its submission nodes (largest first), as a storage node that
+/// follows the Flow learns it: the nodes are the file tree's maximal complete
+/// subtrees, so the root joins them from the right. `None` for no nodes.
+pub fn root_of_submission(nodes: &[SubmissionNode]) -> Option<Hash> {
+    let (last, rest) = nodes.split_last()?;
+    Some(
+        rest.iter()
+            .rev()
+            .fold(last.root, |right, left| hash_pair(&left.root, &right)),
+    )
+}
+
 /// Reduces one level in place: pairs hashed left to right, an odd last node promoted.
 fn reduce_level(level: &[Hash]) -> Vec<Hash> {
     level

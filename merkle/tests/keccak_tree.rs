@@ -346,3 +346,31 @@ fn bad_input_gives_typed_errors() {
         Err(MerkleError::WrongNodeCount { .. })
     ));
 }
+
+/// The root a follower of the Flow computes from a file's submission nodes is the
+/// file's root, for one sector up to sizes with four nodes.
+#[test]
+fn the_submission_nodes_give_the_file_root() {
+    for len in [
+        1usize,
+        255,
+        256,
+        257,
+        4096,
+        18 * 256,
+        300_000,
+        1 << 20,
+        (5 << 20) + 17,
+        7_000_001,
+    ] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let tree = KeccakTree::from_data(&data);
+        assert_eq!(
+            zg_merkle::keccak_tree::root_of_submission(tree.submission_nodes()),
+            Some(tree.root()),
+            "{len} bytes, {} nodes",
+            tree.submission_nodes().len()
+        );
+    }
+    assert_eq!(zg_merkle::keccak_tree::root_of_submission(&[]), None);
+}

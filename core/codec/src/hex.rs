@@ -59,6 +59,12 @@ impl<const N: usize> FromStr for HexBytes<N> {
     }
 }
 
+impl<const N: usize> Default for HexBytes<N> {
+    fn default() -> Self {
+        Self([0; N])
+    }
+}
+
 impl<const N: usize> From<[u8; N]> for HexBytes<N> {
     fn from(b: [u8; N]) -> Self {
         Self(b)

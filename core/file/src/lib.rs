@@ -12,6 +12,7 @@
 //! tree's outboard, the key, the erasure geometry) is written last, so a
 //! file is visible only once every segment is durable.
 
+pub mod flow;
 pub mod replica;
 
 use std::io::{self, Read, Write};

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -14,7 +15,7 @@ use zg_merkle::RootKind;
 use zg_node::p2p::P2pConfig;
 use zg_storage::api::Root;
 use zg_storage::client;
-use zg_storage::{StorageClient, StorageConfig, StorageServer};
+use zg_storage::{FollowConfig, StorageClient, StorageConfig, StorageServer};
 
 /// zg: verifiable storage for decentralized AI — client and local devnet.
 #[derive(Parser, Debug)]
@@ -322,6 +323,12 @@ async fn run() -> anyhow::Result<()> {
                     listen,
                     data_dir: nth_dir("storage", i),
                     p2p: Some(p2p),
+                    // Every storage node follows the devnet's Flow, as 0G's nodes follow 0G's.
+                    chain: Some(FollowConfig {
+                        url: format!("http://{}", chain.local_addr()),
+                        confirmations: 0,
+                        poll: Duration::from_millis(200),
+                    }),
                     ..StorageConfig::default()
                 })
                 .await
@@ -372,6 +379,26 @@ async fn run() -> anyhow::Result<()> {
             println!("  try:          zg upload FILE --node http://{addr}");
             println!("                zg da submit FILE --node http://{da_addr}");
             print_accounts(&chain, DEV_MNEMONIC, ChainNodeConfig::default().balance_ether);
+            let nodes: Vec<String> = storages
+                .iter()
+                .filter_map(|s| s.local_addr().ok())
+                .map(|a| format!("'http://{a}'"))
+                .collect();
+            let key = chain
+                .accounts()
+                .first()
+                .map(|a| a.private_key)
+                .unwrap_or_default();
+            println!("  0G's storage SDK (npm @0gfoundation/0g-ts-sdk 1.2.8 with ethers 6.13.1), unchanged:");
+            println!("    const rpc = 'http://{}';", chain.local_addr());
+            println!(
+                "    const flow = getFlowContract('{}', new ethers.Wallet('{key}', new ethers.JsonRpcProvider(rpc)));",
+                zg_contracts::FLOW_ADDRESS
+            );
+            println!(
+                "    const [res, err] = await new Uploader([{}].map((u) => new StorageNode(u)), rpc, flow).uploadFile(new MemData(bytes), {{}});",
+                nodes.join(", ")
+            );
             println!(
                 "Ctrl-C stops it; data stays in {} for the next start.",
                 data_dir.display()

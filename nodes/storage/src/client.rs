@@ -66,7 +66,7 @@ impl StorageClient {
     /// What the node knows of `root`.
     pub async fn file_info(&self, root: &Hash) -> anyhow::Result<Option<FileInfo>> {
         self.rpc
-            .get_file_info(Root::from(*root))
+            .get_file_info(Root::from(*root), None)
             .await
             .map_err(|e| self.unreachable(e))
     }

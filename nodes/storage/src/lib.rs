@@ -8,12 +8,17 @@
 //!   typed errors; no transport.
 //! - `rpc`, `http`, `replication`: the service's transports (JSON-RPC, plain HTTP,
 //!   libp2p).
+//! - `flow`, [`follow`]: the paid submissions of a followed chain's Flow (tx seq →
+//!   root, size, flow position), kept in the store, and the poller that reads them
+//!   from `Submit` logs.
 //! - [`server`]: configuration and lifecycle of a node.
 //! - [`api`]: the JSON types of the API, shared by node and client.
 //! - [`client`]: upload, download and proofs against a node.
 
 pub mod api;
 pub mod client;
+mod flow;
+pub mod follow;
 mod http;
 mod metrics;
 mod replication;
@@ -23,5 +28,6 @@ pub mod service;
 pub mod wire;
 
 pub use client::StorageClient;
+pub use follow::FollowConfig;
 pub use server::{StorageConfig, StorageServer};
 pub use service::{StorageError, StorageResult};

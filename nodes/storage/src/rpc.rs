@@ -14,7 +14,9 @@ use jsonrpsee::RpcModule;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 
-use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, Status, StorageRpcServer};
+use crate::api::{
+    B64, FileInfo, FlowSegment, Ranges, Root, SegmentWithProof, ShardConfig, Status, StorageRpcServer,
+};
 use crate::http::App;
 use crate::service::{StorageError, StorageService};
 
@@ -27,6 +29,7 @@ mod code {
     pub(super) const CONFLICT: i32 = -32012;
     pub(super) const TOO_LARGE: i32 = -32013;
     pub(super) const STORE: i32 = -32014;
+    pub(super) const NOT_PAID: i32 = -32015;
 }
 
 fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
@@ -44,7 +47,12 @@ impl From<StorageError> for ErrorObjectOwned {
             StorageError::ProofFailed(_) => code::PROOF_FAILED,
             StorageError::NotFound(_) => code::NOT_FOUND,
             StorageError::Store(_) => code::STORE,
+            StorageError::NotPaid(_) => code::NOT_PAID,
             StorageError::Internal(_) => code::INTERNAL,
+            // 0G's node says it this way, and 0G's SDKs take it as success.
+            StorageError::AlreadyFinalized => {
+                return ErrorObject::owned(code::INVALID_PARAMS, "Invalid params: root", Some(e.to_string()));
+            }
         };
         err(code, e.to_string())
     }
@@ -56,7 +64,12 @@ pub(crate) struct RpcHandler(pub(crate) Arc<StorageService>);
 
 impl StorageRpcServer for RpcHandler {
     fn get_status(&self) -> RpcResult<Status> {
-        Ok(self.0.status())
+        // A blocking method runs off the async threads: it may wait for the network task.
+        let peers = match (&self.0.net, &self.0.rt) {
+            (Some(net), Some(rt)) => rt.block_on(net.peers()).len(),
+            _ => 0,
+        };
+        Ok(self.0.status(peers))
     }
 
     fn upload_segment(&self, segment: SegmentWithProof) -> RpcResult<()> {
@@ -67,7 +80,7 @@ impl StorageRpcServer for RpcHandler {
         self.0.upload(segments).map_err(Into::into)
     }
 
-    fn get_file_info(&self, root: Root) -> RpcResult<Option<FileInfo>> {
+    fn get_file_info(&self, root: Root, _need_available: Option<bool>) -> RpcResult<Option<FileInfo>> {
         self.0.info(&root.0).map_err(Into::into)
     }
 
@@ -87,6 +100,30 @@ impl StorageRpcServer for RpcHandler {
 
     fn download_segment_with_proof(&self, root: Root, index: u64) -> RpcResult<SegmentWithProof> {
         self.0.download_with_proof(&root.0, index).map_err(Into::into)
+    }
+
+    fn get_file_info_by_tx_seq(&self, seq: u64) -> RpcResult<Option<FileInfo>> {
+        self.0.info_by_seq(seq).map_err(Into::into)
+    }
+
+    fn get_shard_config(&self) -> RpcResult<ShardConfig> {
+        Ok(ShardConfig {
+            shard_id: 0,
+            num_shard: 1,
+        })
+    }
+
+    fn upload_segments_by_tx_seq(&self, segments: Vec<FlowSegment>, seq: u64) -> RpcResult<u64> {
+        self.0.upload_by_seq(segments, seq).map_err(Into::into)
+    }
+
+    fn upload_segment_by_tx_seq(&self, segment: FlowSegment, seq: u64) -> RpcResult<u64> {
+        self.0.upload_by_seq(vec![segment], seq).map_err(Into::into)
+    }
+
+    fn download_segment_by_tx_seq(&self, seq: u64, start: u64, end: u64) -> RpcResult<Option<String>> {
+        let bytes = self.0.download_by_seq(seq, start, end)?;
+        Ok(bytes.map(|b| B64.encode(b)))
     }
 }
 

@@ -13,6 +13,7 @@ use axum::routing::{get, post, put};
 use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
+use crate::follow::FollowConfig;
 use crate::http::{App, get_file, metrics, per_client_limit, put_file};
 use crate::replication::handle_net_events;
 use crate::rpc::{rpc_handler, rpc_module};
@@ -39,6 +40,9 @@ pub struct StorageConfig {
     pub capacity: Option<u64>,
     /// The p2p network to replicate over; `None` runs standalone.
     pub p2p: Option<P2pConfig>,
+    /// The chain whose Flow the node follows (0G mode: Keccak-rooted files only once
+    /// paid for, 0G's `*ByTxSeq` API); `None` runs off-chain.
+    pub chain: Option<FollowConfig>,
     /// Fault injection for tests: serve peers corrupted segments.
     #[cfg(feature = "fault-injection")]
     pub serve_bad_segments: bool,
@@ -56,6 +60,7 @@ impl Default for StorageConfig {
             max_concurrent_per_client: 32,
             capacity: None,
             p2p: None,
+            chain: None,
             #[cfg(feature = "fault-injection")]
             serve_bad_segments: false,
         }
@@ -123,7 +128,10 @@ impl StorageServer {
             }
             None => (None, None),
         };
-        let node = Arc::new(StorageService::new(store, cfg.clone(), net));
+        let node =
+            Arc::new(StorageService::new(store, cfg.clone(), net).map_err(|e| {
+                anyhow::anyhow!("reading the followed flow in {}: {e}", cfg.data_dir.display())
+            })?);
         if let Some(events) = events {
             tokio::spawn(handle_net_events(node.clone(), events));
         }
@@ -158,12 +166,21 @@ impl StorageServer {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let follower = self
+            .node
+            .cfg
+            .chain
+            .clone()
+            .map(|chain| tokio::spawn(crate::follow::follow(self.node.clone(), chain)));
         axum::serve(
             self.listener,
             self.app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         // The network task holds the node through its event handler: stop it too.
         if let Some(net) = &self.node.net {
             net.shutdown().await;

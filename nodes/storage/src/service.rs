@@ -9,6 +9,7 @@
 //! finalized, so peers can page through it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -23,7 +24,8 @@ use zg_node::metrics::Registry;
 use zg_node::p2p::Network;
 use zg_store::{Put, Store, StoreError};
 
-use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, Status};
+use crate::api::{B64, FileInfo, NetworkIdentity, ProtocolVersion, Ranges, Root, SegmentWithProof, Status};
+use crate::flow::{FlowError, FlowLog};
 use crate::metrics::Metrics;
 use crate::server::StorageConfig;
 use crate::wire::FileProtocol;
@@ -50,6 +52,12 @@ pub enum StorageError {
     /// The segment store refused (full, or an I/O error).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A Keccak-rooted file this node follows the Flow for, but nobody paid for.
+    #[error("{0}")]
+    NotPaid(String),
+    /// 0G's answer to segments for a file already finalized here.
+    #[error("already uploaded and finalized")]
+    AlreadyFinalized,
     /// Anything else: stored data that does not add up.
     #[error("{0}")]
     Internal(String),
@@ -131,6 +139,10 @@ pub(crate) struct StorageService {
     pub(crate) finalizing: Mutex<HashSet<Hash>>,
     /// Finalized files' metadata: decoding it rebuilds the tree, too costly for every segment request.
     pub(crate) metas: Mutex<HashMap<Hash, Arc<FileMeta>>>,
+    /// The paid submissions followed on the chain (empty off-chain).
+    pub(crate) flow: Mutex<FlowLog>,
+    /// The followed chain's id, once it answered (0 before).
+    pub(crate) chain_id: AtomicU64,
 }
 
 /// Files whose metadata stays decoded (a file's tree is 32 bytes per segment per level).
@@ -139,11 +151,16 @@ const META_CACHE: usize = 256;
 impl StorageService {
     /// The service over `store` (its catalog read from it), replicating over `net`
     /// when networked; a blocking reader reaches peers through the current runtime.
-    pub(crate) fn new(store: Store, cfg: StorageConfig, net: Option<Network<FileProtocol>>) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        cfg: StorageConfig,
+        net: Option<Network<FileProtocol>>,
+    ) -> Result<Self, FlowError> {
         let catalog = load_catalog(&store);
+        let flow = FlowLog::load(&store)?;
         let metrics = Metrics::new();
         let registry = metrics.registry(net.as_ref());
-        Self {
+        Ok(Self {
             store,
             cfg,
             metrics,
@@ -156,7 +173,9 @@ impl StorageService {
             pending: Mutex::new(HashMap::new()),
             finalizing: Mutex::new(HashSet::new()),
             metas: Mutex::new(HashMap::new()),
-        }
+            flow: Mutex::new(flow),
+            chain_id: AtomicU64::new(0),
+        })
     }
 
     pub(crate) fn pending(&self, root: &Hash) -> StorageResult<Option<PendingFile>> {
@@ -253,25 +272,29 @@ impl StorageService {
         }
     }
 
+    /// What the node knows of `root`: a file held whole, an upload in progress, or
+    /// (following a chain) a paid submission no segment of which arrived yet.
     pub(crate) fn info(&self, root: &Hash) -> StorageResult<Option<FileInfo>> {
-        if let Some(m) = self.finalized(root)? {
-            return Ok(Some(FileInfo {
-                root: Root::from(*root),
-                file_size: m.len(),
-                root_kind: m.tree.kind().to_string(),
-                segment_count: m.segment_count(),
-                uploaded_seg_num: m.segment_count(),
-                finalized: true,
-            }));
-        }
-        Ok(self.pending(root)?.map(|p| FileInfo {
+        let tx = self.submission_of(root);
+        let info = |size: u64, kind: RootKind, uploaded: u64, finalized: bool| FileInfo {
             root: Root::from(*root),
-            file_size: p.size,
-            root_kind: p.kind.to_string(),
-            segment_count: segment_count(p.size),
-            uploaded_seg_num: self.store.segment_indices(root).len() as u64,
-            finalized: false,
-        }))
+            file_size: size,
+            root_kind: kind.to_string(),
+            segment_count: segment_count(size),
+            uploaded_seg_num: uploaded,
+            finalized,
+            tx: tx.as_ref().map(Self::flow_tx),
+            is_cached: false,
+            pruned: false,
+        };
+        if let Some(m) = self.finalized(root)? {
+            return Ok(Some(info(m.len(), m.tree.kind(), m.segment_count(), true)));
+        }
+        if let Some(p) = self.pending(root)? {
+            let uploaded = self.store.segment_indices(root).len() as u64;
+            return Ok(Some(info(p.size, p.kind, uploaded, false)));
+        }
+        Ok(tx.as_ref().map(|e| info(e.size, RootKind::Keccak, 0, false)))
     }
 
     /// Checks uploaded segments' shapes and stores them.
@@ -299,6 +322,7 @@ impl StorageService {
             })?;
             let proof = SegmentProof::from_bytes(&s.proof.0)
                 .map_err(|e| StorageError::InvalidParams(format!("malformed proof: {e}")))?;
+            self.check_paid(&root, s.file_size, proof.kind())?;
             incoming.push(Incoming {
                 root,
                 size: s.file_size,
@@ -482,9 +506,10 @@ impl StorageService {
         Ok(())
     }
 
-    /// What the node holds and how it stores it.
-    pub(crate) fn status(&self) -> Status {
+    /// What the node holds and how it stores it, with `peers` storage peers connected.
+    pub(crate) fn status(&self, peers: usize) -> Status {
         let stats = self.store.stats();
+        let flow = self.flow.lock().unwrap_or_else(|p| p.into_inner());
         Status {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             files: self.catalog.lock().unwrap_or_else(|p| p.into_inner()).files.len(),
@@ -492,6 +517,19 @@ impl StorageService {
             used_bytes: stats.used_bytes,
             backend: self.cfg.data_dir.display().to_string(),
             p2p: self.net.as_ref().map(|n| n.listen_addr().to_string()),
+            connected_peers: peers,
+            log_sync_height: flow.next_block().saturating_sub(1),
+            log_sync_block: Root::default(),
+            next_tx_seq: flow.next_seq(),
+            network_identity: self.following().then(|| NetworkIdentity {
+                chain_id: self.chain_id.load(std::sync::atomic::Ordering::Relaxed),
+                flow_address: zg_contracts::FLOW_ADDRESS.to_string(),
+                p2p_protocol_version: ProtocolVersion {
+                    major: 0,
+                    minor: 4,
+                    build: 0,
+                },
+            }),
         }
     }
 
@@ -577,6 +615,8 @@ pub(crate) fn load_catalog(store: &Store) -> Catalog {
     }
     c
 }
+
+mod by_tx_seq;
 
 #[cfg(test)]
 mod tests;

@@ -127,6 +127,59 @@ pub(crate) fn sdk_dir() -> &'static Path {
     })
 }
 
+/// The Python in `tests/sdk/.venv`, with `requirements.txt` installed (once per test
+/// run; pip needs the index, or a cache that holds the wheels).
+pub(crate) fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+        let venv = dir.join(".venv");
+        let python = venv.join("bin/python");
+        let stamp = venv.join("installed.txt");
+        let requirements = dir.join("requirements.txt");
+        let fresh = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+        if fresh(&stamp).is_none() || fresh(&stamp) < fresh(&requirements) {
+            let run = |cmd: &mut Command| {
+                let status = cmd
+                    .status()
+                    .expect("python3 runs (it is needed for the Python SDK tests)");
+                assert!(status.success(), "{cmd:?} failed");
+            };
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+            run(Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(&requirements));
+            std::fs::copy(&requirements, &stamp).expect("stamp the venv");
+        }
+        python
+    })
+}
+
+/// Runs `python tests/sdk/<script> args…` in the venv; its stdout, or the test fails.
+pub(crate) fn python_script(script: &str, args: &[&str]) -> String {
+    let dir = sdk_dir();
+    let out = Command::new(python())
+        .arg(dir.join(script))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python {script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Runs `node tests/sdk/<script> args…`; its stdout, or the test fails with its output.
 pub(crate) fn node_script(script: &str, args: &[&str]) -> String {
     let dir = sdk_dir();

@@ -2,11 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use libp2p::Multiaddr;
 use zg_node::p2p::P2pConfig;
-use zg_storage::{StorageConfig, StorageServer};
+use zg_storage::{FollowConfig, StorageConfig, StorageServer};
 
 /// A zg storage node: uploads verified segment by segment, files streamed over HTTP,
 /// files replicated between peers over libp2p.
@@ -34,6 +35,14 @@ struct Args {
     /// Run without the p2p network (no replication).
     #[arg(long)]
     no_p2p: bool,
+    /// Follow this chain's Flow (its Ethereum JSON-RPC URL): Keccak-rooted files are
+    /// taken only once paid for, and 0G's `*ByTxSeq` API serves them.
+    #[arg(long)]
+    chain: Option<String>,
+    /// Blocks a `Submit` log must be under the chain's head before it counts (0G's
+    /// nodes use 3; a dev chain that makes blocks only for transactions needs 0).
+    #[arg(long, default_value_t = 0)]
+    confirmations: u64,
     /// Fault injection for tests: serve peers corrupted segments.
     #[cfg(feature = "fault-injection")]
     #[arg(long, hide = true)]
@@ -56,6 +65,11 @@ async fn run() -> anyhow::Result<()> {
         p2p: (!args.no_p2p).then_some(P2pConfig {
             listen: args.p2p_listen,
             peers: args.peers,
+        }),
+        chain: args.chain.map(|url| FollowConfig {
+            url,
+            confirmations: args.confirmations,
+            poll: Duration::from_millis(250),
         }),
         #[cfg(feature = "fault-injection")]
         serve_bad_segments: args.serve_bad_segments,

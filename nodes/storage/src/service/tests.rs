@@ -31,7 +31,7 @@ fn segment(bytes: &[u8], tree: &FileTree, index: u64) -> SegmentWithProof {
 
 fn service(dir: &MemoryDir) -> StorageService {
     let (store, _) = Store::open(Arc::new(dir.clone()), StoreOptions::default()).unwrap();
-    StorageService::new(store, StorageConfig::default(), None)
+    StorageService::new(store, StorageConfig::default(), None).unwrap()
 }
 
 /// Segments in any order finalize the file once the last is durable; the catalog
@@ -161,4 +161,161 @@ fn a_full_disk_is_a_store_error() {
     let err = svc.upload(vec![segment(&bytes, &tree, 0)]).unwrap_err();
     assert!(matches!(err, StorageError::Store(_)), "{err}");
     assert!(!svc.holds(&tree.root()));
+}
+
+/// A service that follows a chain (the follower itself is not started: the tests
+/// add the Flow's entries by hand).
+fn following(dir: &MemoryDir) -> StorageService {
+    let (store, _) = Store::open(Arc::new(dir.clone()), StoreOptions::default()).unwrap();
+    let cfg = StorageConfig {
+        chain: Some(crate::follow::FollowConfig {
+            url: "http://127.0.0.1:9".into(),
+            confirmations: 0,
+            poll: std::time::Duration::from_secs(1),
+        }),
+        ..StorageConfig::default()
+    };
+    StorageService::new(store, cfg, None).unwrap()
+}
+
+/// Records that `seq` paid for `tree`'s file, as the follower does from a `Submit` log.
+fn paid(svc: &StorageService, seq: u64, tree: &zg_merkle::keccak_tree::KeccakTree, block: u64) {
+    let entry = crate::flow::FlowEntry::new(
+        seq,
+        tree.file_len(),
+        1 << 20,
+        tree.submission_nodes().to_vec(),
+        block,
+    )
+    .unwrap();
+    svc.flow
+        .lock()
+        .unwrap()
+        .append(&svc.store, vec![entry], block + 1)
+        .unwrap();
+}
+
+/// Segment `index` of `bytes` in 0G's shape, the last one cut to whole chunks.
+fn flow_segment(
+    bytes: &[u8],
+    tree: &zg_merkle::keccak_tree::KeccakTree,
+    index: u64,
+) -> crate::api::FlowSegment {
+    let start = index as usize * SEGMENT_SIZE;
+    let end = (start + SEGMENT_SIZE).min(bytes.len());
+    let mut data = bytes[start..end].to_vec();
+    data.resize(data.len().div_ceil(256) * 256, 0);
+    let proof = tree.prove_segment(index).unwrap();
+    crate::api::FlowSegment {
+        root: Root::from(tree.root()),
+        data: B64.encode(&data),
+        index,
+        proof: crate::api::FlowProof {
+            lemma: proof.lemma().iter().copied().map(Root::from).collect(),
+            path: proof.path().to_vec(),
+        },
+        file_size: bytes.len() as u64,
+    }
+}
+
+/// Following a chain, a Keccak-rooted file is taken only once a submission paid for it
+/// (at its paid size); BLAKE3 files stay open. Segments in 0G's shape (the last cut to
+/// whole chunks) finalize it; a forged one stores nothing; a second upload gets 0G's
+/// "already uploaded and finalized"; downloads by tx seq return whole, zero-padded chunks.
+#[test]
+fn following_a_chain_gates_keccak_files_on_payment_and_serves_them_by_tx_seq() {
+    let dir = MemoryDir::faulty();
+    let svc = following(&dir);
+    let bytes: Vec<u8> = (0..SEGMENT_SIZE + 1000).map(|i| (i * 31 % 251) as u8).collect();
+    let tree = zg_merkle::keccak_tree::KeccakTree::from_data(&bytes);
+    let root = tree.root();
+    let proof = SegmentProof::Keccak(tree.prove_segment(0).unwrap());
+    let zg_shaped = SegmentWithProof::new(&root, 0, &bytes[..SEGMENT_SIZE], &proof, bytes.len() as u64);
+    assert!(matches!(
+        svc.upload(vec![zg_shaped]).unwrap_err(),
+        StorageError::NotPaid(_)
+    ));
+    assert!(matches!(
+        svc.upload_by_seq(vec![flow_segment(&bytes, &tree, 0)], 0)
+            .unwrap_err(),
+        StorageError::NotFound(_)
+    ));
+    let (b3, b3_tree) = file(1000, 7);
+    svc.upload(vec![segment(&b3, &b3_tree, 0)]).unwrap();
+    assert!(svc.holds(&b3_tree.root()), "BLAKE3 files are not gated");
+
+    paid(&svc, 0, &tree, 5);
+    let info = svc.info_by_seq(0).unwrap().unwrap();
+    assert_eq!((info.uploaded_seg_num, info.finalized), (0, false));
+    assert_eq!(info.tx.as_ref().unwrap().seq, 0);
+    assert_eq!(info.tx.as_ref().unwrap().size, bytes.len() as u64);
+    assert_eq!(svc.status(0).next_tx_seq, 1);
+    assert_eq!(svc.status(0).log_sync_height, 5);
+
+    let mut forged = flow_segment(&bytes, &tree, 1);
+    let mut data = B64.decode(&forged.data).unwrap();
+    data[3] ^= 1;
+    forged.data = B64.encode(&data);
+    assert!(matches!(
+        svc.upload_by_seq(vec![forged], 0).unwrap_err(),
+        StorageError::ProofFailed(_)
+    ));
+    assert_eq!(svc.info(&root).unwrap().unwrap().uploaded_seg_num, 0);
+    assert_eq!(svc.download_by_seq(0, 0, 1).unwrap(), None, "not finalized yet");
+
+    let n = svc
+        .upload_by_seq(
+            vec![flow_segment(&bytes, &tree, 0), flow_segment(&bytes, &tree, 1)],
+            0,
+        )
+        .unwrap();
+    assert_eq!(n, 2);
+    assert!(svc.info_by_seq(0).unwrap().unwrap().finalized);
+    assert!(matches!(
+        svc.upload_by_seq(vec![flow_segment(&bytes, &tree, 1)], 0)
+            .unwrap_err(),
+        StorageError::AlreadyFinalized
+    ));
+    // The last chunks: 1000 bytes past the first segment end in a chunk padded with zeros.
+    let first = (SEGMENT_SIZE / 256) as u64;
+    let tail = svc.download_by_seq(0, first, first + 4).unwrap().unwrap();
+    assert_eq!(tail.len(), 1024);
+    assert_eq!(&tail[..1000], &bytes[SEGMENT_SIZE..]);
+    assert!(tail[1000..].iter().all(|b| *b == 0));
+    let head = svc.download_by_seq(0, 0, 2).unwrap().unwrap();
+    assert_eq!(head, bytes[..512]);
+    assert!(matches!(
+        svc.download_by_seq(0, first, first + 5).unwrap_err(),
+        StorageError::InvalidParams(_)
+    ));
+}
+
+/// The followed flow survives a power loss as acknowledged: tx seqs and the sync height
+/// come back, and a seq out of order is refused rather than renumbered.
+#[test]
+fn the_followed_flow_survives_a_crash_and_refuses_gaps() {
+    let dir = MemoryDir::faulty();
+    let trees: Vec<_> = (1..4u8)
+        .map(|s| zg_merkle::keccak_tree::KeccakTree::from_data(&vec![s; 3000 * usize::from(s)]))
+        .collect();
+    {
+        let svc = following(&dir);
+        for (seq, tree) in trees.iter().enumerate() {
+            paid(&svc, seq as u64, tree, 10 + seq as u64);
+        }
+        let skipped = crate::flow::FlowEntry::new(7, 1, 0, trees[0].submission_nodes().to_vec(), 20).unwrap();
+        assert!(matches!(
+            svc.flow.lock().unwrap().append(&svc.store, vec![skipped], 21),
+            Err(crate::flow::FlowError::Gap { got: 7, expected: 3 })
+        ));
+    }
+    let svc = following(&dir.crash(CrashMode::DropUnsynced));
+    let status = svc.status(0);
+    assert_eq!((status.next_tx_seq, status.log_sync_height), (3, 12));
+    for (seq, tree) in trees.iter().enumerate() {
+        let info = svc.info_by_seq(seq as u64).unwrap().unwrap();
+        assert_eq!(info.root, Root::from(tree.root()));
+        assert_eq!(info.tx.unwrap().seq, seq as u64);
+    }
+    assert_eq!(svc.info_by_seq(3).unwrap(), None);
 }
