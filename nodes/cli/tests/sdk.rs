@@ -58,13 +58,73 @@ fn every_storage_sdk_uploads_and_downloads_through_one_node() {
     assert_eq!(files(&out).len(), 3, "python: {out}");
     // 1.2.8 reports its tx seqs: the first three submissions of the chain.
     assert_eq!(seqs, vec![0, 1, 2]);
-    let request = reqwest::Client::new()
-        .post(node)
-        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "zgs_getStatus"}));
-    let status: serde_json::Value = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(async { request.send().await?.json().await })
-        .expect("status");
-    assert_eq!(status["result"]["nextTxSeq"], 9, "{status}");
+    let status = Devnet::rpc(node, "zgs_getStatus", &serde_json::json!([]));
+    assert_eq!(status["nextTxSeq"], 9, "{status}");
+    devnet.interrupt();
+}
+
+/// kill -9 of the devnet (chain and storage node together) in the middle of an SDK
+/// upload: after a restart on the same data, a re-run of the SDK completes the file,
+/// it downloads byte-exact, and the node's tx seqs match the chain's Flow.
+#[test]
+fn a_killed_node_finishes_an_sdk_upload_after_restart() {
+    const SIZE: &str = "25165841"; // 24 MiB + 17 B: 97 segments
+    let devnet = Devnet::start(1, &[]);
+    let node = devnet.storage_urls[0].clone();
+    let mut upload = std::process::Command::new("node")
+        .arg(common::sdk_dir().join("storage_ts.mjs"))
+        .args([
+            "@0gfoundation/0g-ts-sdk",
+            &devnet.chain_url,
+            DEV_KEY,
+            &node,
+            SIZE,
+            "4",
+        ])
+        .current_dir(common::sdk_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node runs");
+    // Kill once some segments are durable and the file is not yet whole.
+    let started = std::time::Instant::now();
+    loop {
+        let info = Devnet::rpc(&node, "zgs_getFileInfoByTxSeq", &serde_json::json!([0]));
+        let uploaded = info["uploadedSegNum"].as_u64().unwrap_or(0);
+        if uploaded > 0 {
+            assert_eq!(
+                info["finalized"], false,
+                "the upload finished before the kill: {info}"
+            );
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 120, "the upload never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let dir = devnet.kill9();
+    let _ = upload.kill();
+    let _ = upload.wait();
+
+    let devnet = Devnet::start_in(dir, 1, &[]);
+    let node = &devnet.storage_urls[0];
+    let out = node_script(
+        "storage_ts.mjs",
+        &[
+            "@0gfoundation/0g-ts-sdk",
+            &devnet.chain_url,
+            DEV_KEY,
+            node,
+            SIZE,
+            "4",
+        ],
+    );
+    assert_eq!(files(&out).len(), 1, "{out}");
+    // numSubmissions() on the Flow against the node's next tx seq.
+    let call =
+        serde_json::json!([{"to": zg_contracts::FLOW_ADDRESS.to_string(), "data": "0x77e19824"}, "latest"]);
+    let on_chain = Devnet::rpc(&devnet.chain_url, "eth_call", &call);
+    let on_chain = u64::from_str_radix(on_chain.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let status = Devnet::rpc(node, "zgs_getStatus", &serde_json::json!([]));
+    assert_eq!(status["nextTxSeq"], on_chain, "{status}");
     devnet.interrupt();
 }

@@ -27,7 +27,11 @@ impl Devnet {
     /// `zg devnet --nodes N` on free ports, in a fresh directory; returns once every
     /// node has printed its address.
     pub(crate) fn start(nodes: usize, extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), nodes, extra)
+    }
+
+    /// `zg devnet --nodes N` on free ports over the data in `dir` (a restart).
+    pub(crate) fn start_in(dir: tempfile::TempDir, nodes: usize, extra: &[&str]) -> Self {
         let mut child = Command::new(binary("zg"))
             .args([
                 "devnet",
@@ -78,6 +82,26 @@ impl Devnet {
             storage_urls,
             da_urls,
         }
+    }
+
+    /// kill -9: the process dies mid-whatever; its data directory is handed back.
+    pub(crate) fn kill9(mut self) -> tempfile::TempDir {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// A JSON-RPC call to `url`; the answer's `result` (an error fails the test).
+    pub(crate) fn rpc(url: &str, method: &str, params: &serde_json::Value) -> serde_json::Value {
+        let request = reqwest::Client::new()
+            .post(url)
+            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
+        let answer: serde_json::Value = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async { request.send().await?.json().await })
+            .expect("an answer");
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
     }
 
     /// Ctrl-C: every node stops cleanly.
