@@ -1,7 +1,7 @@
 //! `zg`: the command line client, and `zg devnet`, a local network in one process.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,6 +16,8 @@ use zg_node::p2p::P2pConfig;
 use zg_storage::api::Root;
 use zg_storage::client;
 use zg_storage::{FollowConfig, StorageClient, StorageConfig, StorageServer};
+
+mod pay;
 
 /// zg: verifiable storage for decentralized AI — client and local devnet.
 #[derive(Parser, Debug)]
@@ -37,6 +39,12 @@ enum Cmd {
         /// Which tree names the file: blake3 (its BLAKE3 hash) or keccak (0G's tree; `zg` also works).
         #[arg(long, default_value = "blake3")]
         root_kind: RootKind,
+        /// The chain a Keccak file is paid for on, when the node follows one.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        chain: String,
+        /// Private key that pays (0x + 64 hex digits); or set ZG_KEY. `zg devnet` prints dev keys.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Download a file by root, verifying every segment and the final root.
     Download {
@@ -150,6 +158,40 @@ enum DaCmd {
     },
 }
 
+/// A node that follows a chain takes a Keccak file once it is paid for on the Flow:
+/// pays (once) before the upload.
+async fn pay_if_needed(
+    client: &StorageClient,
+    file: &Path,
+    chain: &str,
+    key: Option<String>,
+) -> anyhow::Result<()> {
+    let Some(identity) = client.status().await?.network_identity else {
+        return Ok(()); // an off-chain node
+    };
+    let tree = client::keccak_tree(file)?;
+    let root = tree.root();
+    if let Some(tx) = client.file_info(&root).await?.and_then(|i| i.tx) {
+        eprintln!("{} is paid for already (tx seq {})", Root::from(root), tx.seq);
+        return Ok(());
+    }
+    let key = key.or_else(|| std::env::var(pay::KEY_ENV).ok()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the node follows chain {} and takes a Keccak file only once it is paid for on the Flow: \
+             pass --key 0x… (or set {}) with an account that can pay; `zg devnet` prints dev keys",
+            identity.chain_id,
+            pay::KEY_ENV
+        )
+    })?;
+    let flow = identity
+        .flow_address
+        .parse()
+        .with_context(|| format!("the node's Flow address {:?}", identity.flow_address))?;
+    let paid = pay::pay(chain, &key, flow, &tree, client).await?;
+    eprintln!("paid {} wei on the Flow: tx seq {}", paid.fee, paid.seq);
+    Ok(())
+}
+
 async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
     match cmd {
         DaCmd::Submit {
@@ -252,8 +294,14 @@ async fn run() -> anyhow::Result<()> {
             file,
             node,
             root_kind,
+            chain,
+            key,
         } => {
-            let root = StorageClient::new(&node)?.upload(&file, root_kind).await?;
+            let client = StorageClient::new(&node)?;
+            if root_kind == RootKind::Keccak {
+                pay_if_needed(&client, &file, &chain, key).await?;
+            }
+            let root = client.upload(&file, root_kind).await?;
             println!("{}", Root::from(root));
         }
         Cmd::Download { root, output, node } => {

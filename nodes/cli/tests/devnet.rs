@@ -94,3 +94,83 @@ async fn devnet_serves_chain_storage_and_da() {
             .exists()
     );
 }
+
+/// `zg upload --root-kind keccak` against a devnet node (which follows the devnet's
+/// Flow): without a key it says what to pass; with a dev key it pays once, uploads,
+/// and the file downloads by root; a second upload pays nothing more.
+#[test]
+fn zg_upload_pays_for_a_keccak_file_on_the_flow() {
+    use common::DEV_KEY;
+    use std::process::Command;
+    let devnet = Devnet::start(1, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    let bytes: Vec<u8> = (0..700_017u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let zg = |args: &[&str]| {
+        Command::new(zg_node::harness::binary("zg"))
+            .args(args)
+            .env_remove("ZG_KEY")
+            .output()
+            .unwrap()
+    };
+    let node = devnet.storage_urls[0].as_str();
+    let chain = devnet.chain_url.as_str();
+    let path = file.to_str().unwrap();
+    let unpaid = zg(&[
+        "upload",
+        path,
+        "--root-kind",
+        "keccak",
+        "--node",
+        node,
+        "--chain",
+        chain,
+    ]);
+    assert!(!unpaid.status.success());
+    let err = String::from_utf8_lossy(&unpaid.stderr);
+    assert!(err.contains("--key") && err.contains("ZG_KEY"), "{err}");
+
+    let paid = zg(&[
+        "upload",
+        path,
+        "--root-kind",
+        "keccak",
+        "--node",
+        node,
+        "--chain",
+        chain,
+        "--key",
+        DEV_KEY,
+    ]);
+    let err = String::from_utf8_lossy(&paid.stderr);
+    assert!(paid.status.success(), "{err}");
+    assert!(err.contains("tx seq 0"), "{err}");
+    let root = String::from_utf8_lossy(&paid.stdout).trim().to_owned();
+    let again = zg(&[
+        "upload",
+        path,
+        "--root-kind",
+        "keccak",
+        "--node",
+        node,
+        "--chain",
+        chain,
+        "--key",
+        DEV_KEY,
+    ]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("paid for already"));
+
+    let out = dir.path().join("copy");
+    let got = zg(&["download", &root, "-o", out.to_str().unwrap(), "--node", node]);
+    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    let count = Devnet::rpc(
+        chain,
+        "eth_call",
+        &json!([{"to": zg_contracts::FLOW_ADDRESS.to_string(), "data": "0x77e19824"}, "latest"]),
+    );
+    assert_eq!(count, json!(format!("0x{:064x}", 1)), "one submission, not two");
+    devnet.interrupt();
+}

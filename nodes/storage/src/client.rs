@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use zg_merkle::{FileHasher, FileTree, Hash, RootKind, SEGMENT_SIZE, SegmentProof};
 
-use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, StorageRpcClient};
+use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, Status, StorageRpcClient};
 
 /// Segments per upload request (4 MiB of data).
 const UPLOAD_BATCH: u64 = 16;
@@ -61,6 +61,19 @@ impl StorageClient {
             ),
             other => anyhow!("storage node {} answered with an error: {other}", self.url),
         }
+    }
+
+    /// The node's status (its followed chain's Flow, when it follows one).
+    pub async fn status(&self) -> anyhow::Result<Status> {
+        self.rpc.get_status().await.map_err(|e| self.unreachable(e))
+    }
+
+    /// What the node knows of the submission with tx seq `seq`.
+    pub async fn file_info_by_tx_seq(&self, seq: u64) -> anyhow::Result<Option<FileInfo>> {
+        self.rpc
+            .get_file_info_by_tx_seq(seq)
+            .await
+            .map_err(|e| self.unreachable(e))
     }
 
     /// What the node knows of `root`.
@@ -356,6 +369,17 @@ fn file_roots_one(path: &Path, kind: RootKind) -> anyhow::Result<Hash> {
     let mut h = FileHasher::new(kind).parallel(true);
     h.update_reader(f)?;
     Ok(h.finalize().root())
+}
+
+/// 0G's Keccak tree of the file at `path` (its root and submission nodes).
+pub fn keccak_tree(path: &Path) -> anyhow::Result<zg_merkle::keccak_tree::KeccakTree> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = FileHasher::new(RootKind::Keccak).parallel(true);
+    h.update_reader(f)?;
+    match h.finalize() {
+        FileTree::Keccak(tree) => Ok(tree),
+        FileTree::Blake3(_) => bail!("a Keccak hasher built a BLAKE3 tree"),
+    }
 }
 
 /// Both roots of the file at `path`, hashed in one read.

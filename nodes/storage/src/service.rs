@@ -569,16 +569,21 @@ impl StorageService {
         if self.finalized(root)?.is_some() {
             return Ok(Vec::new());
         }
-        let Some(p) = self.pending(root)? else {
-            return Err(StorageError::NotFound(format!(
-                "no upload of {} in progress",
-                Root::from(*root)
-            )));
+        let size = match (self.pending(root)?, self.submission_of(root)) {
+            (Some(p), _) => p.size,
+            // Paid for on the followed Flow, no segment yet: all of it.
+            (None, Some(e)) => e.size,
+            (None, None) => {
+                return Err(StorageError::NotFound(format!(
+                    "no upload of {} in progress",
+                    Root::from(*root)
+                )));
+            }
         };
         let have = self.store.segment_indices(root);
         let mut out: Ranges = Vec::new();
         let mut next = 0u64;
-        for i in have.into_iter().chain(std::iter::once(segment_count(p.size))) {
+        for i in have.into_iter().chain(std::iter::once(segment_count(size))) {
             if i > next {
                 out.push([next, i]);
             }

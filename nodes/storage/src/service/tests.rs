@@ -245,6 +245,11 @@ fn following_a_chain_gates_keccak_files_on_payment_and_serves_them_by_tx_seq() {
     assert!(svc.holds(&b3_tree.root()), "BLAKE3 files are not gated");
 
     paid(&svc, 0, &tree, 5);
+    assert_eq!(
+        svc.missing(&root).unwrap(),
+        vec![[0, 2]],
+        "paid, nothing uploaded yet"
+    );
     let info = svc.info_by_seq(0).unwrap().unwrap();
     assert_eq!((info.uploaded_seg_num, info.finalized), (0, false));
     assert_eq!(info.tx.as_ref().unwrap().seq, 0);
