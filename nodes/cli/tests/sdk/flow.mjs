@@ -9,7 +9,9 @@ import { ethers } from 'ethers';
 import assert from 'node:assert/strict';
 
 const [rpc, key, flowAddress] = process.argv.slice(2);
-const provider = new ethers.JsonRpcProvider(rpc);
+// No request cache: ethers answers identical calls within 250 ms from memory, and the
+// balance checks read the same account right before and after a transaction.
+const provider = new ethers.JsonRpcProvider(rpc, undefined, { cacheTimeout: -1 });
 const signer = new ethers.Wallet(key, provider);
 const flow = getFlowContract(flowAddress, signer);
 const market = getMarketContract(await flow.market(), provider);
