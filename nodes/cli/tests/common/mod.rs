@@ -93,15 +93,24 @@ impl Devnet {
 
     /// A JSON-RPC call to `url`; the answer's `result` (an error fails the test).
     pub(crate) fn rpc(url: &str, method: &str, params: &serde_json::Value) -> serde_json::Value {
+        let answer = Self::answer(url, method, params).expect("a JSON answer");
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// The whole JSON answer to a call, or why there was none (a node busy with an
+    /// SDK's requests may refuse more from the same address with a plain 429).
+    pub(crate) fn answer(
+        url: &str,
+        method: &str,
+        params: &serde_json::Value,
+    ) -> Result<serde_json::Value, reqwest::Error> {
         let request = reqwest::Client::new()
             .post(url)
             .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
-        let answer: serde_json::Value = tokio::runtime::Runtime::new()
+        tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(async { request.send().await?.json().await })
-            .expect("an answer");
-        assert!(answer.get("error").is_none(), "{method}: {answer}");
-        answer["result"].clone()
     }
 
     /// Ctrl-C: every node stops cleanly.
