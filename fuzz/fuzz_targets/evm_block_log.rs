@@ -17,6 +17,8 @@ fn config() -> ChainConfig {
         coinbase: Address::ZERO,
         genesis_timestamp: 0,
         alloc: vec![(Address::repeat_byte(1), U256::from(10u64).pow(U256::from(20u64)))],
+        // The genesis the corpus was grown against: no system contracts.
+        system: None,
     }
 }
 
