@@ -200,9 +200,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
         match selector {
             IFlow::submit_0Call::SELECTOR => {
                 let call = IFlow::submit_0Call::abi_decode(input).map_err(bad)?;
-                let value = self.take_value()?;
-                let out = self.submit(&call.submission, value)?;
-                self.pay_market(value)?;
+                let out = &self.submit_all([&call.submission])?[0];
                 Ok(IFlow::submit_0Call::abi_encode_returns(&IFlow::submit_0Return {
                     _0: out.index,
                     _1: out.digest,
@@ -213,9 +211,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
             }
             IFlow::submit_1Call::SELECTOR => {
                 let call = IFlow::submit_1Call::abi_decode(input).map_err(bad)?;
-                let value = self.take_value()?;
-                let out = self.submit(&call.params.data, value)?;
-                self.pay_market(value)?;
+                let out = &self.submit_all([&call.params.data])?[0];
                 Ok(IFlow::submit_1Call::abi_encode_returns(&IFlow::submit_1Return {
                     index: out.index,
                     digest: out.digest,
@@ -226,13 +222,13 @@ impl<J: JournalTr> SystemCall<'_, J> {
             }
             IFlow::batchSubmit_0Call::SELECTOR => {
                 let call = IFlow::batchSubmit_0Call::abi_decode(input).map_err(bad)?;
-                let ret = self.batch(call.submissions.iter())?;
-                Ok(IFlow::batchSubmit_0Call::abi_encode_returns(&ret.into()).into())
+                Ok(batch_returns(&self.submit_all(&call.submissions)?))
             }
             IFlow::batchSubmit_1Call::SELECTOR => {
                 let call = IFlow::batchSubmit_1Call::abi_decode(input).map_err(bad)?;
-                let ret = self.batch(call.submissions.iter().map(|p| &p.data))?;
-                Ok(IFlow::batchSubmit_1Call::abi_encode_returns(&ret.into()).into())
+                Ok(batch_returns(
+                    &self.submit_all(call.submissions.iter().map(|p| &p.data))?,
+                ))
             }
             IFlow::marketCall::SELECTOR => self.view(&MARKET_ADDRESS),
             IFlow::numSubmissionsCall::SELECTOR | IFlow::submissionIndexCall::SELECTOR => {
@@ -267,21 +263,22 @@ impl<J: JournalTr> SystemCall<'_, J> {
         }
     }
 
-    /// Submits each in turn, each paid from what the ones before it left of the value.
-    fn batch<'s>(&mut self, submissions: impl Iterator<Item = &'s abi::Submission>) -> Result<Batch, Stop> {
+    /// Submits each in turn (one for `submit`, many for `batchSubmit`), each paid from
+    /// what the ones before it left of the value; all of the value goes to the market.
+    fn submit_all<'s>(
+        &mut self,
+        submissions: impl IntoIterator<Item = &'s abi::Submission>,
+    ) -> Result<Vec<Submitted>, Stop> {
         let value = self.take_value()?;
         let mut left = value;
-        let mut out = Batch::default();
+        let mut done = Vec::new();
         for submission in submissions {
-            let done = self.submit(submission, left)?;
-            left -= done.fee;
-            out.indexes.push(done.index);
-            out.digests.push(done.digest);
-            out.starts.push(done.start);
-            out.lengths.push(done.length);
+            let out = self.submit(submission, left)?;
+            left -= out.fee;
+            done.push(out);
         }
         self.pay_market(value)?;
-        Ok(out)
+        Ok(done)
     }
 
     /// The value sent with a state-changing call; refuses static and delegate calls,
@@ -390,35 +387,18 @@ impl<J: JournalTr> SystemCall<'_, J> {
     }
 }
 
-/// What a batch returns.
-#[derive(Default)]
-struct Batch {
-    indexes: Vec<U256>,
-    digests: Vec<B256>,
-    starts: Vec<U256>,
-    lengths: Vec<U256>,
-}
-
-impl From<Batch> for IFlow::batchSubmit_0Return {
-    fn from(b: Batch) -> Self {
-        Self {
-            indexes: b.indexes,
-            digests: b.digests,
-            startIndexes: b.starts,
-            lengths: b.lengths,
-        }
-    }
-}
-
-impl From<Batch> for IFlow::batchSubmit_1Return {
-    fn from(b: Batch) -> Self {
-        Self {
-            indexes: b.indexes,
-            digests: b.digests,
-            startIndexes: b.starts,
-            lengths: b.lengths,
-        }
-    }
+/// `batchSubmit`'s return values (both shapes return the same four arrays).
+fn batch_returns(done: &[Submitted]) -> Bytes {
+    let column = |f: fn(&Submitted) -> U256| done.iter().map(f).collect::<Vec<U256>>();
+    let digests: Vec<B256> = done.iter().map(|d| d.digest).collect();
+    (
+        column(|d| d.index),
+        digests,
+        column(|d| d.start),
+        column(|d| d.length),
+    )
+        .abi_encode_params()
+        .into()
 }
 
 /// Where a submission went and what it cost.

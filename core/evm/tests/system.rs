@@ -298,26 +298,56 @@ fn bad_submissions_revert_with_0gs_errors_and_change_nothing() {
     assert!(gas > 21_000 && gas < 500_000, "{gas}");
 }
 
-/// `eth_call` of a submit runs it without committing: it returns the tx seq it would
-/// get, and the flow is unchanged after.
+/// `eth_call` of a submit or a batch runs it without committing: it returns the tx
+/// seqs it would get, and the flow is unchanged after.
 #[test]
 fn a_submit_through_eth_call_commits_nothing() {
     let alice = signer(0);
     let chain = chain(&[alice.address()]);
     let (s, _) = submission(1000, 6);
-    let request = CallRequest {
-        from: Some(alice.address()),
-        to: Some(FLOW_ADDRESS),
-        value: Some(U256::from(sectors(&s) * PRICE)),
-        data: IFlow::submit_0Call { submission: s }.abi_encode().into(),
-        ..CallRequest::default()
+    let (t, _) = submission(70_000, 7);
+    let fee = U256::from((sectors(&s) + sectors(&t)) * PRICE);
+    let run = |data: Vec<u8>| {
+        let request = CallRequest {
+            from: Some(alice.address()),
+            to: Some(FLOW_ADDRESS),
+            value: Some(fee),
+            data: data.into(),
+            ..CallRequest::default()
+        };
+        match chain.call(&request, 1_700_000_100).unwrap().outcome {
+            TxOutcome::Success { output, .. } => output,
+            other => panic!("{other:?}"),
+        }
     };
-    let out = match chain.call(&request, 1_700_000_100).unwrap().outcome {
-        TxOutcome::Success { output, .. } => output,
-        other => panic!("{other:?}"),
-    };
+    let out = run(IFlow::submit_0Call {
+        submission: s.clone(),
+    }
+    .abi_encode());
     let ret = IFlow::submit_0Call::abi_decode_returns(&out).unwrap();
     assert_eq!(ret._0, U256::ZERO);
+    // Both batch shapes return the tx seqs and lengths of every submission in it.
+    let params = |x: &Submission| SubmissionParams {
+        data: x.clone(),
+        submitter: alice.address(),
+    };
+    let out = run(IFlow::batchSubmit_1Call {
+        submissions: vec![params(&s), params(&t)],
+    }
+    .abi_encode());
+    let ret = IFlow::batchSubmit_1Call::abi_decode_returns(&out).unwrap();
+    assert_eq!(ret.indexes, vec![U256::ZERO, U256::from(1)]);
+    assert_eq!(
+        ret.lengths,
+        vec![U256::from(sectors(&s)), U256::from(sectors(&t))]
+    );
+    let out = run(IFlow::batchSubmit_0Call {
+        submissions: vec![s, t],
+    }
+    .abi_encode());
+    let ret = IFlow::batchSubmit_0Call::abi_decode_returns(&out).unwrap();
+    assert_eq!(ret.indexes, vec![U256::ZERO, U256::from(1)]);
+    assert!(ret.startIndexes[1] > ret.startIndexes[0]);
     let count = view(&chain, FLOW_ADDRESS, IFlow::numSubmissionsCall {}.abi_encode());
     assert_eq!(U256::abi_decode(&count).unwrap(), U256::ZERO);
 }
