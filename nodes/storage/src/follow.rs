@@ -126,7 +126,7 @@ async fn poll(
         .await
         .map_err(rpc)?;
     let confirmed = head.to::<u64>().checked_sub(cfg.confirmations);
-    let from = node.flow.lock().unwrap_or_else(|p| p.into_inner()).next_block();
+    let from = node.flow_log().next_block();
     let Some(confirmed) = confirmed.filter(|c| *c >= from) else {
         return Ok(true);
     };
@@ -148,7 +148,7 @@ async fn poll(
     let count = entries.len();
     let n = node.clone();
     tokio::task::spawn_blocking(move || {
-        let mut flow = n.flow.lock().unwrap_or_else(|p| p.into_inner());
+        let mut flow = n.flow_log();
         flow.append(&n.store, entries, to + 1)
     })
     .await??;
@@ -174,9 +174,10 @@ fn entry_of(log: &RpcLog) -> Result<FlowEntry, FollowError> {
         .map(|n| {
             Ok(SubmissionNode {
                 root: n.root.0,
-                height: u32::try_from(small(n.height, "node height")?)
-                    .unwrap_or(u32::MAX)
-                    .min(64),
+                height: u32::try_from(n.height)
+                    .ok()
+                    .filter(|h| *h < 64)
+                    .ok_or_else(|| bad(format!("node height {} over 63", n.height)))?,
             })
         })
         .collect::<Result<Vec<_>, FollowError>>()?;

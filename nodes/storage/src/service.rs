@@ -297,15 +297,25 @@ impl StorageService {
         Ok(tx.as_ref().map(|e| info(e.size, RootKind::Keccak, 0, false)))
     }
 
-    /// Checks uploaded segments' shapes and stores them.
-    pub(crate) fn upload(&self, segs: Vec<SegmentWithProof>) -> StorageResult<()> {
-        if segs.len() > self.cfg.max_segments_per_request {
+    /// The followed flow (a poisoned lock still holds whole entries: each append is one batch).
+    pub(crate) fn flow_log(&self) -> std::sync::MutexGuard<'_, FlowLog> {
+        self.flow.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Refuses an upload of more segments than one request may carry.
+    pub(crate) fn check_request_size(&self, segments: usize) -> StorageResult<()> {
+        if segments > self.cfg.max_segments_per_request {
             return Err(StorageError::TooLarge(format!(
-                "{} segments in one request; the limit is {}",
-                segs.len(),
+                "{segments} segments in one request; the limit is {}",
                 self.cfg.max_segments_per_request
             )));
         }
+        Ok(())
+    }
+
+    /// Checks uploaded segments' shapes and stores them.
+    pub(crate) fn upload(&self, segs: Vec<SegmentWithProof>) -> StorageResult<()> {
+        self.check_request_size(segs.len())?;
         let mut incoming = Vec::with_capacity(segs.len());
         for s in segs {
             let root = s.root.0;
@@ -509,7 +519,7 @@ impl StorageService {
     /// What the node holds and how it stores it, with `peers` storage peers connected.
     pub(crate) fn status(&self, peers: usize) -> Status {
         let stats = self.store.stats();
-        let flow = self.flow.lock().unwrap_or_else(|p| p.into_inner());
+        let flow = self.flow_log();
         Status {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             files: self.catalog.lock().unwrap_or_else(|p| p.into_inner()).files.len(),

@@ -33,11 +33,12 @@ impl StorageService {
 
     /// The paid submission of `root` this node follows, if any.
     pub(crate) fn submission_of(&self, root: &Hash) -> Option<FlowEntry> {
-        self.flow
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_root(root)
-            .cloned()
+        self.flow_log().by_root(root).cloned()
+    }
+
+    /// The paid submission with tx seq `seq`, if followed yet.
+    pub(crate) fn submission_by_seq(&self, seq: u64) -> Option<FlowEntry> {
+        self.flow_log().by_seq(seq).cloned()
     }
 
     /// Refuses a Keccak-rooted upload that no followed submission paid for (BLAKE3
@@ -57,24 +58,14 @@ impl StorageService {
             None => Err(StorageError::NotPaid(format!(
                 "file {} was never paid for on the Flow (no Submit log up to block {}); submit it first",
                 Root::from(*root),
-                self.flow
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .next_block()
-                    .saturating_sub(1)
+                self.flow_log().next_block().saturating_sub(1)
             ))),
         }
     }
 
     /// What the node knows of the submission with tx seq `seq`.
     pub(crate) fn info_by_seq(&self, seq: u64) -> StorageResult<Option<FileInfo>> {
-        let entry = self
-            .flow
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_seq(seq)
-            .cloned();
-        match entry {
+        match self.submission_by_seq(seq) {
             Some(e) => self.info(&e.root),
             None => Ok(None),
         }
@@ -82,22 +73,10 @@ impl StorageService {
 
     /// Stores segments of submission `seq` sent in 0G's shape; returns how many.
     pub(crate) fn upload_by_seq(&self, segs: Vec<FlowSegment>, seq: u64) -> StorageResult<u64> {
-        if segs.len() > self.cfg.max_segments_per_request {
-            return Err(StorageError::TooLarge(format!(
-                "{} segments in one request; the limit is {}",
-                segs.len(),
-                self.cfg.max_segments_per_request
-            )));
-        }
-        let entry = self
-            .flow
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_seq(seq)
-            .cloned()
-            .ok_or_else(|| {
-                StorageError::NotFound(format!("no submission with tx seq {seq} on the Flow yet"))
-            })?;
+        self.check_request_size(segs.len())?;
+        let entry = self.submission_by_seq(seq).ok_or_else(|| {
+            StorageError::NotFound(format!("no submission with tx seq {seq} on the Flow yet"))
+        })?;
         if self.finalized(&entry.root)?.is_some() {
             return Err(StorageError::AlreadyFinalized);
         }
@@ -155,13 +134,9 @@ impl StorageService {
                 "chunks {start}..{end}: ask for 1 to {MAX_DOWNLOAD_CHUNKS} chunks"
             )));
         }
-        let entry = self
-            .flow
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_seq(seq)
-            .cloned();
-        let Some(entry) = entry else { return Ok(None) };
+        let Some(entry) = self.submission_by_seq(seq) else {
+            return Ok(None);
+        };
         let Some(meta) = self.finalized(&entry.root)? else {
             return Ok(None);
         };
