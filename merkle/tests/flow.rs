@@ -81,6 +81,19 @@ impl NaiveFlow {
     }
 }
 
+/// A file of random bytes, 1 byte to 600 KB (most sizes give several submission nodes).
+fn random_file(rng: &mut StdRng) -> Vec<u8> {
+    let len = match rng.random_range(0..4) {
+        0 => rng.random_range(1..300),
+        1 => rng.random_range(300..5000),
+        2 => rng.random_range(5000..70_000),
+        _ => rng.random_range(200_000..600_000),
+    };
+    let mut file = vec![0u8; len];
+    rng.fill_bytes(&mut file);
+    file
+}
+
 #[test]
 fn flow_matches_naive_model_and_proves_against_past_roots() {
     let mut rng = StdRng::seed_from_u64(42);
@@ -89,21 +102,14 @@ fn flow_matches_naive_model_and_proves_against_past_roots() {
     assert_eq!(flow.root(), naive.root());
     let mut history = Vec::new();
     for _ in 0..40 {
-        let len = match rng.random_range(0..4) {
-            0 => rng.random_range(1..300),
-            1 => rng.random_range(300..5000),
-            2 => rng.random_range(5000..70_000),
-            _ => rng.random_range(200_000..600_000),
-        };
-        let mut file = vec![0u8; len];
-        rng.fill_bytes(&mut file);
+        let file = random_file(&mut rng);
         let tree = KeccakTree::from_data(&file);
         let nodes = tree.submission_nodes();
         let record = flow.append_submission(nodes).unwrap();
         let heights: Vec<u32> = nodes.iter().map(|n| n.height).collect();
         naive.append(&heights, &file_leaves(&file));
         assert_eq!(record.end, naive.0.len() as u64);
-        assert_eq!(record.root, naive.root(), "after a file of {len} bytes");
+        assert_eq!(record.root, naive.root(), "after a file of {} bytes", file.len());
         history.push((record, nodes.to_vec()));
     }
     // Every node of every submission proves against the root right after it and the latest root.
@@ -135,14 +141,7 @@ fn frontier_agrees_with_the_full_flow() {
     let mut frontier = FlowFrontier::with_identifier(id);
     assert_eq!(frontier.root(), flow.root());
     for round in 0..200 {
-        let len = match rng.random_range(0..4) {
-            0 => rng.random_range(1..300),
-            1 => rng.random_range(300..5000),
-            2 => rng.random_range(5000..70_000),
-            _ => rng.random_range(200_000..600_000),
-        };
-        let mut file = vec![0u8; len];
-        rng.fill_bytes(&mut file);
+        let file = random_file(&mut rng);
         let nodes = KeccakTree::from_data(&file).submission_nodes().to_vec();
         let expected = flow.append_submission(&nodes).unwrap();
         assert_eq!(

@@ -117,48 +117,30 @@ fn zg_upload_pays_for_a_keccak_file_on_the_flow() {
     let node = devnet.storage_urls[0].as_str();
     let chain = devnet.chain_url.as_str();
     let path = file.to_str().unwrap();
-    let unpaid = zg(&[
-        "upload",
-        path,
-        "--root-kind",
-        "keccak",
-        "--node",
-        node,
-        "--chain",
-        chain,
-    ]);
+    let upload = |extra: &[&str]| {
+        let base = [
+            "upload",
+            path,
+            "--root-kind",
+            "keccak",
+            "--node",
+            node,
+            "--chain",
+            chain,
+        ];
+        zg(&[&base[..], extra].concat())
+    };
+    let unpaid = upload(&[]);
     assert!(!unpaid.status.success());
     let err = String::from_utf8_lossy(&unpaid.stderr);
     assert!(err.contains("--key") && err.contains("ZG_KEY"), "{err}");
 
-    let paid = zg(&[
-        "upload",
-        path,
-        "--root-kind",
-        "keccak",
-        "--node",
-        node,
-        "--chain",
-        chain,
-        "--key",
-        DEV_KEY,
-    ]);
+    let paid = upload(&["--key", DEV_KEY]);
     let err = String::from_utf8_lossy(&paid.stderr);
     assert!(paid.status.success(), "{err}");
     assert!(err.contains("tx seq 0"), "{err}");
     let root = String::from_utf8_lossy(&paid.stdout).trim().to_owned();
-    let again = zg(&[
-        "upload",
-        path,
-        "--root-kind",
-        "keccak",
-        "--node",
-        node,
-        "--chain",
-        chain,
-        "--key",
-        DEV_KEY,
-    ]);
+    let again = upload(&["--key", DEV_KEY]);
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("paid for already"));
 

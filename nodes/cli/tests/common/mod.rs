@@ -197,35 +197,29 @@ pub(crate) fn python() -> &'static Path {
 
 /// Runs `python tests/sdk/<script> args…` in the venv; its stdout, or the test fails.
 pub(crate) fn python_script(script: &str, args: &[&str]) -> String {
-    let dir = sdk_dir();
-    let out = Command::new(python())
-        .arg(dir.join(script))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "python {script} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    run_script(python(), script, args)
 }
 
 /// Runs `node tests/sdk/<script> args…`; its stdout, or the test fails with its output.
 pub(crate) fn node_script(script: &str, args: &[&str]) -> String {
+    run_script(Path::new("node"), script, args)
+}
+
+/// Runs `program tests/sdk/<script> args…` in `tests/sdk`; its stdout, or the test
+/// fails with its stdout and stderr.
+fn run_script(program: &Path, script: &str, args: &[&str]) -> String {
     let dir = sdk_dir();
-    let out = Command::new("node")
+    let out = Command::new(program)
         .arg(dir.join(script))
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("node runs");
+        .unwrap_or_else(|e| panic!("{} cannot run: {e}", program.display()));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "node {script} failed:\n{stdout}\n{}",
+        "{} {script} failed:\n{stdout}\n{}",
+        program.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
