@@ -24,6 +24,8 @@ pub mod ffi;
 pub mod kzg;
 /// Merkle roots and proofs beside raw BLAKE3 and Keccak.
 pub mod merkle;
+/// Storage on chain: `zg upload` paying on the Flow beside 0G's SDK; chain-gated uploads beside off-chain ones.
+pub mod storage_chain;
 /// The segment store and file pipeline beside std::fs, dd and pread.
 pub mod store;
 

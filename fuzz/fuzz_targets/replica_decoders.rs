@@ -1,4 +1,5 @@
-//! Storage replication messages (and followed Flow entries) on arbitrary bytes: file announcements, requests and
+//! Storage replication messages (and followed Flow entries, shard records and shard
+//! settings) on arbitrary bytes: file announcements, requests and
 //! responses parse to an error or to a value that encodes back to the same bytes;
 //! segments in a parsed response go through proof parsing and verification against a
 //! real file's root, which must never accept them unless they are that file's bytes.
@@ -9,6 +10,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use zg_file::flow::FlowEntry;
 use zg_file::replica::{FileEntry, FileRequest, FileResponse};
+use zg_file::shard::{Shard, ShardMeta};
 use zg_merkle::{FileHasher, FileTree, RootKind, SegmentProof};
 
 // A real two-segment file (root and bytes) to verify fuzzed segments against.
@@ -31,6 +33,19 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(e) = FlowEntry::decode(bytes) {
             assert_eq!(e.encode(), bytes);
             assert!(e.nodes.len() <= 4);
+        }
+        return;
+    }
+    // A sharded file's record as the store keeps it, and a shard setting as typed.
+    if which == 0xfe {
+        if let Ok(m) = ShardMeta::decode(&[7; 32], bytes) {
+            assert_eq!(m.encode(), bytes);
+            assert!(m.shard.count().is_power_of_two() && m.shard.id() < m.shard.count());
+            let held = m.shard.indices(m.position, m.segment_count().min(1 << 16)).count() as u64;
+            assert_eq!(held, m.shard.held_count(m.position, m.segment_count().min(1 << 16)));
+        }
+        if let Ok(Ok(s)) = std::str::from_utf8(bytes).map(str::parse::<Shard>) {
+            assert_eq!(s.to_string().parse::<Shard>(), Ok(s));
         }
         return;
     }

@@ -14,6 +14,7 @@
 
 pub mod flow;
 pub mod replica;
+pub mod shard;
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +70,16 @@ pub enum FileError {
         index: u64,
         /// Segments in the file.
         count: u64,
+    },
+    /// A segment another shard of the flow holds, asked of a node holding one shard.
+    #[error("segment {index} of {root} is not in shard {shard}, the one held here")]
+    NotInShard {
+        /// The root in hex.
+        root: String,
+        /// The segment.
+        index: u64,
+        /// The shard held, `ID/N`.
+        shard: String,
     },
     /// Erasure coding refused the geometry or the shards.
     #[error(transparent)]

@@ -1,7 +1,7 @@
 //! `zg`: the command line client, and `zg devnet`, a local network in one process.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,13 +11,12 @@ use zg_da::api::Id;
 use zg_da::client as da_client;
 use zg_da::{DaClient, DaConfig, DaServer};
 use zg_kzg::KzgContext;
-use zg_merkle::RootKind;
+use zg_merkle::keccak_tree::KeccakTree;
+use zg_merkle::{FileTree, RootKind};
 use zg_node::p2p::P2pConfig;
 use zg_storage::api::Root;
-use zg_storage::client;
-use zg_storage::{FollowConfig, StorageClient, StorageConfig, StorageServer};
-
-mod pay;
+use zg_storage::{FollowConfig, Shard, StorageClient, StorageConfig, StorageServer};
+use zg_storage::{client, pay};
 
 /// zg: verifiable storage for decentralized AI — client and local devnet.
 #[derive(Parser, Debug)]
@@ -33,9 +32,10 @@ enum Cmd {
     Upload {
         /// The file.
         file: PathBuf,
-        /// Storage node URL.
-        #[arg(long, default_value = "http://127.0.0.1:5678")]
-        node: String,
+        /// Storage node URL; repeat it with each shard's node when the nodes hold shards
+        /// of the flow (each is sent the segments its shard holds).
+        #[arg(long = "node", default_value = "http://127.0.0.1:5678")]
+        nodes: Vec<String>,
         /// Which tree names the file: blake3 (its BLAKE3 hash) or keccak (0G's tree; `zg` also works).
         #[arg(long, default_value = "blake3")]
         root_kind: RootKind,
@@ -46,16 +46,21 @@ enum Cmd {
         #[arg(long)]
         key: Option<String>,
     },
-    /// Download a file by root, verifying every segment and the final root.
+    /// Download a file by root or tx seq, verifying every segment and the final root.
     Download {
         /// The file root (hex).
-        root: Root,
+        #[arg(required_unless_present = "tx_seq")]
+        root: Option<Root>,
+        /// The file's tx seq on the Flow the nodes follow, instead of its root.
+        #[arg(long, conflicts_with = "root")]
+        tx_seq: Option<u64>,
         /// Where to write it.
         #[arg(short, long)]
         output: PathBuf,
-        /// Storage node URL.
-        #[arg(long, default_value = "http://127.0.0.1:5678")]
-        node: String,
+        /// Storage node URL; repeat it with each shard's node when the nodes hold shards
+        /// of the flow (each segment is fetched from the node whose shard holds it).
+        #[arg(long = "node", default_value = "http://127.0.0.1:5678")]
+        nodes: Vec<String>,
     },
     /// Print both roots of a local file (offline).
     Root {
@@ -100,6 +105,11 @@ enum Cmd {
         /// cells between the DA nodes.
         #[arg(long, alias = "da-nodes", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         nodes: u16,
+        /// Cut the flow into this many shards (a power of two, at most --nodes): storage
+        /// node i holds shard i mod N, as 0G's nodes shard; 0G's SDKs spread each file
+        /// over the shards' nodes.
+        #[arg(long, default_value_t = 1)]
+        shards: u64,
         /// Chain node (Ethereum JSON-RPC) address.
         #[arg(long, default_value = "127.0.0.1:8545")]
         chain_listen: SocketAddr,
@@ -160,34 +170,46 @@ enum DaCmd {
 
 /// A node that follows a chain takes a Keccak file once it is paid for on the Flow:
 /// pays (once) before the upload.
+/// The environment variable `--key` falls back to.
+const KEY_ENV: &str = "ZG_KEY";
+
+/// A client for each storage node URL.
+fn clients(urls: &[String]) -> anyhow::Result<Vec<StorageClient>> {
+    urls.iter().map(|u| StorageClient::new(u)).collect()
+}
+
+/// Pays for the Keccak file `tree` on the Flow the nodes follow (unless it is paid for
+/// already), then waits until every node has followed the submission.
 async fn pay_if_needed(
-    client: &StorageClient,
-    file: &Path,
+    nodes: &[StorageClient],
+    tree: &KeccakTree,
     chain: &str,
     key: Option<String>,
 ) -> anyhow::Result<()> {
+    let Some(client) = nodes.first() else {
+        anyhow::bail!("no storage node given: pass --node URL");
+    };
     let Some(identity) = client.status().await?.network_identity else {
         return Ok(()); // an off-chain node
     };
-    let tree = client::keccak_tree(file)?;
     let root = tree.root();
     if let Some(tx) = client.file_info(&root).await?.and_then(|i| i.tx) {
         eprintln!("{} is paid for already (tx seq {})", Root::from(root), tx.seq);
         return Ok(());
     }
-    let key = key.or_else(|| std::env::var(pay::KEY_ENV).ok()).ok_or_else(|| {
+    let key = key.or_else(|| std::env::var(KEY_ENV).ok()).ok_or_else(|| {
         anyhow::anyhow!(
             "the node follows chain {} and takes a Keccak file only once it is paid for on the Flow: \
              pass --key 0x… (or set {}) with an account that can pay; `zg devnet` prints dev keys",
             identity.chain_id,
-            pay::KEY_ENV
+            KEY_ENV
         )
     })?;
     let flow = identity
         .flow_address
         .parse()
         .with_context(|| format!("the node's Flow address {:?}", identity.flow_address))?;
-    let paid = pay::pay(chain, &key, flow, &tree, client).await?;
+    let paid = pay::pay(chain, &key, flow, tree, nodes).await?;
     eprintln!("paid {} wei on the Flow: tx seq {}", paid.fee, paid.seq);
     Ok(())
 }
@@ -292,21 +314,33 @@ async fn run() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Upload {
             file,
-            node,
+            nodes,
             root_kind,
             chain,
             key,
         } => {
-            let client = StorageClient::new(&node)?;
-            if root_kind == RootKind::Keccak {
-                pay_if_needed(&client, &file, &chain, key).await?;
+            let clients = clients(&nodes)?;
+            let tree = client::hash_file(&file, root_kind).await?;
+            if let FileTree::Keccak(keccak) = &tree {
+                pay_if_needed(&clients, keccak, &chain, key).await?;
             }
-            let root = client.upload(&file, root_kind).await?;
-            println!("{}", Root::from(root));
+            for c in &clients {
+                c.upload_tree(&file, &tree).await?;
+            }
+            println!("{}", Root::from(tree.root()));
         }
-        Cmd::Download { root, output, node } => {
-            let root = root.0;
-            let n = StorageClient::new(&node)?.download(&root, &output).await?;
+        Cmd::Download {
+            root,
+            tx_seq,
+            output,
+            nodes,
+        } => {
+            let file = match (root, tx_seq) {
+                (Some(r), _) => client::FileId::Root(r.0),
+                (None, Some(seq)) => client::FileId::TxSeq(seq),
+                (None, None) => anyhow::bail!("name the file: its root, or --tx-seq N"),
+            };
+            let (root, n) = client::download_from(&clients(&nodes)?, file, &output).await?;
             eprintln!(
                 "{} bytes verified against {} and written to {}",
                 n,
@@ -340,11 +374,18 @@ async fn run() -> anyhow::Result<()> {
             da_listen,
             p2p_listen,
             nodes,
+            shards,
             chain_listen,
             chain_id,
             block_time,
             price_per_sector,
         } => {
+            if shards > u64::from(nodes) {
+                anyhow::bail!("--shards {shards} needs at least {shards} storage nodes (--nodes {shards})");
+            }
+            // Checks N is a power of two before anything starts.
+            Shard::new(0, shards)
+                .map_err(|_| anyhow::anyhow!("--shards {shards}: use a power of two (1, 2, 4, …)"))?;
             let block_time = zg_chain::block_time(block_time)?;
             let chain = ChainNode::start(ChainNodeConfig {
                 listen: chain_listen,
@@ -367,6 +408,7 @@ async fn run() -> anyhow::Result<()> {
             let mut storage_peers = Vec::new();
             for i in 0..nodes {
                 let (listen, p2p) = nth_node(storage_listen, &storage_p2p_listen, i, &storage_peers)?;
+                let shard = Shard::new(u64::from(i) % shards, shards)?;
                 let storage = StorageServer::bind(StorageConfig {
                     listen,
                     data_dir: nth_dir("storage", i),
@@ -377,6 +419,7 @@ async fn run() -> anyhow::Result<()> {
                         confirmations: 0,
                         poll: Duration::from_millis(200),
                     }),
+                    shard,
                     ..StorageConfig::default()
                 })
                 .await
@@ -411,6 +454,9 @@ async fn run() -> anyhow::Result<()> {
                     "  storage node  http://{}   JSON-RPC zgs_* · PUT /files · GET /files/{{root}} · /metrics",
                     storage.local_addr()?
                 );
+                if shards > 1 {
+                    println!("    shard       {} of the flow", storage.shard());
+                }
                 if let Some(p2p) = storage.p2p_addr() {
                     println!("    p2p         {p2p}   (zg-storage --peer {p2p} joins it)");
                 }

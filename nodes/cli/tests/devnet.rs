@@ -156,3 +156,84 @@ fn zg_upload_pays_for_a_keccak_file_on_the_flow() {
     assert_eq!(count, json!(format!("0x{:064x}", 1)), "one submission, not two");
     devnet.interrupt();
 }
+
+/// `zg upload` and `zg download` against `zg devnet --nodes 2 --shards 2`, given both
+/// nodes: a Keccak file (paid on the Flow, 21 segments) and a BLAKE3 one (off the
+/// flow) are each spread over the two shards, neither node holds either whole, and
+/// both come back byte-exact by tx seq and by root; one shard's node alone cannot
+/// serve them and says why.
+#[test]
+fn zg_upload_and_download_spread_files_over_two_shards() {
+    use common::DEV_KEY;
+    use std::process::Command;
+    let devnet = Devnet::start(2, &["--shards", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    let bytes: Vec<u8> = (0..(5 << 20) + 17u32).map(|i| (i * 29 % 253) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let zg = |args: &[&str]| {
+        let out = Command::new(zg_node::harness::binary("zg"))
+            .args(args)
+            .env_remove("ZG_KEY")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let [a, b] = [devnet.storage_urls[0].as_str(), devnet.storage_urls[1].as_str()];
+    let both = ["--node", a, "--node", b];
+    let path = file.to_str().unwrap();
+    let out = dir.path().join("copy");
+    let out = out.to_str().unwrap();
+    for kind in ["keccak", "blake3"] {
+        let upload = [
+            &[
+                "upload",
+                path,
+                "--root-kind",
+                kind,
+                "--chain",
+                &devnet.chain_url,
+                "--key",
+                DEV_KEY,
+            ][..],
+            &both,
+        ]
+        .concat();
+        let (ok, root, err) = zg(&upload);
+        assert!(ok, "{kind}: {err}");
+        let held: Vec<u64> = devnet
+            .storage_urls
+            .iter()
+            .map(|url| {
+                let info = Devnet::rpc(url, "zgs_getFileInfo", &json!([root, true]));
+                assert_eq!(info["finalized"], true, "{kind} on {url}: {info}");
+                info["uploadedSegNum"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(held.iter().sum::<u64>(), 21, "{kind}: {held:?}");
+        assert!(held.iter().all(|n| *n == 10 || *n == 11), "{kind}: {held:?}");
+
+        let by = if kind == "keccak" {
+            vec!["--tx-seq", "0"]
+        } else {
+            vec![root.as_str()]
+        };
+        let (ok, _, err) = zg(&[&["download"][..], &by, &["-o", out], &both].concat());
+        assert!(ok, "{kind}: {err}");
+        assert_eq!(std::fs::read(out).unwrap(), bytes, "{kind}");
+        std::fs::remove_file(out).unwrap();
+
+        let (ok, _, err) = zg(&["download", &root, "-o", out, "--node", a]);
+        assert!(!ok, "{kind}: one shard alone served the whole file");
+        assert!(err.contains("shard"), "{kind}: {err}");
+        assert!(
+            !std::path::Path::new(out).exists(),
+            "{kind}: nothing is left at the output"
+        );
+    }
+    devnet.interrupt();
+}

@@ -37,29 +37,79 @@ fn files(out: &str) -> Vec<serde_json::Value> {
     report["files"].as_array().expect("files").clone()
 }
 
+/// Each of 0G's three storage SDKs, unchanged, pays for, uploads and downloads
+/// [`SIZES`] through `nodes` (comma-separated URLs), byte-exact (the scripts compare);
+/// returns every file's report, in the order uploaded, and checks the tx seqs 1.2.8 reports.
+fn every_sdk_round_trips(devnet: &Devnet, nodes: &str, sizes: &str) -> Vec<serde_json::Value> {
+    let mut all = Vec::new();
+    for (seed, pkg) in [(1, "@0gfoundation/0g-ts-sdk"), (2, "@0glabs/0g-ts-sdk")] {
+        let out = node_script(
+            "storage_ts.mjs",
+            &[pkg, &devnet.chain_url, DEV_KEY, nodes, sizes, &seed.to_string()],
+        );
+        let files = files(&out);
+        assert_eq!(files.len(), 3, "{pkg}: {out}");
+        all.extend(files);
+    }
+    let out = python_script("storage_py.py", &[&devnet.chain_url, DEV_KEY, nodes, sizes, "3"]);
+    let files = files(&out);
+    assert_eq!(files.len(), 3, "python: {out}");
+    all.extend(files);
+    // 1.2.8 reports its tx seqs: the first three submissions of the chain.
+    let seqs: Vec<u64> = all[..3].iter().filter_map(|f| f["txSeq"].as_u64()).collect();
+    assert_eq!(seqs, vec![0, 1, 2]);
+    all
+}
+
 /// 0G's three storage SDKs, unchanged, against one node of `zg devnet`: each pays for,
-/// uploads and downloads 1 B, 300,000 B and 5 MiB + 17 B, byte-exact (the scripts
-/// compare), and the node's tx seqs follow the chain's.
+/// uploads and downloads 1 B, 300,000 B and 5 MiB + 17 B, byte-exact, and the node's
+/// tx seqs follow the chain's.
 #[test]
 fn every_storage_sdk_uploads_and_downloads_through_one_node() {
     let devnet = Devnet::start(1, &[]);
     let node = &devnet.storage_urls[0];
-    let mut seqs = Vec::new();
-    for (seed, pkg) in [(1, "@0gfoundation/0g-ts-sdk"), (2, "@0glabs/0g-ts-sdk")] {
-        let out = node_script(
-            "storage_ts.mjs",
-            &[pkg, &devnet.chain_url, DEV_KEY, node, SIZES, &seed.to_string()],
-        );
-        let files = files(&out);
-        assert_eq!(files.len(), 3, "{pkg}: {out}");
-        seqs.extend(files.iter().filter_map(|f| f["txSeq"].as_u64()));
-    }
-    let out = python_script("storage_py.py", &[&devnet.chain_url, DEV_KEY, node, SIZES, "3"]);
-    assert_eq!(files(&out).len(), 3, "python: {out}");
-    // 1.2.8 reports its tx seqs: the first three submissions of the chain.
-    assert_eq!(seqs, vec![0, 1, 2]);
+    every_sdk_round_trips(&devnet, node, SIZES);
     let status = Devnet::rpc(node, "zgs_getStatus", &serde_json::json!([]));
     assert_eq!(status["nextTxSeq"], 9, "{status}");
+    devnet.interrupt();
+}
+
+/// What the SDKs upload to two shards: 1 B, 300,000 B, and 22 segments (5,505,041 B)
+/// with a short last one. Not 5 MiB + 17 B (21 segments): every one of the three SDKs
+/// drops the last upload task of the shard with more segments (`splitTasks` sorts the
+/// per-node task lists shortest first and interleaves only as many rounds as the
+/// shortest has), so with 21 segments on two shards segment 20 is never sent to any
+/// node, and no node that keeps its whole shard (0G's or zg's) can finalize the file.
+const SHARDED_SIZES: &str = "1,300000,5505041";
+
+/// The same against `zg devnet --nodes 2 --shards 2`: node 0 holds shard 0/2 of the
+/// flow and node 1 shard 1/2; each SDK spreads every file over both and gathers it
+/// back. Neither node holds a file whole: the 22 segments of the largest are split
+/// between them.
+#[test]
+fn every_storage_sdk_uploads_and_downloads_through_two_shards() {
+    let devnet = Devnet::start(2, &["--shards", "2"]);
+    let urls = &devnet.storage_urls;
+    for (i, url) in urls.iter().enumerate() {
+        let config = Devnet::rpc(url, "zgs_getShardConfig", &serde_json::json!([]));
+        assert_eq!(config, serde_json::json!({"shardId": i, "numShard": 2}));
+    }
+    let files = every_sdk_round_trips(&devnet, &urls.join(","), SHARDED_SIZES);
+    for f in files.iter().filter(|f| f["size"] == 5_505_041) {
+        let held: Vec<u64> = urls
+            .iter()
+            .map(|url| {
+                let info = Devnet::rpc(url, "zgs_getFileInfo", &serde_json::json!([f["root"], true]));
+                assert_eq!(info["finalized"], true, "{url}: {info}");
+                info["uploadedSegNum"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(held, vec![11, 11], "{f}");
+    }
+    for url in urls {
+        let status = Devnet::rpc(url, "zgs_getStatus", &serde_json::json!([]));
+        assert_eq!(status["nextTxSeq"], 9, "{status}");
+    }
     devnet.interrupt();
 }
 

@@ -258,6 +258,18 @@ pub struct Status {
 /// Half-open ranges of segment indices, `[start, end)`.
 pub type Ranges = Vec<[u64; 2]>;
 
+/// Contiguous runs of ascending `indices`, as `[start, end)` ranges.
+pub fn ranges(indices: impl Iterator<Item = u64>) -> Ranges {
+    let mut out: Ranges = Vec::new();
+    for i in indices {
+        match out.last_mut() {
+            Some(r) if r[1] == i => r[1] += 1,
+            _ => out.push([i, i + 1]),
+        }
+    }
+    out
+}
+
 /// The kind named by a string, for CLI flags and query strings.
 pub fn parse_kind(s: &str) -> Result<RootKind, String> {
     s.parse::<RootKind>().map_err(|e| e.to_string())

@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use zg_merkle::{FileHasher, FileTree, Hash, RootKind, SEGMENT_SIZE, SegmentProof};
 
+use crate::Shard;
 use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, Status, StorageRpcClient};
 
 /// Segments per upload request (4 MiB of data).
@@ -53,6 +54,11 @@ impl StorageClient {
         })
     }
 
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     fn unreachable(&self, e: jsonrpsee::core::ClientError) -> anyhow::Error {
         match e {
             jsonrpsee::core::ClientError::Transport(t) => anyhow!(
@@ -86,27 +92,21 @@ impl StorageClient {
 
     /// Uploads the file at `path` (resuming a partial upload), returns its root.
     pub async fn upload(&self, path: &Path, kind: RootKind) -> anyhow::Result<Hash> {
-        let path_buf = path.to_path_buf();
-        let len = std::fs::metadata(path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .len();
-        let pb = bar(len, "hashing");
-        let pb2 = pb.clone();
-        let tree = tokio::task::spawn_blocking(move || -> anyhow::Result<FileTree> {
-            let f = File::open(&path_buf).with_context(|| format!("cannot open {}", path_buf.display()))?;
-            let mut h = FileHasher::new(kind).parallel(true);
-            h.update_reader(pb2.wrap_read(f))
-                .with_context(|| format!("reading {}", path_buf.display()))?;
-            Ok(h.finalize())
-        })
-        .await??;
-        pb.finish_and_clear();
+        let tree = hash_file(path, kind).await?;
+        self.upload_tree(path, &tree).await?;
+        Ok(tree.root())
+    }
+
+    /// Uploads the file at `path`, whose tree is `tree`: the segments this node lacks
+    /// of what it holds (all of them, or its shard's), then checks it finalized them.
+    pub async fn upload_tree(&self, path: &Path, tree: &FileTree) -> anyhow::Result<()> {
+        let len = tree.file_len();
         let root = tree.root();
         let count = tree.segment_count();
         let missing: Ranges = match self.file_info(&root).await? {
             Some(info) if info.finalized => {
                 eprintln!("{} is already stored on {}", Root::from(root), self.url);
-                return Ok(root);
+                return Ok(());
             }
             Some(info) => {
                 let m: Ranges = self
@@ -120,7 +120,8 @@ impl StorageClient {
                 );
                 m
             }
-            None => vec![[0, count]],
+            // A file off the flow: a sharded node holds the segments its shard counts from 0.
+            None => crate::api::ranges(self.shard().await?.indices(0, count)),
         };
         let todo: u64 = missing
             .iter()
@@ -129,7 +130,7 @@ impl StorageClient {
             .sum();
         let pb = bar(todo, "uploading");
         let file = Arc::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?);
-        let tree = Arc::new(tree);
+        let tree = Arc::new(tree.clone());
         let batches: Vec<(u64, u64)> = missing
             .iter()
             .flat_map(|[a, b]| {
@@ -180,7 +181,7 @@ impl StorageClient {
                 Root::from(root)
             );
         }
-        Ok(root)
+        Ok(())
     }
 
     /// Downloads `root` to `out`, every segment checked against the root,
@@ -213,7 +214,17 @@ impl StorageClient {
                 tracing::warn!(error = %e, "streamed download failed; fetching segment by segment with proofs");
             }
         }
-        self.download_segments(root, kind, len, &part, out).await
+        download_segments(&[self], |_| 0, root, kind, len, &part, out).await
+    }
+
+    /// The shard of the flow this node holds.
+    pub async fn shard(&self) -> anyhow::Result<Shard> {
+        let c = self
+            .rpc
+            .get_shard_config()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        Shard::new(c.shard_id, c.num_shard).map_err(|e| anyhow!("{} reports a bad shard: {e}", self.url))
     }
 
     /// `GET /files/{root}` into `part`, hashed on the way; errors unless the bytes
@@ -274,78 +285,6 @@ impl StorageClient {
         Ok(())
     }
 
-    /// Every segment through `zgs_downloadSegmentWithProof`, each checked against the
-    /// root before it is written, then the whole file's root.
-    async fn download_segments(
-        &self,
-        root: &Hash,
-        kind: RootKind,
-        len: u64,
-        part: &Path,
-        out: &Path,
-    ) -> anyhow::Result<u64> {
-        let segment_count = zg_merkle::segment_count(len);
-        let file = Arc::new(File::create(part).with_context(|| format!("cannot create {}", part.display()))?);
-        file.set_len(len)?;
-        let pb = bar(len, "downloading");
-        let mut fetches = futures_util::stream::iter((0..segment_count).map(|i| {
-            let (file, pb) = (file.clone(), pb.clone());
-            async move {
-                let seg: SegmentWithProof = self
-                    .rpc
-                    .download_segment_with_proof(Root::from(*root), i)
-                    .await
-                    .map_err(|e| self.unreachable(e))?;
-                let data = B64.decode(&seg.data).context("segment data is not base64")?;
-                let proof = SegmentProof::from_bytes(&seg.proof.0)?;
-                if seg.index != i || seg.file_size != len || !proof.verify_kind(kind, root, len, i, &data)? {
-                    bail!("segment {i} from {} fails its proof: refusing it", self.url);
-                }
-                let n = data.len() as u64;
-                tokio::task::spawn_blocking(move || file.write_all_at(&data, i * SEGMENT_SIZE as u64))
-                    .await??;
-                pb.inc(n);
-                anyhow::Ok(())
-            }
-        }))
-        .buffer_unordered(IN_FLIGHT * 2);
-        let mut failed = None;
-        while let Some(r) = fetches.next().await {
-            if let Err(e) = r {
-                failed = Some(e);
-                break;
-            }
-        }
-        drop(fetches);
-        pb.finish_and_clear();
-        let verdict = match failed {
-            Some(e) => Err(e),
-            None => {
-                file.sync_all()?;
-                let got = file_roots_one(part, kind)?;
-                if got == *root {
-                    Ok(())
-                } else {
-                    Err(anyhow!(
-                        "downloaded bytes hash to {}, not {}",
-                        Root::from(got),
-                        Root::from(*root)
-                    ))
-                }
-            }
-        };
-        match verdict {
-            Ok(()) => {
-                std::fs::rename(part, out).with_context(|| format!("cannot write {}", out.display()))?;
-                Ok(len)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(part);
-                Err(e)
-            }
-        }
-    }
-
     /// Segment `index` of `root` with its proof, verified.
     pub async fn proof(&self, root: &Hash, index: u64) -> anyhow::Result<(SegmentWithProof, bool)> {
         let info = self
@@ -371,14 +310,163 @@ fn file_roots_one(path: &Path, kind: RootKind) -> anyhow::Result<Hash> {
     Ok(h.finalize().root())
 }
 
-/// 0G's Keccak tree of the file at `path` (its root and submission nodes).
-pub fn keccak_tree(path: &Path) -> anyhow::Result<zg_merkle::keccak_tree::KeccakTree> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut h = FileHasher::new(RootKind::Keccak).parallel(true);
-    h.update_reader(f)?;
-    match h.finalize() {
-        FileTree::Keccak(tree) => Ok(tree),
-        FileTree::Blake3(_) => bail!("a Keccak hasher built a BLAKE3 tree"),
+/// The tree of the file at `path` under `kind`, hashed with a progress bar.
+pub async fn hash_file(path: &Path, kind: RootKind) -> anyhow::Result<FileTree> {
+    let path_buf = path.to_path_buf();
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let pb = bar(len, "hashing");
+    let pb2 = pb.clone();
+    let tree = tokio::task::spawn_blocking(move || -> anyhow::Result<FileTree> {
+        let f = File::open(&path_buf).with_context(|| format!("cannot open {}", path_buf.display()))?;
+        let mut h = FileHasher::new(kind).parallel(true);
+        h.update_reader(pb2.wrap_read(f))
+            .with_context(|| format!("reading {}", path_buf.display()))?;
+        Ok(h.finalize())
+    })
+    .await??;
+    pb.finish_and_clear();
+    Ok(tree)
+}
+
+/// Which file to download: by root, or by its tx seq on the followed Flow.
+#[derive(Clone, Copy, Debug)]
+pub enum FileId {
+    /// The file root.
+    Root(Hash),
+    /// The submission's tx seq.
+    TxSeq(u64),
+}
+
+/// Downloads a file to `out` from `nodes`, which together hold the whole flow: one
+/// node as [`StorageClient::download`] does, several by fetching each segment from
+/// the node whose shard holds it, every segment checked against the root, then the
+/// whole file's root. Returns the root and the bytes written.
+pub async fn download_from(nodes: &[StorageClient], file: FileId, out: &Path) -> anyhow::Result<(Hash, u64)> {
+    let Some(first) = nodes.first() else {
+        bail!("no storage node given: pass --node URL (once per shard)");
+    };
+    let root = match file {
+        FileId::Root(r) => r,
+        FileId::TxSeq(seq) => match first.file_info_by_tx_seq(seq).await? {
+            Some(info) => info.root.0,
+            None => bail!(
+                "{} knows no submission with tx seq {seq} (has it followed the chain that far?)",
+                first.url
+            ),
+        },
+    };
+    if nodes.len() == 1 {
+        return Ok((root, first.download(&root, out).await?));
+    }
+    let mut shards = Vec::with_capacity(nodes.len());
+    let mut info = None;
+    for node in nodes {
+        shards.push(node.shard().await?);
+        match node.file_info(&root).await? {
+            Some(i) if i.finalized => info = Some(i),
+            Some(i) => bail!(
+                "{} is still being uploaded to {} ({} segments of its shard stored)",
+                Root::from(root),
+                node.url,
+                i.uploaded_seg_num
+            ),
+            None => bail!("{} has no file {}", node.url, Root::from(root)),
+        }
+    }
+    let info = info.ok_or_else(|| anyhow!("no node answered"))?;
+    let kind: RootKind = info.root_kind.parse().map_err(|e| anyhow!("{e}"))?;
+    let len = info.file_size;
+    // Shards count flow segments: the file's first is where the Flow put it.
+    let position = info
+        .tx
+        .as_ref()
+        .map_or(0, |t| t.start_entry_index / (SEGMENT_SIZE as u64 / 256));
+    let holder = |i: u64| shards.iter().position(|s| s.holds(position, i));
+    if let Some(i) = (0..zg_merkle::segment_count(len)).find(|i| holder(*i).is_none()) {
+        let n = shards.iter().map(|s| s.count()).max().unwrap_or(1);
+        bail!(
+            "no node given holds segment {i} (flow shard {} of {n}): add that shard's node with --node",
+            Shard::of(position, i, n)
+        );
+    }
+    let clients: Vec<&StorageClient> = nodes.iter().collect();
+    let part = PathBuf::from(format!("{}.part", out.display()));
+    let n = download_segments(&clients, |i| holder(i).unwrap_or(0), &root, kind, len, &part, out).await?;
+    Ok((root, n))
+}
+
+/// Every segment through `zgs_downloadSegmentWithProof` from `nodes[pick(i)]`, each
+/// checked against the root before it is written, then the whole file's root.
+async fn download_segments(
+    nodes: &[&StorageClient],
+    pick: impl Fn(u64) -> usize,
+    root: &Hash,
+    kind: RootKind,
+    len: u64,
+    part: &Path,
+    out: &Path,
+) -> anyhow::Result<u64> {
+    let segment_count = zg_merkle::segment_count(len);
+    let file = Arc::new(File::create(part).with_context(|| format!("cannot create {}", part.display()))?);
+    file.set_len(len)?;
+    let pb = bar(len, "downloading");
+    let mut fetches = futures_util::stream::iter((0..segment_count).map(|i| {
+        let (file, pb) = (file.clone(), pb.clone());
+        let node = nodes[pick(i)];
+        async move {
+            let seg: SegmentWithProof = node
+                .rpc
+                .download_segment_with_proof(Root::from(*root), i)
+                .await
+                .map_err(|e| node.unreachable(e))?;
+            let data = B64.decode(&seg.data).context("segment data is not base64")?;
+            let proof = SegmentProof::from_bytes(&seg.proof.0)?;
+            if seg.index != i || seg.file_size != len || !proof.verify_kind(kind, root, len, i, &data)? {
+                bail!("segment {i} from {} fails its proof: refusing it", node.url);
+            }
+            let n = data.len() as u64;
+            tokio::task::spawn_blocking(move || file.write_all_at(&data, i * SEGMENT_SIZE as u64)).await??;
+            pb.inc(n);
+            anyhow::Ok(())
+        }
+    }))
+    .buffer_unordered(IN_FLIGHT * 2);
+    let mut failed = None;
+    while let Some(r) = fetches.next().await {
+        if let Err(e) = r {
+            failed = Some(e);
+            break;
+        }
+    }
+    drop(fetches);
+    pb.finish_and_clear();
+    let verdict = match failed {
+        Some(e) => Err(e),
+        None => {
+            file.sync_all()?;
+            let got = file_roots_one(part, kind)?;
+            if got == *root {
+                Ok(())
+            } else {
+                Err(anyhow!(
+                    "downloaded bytes hash to {}, not {}",
+                    Root::from(got),
+                    Root::from(*root)
+                ))
+            }
+        }
+    };
+    match verdict {
+        Ok(()) => {
+            std::fs::rename(part, out).with_context(|| format!("cannot write {}", out.display()))?;
+            Ok(len)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(part);
+            Err(e)
+        }
     }
 }
 

@@ -170,6 +170,14 @@ pub(crate) async fn get_file(
     let n2 = node.clone();
     let meta = match tokio::task::spawn_blocking(move || n2.open_meta(&root)).await {
         Ok(Ok(m)) => m,
+        Ok(Err(FileError::NotFound(_))) if !node.cfg.shard.is_whole() => {
+            let why = format!(
+                "no whole file {} here: this node holds shard {} of the flow; gather the segments from every shard's node (zg download --node URL…)",
+                Root::from(root),
+                node.cfg.shard
+            );
+            return text(StatusCode::NOT_FOUND, why);
+        }
         Ok(Err(FileError::NotFound(_))) => {
             return text(StatusCode::NOT_FOUND, format!("no file {}", Root::from(root)));
         }

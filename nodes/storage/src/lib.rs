@@ -14,6 +14,7 @@
 //! - [`server`]: configuration and lifecycle of a node.
 //! - [`api`]: the JSON types of the API, shared by node and client.
 //! - [`client`]: upload, download and proofs against a node.
+//! - [`pay`]: paying for a file on the followed chain's Flow before uploading it.
 
 pub mod api;
 pub mod client;
@@ -21,6 +22,7 @@ mod flow;
 pub mod follow;
 mod http;
 mod metrics;
+pub mod pay;
 mod replication;
 mod rpc;
 pub mod server;
@@ -31,3 +33,4 @@ pub use client::StorageClient;
 pub use follow::FollowConfig;
 pub use server::{StorageConfig, StorageServer};
 pub use service::{StorageError, StorageResult};
+pub use zg_file::shard::Shard;

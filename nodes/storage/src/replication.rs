@@ -15,13 +15,13 @@ use libp2p::PeerId;
 use zg_file::replica::{
     FileEntry, FileRequest, FileResponse, MAX_INVENTORY_PAGE, MAX_SEGMENTS_PER_REQUEST, SegmentReply,
 };
-use zg_file::{self as file, FileMeta};
-use zg_merkle::{Hash, SegmentProof, segment_count};
+use zg_file::{self as file, FileMeta, shard};
+use zg_merkle::{Hash, RootKind, SegmentProof, segment_count};
 use zg_node::p2p::{NetEvent, Network};
 use zg_store::Put;
 
 use crate::api::Root;
-use crate::service::{Incoming, StorageError, StorageService};
+use crate::service::{Held, Incoming, StorageError, StorageService};
 use crate::wire::FileProtocol;
 
 /// Files replicated at once; each has [`CHUNKS_IN_FLIGHT`] requests out.
@@ -129,27 +129,45 @@ pub(crate) async fn handle_net_events(
 fn answer_file(node: &StorageService, request: &FileRequest) -> FileResponse {
     match *request {
         FileRequest::Segments { root, first, count } => {
-            let meta = match node.finalized(&root) {
-                Ok(Some(m)) => m,
+            let held = match node.held(&root) {
+                Ok(Some(h)) => h,
                 Ok(None) => return FileResponse::NotFound,
                 Err(e) => return FileResponse::Refused(e.to_string()),
             };
-            let n = meta.segment_count();
             let count = u64::from(count);
-            if first.checked_add(count).is_none_or(|end| end > n) {
-                return FileResponse::Refused(format!("segments {first}+{count} of a {n}-segment file"));
-            }
             // Only what is held here: a peer asking must never start a chain of repairs.
-            let segs = match file::read_segments(&node.store, &meta, first, count) {
+            let segs = match &held {
+                Held::Whole(meta) => {
+                    let n = meta.segment_count();
+                    if first.checked_add(count).is_none_or(|end| end > n) {
+                        return FileResponse::Refused(format!(
+                            "segments {first}+{count} of a {n}-segment file"
+                        ));
+                    }
+                    match file::read_segments(&node.store, meta, first, count) {
+                        Ok(segs) => (first..)
+                            .zip(segs)
+                            .map(|(i, s)| meta.tree.prove_segment(i).map(|p| (s, p)))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                Held::Shard(meta) => {
+                    let indices: Vec<u64> = (first..first.saturating_add(count)).collect();
+                    if !indices.iter().all(|i| meta.holds(*i)) {
+                        return FileResponse::NotFound; // Another shard's segments.
+                    }
+                    shard::read_shard_segments(&node.store, meta, &indices).map_err(|e| e.to_string())
+                }
+            };
+            let segs = match segs {
                 Ok(s) => s,
-                Err(e) => return FileResponse::Refused(e.to_string()),
+                Err(e) => return FileResponse::Refused(e),
             };
             let mut out = Vec::with_capacity(segs.len());
-            for (i, data) in (first..).zip(segs) {
-                let proof = match meta.tree.prove_segment(i) {
-                    Ok(p) => p.to_bytes(),
-                    Err(e) => return FileResponse::Refused(e.to_string()),
-                };
+            for (data, proof) in segs {
+                let proof = proof.to_bytes();
                 node.metrics.bytes_out.inc_by(data.len() as u64);
                 #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
                 let mut data = data.to_vec();
@@ -228,7 +246,7 @@ async fn replicate_file(node: Arc<StorageService>, entry: FileEntry, from: Optio
         tracing::warn!(%root, bytes = entry.size, "not replicating a file over this node's size limit");
         return;
     }
-    match node.finalized(&entry.root) {
+    match node.held(&entry.root) {
         Ok(Some(_)) => return,
         Ok(None) => {}
         Err(e) => {
@@ -261,6 +279,9 @@ async fn replicate_file(node: Arc<StorageService>, entry: FileEntry, from: Optio
             let secs = started.elapsed().as_secs_f64();
             tracing::info!(%root, bytes, secs, mb_per_s = bytes as f64 / secs.max(1e-9) / 1e6, "file replicated from peers");
         }
+        Err(e) if e.downcast_ref::<NotHeldYet>().is_some() => {
+            tracing::debug!(%root, error = %e, "no peer holds what this node lacks yet; the next inventory sweep retries");
+        }
         Err(e) => {
             tracing::warn!(%root, error = %e, "replication incomplete; the next inventory sweep retries");
         }
@@ -289,9 +310,16 @@ async fn fetch_file(
         ),
         None => HashSet::new(),
     };
-    let count = segment_count(entry.size);
+    if node.following() && entry.kind == RootKind::Keccak && node.submission_of(&entry.root).is_none() {
+        // Its flow position (and so this node's share of it) comes with the Submit log.
+        anyhow::bail!("not paid for on the followed Flow yet");
+    }
+    let wanted = node
+        .cfg
+        .shard
+        .indices(node.position_of(&entry.root), segment_count(entry.size));
     let mut chunks: Vec<(u64, u16)> = Vec::new();
-    for i in (0..count).filter(|i| !have.contains(i)) {
+    for i in wanted.filter(|i| !have.contains(i)) {
         match chunks.last_mut() {
             Some((first, n)) if *first + u64::from(*n) == i && *n < MAX_SEGMENTS_PER_REQUEST => *n += 1,
             _ => chunks.push((i, 1)),
@@ -323,6 +351,7 @@ async fn fetch_chunk(
     peers: &[PeerId],
 ) -> anyhow::Result<u64> {
     let mut failures = Vec::new();
+    let mut not_held = 0;
     let mut banned = HashSet::new();
     // Busy or rate-limited peers get two more chances, a second and then two apart.
     let tries: Vec<(u64, PeerId)> = (0..3).flat_map(|a| peers.iter().map(move |p| (a, *p))).collect();
@@ -346,6 +375,7 @@ async fn fetch_chunk(
                 continue;
             }
             Ok(FileResponse::NotFound) => {
+                not_held += 1;
                 failures.push(format!("{peer}: not held"));
                 continue;
             }
@@ -403,8 +433,20 @@ async fn fetch_chunk(
             Err(e) => anyhow::bail!("storing segments {first}+{n}: {e}"),
         }
     }
+    if not_held == failures.len() {
+        return Err(NotHeldYet { first, n }.into());
+    }
     anyhow::bail!(
         "segments {first}+{n}: no peer served them ({})",
         failures.join("; ")
     )
+}
+
+/// Every peer asked answered that it does not hold the segments: on sharded nodes,
+/// the usual state while a client is still uploading this node's shard to it.
+#[derive(Debug, thiserror::Error)]
+#[error("segments {first}+{n}: no peer holds them (yet)")]
+struct NotHeldYet {
+    first: u64,
+    n: u16,
 }

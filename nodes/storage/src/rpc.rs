@@ -108,8 +108,8 @@ impl StorageRpcServer for RpcHandler {
 
     fn get_shard_config(&self) -> RpcResult<ShardConfig> {
         Ok(ShardConfig {
-            shard_id: 0,
-            num_shard: 1,
+            shard_id: self.0.cfg.shard.id(),
+            num_shard: self.0.cfg.shard.count(),
         })
     }
 

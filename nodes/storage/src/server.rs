@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post, put};
+use zg_file::shard::Shard;
 use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
@@ -43,6 +44,8 @@ pub struct StorageConfig {
     /// The chain whose Flow the node follows (0G mode: Keccak-rooted files only once
     /// paid for, 0G's `*ByTxSeq` API); `None` runs off-chain.
     pub chain: Option<FollowConfig>,
+    /// The shard of the flow this node holds (0G's sharding); the whole flow by default.
+    pub shard: Shard,
     /// Fault injection for tests: serve peers corrupted segments.
     #[cfg(feature = "fault-injection")]
     pub serve_bad_segments: bool,
@@ -61,6 +64,7 @@ impl Default for StorageConfig {
             capacity: None,
             p2p: None,
             chain: None,
+            shard: Shard::WHOLE,
             #[cfg(feature = "fault-injection")]
             serve_bad_segments: false,
         }
@@ -154,6 +158,11 @@ impl StorageServer {
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The shard of the flow this node holds.
+    pub fn shard(&self) -> Shard {
+        self.node.cfg.shard
     }
 
     /// The p2p address peers dial, when networked.

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use tokio::sync::Semaphore;
 use zg_codec::{Reader, Writer};
 use zg_file::replica::FileEntry;
+use zg_file::shard::{self, ShardMeta};
 use zg_file::{self as file, FileError, FileMeta};
 use zg_merkle::{FileHasher, Hash, RootKind, SEGMENT_SIZE, SegmentProof, segment_count};
 use zg_node::metrics::Registry;
@@ -66,7 +67,7 @@ pub enum StorageError {
 impl From<FileError> for StorageError {
     fn from(e: FileError) -> Self {
         match e {
-            FileError::NotFound(_) => Self::NotFound(e.to_string()),
+            FileError::NotFound(_) | FileError::NotInShard { .. } => Self::NotFound(e.to_string()),
             FileError::OutOfRange { .. } => Self::InvalidParams(e.to_string()),
             FileError::Store(s @ (StoreError::Full { .. } | StoreError::DiskFull { .. })) => Self::Store(s),
             other => Self::Internal(other.to_string()),
@@ -101,6 +102,15 @@ impl PendingFile {
         r.finish().ok()?;
         Some(Self { kind, size })
     }
+}
+
+/// What a node holds of a complete file: all of it, or every segment of its shard.
+#[derive(Clone)]
+pub(crate) enum Held {
+    /// The whole file, with its tree.
+    Whole(Arc<FileMeta>),
+    /// This node's shard of it, each segment with its proof.
+    Shard(Arc<ShardMeta>),
 }
 
 /// Key of the record that marks an upload in progress (its kind and size).
@@ -139,6 +149,8 @@ pub(crate) struct StorageService {
     pub(crate) finalizing: Mutex<HashSet<Hash>>,
     /// Finalized files' metadata: decoding it rebuilds the tree, too costly for every segment request.
     pub(crate) metas: Mutex<HashMap<Hash, Arc<FileMeta>>>,
+    /// Files of which this node holds its shard, complete.
+    pub(crate) shard_metas: Mutex<HashMap<Hash, Arc<ShardMeta>>>,
     /// The paid submissions followed on the chain (empty off-chain).
     pub(crate) flow: Mutex<FlowLog>,
     /// The followed chain's id, once it answered (0 before).
@@ -173,6 +185,7 @@ impl StorageService {
             pending: Mutex::new(HashMap::new()),
             finalizing: Mutex::new(HashSet::new()),
             metas: Mutex::new(HashMap::new()),
+            shard_metas: Mutex::new(HashMap::new()),
             flow: Mutex::new(flow),
             chain_id: AtomicU64::new(0),
         })
@@ -272,8 +285,54 @@ impl StorageService {
         }
     }
 
-    /// What the node knows of `root`: a file held whole, an upload in progress, or
-    /// (following a chain) a paid submission no segment of which arrived yet.
+    /// What this node holds of the complete file `root`: the whole file, or every
+    /// segment of its shard (none at all when its shard has no segment of a paid file).
+    pub(crate) fn held(&self, root: &Hash) -> StorageResult<Option<Held>> {
+        if let Some(m) = self.finalized(root)? {
+            return Ok(Some(Held::Whole(m)));
+        }
+        let shard = self.cfg.shard;
+        if shard.is_whole() {
+            return Ok(None);
+        }
+        if let Some(m) = self
+            .shard_metas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(root)
+        {
+            return Ok(Some(Held::Shard(m.clone())));
+        }
+        if let Some(m) = shard::open_shard(&self.store, root)? {
+            let m = Arc::new(m);
+            let mut cache = self.shard_metas.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= META_CACHE {
+                cache.clear();
+            }
+            cache.insert(*root, m.clone());
+            return Ok(Some(Held::Shard(m)));
+        }
+        // A paid file none of whose segments fall in this shard is complete here as it is.
+        Ok(self
+            .submission_of(root)
+            .map(|e| ShardMeta {
+                root: *root,
+                len: e.size,
+                kind: RootKind::Keccak,
+                shard,
+                position: Self::flow_position(&e),
+            })
+            .filter(|m| m.held_count() == 0)
+            .map(|m| Held::Shard(Arc::new(m))))
+    }
+
+    /// The first flow segment of `root`: where the followed Flow put it, 0 off the flow.
+    pub(crate) fn position_of(&self, root: &Hash) -> u64 {
+        self.submission_of(root).map_or(0, |e| Self::flow_position(&e))
+    }
+
+    /// What the node knows of `root`: a file held whole (or its shard), an upload in
+    /// progress, or (following a chain) a paid submission no segment of which arrived yet.
     pub(crate) fn info(&self, root: &Hash) -> StorageResult<Option<FileInfo>> {
         let tx = self.submission_of(root);
         let info = |size: u64, kind: RootKind, uploaded: u64, finalized: bool| FileInfo {
@@ -287,8 +346,10 @@ impl StorageService {
             is_cached: false,
             pruned: false,
         };
-        if let Some(m) = self.finalized(root)? {
-            return Ok(Some(info(m.len(), m.tree.kind(), m.segment_count(), true)));
+        match self.held(root)? {
+            Some(Held::Whole(m)) => return Ok(Some(info(m.len(), m.tree.kind(), m.segment_count(), true))),
+            Some(Held::Shard(m)) => return Ok(Some(info(m.len, m.kind, m.held_count(), true))),
+            None => {}
         }
         if let Some(p) = self.pending(root)? {
             let uploaded = self.store.segment_indices(root).len() as u64;
@@ -311,6 +372,22 @@ impl StorageService {
             )));
         }
         Ok(())
+    }
+
+    /// Refuses segment `index` of `root` unless this node's shard holds it.
+    pub(crate) fn check_shard(&self, root: &Hash, index: u64) -> StorageResult<()> {
+        let shard = self.cfg.shard;
+        let position = self.position_of(root);
+        if shard.holds(position, index) {
+            return Ok(());
+        }
+        Err(StorageError::InvalidParams(format!(
+            "segment {index} of {} (flow segment {}) belongs to shard {}/{}; this node holds shard {shard}",
+            Root::from(*root),
+            u128::from(position) + u128::from(index),
+            zg_file::shard::Shard::of(position, index, shard.count()),
+            shard.count()
+        )))
     }
 
     /// Checks uploaded segments' shapes and stores them.
@@ -366,7 +443,7 @@ impl StorageService {
     pub(crate) fn store_segments(&self, segs: Vec<Incoming>) -> StorageResult<()> {
         let mut by_root: HashMap<Hash, Vec<Put>> = HashMap::new();
         let mut markers = Vec::new();
-        let mut bytes = 0u64;
+        let (mut bytes, mut n) = (0u64, 0u64);
         for s in segs {
             let expected = self.expected_len(s.size, s.index)?;
             if s.data.len() != expected {
@@ -380,9 +457,10 @@ impl StorageService {
                 kind: s.proof.kind(),
                 size: s.size,
             };
-            if self.finalized(&s.root)?.is_some() {
+            if self.held(&s.root)?.is_some() {
                 continue; // Already complete: uploads are idempotent.
             }
+            self.check_shard(&s.root, s.index)?;
             match self.pending(&s.root)? {
                 Some(p) if p != this => {
                     return Err(StorageError::Conflict(format!(
@@ -416,14 +494,21 @@ impl StorageService {
                 }
             }
             bytes += s.data.len() as u64;
-            by_root
-                .entry(s.root)
-                .or_default()
-                .push(Put::segment(s.root, s.index, s.data));
+            n += 1;
+            let puts = by_root.entry(s.root).or_default();
+            if !self.cfg.shard.is_whole() {
+                // A shard cannot rebuild the file's tree: it keeps each checked proof.
+                puts.push(Put::segment(
+                    shard::proof_key(&s.root),
+                    s.index,
+                    s.proof.to_bytes(),
+                ));
+            }
+            puts.push(Put::segment(s.root, s.index, s.data));
         }
         let roots: Vec<Hash> = by_root.keys().copied().collect();
         let mut puts = markers;
-        let n: usize = by_root.values().map(Vec::len).sum();
+
         puts.extend(by_root.into_values().flatten());
         if puts.is_empty() {
             return Ok(());
@@ -434,7 +519,7 @@ impl StorageService {
             .store_write_seconds
             .observe(t.elapsed().as_secs_f64());
         self.metrics.bytes_in.inc_by(bytes);
-        self.metrics.segments_in.inc_by(n as u64);
+        self.metrics.segments_in.inc_by(n);
         for root in roots {
             self.maybe_finalize(&root)?;
         }
@@ -448,7 +533,8 @@ impl StorageService {
             return Ok(());
         };
         let count = segment_count(p.size);
-        if (self.store.segment_indices(root).len() as u64) < count {
+        let (shard, position) = (self.cfg.shard, self.position_of(root));
+        if (self.store.segment_indices(root).len() as u64) < shard.held_count(position, count) {
             return Ok(());
         }
         if !self
@@ -459,7 +545,11 @@ impl StorageService {
         {
             return Ok(()); // Another request is finalizing it.
         }
-        let result = self.finalize(root, p, count);
+        let result = if shard.is_whole() {
+            self.finalize(root, p, count)
+        } else {
+            self.finalize_shard(root, p, position)
+        };
         self.finalizing
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -492,16 +582,44 @@ impl StorageService {
             data_key: *root,
             erasure: None,
         };
+        self.complete(root, p, Put::meta(*root, meta.encode()))?;
+        self.remember(Arc::new(meta));
+        tracing::info!(root = %Root::from(*root), bytes = p.size, kind = %p.kind, "file finalized");
+        Ok(())
+    }
+
+    /// Marks this node's shard of `root` complete: every segment of it is stored, each
+    /// checked against the root with the proof kept beside it.
+    fn finalize_shard(&self, root: &Hash, p: PendingFile, position: u64) -> StorageResult<()> {
+        let meta = ShardMeta {
+            root: *root,
+            len: p.size,
+            kind: p.kind,
+            shard: self.cfg.shard,
+            position,
+        };
+        self.complete(root, p, Put::meta(shard::shard_meta_key(root), meta.encode()))?;
+        tracing::info!(root = %Root::from(*root), bytes = p.size, kind = %p.kind, shard = %meta.shard,
+            segments = meta.held_count(), "shard of a file finalized");
+        self.shard_metas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(*root, Arc::new(meta));
+        Ok(())
+    }
+
+    /// Commits what a node holds of a complete file (`record`) with its catalog entry,
+    /// tells peers, and drops the upload marker.
+    fn complete(&self, root: &Hash, p: PendingFile, record: Put) -> StorageResult<()> {
         let entry = FileEntry {
             root: *root,
             size: p.size,
             kind: p.kind,
         };
-        // The metadata and the catalog entry commit together.
-        let mut puts = vec![Put::meta(*root, meta.encode())];
+        // The record and the catalog entry commit together.
+        let mut puts = vec![record];
         puts.extend(self.catalog_entry(entry));
         self.store.put_batch(puts).map_err(StorageError::Store)?;
-        self.remember(Arc::new(meta));
         self.announce(entry);
         // The marker's tombstone: the file is complete.
         self.store
@@ -512,7 +630,6 @@ impl StorageService {
             .unwrap_or_else(|p| p.into_inner())
             .remove(root);
         self.metrics.files_finalized.inc();
-        tracing::info!(root = %Root::from(*root), bytes = p.size, kind = %p.kind, "file finalized");
         Ok(())
     }
 
@@ -551,8 +668,20 @@ impl StorageService {
                 "range {start}..{end}: ask for 1 to {limit} segments"
             )));
         }
-        let meta = self.open_meta(root)?;
-        let segs = self.read_segments(&meta, start, end - start)?;
+        let segs = match self.held(root)? {
+            Some(Held::Shard(m)) => {
+                let indices: Vec<u64> = (start..end).collect();
+                let segs = shard::read_shard_segments(&self.store, &m, &indices)?;
+                segs.into_iter().map(|(s, _)| s).collect()
+            }
+            Some(Held::Whole(m)) => self.read_segments(&m, start, end - start)?,
+            None => {
+                return Err(StorageError::NotFound(format!(
+                    "no file with root {} is stored",
+                    Root::from(*root)
+                )));
+            }
+        };
         let bytes: Vec<u8> = segs.concat();
         self.metrics.bytes_out.inc_by(bytes.len() as u64);
         self.metrics.segments_out.inc_by(segs.len() as u64);
@@ -561,6 +690,14 @@ impl StorageService {
 
     /// Segment `index` of a finalized file with its proof.
     pub(crate) fn download_with_proof(&self, root: &Hash, index: u64) -> StorageResult<SegmentWithProof> {
+        if let Some(Held::Shard(m)) = self.held(root)? {
+            let (seg, proof) = shard::read_shard_segments(&self.store, &m, &[index])?
+                .pop()
+                .ok_or_else(|| StorageError::Internal("no segment read".into()))?;
+            self.metrics.bytes_out.inc_by(seg.len() as u64);
+            self.metrics.segments_out.inc();
+            return Ok(SegmentWithProof::new(root, index, &seg, &proof, m.len));
+        }
         let meta = self.open_meta(root)?;
         let seg = self
             .read_segments(&meta, index, 1)?
@@ -576,7 +713,7 @@ impl StorageService {
     }
 
     pub(crate) fn missing(&self, root: &Hash) -> StorageResult<Ranges> {
-        if self.finalized(root)?.is_some() {
+        if self.held(root)?.is_some() {
             return Ok(Vec::new());
         }
         let size = match (self.pending(root)?, self.submission_of(root)) {
@@ -590,16 +727,12 @@ impl StorageService {
                 )));
             }
         };
-        let have = self.store.segment_indices(root);
-        let mut out: Ranges = Vec::new();
-        let mut next = 0u64;
-        for i in have.into_iter().chain(std::iter::once(segment_count(size))) {
-            if i > next {
-                out.push([next, i]);
-            }
-            next = i + 1;
-        }
-        Ok(out)
+        let have: HashSet<u64> = self.store.segment_indices(root).into_iter().collect();
+        let wanted = self
+            .cfg
+            .shard
+            .indices(self.position_of(root), segment_count(size));
+        Ok(crate::api::ranges(wanted.filter(|i| !have.contains(i))))
     }
 }
 

@@ -43,6 +43,11 @@ struct Args {
     /// nodes use 3; a dev chain that makes blocks only for transactions needs 0).
     #[arg(long, default_value_t = 0)]
     confirmations: u64,
+    /// Hold one shard of the flow, ID/N (N a power of two): the segments whose flow
+    /// index is ID mod N, as 0G's nodes shard; 0G's SDKs upload to and download from
+    /// every shard's node. The whole flow by default.
+    #[arg(long, default_value = "0/1")]
+    shard: zg_file::shard::Shard,
     /// Fault injection for tests: serve peers corrupted segments.
     #[cfg(feature = "fault-injection")]
     #[arg(long, hide = true)]
@@ -71,6 +76,7 @@ async fn run() -> anyhow::Result<()> {
             confirmations: args.confirmations,
             poll: Duration::from_millis(250),
         }),
+        shard: args.shard,
         #[cfg(feature = "fault-injection")]
         serve_bad_segments: args.serve_bad_segments,
         ..StorageConfig::default()

@@ -31,6 +31,11 @@ impl StorageService {
         }
     }
 
+    /// The first flow segment of a paid submission (its start in sectors, 0G's chunks).
+    pub(crate) fn flow_position(e: &FlowEntry) -> u64 {
+        e.start / (SEGMENT_SIZE as u64 / CHUNK)
+    }
+
     /// The paid submission of `root` this node follows, if any.
     pub(crate) fn submission_of(&self, root: &Hash) -> Option<FlowEntry> {
         self.flow_log().by_root(root).cloned()
@@ -77,7 +82,7 @@ impl StorageService {
         let entry = self.submission_by_seq(seq).ok_or_else(|| {
             StorageError::NotFound(format!("no submission with tx seq {seq} on the Flow yet"))
         })?;
-        if self.finalized(&entry.root)?.is_some() {
+        if self.held(&entry.root)?.is_some() {
             return Err(StorageError::AlreadyFinalized);
         }
         let count = segs.len() as u64;
@@ -127,7 +132,8 @@ impl StorageService {
     }
 
     /// Chunks `start..end` of the finalized submission `seq`, the last zero-padded to
-    /// a whole chunk; `None` when the node does not hold it whole.
+    /// a whole chunk; `None` when the node does not hold them (not the file, or another
+    /// shard's segments).
     pub(crate) fn download_by_seq(&self, seq: u64, start: u64, end: u64) -> StorageResult<Option<Vec<u8>>> {
         if end <= start || end - start > MAX_DOWNLOAD_CHUNKS {
             return Err(StorageError::InvalidParams(format!(
@@ -137,23 +143,32 @@ impl StorageService {
         let Some(entry) = self.submission_by_seq(seq) else {
             return Ok(None);
         };
-        let Some(meta) = self.finalized(&entry.root)? else {
+        let Some(held) = self.held(&entry.root)? else {
             return Ok(None);
         };
-        let chunks = meta.len().div_ceil(CHUNK);
+        let len = entry.size;
+        let chunks = len.div_ceil(CHUNK);
         if end > chunks {
             return Err(StorageError::InvalidParams(format!(
-                "chunks {start}..{end} run past the {chunks} chunks of a {}-byte file",
-                meta.len()
+                "chunks {start}..{end} run past the {chunks} chunks of a {len}-byte file"
             )));
         }
         let (lo, hi) = (start * CHUNK, end * CHUNK);
         let seg = SEGMENT_SIZE as u64;
-        let (first, last) = (lo / seg, (hi.min(meta.len()) - 1) / seg);
-        let segs = self.read_segments(&meta, first, last - first + 1)?;
+        let (first, last) = (lo / seg, (hi.min(len) - 1) / seg);
+        let segs = match held {
+            Held::Whole(meta) => self.read_segments(&meta, first, last - first + 1)?,
+            Held::Shard(m) if (first..=last).all(|i| m.holds(i)) => {
+                let indices: Vec<u64> = (first..=last).collect();
+                let segs = zg_file::shard::read_shard_segments(&self.store, &m, &indices)?;
+                segs.into_iter().map(|(s, _)| s).collect()
+            }
+            // Another shard holds some of them: the client asks that shard's node.
+            Held::Shard(_) => return Ok(None),
+        };
         let joined = segs.concat();
         let from = (lo - first * seg) as usize;
-        let to = ((hi.min(meta.len())) - first * seg) as usize;
+        let to = ((hi.min(len)) - first * seg) as usize;
         let mut out = joined[from..to].to_vec();
         out.resize((hi - lo) as usize, 0);
         self.metrics.bytes_out.inc_by(out.len() as u64);

@@ -166,6 +166,11 @@ fn a_full_disk_is_a_store_error() {
 /// A service that follows a chain (the follower itself is not started: the tests
 /// add the Flow's entries by hand).
 fn following(dir: &MemoryDir) -> StorageService {
+    following_as(dir, zg_file::shard::Shard::WHOLE)
+}
+
+/// A service that follows a chain and holds `shard` of its flow.
+fn following_as(dir: &MemoryDir, shard: zg_file::shard::Shard) -> StorageService {
     let (store, _) = Store::open(Arc::new(dir.clone()), StoreOptions::default()).unwrap();
     let cfg = StorageConfig {
         chain: Some(crate::follow::FollowConfig {
@@ -173,6 +178,7 @@ fn following(dir: &MemoryDir) -> StorageService {
             confirmations: 0,
             poll: std::time::Duration::from_secs(1),
         }),
+        shard,
         ..StorageConfig::default()
     };
     StorageService::new(store, cfg, None).unwrap()
@@ -180,10 +186,21 @@ fn following(dir: &MemoryDir) -> StorageService {
 
 /// Records that `seq` paid for `tree`'s file, as the follower does from a `Submit` log.
 fn paid(svc: &StorageService, seq: u64, tree: &zg_merkle::keccak_tree::KeccakTree, block: u64) {
+    paid_at(svc, seq, tree, 1 << 20, block);
+}
+
+/// Records that `seq` paid for `tree`'s file at flow sector `start`.
+fn paid_at(
+    svc: &StorageService,
+    seq: u64,
+    tree: &zg_merkle::keccak_tree::KeccakTree,
+    start: u64,
+    block: u64,
+) {
     let entry = crate::flow::FlowEntry::new(
         seq,
         tree.file_len(),
-        1 << 20,
+        start,
         tree.submission_nodes().to_vec(),
         block,
     )
@@ -323,4 +340,92 @@ fn the_followed_flow_survives_a_crash_and_refuses_gaps() {
         assert_eq!(info.tx.unwrap().seq, seq as u64);
     }
     assert_eq!(svc.info_by_seq(3).unwrap(), None);
+}
+
+/// A node holding shard 1/2 of the flow takes only the segments whose flow index (the
+/// file's first flow segment plus its own index) is odd, keeps their proofs, finalizes
+/// once it holds its share, serves those segments verified (by root and by tx seq) and
+/// no others, and still knows it all after a power loss. A paid file none of whose
+/// segments fall in its shard is complete there as it is.
+#[test]
+fn a_shard_node_holds_its_share_of_the_flow() {
+    let dir = MemoryDir::faulty();
+    let shard: zg_file::shard::Shard = "1/2".parse().unwrap();
+    let svc = following_as(&dir, shard);
+    let bytes: Vec<u8> = (0..4 * SEGMENT_SIZE + 100).map(|i| (i * 7 % 253) as u8).collect();
+    let tree = zg_merkle::keccak_tree::KeccakTree::from_data(&bytes);
+    let root = tree.root();
+    // Flow segment 3 is the file's first: its segments 0, 2 and 4 are this shard's.
+    paid_at(&svc, 0, &tree, 3 * 1024, 5);
+    assert_eq!(svc.missing(&root).unwrap(), vec![[0, 1], [2, 3], [4, 5]]);
+    let err = svc
+        .upload_by_seq(vec![flow_segment(&bytes, &tree, 1)], 0)
+        .unwrap_err();
+    assert!(
+        matches!(&err, StorageError::InvalidParams(m) if m.contains("belongs to shard 0/2")),
+        "{err}"
+    );
+    svc.upload_by_seq(
+        vec![flow_segment(&bytes, &tree, 0), flow_segment(&bytes, &tree, 2)],
+        0,
+    )
+    .unwrap();
+    let info = svc.info_by_seq(0).unwrap().unwrap();
+    assert_eq!((info.uploaded_seg_num, info.finalized), (2, false));
+    assert_eq!(svc.missing(&root).unwrap(), vec![[4, 5]]);
+    svc.upload_by_seq(vec![flow_segment(&bytes, &tree, 4)], 0)
+        .unwrap();
+    let info = svc.info_by_seq(0).unwrap().unwrap();
+    assert_eq!((info.uploaded_seg_num, info.finalized), (3, true));
+    assert!(svc.holds(&root));
+    assert!(matches!(
+        svc.upload_by_seq(vec![flow_segment(&bytes, &tree, 2)], 0)
+            .unwrap_err(),
+        StorageError::AlreadyFinalized
+    ));
+
+    let check = |svc: &StorageService| {
+        let chunks = (SEGMENT_SIZE / 256) as u64;
+        assert_eq!(
+            svc.download_by_seq(0, 0, chunks).unwrap().unwrap(),
+            bytes[..SEGMENT_SIZE]
+        );
+        assert_eq!(
+            svc.download_by_seq(0, chunks, chunks + 1).unwrap(),
+            None,
+            "shard 0's segment"
+        );
+        // The last segment, 100 bytes, comes as one zero-padded chunk.
+        let tail = svc
+            .download_by_seq(0, 4 * chunks, 4 * chunks + 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(&tail[..100], &bytes[4 * SEGMENT_SIZE..]);
+        assert!(tail[100..].iter().all(|b| *b == 0));
+        assert_eq!(
+            svc.download(&root, 2, 3).unwrap(),
+            bytes[2 * SEGMENT_SIZE..3 * SEGMENT_SIZE]
+        );
+        assert!(matches!(
+            svc.download(&root, 1, 2).unwrap_err(),
+            StorageError::NotFound(_)
+        ));
+        let seg = svc.download_with_proof(&root, 4).unwrap();
+        let data = B64.decode(&seg.data).unwrap();
+        assert_eq!(data, bytes[4 * SEGMENT_SIZE..]);
+        let proof = SegmentProof::from_bytes(&seg.proof.0).unwrap();
+        assert!(proof.verify(&root, bytes.len() as u64, 4, &data).unwrap());
+    };
+    check(&svc);
+    drop(svc);
+    let svc = following_as(&dir.crash(CrashMode::DropUnsynced), shard);
+    assert!(svc.info_by_seq(0).unwrap().unwrap().finalized);
+    check(&svc);
+
+    // One segment at flow segment 4 (even): shard 0's, nothing for this node to wait for.
+    let small = zg_merkle::keccak_tree::KeccakTree::from_data(&[1u8; 3000]);
+    paid_at(&svc, 1, &small, 4 * 1024, 6);
+    let info = svc.info_by_seq(1).unwrap().unwrap();
+    assert_eq!((info.uploaded_seg_num, info.finalized), (0, true));
+    assert_eq!(svc.download_by_seq(1, 0, 1).unwrap(), None);
 }

@@ -1,0 +1,235 @@
+//! Storage on chain, 64 MiB: `zg upload` paying on the Flow beside 0G's own TypeScript
+//! SDK doing the same against the same devnet nodes, and the chain-gated node path
+//! (segments of a paid file to a node that follows the chain) beside the off-chain one
+//! (the same segments to a node that follows nothing).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zg_chain::{ChainNode, ChainNodeConfig};
+use zg_merkle::keccak_tree::KeccakTree;
+use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
+use zg_storage::{FollowConfig, StorageClient, StorageConfig, StorageServer, pay};
+
+use crate::{Pair, Side, test_bytes};
+
+/// Paid files made ready before timing: more than the samples one row takes.
+const PREPAID: u8 = 24;
+
+/// Where the SDK's packages are installed (`npm ci` in this directory).
+fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../nodes/cli/tests/sdk")
+}
+
+/// A storage node on a free loopback port, following `chain` when given.
+fn storage_node(rt: &tokio::runtime::Runtime, dir: &Path, chain: Option<String>) -> String {
+    let cfg = StorageConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: dir.to_owned(),
+        chain: chain.map(|url| FollowConfig {
+            url,
+            confirmations: 0,
+            poll: Duration::from_millis(20),
+        }),
+        ..StorageConfig::default()
+    };
+    let server = rt.block_on(StorageServer::bind(cfg)).expect("storage node binds");
+    let url = format!("http://{}", server.local_addr().expect("addr"));
+    rt.spawn(server.serve(std::future::pending()));
+    url
+}
+
+/// The file's variant `v` (byte 1), as the pool's rounds upload it.
+fn set_variant(path: &Path, at: u64, v: &[u8]) {
+    let f = std::fs::OpenOptions::new().write(true).open(path).expect("open");
+    f.write_all_at(v, at).expect("variant byte");
+}
+
+/// 0G's SDK in one long-lived node process, asked to upload variant after variant.
+struct SdkWorker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl SdkWorker {
+    /// Starts the worker, or `None` (with a note) when the SDK is not installed.
+    fn start(rpc: &str, key: &str, node: &str, file: &Path) -> Option<Self> {
+        let dir = sdk_dir();
+        if !dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() {
+            eprintln!(
+                "note: 0G's SDK is not installed (npm ci in {}): its row has no peer",
+                dir.display()
+            );
+            return None;
+        }
+        let mut child = Command::new("node")
+            .arg(dir.join("bench_worker.mjs"))
+            .args([rpc, key, node])
+            .arg(file)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| eprintln!("note: node does not run ({e}): the SDK row has no peer"))
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        let mut stdout = BufReader::new(child.stdout.take()?);
+        let mut line = String::new();
+        stdout.read_line(&mut line).ok()?;
+        (line.trim() == "ready").then_some(Self { child, stdin, stdout })
+    }
+
+    fn upload(&mut self, variant: u32) {
+        writeln!(self.stdin, "{variant}").expect("worker takes a request");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("worker answers");
+        assert_eq!(line.trim(), "ok", "0G's SDK failed an upload");
+    }
+}
+
+impl Drop for SdkWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Pays for the file at `path` as it is now on the Flow, waiting until `node` follows it.
+fn hash_and_pay(
+    rt: &tokio::runtime::Runtime,
+    chain: &str,
+    key: &str,
+    path: &Path,
+    node: &StorageClient,
+) -> FileTree {
+    let tree = rt
+        .block_on(zg_storage::client::hash_file(path, RootKind::Keccak))
+        .expect("hash");
+    let FileTree::Keccak(keccak) = &tree else {
+        unreachable!("a Keccak hash is a Keccak tree")
+    };
+    rt.block_on(pay_for(chain, key, keccak, node));
+    tree
+}
+
+async fn pay_for(chain: &str, key: &str, tree: &KeccakTree, node: &StorageClient) {
+    let flow = zg_contracts::FLOW_ADDRESS;
+    pay::pay(chain, key, flow, tree, std::slice::from_ref(node))
+        .await
+        .expect("pay on the Flow");
+}
+
+/// The rows; `scale` divides the 64 MiB file.
+pub fn pairs(scale: usize) -> Vec<Pair> {
+    let len = ((64usize << 20) / scale).max(SEGMENT_SIZE);
+    let dir = tempfile::Builder::new()
+        .prefix("zg-bench-chain")
+        .tempdir_in(crate::bench_dir())
+        .expect("bench dir");
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime"),
+    );
+    let chain = rt
+        .block_on(ChainNode::start(ChainNodeConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: Some(dir.path().join("chain")),
+            ..ChainNodeConfig::default()
+        }))
+        .expect("chain node starts");
+    let chain_url = format!("http://{}", chain.local_addr());
+    let key = chain.accounts()[0].private_key.to_string();
+    let sdk_key = chain.accounts()[1].private_key.to_string();
+    let gated_url = storage_node(&rt, &dir.path().join("gated"), Some(chain_url.clone()));
+    let open_url = storage_node(&rt, &dir.path().join("open"), None);
+    let gated = Arc::new(StorageClient::new(&gated_url).expect("client"));
+    let open = Arc::new(StorageClient::new(&open_url).expect("client"));
+    let path = dir.path().join("upload.bin");
+    std::fs::write(&path, test_bytes(len, 31)).expect("write the file");
+
+    // Paid variants (byte 1) for the gated node; the open node takes the same ones.
+    let mut trees = Vec::new();
+    for v in 0..PREPAID {
+        set_variant(&path, 1, &[v]);
+        trees.push(hash_and_pay(&rt, &chain_url, &key, &path, &gated));
+    }
+    let trees = Arc::new(Mutex::new(trees));
+    let dir = Arc::new(dir);
+    let label = format!("{} MiB over loopback", len >> 20);
+    let mut out = Vec::new();
+
+    // One side of the node-path row: variant after variant to `node`.
+    let node_side = |name: &str, node: Arc<StorageClient>| {
+        let (rt, trees, path, chain_url, key, gated, dir) = (
+            rt.clone(),
+            trees.clone(),
+            path.clone(),
+            chain_url.clone(),
+            key.clone(),
+            gated.clone(),
+            dir.clone(),
+        );
+        let mut round = 0usize;
+        Side::new(name, move || {
+            let _ = &dir;
+            let mut trees = trees.lock().expect("trees");
+            set_variant(&path, 1, &[round as u8]);
+            set_variant(&path, 2, &[(round >> 8) as u8]);
+            if round >= trees.len() {
+                // Past the prepaid pool: pay for one more (this sample is slower).
+                trees.push(hash_and_pay(&rt, &chain_url, &key, &path, &gated));
+            }
+            rt.block_on(node.upload_tree(&path, &trees[round]))
+                .expect("upload");
+            round += 1;
+        })
+    };
+    out.push(Pair {
+        kernel: "node upload on chain",
+        shape: format!("{label}, paid segments vs off-chain"),
+        bytes: len as u64,
+        zg: node_side("chain-gated node (followed Flow)", gated.clone()),
+        peer: Some(node_side("off-chain node", open)),
+        items: 0,
+        target: Some(0.9),
+    });
+
+    // Whole uploads as users run them: hash, pay, upload, finalized on the node.
+    let sdk = SdkWorker::start(&chain_url, &sdk_key, &gated_url, &path).map(|w| Arc::new(Mutex::new(w)));
+    let (rt2, path2, chain2, key2, gated2, dir2) =
+        (rt.clone(), path.clone(), chain_url, key, gated, dir.clone());
+    let chain_node = Arc::new(chain);
+    let mut round = 0u32;
+    out.push(Pair {
+        kernel: "node upload on chain",
+        shape: format!("{label}, hash + pay + upload"),
+        bytes: len as u64,
+        zg: Side::new("zg upload (client + pay)", move || {
+            // The chain node and the directory live as long as the rows.
+            let _ = (&dir2, &chain_node);
+            round += 1;
+            // Bytes 5 and 6: never a variant of another row or of the SDK's.
+            set_variant(&path2, 5, &round.to_le_bytes()[..2]);
+            let tree = hash_and_pay(&rt2, &chain2, &key2, &path2, &gated2);
+            rt2.block_on(gated2.upload_tree(&path2, &tree)).expect("upload");
+        }),
+        peer: sdk.map(|w| {
+            let mut round = 0u32;
+            Side::new("0G TS SDK 1.2.8 uploadFile", move || {
+                round += 1;
+                w.lock().expect("worker").upload(round);
+            })
+        }),
+        items: 0,
+        target: None,
+    });
+    out
+}
