@@ -43,7 +43,7 @@ fn storage_node(rt: &tokio::runtime::Runtime, dir: &Path, chain: Option<String>)
     url
 }
 
-/// The file's variant `v` (byte 1), as the pool's rounds upload it.
+/// Writes `v` at byte `at` of the file: the variant a round uploads.
 fn set_variant(path: &Path, at: u64, v: &[u8]) {
     let f = std::fs::OpenOptions::new().write(true).open(path).expect("open");
     f.write_all_at(v, at).expect("variant byte");
@@ -155,10 +155,10 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     let path = dir.path().join("upload.bin");
     std::fs::write(&path, test_bytes(len, 31)).expect("write the file");
 
-    // Paid variants (byte 1) for the gated node; the open node takes the same ones.
+    // Paid variants (bytes 1 and 2) for the gated node; the open node takes the same ones.
     let mut trees = Vec::new();
     for v in 0..PREPAID {
-        set_variant(&path, 1, &[v]);
+        set_variant(&path, 1, &[v, 0]);
         trees.push(hash_and_pay(&rt, &chain_url, &key, &path, &gated));
     }
     let trees = Arc::new(Mutex::new(trees));
@@ -181,8 +181,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         Side::new(name, move || {
             let _ = &dir;
             let mut trees = trees.lock().expect("trees");
-            set_variant(&path, 1, &[round as u8]);
-            set_variant(&path, 2, &[(round >> 8) as u8]);
+            set_variant(&path, 1, &[round as u8, (round >> 8) as u8]);
             if round >= trees.len() {
                 // Past the prepaid pool: pay for one more (this sample is slower).
                 trees.push(hash_and_pay(&rt, &chain_url, &key, &path, &gated));

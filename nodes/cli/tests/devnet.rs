@@ -237,3 +237,83 @@ fn zg_upload_and_download_spread_files_over_two_shards() {
     }
     devnet.interrupt();
 }
+
+/// Replication keeps each shard's copies: on `zg devnet --nodes 4 --shards 2` (nodes 0
+/// and 2 hold shard 0/2, nodes 1 and 3 shard 1/2), a paid Keccak file uploaded to
+/// nodes 0 and 1 reaches nodes 2 and 3 over libp2p, each fetching only its own shard
+/// from the peer that holds it, and downloads byte-exact from nodes 2 and 3 alone.
+#[test]
+fn shard_nodes_replicate_their_shard_from_peers() {
+    use common::DEV_KEY;
+    use std::process::Command;
+    let devnet = Devnet::start(4, &["--shards", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    let bytes: Vec<u8> = (0..(3 << 20) + 5u32).map(|i| (i * 17 % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let urls = &devnet.storage_urls;
+    let zg = |args: &[&str]| {
+        let out = Command::new(zg_node::harness::binary("zg"))
+            .args(args)
+            .env_remove("ZG_KEY")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let path = file.to_str().unwrap();
+    let root = zg(&[
+        "upload",
+        path,
+        "--root-kind",
+        "keccak",
+        "--chain",
+        &devnet.chain_url,
+        "--key",
+        DEV_KEY,
+        "--node",
+        &urls[0],
+        "--node",
+        &urls[1],
+    ]);
+    // Nodes 2 and 3 got nothing from the client: they replicate from their shard's peer.
+    let started = std::time::Instant::now();
+    for url in &urls[2..] {
+        loop {
+            let info = Devnet::rpc(url, "zgs_getFileInfo", &json!([root, true]));
+            if info["finalized"] == true {
+                break;
+            }
+            assert!(
+                started.elapsed().as_secs() < 120,
+                "{url} never replicated its shard: {info}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let held: Vec<u64> = urls
+        .iter()
+        .map(|url| {
+            Devnet::rpc(url, "zgs_getFileInfo", &json!([root, true]))["uploadedSegNum"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    // 13 segments: 7 in one shard, 6 in the other, each held twice.
+    assert_eq!(held[0], held[2], "{held:?}");
+    assert_eq!(held[1], held[3], "{held:?}");
+    assert_eq!(held[0] + held[1], 13, "{held:?}");
+    let out = dir.path().join("copy");
+    zg(&[
+        "download",
+        &root,
+        "-o",
+        out.to_str().unwrap(),
+        "--node",
+        &urls[2],
+        "--node",
+        &urls[3],
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    devnet.interrupt();
+}
