@@ -91,6 +91,60 @@ pub struct Pair {
     pub target: Option<f64>,
 }
 
+/// One of 0G's SDK scripts (`nodes/cli/tests/sdk/*.mjs`, packages from `npm ci` there)
+/// in a long-lived node process: it says `ready`, then answers one line per line asked.
+pub struct SdkWorker {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl SdkWorker {
+    /// Starts `node SCRIPT ARGS…`, or `None` (with a note) when node or the SDK is missing.
+    pub fn start(script: &str, args: &[&str]) -> Option<Self> {
+        use std::io::BufRead;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../nodes/cli/tests/sdk");
+        if !dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() {
+            eprintln!(
+                "note: 0G's SDK is not installed (npm ci in {}): its rows have no peer",
+                dir.display()
+            );
+            return None;
+        }
+        let mut child = std::process::Command::new("node")
+            .arg(dir.join(script))
+            .args(args)
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| eprintln!("note: node does not run ({e}): the SDK rows have no peer"))
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        let mut stdout = std::io::BufReader::new(child.stdout.take()?);
+        let mut line = String::new();
+        stdout.read_line(&mut line).ok()?;
+        (line.trim() == "ready").then_some(Self { child, stdin, stdout })
+    }
+
+    /// Sends `request` and returns the answer line.
+    pub fn ask(&mut self, request: &str) -> String {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{request}").expect("the SDK worker takes a request");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("the SDK worker answers");
+        line.trim().to_owned()
+    }
+}
+
+impl Drop for SdkWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Where benches put their files: `ZG_BENCH_DIR`, else the system's temp directory.
 pub fn bench_dir() -> std::path::PathBuf {
     std::env::var_os("ZG_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into)

@@ -3,10 +3,8 @@
 //! (segments of a paid file to a node that follows the chain) beside the off-chain one
 //! (the same segments to a node that follows nothing).
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,15 +13,10 @@ use zg_merkle::keccak_tree::KeccakTree;
 use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
 use zg_storage::{FollowConfig, StorageClient, StorageConfig, StorageServer, pay};
 
-use crate::{Pair, Side, test_bytes};
+use crate::{Pair, SdkWorker, Side, test_bytes};
 
 /// Paid files made ready before timing: more than the samples one row takes.
 const PREPAID: u8 = 24;
-
-/// Where the SDK's packages are installed (`npm ci` in this directory).
-fn sdk_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../nodes/cli/tests/sdk")
-}
 
 /// A storage node on a free loopback port, following `chain` when given.
 fn storage_node(rt: &tokio::runtime::Runtime, dir: &Path, chain: Option<String>) -> String {
@@ -47,57 +40,6 @@ fn storage_node(rt: &tokio::runtime::Runtime, dir: &Path, chain: Option<String>)
 fn set_variant(path: &Path, at: u64, v: &[u8]) {
     let f = std::fs::OpenOptions::new().write(true).open(path).expect("open");
     f.write_all_at(v, at).expect("variant byte");
-}
-
-/// 0G's SDK in one long-lived node process, asked to upload variant after variant.
-struct SdkWorker {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl SdkWorker {
-    /// Starts the worker, or `None` (with a note) when the SDK is not installed.
-    fn start(rpc: &str, key: &str, node: &str, file: &Path) -> Option<Self> {
-        let dir = sdk_dir();
-        if !dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() {
-            eprintln!(
-                "note: 0G's SDK is not installed (npm ci in {}): its row has no peer",
-                dir.display()
-            );
-            return None;
-        }
-        let mut child = Command::new("node")
-            .arg(dir.join("bench_worker.mjs"))
-            .args([rpc, key, node])
-            .arg(file)
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| eprintln!("note: node does not run ({e}): the SDK row has no peer"))
-            .ok()?;
-        let stdin = child.stdin.take()?;
-        let mut stdout = BufReader::new(child.stdout.take()?);
-        let mut line = String::new();
-        stdout.read_line(&mut line).ok()?;
-        (line.trim() == "ready").then_some(Self { child, stdin, stdout })
-    }
-
-    fn upload(&mut self, variant: u32) {
-        writeln!(self.stdin, "{variant}").expect("worker takes a request");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("worker answers");
-        assert_eq!(line.trim(), "ok", "0G's SDK failed an upload");
-    }
-}
-
-impl Drop for SdkWorker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Pays for the file at `path` as it is now on the Flow, waiting until `node` follows it.
@@ -202,7 +144,13 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     });
 
     // Whole uploads as users run them: hash, pay, upload, finalized on the node.
-    let sdk = SdkWorker::start(&chain_url, &sdk_key, &gated_url, &path).map(|w| Arc::new(Mutex::new(w)));
+    let args = [
+        chain_url.as_str(),
+        sdk_key.as_str(),
+        gated_url.as_str(),
+        path.to_str().expect("utf-8 path"),
+    ];
+    let sdk = SdkWorker::start("bench_worker.mjs", &args);
     let (rt2, path2, chain2, key2, gated2, dir2) =
         (rt.clone(), path.clone(), chain_url, key, gated, dir.clone());
     let chain_node = Arc::new(chain);
@@ -220,11 +168,11 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             let tree = hash_and_pay(&rt2, &chain2, &key2, &path2, &gated2);
             rt2.block_on(gated2.upload_tree(&path2, &tree)).expect("upload");
         }),
-        peer: sdk.map(|w| {
+        peer: sdk.map(|mut w| {
             let mut round = 0u32;
             Side::new("0G TS SDK 1.2.8 uploadFile", move || {
                 round += 1;
-                w.lock().expect("worker").upload(round);
+                assert_eq!(w.ask(&round.to_string()), "ok", "0G's SDK failed an upload");
             })
         }),
         items: 0,

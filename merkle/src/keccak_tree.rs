@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 use sha3::{Digest, Keccak256};
 
+use crate::keccak_lanes;
 use crate::segments::SegmentFeeder;
 use crate::{Hash, MerkleError, Result, SECTOR_SIZE, SECTORS_PER_SEGMENT, SEGMENT_SIZE};
 use zg_codec::Reader;
@@ -111,18 +112,15 @@ pub fn root_of_submission(nodes: &[SubmissionNode]) -> Option<Hash> {
     )
 }
 
-/// Reduces one level in place: pairs hashed left to right, an odd last node promoted.
+/// Reduces one level: pairs hashed left to right (several at once), an odd last node promoted.
 fn reduce_level(level: &[Hash]) -> Vec<Hash> {
-    level
-        .chunks(2)
-        .map(|p| {
-            if p.len() == 2 {
-                hash_pair(&p[0], &p[1])
-            } else {
-                p[0]
-            }
-        })
-        .collect()
+    let pairs = level.len() / 2;
+    let mut out = vec![[0u8; 32]; level.len().div_ceil(2)];
+    keccak_lanes::engine().pair_hashes(&level[..2 * pairs], &mut out[..pairs]);
+    if let (Some(last), true) = (level.last(), level.len() % 2 == 1) {
+        out[pairs] = *last;
+    }
+    out
 }
 
 /// Root of a tree over `leaves` with the promotion rule.
@@ -141,7 +139,12 @@ pub fn root_over_leaves(leaves: &[Hash]) -> Result<Hash> {
 /// Leaves of one segment's data, zero-padded to `leaf_count` sectors.
 fn segment_leaves(data: &[u8], leaf_count: usize) -> Vec<Hash> {
     debug_assert!(data.len() <= leaf_count * SECTOR_SIZE);
-    let mut leaves: Vec<Hash> = data.chunks(SECTOR_SIZE).map(sector_leaf).collect();
+    let whole = data.len() / SECTOR_SIZE;
+    let mut leaves = vec![[0u8; 32]; whole];
+    keccak_lanes::engine().sector_leaves(&data[..whole * SECTOR_SIZE], &mut leaves);
+    if data.len() > whole * SECTOR_SIZE {
+        leaves.push(sector_leaf(&data[whole * SECTOR_SIZE..]));
+    }
     if leaves.is_empty() {
         leaves.push(zero_hash(0));
     }

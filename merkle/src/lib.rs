@@ -30,6 +30,8 @@ mod error;
 pub mod file;
 /// 0G's append-only flow tree.
 pub mod flow;
+/// Keccak-256 of many messages at once (AVX-512 ×8, AVX2 ×4), for the Keccak tree.
+pub mod keccak_lanes;
 /// 0G-compatible Keccak sector tree.
 pub mod keccak_tree;
 mod segments;
