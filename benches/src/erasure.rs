@@ -187,6 +187,16 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         }
     }
 
+    // The transform alone (no checksums), zg's GF(2^16) engine for this CPU (GFNI on
+    // AVX-512 where present) beside reed-solomon-simd's best, through the same rate code.
+    for (k, m, len) in [
+        (32usize, 32usize, 64usize << 10),
+        (128, 128, 64 << 10),
+        (1024, 1024, 1024),
+    ] {
+        out.extend(transform_pairs(k, m, len));
+    }
+
     // Two threads on a large payload, against raw single-threaded encoding.
     let (k, m, len) = (32usize, 32usize, 64usize << 10);
     let big = Arc::new(test_bytes((64 << 20) / scale, 3));
@@ -278,5 +288,106 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             target: None,
         });
     }
+    out
+}
+
+/// Encodes every stripe of `payload` (no checksums) with any reed-solomon-simd encoder.
+macro_rules! encode_stripes {
+    ($enc:expr, $payload:expr, $k:expr, $m:expr, $len:expr) => {
+        for stripe in $payload.chunks($k * $len) {
+            $enc.reset($k, $m, $len).expect("supported");
+            for shard in stripe.chunks($len) {
+                $enc.add_original_shard(shard).expect("right size");
+            }
+            black_box($enc.encode().expect("all shards").recovery(0).map(<[u8]>::len));
+        }
+    };
+}
+
+/// Restores the first `lose` originals (any reed-solomon-simd decoder).
+macro_rules! decode_stripe {
+    ($dec:expr, $orig:expr, $rec:expr, $k:expr, $m:expr, $len:expr, $lose:expr) => {{
+        $dec.reset($k, $m, $len).expect("supported");
+        for (i, s) in $orig.iter().enumerate() {
+            $dec.add_original_shard($lose + i, s).expect("fits");
+        }
+        for (i, s) in $rec.iter().enumerate() {
+            $dec.add_recovery_shard(i, s).expect("fits");
+        }
+        black_box(
+            $dec.decode()
+                .expect("enough")
+                .restored_original(0)
+                .map(<[u8]>::len),
+        );
+    }};
+}
+
+/// Encode and decode of one stripe, transform only: zg's engine vs reed-solomon-simd's.
+fn transform_pairs(k: usize, m: usize, len: usize) -> Vec<Pair> {
+    use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
+    let engine = *gf16::engine();
+    let name = engine.name();
+    let payload = Arc::new(test_bytes(k * len, (3 * k + len) as u64));
+    let shape = format!("{k}:{m}, {} shards, transform only, 1 thread", label(len));
+    let pool1 = pool(1);
+    let mut out = Vec::new();
+    let (p1, p2) = (payload.clone(), payload.clone());
+    let mut ours = DefaultRateEncoder::new(k, m, len, engine, None).expect("supported");
+    let mut theirs = ReedSolomonEncoder::new(k, m, len).expect("supported");
+    out.push(Pair {
+        kernel: "erasure gf16 encode",
+        shape,
+        bytes: payload.len() as u64,
+        zg: Side::in_pool(format!("zg engine ({name})"), pool1.clone(), move || {
+            encode_stripes!(ours, p1, k, m, len);
+        }),
+        peer: Some(Side::in_pool(
+            "ReedSolomonEncoder (its best engine)",
+            pool1.clone(),
+            move || {
+                encode_stripes!(theirs, p2, k, m, len);
+            },
+        )),
+        items: 0,
+        target: Some(1.5),
+    });
+
+    let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
+    for shard in payload.chunks(len) {
+        enc.add_original_shard(shard).expect("right size");
+    }
+    let recovery: Vec<Vec<u8>> = enc
+        .encode()
+        .expect("all shards")
+        .recovery_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let lose = k.min(m);
+    let orig: Arc<Vec<Vec<u8>>> = Arc::new(payload.chunks(len).skip(lose).map(<[u8]>::to_vec).collect());
+    let rec = Arc::new(recovery[..lose].to_vec());
+    let (o1, r1, o2, r2) = (orig.clone(), rec.clone(), orig, rec);
+    let mut ours = DefaultRateDecoder::new(k, m, len, engine, None).expect("supported");
+    let mut theirs = ReedSolomonDecoder::new(k, m, len).expect("supported");
+    out.push(Pair {
+        kernel: "erasure gf16 decode",
+        shape: format!(
+            "{k}:{m}, {} shards, {lose} lost, transform only, 1 thread",
+            label(len)
+        ),
+        bytes: payload.len() as u64,
+        zg: Side::in_pool(format!("zg engine ({name})"), pool1.clone(), move || {
+            decode_stripe!(ours, o1, r1, k, m, len, lose);
+        }),
+        peer: Some(Side::in_pool(
+            "ReedSolomonDecoder (its best engine)",
+            pool1,
+            move || {
+                decode_stripe!(theirs, o2, r2, k, m, len, lose);
+            },
+        )),
+        items: 0,
+        target: Some(1.5),
+    });
     out
 }

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
-use reed_solomon_simd::ReedSolomonEncoder;
-use reed_solomon_simd::engine::DefaultEngine;
+use reed_solomon_simd::engine::{DefaultEngine, Engine, GfElement, ShardsRefMut};
+use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateEncoder};
 
 use crate::{ErasureError, Result};
 
@@ -43,7 +43,7 @@ const SHARD_ALIGN: usize = 64;
 
 thread_local! {
     // Reused per thread so no call pays for fresh work buffers.
-    static ENCODER: RefCell<Option<ReedSolomonEncoder>> = const { RefCell::new(None) };
+    static ENCODER: RefCell<Option<Encoder>> = const { RefCell::new(None) };
 }
 
 /// A GF(2^16) code: `k` original and `m` recovery shards per stripe.
@@ -59,7 +59,7 @@ impl Gf16Code {
     /// hold them: `min(next_pow2(k), next_pow2(m)) + max(k, m) <= 65536`
     /// (so k = m = 32768, or k = 61440 with m = 4096, or 1 with 65535).
     pub fn new(k: usize, m: usize) -> Result<Self> {
-        if !ReedSolomonEncoder::supports(k, m) {
+        if !Encoder::supports(k, m) {
             return Err(ErasureError::UnsupportedCounts {
                 k: k as u64,
                 m: m as u64,
@@ -242,25 +242,105 @@ pub(crate) fn column_block(n: usize, len: usize) -> usize {
     block.max(MIN_BLOCK).min(len)
 }
 
-/// reed-solomon-simd's engine for this CPU, the one its encoder and decoder would use.
-fn engine() -> &'static DefaultEngine {
-    static ENGINE: OnceLock<DefaultEngine> = OnceLock::new();
-    ENGINE.get_or_init(DefaultEngine::new)
+/// The GF(2^16) transforms on this CPU: the GFNI engine where the CPU has GFNI and
+/// AVX-512F, else reed-solomon-simd's best (AVX2, SSSE3, NEON or portable); both give
+/// the same bytes.
+#[derive(Clone, Copy)]
+pub enum Gf16Engine {
+    /// GFNI and AVX-512F ([`crate::gfni::Gfni`]).
+    #[cfg(target_arch = "x86_64")]
+    Gfni(crate::gfni::Gfni),
+    /// reed-solomon-simd's own choice (built once).
+    Simd(&'static DefaultEngine),
+}
+
+impl Gf16Engine {
+    /// The fastest engine this CPU runs; `ZG_GF16_ENGINE=simd` keeps reed-solomon-simd's.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::env::var("ZG_GF16_ENGINE").as_deref() != Ok("simd")
+            && let Some(g) = crate::gfni::Gfni::new()
+        {
+            return Self::Gfni(g);
+        }
+        static SIMD: OnceLock<DefaultEngine> = OnceLock::new();
+        Self::Simd(SIMD.get_or_init(DefaultEngine::new))
+    }
+
+    /// The engine's name, for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Gfni(_) => "gfni-avx512",
+            Self::Simd(_) => "reed-solomon-simd",
+        }
+    }
+}
+
+impl Default for Gf16Engine {
+    fn default() -> Self {
+        Self::detect()
+    }
+}
+
+impl Engine for Gf16Engine {
+    fn fft(
+        &self,
+        data: &mut ShardsRefMut<'_>,
+        pos: usize,
+        size: usize,
+        truncated_size: usize,
+        skew_delta: usize,
+    ) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Gfni(e) => e.fft(data, pos, size, truncated_size, skew_delta),
+            Self::Simd(e) => e.fft(data, pos, size, truncated_size, skew_delta),
+        }
+    }
+
+    fn ifft(
+        &self,
+        data: &mut ShardsRefMut<'_>,
+        pos: usize,
+        size: usize,
+        truncated_size: usize,
+        skew_delta: usize,
+    ) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Gfni(e) => e.ifft(data, pos, size, truncated_size, skew_delta),
+            Self::Simd(e) => e.ifft(data, pos, size, truncated_size, skew_delta),
+        }
+    }
+
+    fn mul(&self, x: &mut [[u8; 64]], log_m: GfElement) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Gfni(e) => e.mul(x, log_m),
+            Self::Simd(e) => e.mul(x, log_m),
+        }
+    }
+}
+
+/// reed-solomon-simd's encoder and decoder on [`Gf16Engine`].
+pub(crate) type Encoder = DefaultRateEncoder<Gf16Engine>;
+pub(crate) type Decoder = DefaultRateDecoder<Gf16Engine>;
+
+/// The engine for this CPU, chosen once.
+pub fn engine() -> &'static Gf16Engine {
+    static ENGINE: OnceLock<Gf16Engine> = OnceLock::new();
+    ENGINE.get_or_init(Gf16Engine::detect)
 }
 
 /// This thread's encoder, made or reset for `k` originals and `m` recovery shards of `len` bytes.
-fn reset_encoder(
-    slot: &mut Option<ReedSolomonEncoder>,
-    k: usize,
-    m: usize,
-    len: usize,
-) -> Result<&mut ReedSolomonEncoder> {
+fn reset_encoder(slot: &mut Option<Encoder>, k: usize, m: usize, len: usize) -> Result<&mut Encoder> {
     match slot {
         Some(e) => {
             e.reset(k, m, len).map_err(ErasureError::from_rs)?;
             Ok(e)
         }
-        None => Ok(slot.insert(ReedSolomonEncoder::new(k, m, len).map_err(ErasureError::from_rs)?)),
+        None => Ok(slot.insert(Encoder::new(k, m, len, *engine(), None).map_err(ErasureError::from_rs)?)),
     }
 }
 

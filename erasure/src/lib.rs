@@ -25,5 +25,8 @@ mod error;
 // Each module's docs are its own `//!` lines, whose links resolve in its scope.
 pub mod field;
 pub mod gf16;
+/// GF(2^16) transforms on GFNI and AVX-512: an engine for reed-solomon-simd.
+#[cfg(target_arch = "x86_64")]
+pub mod gfni;
 
 pub use error::{ErasureError, Result};

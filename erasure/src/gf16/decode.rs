@@ -12,12 +12,12 @@
 
 use std::cell::RefCell;
 
-use reed_solomon_simd::ReedSolomonDecoder;
 use reed_solomon_simd::engine::tables::get_skew;
 use reed_solomon_simd::engine::utils::xor_within;
 use reed_solomon_simd::engine::{DefaultEngine, Engine, GF_MODULUS, GF_ORDER, GfElement, ShardsRefMut};
+use reed_solomon_simd::rate::RateDecoder;
 
-use super::{ShardHeader, engine};
+use super::{Decoder, ShardHeader, engine};
 use crate::{ErasureError, Result};
 
 /// Bytes of decoder work per column block: half a core's 1 MiB L2, leaving
@@ -29,7 +29,7 @@ const MIN_BLOCK: usize = 1 << 10;
 
 thread_local! {
     // Reused per thread so no call pays for fresh work buffers.
-    static DECODER: RefCell<Option<ReedSolomonDecoder>> = const { RefCell::new(None) };
+    static DECODER: RefCell<Option<Decoder>> = const { RefCell::new(None) };
     static SCRATCH: RefCell<Option<Scratch>> = const { RefCell::new(None) };
 }
 
@@ -101,7 +101,7 @@ pub(crate) fn decode_stripe(p: &ShardHeader, stripe: u64, shards: &[Body<'_>], o
                 d.reset(k, m, len).map_err(ErasureError::from_rs)?;
                 d
             }
-            None => slot.insert(ReedSolomonDecoder::new(k, m, len).map_err(ErasureError::from_rs)?),
+            None => slot.insert(Decoder::new(k, m, len, *engine(), None).map_err(ErasureError::from_rs)?),
         };
         // Originals first (they need no restoring), then recovery shards up to k in all.
         let (originals, recovery): (Vec<&Body<'_>>, Vec<_>) =
