@@ -288,14 +288,18 @@ pub(crate) async fn per_client_limit(
     };
     let Ok(_permit) = sem.try_acquire_owned() else {
         node.metrics.rejected.inc();
-        return text(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "too many concurrent requests from {} (limit {}); retry shortly",
-                addr.ip(),
-                node.cfg.max_concurrent_per_client
-            ),
+        let why = format!(
+            "too many concurrent requests from {} (limit {}); retry shortly",
+            addr.ip(),
+            node.cfg.max_concurrent_per_client
         );
+        if req.method() == axum::http::Method::POST && req.uri().path() == "/" {
+            // A JSON-RPC client gets an error object it can parse (-32005: limit exceeded).
+            let body =
+                serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32005, "message": why}});
+            return (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+        }
+        return text(StatusCode::TOO_MANY_REQUESTS, why);
     };
     next.run(req).await
 }

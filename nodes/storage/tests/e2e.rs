@@ -578,3 +578,59 @@ async fn hostile_storage_peer_is_refused_and_the_node_keeps_serving() {
         );
     });
 }
+
+/// Over its per-client limit a node answers 429; a JSON-RPC call gets a JSON-RPC error
+/// object (-32005) a client can parse, not plain text.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_the_per_client_limit_json_rpc_gets_a_json_rpc_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = zg_storage::StorageConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: tmp.path().join("node"),
+        max_concurrent_per_client: 1,
+        ..zg_storage::StorageConfig::default()
+    };
+    let server = zg_storage::StorageServer::bind(cfg).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve(std::future::pending()));
+    // A PUT whose body never finishes holds this client's one slot.
+    let mut held = TcpStream::connect(addr).unwrap();
+    write!(
+        held,
+        "PUT /files HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 1000000\r\n\r\nabc"
+    )
+    .unwrap();
+    // The node is still reading that body: no answer yet.
+    held.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 512];
+    let early = held.read(&mut buf).unwrap_or(0);
+    assert_eq!(early, 0, "{}", String::from_utf8_lossy(&buf[..early]));
+    let answer = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        loop {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let body = r#"{"jsonrpc":"2.0","id":1,"method":"zgs_getStatus"}"#;
+            write!(
+                s,
+                "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            // The held PUT may not have reached the limiter yet: ask again.
+            if out.starts_with("HTTP/1.1 429") || started.elapsed() > Duration::from_secs(10) {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    let json = answer.split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v["error"]["code"], -32005, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("limit 1"), "{v}");
+    drop(held);
+}
