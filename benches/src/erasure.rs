@@ -332,6 +332,32 @@ fn transform_pairs(k: usize, m: usize, len: usize) -> Vec<Pair> {
     let shape = format!("{k}:{m}, {} shards, transform only, 1 thread", label(len));
     let pool1 = pool(1);
     let mut out = Vec::new();
+    // zg's own raw encode (no checksums): the engine, a column block at a time.
+    let code = Gf16Code::new(k, m).expect("supported");
+    let (p0, p3) = (payload.clone(), payload.clone());
+    let mut raw = ReedSolomonEncoder::new(k, m, len).expect("supported");
+    out.push(Pair {
+        kernel: "erasure gf16 encode",
+        shape: format!("{k}:{m}, {} shards, zg encode_raw, 1 thread", label(len)),
+        bytes: payload.len() as u64,
+        zg: Side::in_pool(
+            format!("zg Gf16Code::encode_raw ({name})"),
+            pool1.clone(),
+            move || {
+                let originals: Vec<&[u8]> = p0.chunks(len).collect();
+                black_box(code.encode_raw(&originals).expect("encodes").len());
+            },
+        ),
+        peer: Some(Side::in_pool(
+            "ReedSolomonEncoder (its best engine)",
+            pool1.clone(),
+            move || {
+                encode_stripes!(raw, p3, k, m, len);
+            },
+        )),
+        items: 0,
+        target: Some(1.5),
+    });
     let (p1, p2) = (payload.clone(), payload.clone());
     let mut ours = DefaultRateEncoder::new(k, m, len, engine, None).expect("supported");
     let mut theirs = ReedSolomonEncoder::new(k, m, len).expect("supported");
@@ -350,7 +376,8 @@ fn transform_pairs(k: usize, m: usize, len: usize) -> Vec<Pair> {
             },
         )),
         items: 0,
-        target: Some(1.5),
+        // The engine through reed-solomon-simd's encoder; zg's encode_raw row carries the target.
+        target: None,
     });
 
     let mut enc = ReedSolomonEncoder::new(k, m, len).expect("supported");
@@ -366,6 +393,39 @@ fn transform_pairs(k: usize, m: usize, len: usize) -> Vec<Pair> {
     let lose = k.min(m);
     let orig: Arc<Vec<Vec<u8>>> = Arc::new(payload.chunks(len).skip(lose).map(<[u8]>::to_vec).collect());
     let rec = Arc::new(recovery[..lose].to_vec());
+    // zg's own raw reconstruction (no checksums): the engine, a column block at a time.
+    let code = Gf16Code::new(k, m).expect("supported");
+    let kept: Vec<(u32, Vec<u8>)> = (lose..k)
+        .map(|i| (i as u32, orig[i - lose].clone()))
+        .chain(rec.iter().enumerate().map(|(j, r)| ((k + j) as u32, r.clone())))
+        .collect();
+    let (peer_orig, peer_rec) = (orig.clone(), rec.clone());
+    let mut raw_dec = ReedSolomonDecoder::new(k, m, len).expect("supported");
+    out.push(Pair {
+        kernel: "erasure gf16 decode",
+        shape: format!(
+            "{k}:{m}, {} shards, {lose} lost, zg reconstruct_raw, 1 thread",
+            label(len)
+        ),
+        bytes: payload.len() as u64,
+        zg: Side::in_pool(
+            format!("zg Gf16Code::reconstruct_raw ({name})"),
+            pool1.clone(),
+            move || {
+                let shards: Vec<(u32, &[u8])> = kept.iter().map(|(i, b)| (*i, &b[..])).collect();
+                black_box(code.reconstruct_raw(&shards).expect("enough").len());
+            },
+        ),
+        peer: Some(Side::in_pool(
+            "ReedSolomonDecoder (its best engine)",
+            pool1.clone(),
+            move || {
+                decode_stripe!(raw_dec, peer_orig, peer_rec, k, m, len, lose);
+            },
+        )),
+        items: 0,
+        target: Some(1.5),
+    });
     let (o1, r1, o2, r2) = (orig.clone(), rec.clone(), orig, rec);
     let mut ours = DefaultRateDecoder::new(k, m, len, engine, None).expect("supported");
     let mut theirs = ReedSolomonDecoder::new(k, m, len).expect("supported");
@@ -387,7 +447,8 @@ fn transform_pairs(k: usize, m: usize, len: usize) -> Vec<Pair> {
             },
         )),
         items: 0,
-        target: Some(1.5),
+        // The engine through reed-solomon-simd's decoder; zg's reconstruct row carries the target.
+        target: None,
     });
     out
 }

@@ -161,14 +161,29 @@ impl Gf16Code {
                 got: bad.len() as u64,
             });
         }
+        // A column block at a time (RS works column by column), so the work stays in L2.
+        let block = ((RAW_BLOCK_BYTES / (self.k() + self.m())) / 64 * 64)
+            .max(RAW_MIN_BLOCK)
+            .min(len);
+        let mut recovery = vec![vec![0u8; len]; self.m()];
         ENCODER.with(|cell| {
             let mut slot = cell.borrow_mut();
-            let encoder = reset_encoder(&mut slot, self.k(), self.m(), len)?;
-            for s in originals {
-                encoder.add_original_shard(s).map_err(ErasureError::from_rs)?;
+            let mut a = 0;
+            while a < len {
+                let b = (a + block).min(len);
+                let encoder = reset_encoder(&mut slot, self.k(), self.m(), b - a)?;
+                for s in originals {
+                    encoder
+                        .add_original_shard(&s[a..b])
+                        .map_err(ErasureError::from_rs)?;
+                }
+                let result = encoder.encode().map_err(ErasureError::from_rs)?;
+                for (out, body) in recovery.iter_mut().zip(result.recovery_iter()) {
+                    out[a..b].copy_from_slice(body);
+                }
+                a = b;
             }
-            let result = encoder.encode().map_err(ErasureError::from_rs)?;
-            Ok(result.recovery_iter().map(<[u8]>::to_vec).collect())
+            Ok(recovery)
         })
     }
 
@@ -230,6 +245,11 @@ impl Gf16Code {
 /// encoder's work (the originals' columns) about fills a core's 1 MiB L2
 /// while it is copied, encoded and hashed (the erasure benches compare sizes).
 const BLOCK_BYTES: usize = 2 << 20;
+/// Bytes of all shards' columns [`Gf16Code::encode_raw`] encodes at once (no hashing:
+/// narrower than [`BLOCK_BYTES`], down to [`RAW_MIN_BLOCK`] per shard).
+const RAW_BLOCK_BYTES: usize = 1 << 20;
+/// Narrowest raw column block: below 4 KiB the transforms' per-call overhead shows.
+const RAW_MIN_BLOCK: usize = 4 << 10;
 /// Smallest column block: 64 BLAKE3 chunks, so each shard's piece is hashed
 /// 16 chunks at a time (AVX-512's width); narrower blocks halve the hashing width.
 const MIN_BLOCK: usize = 64 << 10;
