@@ -470,7 +470,18 @@ async fn run() -> anyhow::Result<()> {
                     println!("    p2p         {p2p}   (zg-da --peer {p2p} joins it)");
                 }
             }
-            println!("  try:          zg upload FILE --node http://{addr}");
+            if shards > 1 {
+                // Each shard's node takes only its shard's segments: name them all.
+                let all: Vec<String> = storages
+                    .iter()
+                    .filter_map(|s| s.local_addr().ok())
+                    .take(shards as usize)
+                    .map(|a| format!("--node http://{a}"))
+                    .collect();
+                println!("  try:          zg upload FILE {}", all.join(" "));
+            } else {
+                println!("  try:          zg upload FILE --node http://{addr}");
+            }
             println!("                zg da submit FILE --node http://{da_addr}");
             print_accounts(&chain, DEV_MNEMONIC, ChainNodeConfig::default().balance_ether);
             let nodes: Vec<String> = storages
