@@ -7,6 +7,21 @@ use std::time::Duration;
 use common::{DEV_ADDRESS, Devnet};
 use serde_json::{Value, json};
 
+/// `zg ARGS…` with no key in the environment: whether it succeeded, its stdout
+/// (trimmed) and its stderr.
+fn zg(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(zg_node::harness::binary("zg"))
+        .args(args)
+        .env_remove("ZG_KEY")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A JSON-RPC call's result; an error answer fails the test.
 async fn rpc(url: &str, method: &str, params: Value) -> Value {
     let answer: Value = reqwest::Client::new()
@@ -101,19 +116,11 @@ async fn devnet_serves_chain_storage_and_da() {
 #[test]
 fn zg_upload_pays_for_a_keccak_file_on_the_flow() {
     use common::DEV_KEY;
-    use std::process::Command;
     let devnet = Devnet::start(1, &[]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file");
     let bytes: Vec<u8> = (0..700_017u32).map(|i| (i * 13 % 251) as u8).collect();
     std::fs::write(&file, &bytes).unwrap();
-    let zg = |args: &[&str]| {
-        Command::new(zg_node::harness::binary("zg"))
-            .args(args)
-            .env_remove("ZG_KEY")
-            .output()
-            .unwrap()
-    };
     let node = devnet.storage_urls[0].as_str();
     let chain = devnet.chain_url.as_str();
     let path = file.to_str().unwrap();
@@ -130,23 +137,20 @@ fn zg_upload_pays_for_a_keccak_file_on_the_flow() {
         ];
         zg(&[&base[..], extra].concat())
     };
-    let unpaid = upload(&[]);
-    assert!(!unpaid.status.success());
-    let err = String::from_utf8_lossy(&unpaid.stderr);
+    let (ok, _, err) = upload(&[]);
+    assert!(!ok);
     assert!(err.contains("--key") && err.contains("ZG_KEY"), "{err}");
 
-    let paid = upload(&["--key", DEV_KEY]);
-    let err = String::from_utf8_lossy(&paid.stderr);
-    assert!(paid.status.success(), "{err}");
+    let (ok, root, err) = upload(&["--key", DEV_KEY]);
+    assert!(ok, "{err}");
     assert!(err.contains("tx seq 0"), "{err}");
-    let root = String::from_utf8_lossy(&paid.stdout).trim().to_owned();
-    let again = upload(&["--key", DEV_KEY]);
-    assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("paid for already"));
+    let (ok, _, err) = upload(&["--key", DEV_KEY]);
+    assert!(ok);
+    assert!(err.contains("paid for already"));
 
     let out = dir.path().join("copy");
-    let got = zg(&["download", &root, "-o", out.to_str().unwrap(), "--node", node]);
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    let (ok, _, err) = zg(&["download", &root, "-o", out.to_str().unwrap(), "--node", node]);
+    assert!(ok, "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
     let count = Devnet::rpc(
         chain,
@@ -165,24 +169,11 @@ fn zg_upload_pays_for_a_keccak_file_on_the_flow() {
 #[test]
 fn zg_upload_and_download_spread_files_over_two_shards() {
     use common::DEV_KEY;
-    use std::process::Command;
     let devnet = Devnet::start(2, &["--shards", "2"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file");
     let bytes: Vec<u8> = (0..(5 << 20) + 17u32).map(|i| (i * 29 % 253) as u8).collect();
     std::fs::write(&file, &bytes).unwrap();
-    let zg = |args: &[&str]| {
-        let out = Command::new(zg_node::harness::binary("zg"))
-            .args(args)
-            .env_remove("ZG_KEY")
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
     let [a, b] = [devnet.storage_urls[0].as_str(), devnet.storage_urls[1].as_str()];
     let both = ["--node", a, "--node", b];
     let path = file.to_str().unwrap();
@@ -245,24 +236,19 @@ fn zg_upload_and_download_spread_files_over_two_shards() {
 #[test]
 fn shard_nodes_replicate_their_shard_from_peers() {
     use common::DEV_KEY;
-    use std::process::Command;
     let devnet = Devnet::start(4, &["--shards", "2"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file");
     let bytes: Vec<u8> = (0..(3 << 20) + 5u32).map(|i| (i * 17 % 251) as u8).collect();
     std::fs::write(&file, &bytes).unwrap();
     let urls = &devnet.storage_urls;
-    let zg = |args: &[&str]| {
-        let out = Command::new(zg_node::harness::binary("zg"))
-            .args(args)
-            .env_remove("ZG_KEY")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let zg_ok = |args: &[&str]| {
+        let (ok, out, err) = zg(args);
+        assert!(ok, "{err}");
+        out
     };
     let path = file.to_str().unwrap();
-    let root = zg(&[
+    let root = zg_ok(&[
         "upload",
         path,
         "--root-kind",
@@ -304,7 +290,7 @@ fn shard_nodes_replicate_their_shard_from_peers() {
     assert_eq!(held[1], held[3], "{held:?}");
     assert_eq!(held[0] + held[1], 13, "{held:?}");
     let out = dir.path().join("copy");
-    zg(&[
+    zg_ok(&[
         "download",
         &root,
         "-o",
