@@ -336,16 +336,20 @@ fn transform_pairs(k: usize, m: usize, len: usize) -> Vec<Pair> {
     let code = Gf16Code::new(k, m).expect("supported");
     let (p0, p3) = (payload.clone(), payload.clone());
     let mut raw = ReedSolomonEncoder::new(k, m, len).expect("supported");
+    // Reused, as the peer reuses its work buffer.
+    let mut recovery = vec![0u8; m * len];
     out.push(Pair {
         kernel: "erasure gf16 encode",
         shape: format!("{k}:{m}, {} shards, zg encode_raw, 1 thread", label(len)),
         bytes: payload.len() as u64,
         zg: Side::in_pool(
-            format!("zg Gf16Code::encode_raw ({name})"),
+            format!("zg Gf16Code::encode_raw_into ({name})"),
             pool1.clone(),
             move || {
                 let originals: Vec<&[u8]> = p0.chunks(len).collect();
-                black_box(code.encode_raw(&originals).expect("encodes").len());
+                let mut outs: Vec<&mut [u8]> = recovery.chunks_mut(len).collect();
+                code.encode_raw_into(&originals, &mut outs).expect("encodes");
+                black_box(&recovery);
             },
         ),
         peer: Some(Side::in_pool(

@@ -44,6 +44,14 @@ pub enum ErasureError {
         /// Version this build reads.
         supported: u8,
     },
+    /// Another number of recovery buffers than the code's `m`.
+    #[error("{got} recovery buffers given, the code makes {expected}")]
+    RecoveryBuffers {
+        /// The code's `m`.
+        expected: u64,
+        /// Buffers given.
+        got: u64,
+    },
     /// A header whose fields contradict each other.
     #[error("invalid shard header: {0}")]
     InvalidHeader(&'static str),

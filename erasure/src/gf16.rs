@@ -25,6 +25,7 @@ mod borrowed;
 mod decode;
 mod header;
 mod nontemporal;
+mod raw;
 mod stream;
 
 pub use borrowed::{BorrowedShards, EncodeBuffers, ShardRef};
@@ -154,37 +155,31 @@ impl Gf16Code {
     /// as they are (each `shard_len` bytes, even), without headers: for
     /// callers whose originals are checked another way (Merkle proofs, say).
     pub fn encode_raw(&self, originals: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
-        let len = self.check_raw_len(originals.len(), originals.first().map_or(0, |s| s.len()))?;
-        if let Some(bad) = originals.iter().find(|s| s.len() != len) {
+        let len = self.check_raw_shards(originals)?;
+        let mut recovery = vec![vec![0u8; len]; self.m()];
+        let mut outs: Vec<&mut [u8]> = recovery.iter_mut().map(Vec::as_mut_slice).collect();
+        raw::encode(engine(), originals, &mut outs);
+        Ok(recovery)
+    }
+
+    /// As [`Gf16Code::encode_raw`], writing the `m` recovery shards into
+    /// `recovery` (each as long as an original), so repeated encodes allocate nothing.
+    pub fn encode_raw_into(&self, originals: &[&[u8]], recovery: &mut [&mut [u8]]) -> Result<()> {
+        let len = self.check_raw_shards(originals)?;
+        if recovery.len() != self.m() {
+            return Err(ErasureError::RecoveryBuffers {
+                expected: self.m() as u64,
+                got: recovery.len() as u64,
+            });
+        }
+        if let Some(bad) = recovery.iter().find(|s| s.len() != len) {
             return Err(ErasureError::BodyLength {
                 expected: len as u64,
                 got: bad.len() as u64,
             });
         }
-        // A column block at a time (RS works column by column), so the work stays in L2.
-        let block = ((RAW_BLOCK_BYTES / (self.k() + self.m())) / 64 * 64)
-            .max(RAW_MIN_BLOCK)
-            .min(len);
-        let mut recovery = vec![vec![0u8; len]; self.m()];
-        ENCODER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let mut a = 0;
-            while a < len {
-                let b = (a + block).min(len);
-                let encoder = reset_encoder(&mut slot, self.k(), self.m(), b - a)?;
-                for s in originals {
-                    encoder
-                        .add_original_shard(&s[a..b])
-                        .map_err(ErasureError::from_rs)?;
-                }
-                let result = encoder.encode().map_err(ErasureError::from_rs)?;
-                for (out, body) in recovery.iter_mut().zip(result.recovery_iter()) {
-                    out[a..b].copy_from_slice(body);
-                }
-                a = b;
-            }
-            Ok(recovery)
-        })
+        raw::encode(engine(), originals, recovery);
+        Ok(())
     }
 
     /// Rebuilds the `k * shard_len` original bytes of one stripe from at
@@ -223,6 +218,18 @@ impl Gf16Code {
         Ok(out)
     }
 
+    /// The shard length of `k` raw originals of one valid length.
+    fn check_raw_shards(&self, originals: &[&[u8]]) -> Result<usize> {
+        let len = self.check_raw_len(originals.len(), originals.first().map_or(0, |s| s.len()))?;
+        if let Some(bad) = originals.iter().find(|s| s.len() != len) {
+            return Err(ErasureError::BodyLength {
+                expected: len as u64,
+                got: bad.len() as u64,
+            });
+        }
+        Ok(len)
+    }
+
     fn check_raw_len(&self, originals: usize, len: usize) -> Result<usize> {
         if originals != self.k() {
             return Err(ErasureError::TooFewShards {
@@ -245,11 +252,6 @@ impl Gf16Code {
 /// encoder's work (the originals' columns) about fills a core's 1 MiB L2
 /// while it is copied, encoded and hashed (the erasure benches compare sizes).
 const BLOCK_BYTES: usize = 2 << 20;
-/// Bytes of all shards' columns [`Gf16Code::encode_raw`] encodes at once (no hashing:
-/// narrower than [`BLOCK_BYTES`], down to [`RAW_MIN_BLOCK`] per shard).
-const RAW_BLOCK_BYTES: usize = 1 << 20;
-/// Narrowest raw column block: below 4 KiB the transforms' per-call overhead shows.
-const RAW_MIN_BLOCK: usize = 4 << 10;
 /// Smallest column block: 64 BLAKE3 chunks, so each shard's piece is hashed
 /// 16 chunks at a time (AVX-512's width); narrower blocks halve the hashing width.
 const MIN_BLOCK: usize = 64 << 10;

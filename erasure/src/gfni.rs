@@ -4,12 +4,13 @@
 //! lane carries its own 8×8 block), one lane swap and one XOR, where the AVX2 engine
 //! spends eight table shuffles. The transforms run the same butterflies on the same
 //! skew factors as reed-solomon-simd's engines (Lin–Han–Chung's additive FFT, as in
-//! Leopard), two layers per pass over the data, so every output byte is theirs.
+//! Leopard), two layers per pass, depth first so small blocks stay in L1, and every
+//! output byte is theirs.
 
 use std::sync::OnceLock;
 
 use reed_solomon_simd::engine::tables::{self, Skew};
-use reed_solomon_simd::engine::{Engine, GF_MODULUS, GF_ORDER, GfElement, ShardsRefMut, utils};
+use reed_solomon_simd::engine::{Engine, GF_MODULUS, GF_ORDER, GfElement, ShardsRefMut};
 
 /// The four 8×8 blocks of multiplication by one constant, as `vgf2p8affineqb` takes
 /// them: `[low bytes' half, high bytes' half]` of two operands.
@@ -154,6 +155,55 @@ mod simd {
 /// One butterfly's multiplier: `None` when its logarithm is the modulus (a zero factor).
 type Factor = Option<simd::Mul>;
 
+/// Where a transform's shards are: reed-solomon-simd's one contiguous buffer
+/// ([`ShardsRefMut`]), or one column block of separate buffers ([`RowList`]).
+pub(crate) trait Rows {
+    /// Shards `i` and `i + dist`.
+    fn pair(&mut self, i: usize, dist: usize) -> (&mut [[u8; 64]], &mut [[u8; 64]]);
+    /// Shards `i`, `i + dist`, `i + 2 dist` and `i + 3 dist`.
+    #[allow(clippy::type_complexity)]
+    fn quad(
+        &mut self,
+        i: usize,
+        dist: usize,
+    ) -> (&mut [[u8; 64]], &mut [[u8; 64]], &mut [[u8; 64]], &mut [[u8; 64]]);
+}
+
+impl Rows for ShardsRefMut<'_> {
+    fn pair(&mut self, i: usize, dist: usize) -> (&mut [[u8; 64]], &mut [[u8; 64]]) {
+        self.dist2_mut(i, dist)
+    }
+
+    fn quad(
+        &mut self,
+        i: usize,
+        dist: usize,
+    ) -> (&mut [[u8; 64]], &mut [[u8; 64]], &mut [[u8; 64]], &mut [[u8; 64]]) {
+        self.dist4_mut(i, dist)
+    }
+}
+
+/// Shards as a list of equally long slices, anywhere in memory.
+pub(crate) struct RowList<'a, 'b>(pub(crate) &'a mut [&'b mut [[u8; 64]]]);
+
+impl Rows for RowList<'_, '_> {
+    fn pair(&mut self, i: usize, dist: usize) -> (&mut [[u8; 64]], &mut [[u8; 64]]) {
+        let (a, b) = self.0[i..].split_at_mut(dist);
+        (&mut *a[0], &mut *b[0])
+    }
+
+    fn quad(
+        &mut self,
+        i: usize,
+        dist: usize,
+    ) -> (&mut [[u8; 64]], &mut [[u8; 64]], &mut [[u8; 64]], &mut [[u8; 64]]) {
+        let (ab, cd) = self.0[i..].split_at_mut(2 * dist);
+        let (a, b) = ab.split_at_mut(dist);
+        let (c, d) = cd.split_at_mut(dist);
+        (&mut *a[0], &mut *b[0], &mut *c[0], &mut *d[0])
+    }
+}
+
 impl Gfni {
     /// # Safety
     /// The CPU must have AVX-512F (true of every `Gfni`).
@@ -161,6 +211,23 @@ impl Gfni {
     unsafe fn factor(&self, log_m: GfElement) -> Factor {
         // SAFETY: forwarded from the caller.
         (log_m != GF_MODULUS).then(|| unsafe { simd::Mul::new(&self.blocks[usize::from(log_m)]) })
+    }
+
+    /// The factors of the radix-4 group at `r` with distance `dist`: `(m01, m02, m23)`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F (true of every `Gfni`).
+    #[inline(always)]
+    unsafe fn quad_factors(&self, r: usize, dist: usize, skew_delta: usize) -> (Factor, Factor, Factor) {
+        let base = r + dist + skew_delta - 1;
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            (
+                self.factor(self.skew[base]),
+                self.factor(self.skew[base + dist]),
+                self.factor(self.skew[base + 2 * dist]),
+            )
+        }
     }
 
     /// Forward butterflies over chunk pairs: `x ^= y * m` (unless m is zero), `y ^= x`.
@@ -286,94 +353,113 @@ impl Gfni {
         }
     }
 
+    /// The FFT of `size` shards from `pos`, depth first: the top two layers over the
+    /// whole block, then each quarter to the end before the next, so once a quarter
+    /// fits in L1 the rest of its layers run there. The butterflies, factors and
+    /// truncation are reed-solomon-simd's (radix 4 while two layers remain, one
+    /// radix-2 layer last for an odd power of two), only their order differs, and no
+    /// butterfly reads what another of its layer writes.
     #[target_feature(enable = "gfni,avx512f")]
     unsafe fn fft_gfni(
         &self,
-        data: &mut ShardsRefMut<'_>,
+        data: &mut impl Rows,
         pos: usize,
         size: usize,
         truncated: usize,
         skew_delta: usize,
     ) {
-        // Radix 4 while two layers remain, as reed-solomon-simd groups them (the same
-        // butterflies, so the same bytes past `truncated` too).
-        let (mut dist4, mut dist) = (size, size >> 2);
-        while dist != 0 {
-            for r in (0..truncated).step_by(dist4) {
-                let base = r + dist + skew_delta - 1;
-                // SAFETY: this function is compiled for GFNI and AVX-512F, and `self` exists only on such CPUs.
-                let (m01, m02, m23) = unsafe {
-                    (
-                        self.factor(self.skew[base]),
-                        self.factor(self.skew[base + dist]),
-                        self.factor(self.skew[base + 2 * dist]),
-                    )
-                };
-                for i in r..r + dist {
-                    let (s0, s1, s2, s3) = data.dist4_mut(pos + i, dist);
-                    // SAFETY: as above.
-                    unsafe { Self::fft_quads(s0, s1, s2, s3, m01, m23, m02) };
-                }
-            }
-            dist4 = dist;
-            dist >>= 2;
-        }
-        // One layer left when the size is an odd power of two.
-        if dist4 == 2 {
-            for r in (0..truncated).step_by(2) {
+        // SAFETY: compiled for GFNI and AVX-512F, as `fft_block` needs.
+        unsafe { self.fft_block(data, pos, 0, size, truncated, skew_delta) }
+    }
+
+    /// One block of [`Gfni::fft_gfni`]: shards `pos + r..pos + r + size`.
+    #[target_feature(enable = "gfni,avx512f")]
+    unsafe fn fft_block(
+        &self,
+        data: &mut impl Rows,
+        pos: usize,
+        r: usize,
+        size: usize,
+        truncated: usize,
+        skew_delta: usize,
+    ) {
+        if size >= 4 {
+            let dist = size / 4;
+            // SAFETY: this function is compiled for GFNI and AVX-512F, and `self` exists only on such CPUs.
+            let (m01, m02, m23) = unsafe { self.quad_factors(r, dist, skew_delta) };
+            for i in r..r + dist {
+                let (s0, s1, s2, s3) = data.quad(pos + i, dist);
                 // SAFETY: as above.
-                let m = unsafe { self.factor(self.skew[r + skew_delta]) };
-                let (x, y) = data.dist2_mut(pos + r, 1);
-                // SAFETY: as above.
-                unsafe { Self::fft_pairs(x, y, m) };
+                unsafe { Self::fft_quads(s0, s1, s2, s3, m01, m23, m02) };
             }
+            for q in (r..r + size).step_by(dist).take_while(|&q| q < truncated) {
+                // SAFETY: as above.
+                unsafe { self.fft_block(data, pos, q, dist, truncated, skew_delta) };
+            }
+        } else if size == 2 {
+            // SAFETY: as above.
+            let m = unsafe { self.factor(self.skew[r + skew_delta]) };
+            let (x, y) = data.pair(pos + r, 1);
+            // SAFETY: as above.
+            unsafe { Self::fft_pairs(x, y, m) };
         }
     }
 
+    /// The IFFT of `size` shards from `pos`, depth first (the mirror of
+    /// [`Gfni::fft_gfni`]): each quarter to its top before the two layers over the
+    /// block; for an odd power of two the last layer is one radix-2 layer over all of it.
     #[target_feature(enable = "gfni,avx512f")]
     unsafe fn ifft_gfni(
         &self,
-        data: &mut ShardsRefMut<'_>,
+        data: &mut impl Rows,
         pos: usize,
         size: usize,
         truncated: usize,
         skew_delta: usize,
     ) {
-        let (mut dist, mut dist4) = (1, 4);
-        while dist4 <= size {
-            for r in (0..truncated).step_by(dist4) {
-                let base = r + dist + skew_delta - 1;
-                // SAFETY: this function is compiled for GFNI and AVX-512F, and `self` exists only on such CPUs.
-                let (m01, m02, m23) = unsafe {
-                    (
-                        self.factor(self.skew[base]),
-                        self.factor(self.skew[base + dist]),
-                        self.factor(self.skew[base + 2 * dist]),
-                    )
-                };
-                for i in r..r + dist {
-                    let (s0, s1, s2, s3) = data.dist4_mut(pos + i, dist);
-                    // SAFETY: as above.
-                    unsafe { Self::ifft_quads(s0, s1, s2, s3, m01, m23, m02) };
-                }
-            }
-            dist = dist4;
-            dist4 <<= 2;
+        if size.trailing_zeros().is_multiple_of(2) {
+            // SAFETY: compiled for GFNI and AVX-512F, as `ifft_block` needs.
+            return unsafe { self.ifft_block(data, pos, 0, size, truncated, skew_delta) };
         }
-        // One layer left when the size is an odd power of two.
-        if dist < size {
+        let half = size / 2;
+        for h in [0, half].into_iter().filter(|&h| h < truncated) {
             // SAFETY: as above.
-            let m = unsafe { self.factor(self.skew[dist + skew_delta - 1]) };
-            match m {
-                None => utils::xor_within(data, pos + dist, pos, dist),
-                Some(_) => {
-                    let (mut a, mut b) = data.split_at_mut(pos + dist);
-                    for i in 0..dist {
-                        // SAFETY: as above.
-                        unsafe { Self::ifft_pairs(&mut a[pos + i], &mut b[i], m) };
-                    }
-                }
-            }
+            unsafe { self.ifft_block(data, pos, h, half, truncated, skew_delta) };
+        }
+        // SAFETY: as above.
+        let m = unsafe { self.factor(self.skew[half + skew_delta - 1]) };
+        for i in 0..half {
+            let (x, y) = data.pair(pos + i, half);
+            // SAFETY: as above.
+            unsafe { Self::ifft_pairs(x, y, m) };
+        }
+    }
+
+    /// One block of [`Gfni::ifft_gfni`] (a power of four): shards `pos + r..pos + r + size`.
+    #[target_feature(enable = "gfni,avx512f")]
+    unsafe fn ifft_block(
+        &self,
+        data: &mut impl Rows,
+        pos: usize,
+        r: usize,
+        size: usize,
+        truncated: usize,
+        skew_delta: usize,
+    ) {
+        if size < 4 {
+            return;
+        }
+        let dist = size / 4;
+        for q in (r..r + size).step_by(dist).take_while(|&q| q < truncated) {
+            // SAFETY: compiled for GFNI and AVX-512F, as the recursion needs.
+            unsafe { self.ifft_block(data, pos, q, dist, truncated, skew_delta) };
+        }
+        // SAFETY: this function is compiled for GFNI and AVX-512F, and `self` exists only on such CPUs.
+        let (m01, m02, m23) = unsafe { self.quad_factors(r, dist, skew_delta) };
+        for i in r..r + dist {
+            let (s0, s1, s2, s3) = data.quad(pos + i, dist);
+            // SAFETY: as above.
+            unsafe { Self::ifft_quads(s0, s1, s2, s3, m01, m23, m02) };
         }
     }
 
@@ -385,6 +471,34 @@ impl Gfni {
             // SAFETY: as above.
             unsafe { simd::store(chunk, m.apply(simd::load(chunk))) };
         }
+    }
+}
+
+impl Gfni {
+    /// [`Engine::fft`] on shards anywhere in memory.
+    pub(crate) fn fft_rows(
+        &self,
+        data: &mut RowList<'_, '_>,
+        pos: usize,
+        size: usize,
+        truncated: usize,
+        skew_delta: usize,
+    ) {
+        // SAFETY: a `Gfni` exists only where `new` found GFNI and AVX-512F.
+        unsafe { self.fft_gfni(data, pos, size, truncated, skew_delta) }
+    }
+
+    /// [`Engine::ifft`] on shards anywhere in memory.
+    pub(crate) fn ifft_rows(
+        &self,
+        data: &mut RowList<'_, '_>,
+        pos: usize,
+        size: usize,
+        truncated: usize,
+        skew_delta: usize,
+    ) {
+        // SAFETY: as in `fft_rows`.
+        unsafe { self.ifft_gfni(data, pos, size, truncated, skew_delta) }
     }
 }
 

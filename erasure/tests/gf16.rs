@@ -545,6 +545,27 @@ fn raw_stripes_recover_from_every_k_subset() {
     );
     assert!(code.encode_raw(&refs[..2]).is_err());
     assert!(code.encode_raw(&[&[1u8][..], &[2][..], &[3][..]]).is_err());
+
+    // Into reused, dirty buffers: the same bytes; buffers of the wrong count or length refused.
+    let mut dirty = vec![vec![0xEEu8; len]; m];
+    let mut outs: Vec<&mut [u8]> = dirty.iter_mut().map(Vec::as_mut_slice).collect();
+    code.encode_raw_into(&refs, &mut outs).unwrap();
+    assert_eq!(dirty, recovery);
+    let mut short = vec![vec![0u8; len]; m];
+    short[1].pop();
+    let mut outs: Vec<&mut [u8]> = short.iter_mut().map(Vec::as_mut_slice).collect();
+    assert!(matches!(
+        code.encode_raw_into(&refs, &mut outs),
+        Err(zg_erasure::ErasureError::BodyLength {
+            expected: 128,
+            got: 127
+        })
+    ));
+    let mut outs: Vec<&mut [u8]> = dirty.iter_mut().take(1).map(Vec::as_mut_slice).collect();
+    assert!(matches!(
+        code.encode_raw_into(&refs, &mut outs),
+        Err(zg_erasure::ErasureError::RecoveryBuffers { expected: 2, got: 1 })
+    ));
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The GFNI/AVX-512 GF(2^16) engine against reed-solomon-simd's portable one on
 //! arbitrary input: the same FFT and IFFT bytes (truncated tails included) for any
-//! size, truncation and skew, and the same recovery shards for any small code.
+//! size, truncation and skew, and the same recovery shards for any small code; and zg's
+//! own raw encoder (column blocks, in the caller's buffers) against reed-solomon-simd's
+//! encoder for codes of either rate and any even shard length.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -48,4 +50,27 @@ fuzz_target!(|data: &[u8]| {
     }
     let (r1, r2) = (ours.encode().expect("encodes"), theirs.encode().expect("encodes"));
     assert!(r1.recovery_iter().eq(r2.recovery_iter()), "{k}:{m} at {len}");
+    drop((r1, r2));
+
+    // zg's raw encoder: up to 96:96 (several chunks of either rate), shards up to 16 KiB
+    // (several 4 KiB column blocks once the work has 64 shards or more, a short last chunk).
+    let (k, m) = (1 + usize::from(*a % 96), 1 + usize::from(*c % 96));
+    let len = 2 * (1 + (usize::from(*b) << 5 | usize::from(*d % 32)) % 8192);
+    let originals: Vec<Vec<u8>> = (0..k)
+        .map(|i| (0..len).map(|j| rest.get((i * 31 + j) % rest.len().max(1)).copied().unwrap_or(0) ^ (j as u8)).collect())
+        .collect();
+    let refs: Vec<&[u8]> = originals.iter().map(Vec::as_slice).collect();
+    let ours = zg_erasure::gf16::Gf16Code::new(k, m)
+        .expect("small codes are supported")
+        .encode_raw(&refs)
+        .expect("encodes");
+    let mut theirs = reed_solomon_simd::ReedSolomonEncoder::new(k, m, len).expect("small codes are supported");
+    for o in &refs {
+        theirs.add_original_shard(o).expect("right size");
+    }
+    let theirs = theirs.encode().expect("encodes");
+    assert!(
+        theirs.recovery_iter().eq(ours.iter().map(Vec::as_slice)),
+        "raw {k}:{m} at {len}"
+    );
 });
