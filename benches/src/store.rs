@@ -208,6 +208,34 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             target: (depth == 32).then_some(1.5),
         });
     }
+    // What the device gives at depth 32 at all: the same reads of the plain file through
+    // a bare io_uring loop, beside the pread loop (the ceiling of the row above).
+    let idx = random_indices(n, reads, 99 + 32);
+    let (p1, p2, i1, i2) = (plain.clone(), plain, idx.clone(), idx);
+    let mut bufs = AlignedBufs::new(32 * SEGMENT_SIZE);
+    let mut buf = AlignedBufs::new(SEGMENT_SIZE);
+    let mut ring = io_uring::IoUring::new(32).expect("io_uring");
+    let keep = dir;
+    out.push(Pair {
+        kernel: "store random read",
+        shape: "256 KiB segments, depth 32, O_DIRECT, device ceiling".into(),
+        bytes: (reads * SEGMENT_SIZE) as u64,
+        zg: Side::new("bare io_uring loop, depth 32 (no store)", move || {
+            let _ = &keep;
+            for chunk in i1.chunks(32) {
+                uring_reads(&mut ring, &p1, chunk, bufs.get());
+            }
+        }),
+        peer: Some(Side::new("pread loop (O_DIRECT)", move || {
+            let b = buf.get();
+            for i in &i2 {
+                p2.read_exact_at(b, i * SEGMENT_SIZE as u64).expect("pread");
+                black_box(&b[0]);
+            }
+        })),
+        items: 0,
+        target: None,
+    });
 
     // The file pipeline end to end beside its stages run one after another.
     let pipe_len = ((256usize << 20) / scale).max(BATCH * SEGMENT_SIZE);
@@ -411,6 +439,60 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         });
     }
     out
+}
+
+/// A 4096-aligned buffer (O_DIRECT's rule) of a fixed length.
+struct AlignedBufs {
+    raw: Vec<u8>,
+    len: usize,
+}
+
+impl AlignedBufs {
+    fn new(len: usize) -> Self {
+        Self {
+            raw: vec![0; len + 4096],
+            len,
+        }
+    }
+
+    fn get(&mut self) -> &mut [u8] {
+        let off = self.raw.as_ptr().align_offset(4096);
+        &mut self.raw[off..off + self.len]
+    }
+}
+
+/// Reads segments `idx` of `file` into `bufs` (one segment each) at once through `ring`.
+fn uring_reads(ring: &mut io_uring::IoUring, file: &File, idx: &[u64], bufs: &mut [u8]) {
+    use std::os::fd::AsRawFd;
+    let fd = io_uring::types::Fd(file.as_raw_fd());
+    for (j, (i, b)) in idx.iter().zip(bufs.chunks_mut(SEGMENT_SIZE)).enumerate() {
+        let read = io_uring::opcode::Read::new(fd, b.as_mut_ptr(), SEGMENT_SIZE as u32)
+            .offset(i * SEGMENT_SIZE as u64)
+            .build()
+            .user_data(j as u64);
+        // SAFETY: each buffer is a distinct 256 KiB piece of `bufs`, which outlives the
+        // reads: this function waits for every completion before it returns.
+        unsafe { ring.submission().push(&read) }.expect("the ring holds 32 entries");
+    }
+    // With reads in flight, unwinding would free buffers the kernel still writes into.
+    let enter = |ring: &mut io_uring::IoUring, n: usize| {
+        if let Err(e) = ring.submit_and_wait(n) {
+            eprintln!("fatal: io_uring_enter failed with reads in flight: {e}");
+            std::process::abort();
+        }
+    };
+    enter(ring, idx.len());
+    let (mut done, mut short) = (0, 0);
+    while done < idx.len() {
+        for c in ring.completion() {
+            short += usize::from(c.result() != SEGMENT_SIZE as i32);
+            done += 1;
+        }
+        if done < idx.len() {
+            enter(ring, 1);
+        }
+    }
+    assert_eq!(short, 0, "every read a whole segment");
 }
 
 /// Reads every segment of the file `meta` from `raw`, 64 at a time, in order.
