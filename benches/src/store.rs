@@ -289,6 +289,28 @@ fn http_exchange(addr: std::net::SocketAddr, head: &str, body: Option<&[u8]>) ->
     }
 }
 
+/// A loopback listener that answers every connection with `data` behind a minimal
+/// HTTP response head, 1 MiB per write, then closes it.
+fn bare_sender(data: Bytes) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut head = [0u8; 4096];
+            let _ = s.read(&mut head);
+            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", data.len());
+            for chunk in data.chunks(1 << 20) {
+                if s.write_all(chunk).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
 /// The storage node over loopback beside the raw store it runs on.
 fn node_pairs(scale: usize) -> Vec<Pair> {
     use zg_storage::{StorageConfig, StorageServer};
@@ -413,6 +435,22 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         peer: Some(Side::new("raw Store::get_many", raw_read.clone())),
         items: 0,
         target: Some(0.7),
+    });
+    // The most any server can give that client here: the same bytes from memory through
+    // a bare loopback socket (no store, no checks), beside the same raw reads.
+    let bare = bare_sender(data);
+    out.push(Pair {
+        kernel: "node download",
+        shape: format!("{label}, bare loopback TCP, the ceiling"),
+        bytes: len as u64,
+        zg: Side::new("bytes in memory, write_all to a socket", move || {
+            let head = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+            let (_, total) = http_exchange(bare, head, None);
+            assert!(total > len, "short response");
+        }),
+        peer: Some(Side::new("raw Store::get_many", raw_read.clone())),
+        items: 0,
+        target: None,
     });
     let out_path = dir.path().join("download.bin");
     // The CLI saves the file durably: beside the raw read (the HTTP rows' peer) and
