@@ -169,7 +169,6 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         let idx = random_indices(n, reads, 99 + depth as u64);
         let (s, p, i1, i2) = (store.clone(), plain.clone(), idx.clone(), idx);
         let keep = dir.clone();
-        let mut buf = vec![0u8; SEGMENT_SIZE + 4096];
         out.push(Pair {
             kernel: "store random read",
             shape: format!("256 KiB segments, depth {depth}, O_DIRECT"),
@@ -196,14 +195,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                     }
                 },
             ),
-            peer: Some(Side::new("pread loop (O_DIRECT)", move || {
-                let off = buf.as_ptr().align_offset(4096);
-                for i in &i2 {
-                    let b = &mut buf[off..off + SEGMENT_SIZE];
-                    p.read_exact_at(b, i * SEGMENT_SIZE as u64).expect("pread");
-                    black_box(&b[0]);
-                }
-            })),
+            peer: Some(pread_loop(p, i2)),
             items: 0,
             target: (depth == 32).then_some(1.5),
         });
@@ -213,7 +205,6 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     let idx = random_indices(n, reads, 99 + 32);
     let (p1, p2, i1, i2) = (plain.clone(), plain, idx.clone(), idx);
     let mut bufs = AlignedBufs::new(32 * SEGMENT_SIZE);
-    let mut buf = AlignedBufs::new(SEGMENT_SIZE);
     let mut ring = io_uring::IoUring::new(32).expect("io_uring");
     let keep = dir;
     out.push(Pair {
@@ -226,13 +217,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
                 uring_reads(&mut ring, &p1, chunk, bufs.get());
             }
         }),
-        peer: Some(Side::new("pread loop (O_DIRECT)", move || {
-            let b = buf.get();
-            for i in &i2 {
-                p2.read_exact_at(b, i * SEGMENT_SIZE as u64).expect("pread");
-                black_box(&b[0]);
-            }
-        })),
+        peer: Some(pread_loop(p2, i2)),
         items: 0,
         target: None,
     });
@@ -497,6 +482,19 @@ impl AlignedBufs {
         let off = self.raw.as_ptr().align_offset(4096);
         &mut self.raw[off..off + self.len]
     }
+}
+
+/// The peer of the random-read rows: segments `idx` of `file`, one `pread` at a time,
+/// into one aligned buffer.
+fn pread_loop(file: Arc<File>, idx: Vec<u64>) -> Side {
+    let mut buf = AlignedBufs::new(SEGMENT_SIZE);
+    Side::new("pread loop (O_DIRECT)", move || {
+        let b = buf.get();
+        for i in &idx {
+            file.read_exact_at(b, i * SEGMENT_SIZE as u64).expect("pread");
+            black_box(&b[0]);
+        }
+    })
 }
 
 /// Reads segments `idx` of `file` into `bufs` (one segment each) at once through `ring`.

@@ -540,17 +540,7 @@ mod tests {
     use super::*;
 
     fn chunks(n: usize, seed: u64) -> Vec<[u8; 64]> {
-        let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                std::array::from_fn(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    s as u8
-                })
-            })
-            .collect()
+        crate::test_bytes(n * 64, seed).as_chunks().0.to_vec()
     }
 
     /// Multiplication by every 257th constant and the edge ones, against the portable engine.

@@ -30,3 +30,17 @@ pub mod gf16;
 pub mod gfni;
 
 pub use error::{ErasureError, Result};
+
+/// `n` bytes of an xorshift stream from `seed`, for the tests' inputs.
+#[cfg(test)]
+pub(crate) fn test_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect()
+}

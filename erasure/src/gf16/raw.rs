@@ -125,7 +125,7 @@ fn encode_in_place(gfni: &crate::gfni::Gfni, originals: &[&[u8]], recovery: &mut
             );
             rows.extend(buf[..scratch_count * c].chunks_exact_mut(c));
             for (row, o) in rows.iter_mut().zip(originals) {
-                row.as_flattened_mut().copy_from_slice(&o[a * 64..(a + c) * 64]);
+                load(o, a, row);
             }
             run(
                 &mut InPlace {
@@ -313,7 +313,7 @@ fn store(src: &[[u8; 64]], a: usize, dst: &mut [u8]) {
     let from = a * 64;
     let bytes = (dst.len() - from).min(src.len() * 64);
     let whole = bytes / 64;
-    dst[from..from + whole * 64].copy_from_slice(&src[..whole].as_flattened()[..whole * 64]);
+    dst[from..from + whole * 64].copy_from_slice(src[..whole].as_flattened());
     let tail = bytes % 64;
     if tail > 0 {
         let last = &src[whole];
@@ -330,18 +330,6 @@ mod tests {
     use reed_solomon_simd::engine::NoSimd;
 
     use super::*;
-
-    fn bytes(n: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                s as u8
-            })
-            .collect()
-    }
 
     fn mut_refs(v: &mut [Vec<u8>]) -> Vec<&mut [u8]> {
         v.iter_mut().map(Vec::as_mut_slice).collect()
@@ -368,7 +356,9 @@ mod tests {
             (128, 128, 8192 + 64 * 3),
             (1024, 1024, 1024),
         ] {
-            let originals: Vec<Vec<u8>> = (0..k).map(|i| bytes(len, (k * 31 + m * 7 + i) as u64)).collect();
+            let originals: Vec<Vec<u8>> = (0..k)
+                .map(|i| crate::test_bytes(len, (k * 31 + m * 7 + i) as u64))
+                .collect();
             let refs: Vec<&[u8]> = originals.iter().map(Vec::as_slice).collect();
             let mut theirs = ReedSolomonEncoder::new(k, m, len).unwrap();
             for o in &refs {
