@@ -321,36 +321,38 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     let mut out = Vec::new();
 
     // Upload: a streamed PUT, then the CLI's resumable segment upload (hashing included).
-    let (mut d1, d2) = (data.to_vec(), data.clone());
-    let mut round = 0u8;
-    let keep = dir.clone();
-    out.push(Pair {
-        kernel: "node upload",
-        shape: format!("{label}, PUT /files"),
-        bytes: len as u64,
-        zg: Side::new("zg-storage PUT /files", move || {
+    let put_files = |byte: usize| {
+        let (keep, mut d, mut round) = (dir.clone(), data.to_vec(), 0u8);
+        move || {
             // The node's directory lives as long as the benches that use it.
             let _ = &keep;
-            // A different first byte each round: a new file, never a dedup hit.
+            // A different byte each round: a new file, never a dedup hit.
             round = round.wrapping_add(1);
-            d1[0] = round;
+            d[byte] = round;
             let head = format!(
                 "PUT /files HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
             );
-            let (resp, _) = http_exchange(addr, &head, Some(&d1));
+            let (resp, _) = http_exchange(addr, &head, Some(&d));
             assert!(
                 resp.starts_with(b"HTTP/1.1 200"),
                 "{}",
                 String::from_utf8_lossy(&resp)
             );
-        }),
+        }
+    };
+    let d2 = data.clone();
+    out.push(Pair {
+        kernel: "node upload",
+        shape: format!("{label}, PUT /files"),
+        bytes: len as u64,
+        zg: Side::new("zg-storage PUT /files", put_files(0)),
         peer: Some(Side::new("raw Store::put_batch", move || store_ingest(&d2))),
         items: 0,
         target: Some(0.7),
     });
     let file_path = dir.path().join("upload.bin");
     std::fs::write(&file_path, &data).expect("write upload file");
-    let (rt1, url1, d3, path1) = (rt.clone(), url.clone(), data.clone(), file_path.clone());
+    let (rt1, url1, path1) = (rt.clone(), url.clone(), file_path.clone());
     let keep2 = dir.clone();
     let mut round = 0u8;
     out.push(Pair {
@@ -361,16 +363,17 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
             let _ = &keep2;
             round = round.wrapping_add(1);
             let f = OpenOptions::new().write(true).open(&path1).expect("open");
-            // Byte 1, not 0: never the same file as a PUT round.
+            // Byte 1, not 0 or 2: never the same file as a PUT round.
             f.write_all_at(&[round], 1).expect("new byte");
             let node = zg_storage::StorageClient::new(&url1).expect("client");
             rt1.block_on(node.upload(&path1, RootKind::Blake3))
                 .expect("upload");
         }),
-        peer: Some(Side::new("raw Store::put_batch", move || store_ingest(&d3))),
+        // The same bytes streamed in one PUT: the CLI also hashes the file first and
+        // sends each segment with its proof, so a broken upload resumes.
+        peer: Some(Side::new("zg-storage PUT /files", put_files(2))),
         items: 0,
-        // The CLI does more than the HTTP PUT (per-segment proofs, resumable): shown, no target.
-        target: None,
+        target: Some(0.7),
     });
 
     // Download: the same file from the node, and from a raw store holding it.

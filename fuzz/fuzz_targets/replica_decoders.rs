@@ -2,7 +2,8 @@
 //! settings) on arbitrary bytes: file announcements, requests and
 //! responses parse to an error or to a value that encodes back to the same bytes;
 //! segments in a parsed response go through proof parsing and verification against a
-//! real file's root, which must never accept them unless they are that file's bytes.
+//! real file's root, which must never accept them unless they are that file's bytes,
+//! and checking a segment's node gives the same answer as checking its bytes.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -11,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use zg_file::flow::FlowEntry;
 use zg_file::replica::{FileEntry, FileRequest, FileResponse};
 use zg_file::shard::{Shard, ShardMeta};
-use zg_merkle::{FileHasher, FileTree, RootKind, SegmentProof};
+use zg_merkle::{FileHasher, FileTree, RootKind, SegmentProof, segment_node};
 
 // A real two-segment file (root and bytes) to verify fuzzed segments against.
 fn fixture() -> &'static (Vec<u8>, FileTree) {
@@ -67,9 +68,16 @@ fuzz_target!(|data: &[u8]| {
                 let (file, tree) = fixture();
                 for (index, s) in (0u64..).zip(segs) {
                     let Ok(proof) = SegmentProof::from_bytes(&s.proof) else { continue };
-                    if let Ok(true) = proof.verify(&tree.root(), tree.file_len(), index, &s.data) {
+                    let verified = proof.verify(&tree.root(), tree.file_len(), index, &s.data);
+                    if let Ok(true) = verified {
                         let start = index as usize * zg_merkle::SEGMENT_SIZE;
                         assert_eq!(&file[start..start + s.data.len()], &s.data[..], "a forged segment verified");
+                    }
+                    // A node checks the segment's node instead of its bytes: the same answer.
+                    let node = segment_node(proof.kind(), tree.file_len(), index, &s.data);
+                    if let Ok(node) = node {
+                        let by_node = proof.verify_node(&tree.root(), tree.file_len(), index, &node);
+                        assert_eq!(by_node.unwrap_or(false), verified.unwrap_or(false));
                     }
                 }
             }

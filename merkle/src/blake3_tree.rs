@@ -126,6 +126,38 @@ impl Blake3Tree {
         tree
     }
 
+    /// The node segment `index` of a `file_len`-byte file has in the tree: its
+    /// chaining value, or for a one-segment file the root itself.
+    pub fn segment_node(file_len: u64, index: u64, data: &[u8]) -> Result<Hash> {
+        let n = segment_count(file_len);
+        check_range(index, index.saturating_add(1), n)?;
+        check_len(file_len, index, data)?;
+        Ok(if n == 1 {
+            *blake3::hash(data).as_bytes()
+        } else {
+            subtree_cv(index, data)
+        })
+    }
+
+    /// Rebuilds the tree of a `file_len`-byte file from the nodes of all its segments
+    /// but the last ([`Blake3Tree::segment_node`]) and the last segment's bytes.
+    pub fn from_segment_nodes(file_len: u64, mut nodes: Vec<Hash>, last: &[u8]) -> Result<Self> {
+        let n = segment_count(file_len);
+        if nodes.len() as u64 != n - 1 {
+            return Err(MerkleError::WrongNodeCount {
+                what: "blake3 segment nodes",
+                got: nodes.len(),
+                expected: (n - 1) as usize,
+            });
+        }
+        check_len(file_len, n - 1, last)?;
+        if n == 1 {
+            return Ok(Self::single(file_len, blake3::hash(last)));
+        }
+        nodes.push(subtree_cv(n - 1, last));
+        Ok(Self::from_segment_cvs(file_len, nodes))
+    }
+
     /// The root: equal to `blake3::hash` of the whole file.
     pub fn root(&self) -> Hash {
         self.root
@@ -231,6 +263,18 @@ impl Blake3Tree {
     }
 }
 
+/// Checks `data` is as long as segment `index` of a `file_len`-byte file.
+pub(crate) fn check_len(file_len: u64, index: u64, data: &[u8]) -> Result<()> {
+    let expected = range_len(file_len, index, index + 1);
+    if data.len() as u64 != expected {
+        return Err(MerkleError::DataLength {
+            expected,
+            got: data.len() as u64,
+        });
+    }
+    Ok(())
+}
+
 fn check_range(start: u64, end: u64, n: u64) -> Result<()> {
     if start >= end {
         return Err(MerkleError::InvalidRange { start, end });
@@ -282,14 +326,7 @@ impl Blake3Proof {
 
     /// Verifies that `data` is segment `index` of the file of `file_len` bytes with `root`.
     pub fn verify_segment(&self, root: &Hash, file_len: u64, index: u64, data: &[u8]) -> Result<bool> {
-        if self.start != index || self.end != index.saturating_add(1) {
-            return Err(MerkleError::RangeMismatch {
-                start: index,
-                end: index.saturating_add(1),
-                got_start: self.start,
-                got_end: self.end,
-            });
-        }
+        self.check_segment(index)?;
         self.verify(root, file_len, data)
     }
 
@@ -312,6 +349,31 @@ impl Blake3Proof {
             }
             return Ok(blake3::hash(data).as_bytes() == root);
         }
+        self.verify_nodes(root, n, |lo, hi| {
+            let from = ((lo - self.start) * SEG) as usize;
+            let to = (((hi - self.start) * SEG) as usize).min(data.len());
+            subtree_cv(lo, &data[from..to])
+        })
+    }
+
+    /// Verifies that `node` ([`Blake3Tree::segment_node`]) is the node of segment
+    /// `index` of the file of `file_len` bytes with `root`.
+    pub fn verify_segment_node(&self, root: &Hash, file_len: u64, index: u64, node: &Hash) -> Result<bool> {
+        self.check_segment(index)?;
+        let n = segment_count(file_len);
+        check_range(self.start, self.end, n)?;
+        if n == 1 {
+            if !self.nodes.is_empty() {
+                return Err(self.wrong_count(0));
+            }
+            return Ok(node == root);
+        }
+        self.verify_nodes(root, n, |_, _| *node)
+    }
+
+    /// Checks the proof's node count for a file of `n >= 2` segments, then hashes
+    /// up to the root with `proven(lo, hi)` giving the CVs of the proven nodes.
+    fn verify_nodes(&self, root: &Hash, n: u64, proven: impl Fn(u64, u64) -> ChainingValue) -> Result<bool> {
         let mid = left_len(n);
         let expected = Self::expected_nodes(0, mid, self.start, self.end)
             + Self::expected_nodes(mid, n, self.start, self.end);
@@ -319,9 +381,22 @@ impl Blake3Proof {
             return Err(self.wrong_count(expected));
         }
         let mut nodes = self.nodes.iter();
-        let left = self.rebuild(0, mid, data, &mut nodes);
-        let right = self.rebuild(mid, n, data, &mut nodes);
+        let left = self.rebuild(0, mid, &proven, &mut nodes);
+        let right = self.rebuild(mid, n, &proven, &mut nodes);
         Ok(merge_subtrees_root(&left, &right, Mode::Hash).as_bytes() == root)
+    }
+
+    /// Checks the proof covers exactly segment `index`.
+    fn check_segment(&self, index: u64) -> Result<()> {
+        if self.start != index || self.end != index.saturating_add(1) {
+            return Err(MerkleError::RangeMismatch {
+                start: index,
+                end: index.saturating_add(1),
+                got_start: self.start,
+                got_end: self.end,
+            });
+        }
+        Ok(())
     }
 
     fn wrong_count(&self, expected: usize) -> MerkleError {
@@ -332,26 +407,24 @@ impl Blake3Proof {
         }
     }
 
-    /// CV of node `lo..hi`, from the data where the node is proven, from the
-    /// proof where it is disjoint. The node count was checked beforehand.
+    /// CV of node `lo..hi`: `proven`'s where the node is proven, the proof's
+    /// where it is disjoint. The node count was checked beforehand.
     fn rebuild<'a>(
         &self,
         lo: u64,
         hi: u64,
-        data: &[u8],
+        proven: &impl Fn(u64, u64) -> ChainingValue,
         nodes: &mut impl Iterator<Item = &'a Hash>,
     ) -> ChainingValue {
         if hi <= self.start || lo >= self.end {
             return nodes.next().copied().unwrap_or_default();
         }
         if lo >= self.start && hi <= self.end {
-            let from = ((lo - self.start) * SEG) as usize;
-            let to = (((hi - self.start) * SEG) as usize).min(data.len());
-            return subtree_cv(lo, &data[from..to]);
+            return proven(lo, hi);
         }
         let mid = lo + left_len(hi - lo);
-        let left = self.rebuild(lo, mid, data, nodes);
-        let right = self.rebuild(mid, hi, data, nodes);
+        let left = self.rebuild(lo, mid, proven, nodes);
+        let right = self.rebuild(mid, hi, proven, nodes);
         merge_subtrees_non_root(&left, &right, Mode::Hash)
     }
 

@@ -57,6 +57,16 @@ pub fn segment_count(file_len: u64) -> u64 {
     blake3_tree::segment_count(file_len)
 }
 
+/// The node segment `index` (its bytes `data`) of a `file_len`-byte file has in
+/// the file's tree under `kind`: what a proof of it is checked with, and what
+/// [`FileTree::from_segment_nodes`] rebuilds the tree from.
+pub fn segment_node(kind: RootKind, file_len: u64, index: u64, data: &[u8]) -> Result<Hash> {
+    match kind {
+        RootKind::Blake3 => Blake3Tree::segment_node(file_len, index, data),
+        RootKind::Keccak => KeccakTree::segment_node(file_len, index, data),
+    }
+}
+
 /// The root of `data` under `kind`, hashed on the calling thread.
 pub fn file_root(kind: RootKind, data: &[u8]) -> Hash {
     match kind {
@@ -149,6 +159,15 @@ impl FileTree {
         }
     }
 
+    /// Rebuilds the tree of a `file_len`-byte file from the nodes ([`segment_node`]) of
+    /// all its segments but the last, and the last segment's bytes, without the file.
+    pub fn from_segment_nodes(kind: RootKind, file_len: u64, nodes: Vec<Hash>, last: &[u8]) -> Result<Self> {
+        match kind {
+            RootKind::Blake3 => Blake3Tree::from_segment_nodes(file_len, nodes, last).map(Self::Blake3),
+            RootKind::Keccak => KeccakTree::from_segment_nodes(file_len, nodes, last).map(Self::Keccak),
+        }
+    }
+
     /// The tree's kind.
     pub fn kind(&self) -> RootKind {
         match self {
@@ -234,6 +253,16 @@ impl SegmentProof {
         match self {
             Self::Blake3(p) => p.verify_segment(root, file_len, index, data),
             Self::Keccak(p) => p.verify_segment(root, file_len, index, data),
+        }
+    }
+
+    /// Verifies that `node` ([`segment_node`] of the segment's bytes) is the node of
+    /// segment `index` of the file of `file_len` bytes with `root`, as
+    /// [`SegmentProof::verify`] does with the bytes.
+    pub fn verify_node(&self, root: &Hash, file_len: u64, index: u64, node: &Hash) -> Result<bool> {
+        match self {
+            Self::Blake3(p) => p.verify_segment_node(root, file_len, index, node),
+            Self::Keccak(p) => p.verify_segment_node(root, file_len, index, node),
         }
     }
 

@@ -406,15 +406,50 @@ impl KeccakTreeBuilder {
                 self.roots.push(segment_root(seg, leaf_count));
             }
         }
-        let last_index = self.roots.len() as u64;
-        let last_leaves = last_leaves.unwrap_or_default();
-        self.roots
-            .push(root_over_leaves(&last_leaves).unwrap_or_default());
-        for index in self.roots.len() as u64..shape.tree_segments() {
-            self.roots.push(zero_tree_root(shape.leaf_count(index) as u64));
+        KeccakTree::assemble(shape, self.roots, &last_leaves.unwrap_or_default())
+    }
+}
+
+impl KeccakTree {
+    /// The node segment `index` of a `file_len`-byte file has in the tree: its segment root.
+    pub fn segment_node(file_len: u64, index: u64, data: &[u8]) -> Result<Hash> {
+        let shape = Shape::new(file_len);
+        let count = shape.data_segments();
+        if index >= count {
+            return Err(MerkleError::IndexOutOfRange { index, count });
+        }
+        crate::blake3_tree::check_len(file_len, index, data)?;
+        Ok(segment_root(data, shape.leaf_count(index)))
+    }
+
+    /// Rebuilds the tree of a `file_len`-byte file from the roots of all its segments
+    /// but the last ([`KeccakTree::segment_node`]) and the last segment's bytes, whose
+    /// sectors the submission nodes smaller than a segment are built from.
+    pub fn from_segment_nodes(file_len: u64, nodes: Vec<Hash>, last: &[u8]) -> Result<Self> {
+        let shape = Shape::new(file_len);
+        let count = shape.data_segments();
+        if nodes.len() as u64 != count - 1 {
+            return Err(MerkleError::WrongNodeCount {
+                what: "keccak segment nodes",
+                got: nodes.len(),
+                expected: (count - 1) as usize,
+            });
+        }
+        crate::blake3_tree::check_len(file_len, count - 1, last)?;
+        let last_leaves = segment_leaves(last, shape.leaf_count(count - 1));
+        Ok(Self::assemble(shape, nodes, &last_leaves))
+    }
+
+    /// Builds the levels and the submission nodes from the roots of the data segments
+    /// before the last and the last one's (padded) sector leaves.
+    fn assemble(shape: Shape, mut roots: Vec<Hash>, last_leaves: &[Hash]) -> Self {
+        let last_index = roots.len() as u64;
+        roots.push(root_over_leaves(last_leaves).unwrap_or_default());
+        for index in roots.len() as u64..shape.tree_segments() {
+            roots.push(zero_tree_root(shape.leaf_count(index) as u64));
         }
 
-        let mut levels = vec![self.roots];
+        let mut levels = vec![roots];
         while levels.last().is_some_and(|l| l.len() > 1) {
             let next = reduce_level(levels.last().map_or(&[][..], |l| &l[..]));
             levels.push(next);
@@ -591,21 +626,20 @@ impl KeccakProof {
     /// bytes with `root`. Siblings that cover only zero padding must equal
     /// the zero-subtree hashes.
     pub fn verify_segment(&self, root: &Hash, file_len: u64, index: u64, data: &[u8]) -> Result<bool> {
+        let leaf = KeccakTree::segment_node(file_len, index, data)?;
+        self.verify_segment_node(root, file_len, index, &leaf)
+    }
+
+    /// Verifies that `node` ([`KeccakTree::segment_node`]) is the root of segment
+    /// `index` of the file of `file_len` bytes with `root`.
+    pub fn verify_segment_node(&self, root: &Hash, file_len: u64, index: u64, node: &Hash) -> Result<bool> {
         let shape = Shape::new(file_len);
         let count = shape.data_segments();
         if index >= count {
             return Err(MerkleError::IndexOutOfRange { index, count });
         }
-        let expected = crate::blake3_tree::range_len(file_len, index, index + 1);
-        if data.len() as u64 != expected {
-            return Err(MerkleError::DataLength {
-                expected,
-                got: data.len() as u64,
-            });
-        }
-        let leaf = segment_root(data, shape.leaf_count(index));
         let n = shape.tree_segments();
-        self.verify_with(root, &leaf, index, n, |level, sibling, hash| {
+        self.verify_with(root, node, index, n, |level, sibling, hash| {
             let lo = sibling << level;
             let hi = ((sibling + 1) << level).min(n);
             lo < count || shape.padding_node(lo, hi) == *hash

@@ -38,7 +38,9 @@ mod segments;
 
 pub use error::{MerkleError, Result};
 
-pub use file::{FileHasher, FileTree, RootKind, SegmentProof, UnknownRootKind, file_root, segment_count};
+pub use file::{
+    FileHasher, FileTree, RootKind, SegmentProof, UnknownRootKind, file_root, segment_count, segment_node,
+};
 
 /// A 32-byte hash or chaining value.
 pub type Hash = [u8; 32];

@@ -80,3 +80,70 @@ fn outboards_of_both_kinds_round_trip_and_reject_damage() {
     }
     assert!(FileTree::from_outboard(&[]).is_err());
 }
+
+/// Trees rebuilt from the segments' nodes (as a node checks each segment on arrival)
+/// equal the trees hashed from the whole file, and the nodes verify against the
+/// proofs exactly when the bytes do.
+#[test]
+fn trees_rebuild_from_segment_nodes_and_nodes_verify() {
+    use zg_merkle::segment_node;
+    let sectors = 256usize;
+    for len in [
+        0usize,
+        1,
+        sectors,
+        SEGMENT_SIZE - 1,
+        SEGMENT_SIZE,
+        SEGMENT_SIZE + 1,
+        // A last segment holding several small submission nodes.
+        2 * SEGMENT_SIZE + 37 * sectors + 5,
+        5 * SEGMENT_SIZE,
+        9 * SEGMENT_SIZE + 1,
+    ] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        for kind in [RootKind::Blake3, RootKind::Keccak] {
+            let tree = FileTree::from_data(kind, &data);
+            let n = tree.segment_count();
+            let seg = |i: u64| {
+                &data[(i as usize * SEGMENT_SIZE).min(len)..((i as usize + 1) * SEGMENT_SIZE).min(len)]
+            };
+            let nodes: Vec<_> = (0..n)
+                .map(|i| segment_node(kind, len as u64, i, seg(i)).unwrap())
+                .collect();
+            let rebuilt =
+                FileTree::from_segment_nodes(kind, len as u64, nodes[..n as usize - 1].to_vec(), seg(n - 1))
+                    .unwrap();
+            assert_eq!(rebuilt, tree, "{kind} {len}");
+            for i in 0..n {
+                let proof = tree.prove_segment(i).unwrap();
+                assert!(
+                    proof
+                        .verify_node(&tree.root(), len as u64, i, &nodes[i as usize])
+                        .unwrap()
+                );
+                let mut wrong = nodes[i as usize];
+                wrong[7] ^= 1;
+                assert!(!proof.verify_node(&tree.root(), len as u64, i, &wrong).unwrap());
+                if n > 1 {
+                    // Another segment's node, at this index.
+                    let other = nodes[((i + 1) % n) as usize];
+                    assert!(!proof.verify_node(&tree.root(), len as u64, i, &other).unwrap());
+                }
+            }
+            // Wrong shapes are errors, not trees.
+            assert!(segment_node(kind, len as u64, n, &[]).is_err());
+            assert!(FileTree::from_segment_nodes(kind, len as u64, nodes.clone(), seg(n - 1)).is_err());
+            if len > 0 {
+                assert!(
+                    FileTree::from_segment_nodes(
+                        kind,
+                        len as u64,
+                        nodes[..n as usize - 1].to_vec(),
+                        &seg(n - 1)[1..]
+                    )
+                    .is_err()
+                );
+            }
+        }
+    }
+}

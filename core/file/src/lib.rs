@@ -13,6 +13,7 @@
 //! file is visible only once every segment is durable.
 
 pub mod flow;
+pub mod frames;
 pub mod replica;
 pub mod shard;
 

@@ -14,8 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use zg_merkle::{FileHasher, FileTree, Hash, RootKind, SEGMENT_SIZE, SegmentProof};
 
-use crate::Shard;
 use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, Status, StorageRpcClient};
+use crate::{Shard, frames};
 
 /// Segments per upload request (4 MiB of data).
 const UPLOAD_BATCH: u64 = 16;
@@ -26,6 +26,16 @@ const IN_FLIGHT: usize = 8;
 pub struct StorageClient {
     url: String,
     rpc: HttpClient,
+    /// Plain HTTP: streamed downloads and binary segment uploads.
+    http: reqwest::Client,
+}
+
+/// One request's segments, in the form the node takes.
+enum Batch {
+    /// `zgs_uploadSegments` (0G's nodes, and zg's before `POST /segments`).
+    Json(Vec<SegmentWithProof>),
+    /// A `POST /segments` body.
+    Frames(Vec<u8>),
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -51,6 +61,7 @@ impl StorageClient {
         Ok(Self {
             url: url.to_owned(),
             rpc,
+            http: reqwest::Client::new(),
         })
     }
 
@@ -66,6 +77,51 @@ impl StorageClient {
                 self.url
             ),
             other => anyhow!("storage node {} answered with an error: {other}", self.url),
+        }
+    }
+
+    fn segments_url(&self) -> String {
+        format!("{}/segments", self.url.trim_end_matches('/'))
+    }
+
+    /// Whether the node takes binary segment uploads (`POST /segments`): zg's nodes
+    /// do, 0G's answer 404 and get JSON-RPC.
+    async fn takes_frames(&self) -> anyhow::Result<bool> {
+        let resp = self
+            .http
+            .post(self.segments_url())
+            .header(reqwest::header::CONTENT_TYPE, frames::CONTENT_TYPE)
+            .body(frames::MAGIC.to_vec())
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the storage node at {}", self.url))?;
+        Ok(resp.status().is_success())
+    }
+
+    /// Sends one batch of segments with their proofs.
+    async fn send_batch(&self, batch: Batch) -> anyhow::Result<()> {
+        match batch {
+            Batch::Json(segs) => self
+                .rpc
+                .upload_segments(segs)
+                .await
+                .map_err(|e| self.unreachable(e)),
+            Batch::Frames(body) => {
+                let resp = self
+                    .http
+                    .post(self.segments_url())
+                    .header(reqwest::header::CONTENT_TYPE, frames::CONTENT_TYPE)
+                    .body(body)
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach the storage node at {}", self.url))?;
+                let status = resp.status();
+                if !status.is_success() {
+                    let why = resp.text().await.unwrap_or_default();
+                    bail!("storage node {} refused the segments ({status}): {why}", self.url);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -139,28 +195,37 @@ impl StorageClient {
                     .map(move |s| (s, (s + UPLOAD_BATCH).min(*b)))
             })
             .collect();
+        let binary = self.takes_frames().await?;
         let mut uploads = futures_util::stream::iter(batches.into_iter().map(|(s, e)| {
             let (file, tree, pb) = (file.clone(), tree.clone(), pb.clone());
             async move {
-                let segs = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<SegmentWithProof>> {
+                let seg_len = move |i: u64| (len - i * SEGMENT_SIZE as u64).min(SEGMENT_SIZE as u64) as usize;
+                let batch = tokio::task::spawn_blocking(move || -> anyhow::Result<Batch> {
+                    if binary {
+                        // Each segment is read straight into the body, after its header.
+                        let mut body = frames::new_body(frames::body_limit((e - s) as usize));
+                        for i in s..e {
+                            let proof = tree.prove_segment(i)?.to_bytes();
+                            frames::push_header(&mut body, &tree.root(), len, i, &proof, seg_len(i));
+                            let at = body.len();
+                            body.resize(at + seg_len(i), 0);
+                            file.read_exact_at(&mut body[at..], i * SEGMENT_SIZE as u64)?;
+                        }
+                        return Ok(Batch::Frames(body));
+                    }
                     (s..e)
                         .map(|i| {
-                            let at = i * SEGMENT_SIZE as u64;
-                            let mut data = vec![0u8; (len - at).min(SEGMENT_SIZE as u64) as usize];
-                            file.read_exact_at(&mut data, at)?;
+                            let mut data = vec![0u8; seg_len(i)];
+                            file.read_exact_at(&mut data, i * SEGMENT_SIZE as u64)?;
                             let proof = tree.prove_segment(i)?;
                             Ok(SegmentWithProof::new(&tree.root(), i, &data, &proof, len))
                         })
-                        .collect()
+                        .collect::<anyhow::Result<_>>()
+                        .map(Batch::Json)
                 })
                 .await??;
-                let bytes: u64 = (s..e)
-                    .map(|i| (len - i * SEGMENT_SIZE as u64).min(SEGMENT_SIZE as u64))
-                    .sum();
-                self.rpc
-                    .upload_segments(segs)
-                    .await
-                    .map_err(|e| self.unreachable(e))?;
+                let bytes: u64 = (s..e).map(|i| seg_len(i) as u64).sum();
+                self.send_batch(batch).await?;
                 pb.inc(bytes);
                 anyhow::Ok(())
             }
@@ -237,7 +302,12 @@ impl StorageClient {
         part: &Path,
     ) -> anyhow::Result<()> {
         let url = format!("{}/files/{}", self.url.trim_end_matches('/'), Root::from(*root));
-        let mut resp = reqwest::get(&url).await.with_context(|| format!("GET {url}"))?;
+        let mut resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
         if !resp.status().is_success() {
             bail!("GET {url}: {}", resp.status());
         }

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use jsonrpsee::RpcModule;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -25,7 +25,7 @@ use zg_node::http::{declared_len, text};
 use zg_store::StoreError;
 
 use crate::api::{Root, parse_kind};
-use crate::service::StorageService;
+use crate::service::{StorageError, StorageService};
 
 /// What every HTTP handler of the node shares.
 #[derive(Clone)]
@@ -142,6 +142,36 @@ pub(crate) async fn put_file(
     }
 }
 
+/// The HTTP status of a service error.
+fn status_of(e: &StorageError) -> StatusCode {
+    match e {
+        StorageError::InvalidParams(_) => StatusCode::BAD_REQUEST,
+        StorageError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        StorageError::Conflict(_) | StorageError::AlreadyFinalized => StatusCode::CONFLICT,
+        StorageError::ProofFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        StorageError::NotFound(_) => StatusCode::NOT_FOUND,
+        StorageError::NotPaid(_) => StatusCode::PAYMENT_REQUIRED,
+        StorageError::Store(StoreError::Full { .. } | StoreError::DiskFull { .. }) => {
+            StatusCode::INSUFFICIENT_STORAGE
+        }
+        StorageError::Store(_) | StorageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `POST /segments`: segments with proofs in [`zg_file::frames`]' binary form, checked
+/// and stored as `zgs_uploadSegments` does them; 204 once durable.
+pub(crate) async fn post_segments(State(App { service: node, .. }): State<App>, body: Bytes) -> Response {
+    let n2 = node.clone();
+    match tokio::task::spawn_blocking(move || n2.upload_frames(&body)).await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e)) => text(status_of(&e), e.to_string()),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("upload task failed: {e}"),
+        ),
+    }
+}
+
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a length.
 fn parse_range(v: &str, len: u64) -> Option<(u64, u64)> {
     let spec = v.strip_prefix("bytes=")?;
@@ -202,7 +232,7 @@ pub(crate) async fn get_file(
         None => (0, len, StatusCode::OK),
     };
     // 8 MiB of read-ahead: segments are verified while the socket drains.
-    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(32);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(32);
     let n3 = node.clone();
     tokio::task::spawn_blocking(move || {
         let seg = SEGMENT_SIZE as u64;
@@ -232,7 +262,14 @@ pub(crate) async fn get_file(
             i += n;
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    // The first segments are read before the status goes out: a file that fails
+    // its check at the start gets an error status, not a 200 cut short.
+    let first = match rx.recv().await {
+        Some(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        first => first,
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    let stream = futures_util::stream::iter(first).chain(rest);
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     let h = resp.headers_mut();

@@ -4,7 +4,7 @@
 //! and plain HTTP streaming on one port, replicating files between nodes over libp2p;
 //! and the client the `zg` CLI uploads and downloads with.
 //!
-//! - [`service`]: the upload state machine, finalize-by-rebuild and the catalog, with
+//! - [`service`]: the upload state machine, finalize from checked segments and the catalog, with
 //!   typed errors; no transport.
 //! - `rpc`, `http`, `replication`: the service's transports (JSON-RPC, plain HTTP,
 //!   libp2p).
@@ -13,6 +13,7 @@
 //!   from `Submit` logs.
 //! - [`server`]: configuration and lifecycle of a node.
 //! - [`api`]: the JSON types of the API, shared by node and client.
+//! - [`frames`]: the binary form of a segment upload (`POST /segments`), zg's own.
 //! - [`client`]: upload, download and proofs against a node.
 //! - [`pay`]: paying for a file on the followed chain's Flow before uploading it.
 
@@ -33,4 +34,5 @@ pub use client::StorageClient;
 pub use follow::FollowConfig;
 pub use server::{StorageConfig, StorageServer};
 pub use service::{StorageError, StorageResult};
+pub use zg_file::frames;
 pub use zg_file::shard::Shard;

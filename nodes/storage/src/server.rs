@@ -15,7 +15,7 @@ use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
 use crate::follow::FollowConfig;
-use crate::http::{App, get_file, metrics, per_client_limit, put_file};
+use crate::http::{App, get_file, metrics, per_client_limit, post_segments, put_file};
 use crate::replication::handle_net_events;
 use crate::rpc::{rpc_handler, rpc_module};
 use crate::service::StorageService;
@@ -148,6 +148,12 @@ impl StorageServer {
             .route("/", post(rpc_handler))
             .route("/files", put(put_file).layer(DefaultBodyLimit::disable()))
             .route("/files/{root}", get(get_file))
+            .route(
+                "/segments",
+                post(post_segments).layer(DefaultBodyLimit::max(zg_file::frames::body_limit(
+                    cfg.max_segments_per_request,
+                ))),
+            )
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(cfg.max_request_bytes))
             .layer(middleware::from_fn_with_state(state.clone(), per_client_limit))

@@ -15,12 +15,13 @@ use std::time::Instant;
 
 use base64::Engine;
 use bytes::Bytes;
+use rayon::prelude::*;
 use tokio::sync::Semaphore;
 use zg_codec::{Reader, Writer};
 use zg_file::replica::FileEntry;
 use zg_file::shard::{self, ShardMeta};
 use zg_file::{self as file, FileError, FileMeta};
-use zg_merkle::{FileHasher, Hash, RootKind, SEGMENT_SIZE, SegmentProof, segment_count};
+use zg_merkle::{FileTree, Hash, RootKind, SEGMENT_SIZE, SegmentProof, segment_count, segment_node};
 use zg_node::metrics::Registry;
 use zg_node::p2p::Network;
 use zg_store::{Put, Store, StoreError};
@@ -147,6 +148,10 @@ pub(crate) struct StorageService {
     pub(crate) replication_slots: Semaphore,
     pub(crate) pending: Mutex<HashMap<Hash, PendingFile>>,
     pub(crate) finalizing: Mutex<HashSet<Hash>>,
+    /// Nodes of the segments of whole files being uploaded, each checked on arrival
+    /// against its proof, by root: finalize builds the tree from them (kept in
+    /// memory; segments stored before a restart are read back instead).
+    pub(crate) segment_nodes: Mutex<HashMap<Hash, Vec<(u64, Hash)>>>,
     /// Finalized files' metadata: decoding it rebuilds the tree, too costly for every segment request.
     pub(crate) metas: Mutex<HashMap<Hash, Arc<FileMeta>>>,
     /// Files of which this node holds its shard, complete.
@@ -184,6 +189,7 @@ impl StorageService {
             replication_slots: Semaphore::new(crate::replication::REPLICATIONS_AT_ONCE),
             pending: Mutex::new(HashMap::new()),
             finalizing: Mutex::new(HashSet::new()),
+            segment_nodes: Mutex::new(HashMap::new()),
             metas: Mutex::new(HashMap::new()),
             shard_metas: Mutex::new(HashMap::new()),
             flow: Mutex::new(flow),
@@ -407,18 +413,41 @@ impl StorageService {
             let data = B64.decode(&s.data).map_err(|e| {
                 StorageError::InvalidParams(format!("segment {} data is not base64: {e}", s.index))
             })?;
-            let proof = SegmentProof::from_bytes(&s.proof.0)
-                .map_err(|e| StorageError::InvalidParams(format!("malformed proof: {e}")))?;
-            self.check_paid(&root, s.file_size, proof.kind())?;
-            incoming.push(Incoming {
-                root,
-                size: s.file_size,
-                index: s.index,
-                data,
-                proof,
-            });
+            incoming.push(self.incoming(root, s.file_size, s.index, data, &s.proof.0)?);
         }
         self.store_segments(incoming)
+    }
+
+    /// Checks and stores the segments of a binary upload ([`zg_file::frames`]).
+    pub(crate) fn upload_frames(&self, body: &[u8]) -> StorageResult<()> {
+        let frames = zg_file::frames::decode(body, self.cfg.max_segments_per_request)
+            .map_err(|e| StorageError::InvalidParams(e.to_string()))?;
+        let incoming = frames
+            .into_iter()
+            .map(|f| self.incoming(f.root, f.file_size, f.index, f.data.to_vec(), f.proof))
+            .collect::<StorageResult<Vec<_>>>()?;
+        self.store_segments(incoming)
+    }
+
+    /// One uploaded segment, its proof decoded and its file's payment checked.
+    fn incoming(
+        &self,
+        root: Hash,
+        size: u64,
+        index: u64,
+        data: Vec<u8>,
+        proof: &[u8],
+    ) -> StorageResult<Incoming> {
+        let proof = SegmentProof::from_bytes(proof)
+            .map_err(|e| StorageError::InvalidParams(format!("malformed proof: {e}")))?;
+        self.check_paid(&root, size, proof.kind())?;
+        Ok(Incoming {
+            root,
+            size,
+            index,
+            data,
+            proof,
+        })
     }
 
     /// The byte length segment `index` of a `file_size`-byte file must have.
@@ -442,6 +471,7 @@ impl StorageService {
     /// and finalizes files that became complete. Nothing unverified is written.
     pub(crate) fn store_segments(&self, segs: Vec<Incoming>) -> StorageResult<()> {
         let mut by_root: HashMap<Hash, Vec<Put>> = HashMap::new();
+        let mut nodes: HashMap<Hash, Vec<(u64, Hash)>> = HashMap::new();
         let mut markers = Vec::new();
         let (mut bytes, mut n) = (0u64, 0u64);
         for s in segs {
@@ -481,9 +511,11 @@ impl StorageService {
                     markers.push(Put::meta(pending_key(&s.root), this.encode()));
                 }
             }
-            match s.proof.verify(&s.root, s.size, s.index, &s.data) {
-                Ok(true) => {}
-                Ok(false) | Err(_) => {
+            // The segment's node is hashed once: it checks the proof and, kept, builds the tree at finalize.
+            let node = segment_node(this.kind, s.size, s.index, &s.data);
+            match node.and_then(|node| Ok((s.proof.verify_node(&s.root, s.size, s.index, &node)?, node))) {
+                Ok((true, node)) => nodes.entry(s.root).or_default().push((s.index, node)),
+                Ok((false, _)) | Err(_) => {
                     self.metrics.proof_failures.inc();
                     tracing::warn!(root = %Root::from(s.root), index = s.index, "rejected a segment that fails its proof");
                     return Err(StorageError::ProofFailed(format!(
@@ -520,6 +552,12 @@ impl StorageService {
             .observe(t.elapsed().as_secs_f64());
         self.metrics.bytes_in.inc_by(bytes);
         self.metrics.segments_in.inc_by(n);
+        if self.cfg.shard.is_whole() {
+            let mut kept = self.segment_nodes.lock().unwrap_or_else(|p| p.into_inner());
+            for (root, list) in nodes {
+                kept.entry(root).or_default().extend(list);
+            }
+        }
         for root in roots {
             self.maybe_finalize(&root)?;
         }
@@ -557,21 +595,52 @@ impl StorageService {
         result
     }
 
+    /// Finalizes a whole file: its tree built from the nodes of the segments checked on
+    /// arrival, the segments stored before a restart (whose nodes went with it) and the
+    /// last one (0G's small submission nodes need its sectors) read back and hashed.
     pub(crate) fn finalize(&self, root: &Hash, p: PendingFile, count: u64) -> StorageResult<()> {
-        let mut hasher = FileHasher::new(p.kind).parallel(true);
-        let mut first = 0;
-        while first < count {
-            let n = 64.min(count - first);
-            let wanted: Vec<(Hash, u64)> = (first..first + n).map(|i| (*root, i)).collect();
-            // The rebuilt tree checks every byte against the root below: the record
-            // checksum would hash each segment a second time.
-            for r in self.store.get_many_unchecked(&wanted) {
-                let seg = r.map_err(StorageError::Store)?;
-                hasher.update(&seg);
+        let kept = self
+            .segment_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(root)
+            .unwrap_or_default();
+        let mut nodes: Vec<Option<Hash>> = vec![None; count as usize - 1];
+        for (index, node) in kept {
+            if let Some(slot) = nodes.get_mut(index as usize) {
+                *slot = Some(node);
             }
-            first += n;
         }
-        let tree = hasher.finalize();
+        let mut wanted: Vec<u64> = (0..count - 1).filter(|&i| nodes[i as usize].is_none()).collect();
+        wanted.push(count - 1);
+        let mut last = Vec::new();
+        for chunk in wanted.chunks(64) {
+            let keys: Vec<(Hash, u64)> = chunk.iter().map(|&i| (*root, i)).collect();
+            // The rebuilt tree checks every byte read here against the root below: the
+            // record checksum would hash each segment a second time.
+            let segs: Vec<zg_store::Segment> = self
+                .store
+                .get_many_unchecked(&keys)
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .map_err(StorageError::Store)?;
+            let hashed: Vec<(u64, Hash)> = chunk
+                .par_iter()
+                .zip(segs.par_iter())
+                .filter(|(i, _)| **i < count - 1)
+                .map(|(&i, seg)| Ok((i, segment_node(p.kind, p.size, i, seg)?)))
+                .collect::<Result<_, zg_merkle::MerkleError>>()
+                .map_err(|e| StorageError::Internal(format!("a stored segment has the wrong shape: {e}")))?;
+            for (i, node) in hashed {
+                nodes[i as usize] = Some(node);
+            }
+            if chunk.last() == Some(&(count - 1)) {
+                last = segs.last().map(|s| s.to_vec()).unwrap_or_default();
+            }
+        }
+        let nodes: Vec<Hash> = nodes.into_iter().map(Option::unwrap_or_default).collect();
+        let tree = FileTree::from_segment_nodes(p.kind, p.size, nodes, &last)
+            .map_err(|e| StorageError::Internal(format!("stored segments do not rebuild a tree: {e}")))?;
         if tree.root() != *root || tree.file_len() != p.size {
             return Err(StorageError::Internal(
                 "stored segments do not rebuild the root".into(),

@@ -1,5 +1,6 @@
 //! End to end: the real `zg-storage` and `zg` binaries on loopback.
 
+use base64::Engine;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -350,6 +351,152 @@ async fn bad_segments_and_requests_are_refused_and_the_node_keeps_serving() {
     assert!(String::from_utf8_lossy(&m).contains("zg_storage_proof_failures_total 1"));
     let status: serde_json::Value = rpc.request("zgs_getStatus", rpc_params![]).await.unwrap();
     assert_eq!(status["files"], 1);
+}
+
+/// `POST /segments` body of segments `range` of `bytes` (the data of segment `bad`, if
+/// any, with one byte flipped).
+fn frames_body(bytes: &[u8], tree: &FileTree, range: std::ops::Range<u64>, bad: Option<u64>) -> Vec<u8> {
+    use zg_storage::frames;
+    let mut body = frames::new_body(0);
+    for i in range {
+        let lo = i as usize * SEGMENT_SIZE;
+        let mut seg = bytes[lo..(lo + SEGMENT_SIZE).min(bytes.len())].to_vec();
+        if bad == Some(i) {
+            let mid = seg.len() / 2;
+            seg[mid] ^= 1;
+        }
+        let proof = tree.prove_segment(i).unwrap().to_bytes();
+        frames::push_header(&mut body, &tree.root(), bytes.len() as u64, i, &proof, seg.len());
+        body.extend_from_slice(&seg);
+    }
+    body
+}
+
+/// The binary segment upload checks every segment as the JSON one does, and the
+/// faster paths (finalize from segments checked on arrival, the binary upload)
+/// never let a segment that rots on disk be served as good: not over HTTP, not
+/// over JSON-RPC, not to `zg download`.
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_uploads_are_checked_and_a_flipped_segment_is_never_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = StorageNode::start(&tmp.path().join("node"));
+    let rpc = HttpClientBuilder::default().build(&node.url).unwrap();
+    let ct = [("Content-Type", zg_storage::frames::CONTENT_TYPE)];
+    // An empty body asks whether the node speaks the format.
+    let (status, _, _) = http(&node.host(), "POST", "/segments", &ct, zg_storage::frames::MAGIC);
+    assert_eq!(status, 204);
+    for (kind, seed) in [(RootKind::Keccak, 31u8), (RootKind::Blake3, 32)] {
+        // 0G's tree: a last segment of several small submission nodes.
+        let bytes = data(5 * SEGMENT_SIZE + 37 * 256 + 3, seed);
+        let tree = FileTree::from_data(kind, &bytes);
+        let root = Root::from(tree.root()).to_string();
+        // A flipped byte fails its proof: 422, and the node holds nothing of it.
+        let (status, _, why) = http(
+            &node.host(),
+            "POST",
+            "/segments",
+            &ct,
+            &frames_body(&bytes, &tree, 0..6, Some(3)),
+        );
+        assert_eq!(status, 422, "{}", String::from_utf8_lossy(&why));
+        assert!(String::from_utf8_lossy(&why).contains("fails its proof"));
+        let (status, _, _) = http(&node.host(), "GET", &format!("/files/{root}"), &[], b"");
+        assert_eq!(status, 404);
+        // Malformed bodies: 400 with the reason.
+        let good = frames_body(&bytes, &tree, 0..2, None);
+        for (body, expect) in [
+            (&good[..good.len() - 1], "segment frames: needs"),
+            (&b"ZGS9"[..], "must start with"),
+        ] {
+            let (status, _, why) = http(&node.host(), "POST", "/segments", &ct, body);
+            let why = String::from_utf8_lossy(&why).to_string();
+            assert_eq!(status, 400, "{why}");
+            assert!(why.contains(expect), "{why}");
+        }
+        // Out of order, in two requests: the file finalizes and reads back whole.
+        for range in [3..6, 0..3] {
+            let (status, _, why) = http(
+                &node.host(),
+                "POST",
+                "/segments",
+                &ct,
+                &frames_body(&bytes, &tree, range, None),
+            );
+            assert_eq!(status, 204, "{}", String::from_utf8_lossy(&why));
+        }
+        let finalized: Option<bool> = rpc
+            .request("zgs_checkFileFinalized", rpc_params![root.clone()])
+            .await
+            .unwrap();
+        assert_eq!(finalized, Some(true));
+        assert!(node.file(&root).unwrap() == bytes, "{kind}");
+
+        // Segment 2 rots on disk (no peer to repair it from).
+        let needle = &bytes[2 * SEGMENT_SIZE + 500..2 * SEGMENT_SIZE + 564];
+        let mut damaged = false;
+        for entry in std::fs::read_dir(tmp.path().join("node").join("store")).unwrap() {
+            let path = entry.unwrap().path();
+            let disk = std::fs::read(&path).unwrap();
+            if let Some(at) = disk.windows(needle.len()).position(|w| w == needle) {
+                let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                f.write_all_at(&[disk[at] ^ 0x40], at as u64).unwrap();
+                damaged = true;
+            }
+        }
+        assert!(damaged, "segment 2 not found on disk");
+        // HTTP: the first segments are read before the status, so the error is the answer.
+        let (status, _, why) = http(&node.host(), "GET", &format!("/files/{root}"), &[], b"");
+        let why = String::from_utf8_lossy(&why).to_string();
+        assert_eq!(status, 500, "{kind}: {why}");
+        assert!(why.contains("segment 2"), "{kind}: {why}");
+        // A range that starts in it: an error status with the reason, no bytes.
+        let (status, _, why) = http(
+            &node.host(),
+            "GET",
+            &format!("/files/{root}"),
+            &[(
+                "Range",
+                &format!("bytes={}-{}", 2 * SEGMENT_SIZE, 2 * SEGMENT_SIZE + 9),
+            )],
+            b"",
+        );
+        assert_eq!(status, 500, "{kind}: {}", String::from_utf8_lossy(&why));
+        // JSON-RPC: errors, with or without the proof.
+        assert!(
+            rpc.request::<String, _>("zgs_downloadSegment", rpc_params![root.clone(), 2, 3])
+                .await
+                .is_err()
+        );
+        assert!(
+            rpc.request::<SegmentWithProof, _>("zgs_downloadSegmentWithProof", rpc_params![root.clone(), 2])
+                .await
+                .is_err()
+        );
+        // The CLI fails and leaves nothing behind.
+        let out = tmp.path().join(format!("out-{kind}"));
+        let o = zg(&[
+            "download",
+            &root,
+            "-o",
+            out.to_str().unwrap(),
+            "--node",
+            &node.url,
+        ]);
+        assert!(
+            !o.status.success(),
+            "{kind}: a download of a rotten file succeeded"
+        );
+        assert!(!out.exists());
+        // The other segments are still served.
+        let one: String = rpc
+            .request("zgs_downloadSegment", rpc_params![root.clone(), 4, 5])
+            .await
+            .unwrap();
+        assert_eq!(
+            zg_storage::api::B64.decode(one).unwrap(),
+            &bytes[4 * SEGMENT_SIZE..5 * SEGMENT_SIZE]
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The storage service against the fault-injecting store: uploads, bad input, crashes, a full disk.
 
-use zg_merkle::FileTree;
+use zg_merkle::{FileHasher, FileTree};
 use zg_store::{CrashMode, MemoryDir, StoreOptions};
 
 use super::*;
