@@ -87,6 +87,11 @@ fn zg(args: &[&str]) -> Output {
         .expect("zg runs")
 }
 
+/// `zg download ROOT -o OUT --node URL`.
+fn zg_download(root: &str, out: &Path, url: &str) -> Output {
+    zg(&["download", root, "-o", out.to_str().unwrap(), "--node", url])
+}
+
 fn data(len: usize, seed: u8) -> Vec<u8> {
     let mut out = vec![0u8; len];
     blake3::Hasher::new()
@@ -177,14 +182,7 @@ fn upload_and_download_every_size_and_both_kinds() {
                 assert_eq!(root, Root::from(*blake3::hash(&bytes).as_bytes()).to_string());
             }
             let out = tmp.path().join(format!("out-{len}-{kind}"));
-            stdout(&zg(&[
-                "download",
-                &root,
-                "-o",
-                out.to_str().unwrap(),
-                "--node",
-                &node.url,
-            ]));
+            stdout(&zg_download(&root, &out, &node.url));
             assert!(std::fs::read(&out).unwrap() == bytes, "{kind} {len}");
             // The HTTP streaming endpoint serves the same bytes, and ranges of them.
             let (status, _, body) = http(&node.host(), "GET", &format!("/files/{root}"), &[], &[]);
@@ -474,14 +472,7 @@ async fn binary_uploads_are_checked_and_a_flipped_segment_is_never_served() {
         );
         // The CLI fails and leaves nothing behind.
         let out = tmp.path().join(format!("out-{kind}"));
-        let o = zg(&[
-            "download",
-            &root,
-            "-o",
-            out.to_str().unwrap(),
-            "--node",
-            &node.url,
-        ]);
+        let o = zg_download(&root, &out, &node.url);
         assert!(
             !o.status.success(),
             "{kind}: a download of a rotten file succeeded"
@@ -548,14 +539,7 @@ fn kill_9_mid_upload_then_resume() {
         .unwrap_or_else(|| panic!("no resume line in {err:?}"));
     assert!(resumed >= 40, "{err}");
     let out = tmp.path().join("back");
-    stdout(&zg(&[
-        "download",
-        &root,
-        "-o",
-        out.to_str().unwrap(),
-        "--node",
-        &node.url,
-    ]));
+    stdout(&zg_download(&root, &out, &node.url));
     assert!(std::fs::read(&out).unwrap() == bytes);
 }
 
@@ -599,14 +583,7 @@ fn three_nodes_replicate_and_a_replacement_refills_from_peers() {
     }
     // The CLI downloads from C and checks every segment and the root.
     let out = tmp.path().join("small-from-c");
-    stdout(&zg(&[
-        "download",
-        &small_root,
-        "-o",
-        out.to_str().unwrap(),
-        "--node",
-        &c.url,
-    ]));
+    stdout(&zg_download(&small_root, &out, &c.url));
     assert!(std::fs::read(&out).unwrap() == small);
     assert_eq!(c.metric("zg_storage_replicated_files_total"), 2);
     assert_eq!(c.metric("zg_storage_catalog_files"), 2);
