@@ -698,6 +698,11 @@ impl StorageService {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(root);
+        // Nodes of a duplicate segment that arrived while the file finalized.
+        self.segment_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(root);
         self.metrics.files_finalized.inc();
         Ok(())
     }
