@@ -80,22 +80,25 @@ impl StorageClient {
         }
     }
 
-    fn segments_url(&self) -> String {
-        format!("{}/segments", self.url.trim_end_matches('/'))
-    }
-
     /// Whether the node takes binary segment uploads (`POST /segments`): zg's nodes
     /// do, 0G's answer 404 and get JSON-RPC.
     async fn takes_frames(&self) -> anyhow::Result<bool> {
-        let resp = self
-            .http
-            .post(self.segments_url())
+        Ok(self
+            .post_frames(frames::MAGIC.to_vec())
+            .await?
+            .status()
+            .is_success())
+    }
+
+    /// `POST /segments` with `body`.
+    async fn post_frames(&self, body: Vec<u8>) -> anyhow::Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/segments", self.url.trim_end_matches('/')))
             .header(reqwest::header::CONTENT_TYPE, frames::CONTENT_TYPE)
-            .body(frames::MAGIC.to_vec())
+            .body(body)
             .send()
             .await
-            .with_context(|| format!("cannot reach the storage node at {}", self.url))?;
-        Ok(resp.status().is_success())
+            .with_context(|| format!("cannot reach the storage node at {}", self.url))
     }
 
     /// Sends one batch of segments with their proofs.
@@ -107,14 +110,7 @@ impl StorageClient {
                 .await
                 .map_err(|e| self.unreachable(e)),
             Batch::Frames(body) => {
-                let resp = self
-                    .http
-                    .post(self.segments_url())
-                    .header(reqwest::header::CONTENT_TYPE, frames::CONTENT_TYPE)
-                    .body(body)
-                    .send()
-                    .await
-                    .with_context(|| format!("cannot reach the storage node at {}", self.url))?;
+                let resp = self.post_frames(body).await?;
                 let status = resp.status();
                 if !status.is_success() {
                     let why = resp.text().await.unwrap_or_default();

@@ -611,35 +611,33 @@ impl StorageService {
                 *slot = Some(node);
             }
         }
-        let mut wanted: Vec<u64> = (0..count - 1).filter(|&i| nodes[i as usize].is_none()).collect();
-        wanted.push(count - 1);
-        let mut last = Vec::new();
-        for chunk in wanted.chunks(64) {
-            let keys: Vec<(Hash, u64)> = chunk.iter().map(|&i| (*root, i)).collect();
-            // The rebuilt tree checks every byte read here against the root below: the
-            // record checksum would hash each segment a second time.
-            let segs: Vec<zg_store::Segment> = self
-                .store
+        // The rebuilt tree checks every byte read here against the root below: the
+        // record checksum would hash each segment a second time.
+        let read = |indices: &[u64]| -> StorageResult<Vec<zg_store::Segment>> {
+            let keys: Vec<(Hash, u64)> = indices.iter().map(|&i| (*root, i)).collect();
+            self.store
                 .get_many_unchecked(&keys)
                 .into_iter()
                 .collect::<Result<_, _>>()
-                .map_err(StorageError::Store)?;
-            let hashed: Vec<(u64, Hash)> = chunk
+                .map_err(StorageError::Store)
+        };
+        let missing: Vec<u64> = (0..count - 1).filter(|&i| nodes[i as usize].is_none()).collect();
+        for chunk in missing.chunks(64) {
+            let segs = read(chunk)?;
+            let hashed: Vec<Hash> = chunk
                 .par_iter()
                 .zip(segs.par_iter())
-                .filter(|(i, _)| **i < count - 1)
-                .map(|(&i, seg)| Ok((i, segment_node(p.kind, p.size, i, seg)?)))
-                .collect::<Result<_, zg_merkle::MerkleError>>()
+                .map(|(&i, seg)| segment_node(p.kind, p.size, i, seg))
+                .collect::<Result<_, _>>()
                 .map_err(|e| StorageError::Internal(format!("a stored segment has the wrong shape: {e}")))?;
-            for (i, node) in hashed {
+            for (&i, node) in chunk.iter().zip(hashed) {
                 nodes[i as usize] = Some(node);
             }
-            if chunk.last() == Some(&(count - 1)) {
-                last = segs.last().map(|s| s.to_vec()).unwrap_or_default();
-            }
         }
+        let last = read(&[count - 1])?;
+        let last = last.first().map_or(&[][..], |s| &s[..]);
         let nodes: Vec<Hash> = nodes.into_iter().map(Option::unwrap_or_default).collect();
-        let tree = FileTree::from_segment_nodes(p.kind, p.size, nodes, &last)
+        let tree = FileTree::from_segment_nodes(p.kind, p.size, nodes, last)
             .map_err(|e| StorageError::Internal(format!("stored segments do not rebuild a tree: {e}")))?;
         if tree.root() != *root || tree.file_len() != p.size {
             return Err(StorageError::Internal(
