@@ -21,7 +21,7 @@ thread_local! {
             coinbase: Address::ZERO,
             genesis_timestamp: 0,
             alloc: vec![(Address::repeat_byte(1), U256::MAX >> 8)],
-            system: Some(SystemConfig { price_per_sector: U256::from(PRICE) }),
+            system: Some(SystemConfig { price_per_sector: U256::from(PRICE), ..SystemConfig::default() }),
         },
         BlockLog::in_memory(),
     )

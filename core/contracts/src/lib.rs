@@ -3,8 +3,9 @@
 //! The interfaces of zg's system contracts, shared by the chain that runs them
 //! (`zg-evm`), the storage nodes that follow them and the clients that pay through
 //! them: 0G's Flow and storage market ABIs (declared with alloy's `sol!`, so the
-//! selectors, the `Submit` event and the custom errors are 0G's), and the fixed
-//! addresses they live at on a zg chain.
+//! selectors, the `Submit` event and the custom errors are 0G's), 0G's compute
+//! ledger and inference serving contracts ([`compute`]), and the fixed addresses they
+//! live at on a zg chain.
 //!
 //! ```
 //! use alloy_sol_types::SolCall;
@@ -14,6 +15,8 @@
 //! ```
 
 use alloy_primitives::{Address, address};
+
+pub mod compute;
 
 /// Where the Flow contract lives.
 pub const FLOW_ADDRESS: Address = address!("0x0000000000000000000000000000000000001000");

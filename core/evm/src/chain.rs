@@ -37,7 +37,7 @@ pub enum ChainError {
     },
     /// The log belongs to another chain than the configuration describes.
     #[error(
-        "the data directory holds a chain with genesis {stored}, but this configuration's genesis is {configured} (chain id, accounts or balances differ); use another --data-dir or the original settings"
+        "the data directory holds a chain with genesis {stored}, but this configuration's genesis is {configured} (chain id, accounts, balances or the system contracts differ, as after upgrading zg); use another --data-dir or the original settings"
     )]
     GenesisMismatch {
         /// Genesis hash in the log.
@@ -72,8 +72,9 @@ pub struct ChainConfig {
     /// Prefunded accounts.
     pub alloc: Vec<(Address, U256)>,
     /// The system contracts' genesis state (0G's Flow and market at
-    /// [`crate::system::FLOW_ADDRESS`] and [`crate::system::MARKET_ADDRESS`]); `None`
-    /// leaves their accounts empty, as on a plain Ethereum chain.
+    /// [`crate::system::FLOW_ADDRESS`] and [`crate::system::MARKET_ADDRESS`], 0G's
+    /// compute ledger and inference serving at the addresses 0G's SDK expects on
+    /// 31337); `None` leaves their accounts empty, as on a plain Ethereum chain.
     pub system: Option<SystemConfig>,
 }
 
@@ -488,7 +489,12 @@ fn genesis_record(config: &ChainConfig) -> BlockRecord {
             address: *address,
             destroyed: false,
             storage_cleared: false,
-            nonce: 0,
+            // An account whose deployments would land on a system contract starts past them.
+            nonce: if config.system.is_some() {
+                system::first_free_nonce(*address)
+            } else {
+                0
+            },
             balance: *balance,
             code_hash: KECCAK256_EMPTY,
             storage: Vec::new(),

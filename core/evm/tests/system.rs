@@ -34,6 +34,7 @@ fn chain(funded: &[Address]) -> Chain {
             .collect(),
         system: Some(SystemConfig {
             price_per_sector: U256::from(PRICE),
+            ..SystemConfig::default()
         }),
     };
     Chain::open(config, BlockLog::in_memory()).unwrap()

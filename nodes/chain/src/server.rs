@@ -13,6 +13,7 @@ use alloy_primitives::{Address, B256, U256};
 use anyhow::Context as _;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use zg_contracts::DEFAULT_PRICE_PER_SECTOR;
+use zg_contracts::compute::DEFAULT_LOCK_TIME_SECS;
 use zg_evm::system::SystemConfig;
 use zg_evm::{BlockLog, Chain, ChainConfig};
 
@@ -58,6 +59,8 @@ pub struct ChainNodeConfig {
     pub max_connections: u32,
     /// Wei per 256-byte sector 0G's Flow charges (the market's `pricePerSector`).
     pub price_per_sector: U256,
+    /// Seconds a compute sub-account's refund stays locked (InferenceServing's `lockTime`).
+    pub refund_lock_secs: u64,
 }
 
 impl Default for ChainNodeConfig {
@@ -78,6 +81,7 @@ impl Default for ChainNodeConfig {
             max_batch: 1000,
             max_connections: 256,
             price_per_sector: U256::from(DEFAULT_PRICE_PER_SECTOR),
+            refund_lock_secs: DEFAULT_LOCK_TIME_SECS,
         }
     }
 }
@@ -149,6 +153,9 @@ impl ChainNode {
                 .collect(),
             system: Some(SystemConfig {
                 price_per_sector: config.price_per_sector,
+                refund_lock_secs: config.refund_lock_secs,
+                // Dev account 0 owns the compute contracts, as 0G's deployer does.
+                compute_owner: accounts.first().map_or(Address::ZERO, |a| a.address),
             }),
         };
         let store = match &config.data_dir {

@@ -20,6 +20,8 @@ use zg_evm::contracts::{calldata, erc20_init, value_set_topic, value_store_init,
 
 // Dev account 0 of the default mnemonic.
 const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// Its first nonce: past its CREATE addresses that 0G's compute contracts occupy.
+const DEV_NONCE: u64 = 13;
 const CHAIN_ID: u64 = 31337;
 
 struct ChainNode {
@@ -103,7 +105,7 @@ async fn alloy_drives_the_chain_and_state_survives_restarts() {
     let store = receipt
         .contract_address
         .expect("a deployment has a contract address");
-    assert_eq!(store, me.create(1));
+    assert_eq!(store, me.create(DEV_NONCE + 1));
     assert_eq!(
         provider.get_code_at(store).await.unwrap(),
         Bytes::from(value_store_runtime())
@@ -265,10 +267,13 @@ async fn block_time_mode_batches_transactions() {
         let tx = TransactionRequest::default()
             .with_to(Address::repeat_byte(0x22))
             .with_value(U256::from(1u64))
-            .with_nonce(i);
+            .with_nonce(DEV_NONCE + i);
         pending.push(provider.send_transaction(tx).await.unwrap());
     }
-    assert_eq!(provider.get_transaction_count(me).pending().await.unwrap(), 3);
+    assert_eq!(
+        provider.get_transaction_count(me).pending().await.unwrap(),
+        DEV_NONCE + 3
+    );
     let mut blocks = Vec::new();
     for tx in pending {
         blocks.push(tx.get_receipt().await.unwrap().block_number.unwrap());
@@ -327,7 +332,7 @@ async fn bad_input_gets_standard_errors_and_changes_nothing() {
     let node = ChainNode::start(dir.path(), &[]);
     let provider = node.provider();
     let dev: PrivateKeySigner = DEV_KEY.parse().unwrap();
-    let good = signed(&dev, CHAIN_ID, 0, 1);
+    let good = signed(&dev, CHAIN_ID, DEV_NONCE, 1);
     provider
         .send_raw_transaction(&good)
         .await
@@ -351,7 +356,7 @@ async fn bad_input_gets_standard_errors_and_changes_nothing() {
     };
     let (code, message) = rpc_error(send(vec![0xde, 0xad, 0xbe, 0xef]).await);
     assert_eq!((code, message.starts_with("rlp")), (-32000, true), "{message}");
-    let (code, message) = rpc_error(send(signed(&dev, 1, 1, 1)).await);
+    let (code, message) = rpc_error(send(signed(&dev, 1, DEV_NONCE + 1, 1)).await);
     assert_eq!(code, -32000);
     assert!(message.contains("invalid chain id"), "{message}");
     let (_, message) = rpc_error(send(good.clone()).await);
@@ -359,7 +364,7 @@ async fn bad_input_gets_standard_errors_and_changes_nothing() {
         message.contains("already known") || message.contains("nonce too low"),
         "{message}"
     );
-    let (_, message) = rpc_error(send(signed(&dev, CHAIN_ID, 0, 2)).await);
+    let (_, message) = rpc_error(send(signed(&dev, CHAIN_ID, DEV_NONCE, 2)).await);
     assert!(message.starts_with("nonce too low"), "{message}");
     let stranger = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x77)).unwrap();
     let (_, message) = rpc_error(send(signed(&stranger, CHAIN_ID, 0, 1)).await);
@@ -367,7 +372,7 @@ async fn bad_input_gets_standard_errors_and_changes_nothing() {
         message.starts_with("insufficient funds for gas * price + value"),
         "{message}"
     );
-    let mut bad_sig = signed(&dev, CHAIN_ID, 1, 1);
+    let mut bad_sig = signed(&dev, CHAIN_ID, DEV_NONCE + 1, 1);
     let at = bad_sig.len() - 40;
     bad_sig[at] ^= 0xff; // inside r
     let result = send(bad_sig).await;
@@ -410,5 +415,8 @@ async fn bad_input_gets_standard_errors_and_changes_nothing() {
     // Still serving, nothing moved.
     assert_eq!(provider.get_block_number().await.unwrap(), head);
     assert_eq!(provider.get_balance(dev.address()).await.unwrap(), balance);
-    assert_eq!(provider.get_transaction_count(dev.address()).await.unwrap(), 1);
+    assert_eq!(
+        provider.get_transaction_count(dev.address()).await.unwrap(),
+        DEV_NONCE + 1
+    );
 }

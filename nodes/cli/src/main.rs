@@ -122,6 +122,9 @@ enum Cmd {
         /// Wei per 256-byte sector that 0G's Flow charges a submission.
         #[arg(long, default_value_t = zg_contracts::DEFAULT_PRICE_PER_SECTOR)]
         price_per_sector: u64,
+        /// Seconds a compute refund stays locked before `retrieveFund` pays it (0G: 1 day).
+        #[arg(long, default_value_t = zg_contracts::compute::DEFAULT_LOCK_TIME_SECS)]
+        refund_lock_secs: u64,
     },
 }
 
@@ -379,6 +382,7 @@ async fn run() -> anyhow::Result<()> {
             chain_id,
             block_time,
             price_per_sector,
+            refund_lock_secs,
         } => {
             if shards > u64::from(nodes) {
                 anyhow::bail!("--shards {shards} needs at least {shards} storage nodes (--nodes {shards})");
@@ -393,6 +397,7 @@ async fn run() -> anyhow::Result<()> {
                 chain_id,
                 block_time,
                 price_per_sector: alloy_primitives::U256::from(price_per_sector),
+                refund_lock_secs,
                 ..ChainNodeConfig::default()
             })
             .await

@@ -37,6 +37,9 @@ struct Args {
     /// Wei per 256-byte sector that 0G's Flow charges a submission.
     #[arg(long, default_value_t = zg_contracts::DEFAULT_PRICE_PER_SECTOR)]
     price_per_sector: u64,
+    /// Seconds a compute refund stays locked before `retrieveFund` pays it (0G: 1 day).
+    #[arg(long, default_value_t = zg_contracts::compute::DEFAULT_LOCK_TIME_SECS)]
+    refund_lock_secs: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +61,7 @@ async fn run() -> anyhow::Result<()> {
         balance_ether: args.balance,
         gas_limit: args.gas_limit,
         price_per_sector: alloy_primitives::U256::from(args.price_per_sector),
+        refund_lock_secs: args.refund_lock_secs,
         ..ChainNodeConfig::default()
     })
     .await?;

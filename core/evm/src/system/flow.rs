@@ -1,197 +1,32 @@
-//! System contracts: 0G's Flow and storage market as Rust code the executor runs at
-//! fixed addresses. They are stateful precompiles: each call reads and writes the
-//! contract's own storage, emits logs and moves value through revm's journal, so a
-//! revert undoes everything, as for Solidity code. Their ABIs are 0G's (see `abi`),
-//! so 0G's SDKs, ethers, web3.py and alloy call them unchanged.
+//! 0G's Flow (submissions into the log-structured flow) and its storage market.
 //!
-//! Storage layout (slots of each contract's account):
-//! - Flow: 0 submission count (the next tx seq), 1 flow length in sectors (0 until the
-//!   first submit: the flow then starts as 0G's, one identifier sector), `0x100 + h`
-//!   the flow frontier's node of height `h`.
-//! - Market: 0 price per sector (wei, set at genesis), 1 fees received (wei).
+//! Storage layout: Flow slot 0 the submission count (the next tx seq), 1 the flow length
+//! in sectors (0 until the first submit: the flow then starts as 0G's, one identifier
+//! sector), `0x100 + h` the flow frontier's node of height `h`; market slot 0 the price
+//! per sector (wei, set at genesis), 1 the fees received (wei).
 
-use alloy_primitives::{Address, B256, Bytes, Log, U256, keccak256};
-use alloy_sol_types::{SolCall, SolError, SolEvent, SolValue};
-use revm::context::Cfg;
-use revm::context_interface::{ContextTr, JournalTr};
-use revm::handler::{EthPrecompiles, PrecompileProvider};
-use revm::interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult};
-use revm::primitives::AddressSet;
-use revm::primitives::hardfork::SpecId;
+use alloy_primitives::{B256, Bytes, Log, U256, keccak256};
+use alloy_sol_types::{SolCall, SolEvent, SolValue};
+use revm::context_interface::JournalTr;
 use zg_merkle::flow::FlowFrontier;
 use zg_merkle::keccak_tree::SubmissionNode;
 
-pub use zg_contracts::abi::{self, IFlow, IMarket};
-pub use zg_contracts::{DEFAULT_PRICE_PER_SECTOR, FLOW_ADDRESS, MARKET_ADDRESS, SYSTEM_CODE};
-
-/// What a chain's system contracts start with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SystemConfig {
-    /// Wei per 256-byte sector a submission pays.
-    pub price_per_sector: U256,
-}
-
-impl Default for SystemConfig {
-    fn default() -> Self {
-        Self {
-            price_per_sector: U256::from(DEFAULT_PRICE_PER_SECTOR),
-        }
-    }
-}
-
-/// A system contract's account at genesis.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GenesisAccount {
-    /// Where it lives.
-    pub address: Address,
-    /// Its code ([`SYSTEM_CODE`]).
-    pub code: Bytes,
-    /// Its storage, as (slot, value).
-    pub storage: Vec<(U256, U256)>,
-}
-
-/// The genesis accounts of the system contracts.
-pub fn genesis_accounts(config: &SystemConfig) -> Vec<GenesisAccount> {
-    let code = Bytes::from_static(&SYSTEM_CODE);
-    vec![
-        GenesisAccount {
-            address: FLOW_ADDRESS,
-            code: code.clone(),
-            storage: Vec::new(),
-        },
-        GenesisAccount {
-            address: MARKET_ADDRESS,
-            code,
-            storage: vec![(MARKET_PRICE, config.price_per_sector)],
-        },
-    ]
-}
+use super::{FLOW_ADDRESS, IFlow, IMarket, MARKET_ADDRESS, Stop, SystemCall, abi, revert};
 
 const FLOW_COUNT: U256 = U256::ZERO;
 const FLOW_LENGTH: U256 = U256::from_limbs([1, 0, 0, 0]);
 const FLOW_FRONTIER: u64 = 0x100;
-const MARKET_PRICE: U256 = U256::ZERO;
+pub(super) const MARKET_PRICE: U256 = U256::ZERO;
 const MARKET_FEES: U256 = U256::from_limbs([1, 0, 0, 0]);
 
-/// Gas a view costs (a cold storage read).
-const VIEW_GAS: u64 = 2_600;
 /// Gas of a submission before its nodes: count, length and fee writes, the transfer,
 /// and the `Submit` log.
 const SUBMIT_GAS: u64 = 60_000;
 /// Gas per submission node (a frontier write and its hashing).
 const NODE_GAS: u64 = 22_000;
 
-/// Ethereum's precompiles plus zg's system contracts.
-#[derive(Debug, Clone)]
-pub struct SystemPrecompiles {
-    eth: EthPrecompiles,
-}
-
-impl SystemPrecompiles {
-    /// Ethereum's precompiles of `spec`, and the system contracts.
-    pub fn new(spec: SpecId) -> Self {
-        Self {
-            eth: EthPrecompiles::new(spec),
-        }
-    }
-}
-
-impl<CTX: ContextTr> PrecompileProvider<CTX> for SystemPrecompiles {
-    type Output = InterpreterResult;
-
-    fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
-        <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.eth, spec)
-    }
-
-    fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
-        match inputs.bytecode_address {
-            FLOW_ADDRESS | MARKET_ADDRESS => {
-                let input = inputs.input.as_bytes(context).to_vec();
-                let mut call = SystemCall {
-                    journal: context.journal_mut(),
-                    inputs,
-                    gas: Gas::new(inputs.gas_limit),
-                };
-                let outcome = if inputs.bytecode_address == FLOW_ADDRESS {
-                    call.flow(&input)
-                } else {
-                    call.market(&input)
-                };
-                call.finish(outcome).map(Some)
-            }
-            _ => self.eth.run(context, inputs),
-        }
-    }
-
-    fn warm_addresses(&self) -> &AddressSet {
-        self.eth.warm_addresses()
-    }
-}
-
-/// Why a system call did not return normally.
-enum Stop {
-    /// Revert with these bytes (an ABI error, as Solidity reverts).
-    Revert(Bytes),
-    /// Out of gas.
-    OutOfGas,
-    /// The state could not be read: execution cannot go on.
-    Fatal(String),
-}
-
-fn revert<E: SolError>(error: &E) -> Stop {
-    Stop::Revert(error.abi_encode().into())
-}
-
-/// One call into a system contract.
-struct SystemCall<'a, J> {
-    journal: &'a mut J,
-    inputs: &'a CallInputs,
-    gas: Gas,
-}
-
 impl<J: JournalTr> SystemCall<'_, J> {
-    fn charge(&mut self, cost: u64) -> Result<(), Stop> {
-        if self.gas.record_regular_cost(cost) {
-            Ok(())
-        } else {
-            Err(Stop::OutOfGas)
-        }
-    }
-
-    /// Loads `address` into the journal: storage is read and written only through a loaded account.
-    fn load(&mut self, address: Address) -> Result<(), Stop> {
-        self.journal
-            .load_account(address)
-            .map(|_| ())
-            .map_err(|e| Stop::Fatal(format!("loading a system contract: {e:?}")))
-    }
-
-    fn sload(&mut self, address: Address, key: U256) -> Result<U256, Stop> {
-        self.load(address)?;
-        self.journal
-            .sload(address, key)
-            .map(|v| v.data)
-            .map_err(|e| Stop::Fatal(format!("reading system contract storage: {e:?}")))
-    }
-
-    fn sstore(&mut self, address: Address, key: U256, value: U256) -> Result<(), Stop> {
-        self.load(address)?;
-        self.journal
-            .sstore(address, key, value)
-            .map(|_| ())
-            .map_err(|e| Stop::Fatal(format!("writing system contract storage: {e:?}")))
-    }
-
-    /// A view: no value, any caller, cheap.
-    fn view(&mut self, output: &impl SolValue) -> Result<Bytes, Stop> {
-        if !self.inputs.value.get().is_zero() {
-            return Err(Stop::Revert(Bytes::new()));
-        }
-        self.charge(VIEW_GAS)?;
-        Ok(output.abi_encode().into())
-    }
-
-    fn flow(&mut self, input: &[u8]) -> Result<Bytes, Stop> {
+    pub(super) fn flow(&mut self, input: &[u8]) -> Result<Bytes, Stop> {
         let Some(selector) = input.get(..4) else {
             return Err(Stop::Revert(Bytes::new()));
         };
@@ -252,7 +87,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
         }
     }
 
-    fn market(&mut self, input: &[u8]) -> Result<Bytes, Stop> {
+    pub(super) fn market(&mut self, input: &[u8]) -> Result<Bytes, Stop> {
         match input.get(..4) {
             Some(s) if s == IMarket::pricePerSectorCall::SELECTOR => {
                 let price = self.sload(MARKET_ADDRESS, MARKET_PRICE)?;
@@ -269,7 +104,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
         &mut self,
         submissions: impl IntoIterator<Item = &'s abi::Submission>,
     ) -> Result<Vec<Submitted>, Stop> {
-        let value = self.take_value()?;
+        let value = self.mutating(FLOW_ADDRESS, true)?;
         let mut left = value;
         let mut done = Vec::new();
         for submission in submissions {
@@ -279,15 +114,6 @@ impl<J: JournalTr> SystemCall<'_, J> {
         }
         self.pay_market(value)?;
         Ok(done)
-    }
-
-    /// The value sent with a state-changing call; refuses static and delegate calls,
-    /// which cannot write the Flow's own state.
-    fn take_value(&mut self) -> Result<U256, Stop> {
-        if self.inputs.is_static || self.inputs.target_address != FLOW_ADDRESS {
-            return Err(Stop::Revert(Bytes::new()));
-        }
-        Ok(self.inputs.value.get())
     }
 
     /// The flow frontier as stored (0G's initial flow before the first submission).
@@ -371,19 +197,6 @@ impl<J: JournalTr> SystemCall<'_, J> {
         }
         let fees = self.sload(MARKET_ADDRESS, MARKET_FEES)?;
         self.sstore(MARKET_ADDRESS, MARKET_FEES, fees.saturating_add(value))
-    }
-
-    fn finish(self, outcome: Result<Bytes, Stop>) -> Result<InterpreterResult, String> {
-        let mut gas = self.gas;
-        Ok(match outcome {
-            Ok(output) => InterpreterResult::new(InstructionResult::Return, output, gas),
-            Err(Stop::Revert(output)) => InterpreterResult::new(InstructionResult::Revert, output, gas),
-            Err(Stop::OutOfGas) => {
-                gas.spend_all();
-                InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), gas)
-            }
-            Err(Stop::Fatal(e)) => return Err(e),
-        })
     }
 }
 
