@@ -107,6 +107,7 @@ alloy_sol_types::sol! {
         string fullName; string description; uint256 serviceId; uint256 registeredAt;
     }
 
+    #[sol(extra_derives(Debug))]
     interface ILedgerManager {
         function MAX_PROVIDERS_PER_BATCH() external view returns (uint256);
         function addLedger(string additionalInfo) external payable;
@@ -173,6 +174,7 @@ alloy_sol_types::sol! {
     #[derive(Debug, PartialEq, Eq)]
     struct TEESettlement { bytes32 requestsHash; uint256 nonce; address provider; address user; uint256 totalFee; }
 
+    #[sol(extra_derives(Debug))]
     interface IInferenceServing {
         function addOrUpdateService(ServiceParams params) external payable;
         function removeService() external;

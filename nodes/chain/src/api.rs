@@ -83,6 +83,9 @@ pub trait EthApi {
     /// A block by hash, with hashes or full transactions.
     #[method(name = "eth_getBlockByHash")]
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
+    /// Every receipt of a block, by number, tag or hash.
+    #[method(name = "eth_getBlockReceipts")]
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
     /// Logs matching a filter, over at most 10,000 blocks and 10,000 results.
     #[method(name = "eth_getLogs", blocking)]
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;

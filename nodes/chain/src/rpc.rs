@@ -507,6 +507,15 @@ impl EthApiServer for RpcHandler {
         Ok(chain.block_by_hash(&hash).map(|b| rpc_block(b, full)))
     }
 
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let chain = self.0.chain();
+        let found = match block {
+            BlockId::Hash(hash) => chain.block_by_hash(&hash.block_hash),
+            number => resolve(&chain, Some(number))?.and_then(|n| chain.block(n)),
+        };
+        Ok(found.map(|b| (0..b.transactions.len()).map(|i| rpc_receipt(b, i)).collect()))
+    }
+
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         logs(&self.0.chain(), &filter)
     }

@@ -242,6 +242,20 @@ async fn alloy_drives_the_chain_and_state_survives_restarts() {
             .unwrap()
             .expect("receipt kept");
         assert!(receipt.status());
+        // The same receipt among its block's, by number and by hash.
+        let number = receipt.block_number.unwrap();
+        let block_hash = receipt.block_hash.unwrap();
+        for id in [number.into(), alloy_eips::BlockId::from(block_hash)] {
+            let all = provider
+                .get_block_receipts(id)
+                .await
+                .unwrap()
+                .expect("block kept");
+            assert!(
+                all.iter()
+                    .any(|r| r.transaction_hash == last_tx && r.block_hash == Some(block_hash))
+            );
+        }
     }
     // And it keeps producing on top.
     let provider = node.provider();

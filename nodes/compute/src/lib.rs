@@ -1,11 +1,27 @@
 //! # zg-compute
 //!
-//! zg's compute network, the provider side of 0G's inference API. This first part is
-//! the API key a provider checks before it serves a request:
+//! zg's compute network, the provider side of 0G's inference API: a provider node
+//! that registers its service on chain, answers OpenAI chat completions for users who
+//! hold an `app-sk-` key, bills each answer's tokens at its on-chain prices in
+//! crash-safe books, and settles them through InferenceServing.
 //!
 //! - [`api_key`]: 0G's `app-sk-` keys parsed and checked (signer, provider, expiry,
 //!   revocation, generation, acknowledgement), each refusal a typed reason.
+//! - [`billing`]: the books (served requests and settlements) in zg's store.
+//! - [`chain`]: InferenceServing over JSON-RPC.
+//! - [`engine`]: what answers — an OpenAI-compatible upstream.
+//! - [`service`]: authorization, admission, billing and settlement, apart from HTTP.
+//! - [`http`]: the provider's HTTP API; [`server`]: the node that runs it all.
 
 pub mod api_key;
+pub mod billing;
+pub mod chain;
+pub mod engine;
+pub mod http;
+pub mod metrics;
+pub mod server;
+pub mod service;
 
 pub use api_key::{AccountKeys, ApiKey, ApiKeyError, KeyMessage};
+pub use server::ProviderServer;
+pub use service::{Provider, ProviderConfig};

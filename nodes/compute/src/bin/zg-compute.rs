@@ -1,0 +1,104 @@
+//! `zg-compute`: a compute provider node. It registers its service on the chain's
+//! InferenceServing, answers OpenAI chat completions for users with an `app-sk-` key,
+//! bills their tokens and settles the fees on chain.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy_primitives::U256;
+use alloy_signer_local::PrivateKeySigner;
+use clap::Parser;
+use zg_compute::{ProviderConfig, ProviderServer};
+
+/// A zg compute provider: 0G's inference API in front of an OpenAI-compatible server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:3080")]
+    listen: SocketAddr,
+    /// The URL users reach this node at, registered on chain (default: http://LISTEN).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// The chain's JSON-RPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    chain: String,
+    /// The provider's private key (its wallet: stake, fees). Or set ZG_PROVIDER_KEY.
+    #[arg(long, env = "ZG_PROVIDER_KEY", hide_env_values = true)]
+    key: String,
+    /// The key that signs settlements (the service's signer); defaults to --key.
+    #[arg(long, env = "ZG_SIGNER_KEY", hide_env_values = true)]
+    signer_key: Option<String>,
+    /// The OpenAI-compatible server that answers (vLLM, llama.cpp, Ollama), e.g.
+    /// http://127.0.0.1:8000.
+    #[arg(long)]
+    upstream: String,
+    /// The model name the service offers.
+    #[arg(long)]
+    model: String,
+    /// Wei per prompt token.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    input_price: u64,
+    /// Wei per generated token.
+    #[arg(long, default_value_t = 2_000_000_000)]
+    output_price: u64,
+    /// Most tokens one answer may generate.
+    #[arg(long, default_value_t = 1024)]
+    max_tokens: u64,
+    /// Seconds between settlements.
+    #[arg(long, default_value_t = 60.0)]
+    settle_every: f64,
+    /// Where the books live.
+    #[arg(long, default_value = ".zg/compute")]
+    data_dir: PathBuf,
+}
+
+fn main() -> std::process::ExitCode {
+    zg_node::exit_on_error(run())
+}
+
+fn key(text: &str, flag: &str) -> anyhow::Result<PrivateKeySigner> {
+    text.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{flag} is not a private key (0x and 64 hex digits)"))
+}
+
+#[tokio::main]
+async fn run() -> anyhow::Result<()> {
+    zg_node::init_logging();
+    let args = Args::parse();
+    let provider_key = key(&args.key, "--key")?;
+    let signer = match &args.signer_key {
+        Some(k) => key(k, "--signer-key")?,
+        None => provider_key.clone(),
+    };
+    if !(args.settle_every > 0.0 && args.settle_every.is_finite()) {
+        anyhow::bail!("--settle-every must be a positive number of seconds");
+    }
+    let server = ProviderServer::bind(
+        ProviderConfig {
+            chain_url: args.chain,
+            key: provider_key,
+            signer,
+            public_url: args.public_url.unwrap_or_default(),
+            model: args.model,
+            input_price: U256::from(args.input_price),
+            output_price: U256::from(args.output_price),
+            data_dir: args.data_dir,
+            max_tokens: args.max_tokens,
+            settle_every: Duration::from_secs_f64(args.settle_every),
+            upstream: args.upstream,
+        },
+        args.listen,
+    )
+    .await?;
+    // One parseable line on stdout: scripts and tests read the address from it.
+    println!(
+        "zg-compute listening on http://{} provider {} serving {}",
+        server.local_addr()?,
+        server.provider().address(),
+        server.provider().config().public_url
+    );
+    server.serve(zg_node::shutdown_signal()).await
+}
