@@ -1,12 +1,16 @@
-//! Engines answer chat completions. [`Upstream`] proxies any OpenAI-compatible server
-//! (vLLM, llama.cpp, Ollama) and bills the `usage` it reports; the built-in model comes
-//! next to it.
+//! Engines answer chat completions in OpenAI's shapes. [`Upstream`] proxies any
+//! OpenAI-compatible server (vLLM, llama.cpp, Ollama) and bills the `usage` it reports;
+//! [`Builtin`] runs a GGUF model in-process and counts its own tokens.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use crate::model::{LocalModel, ModelError, Params};
 
 /// Token counts of one completion, as OpenAI's `usage` reports them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,6 +54,36 @@ pub enum EngineError {
     /// The answer has no `usage`, so it cannot be billed.
     #[error("the upstream model server's answer has no usage; it cannot be billed")]
     NoUsage,
+    /// The built-in model refused the request or failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// What answers: a proxied server or the built-in model.
+#[derive(Clone)]
+pub enum Engine {
+    /// An OpenAI-compatible server.
+    Upstream(Upstream),
+    /// A GGUF model run in-process.
+    Builtin(Builtin),
+}
+
+impl Engine {
+    /// A whole answer and its usage.
+    pub async fn complete(&self, request: &Value) -> Result<(Value, Usage), EngineError> {
+        match self {
+            Self::Upstream(u) => u.complete(request).await,
+            Self::Builtin(b) => b.complete(request).await,
+        }
+    }
+
+    /// A streamed answer as OpenAI SSE bytes, ending with a usage chunk and `[DONE]`.
+    pub async fn stream(&self, request: &Value) -> Result<ByteStream, EngineError> {
+        match self {
+            Self::Upstream(u) => u.stream(request).await,
+            Self::Builtin(b) => b.stream(request).await,
+        }
+    }
 }
 
 /// A streamed answer: the upstream's SSE bytes as they arrive.
@@ -128,6 +162,159 @@ impl Upstream {
         let url = format!("{}/v1/models", self.base);
         let response = self.http.get(url).send().await.map_err(|e| self.err(e))?;
         response.json().await.map_err(|e| self.err(e))
+    }
+}
+
+/// The built-in model behind OpenAI's chat completion shapes. Answers run one at a
+/// time on blocking threads (the model uses every core for one answer); others wait.
+#[derive(Clone)]
+pub struct Builtin {
+    model: Arc<LocalModel>,
+    name: String,
+    turn: Arc<tokio::sync::Semaphore>,
+}
+
+/// A completion id unique to this process.
+fn completion_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!("chatcmpl-{now:x}{:04x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn usage_json(usage: Usage) -> Value {
+    json!({
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    })
+}
+
+impl Builtin {
+    /// Serves `model` under the name `name`.
+    pub fn new(model: LocalModel, name: &str) -> Self {
+        Self {
+            model: Arc::new(model),
+            name: name.to_owned(),
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
+
+    /// The prompt's tokens and the sampling parameters, or why the request is refused.
+    fn prepare(&self, request: &Value) -> Result<(Vec<u32>, Params), EngineError> {
+        if let Some(asked) = request.get("model").and_then(Value::as_str)
+            && asked != self.name
+        {
+            let message = format!(
+                "the model `{asked}` does not exist; this provider serves `{}`",
+                self.name
+            );
+            let body = json!({"error": {"message": message, "type": "invalid_request_error", "code": "model_not_found"}});
+            return Err(EngineError::Refused {
+                status: 404,
+                body: body.to_string().into(),
+            });
+        }
+        let params = Params::from_request(request)?;
+        let prompt = self.model.encode(&self.model.render(&request["messages"])?)?;
+        Ok((prompt, params))
+    }
+
+    async fn complete(&self, request: &Value) -> Result<(Value, Usage), EngineError> {
+        let (prompt, params) = self.prepare(request)?;
+        let _turn = self
+            .turn
+            .acquire()
+            .await
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let model = self.model.clone();
+        let (text, finished) = tokio::task::spawn_blocking(move || {
+            let mut text = String::new();
+            model
+                .generate(&prompt, &params, |piece| {
+                    text.push_str(piece);
+                    true
+                })
+                .map(|f| (text, f))
+        })
+        .await
+        .map_err(|e| ModelError::Run(e.to_string()))??;
+        let answer = json!({
+            "id": completion_id(),
+            "object": "chat.completion",
+            "created": unix_now(),
+            "model": self.name,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finished.finish_reason,
+            }],
+            "usage": usage_json(finished.usage),
+        });
+        Ok((answer, finished.usage))
+    }
+
+    async fn stream(&self, request: &Value) -> Result<ByteStream, EngineError> {
+        let (prompt, params) = self.prepare(request)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        let (model, turn, name) = (self.model.clone(), self.turn.clone(), self.name.clone());
+        tokio::spawn(async move {
+            let Ok(_turn) = turn.acquire_owned().await else {
+                return;
+            };
+            let generated = tokio::task::spawn_blocking(move || {
+                let (id, created) = (completion_id(), unix_now());
+                let chunk = |delta: Value, finish: Value| {
+                    let chunk = json!({
+                        "id": id, "object": "chat.completion.chunk", "created": created, "model": name,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    });
+                    Bytes::from(format!("data: {chunk}\n\n"))
+                };
+                if tx
+                    .blocking_send(chunk(json!({"role": "assistant", "content": ""}), Value::Null))
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                // A closed channel means the client left: generation stops there.
+                let finished = model.generate(&prompt, &params, |piece| {
+                    tx.blocking_send(chunk(json!({"content": piece}), Value::Null))
+                        .is_ok()
+                })?;
+                let usage = json!({
+                    "id": id, "object": "chat.completion.chunk", "created": created, "model": name,
+                    "choices": [], "usage": usage_json(finished.usage),
+                });
+                for bytes in [
+                    chunk(json!({}), Value::from(finished.finish_reason)),
+                    Bytes::from(format!("data: {usage}\n\n")),
+                    Bytes::from_static(b"data: [DONE]\n\n"),
+                ] {
+                    if tx.blocking_send(bytes).is_err() {
+                        break;
+                    }
+                }
+                Ok::<_, ModelError>(())
+            })
+            .await;
+            match generated {
+                Ok(Ok(())) => {}
+                // The stream ends without [DONE]: nothing is billed.
+                Ok(Err(e)) => tracing::warn!(error = %e, "the built-in model failed mid-answer"),
+                Err(e) => tracing::warn!(error = %e, "the built-in model's thread failed"),
+            }
+        });
+        Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|bytes| (Ok(bytes), rx))
+        })))
     }
 }
 

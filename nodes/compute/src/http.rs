@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::engine::{ByteStream, EngineError, SseSplitter, Usage};
 use crate::metrics::Metrics;
+use crate::model::ModelError;
 use crate::service::{Admitted, Provider, Refusal};
 
 /// Largest request body, bytes.
@@ -60,6 +61,8 @@ fn engine_error(e: EngineError) -> Response {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
+        EngineError::Model(ModelError::BadRequest(why)) => error(400, "invalid_request_error", why),
+        EngineError::Model(e) => error(500, "engine_error", e),
         other => error(502, "upstream_error", other),
     }
 }

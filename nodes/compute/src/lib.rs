@@ -9,7 +9,9 @@
 //!   revocation, generation, acknowledgement), each refusal a typed reason.
 //! - [`billing`]: the books (served requests and settlements) in zg's store.
 //! - [`chain`]: InferenceServing over JSON-RPC.
-//! - [`engine`]: what answers — an OpenAI-compatible upstream.
+//! - [`engine`]: what answers — an OpenAI-compatible upstream or the built-in model.
+//! - [`model`]: the built-in model: a llama GGUF on CPU with candle, with the
+//!   tokenizer and chat template the GGUF carries.
 //! - [`service`]: authorization, admission, billing and settlement, apart from HTTP.
 //! - [`http`]: the provider's HTTP API; [`server`]: the node that runs it all.
 
@@ -19,6 +21,7 @@ pub mod chain;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod model;
 pub mod server;
 pub mod service;
 

@@ -18,7 +18,7 @@ use zg_contracts::compute::{
 use crate::api_key::{AccountKeys, ApiKey, ApiKeyError};
 use crate::billing::{ABANDONED, Billing, BillingError, Served};
 use crate::chain::{ChainClient, ChainError};
-use crate::engine::{Upstream, Usage};
+use crate::engine::{Engine, Usage};
 
 /// How a provider runs.
 #[derive(Clone)]
@@ -43,8 +43,8 @@ pub struct ProviderConfig {
     pub max_tokens: u64,
     /// How often the books are settled.
     pub settle_every: Duration,
-    /// The OpenAI-compatible server that answers.
-    pub upstream: String,
+    /// What answers.
+    pub engine: Engine,
 }
 
 /// Why a request is refused: an HTTP status and an OpenAI-style error.
@@ -124,7 +124,7 @@ pub struct Provider {
     chain: ChainClient,
     chain_id: u64,
     billing: Billing,
-    engine: Upstream,
+    engine: Engine,
 }
 
 /// Milliseconds since the epoch.
@@ -144,7 +144,7 @@ impl Provider {
         let chain = ChainClient::new(&config.chain_url, config.key.clone())?;
         let chain_id = chain.chain_id().await?;
         let provider = Arc::new(Self {
-            engine: Upstream::new(&config.upstream),
+            engine: config.engine.clone(),
             config,
             chain,
             chain_id,
@@ -166,7 +166,7 @@ impl Provider {
     }
 
     /// The engine.
-    pub fn engine(&self) -> &Upstream {
+    pub fn engine(&self) -> &Engine {
         &self.engine
     }
 

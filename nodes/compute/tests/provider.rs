@@ -96,13 +96,32 @@ struct Net {
     upstream_url: String,
     keys: Vec<PrivateKeySigner>,
     data: tempfile::TempDir,
-    provider: Option<Child>,
+    provider: Option<Running>,
     url: String,
     http: reqwest::Client,
+    /// The engine's flags.
+    engine: Vec<String>,
+}
+
+/// The provider process; a failed test leaves none running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 impl Net {
+    /// A chain and a provider in front of the test's upstream.
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A chain and a provider running the tiny random-weight GGUF written at `model`
+    /// (or, with `None`, in front of the test's upstream).
+    async fn start_with(model: Option<&std::path::Path>) -> Self {
         let chain = ChainNode::start(ChainNodeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             refund_lock_secs: 2,
@@ -129,6 +148,21 @@ impl Net {
             provider: None,
             url: String::new(),
             http: reqwest::Client::new(),
+            engine: Vec::new(),
+        };
+        net.engine = match model {
+            Some(path) => vec![
+                "--model-file".into(),
+                path.display().to_string(),
+                "--model".into(),
+                "tiny".into(),
+            ],
+            None => vec![
+                "--upstream".into(),
+                net.upstream_url.clone(),
+                "--model".into(),
+                "test-model".into(),
+            ],
         };
         net.start_provider();
         net
@@ -146,22 +180,9 @@ impl Net {
     fn start_provider(&mut self) {
         let hex_key = |k: &PrivateKeySigner| format!("0x{}", hex::encode(k.to_bytes()));
         let mut child = Command::new(binary("zg-compute"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--chain",
-                &self.chain_url,
-                "--upstream",
-                &self.upstream_url,
-            ])
-            .args([
-                "--model",
-                "test-model",
-                "--settle-every",
-                "3600",
-                "--max-tokens",
-                "64",
-            ])
+            .args(["--listen", "127.0.0.1:0", "--chain", &self.chain_url])
+            .args(&self.engine)
+            .args(["--settle-every", "3600", "--max-tokens", "64"])
             .args([
                 "--input-price",
                 &INPUT_PRICE.to_string(),
@@ -186,24 +207,24 @@ impl Net {
             .nth(3)
             .unwrap_or_else(|| panic!("no address in {line:?}"));
         self.url = url.to_owned();
-        self.provider = Some(child);
+        self.provider = Some(Running(child));
     }
 
     fn kill_provider(&mut self) {
-        let mut child = self.provider.take().unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let mut running = self.provider.take().unwrap();
+        running.0.kill().unwrap();
+        running.0.wait().unwrap();
     }
 
     /// SIGTERM: the provider settles its books on the way out.
     fn stop_provider(&mut self) {
         let mut child = self.provider.take().unwrap();
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &child.0.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        assert!(child.wait().unwrap().success());
+        assert!(child.0.wait().unwrap().success());
     }
 
     async fn send<C: SolCall>(&self, from: &PrivateKeySigner, to: Address, value: U256, call: C) {
@@ -532,7 +553,13 @@ async fn refusals_bill_nothing_and_the_node_keeps_serving() {
     assert_eq!(post(b"{not json".to_vec()).await.unwrap().status(), 400);
     assert_eq!(post(b"{\"messages\": []}".to_vec()).await.unwrap().status(), 400);
     assert_eq!(post(b"[1, 2]".to_vec()).await.unwrap().status(), 400);
-    assert_eq!(post(vec![b' '; 2 << 20]).await.unwrap().status(), 413);
+    // The server answers 413 before reading the rest and drops the connection: a client of
+    // its own, so the pool's next request does not pick up the closed connection.
+    let oversized = reqwest::Client::new()
+        .post(net.chat_url())
+        .bearer_auth(&key)
+        .body(vec![b' '; 2 << 20]);
+    assert_eq!(oversized.send().await.unwrap().status(), 413);
 
     // Still serving, and only the good answer is billed.
     let response = net.ask(&key, chat("hello")).await;
@@ -586,5 +613,82 @@ async fn refusals_bill_nothing_and_the_node_keeps_serving() {
     );
     assert_eq!(service.teeSignerAddress, net.keys[3].address());
     net.stop_provider();
+    net.chain.stop().await;
+}
+
+/// The built-in engine behind the same API: whole and streamed answers agree at
+/// temperature 0, bills use the engine's own token counts, a wrong model name (404) and
+/// bad sampling parameters (400) bill nothing, and settlement pays exactly Σ fees.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builtin_model_answers_and_bills_its_own_token_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny.gguf");
+    zg_compute::model::write_tiny_model(&model, 11).unwrap();
+    let mut net = Net::start_with(Some(&model)).await;
+    let user = net.keys[1].clone();
+    let (u, p) = (user.address(), net.provider_address());
+    net.fund(&user, ONE_0G * U256::from(3), true).await;
+    let key = api_key(&user, u, p, 0, 0, 0);
+
+    let mut body = chat("say something");
+    body["model"] = json!("tiny");
+    body["temperature"] = json!(0);
+    body["max_tokens"] = json!(20);
+    let response = net.ask(&key, body.clone()).await;
+    assert_eq!(response.status(), 200);
+    let whole: Value = response.json().await.unwrap();
+    let content = whole["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let usage = whole["usage"].clone();
+    assert!(usage["completion_tokens"].as_u64().unwrap() <= 20);
+    assert!(
+        usage["prompt_tokens"].as_u64().unwrap() > 20,
+        "the chat template's tokens count: {whole}"
+    );
+    let mut owed = fee(&usage);
+
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let streamed = events(net.ask(&key, body.clone()).await).await;
+    assert_eq!(streamed.last().unwrap(), "[DONE]");
+    let text: String = streamed
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, content, "streamed and whole answers agree at temperature 0");
+    assert_eq!(streamed[streamed.len() - 2]["usage"], usage);
+    owed += fee(&usage);
+    assert_eq!(net.unsettled(u).await, owed);
+
+    let mut wrong = body.clone();
+    wrong["model"] = json!("gpt-4");
+    wrong["stream"] = json!(false);
+    let response = net.ask(&key, wrong).await;
+    assert_eq!(response.status(), 404);
+    let mut hot = body.clone();
+    hot["temperature"] = json!(7);
+    let response = net.ask(&key, hot).await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("temperature"),
+        "{error}"
+    );
+    assert_eq!(net.unsettled(u).await, owed, "refused requests bill nothing");
+
+    let wallet = net.balance(p).await;
+    let gas_before = gas_paid(&net, p).await;
+    net.stop_provider();
+    let account = net
+        .view(INFERENCE_ADDRESS, I::getAccountCall { user: u, provider: p })
+        .await;
+    assert_eq!(account.balance, ONE_0G * U256::from(3) - owed);
+    let gas = gas_paid(&net, p).await - gas_before;
+    assert_eq!(net.balance(p).await + gas - wallet, owed);
     net.chain.stop().await;
 }

@@ -8,12 +8,17 @@ use std::time::Duration;
 
 use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
+use anyhow::Context as _;
 use clap::Parser;
+use zg_compute::engine::{Builtin, Engine, Upstream};
+use zg_compute::model::LocalModel;
 use zg_compute::{ProviderConfig, ProviderServer};
 
-/// A zg compute provider: 0G's inference API in front of an OpenAI-compatible server.
+/// A zg compute provider: 0G's inference API in front of a GGUF model it runs itself
+/// (--model-file) or of an OpenAI-compatible server (--upstream).
 #[derive(Parser, Debug)]
 #[command(version, about)]
+#[command(group(clap::ArgGroup::new("engine").required(true).args(["model_file", "upstream"])))]
 struct Args {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:3080")]
@@ -33,9 +38,12 @@ struct Args {
     /// The OpenAI-compatible server that answers (vLLM, llama.cpp, Ollama), e.g.
     /// http://127.0.0.1:8000.
     #[arg(long)]
-    upstream: String,
-    /// The model name the service offers.
+    upstream: Option<String>,
+    /// A llama-architecture GGUF to run on CPU (e.g. SmolLM2-135M-Instruct's).
     #[arg(long)]
+    model_file: Option<PathBuf>,
+    /// The model name the service offers.
+    #[arg(long, default_value = "SmolLM2-135M-Instruct")]
     model: String,
     /// Wei per prompt token.
     #[arg(long, default_value_t = 1_000_000_000)]
@@ -76,6 +84,14 @@ async fn run() -> anyhow::Result<()> {
     if !(args.settle_every > 0.0 && args.settle_every.is_finite()) {
         anyhow::bail!("--settle-every must be a positive number of seconds");
     }
+    let engine = match (&args.model_file, &args.upstream) {
+        (Some(path), _) => {
+            let model = LocalModel::load(path).with_context(|| "loading --model-file")?;
+            Engine::Builtin(Builtin::new(model, &args.model))
+        }
+        (None, Some(url)) => Engine::Upstream(Upstream::new(url)),
+        (None, None) => anyhow::bail!("give --model-file or --upstream"),
+    };
     let server = ProviderServer::bind(
         ProviderConfig {
             chain_url: args.chain,
@@ -88,7 +104,7 @@ async fn run() -> anyhow::Result<()> {
             data_dir: args.data_dir,
             max_tokens: args.max_tokens,
             settle_every: Duration::from_secs_f64(args.settle_every),
-            upstream: args.upstream,
+            engine,
         },
         args.listen,
     )
