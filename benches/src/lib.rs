@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+/// The compute node's built-in engine beside llama.cpp on the same GGUF.
+pub mod compute;
 /// DA submissions end to end beside the KZG kernels they run.
 pub mod da;
 /// Erasure codes beside raw reed-solomon-simd.
@@ -91,18 +93,19 @@ pub struct Pair {
     pub target: Option<f64>,
 }
 
-/// One of 0G's SDK scripts (`nodes/cli/tests/sdk/*.mjs`, packages from `npm ci` there)
-/// in a long-lived node process: it says `ready`, then answers one line per line asked.
-pub struct SdkWorker {
+/// A peer in a long-lived process that says `ready`, then answers one line per line
+/// asked: one of 0G's SDK scripts (`nodes/cli/tests/sdk/*.mjs`, packages from `npm ci`
+/// there) under node, or llama.cpp under python.
+pub struct Worker {
     child: std::process::Child,
     stdin: std::process::ChildStdin,
     stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
-impl SdkWorker {
-    /// Starts `node SCRIPT ARGS…`, or `None` (with a note) when node or the SDK is missing.
-    pub fn start(script: &str, args: &[&str]) -> Option<Self> {
-        use std::io::BufRead;
+impl Worker {
+    /// Starts 0G's SDK script `node SCRIPT ARGS…`, or `None` (with a note) when node or
+    /// the SDK is missing.
+    pub fn start_sdk(script: &str, args: &[&str]) -> Option<Self> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../nodes/cli/tests/sdk");
         if !dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() {
             eprintln!(
@@ -111,15 +114,31 @@ impl SdkWorker {
             );
             return None;
         }
-        let mut child = std::process::Command::new("node")
-            .arg(dir.join(script))
+        let script = dir.join(script);
+        let mut all: Vec<&str> = vec![script.to_str()?];
+        all.extend_from_slice(args);
+        let worker = Self::spawn_in("node", &all, &dir);
+        if worker.is_none() {
+            eprintln!("note: node or the SDK script does not start: the SDK rows have no peer");
+        }
+        worker
+    }
+
+    /// Starts `PROGRAM ARGS…` (any worker that says `ready`, then answers one line per
+    /// line), or `None` when it does not start or say `ready`.
+    pub fn spawn(program: &str, args: &[&str]) -> Option<Self> {
+        Self::spawn_in(program, args, std::path::Path::new("."))
+    }
+
+    fn spawn_in(program: &str, args: &[&str], dir: &std::path::Path) -> Option<Self> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(program)
             .args(args)
-            .current_dir(&dir)
+            .current_dir(dir)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .map_err(|e| eprintln!("note: node does not run ({e}): the SDK rows have no peer"))
             .ok()?;
         let stdin = child.stdin.take()?;
         let mut stdout = std::io::BufReader::new(child.stdout.take()?);
@@ -138,7 +157,7 @@ impl SdkWorker {
     }
 }
 
-impl Drop for SdkWorker {
+impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

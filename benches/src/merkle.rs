@@ -90,7 +90,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         let small = Arc::new(big[..(16 * MIB / scale).max(SEGMENT_SIZE)].to_vec());
         let path = crate::bench_dir().join(format!("zg-bench-sdk-tree-{}.bin", std::process::id()));
         std::fs::write(&path, &small[..]).expect("write the SDK's file");
-        let sdk = crate::SdkWorker::start("merkle_worker.mjs", &[path.to_str().expect("utf-8 path")]);
+        let sdk = crate::Worker::start_sdk("merkle_worker.mjs", &[path.to_str().expect("utf-8 path")]);
         // The worker has read the file before it says ready.
         let _ = std::fs::remove_file(&path);
         let root = KeccakTree::from_data(&small).root();

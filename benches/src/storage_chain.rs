@@ -13,7 +13,7 @@ use zg_merkle::keccak_tree::KeccakTree;
 use zg_merkle::{FileTree, RootKind, SEGMENT_SIZE};
 use zg_storage::{FollowConfig, StorageClient, StorageConfig, StorageServer, pay};
 
-use crate::{Pair, SdkWorker, Side, test_bytes};
+use crate::{Pair, Side, Worker, test_bytes};
 
 /// Paid files made ready before timing: more than the samples one row takes.
 const PREPAID: u8 = 24;
@@ -150,7 +150,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         gated_url.as_str(),
         path.to_str().expect("utf-8 path"),
     ];
-    let sdk = SdkWorker::start("bench_worker.mjs", &args);
+    let sdk = Worker::start_sdk("bench_worker.mjs", &args);
     let (rt2, path2, chain2, key2, gated2, dir2) =
         (rt.clone(), path.clone(), chain_url, key, gated, dir.clone());
     let chain_node = Arc::new(chain);

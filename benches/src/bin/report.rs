@@ -14,7 +14,7 @@ struct Args {
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
-    /// Run only these families (merkle, erasure, kzg, store, storage-chain, ffi, evm, da); all when not given.
+    /// Run only these families (merkle, erasure, kzg, store, storage-chain, ffi, evm, da, compute); all when not given.
     #[arg(long, value_delimiter = ',')]
     family: Vec<String>,
     /// Run only pairs whose kernel or shape contains this text.
@@ -31,9 +31,15 @@ struct Args {
 /// Builds a family's pairs for a size divisor.
 type Family = fn(usize) -> Vec<Pair>;
 
-fn rate(bytes: u64, items: u64, t: Duration) -> String {
+fn rate(kernel: &str, bytes: u64, items: u64, t: Duration) -> String {
     if bytes == 0 && items > 0 {
-        return format!("{:.0} tx/s", items as f64 / t.as_secs_f64());
+        // The compute rows count tokens; the others, transactions.
+        let unit = if kernel.starts_with("compute") {
+            "tok/s"
+        } else {
+            "tx/s"
+        };
+        return format!("{:.0} {unit}", items as f64 / t.as_secs_f64());
     }
     if bytes == 0 {
         return fmt_time(t);
@@ -64,7 +70,7 @@ fn main() {
     }
     let args = Args::parse();
     let budget = Duration::from_secs_f64(args.seconds);
-    let families: [(&str, Family); 8] = [
+    let families: [(&str, Family); 9] = [
         ("merkle", zg_benches::merkle::pairs),
         ("erasure", zg_benches::erasure::pairs),
         ("kzg", zg_benches::kzg::pairs),
@@ -73,6 +79,7 @@ fn main() {
         ("ffi", zg_benches::ffi::pairs),
         ("evm", zg_benches::evm::pairs),
         ("da", zg_benches::da::pairs),
+        ("compute", zg_benches::compute::pairs),
     ];
     if !args.json {
         println!(
@@ -114,9 +121,10 @@ fn main() {
                     "{:<28} {:<36} {:>12} {:<30} {:>12} {:>7} {:>7}",
                     pair.kernel,
                     pair.shape,
-                    rate(pair.bytes, pair.items, m.zg),
+                    rate(pair.kernel, pair.bytes, pair.items, m.zg),
                     pair.peer.as_ref().map_or("-", |p| p.name.as_str()),
-                    m.peer.map_or("-".into(), |p| rate(pair.bytes, pair.items, p)),
+                    m.peer
+                        .map_or("-".into(), |p| rate(pair.kernel, pair.bytes, pair.items, p)),
                     ratio.map_or("-".into(), |r| format!("{r:.2}x")),
                     pair.target.map_or("-".into(), |t| format!(">={t:.2}x")),
                 );

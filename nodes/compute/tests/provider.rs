@@ -290,9 +290,13 @@ impl Net {
     }
 
     async fn unsettled(&self, user: Address) -> U256 {
-        let url = format!("{}/v1/user/{user}/unsettledfee", self.url);
-        let body: Value = self.http.get(url).send().await.unwrap().json().await.unwrap();
+        let body = self.get_json(&format!("/v1/user/{user}/unsettledfee")).await;
         U256::from(body["unsettledFee"].as_u64().unwrap())
+    }
+
+    async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        response.json().await.unwrap()
     }
 
     async fn ask(&self, key: &str, body: Value) -> reqwest::Response {
@@ -569,25 +573,9 @@ async fn refusals_bill_nothing_and_the_node_keeps_serving() {
     for user in [unacked.address(), broke.address(), stranger.address()] {
         assert_eq!(net.unsettled(user).await, U256::ZERO);
     }
-    let models: Value = net
-        .http
-        .get(format!("{}/v1/models", net.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = net.get_json("/v1/models").await;
     assert_eq!(models["data"][0]["id"], "test-model");
-    let quote: Value = net
-        .http
-        .get(format!("{}/v1/quote", net.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let quote = net.get_json("/v1/quote").await;
     assert_eq!(quote["tee"], false);
     let metrics = net
         .http
