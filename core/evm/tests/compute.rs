@@ -182,6 +182,29 @@ impl Net {
         self.view(INFERENCE_ADDRESS, &I::getAccountCall { user, provider })
             .unwrap()
     }
+
+    /// Registers `provider`'s service at `url` with its stake, `tee` signing settlements.
+    fn register(&mut self, provider: &PrivateKeySigner, url: &str, tee: Address) {
+        let call = I::addOrUpdateServiceCall {
+            params: service(url, tee),
+        };
+        self.send(provider, INFERENCE_ADDRESS, SERVICE_STAKE, &call).ok();
+    }
+
+    /// Opens `user`'s ledger with `deposit` and moves `amount` into its sub-account with
+    /// `provider`.
+    fn open_account(&mut self, user: &PrivateKeySigner, provider: Address, deposit: U256, amount: U256) {
+        let add = L::addLedgerCall {
+            additionalInfo: String::new(),
+        };
+        self.send(user, LEDGER_ADDRESS, deposit, &add).ok();
+        let transfer = L::transferFundCall {
+            provider,
+            serviceTypeStr: "inference".into(),
+            amount,
+        };
+        self.send(user, LEDGER_ADDRESS, U256::ZERO, &transfer).ok();
+    }
 }
 
 fn service(url: &str, signer: Address) -> ServiceParams {
@@ -473,15 +496,7 @@ fn a_transfer_cancels_pending_refunds_before_moving_money() {
     let (user, provider, tee) = (signer(0), signer(1), signer(2));
     let mut net = Net::new(&[user.address(), provider.address()]);
     let (u, p) = (user.address(), provider.address());
-    net.send(
-        &provider,
-        INFERENCE_ADDRESS,
-        SERVICE_STAKE,
-        &I::addOrUpdateServiceCall {
-            params: service("https://provider.example/", tee.address()),
-        },
-    )
-    .ok();
+    net.register(&provider, "https://provider.example/", tee.address());
     net.send(
         &user,
         LEDGER_ADDRESS,
@@ -530,35 +545,8 @@ fn settlements_are_refused_with_0gs_statuses_and_pay_nothing() {
     let (user, provider, tee, other) = (signer(0), signer(1), signer(2), signer(3));
     let mut net = Net::new(&[user.address(), provider.address(), other.address()]);
     let (u, p) = (user.address(), provider.address());
-    net.send(
-        &provider,
-        INFERENCE_ADDRESS,
-        SERVICE_STAKE,
-        &I::addOrUpdateServiceCall {
-            params: service("http://127.0.0.1:3080", tee.address()),
-        },
-    )
-    .ok();
-    net.send(
-        &user,
-        LEDGER_ADDRESS,
-        og(10),
-        &L::addLedgerCall {
-            additionalInfo: String::new(),
-        },
-    )
-    .ok();
-    net.send(
-        &user,
-        LEDGER_ADDRESS,
-        U256::ZERO,
-        &L::transferFundCall {
-            provider: p,
-            serviceTypeStr: "inference".into(),
-            amount: og(5),
-        },
-    )
-    .ok();
+    net.register(&provider, "http://127.0.0.1:3080", tee.address());
+    net.open_account(&user, p, og(10), og(5));
     let settle = |items| I::settleFeesWithTEECall { settlements: items };
     // Not acknowledged yet.
     let sent = net.send(
@@ -655,15 +643,7 @@ fn tokens_are_revoked_one_by_one_or_all_at_once() {
     let (user, provider, tee) = (signer(0), signer(1), signer(2));
     let mut net = Net::new(&[user.address(), provider.address()]);
     let (u, p) = (user.address(), provider.address());
-    net.send(
-        &provider,
-        INFERENCE_ADDRESS,
-        SERVICE_STAKE,
-        &I::addOrUpdateServiceCall {
-            params: service("http://127.0.0.1:3080", tee.address()),
-        },
-    )
-    .ok();
+    net.register(&provider, "http://127.0.0.1:3080", tee.address());
     let error: I::AccountNotExists = net
         .send(
             &user,
@@ -676,26 +656,7 @@ fn tokens_are_revoked_one_by_one_or_all_at_once() {
         )
         .reverted();
     assert_eq!((error.user, error.provider), (u, p));
-    net.send(
-        &user,
-        LEDGER_ADDRESS,
-        og(3),
-        &L::addLedgerCall {
-            additionalInfo: String::new(),
-        },
-    )
-    .ok();
-    net.send(
-        &user,
-        LEDGER_ADDRESS,
-        U256::ZERO,
-        &L::transferFundCall {
-            provider: p,
-            serviceTypeStr: "inference".into(),
-            amount: U256::ZERO,
-        },
-    )
-    .ok();
+    net.open_account(&user, p, og(3), U256::ZERO);
     let sent = net.send_gas(
         &user,
         INFERENCE_ADDRESS,

@@ -156,13 +156,6 @@ impl Upstream {
             })
         })))
     }
-
-    /// The upstream's models (`GET /v1/models`).
-    pub async fn models(&self) -> Result<Value, EngineError> {
-        let url = format!("{}/v1/models", self.base);
-        let response = self.http.get(url).send().await.map_err(|e| self.err(e))?;
-        response.json().await.map_err(|e| self.err(e))
-    }
 }
 
 /// The built-in model behind OpenAI's chat completion shapes. Answers run one at a
