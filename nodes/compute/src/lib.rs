@@ -8,7 +8,9 @@
 //! - [`api_key`]: 0G's `app-sk-` keys parsed and checked (signer, provider, expiry,
 //!   revocation, generation, acknowledgement), each refusal a typed reason.
 //! - [`billing`]: the books (served requests and settlements) in zg's store.
-//! - [`chain`]: InferenceServing over JSON-RPC.
+//! - [`chain`]: the LedgerManager and InferenceServing over JSON-RPC, for providers
+//!   and users.
+//! - [`client`]: a user's streamed chat with a provider.
 //! - [`engine`]: what answers — an OpenAI-compatible upstream or the built-in model.
 //! - [`model`]: the built-in model: a llama GGUF on CPU with candle, with the
 //!   tokenizer and chat template the GGUF carries.
@@ -18,6 +20,7 @@
 pub mod api_key;
 pub mod billing;
 pub mod chain;
+pub mod client;
 pub mod engine;
 pub mod http;
 pub mod metrics;

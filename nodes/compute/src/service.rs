@@ -188,7 +188,7 @@ impl Provider {
             additionalInfo: "{\"engine\":\"zg-compute\"}".into(),
             teeSignerAddress: c.signer.address(),
         };
-        let current = self.chain.service().await?;
+        let current = self.chain.service(self.chain.address()).await?;
         let same = current.as_ref().is_some_and(|s| {
             s.url == params.url
                 && s.model == params.model
@@ -207,7 +207,11 @@ impl Provider {
     /// on-chain nonce reached theirs, else abandoned (their requests stay unsettled).
     async fn resolve_pending(&self) -> anyhow::Result<()> {
         for s in self.billing.pending() {
-            let nonce = self.chain.account(s.user).await?.map(|a| a.account.nonce);
+            let nonce = self
+                .chain
+                .account(s.user, self.chain.address())
+                .await?
+                .map(|a| a.account.nonce);
             let outcome = if nonce.is_some_and(|n| n >= s.nonce) {
                 SettlementStatus::Success as u8
             } else {
@@ -241,7 +245,7 @@ impl Provider {
         }
         let account = self
             .chain
-            .account(claimed)
+            .account(claimed, self.chain.address())
             .await?
             .ok_or(Refusal::NoAccount(claimed))?;
         let keys = AccountKeys {
@@ -327,7 +331,7 @@ impl Provider {
             let mut planned = Vec::new();
             let mut items = Vec::new();
             for (user, _) in batch {
-                let Some(account) = self.chain.account(*user).await? else {
+                let Some(account) = self.chain.account(*user, self.chain.address()).await? else {
                     continue;
                 };
                 let Some(settlement) = self.billing.begin(*user, account.account.nonce + U256::from(1))?

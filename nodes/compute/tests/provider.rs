@@ -11,19 +11,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alloy_network::{EthereumWallet, TransactionBuilder};
-use alloy_primitives::{Address, U256, keccak256};
+use alloy_primitives::{Address, U256};
 use alloy_provider::{Provider as _, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
-use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use axum::Json;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use zg_chain::{ChainNode, ChainNodeConfig, dev_accounts};
+use zg_compute::{ApiKey, KeyMessage};
 use zg_contracts::compute::{
     IInferenceServing as I, ILedgerManager as L, INFERENCE_ADDRESS, LEDGER_ADDRESS, ONE_0G,
 };
@@ -310,7 +309,7 @@ impl Net {
     }
 }
 
-/// A key as 0G's SDK makes one: compact JSON in its field order, EIP-191 over keccak256.
+/// A key as 0G's SDK makes one (the library's maker), claiming `claimed` as its user.
 fn api_key(
     user: &PrivateKeySigner,
     claimed: Address,
@@ -319,18 +318,8 @@ fn api_key(
     generation: u64,
     token_id: u8,
 ) -> String {
-    let now = zg_compute::service::now_ms();
-    let message = format!(
-        r#"{{"address":"{claimed}","provider":"{provider}","timestamp":{now},"expiresAt":{expires_at},"nonce":"00112233445566778899aabbccddeeff","generation":{generation},"tokenId":{token_id}}}"#
-    );
-    let sig = user
-        .sign_message_sync(keccak256(message.as_bytes()).as_slice())
-        .unwrap();
-    let body = format!("{message}|0x{}", hex::encode(sig.as_bytes()));
-    format!(
-        "app-sk-{}",
-        base64::engine::general_purpose::STANDARD.encode(body)
-    )
+    let message = KeyMessage::new(claimed, provider, generation, token_id, expires_at);
+    ApiKey::sign(user, &message).unwrap()
 }
 
 fn chat(text: &str) -> Value {

@@ -21,6 +21,8 @@ pub(crate) struct Devnet {
     pub(crate) chain_url: String,
     pub(crate) storage_urls: Vec<String>,
     pub(crate) da_urls: Vec<String>,
+    /// The compute provider's URL and address, when the devnet runs one.
+    pub(crate) compute: Option<(String, String)>,
 }
 
 impl Devnet {
@@ -30,8 +32,11 @@ impl Devnet {
         Self::start_in(tempfile::tempdir().unwrap(), nodes, extra)
     }
 
-    /// `zg devnet --nodes N` on free ports over the data in `dir` (a restart).
+    /// `zg devnet --nodes N` on free ports over the data in `dir` (a restart). No
+    /// compute provider unless `extra` names one (`--compute-model-file F`, or
+    /// `--compute-listen ADDR` for the built-in model).
     pub(crate) fn start_in(dir: tempfile::TempDir, nodes: usize, extra: &[&str]) -> Self {
+        let compute = extra.iter().any(|a| a.starts_with("--compute-"));
         let mut child = Command::new(binary("zg"))
             .args([
                 "devnet",
@@ -51,6 +56,7 @@ impl Devnet {
             ])
             .arg(dir.path())
             .args(extra)
+            .args(if compute { None } else { Some("--no-compute") })
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -58,8 +64,13 @@ impl Devnet {
             .expect("zg devnet starts");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let (mut chain_url, mut storage_urls, mut da_urls) = (None, Vec::new(), Vec::new());
+        let (mut compute_url, mut provider) = (None, None);
         let mut line = String::new();
-        while chain_url.is_none() || storage_urls.len() < nodes || da_urls.len() < nodes {
+        while chain_url.is_none()
+            || storage_urls.len() < nodes
+            || da_urls.len() < nodes
+            || (compute && provider.is_none())
+        {
             line.clear();
             assert!(stdout.read_line(&mut line).unwrap() > 0, "devnet exited early");
             let url = line
@@ -72,6 +83,10 @@ impl Devnet {
                 storage_urls.extend(url);
             } else if line.trim_start().starts_with("DA node") {
                 da_urls.extend(url);
+            } else if line.trim_start().starts_with("compute node") {
+                compute_url = url;
+            } else if line.trim_start().starts_with("provider") {
+                provider = line.split_whitespace().nth(1).map(str::to_owned);
             }
         }
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
@@ -81,6 +96,7 @@ impl Devnet {
             chain_url: chain_url.unwrap(),
             storage_urls,
             da_urls,
+            compute: compute_url.zip(provider),
         }
     }
 
