@@ -6,10 +6,24 @@
 //! The model comes from the model cache (`zg_compute::model::fetch_builtin`); the peer
 //! runs under `$ZG_LLAMA_PYTHON` (a python with `llama-cpp-python==0.3.16`), or has no
 //! row when that is not set.
+//!
+//! And the provider as a proxy: 8 concurrent clients streaming answers through
+//! `zg-compute --upstream` (API key checked, balance admitted against the chain, every
+//! answer billed and fsynced) beside the same clients asking the upstream directly. The
+//! upstream is an OpenAI-compatible token streamer in this process, paced like a GPU
+//! server (200 tokens/s per stream) for the row with a target, and unpaced for the
+//! proxy's own ceiling.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use alloy_primitives::U256;
+use alloy_signer_local::PrivateKeySigner;
+use serde_json::json;
+use zg_compute::chain::ChainClient;
+use zg_compute::engine::{Engine, Upstream};
 use zg_compute::model::{LocalModel, default_cache, fetch_builtin};
+use zg_compute::{ApiKey, KeyMessage, ProviderConfig, ProviderServer};
 
 use crate::{Pair, Side, Worker};
 
@@ -28,11 +42,18 @@ fn list(tokens: &[u32]) -> String {
 }
 
 /// The rows (the model is the same at every scale).
-pub fn pairs(_scale: usize) -> Vec<Pair> {
+pub fn pairs(scale: usize) -> Vec<Pair> {
+    let mut rows = engine_pairs();
+    rows.extend(proxy_pairs(scale));
+    rows
+}
+
+/// The built-in engine beside llama.cpp.
+fn engine_pairs() -> Vec<Pair> {
     let path = match fetch_builtin(&default_cache(), true) {
         Ok(path) => path,
         Err(e) => {
-            eprintln!("note: the built-in model is not available ({e}): no compute rows");
+            eprintln!("note: the built-in model is not available ({e}): no engine rows");
             return Vec::new();
         }
     };
@@ -94,4 +115,177 @@ pub fn pairs(_scale: usize) -> Vec<Pair> {
             target: None,
         },
     ]
+}
+
+/// Tokens in each streamed answer of the proxy rows.
+const ANSWER_TOKENS: usize = 32;
+/// Concurrent clients of the proxy rows.
+const CLIENTS: usize = 8;
+
+/// An OpenAI-compatible upstream: every chat completion streams [`ANSWER_TOKENS`]
+/// one-token chunks `pace` apart, then its usage chunk and `[DONE]`.
+async fn token_streamer(pace: Duration) -> String {
+    use axum::body::Body;
+    use futures_util::StreamExt as _;
+    let answer = move || async move {
+        let mut events: Vec<String> = (0..ANSWER_TOKENS)
+            .map(|i| {
+                let chunk = json!({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "model": "bench",
+                    "choices": [{"index": 0, "delta": {"content": format!(" t{i}")}, "finish_reason": null}]});
+                format!("data: {chunk}\n\n")
+            })
+            .collect();
+        let usage = json!({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "model": "bench", "choices": [],
+            "usage": {"prompt_tokens": 20, "completion_tokens": ANSWER_TOKENS, "total_tokens": 20 + ANSWER_TOKENS}});
+        events.push(format!("data: {usage}\n\n"));
+        events.push("data: [DONE]\n\n".into());
+        let stream = futures_util::stream::iter(events).then(move |event| async move {
+            if !pace.is_zero() {
+                tokio::time::sleep(pace).await;
+            }
+            Ok::<_, std::convert::Infallible>(event)
+        });
+        axum::response::Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from_stream(stream))
+            .expect("a response")
+    };
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// A chain, an upstream and a provider in front of it, with a funded user and its key.
+struct ProxyNet {
+    runtime: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    upstream: String,
+    provider: String,
+    key: String,
+    _chain: zg_chain::ChainNode,
+    _books: tempfile::TempDir,
+}
+
+impl ProxyNet {
+    fn start(pace: Duration) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let books = tempfile::tempdir().expect("a directory");
+        let dir = books.path().to_owned();
+        let (chain, upstream, provider, key) = runtime.block_on(async move {
+            let chain = zg_chain::ChainNode::start(zg_chain::ChainNodeConfig {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                ..zg_chain::ChainNodeConfig::default()
+            })
+            .await
+            .expect("the chain starts");
+            let chain_url = format!("http://{}", chain.local_addr());
+            let keys: Vec<PrivateKeySigner> = chain
+                .accounts()
+                .iter()
+                .map(|a| PrivateKeySigner::from_bytes(&a.private_key).expect("a key"))
+                .collect();
+            let upstream = token_streamer(pace).await;
+            let server = ProviderServer::bind(
+                ProviderConfig {
+                    chain_url: chain_url.clone(),
+                    key: keys[2].clone(),
+                    signer: keys[2].clone(),
+                    public_url: String::new(),
+                    model: "bench".into(),
+                    input_price: U256::from(1_000_000_000u64),
+                    output_price: U256::from(2_000_000_000u64),
+                    data_dir: dir,
+                    max_tokens: 1024,
+                    settle_every: Duration::from_secs(3600),
+                    engine: Engine::Upstream(Upstream::new(&upstream)),
+                },
+                "127.0.0.1:0".parse().expect("addr"),
+            )
+            .await
+            .expect("the provider starts");
+            let provider_url = format!("http://{}", server.local_addr().expect("addr"));
+            let provider = server.provider().address();
+            tokio::spawn(server.serve(std::future::pending()));
+            let user = ChainClient::new(&chain_url, keys[1].clone()).expect("a client");
+            let og = U256::from(10u64).pow(U256::from(18));
+            user.add_ledger(og * U256::from(100)).await.expect("addLedger");
+            user.transfer(provider, og * U256::from(90)).await.expect("transferFund");
+            user.acknowledge(provider).await.expect("acknowledge");
+            let message = KeyMessage::new(keys[1].address(), provider, 0, 1, 0);
+            let key = ApiKey::sign(&keys[1], &message).expect("a key");
+            (chain, upstream, provider_url, key)
+        });
+        Self {
+            runtime,
+            http: reqwest::Client::new(),
+            upstream,
+            provider,
+            key,
+            _chain: chain,
+            _books: books,
+        }
+    }
+
+    /// [`CLIENTS`] clients at once, each streaming `answers` answers one after another
+    /// from `url` (with the key when given); checks every answer's token count.
+    fn ask(&self, url: &str, key: Option<&str>, answers: usize) {
+        self.runtime.block_on(async {
+            let clients = (0..CLIENTS).map(|_| async {
+                for _ in 0..answers {
+                    let mut request = self.http.post(url).json(&json!({
+                        "model": "bench", "stream": true, "max_tokens": ANSWER_TOKENS,
+                        "messages": [{"role": "user", "content": "Count to thirty-two."}],
+                    }));
+                    if let Some(key) = key {
+                        request = request.bearer_auth(key);
+                    }
+                    let response = request.send().await.expect("an answer");
+                    assert!(response.status().is_success(), "{}", response.status());
+                    let body = response.bytes().await.expect("a whole answer");
+                    let tokens = body.windows(3).filter(|w| w == b"\" t").count();
+                    assert_eq!(tokens, ANSWER_TOKENS, "{}", String::from_utf8_lossy(&body));
+                }
+            });
+            futures_util::future::join_all(clients).await;
+        });
+    }
+}
+
+/// The proxy rows: paced (the target) and unpaced (the proxy's ceiling).
+fn proxy_pairs(scale: usize) -> Vec<Pair> {
+    let rows = [
+        ("compute proxy, GPU-paced upstream", Duration::from_millis(5), 2, Some(0.95)),
+        ("compute proxy, instant upstream", Duration::ZERO, 8 * scale.max(1), None),
+    ];
+    rows.into_iter()
+        .map(|(kernel, pace, answers, target)| {
+            let net = Arc::new(ProxyNet::start(pace));
+            let (zg, peer) = (net.clone(), net.clone());
+            let via_proxy = format!("{}/v1/proxy/chat/completions", net.provider);
+            let direct = format!("{}/v1/chat/completions", net.upstream);
+            let paced = if pace.is_zero() {
+                "unpaced".to_owned()
+            } else {
+                format!("{} tokens/s per stream", 1000 / pace.as_millis())
+            };
+            Pair {
+                kernel,
+                shape: format!("{CLIENTS} clients x {answers} streamed answers of {ANSWER_TOKENS} tokens, upstream {paced}"),
+                bytes: 0,
+                items: (CLIENTS * answers * ANSWER_TOKENS) as u64,
+                zg: Side::new("zg-compute --upstream (key, admission, books)", move || {
+                    zg.ask(&via_proxy, Some(&zg.key), answers);
+                }),
+                peer: Some(Side::new("the upstream alone", move || {
+                    peer.ask(&direct, None, answers);
+                })),
+                target,
+            }
+        })
+        .collect()
 }

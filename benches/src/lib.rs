@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
-/// The compute node's built-in engine beside llama.cpp on the same GGUF.
+/// The compute node's built-in engine beside llama.cpp on the same GGUF; its proxy beside the upstream alone.
 pub mod compute;
 /// DA submissions end to end beside the KZG kernels they run.
 pub mod da;
