@@ -42,9 +42,9 @@ fn list(tokens: &[u32]) -> String {
 }
 
 /// The rows (the model is the same at every scale).
-pub fn pairs(scale: usize) -> Vec<Pair> {
+pub fn pairs(_scale: usize) -> Vec<Pair> {
     let mut rows = engine_pairs();
-    rows.extend(proxy_pairs(scale));
+    rows.extend(proxy_pairs());
     rows
 }
 
@@ -214,7 +214,9 @@ impl ProxyNet {
             let user = ChainClient::new(&chain_url, keys[1].clone()).expect("a client");
             let og = U256::from(10u64).pow(U256::from(18));
             user.add_ledger(og * U256::from(100)).await.expect("addLedger");
-            user.transfer(provider, og * U256::from(90)).await.expect("transferFund");
+            user.transfer(provider, og * U256::from(90))
+                .await
+                .expect("transferFund");
             user.acknowledge(provider).await.expect("acknowledge");
             let message = KeyMessage::new(keys[1].address(), provider, 0, 1, 0);
             let key = ApiKey::sign(&keys[1], &message).expect("a key");
@@ -257,10 +259,15 @@ impl ProxyNet {
 }
 
 /// The proxy rows: paced (the target) and unpaced (the proxy's ceiling).
-fn proxy_pairs(scale: usize) -> Vec<Pair> {
+fn proxy_pairs() -> Vec<Pair> {
     let rows = [
-        ("compute proxy, GPU-paced upstream", Duration::from_millis(5), 2, Some(0.95)),
-        ("compute proxy, instant upstream", Duration::ZERO, 8 * scale.max(1), None),
+        (
+            "compute proxy, GPU-paced upstream",
+            Duration::from_millis(5),
+            2,
+            Some(0.95),
+        ),
+        ("compute proxy, instant upstream", Duration::ZERO, 8, None),
     ];
     rows.into_iter()
         .map(|(kernel, pace, answers, target)| {
