@@ -1,7 +1,9 @@
 //! DA: a payload submitted end to end to a DA node over loopback HTTP (read, pack,
 //! commit, compute cells and proofs, store durably, attest) beside the KZG kernel
 //! time for the same blobs (`blob::encode` in process); the difference is the node's
-//! overhead.
+//! overhead. And 0G DA's storage root of a full blob (coset FFTs over BN254 and 0G's
+//! Keccak file tree of the 96 MiB it encodes to) beside a flat Keccak-256 of 96 MiB:
+//! the tree's hashing alone, the root's floor.
 
 use std::sync::Arc;
 
@@ -38,7 +40,23 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     let kernel_payload = payload.clone();
     let http = reqwest::Client::new();
     let mut round = 0u8;
-    vec![Pair {
+    let full = test_bytes(blob::zerog::MAX_DATA, 32);
+    let encoded = test_bytes(96 << 20, 33);
+    let zerog_root = Pair {
+        kernel: "da 0G storage root",
+        shape: "31 MiB blob (96 MiB encoded), 2 threads".into(),
+        bytes: blob::zerog::MAX_DATA as u64,
+        zg: Side::new("zg_blob::zerog::storage_root", move || {
+            std::hint::black_box(blob::zerog::storage_root(&full).expect("a root"));
+        }),
+        peer: Some(Side::new("flat Keccak-256 of 96 MiB (the floor)", move || {
+            use sha3::Digest as _;
+            std::hint::black_box(sha3::Keccak256::digest(&encoded));
+        })),
+        items: 0,
+        target: None,
+    };
+    let submit = Pair {
         kernel: "da submit",
         shape: format!("{} MiB, {blobs} blobs, 2 threads", len >> 20),
         bytes: len as u64,
@@ -64,5 +82,6 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         })),
         items: 0,
         target: None,
-    }]
+    };
+    vec![submit, zerog_root]
 }

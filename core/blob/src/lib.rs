@@ -11,8 +11,10 @@
 //! 0G DA's limit (256 × 4096 × 31 − 4).
 //!
 //! [`da`] keeps DA submissions in the segment store and signs attestations over them.
+//! [`zerog`] gives a blob the storage root 0G DA gives it.
 
 pub mod da;
+pub mod zerog;
 
 use rayon::prelude::*;
 use zg_kzg::{

@@ -181,6 +181,11 @@ enum DaCmd {
         #[arg(long, default_value = "http://127.0.0.1:34000")]
         node: String,
     },
+    /// Print the storage root 0G DA gives a file of 1..=32,505,852 bytes (offline).
+    Root {
+        /// The file.
+        file: PathBuf,
+    },
     /// Fetch random cells of a submission and verify each against its commitment.
     Sample {
         /// The submission id (hex).
@@ -286,6 +291,11 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
                 output.display()
             );
         }
+        DaCmd::Root { file } => {
+            let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let root = tokio::task::spawn_blocking(move || zg_blob::zerog::storage_root(&data)).await??;
+            println!("0x{}", hex_string(&root));
+        }
         DaCmd::Sample { id, samples, node } => {
             let id = id.0;
             let n = da_client::sample(&DaClient::new(&node)?, &id, samples).await?;
@@ -293,6 +303,11 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Lowercase hex of `bytes`.
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The port of the `i`th of several nodes from a base port (0 stays 0: any free port).

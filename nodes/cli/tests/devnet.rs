@@ -303,3 +303,33 @@ fn shard_nodes_replicate_their_shard_from_peers() {
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
     devnet.interrupt();
 }
+
+/// `zg da root` prints the storage root 0G's DA encoder gives the same bytes (a vector
+/// of `core/blob/tests/data/zerog_roots.json`: 1,000 bytes of gen("b")), and refuses
+/// an empty file with 0G's text.
+#[test]
+fn zg_da_root_prints_0gs_storage_root() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    for i in 0.. {
+        if bytes.len() >= 1000 {
+            break;
+        }
+        bytes.extend_from_slice(&sha2::Sha256::digest(format!("zg-da-vector-b-{i}").as_bytes()));
+    }
+    bytes.truncate(1000);
+    let file = dir.path().join("blob");
+    std::fs::write(&file, &bytes).unwrap();
+    let (ok, root, err) = zg(&["da", "root", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        root,
+        "0xc76d2854be5c3ec05082e23990fdbed4978b07003c347ea92923056ae8916fe7"
+    );
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let (ok, _, err) = zg(&["da", "root", empty.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("blob size must be greater than 0"), "{err}");
+}

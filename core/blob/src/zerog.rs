@@ -1,0 +1,223 @@
+//! 0G DA's `storage_root`: the 32-byte root 0G gives a blob, so that the same bytes get
+//! the same root on zg as on 0G (facts from `0G-DA-WIRE.md` §2.1; no code of 0G's).
+//!
+//! 1. The data is padded to the full raw blob: the bytes, zeros, and the data's length as
+//!    a u32 little-endian in the last 4 bytes.
+//! 2. Every 31-byte unit, read little-endian with a zero top byte, is one BN254 scalar;
+//!    the scalars fill a `rows × cols` matrix row by row (0G: 1024 × 1024).
+//! 3. The matrix is read column by column as the evaluations of one polynomial on the
+//!    subgroup of order `rows · cols`; coset 0 is the data itself and coset `k` (1, 2)
+//!    evaluates the polynomial on that subgroup shifted by `ω₂₈^bitreverse(k, 28 − log n)`,
+//!    where ω₂₈ is arkworks' fixed 2^28-th root of unity of BN254's scalar field. Each
+//!    coset is turned back into a `rows × cols` matrix (column-major to row-major).
+//! 4. Each scalar becomes 32 bytes little-endian; each coset's bytes (row by row) get a
+//!    Keccak tree over 256-byte sectors (0G Storage's leaves); the root is
+//!    `keccak(keccak(r0 ‖ r1) ‖ r2)`, which is also 0G Storage's file root of the three
+//!    cosets' bytes together.
+//!
+//! The shape is a parameter so that small shapes can be checked against the plain
+//! definition (direct evaluation of the polynomial); [`Shape::ZEROG`] is 0G's.
+
+use ark_bn254::Fr;
+use ark_ff::{AdditiveGroup, BigInteger, FftField, Field, PrimeField};
+use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
+use rayon::prelude::*;
+use zg_merkle::keccak_tree::{KeccakTree, hash_pair};
+
+/// Bytes of data one scalar carries.
+pub const UNIT: usize = 31;
+/// Erasure-coded cosets (rate 1/3).
+pub const COSETS: usize = 3;
+/// 0G's largest blob: the raw blob less its 4-byte length trailer.
+pub const MAX_DATA: usize = Shape::ZEROG.raw_len() - 4;
+
+/// Why a root cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RootError {
+    /// No bytes (0G refuses an empty blob).
+    #[error("blob size must be greater than 0")]
+    Empty,
+    /// More bytes than the shape holds.
+    #[error("blob of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Bytes given.
+        len: usize,
+        /// The most the shape takes.
+        max: usize,
+    },
+    /// A shape no coset domain exists for.
+    #[error("shape {rows} x {cols} is not a pair of powers of two with room for {COSETS} cosets")]
+    BadShape {
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+    },
+}
+
+/// The blob matrix: `2^log_rows` rows of `2^log_cols` scalars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// log2 of the rows.
+    pub log_rows: u32,
+    /// log2 of the columns.
+    pub log_cols: u32,
+}
+
+impl Shape {
+    /// 0G's blob: 1024 × 1024 scalars.
+    pub const ZEROG: Self = Self {
+        log_rows: 10,
+        log_cols: 10,
+    };
+
+    /// Scalars in one coset.
+    pub const fn scalars(&self) -> usize {
+        1 << (self.log_rows + self.log_cols)
+    }
+
+    /// Bytes of the padded raw blob (with its length trailer).
+    pub const fn raw_len(&self) -> usize {
+        self.scalars() * UNIT
+    }
+
+    /// The most data bytes the shape holds.
+    pub const fn max_data(&self) -> usize {
+        self.raw_len() - 4
+    }
+
+    fn check(&self) -> Result<(), RootError> {
+        let bad = RootError::BadShape {
+            rows: 1 << self.log_rows.min(31),
+            cols: 1 << self.log_cols.min(31),
+        };
+        let depth = self.log_rows + self.log_cols;
+        // Four bytes of trailer need a unit; coset 2's shift needs two spare bits.
+        if depth == 0 || depth + 2 > Fr::TWO_ADICITY || self.log_rows > 15 || self.log_cols > 15 {
+            return Err(bad);
+        }
+        Ok(())
+    }
+
+    /// The shift of coset `k`'s domain: ω₂₈^bitreverse(k, 28 − depth).
+    pub fn coset_shift(&self, k: usize) -> Fr {
+        let spare = Fr::TWO_ADICITY - (self.log_rows + self.log_cols);
+        let pow = (k as u64).reverse_bits() >> (64 - spare);
+        Fr::TWO_ADIC_ROOT_OF_UNITY.pow([pow])
+    }
+}
+
+/// The blob padded, as scalars in row-major order.
+pub fn raw_scalars(shape: Shape, data: &[u8]) -> Result<Vec<Fr>, RootError> {
+    shape.check()?;
+    if data.is_empty() {
+        return Err(RootError::Empty);
+    }
+    if data.len() > shape.max_data() {
+        return Err(RootError::TooLarge {
+            len: data.len(),
+            max: shape.max_data(),
+        });
+    }
+    let len = u32::try_from(data.len()).map_err(|_| RootError::TooLarge {
+        len: data.len(),
+        max: shape.max_data(),
+    })?;
+    let trailer_at = shape.raw_len() - 4;
+    Ok((0..shape.scalars())
+        .into_par_iter()
+        .with_min_len(1 << 12)
+        .map(|i| {
+            let mut unit = [0u8; 32];
+            let start = i * UNIT;
+            // The data part of this unit, then the trailer if it falls in it.
+            let end = (start + UNIT).min(data.len());
+            if start < end {
+                unit[..end - start].copy_from_slice(&data[start..end]);
+            }
+            for (j, byte) in len.to_le_bytes().into_iter().enumerate() {
+                let at = trailer_at + j;
+                if (start..start + UNIT).contains(&at) {
+                    unit[at - start] = byte;
+                }
+            }
+            scalar_from_le(&unit)
+        })
+        .collect())
+}
+
+/// A scalar from 32 little-endian bytes whose top byte is zero (always below the modulus).
+fn scalar_from_le(bytes: &[u8; 32]) -> Fr {
+    let limbs: [u64; 4] =
+        std::array::from_fn(|i| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or_default()));
+    // Below 2^248 < p: never reduced, so `from_bigint` cannot refuse it.
+    Fr::from_bigint(ark_ff::BigInt(limbs)).unwrap_or_default()
+}
+
+/// A scalar's 32 little-endian bytes.
+pub fn scalar_bytes(x: &Fr) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&x.into_bigint().to_bytes_le());
+    out
+}
+
+/// `matrix` (`rows × cols`, row-major) transposed into a `cols × rows` row-major one.
+fn transpose(matrix: &[Fr], rows: usize, cols: usize) -> Vec<Fr> {
+    let mut out = vec![Fr::ZERO; matrix.len()];
+    // Row by row of the output, in parallel; each reads one column of the input.
+    out.par_chunks_mut(rows).enumerate().for_each(|(c, column)| {
+        for (r, x) in column.iter_mut().enumerate() {
+            *x = matrix[r * cols + c];
+        }
+    });
+    out
+}
+
+/// The three cosets of the encoded blob, each `rows × cols` scalars row-major.
+pub fn encode(shape: Shape, data: &[u8]) -> Result<[Vec<Fr>; COSETS], RootError> {
+    let raw = raw_scalars(shape, data)?;
+    let (rows, cols) = (1usize << shape.log_rows, 1usize << shape.log_cols);
+    // Column-major: the polynomial's evaluations on the subgroup, in order.
+    let evaluations = transpose(&raw, rows, cols);
+    let domain =
+        Radix2EvaluationDomain::<Fr>::new(shape.scalars()).ok_or(RootError::BadShape { rows, cols })?;
+    let coefficients = domain.ifft(&evaluations);
+    let coset = |k: usize| -> Result<Vec<Fr>, RootError> {
+        let shifted = domain
+            .get_coset(shape.coset_shift(k))
+            .ok_or(RootError::BadShape { rows, cols })?;
+        Ok(transpose(&shifted.fft(&coefficients), cols, rows))
+    };
+    let (one, two) = rayon::join(|| coset(1), || coset(2));
+    Ok([raw, one?, two?])
+}
+
+/// A coset's bytes: its scalars, 32 bytes little-endian each, row by row.
+pub fn coset_bytes(coset: &[Fr]) -> Vec<u8> {
+    let mut out = vec![0u8; coset.len() * 32];
+    out.par_chunks_mut(32 << 10)
+        .zip(coset.par_chunks(1 << 10))
+        .for_each(|(bytes, scalars)| {
+            for (word, x) in bytes.chunks_exact_mut(32).zip(scalars) {
+                word.copy_from_slice(&scalar_bytes(x));
+            }
+        });
+    out
+}
+
+/// The roots of the three cosets' Keccak trees.
+pub fn coset_roots(shape: Shape, data: &[u8]) -> Result<[[u8; 32]; COSETS], RootError> {
+    let cosets = encode(shape, data)?;
+    Ok(cosets.map(|c| KeccakTree::from_data_par(&coset_bytes(&c)).root()))
+}
+
+/// The storage root of `data` in `shape`: `keccak(keccak(r0 ‖ r1) ‖ r2)`.
+pub fn storage_root_in(shape: Shape, data: &[u8]) -> Result<[u8; 32], RootError> {
+    let [r0, r1, r2] = coset_roots(shape, data)?;
+    Ok(hash_pair(&hash_pair(&r0, &r1), &r2))
+}
+
+/// 0G DA's storage root of a blob of 1..=[`MAX_DATA`] bytes.
+pub fn storage_root(data: &[u8]) -> Result<[u8; 32], RootError> {
+    storage_root_in(Shape::ZEROG, data)
+}

@@ -1,0 +1,236 @@
+//! 0G DA's storage root: byte-equal with the roots 0G's own encoder gives
+//! (`tests/data/zerog_roots.json`, from `0G-DA-ROOT-VECTORS.md`), equal to a plain
+//! implementation written from the definition (the polynomial evaluated term by term,
+//! a Keccak tree pair by pair) on small shapes, and to a case worked by hand.
+
+use ark_bn254::Fr;
+use ark_ff::{FftField, Field, PrimeField};
+use sha2::{Digest, Sha256};
+use sha3::Keccak256;
+use zg_blob::zerog::{self, RootError, Shape};
+
+/// The vectors' inputs: the first `n` bytes of SHA-256("zg-da-vector-{seed}-0") ‖ …-1 ‖ ….
+fn vector_bytes(seed: &str, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n + 32);
+    let mut i = 0u64;
+    while out.len() < n {
+        out.extend_from_slice(&Sha256::digest(format!("zg-da-vector-{seed}-{i}").as_bytes()));
+        i += 1;
+    }
+    out.truncate(n);
+    out
+}
+
+fn hex32(text: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text.trim_start_matches("0x"), &mut out).unwrap();
+    out
+}
+
+fn vector_input(entry: &serde_json::Value) -> Vec<u8> {
+    let n = entry["len"].as_u64().unwrap() as usize;
+    match entry["input"].as_str().unwrap() {
+        "zeros" => vec![0; n],
+        "ff" => vec![0xff; n],
+        seed => vector_bytes(seed, n),
+    }
+}
+
+fn vectors() -> Vec<serde_json::Value> {
+    let text = include_str!("data/zerog_roots.json");
+    serde_json::from_str::<serde_json::Value>(text).unwrap()["vectors"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn roots_equal_0gs_encoder_on_every_vector() {
+    for entry in vectors() {
+        let data = vector_input(&entry);
+        let root = zerog::storage_root(&data).unwrap();
+        assert_eq!(
+            hex::encode(root),
+            entry["root"].as_str().unwrap().trim_start_matches("0x"),
+            "{entry}"
+        );
+        if let Some(cosets) = entry["cosets"].as_array() {
+            let roots = zerog::coset_roots(Shape::ZEROG, &data).unwrap();
+            for (got, want) in roots.iter().zip(cosets) {
+                assert_eq!(*got, hex32(want.as_str().unwrap()), "{entry}");
+            }
+        }
+    }
+}
+
+/// 0G-DA-WIRE.md: the root is also 0G Storage's file root of the three cosets' bytes.
+#[test]
+fn the_root_is_0g_storages_file_root_of_the_encoded_blob() {
+    let data = vector_bytes("b", 1000);
+    let cosets = zerog::encode(Shape::ZEROG, &data).unwrap();
+    let bytes: Vec<u8> = cosets.iter().flat_map(|c| zerog::coset_bytes(c)).collect();
+    assert_eq!(bytes.len(), 96 << 20);
+    let file_root = zg_merkle::keccak_tree::KeccakTree::from_data_par(&bytes).root();
+    assert_eq!(file_root, zerog::storage_root(&data).unwrap());
+}
+
+#[test]
+fn sizes_outside_1_to_the_maximum_are_refused() {
+    assert_eq!(zerog::MAX_DATA, 32_505_852);
+    assert_eq!(zerog::storage_root(&[]), Err(RootError::Empty));
+    assert_eq!(
+        zerog::storage_root(&vec![0; zerog::MAX_DATA + 1]),
+        Err(RootError::TooLarge {
+            len: zerog::MAX_DATA + 1,
+            max: zerog::MAX_DATA
+        })
+    );
+    let bad = Shape {
+        log_rows: 14,
+        log_cols: 14,
+    };
+    assert!(matches!(
+        zerog::storage_root_in(bad, &[1]),
+        Err(RootError::BadShape { .. })
+    ));
+}
+
+// ---- the plain definition -------------------------------------------------------------
+
+fn keccak(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Keccak256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// A binary Keccak tree over 256-byte leaves (a power-of-two count of them).
+fn plain_tree(bytes: &[u8]) -> [u8; 32] {
+    let mut level: Vec<[u8; 32]> = bytes.chunks(256).map(|s| keccak(&[s])).collect();
+    assert!(level.len().is_power_of_two());
+    while level.len() > 1 {
+        level = level.chunks(2).map(|p| keccak(&[&p[0], &p[1]])).collect();
+    }
+    level[0]
+}
+
+/// `k` with its lowest `bits` bits in reverse order, by spelling it out.
+fn reversed(k: usize, bits: u32) -> u64 {
+    let text: String = format!("{k:0width$b}", width = bits as usize)
+        .chars()
+        .rev()
+        .collect();
+    u64::from_str_radix(&text, 2).unwrap()
+}
+
+/// The root from the definition: pad, units to scalars, evaluations read column by
+/// column, coefficients by the inverse transform term by term, each coset's values by
+/// evaluating the polynomial at every shifted point, rows back, a Keccak tree per coset.
+fn plain_root(shape: Shape, data: &[u8]) -> [u8; 32] {
+    let (rows, cols) = (1usize << shape.log_rows, 1usize << shape.log_cols);
+    let n = rows * cols;
+    let mut raw = vec![0u8; n * 31];
+    raw[..data.len()].copy_from_slice(data);
+    let len = raw.len();
+    raw[len - 4..].copy_from_slice(&(data.len() as u32).to_le_bytes());
+    let scalars: Vec<Fr> = raw.chunks(31).map(Fr::from_le_bytes_mod_order).collect();
+    let evaluations: Vec<Fr> = (0..n).map(|j| scalars[(j % rows) * cols + j / rows]).collect();
+    let depth = shape.log_rows + shape.log_cols;
+    let omega = Fr::TWO_ADIC_ROOT_OF_UNITY.pow([1u64 << (28 - depth)]);
+    assert_eq!(omega.pow([n as u64]), Fr::ONE);
+    let n_inv = Fr::from(n as u64).inverse().unwrap();
+    let coefficients: Vec<Fr> = (0..n)
+        .map(|i| {
+            let w = omega.inverse().unwrap().pow([i as u64]);
+            evaluations
+                .iter()
+                .enumerate()
+                .map(|(j, e)| *e * w.pow([j as u64]))
+                .sum::<Fr>()
+                * n_inv
+        })
+        .collect();
+    let roots: Vec<[u8; 32]> = (0..3)
+        .map(|k| {
+            let shift = Fr::TWO_ADIC_ROOT_OF_UNITY.pow([reversed(k, 28 - depth)]);
+            let values: Vec<Fr> = (0..n)
+                .map(|j| {
+                    let x = shift * omega.pow([j as u64]);
+                    coefficients
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| *c * x.pow([i as u64]))
+                        .sum()
+                })
+                .collect();
+            let mut bytes = Vec::new();
+            for r in 0..rows {
+                for c in 0..cols {
+                    let mut word = [0u8; 32];
+                    let le = values[c * rows + r].into_bigint().to_bytes_le_vec();
+                    word[..le.len()].copy_from_slice(&le);
+                    bytes.extend_from_slice(&word);
+                }
+            }
+            plain_tree(&bytes)
+        })
+        .collect();
+    keccak(&[&keccak(&[&roots[0], &roots[1]]), &roots[2]])
+}
+
+trait LeBytes {
+    fn to_bytes_le_vec(&self) -> Vec<u8>;
+}
+
+impl LeBytes for <Fr as PrimeField>::BigInt {
+    fn to_bytes_le_vec(&self) -> Vec<u8> {
+        ark_ff::BigInteger::to_bytes_le(self)
+    }
+}
+
+#[test]
+fn small_shapes_equal_the_plain_definition() {
+    for (log_rows, log_cols) in [(0, 3), (2, 3), (3, 2), (3, 3)] {
+        let shape = Shape { log_rows, log_cols };
+        for data in [
+            vec![1u8],
+            vector_bytes("s", 97),
+            vector_bytes("t", shape.max_data()),
+            vec![0xff; shape.max_data()],
+        ] {
+            assert_eq!(
+                zerog::storage_root_in(shape, &data).unwrap(),
+                plain_root(shape, &data),
+                "shape {shape:?}, {} bytes",
+                data.len()
+            );
+        }
+    }
+}
+
+/// One row of two scalars, worked by hand. Data `[1]`: the raw blob is 62 bytes, unit 0
+/// holds 1 and unit 1 holds the length 1 at its byte 27, so a = 1 and b = 2^216. The
+/// subgroup of order 2 is {1, −1}, so p(x) = (a + b)/2 + (a − b)/2 · x. Coset 1 is shifted
+/// by ω₂₈^bitreverse(1, 27) = ω₂₈^(2^26), a square root of −1; coset 2 by ω₂₈^(2^25), an
+/// 8th root of unity; each coset holds p(s), p(−s).
+#[test]
+fn a_one_by_two_blob_worked_by_hand() {
+    let shape = Shape {
+        log_rows: 0,
+        log_cols: 1,
+    };
+    let [c0, c1, c2] = zerog::encode(shape, &[1]).unwrap();
+    let a = Fr::ONE;
+    let b = Fr::from(2u64).pow([216u64]);
+    assert_eq!(c0, vec![a, b]);
+    let half = Fr::from(2u64).inverse().unwrap();
+    let p = |x: Fr| (a + b) * half + (a - b) * half * x;
+    let i = Fr::TWO_ADIC_ROOT_OF_UNITY.pow([1u64 << 26]);
+    assert_eq!(i * i, -Fr::ONE);
+    assert_eq!(shape.coset_shift(1), i);
+    assert_eq!(c1, vec![p(i), p(-i)]);
+    let e = Fr::TWO_ADIC_ROOT_OF_UNITY.pow([1u64 << 25]);
+    assert_eq!(e * e, i);
+    assert_eq!(c2, vec![p(e), p(-e)]);
+}
