@@ -221,3 +221,174 @@ pub fn storage_root_in(shape: Shape, data: &[u8]) -> Result<[u8; 32], RootError>
 pub fn storage_root(data: &[u8]) -> Result<[u8; 32], RootError> {
     storage_root_in(Shape::ZEROG, data)
 }
+
+/// Where a blob dispersed through 0G's disperser API stands, numbered as 0G's `BlobStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum DispersalStatus {
+    /// Taken; being encoded.
+    Processing = 1,
+    /// Stored, attested and named by its coordinates; retrievable.
+    Confirmed = 2,
+    /// Given up, with a reason.
+    Failed = 3,
+    /// Final.
+    Finalized = 4,
+}
+
+impl DispersalStatus {
+    /// The status numbered `v`, if any.
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::Processing,
+            2 => Self::Confirmed,
+            3 => Self::Failed,
+            4 => Self::Finalized,
+            _ => return None,
+        })
+    }
+}
+
+/// A blob's coordinates on 0G: its storage root, epoch and quorum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobCoords {
+    /// 0G's storage root of the blob.
+    pub storage_root: [u8; 32],
+    /// The signers' epoch.
+    pub epoch: u64,
+    /// The quorum of that epoch.
+    pub quorum_id: u64,
+}
+
+/// What a DA node keeps of one dispersal request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DispersalRecord {
+    /// Where it stands.
+    pub status: DispersalStatus,
+    /// Bytes dispersed.
+    pub data_len: u64,
+    /// From CONFIRMED on: the blob's coordinates and the id of zg's submission holding it.
+    pub blob: Option<(BlobCoords, [u8; 32])>,
+    /// Why it FAILED.
+    pub reason: String,
+}
+
+/// The longest reason kept.
+const MAX_REASON: usize = 1024;
+/// Bytes of a record before its reason.
+const RECORD_HEAD: usize = 1 + 1 + 8 + 1 + 32 + 8 + 8 + 32 + 2;
+
+impl DispersalRecord {
+    /// Version 1: status, data length, whether coordinates follow, root, epoch,
+    /// quorum, submission id (zeros when absent), the reason's length and bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let reason = &self.reason.as_bytes()[..self.reason.len().min(MAX_REASON)];
+        let mut out = Vec::with_capacity(RECORD_HEAD + reason.len());
+        out.push(1);
+        out.push(self.status as u8);
+        out.extend_from_slice(&self.data_len.to_le_bytes());
+        let (coords, id) = match &self.blob {
+            Some((c, id)) => (*c, *id),
+            None => (
+                BlobCoords {
+                    storage_root: [0; 32],
+                    epoch: 0,
+                    quorum_id: 0,
+                },
+                [0; 32],
+            ),
+        };
+        out.push(u8::from(self.blob.is_some()));
+        out.extend_from_slice(&coords.storage_root);
+        out.extend_from_slice(&coords.epoch.to_le_bytes());
+        out.extend_from_slice(&coords.quorum_id.to_le_bytes());
+        out.extend_from_slice(&id);
+        out.extend_from_slice(&(reason.len() as u16).to_le_bytes());
+        out.extend_from_slice(reason);
+        out
+    }
+
+    /// The inverse of [`DispersalRecord::encode`]; every length checked.
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.len() < RECORD_HEAD {
+            return Err(format!(
+                "a record of {} bytes is shorter than its head",
+                bytes.len()
+            ));
+        }
+        if bytes[0] != 1 {
+            return Err(format!("record version {} is not 1", bytes[0]));
+        }
+        let status =
+            DispersalStatus::from_u8(bytes[1]).ok_or_else(|| format!("status {} is unknown", bytes[1]))?;
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
+        let data_len = word(2);
+        let has_blob = match bytes[10] {
+            0 => false,
+            1 => true,
+            other => return Err(format!("coordinates flag {other} is not 0 or 1")),
+        };
+        let mut storage_root = [0u8; 32];
+        storage_root.copy_from_slice(&bytes[11..43]);
+        let (epoch, quorum_id) = (word(43), word(51));
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&bytes[59..91]);
+        let reason_len = usize::from(u16::from_le_bytes([bytes[91], bytes[92]]));
+        if reason_len > MAX_REASON || bytes.len() != RECORD_HEAD + reason_len {
+            return Err(format!(
+                "a reason of {reason_len} bytes does not fit a {}-byte record",
+                bytes.len()
+            ));
+        }
+        let reason = String::from_utf8(bytes[RECORD_HEAD..].to_vec())
+            .map_err(|_| "the reason is not UTF-8".to_owned())?;
+        let coords = BlobCoords {
+            storage_root,
+            epoch,
+            quorum_id,
+        };
+        Ok(Self {
+            status,
+            data_len,
+            blob: has_blob.then_some((coords, id)),
+            reason,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_bad_ones_are_refused() {
+        let confirmed = DispersalRecord {
+            status: DispersalStatus::Confirmed,
+            data_len: 1_048_579,
+            blob: Some((
+                BlobCoords {
+                    storage_root: [7; 32],
+                    epoch: 3,
+                    quorum_id: 1,
+                },
+                [9; 32],
+            )),
+            reason: String::new(),
+        };
+        let failed = DispersalRecord {
+            status: DispersalStatus::Failed,
+            data_len: 1,
+            blob: None,
+            reason: "the store is full".into(),
+        };
+        for r in [confirmed, failed] {
+            let bytes = r.encode();
+            assert_eq!(DispersalRecord::decode(&bytes).unwrap(), r);
+            assert!(DispersalRecord::decode(&bytes[..bytes.len() - 1]).is_err());
+            let mut bad = bytes.clone();
+            bad[1] = 9;
+            assert!(DispersalRecord::decode(&bad).is_err());
+        }
+        assert!(DispersalRecord::decode(&[1, 1]).is_err());
+    }
+}

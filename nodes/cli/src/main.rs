@@ -102,6 +102,9 @@ enum Cmd {
         /// DA node address (more nodes take the following ports).
         #[arg(long, default_value = "127.0.0.1:34000")]
         da_listen: SocketAddr,
+        /// Where the first DA node serves 0G's disperser API (gRPC `disperser.Disperser`).
+        #[arg(long, default_value = "127.0.0.1:51001")]
+        disperser_listen: SocketAddr,
         /// The DA nodes' p2p address (libp2p multiaddr; more nodes, following ports).
         #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1234")]
         p2p_listen: libp2p::Multiaddr,
@@ -488,6 +491,7 @@ async fn run() -> anyhow::Result<()> {
             storage_listen,
             storage_p2p_listen,
             da_listen,
+            disperser_listen,
             p2p_listen,
             nodes,
             shards,
@@ -557,6 +561,7 @@ async fn run() -> anyhow::Result<()> {
                     listen,
                     data_dir: nth_dir("da", i),
                     p2p: Some(p2p),
+                    grpc: (i == 0).then_some(disperser_listen),
                     ..DaConfig::default()
                 })
                 .await
@@ -602,6 +607,11 @@ async fn run() -> anyhow::Result<()> {
                 );
                 if let Some(p2p) = da.p2p_addr() {
                     println!("    p2p         {p2p}   (zg-da --peer {p2p} joins it)");
+                }
+                if let Some(grpc) = da.grpc_addr() {
+                    println!(
+                        "    disperser   http://{grpc}   0G's gRPC disperser.Disperser (DisperseBlob · GetBlobStatus · RetrieveBlob)"
+                    );
                 }
             }
             if let Some(compute) = &compute {

@@ -15,9 +15,13 @@
 //! - [`server`]: configuration and lifecycle of a node.
 //! - [`api`]: the JSON types, shared by node and client.
 //! - [`client`]: submit, disperse, sample and fetch against DA nodes.
+//! - [`dispersal`]: 0G's disperser flow (request ids, statuses, 0G's storage root,
+//!   retrieval by coordinates); [`grpc`], its transport (`disperser.Disperser`).
 
 pub mod api;
 pub mod client;
+pub mod dispersal;
+pub mod grpc;
 mod http;
 mod replication;
 pub mod server;

@@ -14,6 +14,7 @@ use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
 use crate::api::NodeKey;
+use crate::dispersal::Dispersals;
 use crate::http::{
     get_cell, get_payload, get_submission, metrics, post_submission, put_cells, put_header, status,
 };
@@ -37,6 +38,8 @@ pub struct DaConfig {
     pub p2p: Option<P2pConfig>,
     /// Cells of each blob a networked node keeps (chosen from its peer id).
     pub custody_columns: usize,
+    /// Where to serve 0G's disperser API over gRPC (0G: port 51001), if at all.
+    pub grpc: Option<SocketAddr>,
     /// Fault injection for tests: serve peers cells with one bit flipped.
     #[cfg(feature = "fault-injection")]
     pub serve_bad_cells: bool,
@@ -52,6 +55,7 @@ impl Default for DaConfig {
             capacity: None,
             p2p: None,
             custody_columns: 64,
+            grpc: None,
             #[cfg(feature = "fault-injection")]
             serve_bad_cells: false,
         }
@@ -66,6 +70,7 @@ pub struct DaServer {
     listener: tokio::net::TcpListener,
     app: Router,
     node: Arc<DaService>,
+    grpc: Option<(tokio::net::TcpListener, Arc<Dispersals>)>,
 }
 
 impl DaServer {
@@ -104,7 +109,17 @@ impl DaServer {
             Some(net) => custody_columns(&net.peer_id().to_bytes(), cfg.custody_columns),
             None => CellSet::ALL,
         };
+        let grpc_listen = cfg.grpc;
         let node = Arc::new(DaService::new(store, key, custody, kzg, cfg, net));
+        let grpc = match grpc_listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {addr} for the disperser API: {e} (choose another with --grpc-listen)")
+                })?;
+                Some((listener, Dispersals::start(node.clone())?))
+            }
+            None => None,
+        };
         tracing::info!(node = %NodeKey::from(node.key.node_id()), custody = node.custody.len(), "DA node key loaded");
         if let Some(events) = events {
             tokio::spawn(handle_net_events(node.clone(), events));
@@ -125,12 +140,22 @@ impl DaServer {
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(64 << 10))
             .with_state(node.clone());
-        Ok(Self { listener, app, node })
+        Ok(Self {
+            listener,
+            app,
+            node,
+            grpc,
+        })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where the disperser API listens, when served.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The node's public key.
@@ -148,9 +173,17 @@ impl DaServer {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        use futures_util::FutureExt as _;
+        let shutdown = shutdown.shared();
+        let grpc = self
+            .grpc
+            .map(|(listener, d)| tokio::spawn(crate::grpc::serve(listener, d, shutdown.clone())));
         axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await?;
+        if let Some(grpc) = grpc {
+            grpc.await??;
+        }
         // The network task holds the node through its event handler: stop it too.
         if let Some(net) = &self.node.net {
             net.shutdown().await;

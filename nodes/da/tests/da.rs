@@ -21,6 +21,8 @@ struct DaProcess {
     url: String,
     key: String,
     p2p: String,
+    /// The disperser API's address, or "off".
+    grpc: String,
 }
 
 impl DaProcess {
@@ -43,12 +45,14 @@ impl DaProcess {
         args.extend(extra.iter().map(OsStr::new));
         let (process, rest) = NodeProcess::start("zg-da", &args, "zg-da listening on ");
         let (url, rest) = rest.split_once(" node ").expect("url and key");
-        let (key, p2p) = rest.split_once(" p2p ").expect("key and p2p address");
+        let (key, rest) = rest.split_once(" p2p ").expect("key and p2p address");
+        let (p2p, grpc) = rest.split_once(" grpc ").expect("p2p and grpc addresses");
         Self {
             process,
             url: url.to_owned(),
             key: key.to_owned(),
             p2p: p2p.to_owned(),
+            grpc: grpc.to_owned(),
         }
     }
 
@@ -528,4 +532,210 @@ fn hostile_peer_is_refused_and_the_node_keeps_serving() {
     });
     // Honest clients are still served.
     assert_eq!(rt.block_on(client.payload(&header.id)).unwrap(), data);
+}
+
+// ---- 0G's disperser API (gRPC), through a client built from the same proto ------------
+
+use zg_da::grpc::proto::disperser_client::DisperserClient;
+use zg_da::grpc::proto::{BlobStatus, BlobStatusRequest, DisperseBlobRequest, RetrieveBlobRequest};
+
+type Disperser = DisperserClient<tonic::transport::Channel>;
+
+async fn disperser(addr: &str) -> Disperser {
+    DisperserClient::connect(format!("http://{addr}"))
+        .await
+        .expect("the disperser API answers")
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20)
+}
+
+/// Polls a request until FINALIZED, checking that its status never goes back, that the
+/// blob's header is there from CONFIRMED on and that the blob is retrievable then (as
+/// Nitro reads it); returns the header's (root, epoch, quorum).
+async fn until_finalized(client: &mut Disperser, id: &[u8], data: &[u8]) -> (Vec<u8>, u64, u64) {
+    let mut last = BlobStatus::Processing;
+    let mut retrieved_at_confirmed = false;
+    for _ in 0..1200 {
+        let reply = client
+            .get_blob_status(BlobStatusRequest {
+                request_id: id.to_vec(),
+            })
+            .await
+            .expect("a known id never answers an error")
+            .into_inner();
+        let status = BlobStatus::try_from(reply.status).unwrap();
+        assert_ne!(status, BlobStatus::Failed, "the dispersal failed");
+        assert!(
+            status_rank(status) >= status_rank(last),
+            "status went from {last:?} to {status:?}"
+        );
+        last = status;
+        let info = reply.info.expect("0G sends info always");
+        match status {
+            BlobStatus::Processing => assert!(info.blob_header.is_none()),
+            _ => {
+                let h = info.blob_header.expect("a header from CONFIRMED on");
+                if status == BlobStatus::Confirmed && !retrieved_at_confirmed {
+                    let got = retrieve(client, &h.storage_root, h.epoch, h.quorum_id)
+                        .await
+                        .unwrap();
+                    assert!(got == data, "RetrieveBlob at CONFIRMED is not byte-exact");
+                    retrieved_at_confirmed = true;
+                }
+                if status == BlobStatus::Finalized {
+                    return (h.storage_root, h.epoch, h.quorum_id);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not FINALIZED in 120 s (last {last:?})");
+}
+
+/// Where a status stands on the only path a dispersal may take.
+fn status_rank(s: BlobStatus) -> u8 {
+    match s {
+        BlobStatus::Processing => 1,
+        BlobStatus::Confirmed => 2,
+        BlobStatus::Finalized => 3,
+        other => panic!("{other:?} is not a status of a dispersal that succeeds"),
+    }
+}
+
+async fn retrieve(
+    client: &mut Disperser,
+    root: &[u8],
+    epoch: u64,
+    quorum_id: u64,
+) -> Result<Vec<u8>, tonic::Status> {
+    let request = RetrieveBlobRequest {
+        storage_root: root.to_vec(),
+        epoch,
+        quorum_id,
+    };
+    Ok(client.retrieve_blob(request).await?.into_inner().data)
+}
+
+async fn disperse(client: &mut Disperser, data: &[u8]) -> Result<Vec<u8>, tonic::Status> {
+    let reply = client
+        .disperse_blob(DisperseBlobRequest { data: data.to_vec() })
+        .await?
+        .into_inner();
+    assert_eq!(reply.result, BlobStatus::Processing as i32);
+    let id = String::from_utf8(reply.request_id.clone()).expect("an ASCII id");
+    assert!(
+        id.is_ascii() && id.split('-').count() == 2 && id.len() == 169,
+        "{id}"
+    );
+    Ok(reply.request_id)
+}
+
+fn refused_with(result: Result<impl std::fmt::Debug, tonic::Status>, code: tonic::Code, text: &str) {
+    let status = result.expect_err("refused");
+    assert_eq!((status.code(), status.message()), (code, text), "{status:?}");
+}
+
+/// 0G's disperser API on `zg-da --grpc-listen`: 1 B and 1 MiB + 3 B dispersed, polled
+/// to FINALIZED (never backwards, retrievable from CONFIRMED) and retrieved byte-exact
+/// under 0G's storage root; sizes, ids and roots refused with 0G's texts; health SERVING.
+#[test]
+fn the_disperser_api_takes_blobs_and_gives_them_back_under_0gs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DaProcess::start_with(dir.path(), &["--grpc-listen", "127.0.0.1:0"]);
+    runtime().block_on(async {
+        let mut client = disperser(&node.grpc).await;
+        for data in [payload(1, 1), payload((1 << 20) + 3, 2)] {
+            let id = disperse(&mut client, &data).await.unwrap();
+            let (root, epoch, quorum) = until_finalized(&mut client, &id, &data).await;
+            assert_eq!(root, zg_blob::zerog::storage_root(&data).unwrap().to_vec());
+            let got = retrieve(&mut client, &root, epoch, quorum).await.unwrap();
+            assert!(got == data, "RetrieveBlob is not byte-exact");
+            // The same bytes again: another id, the same root.
+            let again = disperse(&mut client, &data).await.unwrap();
+            assert_ne!(again, id);
+            assert_eq!(until_finalized(&mut client, &again, &data).await.0, root);
+        }
+        let unknown = tonic::Code::Unknown;
+        refused_with(
+            disperse(&mut client, &[]).await,
+            unknown,
+            "blob size must be greater than 0",
+        );
+        let over = vec![0u8; zg_blob::zerog::MAX_DATA + 1];
+        refused_with(
+            disperse(&mut client, &over).await,
+            unknown,
+            "blob size cannot exceed 31744 KiB",
+        );
+        let status = |id: &[u8]| {
+            let mut c = client.clone();
+            let request = BlobStatusRequest {
+                request_id: id.to_vec(),
+            };
+            async move { c.get_blob_status(request).await.map(|r| r.into_inner().status) }
+        };
+        refused_with(
+            status(b"").await,
+            unknown,
+            "invalid request: request_id must not be empty",
+        );
+        refused_with(status(b"nodash").await, unknown, "invalid metadata key: nodash");
+        refused_with(status(b"a-b-c").await, unknown, "invalid metadata key: a-b-c");
+        let stranger = zg_da::dispersal::request_id(b"never sent", 1);
+        refused_with(
+            status(stranger.as_bytes()).await,
+            unknown,
+            "failed to retrieve blob status: disperse failed or request may not exist",
+        );
+        refused_with(
+            retrieve(&mut client, &[1; 31], 0, 0).await,
+            unknown,
+            "parameter StorageRoot len is not accepted",
+        );
+        let missing = retrieve(&mut client, &[1; 32], 0, 0).await.unwrap_err();
+        assert_eq!(missing.code(), tonic::Code::NotFound, "{missing:?}");
+
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", node.grpc))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let health = tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            health.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
+    });
+}
+
+/// kill -9 right after DisperseBlob answered: after a restart on the same data the
+/// request still reaches FINALIZED and the blob comes back byte-exact. Then the largest
+/// blob 0G takes (32,505,852 bytes) goes through.
+#[test]
+fn dispersals_survive_kill_9_and_the_largest_blob_goes_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = DaProcess::start_with(dir.path(), &["--grpc-listen", "127.0.0.1:0"]);
+    let data = payload(4 << 20, 3);
+    let id = runtime().block_on(async {
+        let mut client = disperser(&node.grpc).await;
+        disperse(&mut client, &data).await.unwrap()
+    });
+    node.kill();
+    let node = DaProcess::start_with(dir.path(), &["--grpc-listen", "127.0.0.1:0"]);
+    runtime().block_on(async {
+        let mut client = disperser(&node.grpc).await;
+        let (root, epoch, quorum) = until_finalized(&mut client, &id, &data).await;
+        assert!(retrieve(&mut client, &root, epoch, quorum).await.unwrap() == data);
+
+        let largest = payload(zg_blob::zerog::MAX_DATA, 4);
+        let id = disperse(&mut client, &largest).await.unwrap();
+        let (root, epoch, quorum) = until_finalized(&mut client, &id, &largest).await;
+        assert!(retrieve(&mut client, &root, epoch, quorum).await.unwrap() == largest);
+    });
 }

@@ -1,4 +1,5 @@
-//! `zg-da`: a DA node (blobs, KZG cells and proofs, attestations) on one HTTP port.
+//! `zg-da`: a DA node (blobs, KZG cells and proofs, attestations) on one HTTP port,
+//! and 0G's disperser API over gRPC on another when asked.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ struct Args {
     /// Run without the p2p network (keeps every cell).
     #[arg(long)]
     no_p2p: bool,
+    /// Serve 0G's disperser API (gRPC `disperser.Disperser`) here, e.g. 127.0.0.1:51001.
+    #[arg(long)]
+    grpc_listen: Option<SocketAddr>,
     /// Cells of each blob this node keeps (of 128), chosen from its peer id.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u8).range(1..=128))]
     custody_columns: u8,
@@ -60,6 +64,7 @@ async fn run() -> anyhow::Result<()> {
             peers: args.peers,
         }),
         custody_columns: usize::from(args.custody_columns),
+        grpc: args.grpc_listen,
         #[cfg(feature = "fault-injection")]
         serve_bad_cells: args.serve_bad_cells,
         ..DaConfig::default()
@@ -67,10 +72,11 @@ async fn run() -> anyhow::Result<()> {
     .await?;
     // One parseable line on stdout: scripts and tests read the bound address from it.
     println!(
-        "zg-da listening on http://{} node 0x{} p2p {}",
+        "zg-da listening on http://{} node 0x{} p2p {} grpc {}",
         server.local_addr()?,
         hex::encode(server.node_id()),
-        server.p2p_addr().unwrap_or_else(|| "off".into())
+        server.p2p_addr().unwrap_or_else(|| "off".into()),
+        server.grpc_addr().map_or_else(|| "off".into(), |a| a.to_string())
     );
     server.serve(zg_node::shutdown_signal()).await
 }
