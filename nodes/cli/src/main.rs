@@ -14,6 +14,7 @@ use zg_compute::engine::{Builtin, Engine};
 use zg_compute::{ProviderConfig, ProviderServer};
 use zg_da::api::Id;
 use zg_da::client as da_client;
+use zg_da::op_server::{OpServer, OpServerConfig};
 use zg_da::{DaClient, DaConfig, DaServer};
 use zg_kzg::KzgContext;
 use zg_merkle::keccak_tree::KeccakTree;
@@ -105,6 +106,9 @@ enum Cmd {
         /// Where the first DA node serves 0G's disperser API (gRPC `disperser.Disperser`).
         #[arg(long, default_value = "127.0.0.1:51001")]
         disperser_listen: SocketAddr,
+        /// Where the OP-stack DA server listens (in front of the disperser API).
+        #[arg(long, default_value = "127.0.0.1:3100")]
+        da_server_listen: SocketAddr,
         /// The DA nodes' p2p address (libp2p multiaddr; more nodes, following ports).
         #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1234")]
         p2p_listen: libp2p::Multiaddr,
@@ -146,6 +150,16 @@ enum Cmd {
         /// Seconds between the compute provider's settlements on chain.
         #[arg(long, default_value_t = 10.0)]
         settle_every: f64,
+    },
+    /// The OP-stack DA server for 0G DA: op-batcher PUTs batches, op-node GETs them
+    /// (`--altda.da-server=http://ADDR`), dispersed through a disperser API.
+    DaServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3100")]
+        listen: SocketAddr,
+        /// The disperser API (gRPC) to disperse through.
+        #[arg(long, default_value = "http://127.0.0.1:51001")]
+        disperser: String,
     },
     /// The compute network, as a user: services, the ledger that pays them, API keys, chat.
     Compute {
@@ -486,12 +500,27 @@ async fn run() -> anyhow::Result<()> {
         }
         Cmd::Da { cmd } => run_da(cmd).await?,
         Cmd::Compute { cmd } => compute::run(cmd).await?,
+        Cmd::DaServer { listen, disperser } => {
+            let server = OpServer::bind(OpServerConfig {
+                listen,
+                disperser: disperser.clone(),
+                ..OpServerConfig::default()
+            })
+            .await?;
+            // One parseable line on stdout: scripts and tests read the address from it.
+            println!(
+                "zg da-server listening on http://{} disperser {disperser}",
+                server.local_addr()?
+            );
+            server.serve(zg_node::shutdown_signal()).await?;
+        }
         Cmd::Devnet {
             data_dir,
             storage_listen,
             storage_p2p_listen,
             da_listen,
             disperser_listen,
+            da_server_listen,
             p2p_listen,
             nodes,
             shards,
@@ -569,6 +598,16 @@ async fn run() -> anyhow::Result<()> {
                 p2p_peers.extend(da.p2p_addr().and_then(|a| a.parse().ok()));
                 das.push(da);
             }
+            let disperser = das[0]
+                .grpc_addr()
+                .context("the first DA node serves the disperser API")?;
+            let op_server = OpServer::bind(OpServerConfig {
+                listen: da_server_listen,
+                disperser: format!("http://{disperser}"),
+                ..OpServerConfig::default()
+            })
+            .await
+            .context("starting the OP-stack DA server")?;
             let compute = if no_compute {
                 None
             } else {
@@ -614,6 +653,10 @@ async fn run() -> anyhow::Result<()> {
                     );
                 }
             }
+            println!(
+                "  OP DA server  http://{}   POST /put/ -> 50-byte commitment · GET /get/0x<commitment> (op-node --altda.da-server)",
+                op_server.local_addr()?
+            );
             if let Some(compute) = &compute {
                 println!(
                     "  compute node  http://{}   OpenAI POST /v1/proxy/chat/completions · /v1/models · /metrics",
@@ -691,6 +734,7 @@ async fn run() -> anyhow::Result<()> {
             if let Some(compute) = compute {
                 tasks.push(tokio::spawn(compute.serve(stopped(&stop_rx))));
             }
+            tasks.push(tokio::spawn(op_server.serve(stopped(&stop_rx))));
             zg_node::shutdown_signal().await;
             let _ = stop_tx.send(true);
             for task in tasks {

@@ -280,7 +280,12 @@ fn the_devnet_runs_without_compute_when_the_model_cannot_be_fetched() {
             "127.0.0.1:0",
         ])
         .args(["--da-listen", "127.0.0.1:0", "--compute-listen", "127.0.0.1:0"])
-        .args(["--disperser-listen", "127.0.0.1:0"])
+        .args([
+            "--disperser-listen",
+            "127.0.0.1:0",
+            "--da-server-listen",
+            "127.0.0.1:0",
+        ])
         .args([
             "--p2p-listen",
             "/ip4/127.0.0.1/tcp/0",

@@ -739,3 +739,68 @@ fn dispersals_survive_kill_9_and_the_largest_blob_goes_through() {
         assert!(retrieve(&mut client, &root, epoch, quorum).await.unwrap() == largest);
     });
 }
+
+/// `zg da-server`, the OP-stack DA server, in front of a node's disperser API: a batch
+/// PUT (at `/put/` and `/put`) answers the 50-byte commitment `01 47 epoch quorum root`
+/// once FINALIZED, and GET `/get/0x<commitment>` gives the bytes back; an unknown
+/// commitment is 500 (op-node retries it), malformed ones 400, an empty batch 500.
+#[test]
+fn the_op_da_server_puts_and_gets_batches_by_commitment() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DaProcess::start_with(dir.path(), &["--grpc-listen", "127.0.0.1:0"]);
+    let disperser = format!("http://{}", node.grpc);
+    let words = ["da-server", "--listen", "127.0.0.1:0", "--disperser", &disperser];
+    let args: Vec<&OsStr> = words.iter().map(OsStr::new).collect();
+    let (_server, rest) = NodeProcess::start("zg", &args, "zg da-server listening on ");
+    let url = rest.split_whitespace().next().unwrap().to_owned();
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        for (path, batch) in [("/put/", payload(100_000, 5)), ("/put", payload(77, 6))] {
+            let response = http
+                .post(format!("{url}{path}"))
+                .body(batch.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let commitment = response.bytes().await.unwrap();
+            assert_eq!(commitment.len(), 50);
+            assert_eq!(&commitment[..2], &[0x01, 0x47]);
+            let root = zg_blob::zerog::storage_root(&batch).unwrap();
+            assert_eq!(&commitment[18..], &root);
+            let got = http
+                .get(format!("{url}/get/0x{}", hex::encode(&commitment)))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.status(), 200);
+            assert!(got.bytes().await.unwrap() == batch, "GET is not byte-exact");
+        }
+        let status = |path: String| {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                http.get(format!("{url}{path}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        let unknown = zg_da::op_server::commitment(&[7; 32], 0, 0);
+        assert_eq!(status(format!("/get/0x{}", hex::encode(unknown))).await, 500);
+        assert_eq!(status(format!("/get/{}", hex::encode(unknown))).await, 400);
+        assert_eq!(status("/get/0xnothex".into()).await, 400);
+        assert_eq!(status("/get/0x0102".into()).await, 400);
+        assert_eq!(status("/get/0x01/more".into()).await, 400);
+        let empty = http.post(format!("{url}/put/")).send().await.unwrap();
+        assert_eq!(empty.status(), 500);
+        assert!(
+            empty
+                .text()
+                .await
+                .unwrap()
+                .contains("blob size must be greater than 0")
+        );
+    });
+}

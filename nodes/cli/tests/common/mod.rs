@@ -48,6 +48,8 @@ impl Devnet {
                 "127.0.0.1:0",
                 "--disperser-listen",
                 "127.0.0.1:0",
+                "--da-server-listen",
+                "127.0.0.1:0",
                 "--p2p-listen",
                 "/ip4/127.0.0.1/tcp/0",
                 "--storage-p2p-listen",
