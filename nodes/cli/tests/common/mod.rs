@@ -23,6 +23,8 @@ pub(crate) struct Devnet {
     pub(crate) da_urls: Vec<String>,
     /// The compute provider's URL and address, when the devnet runs one.
     pub(crate) compute: Option<(String, String)>,
+    /// Where the first DA node serves 0G's disperser API (host:port).
+    pub(crate) disperser: String,
 }
 
 impl Devnet {
@@ -68,11 +70,12 @@ impl Devnet {
             .expect("zg devnet starts");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let (mut chain_url, mut storage_urls, mut da_urls) = (None, Vec::new(), Vec::new());
-        let (mut compute_url, mut provider) = (None, None);
+        let (mut compute_url, mut provider, mut disperser) = (None, None, None);
         let mut line = String::new();
         while chain_url.is_none()
             || storage_urls.len() < nodes
             || da_urls.len() < nodes
+            || disperser.is_none()
             || (compute && provider.is_none())
         {
             line.clear();
@@ -87,6 +90,8 @@ impl Devnet {
                 storage_urls.extend(url);
             } else if line.trim_start().starts_with("DA node") {
                 da_urls.extend(url);
+            } else if line.trim_start().starts_with("disperser") {
+                disperser = url.map(|u| u.trim_start_matches("http://").to_owned());
             } else if line.trim_start().starts_with("compute node") {
                 compute_url = url;
             } else if line.trim_start().starts_with("provider") {
@@ -101,6 +106,7 @@ impl Devnet {
             storage_urls,
             da_urls,
             compute: compute_url.zip(provider),
+            disperser: disperser.unwrap(),
         }
     }
 
