@@ -1,7 +1,9 @@
 //! DA: a payload submitted end to end to a DA node over loopback HTTP (read, pack,
 //! commit, compute cells and proofs, store durably, attest) beside the KZG kernel
 //! time for the same blobs (`blob::encode` in process); the difference is the node's
-//! overhead. And 0G DA's storage root of a full blob (coset FFTs over BN254 and 0G's
+//! overhead. 0G's disperser API (DisperseBlob, polled to FINALIZED) beside zg's own
+//! submit path on the same node, for a maximal payload and for a 1 KiB blob (0G pads
+//! every blob to full size for its root, so a small one costs nearly as much). And 0G DA's storage root of a full blob (coset FFTs over BN254 and 0G's
 //! Keccak file tree of the 96 MiB it encodes to) beside a flat Keccak-256 of 96 MiB:
 //! the tree's hashing alone, the root's floor.
 
@@ -28,10 +30,12 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         .block_on(DaServer::bind(DaConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: dir.path().join("da"),
+            grpc: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
             ..DaConfig::default()
         }))
         .expect("DA node binds");
     let url = format!("http://{}/submissions", server.local_addr().expect("address"));
+    let grpc = format!("http://{}", server.grpc_addr().expect("the disperser API"));
     rt.spawn(server.serve(std::future::pending()));
     let ctx = KzgContext::ethereum();
     ctx.build_tables();
@@ -40,6 +44,48 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     let kernel_payload = payload.clone();
     let http = reqwest::Client::new();
     let mut round = 0u8;
+    let disperse = |kernel: &'static str, len: usize, seed: u64| {
+        let (rt, peer_rt) = (rt.clone(), rt.clone());
+        let (http, url, grpc) = (http.clone(), url.clone(), grpc.clone());
+        let mut data = test_bytes(len, seed);
+        let mut peer_data = data.clone();
+        let (mut round, mut peer_round) = (0u8, 0u8);
+        let small = len < 1 << 20;
+        Pair {
+            kernel,
+            shape: if small {
+                format!("{len} B, 2 threads")
+            } else {
+                format!("{} MiB, 2 threads", len >> 20)
+            },
+            bytes: if small { 0 } else { len as u64 },
+            items: u64::from(small),
+            zg: Side::new("DisperseBlob to FINALIZED (0G's gRPC API)", move || {
+                // A new blob each round, never one already held.
+                round = round.wrapping_add(1);
+                data[0] = round;
+                rt.block_on(disperse_to_final(&grpc, data.clone()));
+            }),
+            peer: Some(Side::new("zg-da POST /submissions", move || {
+                peer_round = peer_round.wrapping_add(1);
+                peer_data[0] = peer_round;
+                let status = peer_rt.block_on(async {
+                    http.post(&url)
+                        .body(peer_data.clone())
+                        .send()
+                        .await
+                        .expect("node answers")
+                        .status()
+                });
+                assert_eq!(status.as_u16(), 201);
+            })),
+            target: None,
+        }
+    };
+    let dispersals = vec![
+        disperse("da disperse", len, 40),
+        disperse("da disperse small blob", 1024, 41),
+    ];
     let full = test_bytes(blob::zerog::MAX_DATA, 32);
     let encoded = test_bytes(96 << 20, 33);
     let zerog_root = Pair {
@@ -83,5 +129,39 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         items: 0,
         target: None,
     };
-    vec![submit, zerog_root]
+    let mut rows = vec![submit];
+    rows.extend(dispersals);
+    rows.push(zerog_root);
+    rows
+}
+
+/// Disperses `data` through the disperser API at `url` and polls until FINALIZED.
+async fn disperse_to_final(url: &str, data: Vec<u8>) {
+    use zg_da::grpc::proto::disperser_client::DisperserClient;
+    use zg_da::grpc::proto::{BlobStatus, BlobStatusRequest, DisperseBlobRequest};
+    let mut client = DisperserClient::connect(url.to_owned())
+        .await
+        .expect("the disperser answers")
+        .max_encoding_message_size(64 << 20);
+    let id = client
+        .disperse_blob(DisperseBlobRequest { data })
+        .await
+        .expect("DisperseBlob")
+        .into_inner()
+        .request_id;
+    loop {
+        let status = client
+            .get_blob_status(BlobStatusRequest {
+                request_id: id.clone(),
+            })
+            .await
+            .expect("GetBlobStatus")
+            .into_inner()
+            .status;
+        match BlobStatus::try_from(status) {
+            Ok(BlobStatus::Finalized) => return,
+            Ok(BlobStatus::Failed) => panic!("the dispersal FAILED"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
 }
