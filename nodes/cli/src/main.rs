@@ -651,6 +651,9 @@ async fn run() -> anyhow::Result<()> {
                     println!(
                         "    disperser   http://{grpc}   0G's gRPC disperser.Disperser (DisperseBlob · GetBlobStatus · RetrieveBlob)"
                     );
+                    println!(
+                        "    try         grpcurl -plaintext -import-path nodes/da/proto -proto disperser.proto -d '{{\"data\":\"aGVsbG8=\"}}' {grpc} disperser.Disperser/DisperseBlob"
+                    );
                 }
             }
             println!(
