@@ -137,31 +137,15 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
 
 /// Disperses `data` through the disperser API at `url` and polls until FINALIZED.
 async fn disperse_to_final(url: &str, data: Vec<u8>) {
-    use zg_da::grpc::proto::disperser_client::DisperserClient;
-    use zg_da::grpc::proto::{BlobStatus, BlobStatusRequest, DisperseBlobRequest};
-    let mut client = DisperserClient::connect(url.to_owned())
-        .await
-        .expect("the disperser answers")
-        .max_encoding_message_size(64 << 20);
-    let id = client
-        .disperse_blob(DisperseBlobRequest { data })
-        .await
-        .expect("DisperseBlob")
-        .into_inner()
-        .request_id;
-    loop {
-        let status = client
-            .get_blob_status(BlobStatusRequest {
-                request_id: id.clone(),
-            })
-            .await
-            .expect("GetBlobStatus")
-            .into_inner()
-            .status;
-        match BlobStatus::try_from(status) {
-            Ok(BlobStatus::Finalized) => return,
-            Ok(BlobStatus::Failed) => panic!("the dispersal FAILED"),
-            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-        }
-    }
+    let mut client = zg_da::disperser_client::connect(url).expect("a disperser URL");
+    let poll = std::time::Duration::from_millis(20);
+    zg_da::disperser_client::disperse(
+        &mut client,
+        data,
+        poll,
+        std::time::Duration::from_secs(600),
+        |_| {},
+    )
+    .await
+    .expect("FINALIZED");
 }

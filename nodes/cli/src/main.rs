@@ -198,6 +198,35 @@ enum DaCmd {
         #[arg(long, default_value = "http://127.0.0.1:34000")]
         node: String,
     },
+    /// Disperse a file (1..=32,505,852 bytes) through 0G's disperser API and wait until
+    /// it is FINALIZED; prints its storage root, epoch, quorum and OP commitment.
+    Disperse {
+        /// The file.
+        file: PathBuf,
+        /// The disperser API (gRPC).
+        #[arg(long, default_value = "http://127.0.0.1:51001")]
+        disperser: String,
+    },
+    /// A dispersal's status by its request id (0G's disperser API).
+    Status {
+        /// The request id `zg da disperse` printed.
+        request_id: String,
+        /// The disperser API (gRPC).
+        #[arg(long, default_value = "http://127.0.0.1:51001")]
+        disperser: String,
+    },
+    /// Fetch a dispersed blob by its OP commitment (0x + 50 bytes of hex), check it
+    /// against the storage root in the commitment, write it out.
+    Retrieve {
+        /// The commitment `zg da disperse` printed.
+        commitment: String,
+        /// Where to write the blob.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The disperser API (gRPC).
+        #[arg(long, default_value = "http://127.0.0.1:51001")]
+        disperser: String,
+    },
     /// Print the storage root 0G DA gives a file of 1..=32,505,852 bytes (offline).
     Root {
         /// The file.
@@ -308,10 +337,87 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
                 output.display()
             );
         }
+        DaCmd::Disperse { file, disperser } => {
+            use zg_da::disperser_client as dc;
+            let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mut client = dc::connect(&disperser)?;
+            let started = std::time::Instant::now();
+            let poll = Duration::from_millis(250);
+            let done = dc::disperse(&mut client, data, poll, Duration::from_secs(600), |status| {
+                eprintln!(
+                    "{:>6.1} s  {}",
+                    started.elapsed().as_secs_f64(),
+                    status.as_str_name()
+                );
+            })
+            .await?;
+            eprintln!("request id    {}", done.request_id);
+            println!("storage root  0x{}", hex::encode(done.storage_root));
+            println!("epoch         {}", done.epoch);
+            println!("quorum        {}", done.quorum_id);
+            let commitment = zg_da::op_server::commitment(&done.storage_root, done.epoch, done.quorum_id);
+            println!("commitment    0x{}", hex::encode(commitment));
+        }
+        DaCmd::Status {
+            request_id,
+            disperser,
+        } => {
+            let mut client = zg_da::disperser_client::connect(&disperser)?;
+            let request = zg_da::grpc::proto::BlobStatusRequest {
+                request_id: request_id.into_bytes(),
+            };
+            let reply = client
+                .get_blob_status(request)
+                .await
+                .map_err(|e| anyhow::anyhow!("GetBlobStatus: {}", e.message()))?
+                .into_inner();
+            let status =
+                zg_da::grpc::proto::BlobStatus::try_from(reply.status).map_or("UNKNOWN", |s| s.as_str_name());
+            println!("status        {status}");
+            if let Some(h) = reply.info.and_then(|i| i.blob_header) {
+                println!("storage root  0x{}", hex::encode(&h.storage_root));
+                println!("epoch         {}", h.epoch);
+                println!("quorum        {}", h.quorum_id);
+            }
+        }
+        DaCmd::Retrieve {
+            commitment,
+            output,
+            disperser,
+        } => {
+            let raw = commitment
+                .strip_prefix("0x")
+                .and_then(|h| hex::decode(h).ok())
+                .filter(|b| b.len() == zg_da::op_server::COMMITMENT_LEN)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("the commitment is 0x and 50 bytes of hex (`zg da disperse` prints it)")
+                })?;
+            let (root, epoch, quorum) =
+                zg_da::op_server::parse_commitment(&raw).context("a commitment has at least 18 bytes")?;
+            let mut client = zg_da::disperser_client::connect(&disperser)?;
+            let data = zg_da::disperser_client::retrieve(&mut client, root.clone(), epoch, quorum).await?;
+            let checked = data.clone();
+            let got = tokio::task::spawn_blocking(move || zg_blob::zerog::storage_root(&checked)).await??;
+            if got.as_slice() != root.as_slice() {
+                anyhow::bail!(
+                    "the disperser's {} bytes give storage root 0x{}, not the commitment's 0x{}",
+                    data.len(),
+                    hex::encode(got),
+                    hex::encode(&root)
+                );
+            }
+            std::fs::write(&output, &data).with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "{} bytes verified against storage root 0x{} and written to {}",
+                data.len(),
+                hex::encode(&root),
+                output.display()
+            );
+        }
         DaCmd::Root { file } => {
             let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let root = tokio::task::spawn_blocking(move || zg_blob::zerog::storage_root(&data)).await??;
-            println!("0x{}", hex_string(&root));
+            println!("0x{}", hex::encode(root));
         }
         DaCmd::Sample { id, samples, node } => {
             let id = id.0;
@@ -320,11 +426,6 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Lowercase hex of `bytes`.
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The port of the `i`th of several nodes from a base port (0 stays 0: any free port).

@@ -356,5 +356,63 @@ fn a_grpcio_da_client_disperses_and_retrieves_through_the_devnet() {
     let one = hex::decode(results[0]["data"].as_str().unwrap()).unwrap();
     let root = zg_blob::zerog::storage_root(&one).unwrap();
     assert_eq!(results[0]["root"].as_str().unwrap(), hex::encode(root));
+
+    // The same API from zg's CLI: disperse, status, retrieve checked against the root.
+    let disperser = format!("http://{}", devnet.disperser);
+    let file = devnet.dir.path().join("blob.bin");
+    let bytes: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let (ok, out, err) = zg(&[
+        "da",
+        "disperse",
+        file.to_str().unwrap(),
+        "--disperser",
+        &disperser,
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("PROCESSING") && err.contains("FINALIZED"), "{err}");
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let root = format!("0x{}", hex::encode(zg_blob::zerog::storage_root(&bytes).unwrap()));
+    assert_eq!(field(&out, "storage root"), root);
+    let commitment = field(&out, "commitment");
+    let (ok, status, err) = zg(&[
+        "da",
+        "status",
+        &field(&err, "request id"),
+        "--disperser",
+        &disperser,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(field(&status, "status"), "FINALIZED");
+    let copy = devnet.dir.path().join("copy.bin");
+    let (ok, _, err) = zg(&[
+        "da",
+        "retrieve",
+        &commitment,
+        "-o",
+        copy.to_str().unwrap(),
+        "--disperser",
+        &disperser,
+    ]);
+    assert!(ok, "{err}");
+    assert!(std::fs::read(&copy).unwrap() == bytes);
+    // Another root: the last hex digit changed.
+    let mut other = commitment.clone();
+    let last = if commitment.ends_with('0') { "1" } else { "0" };
+    other.replace_range(commitment.len() - 1.., last);
+    let (ok, _, err) = zg(&[
+        "da",
+        "retrieve",
+        &other,
+        "-o",
+        copy.to_str().unwrap(),
+        "--disperser",
+        &disperser,
+    ]);
+    assert!(!ok && err.contains("RetrieveBlob"), "{err}");
     devnet.interrupt();
 }

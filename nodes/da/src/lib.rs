@@ -17,12 +17,14 @@
 //! - [`client`]: submit, disperse, sample and fetch against DA nodes.
 //! - [`dispersal`]: 0G's disperser flow (request ids, statuses, 0G's storage root,
 //!   retrieval by coordinates); [`grpc`], its transport (`disperser.Disperser`).
+//! - [`disperser_client`]: disperse and wait for FINALIZED, retrieve.
 //! - [`op_server`]: the OP-stack DA server (PUT a batch, GET it by commitment) in
 //!   front of a disperser API.
 
 pub mod api;
 pub mod client;
 pub mod dispersal;
+pub mod disperser_client;
 pub mod grpc;
 mod http;
 pub mod op_server;

@@ -14,10 +14,8 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use tonic::transport::Channel;
 
-use crate::grpc::proto::disperser_client::DisperserClient;
-use crate::grpc::proto::{BlobStatus, BlobStatusRequest, DisperseBlobRequest, RetrieveBlobRequest};
+use crate::disperser_client::{self, Disperser};
 
 /// OP's generic commitment type.
 pub const GENERIC_COMMITMENT: u8 = 0x01;
@@ -75,7 +73,7 @@ pub fn parse_commitment(bytes: &[u8]) -> Option<(Vec<u8>, u64, u64)> {
 
 #[derive(Clone)]
 struct Op {
-    client: DisperserClient<Channel>,
+    client: Disperser,
     poll: Duration,
     deadline: Duration,
 }
@@ -91,58 +89,12 @@ fn fail(status: StatusCode, why: impl std::fmt::Display) -> Response {
 /// Disperses the body and answers its commitment once FINALIZED.
 async fn put(State(op): State<Op>, body: Bytes) -> Response {
     let mut client = op.client.clone();
-    let id = match client
-        .disperse_blob(DisperseBlobRequest { data: body.to_vec() })
-        .await
-    {
-        Ok(reply) => reply.into_inner().request_id,
-        Err(e) => {
-            return fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("DisperseBlob: {}", e.message()),
-            );
-        }
-    };
-    let deadline = tokio::time::Instant::now() + op.deadline;
-    loop {
-        let request = BlobStatusRequest {
-            request_id: id.clone(),
-        };
-        let reply = match client.get_blob_status(request).await {
-            Ok(reply) => reply.into_inner(),
-            Err(e) => {
-                return fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("GetBlobStatus: {}", e.message()),
-                );
-            }
-        };
-        match BlobStatus::try_from(reply.status) {
-            Ok(BlobStatus::Finalized) => {
-                let Some(h) = reply.info.and_then(|i| i.blob_header) else {
-                    return fail(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "FINALIZED without a blob header",
-                    );
-                };
-                let Ok(root) = <[u8; 32]>::try_from(h.storage_root.as_slice()) else {
-                    return fail(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "a storage root that is not 32 bytes",
-                    );
-                };
-                return bytes(StatusCode::OK, commitment(&root, h.epoch, h.quorum_id).to_vec());
-            }
-            Ok(BlobStatus::Failed) => return fail(StatusCode::INTERNAL_SERVER_ERROR, "the dispersal FAILED"),
-            _ => {}
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("not FINALIZED within {} s", op.deadline.as_secs()),
-            );
-        }
-        tokio::time::sleep(op.poll).await;
+    match disperser_client::disperse(&mut client, body.to_vec(), op.poll, op.deadline, |_| {}).await {
+        Ok(f) => bytes(
+            StatusCode::OK,
+            commitment(&f.storage_root, f.epoch, f.quorum_id).to_vec(),
+        ),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
@@ -162,18 +114,10 @@ async fn get_blob(State(op): State<Op>, Path(key): Path<String>) -> Response {
     let Some((storage_root, epoch, quorum_id)) = parse_commitment(&raw) else {
         return fail(StatusCode::BAD_REQUEST, "a commitment has at least 18 bytes");
     };
-    let request = RetrieveBlobRequest {
-        storage_root,
-        epoch,
-        quorum_id,
-    };
-    match op.client.clone().retrieve_blob(request).await {
-        Ok(reply) => bytes(StatusCode::OK, reply.into_inner().data),
+    match disperser_client::retrieve(&mut op.client.clone(), storage_root, epoch, quorum_id).await {
+        Ok(data) => bytes(StatusCode::OK, data),
         // 500, as 0G answers: op-node retries it (a 404 would read as data gone).
-        Err(e) => fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("RetrieveBlob: {}", e.message()),
-        ),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
@@ -190,12 +134,7 @@ pub struct OpServer {
 impl OpServer {
     /// Binds `config.listen`; the disperser is dialled lazily (it may start later).
     pub async fn bind(config: OpServerConfig) -> anyhow::Result<Self> {
-        let channel = tonic::transport::Endpoint::from_shared(config.disperser.clone())
-            .map_err(|e| anyhow::anyhow!("the disperser URL {:?}: {e}", config.disperser))?
-            .connect_lazy();
-        let client = DisperserClient::new(channel)
-            .max_decoding_message_size(crate::grpc::MAX_ENCODING)
-            .max_encoding_message_size(crate::grpc::MAX_DECODING);
+        let client = disperser_client::connect(&config.disperser)?;
         let op = Op {
             client,
             poll: config.poll,
