@@ -271,29 +271,7 @@ fn the_devnet_runs_without_compute_when_the_model_cannot_be_fetched() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, b"not a directory").unwrap();
-    let mut child = Command::new(binary("zg"))
-        .args([
-            "devnet",
-            "--chain-listen",
-            "127.0.0.1:0",
-            "--storage-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--da-listen", "127.0.0.1:0", "--compute-listen", "127.0.0.1:0"])
-        .args([
-            "--disperser-listen",
-            "127.0.0.1:0",
-            "--da-server-listen",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--p2p-listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--storage-p2p-listen",
-            "/ip4/127.0.0.1/tcp/0",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
+    let mut child = common::devnet_command(&dir.path().join("data"), 1, &["--compute-listen", "127.0.0.1:0"])
         .env("ZG_MODEL_CACHE", blocker.join("models"))
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())

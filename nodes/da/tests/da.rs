@@ -81,6 +81,11 @@ fn payload(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// The status of a GET of `url`.
+async fn get_status(http: &reqwest::Client, url: &str) -> u16 {
+    http.get(url).send().await.unwrap().status().as_u16()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -248,16 +253,7 @@ fn dispersal_to_three_nodes_and_bad_input() {
                 .as_u16()
         })
     };
-    let get = |path: String| {
-        rt.block_on(async {
-            http.get(format!("{url}{path}"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        })
-    };
+    let get = |path: String| rt.block_on(get_status(&http, &format!("{url}{path}")));
     // Cells before their header: unknown submission.
     let cells: Vec<CellWithProof> = (0..128)
         .map(|i| CellWithProof {
@@ -778,14 +774,7 @@ fn the_op_da_server_puts_and_gets_batches_by_commitment() {
         }
         let status = |path: String| {
             let (http, url) = (http.clone(), url.clone());
-            async move {
-                http.get(format!("{url}{path}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            }
+            async move { get_status(&http, &format!("{url}{path}")).await }
         };
         let unknown = zg_da::op_server::commitment(&[7; 32], 0, 0);
         assert_eq!(status(format!("/get/0x{}", hex::encode(unknown))).await, 500);

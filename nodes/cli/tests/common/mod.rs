@@ -27,6 +27,29 @@ pub(crate) struct Devnet {
     pub(crate) disperser: String,
 }
 
+/// `zg devnet --nodes N ARGS…` with every node on a free loopback port, data in `dir`.
+pub(crate) fn devnet_command(dir: &Path, nodes: usize, extra: &[&str]) -> Command {
+    let mut command = Command::new(binary("zg"));
+    command.arg("devnet");
+    for flag in [
+        "--chain-listen",
+        "--storage-listen",
+        "--da-listen",
+        "--disperser-listen",
+        "--da-server-listen",
+    ] {
+        command.args([flag, "127.0.0.1:0"]);
+    }
+    for flag in ["--p2p-listen", "--storage-p2p-listen"] {
+        command.args([flag, "/ip4/127.0.0.1/tcp/0"]);
+    }
+    command
+        .args(["--nodes", &nodes.to_string(), "--data-dir"])
+        .arg(dir)
+        .args(extra);
+    command
+}
+
 impl Devnet {
     /// `zg devnet --nodes N` on free ports, in a fresh directory; returns once every
     /// node has printed its address.
@@ -39,29 +62,7 @@ impl Devnet {
     /// `--compute-listen ADDR` for the built-in model).
     pub(crate) fn start_in(dir: tempfile::TempDir, nodes: usize, extra: &[&str]) -> Self {
         let compute = extra.iter().any(|a| a.starts_with("--compute-"));
-        let mut child = Command::new(binary("zg"))
-            .args([
-                "devnet",
-                "--chain-listen",
-                "127.0.0.1:0",
-                "--storage-listen",
-                "127.0.0.1:0",
-                "--da-listen",
-                "127.0.0.1:0",
-                "--disperser-listen",
-                "127.0.0.1:0",
-                "--da-server-listen",
-                "127.0.0.1:0",
-                "--p2p-listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--storage-p2p-listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--nodes",
-                &nodes.to_string(),
-                "--data-dir",
-            ])
-            .arg(dir.path())
-            .args(extra)
+        let mut child = devnet_command(dir.path(), nodes, extra)
             .args(if compute { None } else { Some("--no-compute") })
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

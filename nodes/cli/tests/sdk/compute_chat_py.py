@@ -21,6 +21,8 @@ from openai import OpenAI
 from web3 import Web3
 from zerog_py_sdk import create_broker
 
+from chain_receipts import gas_spent
+
 rpc, user_key, provider = sys.argv[1:4]
 OG = 10**18
 w3 = Web3(Web3.HTTPProvider(rpc))
@@ -30,17 +32,6 @@ QUESTION = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": "What is the capital of France?"},
 ]
-
-
-def gas_spent(address, since):
-    """Wei `address` paid for gas in blocks after `since`, from the chain's receipts."""
-    spent = 0
-    for n in range(since + 1, w3.eth.block_number + 1):
-        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
-            if tx["from"] == address:
-                receipt = w3.eth.get_transaction_receipt(tx["hash"])
-                spent += receipt["gasUsed"] * receipt["effectiveGasPrice"]
-    return spent
 
 
 # The SDK prints its progress on stdout: keep stdout for the one result line.
@@ -107,7 +98,7 @@ with contextlib.redirect_stdout(sys.stderr):
     while broker.inference.get_account(provider).balance != sub_before - fees and time.time() < deadline:
         time.sleep(0.5)
     sub_after = broker.inference.get_account(provider).balance
-    provider_gain = w3.eth.get_balance(provider) - provider_before + gas_spent(provider, since)
+    provider_gain = w3.eth.get_balance(provider) - provider_before + gas_spent(w3, provider, since)
 
 print(json.dumps({
     "texts": [sdk_text, whole_text, streamed_text],

@@ -19,6 +19,8 @@ from zerog_py_sdk import create_broker
 from zerog_py_sdk.contracts.abis import SERVING_CONTRACT_ABI
 from zerog_py_sdk.exceptions import ContractError
 
+from chain_receipts import gas_spent
+
 rpc, user_key, provider_key, signer_key, owner_key, lock_secs = sys.argv[1:7]
 lock_secs = int(lock_secs)
 OG = 10**18
@@ -52,17 +54,6 @@ def reverts_with(contract, signature, fn_name, args, sender, value=0):
         assert selector in str(data), f"expected {signature}, got {e!r}"
         return
     raise AssertionError(f"expected {signature}")
-
-
-def gas_spent(address):
-    """Wei `address` paid for gas since the script started, from the chain's receipts."""
-    spent = 0
-    for n in range(start_block + 1, w3.eth.block_number + 1):
-        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
-            if tx["from"] == address:
-                receipt = w3.eth.get_transaction_receipt(tx["hash"])
-                spent += receipt["gasUsed"] * receipt["effectiveGasPrice"]
-    return spent
 
 
 # The SDK prints its progress on stdout: keep stdout for the one result line.
@@ -155,7 +146,7 @@ with contextlib.redirect_stdout(sys.stderr):
     expect_error("LedgerNotExists", broker.ledger.get_ledger)
 
 wallet_after = w3.eth.get_balance(user.address)
-gas = gas_spent(user.address)
+gas = gas_spent(w3, user.address, start_block)
 assert wallet_before - wallet_after == gas, (wallet_before, wallet_after, gas)
 print(json.dumps({
     "provider": provider.address,
