@@ -11,10 +11,12 @@
 //! 0G DA's limit (256 × 4096 × 31 − 4).
 //!
 //! [`da`] keeps DA submissions in the segment store and signs attestations over them.
-//! [`zerog`] gives a blob the storage root 0G DA gives it.
+//! [`zerog`] gives a blob the storage root 0G DA gives it; [`zerog_bls`] signs and
+//! checks 0G DA's BN254 signatures.
 
 pub mod da;
 pub mod zerog;
+pub mod zerog_bls;
 
 use rayon::prelude::*;
 use zg_kzg::{

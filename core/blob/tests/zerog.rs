@@ -234,3 +234,100 @@ fn a_one_by_two_blob_worked_by_hand() {
     assert_eq!(e * e, i);
     assert_eq!(c2, vec![p(e), p(-e)]);
 }
+
+// ---- signatures ------------------------------------------------------------------------
+
+mod bls {
+    use ark_bn254::{Fq, G1Affine};
+    use ark_ec::AffineRepr;
+    use ark_ff::{BigInteger, PrimeField};
+    use zg_blob::zerog_bls::{self as bls, SecretKey};
+
+    fn fq(text: &str) -> Fq {
+        let digits = text.trim_start_matches("0x");
+        let padded = format!("{digits:0>64}");
+        Fq::from_be_bytes_mod_order(&hex::decode(padded).unwrap())
+    }
+
+    fn point(v: &serde_json::Value) -> G1Affine {
+        G1Affine::new(fq(v[0].as_str().unwrap()), fq(v[1].as_str().unwrap()))
+    }
+
+    fn word(text: &str) -> [u8; 32] {
+        let padded = format!("{:0>64}", text.trim_start_matches("0x"));
+        hex::decode(padded).unwrap().try_into().unwrap()
+    }
+
+    /// Digests, hash-to-G1, signatures and both public keys equal py_ecc's
+    /// (`tests/data/zerog_bls_vectors.py`), and every signature verifies.
+    #[test]
+    fn signatures_equal_py_ecc_and_verify() {
+        let text = include_str!("data/zerog_bls.json");
+        let vectors: serde_json::Value = serde_json::from_str(text).unwrap();
+        let mut sigs = Vec::new();
+        let mut keys = Vec::new();
+        for v in vectors["vectors"].as_array().unwrap() {
+            let root = word(v["root"].as_str().unwrap());
+            let commitment = point(&v["commitment"]);
+            let digest = bls::blob_digest(
+                &root,
+                v["epoch"].as_u64().unwrap(),
+                v["quorum_id"].as_u64().unwrap(),
+                &commitment,
+            );
+            assert_eq!(hex::encode(digest), v["digest"].as_str().unwrap());
+            assert_eq!(bls::hash_to_g1(&digest), point(&v["h"]));
+            let sk = SecretKey::from_bytes(&word(v["secret"].as_str().unwrap())).unwrap();
+            let sig = sk.sign(&digest);
+            assert_eq!(sig, point(&v["signature"]));
+            assert_eq!(sk.public_g1(), point(&v["pk_g1"]));
+            let g2 = sk.public_g2();
+            let (x, y) = g2.xy().unwrap();
+            let eip197 = [x.c1, x.c0, y.c1, y.c0].map(|c| hex::encode(c.into_bigint().to_bytes_be()));
+            let want: Vec<String> = v["pk_g2"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|pair| {
+                    pair.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| format!("{:0>64}", c.as_str().unwrap().trim_start_matches("0x")))
+                })
+                .collect();
+            assert_eq!(eip197.to_vec(), want);
+            assert!(bls::verify(&g2, &digest, &sig));
+            let mut other = digest;
+            other[0] ^= 1;
+            assert!(
+                !bls::verify(&g2, &other, &sig),
+                "a signature verifies another digest"
+            );
+            sigs.push((digest, sig));
+            keys.push((sk, g2));
+        }
+        // Many signers of one digest: the sum of signatures verifies against the sum of keys.
+        let digest = sigs[0].0;
+        let signatures: Vec<G1Affine> = keys.iter().map(|(sk, _)| sk.sign(&digest)).collect();
+        let public: Vec<_> = keys.iter().map(|(_, pk)| *pk).collect();
+        let aggregate = bls::aggregate_signatures(&signatures);
+        assert!(bls::verify(&bls::aggregate_keys(&public), &digest, &aggregate));
+        assert!(
+            !bls::verify(&bls::aggregate_keys(&public[1..]), &digest, &aggregate),
+            "a missing signer's share passes"
+        );
+    }
+
+    #[test]
+    fn registration_digest_is_signer_chain_id_and_domain() {
+        let signer = [0x11u8; 20];
+        let mut message = signer.to_vec();
+        message.extend_from_slice(&[0u8; 24]);
+        message.extend_from_slice(&31337u64.to_be_bytes());
+        message.extend_from_slice(b"0G_BN254_Pubkey_Registration");
+        use sha3::Digest as _;
+        let want: [u8; 32] = sha3::Keccak256::digest(&message).into();
+        assert_eq!(bls::registration_digest(&signer, 31337), want);
+        assert!(SecretKey::from_bytes(&[0; 32]).is_none());
+    }
+}

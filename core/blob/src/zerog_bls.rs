@@ -1,0 +1,127 @@
+//! 0G DA's signatures: BLS on BN254 as 0G's DA nodes sign and its DAEntrance checks
+//! (facts from `0G-DA-WIRE.md` §2.3–2.4; no code of 0G's). A signer holds a scalar
+//! `sk`, publishes `sk·G1` and `sk·G2`, and signs a 32-byte digest `d` as
+//! `σ = sk·H(d)`, where `H` is try-and-increment onto G1 (x = d mod p, y = (x³ + 3)^((p+1)/4),
+//! x + 1 until y² = x³ + 3). A signature verifies when `e(σ, G2) = e(H(d), pk)`; sums of
+//! signatures verify against sums of keys.
+
+use ark_bn254::{Bn254, Fq, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::pairing::Pairing;
+use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
+use ark_ff::{BigInteger, Field, PrimeField};
+use zg_merkle::keccak_tree::keccak256;
+
+/// The domain of a signer's registration message.
+pub const REGISTRATION_DOMAIN: &[u8] = b"0G_BN254_Pubkey_Registration";
+
+/// A 32-byte big-endian word of a base-field element.
+pub fn fq_word(x: &Fq) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&x.into_bigint().to_bytes_be());
+    out
+}
+
+fn u256(n: u64) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[24..].copy_from_slice(&n.to_be_bytes());
+    out
+}
+
+/// What a DA node signs for a blob: keccak256(root ‖ epoch ‖ quorum ‖ C.x ‖ C.y), every
+/// number a 32-byte big-endian word (Solidity's `abi.encodePacked` of those types).
+pub fn blob_digest(storage_root: &[u8; 32], epoch: u64, quorum_id: u64, commitment: &G1Affine) -> [u8; 32] {
+    let (x, y) = commitment.xy().unwrap_or_default();
+    let mut message = Vec::with_capacity(160);
+    message.extend_from_slice(storage_root);
+    message.extend_from_slice(&u256(epoch));
+    message.extend_from_slice(&u256(quorum_id));
+    message.extend_from_slice(&fq_word(&x));
+    message.extend_from_slice(&fq_word(&y));
+    keccak256(&message)
+}
+
+/// What a signer signs to register: keccak256(signer ‖ chain id as a word ‖ the domain).
+pub fn registration_digest(signer: &[u8; 20], chain_id: u64) -> [u8; 32] {
+    let mut message = Vec::with_capacity(20 + 32 + REGISTRATION_DOMAIN.len());
+    message.extend_from_slice(signer);
+    message.extend_from_slice(&u256(chain_id));
+    message.extend_from_slice(REGISTRATION_DOMAIN);
+    keccak256(&message)
+}
+
+/// 0G's hash onto G1: try-and-increment from the digest read as a big-endian integer.
+pub fn hash_to_g1(digest: &[u8; 32]) -> G1Affine {
+    let mut x = Fq::from_be_bytes_mod_order(digest);
+    let three = Fq::from(3u64);
+    // (p + 1) / 4: p ≡ 3 (mod 4), so a square's root is its (p+1)/4-th power.
+    let exponent = {
+        let mut e = Fq::MODULUS;
+        e.add_with_carry(&ark_ff::BigInt::from(1u64));
+        e.div2();
+        e.div2();
+        e
+    };
+    loop {
+        let y2 = x * x * x + three;
+        let y = y2.pow(exponent);
+        if y * y == y2 {
+            return G1Affine::new_unchecked(x, y);
+        }
+        x += Fq::ONE;
+    }
+}
+
+/// A signer's key.
+#[derive(Clone)]
+pub struct SecretKey(Fr);
+
+impl SecretKey {
+    /// A key from 32 bytes (reduced modulo the group order; zero is refused).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        let sk = Fr::from_be_bytes_mod_order(bytes);
+        (sk != Fr::from(0u64)).then_some(Self(sk))
+    }
+
+    /// `sk·G1`.
+    pub fn public_g1(&self) -> G1Affine {
+        (G1Projective::generator() * self.0).into_affine()
+    }
+
+    /// `sk·G2`.
+    pub fn public_g2(&self) -> G2Affine {
+        (G2Projective::generator() * self.0).into_affine()
+    }
+
+    /// `sk·H(digest)`.
+    pub fn sign(&self, digest: &[u8; 32]) -> G1Affine {
+        (hash_to_g1(digest) * self.0).into_affine()
+    }
+}
+
+/// Whether `signature` is `digest` signed by the key whose G2 half is `public_g2`.
+pub fn verify(public_g2: &G2Affine, digest: &[u8; 32], signature: &G1Affine) -> bool {
+    if !signature.is_on_curve()
+        || !public_g2.is_on_curve()
+        || !public_g2.is_in_correct_subgroup_assuming_on_curve()
+    {
+        return false;
+    }
+    Bn254::pairing(*signature, G2Affine::generator()) == Bn254::pairing(hash_to_g1(digest), *public_g2)
+}
+
+/// The sum of signatures (one aggregate for many signers of the same digest).
+pub fn aggregate_signatures(signatures: &[G1Affine]) -> G1Affine {
+    signatures
+        .iter()
+        .map(|s| s.into_group())
+        .sum::<G1Projective>()
+        .into_affine()
+}
+
+/// The sum of G2 keys.
+pub fn aggregate_keys(keys: &[G2Affine]) -> G2Affine {
+    keys.iter()
+        .map(|k| k.into_group())
+        .sum::<G2Projective>()
+        .into_affine()
+}
