@@ -544,7 +544,8 @@ impl DaResponse {
         Ok(match tag {
             0 => Self::Header(rest.to_vec()),
             1 => Self::Cells(rest.to_vec()),
-            2 => Self::NotFound,
+            2 if rest.is_empty() => Self::NotFound,
+            2 => return Err(format!("a not-found response with {} stray bytes", rest.len())),
             3 => Self::Refused(String::from_utf8_lossy(&rest[..rest.len().min(256)]).into_owned()),
             t => return Err(format!("bad response tag {t}")),
         })
@@ -903,6 +904,8 @@ mod tests {
         }
         assert!(DaResponse::decode(&[]).is_err());
         assert!(DaResponse::decode(&[7]).is_err());
+        // Found by fuzzing: a not-found answer with bytes after it is not one.
+        assert!(DaResponse::decode(&[2, 115]).is_err());
     }
 
     #[test]

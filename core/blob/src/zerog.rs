@@ -333,6 +333,10 @@ impl DispersalRecord {
         let (epoch, quorum_id) = (word(43), word(51));
         let mut id = [0u8; 32];
         id.copy_from_slice(&bytes[59..91]);
+        // One encoding per record: no coordinates means all-zero coordinate bytes.
+        if !has_blob && bytes[11..91].iter().any(|b| *b != 0) {
+            return Err("coordinates are set but flagged absent".to_owned());
+        }
         let reason_len = usize::from(u16::from_le_bytes([bytes[91], bytes[92]]));
         if reason_len > MAX_REASON || bytes.len() != RECORD_HEAD + reason_len {
             return Err(format!(
@@ -390,5 +394,16 @@ mod tests {
             assert!(DispersalRecord::decode(&bad).is_err());
         }
         assert!(DispersalRecord::decode(&[1, 1]).is_err());
+        // Found by fuzzing: coordinates without the flag would decode to a record that
+        // encodes differently; refused.
+        let mut stray = DispersalRecord {
+            status: DispersalStatus::Processing,
+            data_len: 5,
+            blob: None,
+            reason: String::new(),
+        }
+        .encode();
+        stray[20] = 7;
+        assert!(DispersalRecord::decode(&stray).is_err());
     }
 }
