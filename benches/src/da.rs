@@ -69,15 +69,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             peer: Some(Side::new("zg-da POST /submissions", move || {
                 peer_round = peer_round.wrapping_add(1);
                 peer_data[0] = peer_round;
-                let status = peer_rt.block_on(async {
-                    http.post(&url)
-                        .body(peer_data.clone())
-                        .send()
-                        .await
-                        .expect("node answers")
-                        .status()
-                });
-                assert_eq!(status.as_u16(), 201);
+                post_submission(&peer_rt, &http, &url, peer_data.clone());
             })),
             target: None,
         }
@@ -112,16 +104,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             // A new payload each round: a new submission, never one already held.
             round = round.wrapping_add(1);
             payload[0] = round;
-            let body = payload.clone();
-            let status = rt.block_on(async {
-                http.post(&url)
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("node answers")
-                    .status()
-            });
-            assert_eq!(status.as_u16(), 201);
+            post_submission(&rt, &http, &url, payload.clone());
         }),
         peer: Some(Side::new("blob::encode (KZG kernels)", move || {
             std::hint::black_box(blob::encode(ctx, &kernel_payload).expect("encodes"));
@@ -133,6 +116,19 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     rows.extend(dispersals);
     rows.push(zerog_root);
     rows
+}
+
+/// Posts `body` to the node's `/submissions` and expects it stored (201).
+fn post_submission(rt: &tokio::runtime::Runtime, http: &reqwest::Client, url: &str, body: Vec<u8>) {
+    let status = rt.block_on(async {
+        http.post(url)
+            .body(body)
+            .send()
+            .await
+            .expect("node answers")
+            .status()
+    });
+    assert_eq!(status.as_u16(), 201);
 }
 
 /// Disperses `data` through the disperser API at `url` and polls until FINALIZED.

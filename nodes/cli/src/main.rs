@@ -475,9 +475,9 @@ async fn devnet_provider(
     settle_every: f64,
 ) -> anyhow::Result<Option<ProviderServer>> {
     use zg_compute::model::{self, LocalModel};
-    if !(settle_every > 0.0 && settle_every.is_finite()) {
-        anyhow::bail!("--settle-every must be a positive number of seconds");
-    }
+    use zg_compute::service::{DEFAULT_INPUT_PRICE, DEFAULT_MAX_TOKENS, DEFAULT_OUTPUT_PRICE};
+    let settle_every = zg_compute::service::settle_interval(settle_every)
+        .ok_or_else(|| anyhow::anyhow!("--settle-every must be a positive number of seconds"))?;
     let path = match model_file {
         Some(path) => path,
         None => {
@@ -515,11 +515,11 @@ async fn devnet_provider(
             signer: provider_key,
             public_url: String::new(),
             model: model::BUILTIN_NAME.into(),
-            input_price: alloy_primitives::U256::from(1_000_000_000u64),
-            output_price: alloy_primitives::U256::from(2_000_000_000u64),
+            input_price: alloy_primitives::U256::from(DEFAULT_INPUT_PRICE),
+            output_price: alloy_primitives::U256::from(DEFAULT_OUTPUT_PRICE),
             data_dir,
-            max_tokens: 1024,
-            settle_every: Duration::from_secs_f64(settle_every),
+            max_tokens: DEFAULT_MAX_TOKENS,
+            settle_every,
             engine: Engine::Builtin(Builtin::new(model, model::BUILTIN_NAME)),
         },
         listen,

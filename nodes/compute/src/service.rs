@@ -127,6 +127,19 @@ pub struct Provider {
     engine: Engine,
 }
 
+/// Wei per prompt token a provider charges unless told otherwise.
+pub const DEFAULT_INPUT_PRICE: u64 = 1_000_000_000;
+/// Wei per generated token a provider charges unless told otherwise.
+pub const DEFAULT_OUTPUT_PRICE: u64 = 2_000_000_000;
+/// Most tokens one answer may generate unless told otherwise.
+pub const DEFAULT_MAX_TOKENS: u64 = 1024;
+
+/// The time between settlements from seconds; `None` for zero, negative, NaN or
+/// infinite (and for intervals that round to zero, which a timer cannot tick at).
+pub fn settle_interval(secs: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(secs).ok().filter(|d| !d.is_zero())
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now()

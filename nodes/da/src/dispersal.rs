@@ -163,7 +163,7 @@ impl Dispersals {
     }
 
     /// Takes a blob: durable before it answers, with 0G's request id.
-    pub fn disperse(&self, data: &[u8]) -> Result<String, DisperseError> {
+    pub fn disperse(&self, data: Vec<u8>) -> Result<String, DisperseError> {
         if data.is_empty() {
             return Err(DisperseError::Empty);
         }
@@ -173,7 +173,7 @@ impl Dispersals {
         let ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let id = request_id(data, ns);
+        let id = request_id(&data, ns);
         let record = Record {
             status: Status::Processing,
             data_len: data.len() as u64,
@@ -181,10 +181,12 @@ impl Dispersals {
             reason: String::new(),
         };
         let dk = data_key(id.as_bytes());
-        let mut puts: Vec<Put> = data
-            .chunks(DATA_CHUNK)
+        // Segments are slices of the request's own buffer: a 31 MiB blob is not copied.
+        let data = bytes::Bytes::from(data);
+        let mut puts: Vec<Put> = (0..data.len())
+            .step_by(DATA_CHUNK)
             .enumerate()
-            .map(|(i, chunk)| Put::segment(dk, i as u64, chunk.to_vec()))
+            .map(|(i, at)| Put::segment(dk, i as u64, data.slice(at..data.len().min(at + DATA_CHUNK))))
             .collect();
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
         puts.push(Put::segment(journal_key(), seq, id.clone().into_bytes()));

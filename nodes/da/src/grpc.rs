@@ -61,7 +61,7 @@ impl Disperser for Grpc {
     ) -> Result<Response<DisperseBlobReply>, Status> {
         let data = request.into_inner().data;
         let d = self.dispersals.clone();
-        let id = blocking(move || d.disperse(&data)).await?;
+        let id = blocking(move || d.disperse(data)).await?;
         Ok(Response::new(DisperseBlobReply {
             result: BlobStatus::Processing as i32,
             request_id: id.into_bytes(),

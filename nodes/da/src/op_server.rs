@@ -24,7 +24,7 @@ pub const ZEROG_LAYER: u8 = 0x47;
 /// Bytes of a commitment.
 pub const COMMITMENT_LEN: usize = 50;
 /// The largest batch (0G's largest blob).
-pub const MAX_BATCH: usize = 32_505_852;
+pub const MAX_BATCH: usize = zg_blob::zerog::MAX_DATA;
 
 /// How the server runs.
 #[derive(Clone, Debug)]

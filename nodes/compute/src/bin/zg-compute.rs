@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
@@ -12,6 +11,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use zg_compute::engine::{Builtin, Engine, Upstream};
 use zg_compute::model::LocalModel;
+use zg_compute::service::{DEFAULT_INPUT_PRICE, DEFAULT_MAX_TOKENS, DEFAULT_OUTPUT_PRICE, settle_interval};
 use zg_compute::{ProviderConfig, ProviderServer};
 
 /// A zg compute provider: 0G's inference API in front of a GGUF model it runs itself
@@ -46,13 +46,13 @@ struct Args {
     #[arg(long, default_value = "SmolLM2-135M-Instruct")]
     model: String,
     /// Wei per prompt token.
-    #[arg(long, default_value_t = 1_000_000_000)]
+    #[arg(long, default_value_t = DEFAULT_INPUT_PRICE)]
     input_price: u64,
     /// Wei per generated token.
-    #[arg(long, default_value_t = 2_000_000_000)]
+    #[arg(long, default_value_t = DEFAULT_OUTPUT_PRICE)]
     output_price: u64,
     /// Most tokens one answer may generate.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
     max_tokens: u64,
     /// Seconds between settlements.
     #[arg(long, default_value_t = 60.0)]
@@ -81,9 +81,8 @@ async fn run() -> anyhow::Result<()> {
         Some(k) => key(k, "--signer-key")?,
         None => provider_key.clone(),
     };
-    if !(args.settle_every > 0.0 && args.settle_every.is_finite()) {
-        anyhow::bail!("--settle-every must be a positive number of seconds");
-    }
+    let settle_every = settle_interval(args.settle_every)
+        .ok_or_else(|| anyhow::anyhow!("--settle-every must be a positive number of seconds"))?;
     let engine = match (&args.model_file, &args.upstream) {
         (Some(path), _) => {
             let model = LocalModel::load(path).with_context(|| "loading --model-file")?;
@@ -103,7 +102,7 @@ async fn run() -> anyhow::Result<()> {
             output_price: U256::from(args.output_price),
             data_dir: args.data_dir,
             max_tokens: args.max_tokens,
-            settle_every: Duration::from_secs_f64(args.settle_every),
+            settle_every,
             engine,
         },
         args.listen,
