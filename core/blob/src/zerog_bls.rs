@@ -5,10 +5,10 @@
 //! x + 1 until y² = x³ + 3). A signature verifies when `e(σ, G2) = e(H(d), pk)`; sums of
 //! signatures verify against sums of keys.
 
-use ark_bn254::{Bn254, Fq, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_bn254::{Bn254, Fq, Fq2, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
-use ark_ff::{BigInteger, Field, PrimeField};
+use ark_ff::{BigInteger, Field, PrimeField, Zero};
 use zg_merkle::keccak_tree::keccak256;
 
 /// The domain of a signer's registration message.
@@ -46,6 +46,16 @@ pub fn registration_digest(signer: &[u8; 20], chain_id: u64) -> [u8; 32] {
     message.extend_from_slice(signer);
     message.extend_from_slice(&u256(chain_id));
     message.extend_from_slice(REGISTRATION_DOMAIN);
+    keccak256(&message)
+}
+
+/// What a signer signs to join epoch `epoch`: keccak256(signer ‖ epoch as 8 big-endian
+/// bytes ‖ chain id as a word).
+pub fn epoch_registration_digest(signer: &[u8; 20], epoch: u64, chain_id: u64) -> [u8; 32] {
+    let mut message = Vec::with_capacity(20 + 8 + 32);
+    message.extend_from_slice(signer);
+    message.extend_from_slice(&epoch.to_be_bytes());
+    message.extend_from_slice(&u256(chain_id));
     keccak256(&message)
 }
 
@@ -124,4 +134,82 @@ pub fn aggregate_keys(keys: &[G2Affine]) -> G2Affine {
         .map(|k| k.into_group())
         .sum::<G2Projective>()
         .into_affine()
+}
+
+/// A base-field element from a big-endian word, refused unless canonical (below p).
+fn fq_from_word(word: &[u8; 32]) -> Option<Fq> {
+    let x = Fq::from_be_bytes_mod_order(word);
+    (fq_word(&x) == *word).then_some(x)
+}
+
+/// A G1 point from its two words (Solidity's `G1Point`): canonical coordinates on the
+/// curve, or (0, 0) for the identity (G1 has cofactor 1: on the curve is in the group).
+pub fn g1_from_words(x: &[u8; 32], y: &[u8; 32]) -> Option<G1Affine> {
+    if x == &[0; 32] && y == &[0; 32] {
+        return Some(G1Affine::identity());
+    }
+    let point = G1Affine::new_unchecked(fq_from_word(x)?, fq_from_word(y)?);
+    point.is_on_curve().then_some(point)
+}
+
+/// A G1 point's two words ((0, 0) for the identity).
+pub fn g1_words(point: &G1Affine) -> ([u8; 32], [u8; 32]) {
+    match point.xy() {
+        Some((x, y)) => (fq_word(&x), fq_word(&y)),
+        None => ([0; 32], [0; 32]),
+    }
+}
+
+/// A G2 point from its coordinates' halves `x = x0 + x1·u`, `y = y0 + y1·u`: canonical,
+/// on the curve and in the prime-order subgroup, or all zero for the identity.
+pub fn g2_from_words(x0: &[u8; 32], x1: &[u8; 32], y0: &[u8; 32], y1: &[u8; 32]) -> Option<G2Affine> {
+    if [x0, x1, y0, y1].iter().all(|w| **w == [0; 32]) {
+        return Some(G2Affine::identity());
+    }
+    let x = Fq2::new(fq_from_word(x0)?, fq_from_word(x1)?);
+    let y = Fq2::new(fq_from_word(y0)?, fq_from_word(y1)?);
+    let point = G2Affine::new_unchecked(x, y);
+    (point.is_on_curve() && point.is_in_correct_subgroup_assuming_on_curve()).then_some(point)
+}
+
+/// A G2 point's halves `[x0, x1, y0, y1]` (all zero for the identity).
+pub fn g2_words(point: &G2Affine) -> [[u8; 32]; 4] {
+    match point.xy() {
+        Some((x, y)) => [fq_word(&x.c0), fq_word(&x.c1), fq_word(&y.c0), fq_word(&y.c1)],
+        None => [[0; 32]; 4],
+    }
+}
+
+/// Whether a signer's two public keys share one secret: `e(pk1, G2) = e(G1, pk2)`.
+pub fn keys_match(public_g1: &G1Affine, public_g2: &G2Affine) -> bool {
+    !public_g1.is_zero()
+        && Bn254::pairing(*public_g1, G2Affine::generator())
+            == Bn254::pairing(G1Affine::generator(), *public_g2)
+}
+
+/// DAEntrance's check of a quorum certificate: `sigma` signs `digest` under the
+/// aggregate keys `apk_g1` and `apk_g2`, and both halves are of one secret. One
+/// pairing product with γ = keccak(σ ‖ apk1 ‖ apk2 ‖ H) mod r binds them:
+/// `e(σ + γ·apk1, −G2) · e(H + γ·G1, apk2) = 1`.
+pub fn verify_certificate(digest: &[u8; 32], apk_g1: &G1Affine, apk_g2: &G2Affine, sigma: &G1Affine) -> bool {
+    if apk_g1.is_zero() || apk_g2.is_zero() {
+        return false;
+    }
+    let h = hash_to_g1(digest);
+    let mut words = Vec::with_capacity(10 * 32);
+    for p in [sigma, apk_g1] {
+        let (x, y) = g1_words(p);
+        words.extend_from_slice(&x);
+        words.extend_from_slice(&y);
+    }
+    for w in g2_words(apk_g2) {
+        words.extend_from_slice(&w);
+    }
+    let (hx, hy) = g1_words(&h);
+    words.extend_from_slice(&hx);
+    words.extend_from_slice(&hy);
+    let gamma = Fr::from_be_bytes_mod_order(&keccak256(&words));
+    let left = (sigma.into_group() + *apk_g1 * gamma).into_affine();
+    let right = (h.into_group() + G1Affine::generator() * gamma).into_affine();
+    Bn254::multi_pairing([left, right], [-G2Affine::generator(), *apk_g2]).is_zero()
 }

@@ -330,4 +330,70 @@ mod bls {
         assert_eq!(bls::registration_digest(&signer, 31337), want);
         assert!(SecretKey::from_bytes(&[0; 32]).is_none());
     }
+
+    fn key(n: u8) -> SecretKey {
+        SecretKey::from_bytes(&[n; 32]).unwrap()
+    }
+
+    /// A quorum certificate verifies with both aggregate halves of its signers, and not
+    /// with a forged signature, a missing signer, or halves of different secrets.
+    #[test]
+    fn certificates_verify_only_with_matching_halves() {
+        let digest = [7u8; 32];
+        let keys: Vec<SecretKey> = (1..=3).map(key).collect();
+        let sigma = bls::aggregate_signatures(&keys.iter().map(|k| k.sign(&digest)).collect::<Vec<_>>());
+        let apk1 = bls::aggregate_signatures(&keys.iter().map(|k| k.public_g1()).collect::<Vec<_>>());
+        let apk2 = bls::aggregate_keys(&keys.iter().map(|k| k.public_g2()).collect::<Vec<_>>());
+        assert!(bls::verify_certificate(&digest, &apk1, &apk2, &sigma));
+        let mut other = digest;
+        other[0] ^= 1; // try-and-increment maps neighbouring digests to one point
+        assert!(!bls::verify_certificate(&other, &apk1, &apk2, &sigma));
+        let forged = bls::aggregate_signatures(&[sigma, key(9).sign(&digest)]);
+        assert!(!bls::verify_certificate(&digest, &apk1, &apk2, &forged));
+        let two1 = bls::aggregate_signatures(&[keys[0].public_g1(), keys[1].public_g1()]);
+        assert!(!bls::verify_certificate(&digest, &two1, &apk2, &sigma));
+        let two2 = bls::aggregate_keys(&[keys[0].public_g2(), keys[1].public_g2()]);
+        assert!(!bls::verify_certificate(&digest, &apk1, &two2, &sigma));
+        assert!(!bls::verify_certificate(
+            &digest,
+            &G1Affine::identity(),
+            &apk2,
+            &sigma
+        ));
+        assert!(bls::keys_match(&keys[0].public_g1(), &keys[0].public_g2()));
+        assert!(!bls::keys_match(&keys[0].public_g1(), &keys[1].public_g2()));
+    }
+
+    /// Points read back from their words; non-canonical, off-curve words are refused.
+    #[test]
+    fn point_words_round_trip_and_refuse_bad_points() {
+        let k = key(5);
+        let (x, y) = bls::g1_words(&k.public_g1());
+        assert_eq!(bls::g1_from_words(&x, &y), Some(k.public_g1()));
+        assert_eq!(bls::g1_from_words(&[0; 32], &[0; 32]), Some(G1Affine::identity()));
+        let mut off = y;
+        off[31] ^= 1;
+        assert_eq!(bls::g1_from_words(&x, &off), None, "off the curve");
+        // p itself: x = 0 + p is the same element written non-canonically.
+        let p = word("30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47");
+        assert_eq!(bls::g1_from_words(&p, &y), None, "a coordinate not below p");
+        let [x0, x1, y0, y1] = bls::g2_words(&k.public_g2());
+        assert_eq!(bls::g2_from_words(&x0, &x1, &y0, &y1), Some(k.public_g2()));
+        assert_eq!(bls::g2_from_words(&x1, &x0, &y1, &y0), None, "halves swapped");
+        let mut bad = y1;
+        bad[31] ^= 1;
+        assert_eq!(bls::g2_from_words(&x0, &x1, &y0, &bad), None);
+    }
+
+    #[test]
+    fn epoch_registration_digest_is_signer_epoch_and_chain_id() {
+        let signer = [0x22u8; 20];
+        let mut message = signer.to_vec();
+        message.extend_from_slice(&5u64.to_be_bytes());
+        message.extend_from_slice(&[0u8; 24]);
+        message.extend_from_slice(&16600u64.to_be_bytes());
+        use sha3::Digest as _;
+        let want: [u8; 32] = sha3::Keccak256::digest(&message).into();
+        assert_eq!(bls::epoch_registration_digest(&signer, 5, 16600), want);
+    }
 }

@@ -4,8 +4,8 @@
 //! (`zg-evm`), the storage nodes that follow them and the clients that pay through
 //! them: 0G's Flow and storage market ABIs (declared with alloy's `sol!`, so the
 //! selectors, the `Submit` event and the custom errors are 0G's), 0G's compute
-//! ledger and inference serving contracts ([`compute`]), and the fixed addresses they
-//! live at on a zg chain.
+//! ledger and inference serving contracts ([`compute`]), 0G DA's DASigners, registry and
+//! entrance ([`da`]), and the fixed addresses they live at on a zg chain.
 //!
 //! ```
 //! use alloy_sol_types::SolCall;
@@ -17,11 +17,12 @@
 use alloy_primitives::{Address, address};
 
 pub mod compute;
+pub mod da;
 
-/// Where the Flow contract lives.
-pub const FLOW_ADDRESS: Address = address!("0x0000000000000000000000000000000000001000");
+/// Where the Flow contract lives (clear of 0G's precompiles at `0x…1000` on).
+pub const FLOW_ADDRESS: Address = address!("0x0000000000000000000000000000000000002000");
 /// Where the storage market lives.
-pub const MARKET_ADDRESS: Address = address!("0x0000000000000000000000000000000000001001");
+pub const MARKET_ADDRESS: Address = address!("0x0000000000000000000000000000000000002001");
 /// The code each system contract's account holds, so tools see a contract. It never
 /// runs: the executor hands every call to the address to the Rust contract.
 pub const SYSTEM_CODE: [u8; 5] = [0x60, 0x00, 0x60, 0x00, 0xfd];

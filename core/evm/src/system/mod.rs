@@ -1,30 +1,34 @@
-//! System contracts: 0G's Flow and storage market ([`flow`]), and 0G's compute
-//! LedgerManager ([`ledger`]) and InferenceServing ([`serving`]), as Rust code the
+//! System contracts: 0G's Flow and storage market ([`flow`]), 0G's compute
+//! LedgerManager ([`ledger`]) and InferenceServing ([`serving`]), and 0G DA's DASigners,
+//! DARegistry and DAEntrance ([`da`]), as Rust code the
 //! executor runs at fixed addresses. They are stateful precompiles: each call reads and
 //! writes the contract's own storage, emits logs and moves value through revm's journal,
 //! so a revert undoes everything, as for Solidity code. Their ABIs are 0G's (see `abi`
 //! and `compute`), so 0G's SDKs, ethers, web3.py and alloy call them unchanged. Each
 //! module documents its storage layout.
 
+mod da;
 mod flow;
 mod ledger;
 mod serving;
 
 use alloy_primitives::{Address, Bytes, Log, LogData, U256, keccak256};
 use alloy_sol_types::{SolError, SolValue};
-use revm::context::{Block, Cfg};
+use revm::context::{Block, Cfg, Transaction};
 use revm::context_interface::{ContextTr, JournalTr};
 use revm::handler::{EthPrecompiles, PrecompileProvider};
 use revm::interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult};
 use revm::primitives::AddressSet;
 use revm::primitives::hardfork::SpecId;
 
+pub use da::row_member;
 pub use flow::valid_nodes;
 pub use zg_contracts::abi::{self, IFlow, IMarket};
 pub use zg_contracts::compute::{
     self, DEFAULT_LOCK_TIME_SECS, FINE_TUNING_ADDRESS, IInferenceServing, ILedgerManager, INFERENCE_ADDRESS,
     LEDGER_ADDRESS,
 };
+pub use zg_contracts::da::{self as da_abi, DA_ENTRANCE_ADDRESS, DA_REGISTRY_ADDRESS, DA_SIGNERS_ADDRESS};
 pub use zg_contracts::{DEFAULT_PRICE_PER_SECTOR, FLOW_ADDRESS, MARKET_ADDRESS, SYSTEM_CODE};
 
 /// What a chain's system contracts start with.
@@ -37,6 +41,8 @@ pub struct SystemConfig {
     /// The compute contracts' owner (acknowledges providers' signers as 0G's owner
     /// does); the zero address means none.
     pub compute_owner: Address,
+    /// Wei DAEntrance charges per blob root (0G starts at 0).
+    pub da_blob_price: U256,
 }
 
 impl Default for SystemConfig {
@@ -45,6 +51,7 @@ impl Default for SystemConfig {
             price_per_sector: U256::from(DEFAULT_PRICE_PER_SECTOR),
             refund_lock_secs: DEFAULT_LOCK_TIME_SECS,
             compute_owner: Address::ZERO,
+            da_blob_price: U256::ZERO,
         }
     }
 }
@@ -76,11 +83,22 @@ pub fn genesis_accounts(config: &SystemConfig) -> Vec<GenesisAccount> {
         ),
         account(LEDGER_ADDRESS, ledger::genesis_storage(config)),
         account(INFERENCE_ADDRESS, serving::genesis_storage(config)),
+        account(DA_SIGNERS_ADDRESS, Vec::new()),
+        account(DA_REGISTRY_ADDRESS, Vec::new()),
+        account(DA_ENTRANCE_ADDRESS, da::entrance_genesis(config)),
     ]
 }
 
 /// The addresses that hold system contracts on a chain that has them.
-pub const SYSTEM_ADDRESSES: [Address; 4] = [FLOW_ADDRESS, MARKET_ADDRESS, LEDGER_ADDRESS, INFERENCE_ADDRESS];
+pub const SYSTEM_ADDRESSES: [Address; 7] = [
+    FLOW_ADDRESS,
+    MARKET_ADDRESS,
+    LEDGER_ADDRESS,
+    INFERENCE_ADDRESS,
+    DA_SIGNERS_ADDRESS,
+    DA_REGISTRY_ADDRESS,
+    DA_ENTRANCE_ADDRESS,
+];
 
 /// The nonce a genesis account must start at so that none of its own contract
 /// deployments lands on a system contract (or on FineTuningServing's reserved
@@ -141,19 +159,26 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SystemPrecompiles {
         }
         let input = inputs.input.as_bytes(context).to_vec();
         let timestamp = context.block().timestamp();
+        let block_number = context.block().number();
+        let origin = context.tx().caller();
         let chain_id = context.cfg().chain_id();
         let mut call = SystemCall {
             journal: context.journal_mut(),
             inputs,
             gas: Gas::new(inputs.gas_limit),
             timestamp,
+            block_number,
+            origin,
             chain_id,
         };
         let outcome = match contract {
             FLOW_ADDRESS => call.flow(&input),
             MARKET_ADDRESS => call.market(&input),
             LEDGER_ADDRESS => call.ledger(&input),
-            _ => call.serving(&input),
+            INFERENCE_ADDRESS => call.serving(&input),
+            DA_SIGNERS_ADDRESS => call.da_signers(&input),
+            DA_REGISTRY_ADDRESS => call.da_registry(&input),
+            _ => call.da_entrance(&input),
         };
         call.finish(outcome).map(Some)
     }
@@ -205,6 +230,10 @@ struct SystemCall<'a, J> {
     gas: Gas,
     /// The block's timestamp (seconds).
     timestamp: U256,
+    /// The block's number.
+    block_number: U256,
+    /// The transaction's sender (Solidity's `tx.origin`).
+    origin: Address,
     /// The chain's EIP-155 id (EIP-712 domains carry it).
     chain_id: u64,
 }
