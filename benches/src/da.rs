@@ -1,7 +1,8 @@
 //! DA: a payload submitted end to end to a DA node over loopback HTTP (read, pack,
 //! commit, compute cells and proofs, store durably, attest) beside the KZG kernel
 //! time for the same blobs (`blob::encode` in process); the difference is the node's
-//! overhead. 0G's disperser API (DisperseBlob, polled to FINALIZED) beside zg's own
+//! overhead. 0G's disperser API (DisperseBlob, polled to FINALIZED: uploaded to
+//! DAEntrance, signed by the quorum, certified on an in-process chain) beside zg's own
 //! submit path on the same node, for a maximal payload and for a 1 KiB blob (0G pads
 //! every blob to full size for its root, so a small one costs nearly as much). And 0G DA's storage root of a full blob (coset FFTs over BN254 and 0G's
 //! Keccak file tree of the 96 MiB it encodes to) beside a flat Keccak-256 of 96 MiB:
@@ -10,6 +11,8 @@
 use std::sync::Arc;
 
 use zg_blob::{self as blob, MAX_PAYLOAD};
+use zg_chain::{ChainNode, ChainNodeConfig};
+use zg_da::chain::ChainConfig;
 use zg_da::{DaConfig, DaServer};
 use zg_kzg::KzgContext;
 
@@ -26,11 +29,26 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             .build()
             .expect("runtime"),
     );
+    // The disperser certifies on an in-process chain, as on the devnet: one signer
+    // holding all 3072 rows.
+    let chain = rt
+        .block_on(ChainNode::start(ChainNodeConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..ChainNodeConfig::default()
+        }))
+        .expect("chain node starts");
+    let signer = alloy_signer_local::PrivateKeySigner::from_bytes(&chain.accounts()[8].private_key)
+        .expect("a dev key");
     let server = rt
         .block_on(DaServer::bind(DaConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: dir.path().join("da"),
             grpc: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            chain: Some(ChainConfig {
+                url: format!("http://{}", chain.local_addr()),
+                key: signer,
+                public_url: None,
+            }),
             ..DaConfig::default()
         }))
         .expect("DA node binds");
@@ -99,8 +117,8 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         shape: format!("{} MiB, {blobs} blobs, 2 threads", len >> 20),
         bytes: len as u64,
         zg: Side::new("zg-da POST /submissions", move || {
-            // The node's directory lives as long as the bench.
-            let _ = &dir;
+            // The node's directory and its chain live as long as the bench.
+            let _ = (&dir, &chain);
             // A new payload each round: a new submission, never one already held.
             round = round.wrapping_add(1);
             payload[0] = round;

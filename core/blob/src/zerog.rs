@@ -31,6 +31,16 @@ pub const COSETS: usize = 3;
 /// 0G's largest blob: the raw blob less its 4-byte length trailer.
 pub const MAX_DATA: usize = Shape::ZEROG.raw_len() - 4;
 
+/// Rows of a 0G quorum (3 cosets of 1024).
+pub const QUORUM_ROWS: usize = 3072;
+
+/// The zg cell column that row `row` of a 0G quorum stands for: row `r` is column
+/// `r mod 128` of every blob of the submission (3072 = 24 × 128), so a signer holding
+/// rows must hold, verified against their KZG commitments, those columns of every blob.
+pub fn row_column(row: usize) -> u64 {
+    (row % crate::CELLS_PER_EXT_BLOB) as u64
+}
+
 /// Why a root cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RootError {
@@ -271,20 +281,26 @@ pub struct DispersalRecord {
     pub blob: Option<(BlobCoords, [u8; 32])>,
     /// Why it FAILED.
     pub reason: String,
+    /// The block of its last step on chain: the upload while PROCESSING with
+    /// coordinates, the certificate from CONFIRMED on; 0 where no chain is followed.
+    pub block: u64,
 }
 
 /// The longest reason kept.
 const MAX_REASON: usize = 1024;
 /// Bytes of a record before its reason.
-const RECORD_HEAD: usize = 1 + 1 + 8 + 1 + 32 + 8 + 8 + 32 + 2;
+const RECORD_HEAD: usize = 1 + 1 + 8 + 1 + 32 + 8 + 8 + 32 + 8 + 2;
+/// Version 1's head: no block.
+const RECORD_HEAD_V1: usize = RECORD_HEAD - 8;
 
 impl DispersalRecord {
-    /// Version 1: status, data length, whether coordinates follow, root, epoch,
-    /// quorum, submission id (zeros when absent), the reason's length and bytes.
+    /// Version 2: status, data length, whether coordinates follow, root, epoch,
+    /// quorum, submission id (zeros when absent), block, the reason's length and bytes.
+    /// (Version 1, read too, had no block.)
     pub fn encode(&self) -> Vec<u8> {
         let reason = &self.reason.as_bytes()[..self.reason.len().min(MAX_REASON)];
         let mut out = Vec::with_capacity(RECORD_HEAD + reason.len());
-        out.push(1);
+        out.push(2);
         out.push(self.status as u8);
         out.extend_from_slice(&self.data_len.to_le_bytes());
         let (coords, id) = match &self.blob {
@@ -303,6 +319,7 @@ impl DispersalRecord {
         out.extend_from_slice(&coords.epoch.to_le_bytes());
         out.extend_from_slice(&coords.quorum_id.to_le_bytes());
         out.extend_from_slice(&id);
+        out.extend_from_slice(&self.block.to_le_bytes());
         out.extend_from_slice(&(reason.len() as u16).to_le_bytes());
         out.extend_from_slice(reason);
         out
@@ -310,14 +327,17 @@ impl DispersalRecord {
 
     /// The inverse of [`DispersalRecord::encode`]; every length checked.
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        if bytes.len() < RECORD_HEAD {
+        let head = match bytes.first() {
+            Some(1) => RECORD_HEAD_V1,
+            Some(2) => RECORD_HEAD,
+            Some(v) => return Err(format!("record version {v} is not 1 or 2")),
+            None => return Err("an empty record".to_owned()),
+        };
+        if bytes.len() < head {
             return Err(format!(
                 "a record of {} bytes is shorter than its head",
                 bytes.len()
             ));
-        }
-        if bytes[0] != 1 {
-            return Err(format!("record version {} is not 1", bytes[0]));
         }
         let status =
             DispersalStatus::from_u8(bytes[1]).ok_or_else(|| format!("status {} is unknown", bytes[1]))?;
@@ -337,15 +357,16 @@ impl DispersalRecord {
         if !has_blob && bytes[11..91].iter().any(|b| *b != 0) {
             return Err("coordinates are set but flagged absent".to_owned());
         }
-        let reason_len = usize::from(u16::from_le_bytes([bytes[91], bytes[92]]));
-        if reason_len > MAX_REASON || bytes.len() != RECORD_HEAD + reason_len {
+        let block = if head == RECORD_HEAD { word(91) } else { 0 };
+        let reason_len = usize::from(u16::from_le_bytes([bytes[head - 2], bytes[head - 1]]));
+        if reason_len > MAX_REASON || bytes.len() != head + reason_len {
             return Err(format!(
                 "a reason of {reason_len} bytes does not fit a {}-byte record",
                 bytes.len()
             ));
         }
-        let reason = String::from_utf8(bytes[RECORD_HEAD..].to_vec())
-            .map_err(|_| "the reason is not UTF-8".to_owned())?;
+        let reason =
+            String::from_utf8(bytes[head..].to_vec()).map_err(|_| "the reason is not UTF-8".to_owned())?;
         let coords = BlobCoords {
             storage_root,
             epoch,
@@ -356,6 +377,7 @@ impl DispersalRecord {
             data_len,
             blob: has_blob.then_some((coords, id)),
             reason,
+            block,
         })
     }
 }
@@ -378,12 +400,14 @@ mod tests {
                 [9; 32],
             )),
             reason: String::new(),
+            block: 12,
         };
         let failed = DispersalRecord {
             status: DispersalStatus::Failed,
             data_len: 1,
             blob: None,
             reason: "the store is full".into(),
+            block: 0,
         };
         for r in [confirmed, failed] {
             let bytes = r.encode();
@@ -401,8 +425,14 @@ mod tests {
             data_len: 5,
             blob: None,
             reason: String::new(),
+            block: 0,
         }
         .encode();
+        // Version 1 (no block) still reads, as block 0.
+        let mut v1 = stray[..91].to_vec();
+        v1[0] = 1;
+        v1.extend_from_slice(&stray[99..]);
+        assert_eq!(DispersalRecord::decode(&v1).unwrap().encode(), stray);
         stray[20] = 7;
         assert!(DispersalRecord::decode(&stray).is_err());
     }

@@ -81,9 +81,25 @@ pub fn hash_to_g1(digest: &[u8; 32]) -> G1Affine {
     }
 }
 
+/// The G1 point zg's DA signers put where 0G's AMT erasure commitment goes (0G's AMT
+/// needs setup files that are no public package): the hash onto G1 of keccak256 of a
+/// domain and zg's submission id, which commits to every blob's KZG commitment. Any
+/// holder of the submission's header recomputes it.
+pub fn erasure_commitment(submission_id: &[u8; 32]) -> G1Affine {
+    let mut message = b"zg-da/erasure-commitment".to_vec();
+    message.extend_from_slice(submission_id);
+    hash_to_g1(&keccak256(&message))
+}
+
 /// A signer's key.
 #[derive(Clone)]
 pub struct SecretKey(Fr);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
 
 impl SecretKey {
     /// A key from 32 bytes (reduced modulo the group order; zero is refused).

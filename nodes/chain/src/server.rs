@@ -156,6 +156,8 @@ impl ChainNode {
                 refund_lock_secs: config.refund_lock_secs,
                 // Dev account 0 owns the compute contracts, as 0G's deployer does.
                 compute_owner: accounts.first().map_or(Address::ZERO, |a| a.address),
+                // DAEntrance's blob price starts at 0, as 0G's does.
+                ..SystemConfig::default()
             }),
         };
         let store = match &config.data_dir {

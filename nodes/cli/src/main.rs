@@ -685,13 +685,28 @@ async fn run() -> anyhow::Result<()> {
             }
             let mut das: Vec<DaServer> = Vec::new();
             let mut p2p_peers = Vec::new();
+            // DA node i signs as dev account (last − 1 − i): the last runs compute.
+            let accounts = chain.accounts();
+            if accounts.len() < usize::from(nodes) + 2 {
+                anyhow::bail!(
+                    "{} DA nodes need {} dev accounts (one each, one for compute, one owner)",
+                    nodes,
+                    usize::from(nodes) + 2
+                );
+            }
             for i in 0..nodes {
                 let (listen, p2p) = nth_node(da_listen, &p2p_listen, i, &p2p_peers)?;
+                let account = &accounts[accounts.len() - 2 - usize::from(i)];
                 let da = DaServer::bind(DaConfig {
                     listen,
                     data_dir: nth_dir("da", i),
                     p2p: Some(p2p),
                     grpc: (i == 0).then_some(disperser_listen),
+                    chain: Some(zg_da::chain::ChainConfig {
+                        url: format!("http://{}", chain.local_addr()),
+                        key: alloy_signer_local::PrivateKeySigner::from_bytes(&account.private_key)?,
+                        public_url: None,
+                    }),
                     ..DaConfig::default()
                 })
                 .await
@@ -748,15 +763,27 @@ async fn run() -> anyhow::Result<()> {
                 if let Some(p2p) = da.p2p_addr() {
                     println!("    p2p         {p2p}   (zg-da --peer {p2p} joins it)");
                 }
+                if let Some(signer) = da.signer() {
+                    println!("    0G DA signer {signer} (BLS key registered on DASigners)");
+                }
                 if let Some(grpc) = da.grpc_addr() {
                     println!(
                         "    disperser   http://{grpc}   0G's gRPC disperser.Disperser (DisperseBlob · GetBlobStatus · RetrieveBlob)"
                     );
                     println!(
-                        "    try         grpcurl -plaintext -import-path nodes/da/proto -proto disperser.proto -d '{{\"data\":\"aGVsbG8=\"}}' {grpc} disperser.Disperser/DisperseBlob"
+                        "    try         zg da disperse FILE --disperser http://{grpc}   (waits for FINALIZED, prints root, epoch, quorum)"
+                    );
+                    println!(
+                        "                grpcurl -plaintext -import-path nodes/da/proto -proto disperser.proto -d '{{\"data\":\"aGVsbG8=\"}}' {grpc} disperser.Disperser/DisperseBlob"
                     );
                 }
             }
+            println!(
+                "  0G DA         DAEntrance {} · DASigners {} · DARegistry {}",
+                zg_contracts::da::DA_ENTRANCE_ADDRESS,
+                zg_contracts::da::DA_SIGNERS_ADDRESS,
+                zg_contracts::da::DA_REGISTRY_ADDRESS
+            );
             println!(
                 "  OP DA server  http://{}   POST /put/ -> 50-byte commitment · GET /get/0x<commitment> (op-node --altda.da-server)",
                 op_server.local_addr()?

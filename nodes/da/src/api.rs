@@ -135,3 +135,32 @@ pub struct DaStatus {
     /// Peers on the DA topic.
     pub peers: usize,
 }
+
+/// `POST /zerog/sign`: a disperser asks a quorum member to sign a 0G DA blob whose
+/// rows it was sent (as cells of the zg submission holding the blob).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignRequest {
+    /// The zg submission that holds the blob.
+    pub submission: Id,
+    /// 0G's storage root of the blob.
+    pub storage_root: HexBytes<32>,
+    /// The epoch `DataUpload` gave it.
+    pub epoch: u64,
+    /// The quorum `DataUpload` gave it.
+    pub quorum_id: u64,
+    /// The block whose `DataUpload` the signer checks.
+    pub block: u64,
+}
+
+/// A quorum member's signature of a blob.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignResponse {
+    /// The signer's account.
+    pub signer: HexBytes<20>,
+    /// Rows of the quorum it signed for.
+    pub rows: usize,
+    /// σ = sk·H(digest), a G1 point as two big-endian words.
+    pub signature: [HexBytes<32>; 2],
+}

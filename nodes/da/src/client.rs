@@ -10,7 +10,7 @@ use zg_blob::da::{Attestation, Certificate, NodeId, SubmissionHeader, Submission
 use zg_blob::{self as blob, CellWithProof, Submission};
 use zg_kzg::{CELLS_PER_EXT_BLOB, KzgContext};
 
-use crate::api::{CellJson, DaStatus, HeaderJson, Id, SubmissionInfo};
+use crate::api::{CellJson, DaStatus, HeaderJson, Id, SignRequest, SignResponse, SubmissionInfo};
 
 /// Blob uploads in flight at once while dispersing.
 const IN_FLIGHT: usize = 4;
@@ -85,39 +85,62 @@ impl DaClient {
     /// Sends a submission encoded here: header, then every blob's cells.
     pub async fn disperse(&self, sub: &Submission) -> anyhow::Result<SubmissionInfo> {
         let header = SubmissionHeader::of(sub);
+        let records = sub.blobs.iter().enumerate().map(|(b, blob)| {
+            let cells: Vec<CellWithProof> = (0..CELLS_PER_EXT_BLOB)
+                .map(|i| CellWithProof {
+                    index: i as u64,
+                    cell: blob.cells[i],
+                    proof: blob.proofs[i],
+                })
+                .collect();
+            std::future::ready(Ok((b, encode_blob_record(&cells))))
+        });
+        self.push(&header, records).await?;
+        self.info(&header.id).await
+    }
+
+    /// Sends a header, then blob records (blob index, record) as they are made.
+    pub async fn push<F>(
+        &self,
+        header: &SubmissionHeader,
+        records: impl Iterator<Item = F>,
+    ) -> anyhow::Result<()>
+    where
+        F: std::future::Future<Output = anyhow::Result<(usize, Vec<u8>)>>,
+    {
         let id = Id::from(header.id);
         self.check(
             self.http
                 .put(format!("{}/submissions/{id}", self.url))
-                .json(&HeaderJson::of(&header))
+                .json(&HeaderJson::of(header))
                 .send()
                 .await,
         )
         .await?;
-        let bodies: Vec<(usize, Vec<u8>)> = sub
-            .blobs
-            .iter()
-            .enumerate()
-            .map(|(b, blob)| {
-                let cells: Vec<CellWithProof> = (0..CELLS_PER_EXT_BLOB)
-                    .map(|i| CellWithProof {
-                        index: i as u64,
-                        cell: blob.cells[i],
-                        proof: blob.proofs[i],
-                    })
-                    .collect();
-                (b, encode_blob_record(&cells))
-            })
-            .collect();
-        let mut uploads = futures_util::stream::iter(bodies.into_iter().map(|(b, body)| {
+        let mut uploads = futures_util::stream::iter(records.map(|record| async move {
+            let (b, body) = record.await?;
             let url = format!("{}/submissions/{id}/blobs/{b}", self.url);
-            async move { self.check(self.http.put(url).body(body).send().await).await }
+            self.check(self.http.put(url).body(body).send().await).await
         }))
         .buffer_unordered(IN_FLIGHT);
         while let Some(r) = uploads.next().await {
             r?;
         }
-        self.info(&header.id).await
+        Ok(())
+    }
+
+    /// Asks the node, a quorum member, to sign a 0G DA blob it was sent.
+    pub async fn sign(&self, req: &SignRequest) -> anyhow::Result<SignResponse> {
+        let r = self
+            .check(
+                self.http
+                    .post(format!("{}/zerog/sign", self.url))
+                    .json(req)
+                    .send()
+                    .await,
+            )
+            .await?;
+        Ok(r.json().await?)
     }
 
     /// What the node holds of a submission.

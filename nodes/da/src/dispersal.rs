@@ -4,20 +4,26 @@
 //! moves forward (PROCESSING → CONFIRMED → FINALIZED, or FAILED) and survives restarts;
 //! the exact bytes are served back by (storage root, epoch, quorum id).
 //!
-//! Until the chain's DASigners and DAEntrance hold epochs and quorums, every blob is
-//! placed in epoch 0, quorum 0, and CONFIRMED means this node stored and attested it.
+//! On a node that follows a chain, a blob's root is uploaded to DAEntrance (its
+//! `DataUpload` gives the epoch and quorum), the quorum signs it (see [`crate::signing`]),
+//! and the certificate is submitted: CONFIRMED when that transaction is mined,
+//! FINALIZED when its block is final. Each step is recorded before the next, so a
+//! restart resumes where it stopped and never pays for an upload twice. A node
+//! without a chain places every blob in epoch 0, quorum 0, CONFIRMED once stored.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use zg_blob::da::{DaError, SubmissionId};
 use zg_blob::zerog::{self, BlobCoords, DispersalRecord as Record, DispersalStatus as Status};
+use zg_node::chain::ChainError;
 use zg_store::{Put, StoreError};
 
 use crate::service::DaService;
+use crate::signing::{self, SignError};
 
 /// Why a disperser call is refused; the texts are 0G's where 0G has one.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +61,9 @@ pub enum DisperseError {
     /// The node's store or pipeline failed.
     #[error(transparent)]
     Da(#[from] DaError),
+    /// The chain refused the upload or the certificate, or the quorum did not sign.
+    #[error(transparent)]
+    Sign(#[from] SignError),
 }
 
 impl From<StoreError> for DisperseError {
@@ -146,12 +155,9 @@ impl Dispersals {
         let worker = node.clone();
         tokio::spawn(async move {
             while let Some(id) = work.recv().await {
-                let n = worker.clone();
                 let shown = String::from_utf8_lossy(&id).into_owned();
-                match tokio::task::spawn_blocking(move || advance(&n, &id)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::error!(request = %shown, error = %e, "dispersal failed"),
-                    Err(e) => tracing::error!(request = %shown, error = %e, "dispersal task died"),
+                if let Err(e) = advance(&worker, &id).await {
+                    tracing::error!(request = %shown, error = %e, "dispersal failed");
                 }
             }
         });
@@ -179,6 +185,7 @@ impl Dispersals {
             data_len: data.len() as u64,
             blob: None,
             reason: String::new(),
+            block: 0,
         };
         let dk = data_key(id.as_bytes());
         // Segments are slices of the request's own buffer: a 31 MiB blob is not copied.
@@ -229,6 +236,7 @@ impl Dispersals {
         let Some(Record {
             blob: Some((_, submission)),
             data_len,
+            status: Status::Confirmed | Status::Finalized,
             ..
         }) = read_record(&self.node, &id)?
         else {
@@ -265,45 +273,133 @@ fn write_record(node: &DaService, id: &[u8], record: &Record, also: Vec<Put>) ->
     Ok(())
 }
 
-/// Moves one request as far forward as it goes: PROCESSING → CONFIRMED (encoded, stored,
-/// attested, rooted) → FINALIZED, or FAILED with the reason.
-fn advance(node: &DaService, id: &[u8]) -> Result<(), DisperseError> {
-    let Some(mut record) = read_record(node, id)? else {
+/// Runs blocking store or encoding work off the async threads.
+async fn blocking<T: Send + 'static>(
+    node: &Arc<DaService>,
+    f: impl FnOnce(&DaService) -> Result<T, DisperseError> + Send + 'static,
+) -> Result<T, DisperseError> {
+    let n = node.clone();
+    tokio::task::spawn_blocking(move || f(&n)).await.map_err(|e| {
+        DisperseError::Da(DaError::Malformed {
+            what: "dispersal task",
+            reason: e.to_string(),
+        })
+    })?
+}
+
+/// Tries a chain step again while the chain does not answer (a restart of the chain
+/// node, a busy moment), at most `TRIES` times a second apart.
+async fn retrying<T, F: std::future::Future<Output = Result<T, SignError>>>(
+    mut step: impl FnMut() -> F,
+) -> Result<T, SignError> {
+    const TRIES: usize = 30;
+    for _ in 1..TRIES {
+        match step().await {
+            Err(SignError::Chain(ChainError::Unreachable { error, .. })) => {
+                tracing::warn!(%error, "the chain did not answer; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+    step().await
+}
+
+/// Moves one request as far forward as it goes: PROCESSING → (encoded, rooted,
+/// uploaded) → CONFIRMED (certified) → FINALIZED, or FAILED with the reason.
+async fn advance(node: &Arc<DaService>, id: &[u8]) -> Result<(), DisperseError> {
+    let owned = id.to_vec();
+    let Some(mut record) = blocking(node, move |n| read_record(n, &owned)).await? else {
         return Err(DisperseError::UnknownId);
     };
-    if record.status == Status::Processing {
-        match confirm(node, id, &record) {
-            Ok((coords, submission)) => {
+    let step = forward(node, id, &mut record).await;
+    if let Err(e) = step {
+        record.status = Status::Failed;
+        record.reason = e.to_string();
+        let owned = id.to_vec();
+        blocking(node, move |n| {
+            write_record(n, &owned, &record, Vec::new())?;
+            n.da.store().delete(data_key(&owned))?;
+            Ok(())
+        })
+        .await?;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The steps of [`advance`], each recorded before the next.
+async fn forward(node: &Arc<DaService>, id: &[u8], record: &mut Record) -> Result<(), DisperseError> {
+    let save = |record: &Record, also: Vec<Put>| {
+        let (owned, record) = (id.to_vec(), record.clone());
+        blocking(node, move |n| write_record(n, &owned, &record, also))
+    };
+    if record.status == Status::Processing && record.blob.is_none() {
+        let (owned, r) = (id.to_vec(), record.clone());
+        let (storage_root, submission) = blocking(node, move |n| encode(n, &owned, &r)).await?;
+        node.remember_root(submission, storage_root);
+        match &node.chain {
+            Some(chain) => {
+                let (coords, block) = retrying(|| async { Ok(chain.upload(storage_root).await?) }).await?;
+                tracing::info!(
+                    epoch = coords.epoch,
+                    quorum = coords.quorum_id,
+                    block,
+                    "blob root uploaded"
+                );
+                record.blob = Some((coords, submission));
+                record.block = block;
+                save(record, Vec::new()).await?;
+            }
+            None => {
+                let coords = BlobCoords {
+                    storage_root,
+                    epoch: 0,
+                    quorum_id: 0,
+                };
                 record.status = Status::Confirmed;
                 record.blob = Some((coords, submission));
-                let index = Put::meta(blob_key(&coords), id.to_vec());
-                write_record(node, id, &record, vec![index])?;
-            }
-            Err(e) => {
-                record.status = Status::Failed;
-                record.reason = e.to_string();
-                write_record(node, id, &record, Vec::new())?;
-                node.da.store().delete(data_key(id))?;
-                return Err(e);
+                save(record, vec![Put::meta(blob_key(&coords), id.to_vec())]).await?;
             }
         }
     }
+    if record.status == Status::Processing
+        && let Some((coords, submission)) = record.blob
+    {
+        let upload = record.block;
+        let block = retrying(|| signing::certify(node, submission, coords, upload)).await?;
+        tracing::info!(
+            epoch = coords.epoch,
+            quorum = coords.quorum_id,
+            block,
+            "blob certified"
+        );
+        record.status = Status::Confirmed;
+        record.block = block;
+        save(record, vec![Put::meta(blob_key(&coords), id.to_vec())]).await?;
+    }
     if record.status == Status::Confirmed {
-        // Final at once: no chain decides yet (the DAEntrance slice makes this wait for
-        // the confirming block to be final).
+        if let Some(chain) = &node.chain {
+            // FINALIZED once the certificate's block is final.
+            loop {
+                match chain.finalized().await {
+                    Ok(f) if f >= record.block => break,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reading the final block"),
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         record.status = Status::Finalized;
-        write_record(node, id, &record, Vec::new())?;
-        node.da.store().delete(data_key(id))?;
+        save(record, Vec::new()).await?;
+        let owned = id.to_vec();
+        blocking(node, move |n| Ok(n.da.store().delete(data_key(&owned))?)).await?;
     }
     Ok(())
 }
 
 /// Encodes the blob with zg's pipeline and computes 0G's root.
-fn confirm(
-    node: &DaService,
-    id: &[u8],
-    record: &Record,
-) -> Result<(BlobCoords, SubmissionId), DisperseError> {
+fn encode(node: &DaService, id: &[u8], record: &Record) -> Result<([u8; 32], SubmissionId), DisperseError> {
     let dk = data_key(id);
     let chunks = record.data_len.div_ceil(DATA_CHUNK as u64);
     let wanted: Vec<([u8; 32], u64)> = (0..chunks).map(|i| (dk, i)).collect();
@@ -324,12 +420,7 @@ fn confirm(
             reason: e.to_string(),
         })
     })?;
-    let coords = BlobCoords {
-        storage_root,
-        epoch: 0,
-        quorum_id: 0,
-    };
-    Ok((coords, info.id.0))
+    Ok((storage_root, info.id.0))
 }
 
 #[cfg(test)]

@@ -25,6 +25,9 @@ use proto::{
 
 /// Largest request taken (0G's disperser: 300 MiB).
 pub const MAX_DECODING: usize = 300 << 20;
+/// The response header that carries why a request FAILED.
+pub const FAILURE_REASON: &str = "zg-failure-reason";
+
 /// Largest reply sent (a 31 MiB blob and room to spare).
 pub const MAX_ENCODING: usize = 64 << 20;
 
@@ -81,19 +84,31 @@ impl Disperser for Grpc {
             DispersalStatus::Failed => BlobStatus::Failed,
             DispersalStatus::Finalized => BlobStatus::Finalized,
         };
-        // 0G sends `info` always, empty until the blob has coordinates.
-        let blob_header = record.blob.map(|(c, _)| BlobHeader {
+        // 0G sends `info` always, empty until the blob is CONFIRMED (a PROCESSING one
+        // may have coordinates already: uploaded, not yet certified).
+        let certified = matches!(status, BlobStatus::Confirmed | BlobStatus::Finalized);
+        let blob_header = record.blob.filter(|_| certified).map(|(c, _)| BlobHeader {
             storage_root: c.storage_root.to_vec(),
             epoch: c.epoch,
             quorum_id: c.quorum_id,
         });
-        if status == BlobStatus::Failed {
-            tracing::warn!(reason = %record.reason, "a FAILED request was asked for");
-        }
-        Ok(Response::new(BlobStatusReply {
+        let mut reply = Response::new(BlobStatusReply {
             status: status as i32,
             info: Some(BlobInfo { blob_header }),
-        }))
+        });
+        if status == BlobStatus::Failed {
+            tracing::warn!(reason = %record.reason, "a FAILED request was asked for");
+            // 0G's reply has no reason; zg's clients read it from this header.
+            let ascii: String = record
+                .reason
+                .chars()
+                .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+                .collect();
+            if let Ok(value) = ascii.parse() {
+                reply.metadata_mut().insert(FAILURE_REASON, value);
+            }
+        }
+        Ok(reply)
     }
 
     async fn retrieve_blob(

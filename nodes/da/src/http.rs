@@ -13,9 +13,10 @@ use zg_blob::{BlobError, MAX_PAYLOAD};
 use zg_node::http::{declared_len, text};
 use zg_store::StoreError;
 
-use crate::api::{AttestationJson, CellJson, DaStatus, HeaderJson, HexBytes, Id, NodeKey};
+use crate::api::{AttestationJson, CellJson, DaStatus, HeaderJson, HexBytes, Id, NodeKey, SignRequest};
 use crate::replication::fill_from_peers;
 use crate::service::DaService;
+use crate::signing::SignError;
 
 fn da_error(node: &DaService, e: &DaError) -> Response {
     let status = match e {
@@ -217,4 +218,27 @@ pub(crate) async fn status(State(node): State<App>) -> Response {
 pub(crate) async fn metrics(State(node): State<App>) -> Response {
     let body = zg_node::metrics::render(&node.registry);
     ([(header::CONTENT_TYPE, zg_node::metrics::CONTENT_TYPE)], body).into_response()
+}
+
+/// `POST /zerog/sign`: signs a 0G DA blob whose quorum rows this node holds.
+pub(crate) async fn sign(State(node): State<App>, Json(req): Json<SignRequest>) -> Response {
+    match crate::signing::sign(&node, &req).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => {
+            let status = match &e {
+                SignError::Da(d) => return da_error(&node, d),
+                SignError::NoChain => StatusCode::NOT_IMPLEMENTED,
+                SignError::NotHeld(_) => StatusCode::NOT_FOUND,
+                SignError::NotInQuorum { .. } => StatusCode::FORBIDDEN,
+                SignError::RowsNotHeld { .. } | SignError::NotUploaded { .. } => StatusCode::CONFLICT,
+                SignError::RootMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                SignError::QuorumShort { .. } | SignError::Chain(_) => StatusCode::BAD_GATEWAY,
+            };
+            if status.is_client_error() {
+                node.metrics.rejected.inc();
+            }
+            tracing::warn!(error = %e, "refused to sign a 0G DA blob");
+            text(status, e.to_string())
+        }
+    }
 }

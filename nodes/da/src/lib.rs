@@ -18,10 +18,14 @@
 //! - [`dispersal`]: 0G's disperser flow (request ids, statuses, 0G's storage root,
 //!   retrieval by coordinates); [`grpc`], its transport (`disperser.Disperser`).
 //! - [`disperser_client`]: disperse and wait for FINALIZED, retrieve.
+//! - [`chain`]: 0G DA's contracts from the node's side (BLS key, registration,
+//!   uploads, quorums, certificates); [`signing`]: what a quorum member checks before
+//!   it signs, and how a disperser gathers a certificate.
 //! - [`op_server`]: the OP-stack DA server (PUT a batch, GET it by commitment) in
 //!   front of a disperser API.
 
 pub mod api;
+pub mod chain;
 pub mod client;
 pub mod dispersal;
 pub mod disperser_client;
@@ -31,6 +35,7 @@ pub mod op_server;
 mod replication;
 pub mod server;
 mod service;
+pub mod signing;
 pub mod wire;
 
 pub use client::DaClient;

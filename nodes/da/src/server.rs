@@ -14,9 +14,10 @@ use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
 use crate::api::NodeKey;
+use crate::chain::{ChainConfig, DaChain, load_or_create_bls};
 use crate::dispersal::Dispersals;
 use crate::http::{
-    get_cell, get_payload, get_submission, metrics, post_submission, put_cells, put_header, status,
+    get_cell, get_payload, get_submission, metrics, post_submission, put_cells, put_header, sign, status,
 };
 use crate::replication::handle_net_events;
 use crate::service::DaService;
@@ -40,6 +41,10 @@ pub struct DaConfig {
     pub custody_columns: usize,
     /// Where to serve 0G's disperser API over gRPC (0G: port 51001), if at all.
     pub grpc: Option<SocketAddr>,
+    /// The chain whose 0G DA contracts the node registers with, signs for and
+    /// certifies through; `None`: no chain (blobs in epoch 0, quorum 0, CONFIRMED once
+    /// stored).
+    pub chain: Option<ChainConfig>,
     /// Fault injection for tests: serve peers cells with one bit flipped.
     #[cfg(feature = "fault-injection")]
     pub serve_bad_cells: bool,
@@ -56,6 +61,7 @@ impl Default for DaConfig {
             p2p: None,
             custody_columns: 64,
             grpc: None,
+            chain: None,
             #[cfg(feature = "fault-injection")]
             serve_bad_cells: false,
         }
@@ -64,6 +70,22 @@ impl Default for DaConfig {
 
 /// Random cells beyond its custody a node samples from the announcing peer.
 pub(crate) const SAMPLES_PER_SUBMISSION: usize = 8;
+
+/// Connects to the chain with the node's BLS key and registers it as a DA signer
+/// reachable at its HTTP address.
+async fn join_chain(c: &ChainConfig, dir: &std::path::Path, listen: SocketAddr) -> anyhow::Result<DaChain> {
+    let bls = load_or_create_bls(dir)?;
+    let chain = DaChain::connect(&c.url, c.key.clone(), bls)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e} (start the chain first, or run without --chain)"))?;
+    let socket = c.public_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+    chain
+        .register(&socket)
+        .await
+        .map_err(|e| anyhow::anyhow!("registering as a 0G DA signer on {}: {e}", c.url))?;
+    tracing::info!(signer = %chain.address(), %socket, chain = %c.url, "registered as a 0G DA signer");
+    Ok(chain)
+}
 
 /// A DA node bound to its address, ready to serve.
 pub struct DaServer {
@@ -110,7 +132,11 @@ impl DaServer {
             None => CellSet::ALL,
         };
         let grpc_listen = cfg.grpc;
-        let node = Arc::new(DaService::new(store, key, custody, kzg, cfg, net));
+        let chain = match &cfg.chain {
+            Some(c) => Some(join_chain(c, &cfg.data_dir, listener.local_addr()?).await?),
+            None => None,
+        };
+        let node = Arc::new(DaService::new(store, key, custody, kzg, cfg, net, chain));
         let grpc = match grpc_listen {
             Some(addr) => {
                 let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -136,6 +162,7 @@ impl DaServer {
             )
             .route("/submissions/{id}/blobs/{blob}/cells/{cell}", get(get_cell))
             .route("/submissions/{id}/payload", get(get_payload))
+            .route("/zerog/sign", post(sign))
             .route("/status", get(status))
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(64 << 10))
@@ -161,6 +188,11 @@ impl DaServer {
     /// The node's public key.
     pub fn node_id(&self) -> [u8; 32] {
         self.node.key.node_id()
+    }
+
+    /// The account it signs 0G DA quorum rows as, when it follows a chain.
+    pub fn signer(&self) -> Option<alloy_primitives::Address> {
+        self.node.chain.as_ref().map(|c| c.address())
     }
 
     /// The p2p address peers dial, when networked.

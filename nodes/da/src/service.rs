@@ -1,6 +1,8 @@
 //! The DA service: a node's DA store, key and custody columns, and what it
 //! attests; the HTTP API and p2p replication are its transports.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
@@ -14,6 +16,7 @@ use zg_node::p2p::Network;
 use zg_store::Store;
 
 use crate::api::{AttestationJson, HeaderJson, HexBytes, Id, SubmissionInfo};
+use crate::chain::DaChain;
 use crate::server::DaConfig;
 use crate::wire::DaProtocol;
 
@@ -131,7 +134,15 @@ pub(crate) struct DaService {
     /// Every metric, for `/metrics`.
     pub(crate) registry: Registry,
     pub(crate) net: Option<Network<DaProtocol>>,
+    /// 0G DA's contracts, when the node follows a chain: it signs quorum rows and
+    /// certifies what it disperses.
+    pub(crate) chain: Option<DaChain>,
+    /// 0G storage roots this node computed for submissions it holds (bounded).
+    roots: Mutex<HashMap<SubmissionId, [u8; 32]>>,
 }
+
+/// Roots remembered before the map starts over.
+const MAX_ROOTS: usize = 4096;
 
 /// What storing one blob's cells left the node holding.
 #[derive(Debug)]
@@ -153,6 +164,7 @@ impl DaService {
         kzg: &'static KzgContext,
         cfg: DaConfig,
         net: Option<Network<DaProtocol>>,
+        chain: Option<DaChain>,
     ) -> Self {
         let (metrics, registry) = Metrics::new(net.as_ref());
         Self {
@@ -166,6 +178,23 @@ impl DaService {
             metrics,
             registry,
             net,
+            chain,
+            roots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The 0G storage root this node computed for submission `id`, if it did.
+    pub(crate) fn verified_root(&self, id: &SubmissionId) -> Option<[u8; 32]> {
+        self.roots.lock().ok()?.get(id).copied()
+    }
+
+    /// Remembers the 0G storage root computed for submission `id`.
+    pub(crate) fn remember_root(&self, id: SubmissionId, root: [u8; 32]) {
+        if let Ok(mut roots) = self.roots.lock() {
+            if roots.len() >= MAX_ROOTS {
+                roots.clear();
+            }
+            roots.insert(id, root);
         }
     }
 

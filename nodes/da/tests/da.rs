@@ -46,7 +46,8 @@ impl DaProcess {
         let (process, rest) = NodeProcess::start("zg-da", &args, "zg-da listening on ");
         let (url, rest) = rest.split_once(" node ").expect("url and key");
         let (key, rest) = rest.split_once(" p2p ").expect("key and p2p address");
-        let (p2p, grpc) = rest.split_once(" grpc ").expect("p2p and grpc addresses");
+        let (p2p, rest) = rest.split_once(" grpc ").expect("p2p and grpc addresses");
+        let (grpc, _signer) = rest.split_once(" signer ").expect("grpc address and signer");
         Self {
             process,
             url: url.to_owned(),
@@ -791,5 +792,228 @@ fn the_op_da_server_puts_and_gets_batches_by_commitment() {
                 .unwrap()
                 .contains("blob size must be greater than 0")
         );
+    });
+}
+
+// ---- 0G DA on chain: three signers, quorum certificates, DAEntrance --------------------
+
+use alloy_primitives::{B256, U256};
+use alloy_sol_types::SolEvent;
+use zg_contracts::da::{DA_ENTRANCE_ADDRESS, IDAEntrance as E};
+use zg_node::chain::ChainClient;
+
+/// Hardhat's dev accounts 6, 7 and 8 (the chain funds them): one per DA node.
+const SIGNER_KEYS: [&str; 3] = [
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+];
+
+/// A chain and three DA nodes registered as its 0G DA signers; node 0 serves the
+/// disperser API.
+struct DaNet {
+    _chain: NodeProcess,
+    chain_url: String,
+    nodes: Vec<Option<DaProcess>>,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+impl DaNet {
+    fn start() -> Self {
+        let chain_dir = tempfile::tempdir().unwrap();
+        let words = ["--listen", "127.0.0.1:0", "--data-dir"];
+        let mut args: Vec<&OsStr> = words.iter().map(OsStr::new).collect();
+        args.push(chain_dir.path().as_os_str());
+        let (chain, rest) = NodeProcess::start("zg-chain", &args, "zg-chain listening on ");
+        let chain_url = rest.split_whitespace().next().unwrap().to_owned();
+        let mut net = Self {
+            _chain: chain,
+            chain_url,
+            nodes: Vec::new(),
+            dirs: vec![chain_dir],
+        };
+        for i in 0..3 {
+            net.dirs.push(tempfile::tempdir().unwrap());
+            let node = net.start_node(i);
+            net.nodes.push(Some(node));
+        }
+        net
+    }
+
+    fn start_node(&self, i: usize) -> DaProcess {
+        let mut extra = vec!["--chain", &self.chain_url, "--key", SIGNER_KEYS[i]];
+        if i == 0 {
+            extra.extend(["--grpc-listen", "127.0.0.1:0"]);
+        }
+        let first = self.nodes.first().and_then(|n| n.as_ref()).map(|n| n.p2p.clone());
+        if let Some(p2p) = &first {
+            extra.extend(["--peer", p2p.as_str()]);
+        }
+        DaProcess::start_with(self.dirs[i + 1].path(), &extra)
+    }
+
+    fn node(&self, i: usize) -> &DaProcess {
+        self.nodes[i].as_ref().expect("a running node")
+    }
+
+    fn chain(&self) -> ChainClient {
+        ChainClient::new(&self.chain_url, SIGNER_KEYS[0].parse().unwrap(), |_| None).unwrap()
+    }
+
+    /// The DAEntrance events of `root` in (epoch, quorum), and whether its commitment exists.
+    async fn on_chain(&self, root: &[u8], epoch: u64, quorum: u64) -> (usize, usize, bool) {
+        let chain = self.chain();
+        let head = chain.finalized_block().await.unwrap();
+        let logs = chain.logs(DA_ENTRANCE_ADDRESS, 0, head).await.unwrap();
+        let ours = |r: B256, e: U256, q: U256| {
+            r.as_slice() == root && e == U256::from(epoch) && q == U256::from(quorum)
+        };
+        let uploads = logs
+            .iter()
+            .filter_map(|l| E::DataUpload::decode_log_data(l).ok())
+            .filter(|u| ours(u.dataRoot, u.epoch, u.quorumId))
+            .count();
+        let verified = logs
+            .iter()
+            .filter_map(|l| E::ErasureCommitmentVerified::decode_log_data(l).ok())
+            .filter(|v| ours(v.dataRoot, v.epoch, v.quorumId))
+            .count();
+        let call = E::commitmentExistsCall {
+            _dataRoot: B256::from_slice(root),
+            _epoch: U256::from(epoch),
+            _quorumId: U256::from(quorum),
+        };
+        let exists = chain
+            .view(DA_ENTRANCE_ADDRESS, "commitmentExists", call)
+            .await
+            .unwrap();
+        (uploads, verified, exists)
+    }
+}
+
+/// Three DA nodes register as 0G DA signers on a zg chain. A dispersal uploads its
+/// root to DAEntrance, gathers the quorum's BLS signatures and lands a certificate:
+/// the chain holds `DataUpload` and `ErasureCommitmentVerified` for that root, epoch
+/// and quorum, and `commitmentExists` is true. A node refuses to sign rows it does not
+/// hold. With one node killed (-9) the other two (2048 of 3072 rows) still certify;
+/// with two killed the dispersal FAILS, saying how many rows signed.
+#[test]
+fn three_signers_certify_on_chain_and_one_loss_is_survived() {
+    let mut net = DaNet::start();
+    let rt = runtime();
+    let grpc = net.node(0).grpc.clone();
+    rt.block_on(async {
+        let mut client = disperser(&grpc).await;
+        for data in [payload(1, 11), payload((1 << 20) + 3, 12)] {
+            let id = disperse(&mut client, &data).await.unwrap();
+            let (root, epoch, quorum) = until_finalized(&mut client, &id, &data).await;
+            assert_eq!(root, zg_blob::zerog::storage_root(&data).unwrap().to_vec());
+            assert!(epoch >= 1, "blobs sit in an epoch with signers");
+            assert_eq!(net.on_chain(&root, epoch, quorum).await, (1, 1, true));
+        }
+    });
+    // Node 2 holds only its custody of a submission sent over zg's own API (64 of 128
+    // columns), while its rows stand for all 128: it refuses to sign.
+    let info = rt
+        .block_on(net.node(0).client().submit(payload(5000, 13)))
+        .unwrap();
+    let two = net.node(2).client();
+    wait_for("node 2 to hold its custody", || {
+        rt.block_on(two.info(&info.id.0))
+            .is_ok_and(|i| i.cells_held.iter().all(|c| *c > 0 && *c < 128))
+    });
+    rt.block_on(async {
+        let req = zg_da::api::SignRequest {
+            submission: info.id,
+            storage_root: zg_da::api::HexBytes([0; 32]),
+            epoch: 1,
+            quorum_id: 0,
+            block: 1,
+        };
+        let refused = two.sign(&req).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("409") && refused.contains("which it does not hold"),
+            "{refused}"
+        );
+        let unknown = zg_da::api::SignRequest {
+            submission: zg_da::api::HexBytes([7; 32]),
+            ..req
+        };
+        let refused = two.sign(&unknown).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("404") && refused.contains("is not held here"),
+            "{refused}"
+        );
+    });
+    // One signer down: two thirds remain.
+    net.nodes[2].as_mut().unwrap().kill();
+    net.nodes[2] = None;
+    rt.block_on(async {
+        let mut client = disperser(&grpc).await;
+        let data = payload(100_000, 14);
+        let id = disperse(&mut client, &data).await.unwrap();
+        let (root, epoch, quorum) = until_finalized(&mut client, &id, &data).await;
+        assert_eq!(net.on_chain(&root, epoch, quorum).await, (1, 1, true));
+    });
+    // Two down: a third of the rows is not enough.
+    net.nodes[1].as_mut().unwrap().kill();
+    net.nodes[1] = None;
+    rt.block_on(async {
+        let mut client = disperser(&grpc).await;
+        let data = payload(3000, 15);
+        let id = disperse(&mut client, &data).await.unwrap();
+        for _ in 0..600 {
+            let response = client
+                .get_blob_status(BlobStatusRequest {
+                    request_id: id.clone(),
+                })
+                .await
+                .unwrap();
+            let why = response
+                .metadata()
+                .get(zg_da::grpc::FAILURE_REASON)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let reply = response.into_inner();
+            match BlobStatus::try_from(reply.status).unwrap() {
+                BlobStatus::Failed => {
+                    let why = why.expect("a FAILED request says why");
+                    assert!(
+                        why.contains("the quorum signed 1024 of 3072 rows, 2048 are needed"),
+                        "{why}"
+                    );
+                    return;
+                }
+                BlobStatus::Processing => {
+                    assert!(
+                        reply.info.unwrap().blob_header.is_none(),
+                        "a header before CONFIRMED"
+                    );
+                }
+                other => panic!("a third of the quorum got the blob to {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the dispersal did not fail in 60 s");
+    });
+}
+
+/// kill -9 of the disperser right after DisperseBlob answered, on a chain: after the
+/// restart the request is certified and FINALIZED, and the root was uploaded once.
+#[test]
+fn a_dispersal_certifies_after_the_disperser_is_killed() {
+    let mut net = DaNet::start();
+    let rt = runtime();
+    let data = payload(4 << 20, 16);
+    let id = rt.block_on(async {
+        let mut client = disperser(&net.node(0).grpc).await;
+        disperse(&mut client, &data).await.unwrap()
+    });
+    net.nodes[0].as_mut().unwrap().kill();
+    net.nodes[0] = Some(net.start_node(0));
+    rt.block_on(async {
+        let mut client = disperser(&net.node(0).grpc).await;
+        let (root, epoch, quorum) = until_finalized(&mut client, &id, &data).await;
+        assert!(retrieve(&mut client, &root, epoch, quorum).await.unwrap() == data);
+        assert_eq!(net.on_chain(&root, epoch, quorum).await, (1, 1, true));
     });
 }

@@ -11,6 +11,8 @@
 //! - `harness` (feature `test-harness`): starts the real node binaries in tests, and a
 //!   hostile libp2p peer.
 
+#[cfg(feature = "chain")]
+pub mod chain;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "p2p")]

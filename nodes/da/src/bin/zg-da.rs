@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use libp2p::Multiaddr;
+use zg_da::chain::ChainConfig;
 use zg_da::{DaConfig, DaServer};
 use zg_node::p2p::P2pConfig;
 
@@ -40,6 +41,17 @@ struct Args {
     /// Cells of each blob this node keeps (of 128), chosen from its peer id.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u8).range(1..=128))]
     custody_columns: u8,
+    /// Follow this chain's 0G DA contracts (e.g. http://127.0.0.1:8545): register as a
+    /// signer, sign quorum rows, and certify what the disperser API takes.
+    #[arg(long, requires = "key")]
+    chain: Option<String>,
+    /// The node's account on the chain (pays gas and blob fees). Or set ZG_DA_KEY.
+    #[arg(long, env = "ZG_DA_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// The URL other nodes reach this node's HTTP API at, registered on chain
+    /// (default: http://LISTEN).
+    #[arg(long)]
+    public_url: Option<String>,
     /// Fault injection for tests: serve peers corrupted cells.
     #[arg(long, hide = true)]
     #[cfg(feature = "fault-injection")]
@@ -54,6 +66,17 @@ fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     zg_node::init_logging();
     let args = Args::parse();
+    let chain = match (&args.chain, &args.key) {
+        (Some(url), Some(key)) => Some(ChainConfig {
+            url: url.clone(),
+            key: key
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--key is not a private key (0x and 64 hex digits)"))?,
+            public_url: args.public_url.clone(),
+        }),
+        _ => None,
+    };
     let server = DaServer::bind(DaConfig {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -65,6 +88,7 @@ async fn run() -> anyhow::Result<()> {
         }),
         custody_columns: usize::from(args.custody_columns),
         grpc: args.grpc_listen,
+        chain,
         #[cfg(feature = "fault-injection")]
         serve_bad_cells: args.serve_bad_cells,
         ..DaConfig::default()
@@ -72,11 +96,12 @@ async fn run() -> anyhow::Result<()> {
     .await?;
     // One parseable line on stdout: scripts and tests read the bound address from it.
     println!(
-        "zg-da listening on http://{} node 0x{} p2p {} grpc {}",
+        "zg-da listening on http://{} node 0x{} p2p {} grpc {} signer {}",
         server.local_addr()?,
         hex::encode(server.node_id()),
         server.p2p_addr().unwrap_or_else(|| "off".into()),
-        server.grpc_addr().map_or_else(|| "off".into(), |a| a.to_string())
+        server.grpc_addr().map_or_else(|| "off".into(), |a| a.to_string()),
+        server.signer().map_or_else(|| "off".into(), |a| a.to_string())
     );
     server.serve(zg_node::shutdown_signal()).await
 }

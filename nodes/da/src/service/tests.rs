@@ -30,6 +30,7 @@ fn service(dir: &MemoryDir, secret: u8, custody: CellSet) -> DaService {
         KzgContext::ethereum(),
         DaConfig::default(),
         None,
+        None,
     )
 }
 
