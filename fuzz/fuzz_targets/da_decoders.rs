@@ -1,28 +1,29 @@
-//! DA formats on arbitrary bytes: submission headers, blob records and certificates
-//! parse to a typed error or to a value that encodes back to the same bytes; parsed
-//! cells go through the KZG cell verifier against a real commitment, and parsed
-//! certificates through the certificate check; peer requests and responses and 0G
-//! dispersal records parse or refuse. Never a panic, never an acceptance of a forged cell or signature.
+//! DA formats on arbitrary bytes: submission headers and blob records parse to a typed
+//! error or to a value that encodes back to the same bytes; parsed cells go through
+//! the KZG cell verifier against a real commitment; peer requests and responses and 0G
+//! dispersal records parse or refuse; BN254 points as 0G DA's contracts carry them
+//! (G1 in two words, G2 in four) decode only when canonical and on the curve (and, for
+//! G2, in the subgroup), and then encode back to the same words. Never a panic, never
+//! an acceptance of a forged cell or a point off the curve.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use zg_blob::{self as blob, Submission};
-use zg_blob::da::{
-    Certificate, DaRequest, DaResponse, NodeKey, SubmissionHeader, decode_blob_record, encode_blob_record,
-};
+use zg_blob::da::{DaRequest, DaResponse, SubmissionHeader, decode_blob_record, encode_blob_record};
+use zg_blob::zerog_bls as bls;
 use zg_blob::zerog::DispersalRecord;
 use zg_kzg::KzgContext;
 
-// One real submission and a node set of two keys.
-fn fixture() -> &'static (Submission, Vec<[u8; 32]>) {
-    static F: OnceLock<(Submission, Vec<[u8; 32]>)> = OnceLock::new();
-    F.get_or_init(|| {
-        let sub = blob::encode(KzgContext::ethereum(), b"zg fuzz fixture").expect("encodes");
-        let keys = [1u8, 2].map(|k| NodeKey::from_secret([k; 32]).node_id()).to_vec();
-        (sub, keys)
-    })
+// One real submission.
+fn fixture() -> &'static Submission {
+    static F: OnceLock<Submission> = OnceLock::new();
+    F.get_or_init(|| blob::encode(KzgContext::ethereum(), b"zg fuzz fixture").expect("encodes"))
+}
+
+fn word(bytes: &[u8], i: usize) -> [u8; 32] {
+    bytes[32 * i..32 * (i + 1)].try_into().expect("32 bytes")
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -40,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         }
         return;
     }
-    let (sub, keys) = fixture();
+    let sub = fixture();
     match which % 5 {
         0 => {
             if let Ok(h) = SubmissionHeader::decode(bytes) {
@@ -74,9 +75,19 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         _ => {
-            if let Ok(cert) = Certificate::decode(bytes) {
-                assert_eq!(cert.encode(), bytes);
-                let _ = cert.verify(keys, 1);
+            // BN254 points as DASigners and DAEntrance read them.
+            if bytes.len() >= 64
+                && let Some(p) = bls::g1_from_words(&word(bytes, 0), &word(bytes, 1))
+            {
+                assert!(p.is_on_curve());
+                assert_eq!(bls::g1_words(&p), (word(bytes, 0), word(bytes, 1)));
+            }
+            if bytes.len() >= 128 {
+                let w: [[u8; 32]; 4] = std::array::from_fn(|i| word(bytes, i));
+                if let Some(p) = bls::g2_from_words(&w[0], &w[1], &w[2], &w[3]) {
+                    assert!(p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve());
+                    assert_eq!(bls::g2_words(&p), w);
+                }
             }
         }
     }

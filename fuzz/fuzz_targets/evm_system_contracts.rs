@@ -1,4 +1,5 @@
-//! The system contracts on arbitrary calldata and on arbitrary submissions: every call
+//! The system contracts (Flow, market, 0G DA's) on arbitrary calldata and on arbitrary
+//! submissions: every call
 //! ends in a result (never a panic), and a submit that succeeds on a fresh chain lands
 //! where zg-merkle's full flow tree puts it and charges Σ 2^height × price.
 #![no_main]
@@ -7,7 +8,9 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use libfuzzer_sys::fuzz_target;
 use zg_evm::system::abi::{Submission, SubmissionNode};
-use zg_evm::system::{FLOW_ADDRESS, IFlow, MARKET_ADDRESS, SystemConfig};
+use zg_evm::system::{
+    DA_ENTRANCE_ADDRESS, DA_REGISTRY_ADDRESS, DA_SIGNERS_ADDRESS, FLOW_ADDRESS, IFlow, MARKET_ADDRESS, SystemConfig,
+};
 use zg_evm::{BlockLog, CallRequest, Chain, ChainConfig, TxOutcome};
 use zg_merkle::flow::FlowTree;
 
@@ -41,6 +44,12 @@ fn call(to: Address, value: U256, data: Vec<u8>) -> TxOutcome {
 
 fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else { return };
+    // 0G DA's contracts (DASigners, DARegistry, DAEntrance) on arbitrary calldata.
+    if mode >= 240 {
+        let to = [DA_SIGNERS_ADDRESS, DA_REGISTRY_ADDRESS, DA_ENTRANCE_ADDRESS][usize::from(mode % 3)];
+        call(to, U256::from(mode & 1), rest.to_vec());
+        return;
+    }
     match mode % 3 {
         0 => {
             call(FLOW_ADDRESS, U256::ZERO, rest.to_vec());

@@ -1,4 +1,4 @@
-//! DA submissions at rest and the attestations nodes sign over them.
+//! DA submissions at rest.
 //!
 //! A submission is stored in the segment store under its id: the header (payload
 //! length and the per-blob commitments) as the key's metadata record, and each blob's
@@ -11,19 +11,16 @@
 //! - header: magic `ZGDH`, version 1, payload length (u64), blob count (u16), the
 //!   48-byte commitments;
 //! - blob record: custody bitmap (u128, bit i = cell i held), then per held cell in
-//!   index order the cell (2048 B) and its proof (48 B);
-//! - certificate: magic `ZGDC`, version 1, id (32), payload length (u64), count
-//!   (u16), then per attestation the node's ed25519 key (32) and signature (64).
+//!   index order the cell (2048 B) and its proof (48 B).
 //!
-//! Attestations are ed25519 signatures over `zg-da attestation v1` ‖ id ‖ payload
-//! length. ed25519 rather than BLS: verifying one is cheap with a mature, audited
-//! crate, and a node's attestation key is the same key type as its libp2p identity;
-//! BLS would buy one aggregate signature per certificate, at the price of a
-//! hash-to-curve signature scheme written here on top of arkworks.
+//! What a node vouches for is signed on chain, with BN254 BLS keys, as 0G DA's
+//! quorum certificates ([`crate::zerog_bls`]); the ed25519 attestations and
+//! certificates of earlier versions are retired. The node key here is the node's
+//! libp2p identity.
 
 use std::path::Path;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use zg_kzg::{
     BYTES_PER_CELL, BYTES_PER_COMMITMENT, BYTES_PER_PROOF, Bytes48, CELLS_PER_EXT_BLOB, KzgContext,
 };
@@ -39,16 +36,12 @@ pub type SubmissionId = [u8; 32];
 pub type NodeId = [u8; 32];
 
 const HEADER_MAGIC: [u8; 4] = *b"ZGDH";
-const CERT_MAGIC: [u8; 4] = *b"ZGDC";
 const VERSION: u8 = 1;
 const HEADER_FIXED: usize = 4 + 1 + 8 + 2;
 const CELL_ENTRY: usize = BYTES_PER_CELL + BYTES_PER_PROOF;
 const BITMAP: usize = 16;
 /// Bytes of a blob record holding every cell.
 pub const MAX_BLOB_RECORD: usize = BITMAP + CELLS_PER_EXT_BLOB * CELL_ENTRY;
-const ATTESTATION_DOMAIN: &[u8] = b"zg-da attestation v1";
-const ATTESTATION_LEN: usize = 32 + 64;
-const CERT_FIXED: usize = 4 + 1 + 32 + 8 + 2;
 
 /// What went wrong with DA data.
 #[derive(Debug, thiserror::Error)]
@@ -608,164 +601,11 @@ impl NodeKey {
     pub fn secret(&self) -> [u8; 32] {
         self.0.to_bytes()
     }
-
-    /// Signs that this node holds its share of the submission `header` names.
-    pub fn attest(&self, header: &SubmissionHeader) -> Attestation {
-        let signature = self.0.sign(&statement(&header.id, header.payload_len));
-        Attestation {
-            node: self.node_id(),
-            signature: signature.to_bytes(),
-        }
-    }
-}
-
-fn statement(id: &SubmissionId, payload_len: u64) -> Vec<u8> {
-    let mut m = Vec::with_capacity(ATTESTATION_DOMAIN.len() + 40);
-    m.extend_from_slice(ATTESTATION_DOMAIN);
-    m.extend_from_slice(id);
-    m.extend_from_slice(&payload_len.to_le_bytes());
-    m
-}
-
-/// One node's signed statement that it holds and verified its share of a submission.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attestation {
-    /// The node's ed25519 public key.
-    pub node: NodeId,
-    /// Its signature over the statement.
-    pub signature: [u8; 64],
-}
-
-impl Attestation {
-    /// Whether the signature is the node's over (id, payload length).
-    pub fn verify(&self, id: &SubmissionId, payload_len: u64) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.node) else {
-            return false;
-        };
-        key.verify_strict(
-            &statement(id, payload_len),
-            &Signature::from_bytes(&self.signature),
-        )
-        .is_ok()
-    }
-}
-
-/// Why a certificate does not hold.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CertError {
-    /// Not a certificate.
-    #[error("malformed certificate: {0}")]
-    Malformed(String),
-    /// Signed by a node outside the set.
-    #[error("attestation by {0}, which is not in the node set")]
-    UnknownNode(String),
-    /// The same node twice.
-    #[error("node {0} attests twice")]
-    DuplicateNode(String),
-    /// A signature that does not verify.
-    #[error("attestation by {0} has an invalid signature")]
-    BadSignature(String),
-    /// Fewer attestations than required.
-    #[error("{have} valid attestations, {need} required")]
-    BelowThreshold {
-        /// Valid, distinct attestations from the set.
-        have: usize,
-        /// The threshold.
-        need: usize,
-    },
-}
-
-/// Attestations of one submission, collected by a client: proof that enough nodes of
-/// a set hold it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Certificate {
-    /// The submission.
-    pub id: SubmissionId,
-    /// Its payload length.
-    pub payload_len: u64,
-    /// One per node.
-    pub attestations: Vec<Attestation>,
-}
-
-impl Certificate {
-    /// Checks that at least `threshold` distinct nodes of `nodes` signed, and that
-    /// every attestation is valid and from the set.
-    pub fn verify(&self, nodes: &[NodeId], threshold: usize) -> Result<(), CertError> {
-        let mut seen: Vec<NodeId> = Vec::with_capacity(self.attestations.len());
-        for a in &self.attestations {
-            let name = zg_codec::hex::encode(&a.node);
-            if !nodes.contains(&a.node) {
-                return Err(CertError::UnknownNode(name));
-            }
-            if seen.contains(&a.node) {
-                return Err(CertError::DuplicateNode(name));
-            }
-            if !a.verify(&self.id, self.payload_len) {
-                return Err(CertError::BadSignature(name));
-            }
-            seen.push(a.node);
-        }
-        if seen.len() < threshold.max(1) {
-            return Err(CertError::BelowThreshold {
-                have: seen.len(),
-                need: threshold.max(1),
-            });
-        }
-        Ok(())
-    }
-
-    /// The certificate's bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(CERT_FIXED + self.attestations.len() * ATTESTATION_LEN);
-        w.bytes(&CERT_MAGIC)
-            .tag(VERSION)
-            .bytes(&self.id)
-            .u64(self.payload_len)
-            .u16(self.attestations.len() as u16);
-        for a in &self.attestations {
-            w.bytes(&a.node).bytes(&a.signature);
-        }
-        w.into_bytes()
-    }
-
-    /// Parses [`Self::encode`]'s output (signatures are checked by [`Self::verify`]).
-    pub fn decode(bytes: &[u8]) -> Result<Self, CertError> {
-        let bad = |e: CodecError| CertError::Malformed(e.to_string());
-        let mut r = Reader::new("certificate", bytes);
-        if r.take(4).map_err(bad)? != CERT_MAGIC {
-            return Err(CertError::Malformed("bad magic".into()));
-        }
-        r.tag(VERSION).map_err(bad)?;
-        let id: SubmissionId = r.array().map_err(bad)?;
-        let payload_len = r.u64().map_err(bad)?;
-        let count = r
-            .count(|r| r.u16().map(u64::from), u64::from(u16::MAX), ATTESTATION_LEN)
-            .map_err(bad)?;
-        let attestations = (0..count)
-            .map(|_| {
-                Ok(Attestation {
-                    node: r.array()?,
-                    signature: r.array()?,
-                })
-            })
-            .collect::<std::result::Result<Vec<_>, CodecError>>()
-            .map_err(bad)?;
-        r.finish().map_err(bad)?;
-        Ok(Self {
-            id,
-            payload_len,
-            attestations,
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(n: u8) -> NodeKey {
-        NodeKey::from_secret([n; 32])
-    }
 
     fn header() -> SubmissionHeader {
         SubmissionHeader::new(1000, vec![[0xc0; 48]]).unwrap()
@@ -807,57 +647,6 @@ mod tests {
         more[0] |= 2;
         assert!(decode_blob_record(&more).is_err());
         assert_eq!(decode_blob_record(&0u128.to_le_bytes()).unwrap(), vec![]);
-    }
-
-    #[test]
-    fn certificates_hold_only_with_enough_valid_known_signers() {
-        let h = header();
-        let keys: Vec<NodeKey> = (1..=4).map(key).collect();
-        let set: Vec<NodeId> = keys.iter().map(NodeKey::node_id).collect();
-        let cert = |signers: &[usize]| Certificate {
-            id: h.id,
-            payload_len: h.payload_len,
-            attestations: signers.iter().map(|&i| keys[i].attest(&h)).collect(),
-        };
-        let good = cert(&[0, 2, 3]);
-        assert_eq!(good.verify(&set, 3), Ok(()));
-        assert_eq!(Certificate::decode(&good.encode()).unwrap(), good);
-        assert_eq!(
-            good.verify(&set, 4),
-            Err(CertError::BelowThreshold { have: 3, need: 4 })
-        );
-        assert!(matches!(
-            cert(&[0, 0]).verify(&set, 1),
-            Err(CertError::DuplicateNode(_))
-        ));
-        assert!(matches!(
-            good.verify(&set[..2], 1),
-            Err(CertError::UnknownNode(_))
-        ));
-        // A flipped signature bit, another length, another id: all refused.
-        let mut forged = good.clone();
-        forged.attestations[1].signature[7] ^= 1;
-        assert!(matches!(forged.verify(&set, 1), Err(CertError::BadSignature(_))));
-        let mut other_len = good.clone();
-        other_len.payload_len += 1;
-        assert!(matches!(
-            other_len.verify(&set, 1),
-            Err(CertError::BadSignature(_))
-        ));
-        let mut other_id = good;
-        other_id.id[0] ^= 1;
-        assert!(matches!(
-            other_id.verify(&set, 1),
-            Err(CertError::BadSignature(_))
-        ));
-        assert!(matches!(
-            Certificate {
-                attestations: vec![],
-                ..cert(&[])
-            }
-            .verify(&set, 0),
-            Err(CertError::BelowThreshold { .. })
-        ));
     }
 
     #[test]

@@ -16,7 +16,6 @@ use zg_da::api::Id;
 use zg_da::client as da_client;
 use zg_da::op_server::{OpServer, OpServerConfig};
 use zg_da::{DaClient, DaConfig, DaServer};
-use zg_kzg::KzgContext;
 use zg_merkle::keccak_tree::KeccakTree;
 use zg_merkle::{FileTree, RootKind};
 use zg_node::p2p::P2pConfig;
@@ -83,7 +82,8 @@ enum Cmd {
         #[arg(long, default_value = "http://127.0.0.1:5678")]
         node: String,
     },
-    /// Data availability: submit payloads to DA nodes, sample them, fetch them back.
+    /// Data availability: disperse blobs through 0G's disperser API (certified on
+    /// chain), follow their status, get them back; 0G roots; sample cells.
     Da {
         #[command(subcommand)]
         cmd: DaCmd,
@@ -170,37 +170,11 @@ enum Cmd {
 
 #[derive(Subcommand, Debug)]
 enum DaCmd {
-    /// Submit a file (at most 32,505,852 bytes) and print its id and certificate.
-    Submit {
-        /// The file.
-        file: PathBuf,
-        /// DA node URL; repeat to disperse to several (the file is then encoded here).
-        #[arg(long = "node", default_value = "http://127.0.0.1:34000")]
-        nodes: Vec<String>,
-        /// Encode here and send cells, even to a single node.
-        #[arg(long)]
-        encode_locally: bool,
-        /// Attestations the certificate needs (default: every node given).
-        #[arg(long)]
-        threshold: Option<usize>,
-        /// Write the certificate's bytes here.
-        #[arg(long)]
-        certificate: Option<PathBuf>,
-    },
-    /// Fetch a submission's payload, check it against the id, write it out.
-    Get {
-        /// The submission id (hex).
-        id: Id,
-        /// Where to write the payload.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// DA node URL.
-        #[arg(long, default_value = "http://127.0.0.1:34000")]
-        node: String,
-    },
     /// Disperse a file (1..=32,505,852 bytes) through 0G's disperser API and wait until
-    /// it is FINALIZED; prints its storage root, epoch, quorum and OP commitment.
-    Disperse {
+    /// it is FINALIZED (certified on chain); prints its storage root, epoch, quorum and
+    /// OP commitment.
+    #[command(alias = "disperse")]
+    Submit {
         /// The file.
         file: PathBuf,
         /// The disperser API (gRPC).
@@ -209,7 +183,7 @@ enum DaCmd {
     },
     /// A dispersal's status by its request id (0G's disperser API).
     Status {
-        /// The request id `zg da disperse` printed.
+        /// The request id `zg da submit` printed.
         request_id: String,
         /// The disperser API (gRPC).
         #[arg(long, default_value = "http://127.0.0.1:51001")]
@@ -217,8 +191,9 @@ enum DaCmd {
     },
     /// Fetch a dispersed blob by its OP commitment (0x + 50 bytes of hex), check it
     /// against the storage root in the commitment, write it out.
-    Retrieve {
-        /// The commitment `zg da disperse` printed.
+    #[command(alias = "retrieve")]
+    Get {
+        /// The commitment `zg da submit` printed.
         commitment: String,
         /// Where to write the blob.
         #[arg(short, long)]
@@ -293,51 +268,7 @@ async fn pay_if_needed(
 
 async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
     match cmd {
-        DaCmd::Submit {
-            file,
-            nodes,
-            encode_locally,
-            threshold,
-            certificate,
-        } => {
-            let payload = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let nodes = nodes
-                .iter()
-                .map(|u| DaClient::new(u))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let threshold = threshold.unwrap_or(nodes.len());
-            let (header, cert) = da_client::submit(&nodes, payload, encode_locally, threshold).await?;
-            println!("{}", Id::from(header.id));
-            eprintln!(
-                "{} bytes in {} blobs; certificate with {} of {} attestations verified",
-                header.payload_len,
-                header.blob_count(),
-                cert.attestations.len(),
-                nodes.len()
-            );
-            if let Some(path) = certificate {
-                std::fs::write(&path, cert.encode())
-                    .with_context(|| format!("writing {}", path.display()))?;
-                eprintln!("certificate written to {}", path.display());
-            }
-        }
-        DaCmd::Get { id, output, node } => {
-            let id = id.0;
-            let payload = DaClient::new(&node)?.payload(&id).await?;
-            let checked = payload.clone();
-            tokio::task::spawn_blocking(move || {
-                da_client::check_payload(KzgContext::ethereum(), &id, &checked)
-            })
-            .await??;
-            std::fs::write(&output, &payload).with_context(|| format!("writing {}", output.display()))?;
-            eprintln!(
-                "{} bytes verified against {} and written to {}",
-                payload.len(),
-                Id::from(id),
-                output.display()
-            );
-        }
-        DaCmd::Disperse { file, disperser } => {
+        DaCmd::Submit { file, disperser } => {
             use zg_da::disperser_client as dc;
             let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let mut client = dc::connect(&disperser)?;
@@ -380,7 +311,7 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
                 println!("quorum        {}", h.quorum_id);
             }
         }
-        DaCmd::Retrieve {
+        DaCmd::Get {
             commitment,
             output,
             disperser,
@@ -390,7 +321,7 @@ async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
                 .and_then(|h| hex::decode(h).ok())
                 .filter(|b| b.len() == zg_da::op_server::COMMITMENT_LEN)
                 .ok_or_else(|| {
-                    anyhow::anyhow!("the commitment is 0x and 50 bytes of hex (`zg da disperse` prints it)")
+                    anyhow::anyhow!("the commitment is 0x and 50 bytes of hex (`zg da submit` prints it)")
                 })?;
             let (root, epoch, quorum) =
                 zg_da::op_server::parse_commitment(&raw).context("a commitment has at least 18 bytes")?;
@@ -736,7 +667,6 @@ async fn run() -> anyhow::Result<()> {
                 )
                 .await?
             };
-            let da_addr = das[0].local_addr()?;
             let addr = storages[0].local_addr()?;
             println!("zg devnet is up (data in {})", data_dir.display());
             println!(
@@ -771,7 +701,7 @@ async fn run() -> anyhow::Result<()> {
                         "    disperser   http://{grpc}   0G's gRPC disperser.Disperser (DisperseBlob · GetBlobStatus · RetrieveBlob)"
                     );
                     println!(
-                        "    try         zg da disperse FILE --disperser http://{grpc}   (waits for FINALIZED, prints root, epoch, quorum)"
+                        "    try         zg da submit FILE --disperser http://{grpc}   (certified on chain; waits for FINALIZED, prints root, epoch, quorum)"
                     );
                     println!(
                         "                grpcurl -plaintext -import-path nodes/da/proto -proto disperser.proto -d '{{\"data\":\"aGVsbG8=\"}}' {grpc} disperser.Disperser/DisperseBlob"
@@ -812,7 +742,6 @@ async fn run() -> anyhow::Result<()> {
             } else {
                 println!("  try:          zg upload FILE --node http://{addr}");
             }
-            println!("                zg da submit FILE --node http://{da_addr}");
             if let Some(compute) = &compute {
                 let p = compute.provider().address();
                 println!(

@@ -85,13 +85,13 @@ async fn devnet_serves_chain_storage_and_da() {
         assert!(start.elapsed() < Duration::from_secs(30), "DA nodes never met");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (header, _) = zg_da::client::submit(std::slice::from_ref(&da), b"hello DA".to_vec(), false, 1)
+    let header = zg_da::client::submit(std::slice::from_ref(&da), b"hello DA".to_vec(), false)
         .await
         .unwrap();
     assert_eq!(da.payload(&header.id).await.unwrap(), b"hello DA");
     loop {
         let info = other.info(&header.id).await;
-        if info.is_ok_and(|i| i.cells_held == vec![64] && i.attestation.is_some()) {
+        if info.is_ok_and(|i| i.cells_held == vec![64] && i.custody_held) {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "no replication");
@@ -385,13 +385,7 @@ fn a_grpcio_da_client_disperses_and_retrieves_through_the_devnet() {
     let file = devnet.dir.path().join("blob.bin");
     let bytes: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&file, &bytes).unwrap();
-    let (ok, out, err) = zg(&[
-        "da",
-        "disperse",
-        file.to_str().unwrap(),
-        "--disperser",
-        &disperser,
-    ]);
+    let (ok, out, err) = zg(&["da", "submit", file.to_str().unwrap(), "--disperser", &disperser]);
     assert!(ok, "{err}");
     assert!(err.contains("PROCESSING") && err.contains("FINALIZED"), "{err}");
     let field = |text: &str, name: &str| {
@@ -414,7 +408,7 @@ fn a_grpcio_da_client_disperses_and_retrieves_through_the_devnet() {
     let copy = devnet.dir.path().join("copy.bin");
     let (ok, _, err) = zg(&[
         "da",
-        "retrieve",
+        "get",
         &commitment,
         "-o",
         copy.to_str().unwrap(),
@@ -429,7 +423,7 @@ fn a_grpcio_da_client_disperses_and_retrieves_through_the_devnet() {
     other.replace_range(commitment.len() - 1.., last);
     let (ok, _, err) = zg(&[
         "da",
-        "retrieve",
+        "get",
         &other,
         "-o",
         copy.to_str().unwrap(),

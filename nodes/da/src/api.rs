@@ -1,9 +1,9 @@
 //! The DA node's JSON types, shared by node and client: submissions, headers,
-//! attestations, cells and status, with ids and bytes as `0x` hex.
+//! cells, status and 0G DA signing requests, with ids and bytes as `0x` hex.
 
 use serde::{Deserialize, Serialize};
 use zg_blob as blob;
-use zg_blob::da::{Attestation, SubmissionHeader};
+use zg_blob::da::SubmissionHeader;
 use zg_kzg::{BYTES_PER_CELL, Bytes48};
 
 pub use zg_codec::hex::HexBytes;
@@ -15,33 +15,6 @@ pub type Id = HexBytes<32>;
 pub type NodeKey = HexBytes<32>;
 /// A KZG commitment or proof, `0x` hex.
 pub type Commitment = HexBytes<48>;
-
-/// An attestation in JSON.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AttestationJson {
-    /// The node's ed25519 public key.
-    pub node: NodeKey,
-    /// Its signature.
-    pub signature: HexBytes<64>,
-}
-
-impl From<&Attestation> for AttestationJson {
-    fn from(a: &Attestation) -> Self {
-        Self {
-            node: HexBytes(a.node),
-            signature: HexBytes(a.signature),
-        }
-    }
-}
-
-impl From<&AttestationJson> for Attestation {
-    fn from(a: &AttestationJson) -> Self {
-        Attestation {
-            node: a.node.0,
-            signature: a.signature.0,
-        }
-    }
-}
 
 /// A submission's header in JSON: what a disperser sends before its cells.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -97,8 +70,8 @@ pub struct SubmissionInfo {
     pub commitments: Vec<Commitment>,
     /// Cells held of each blob.
     pub cells_held: Vec<usize>,
-    /// The node's attestation, once it holds its share of every blob.
-    pub attestation: Option<AttestationJson>,
+    /// Whether the node holds its custody of every blob.
+    pub custody_held: bool,
 }
 
 /// A cell with its proof, hex.
@@ -118,7 +91,7 @@ pub struct CellJson {
 pub struct DaStatus {
     /// Software version.
     pub version: String,
-    /// The node's ed25519 public key (attestations verify against it).
+    /// The node's ed25519 public key (its libp2p identity).
     pub node: NodeKey,
     /// Cells of each blob this node keeps.
     pub custody_cells: usize,

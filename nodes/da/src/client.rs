@@ -1,12 +1,13 @@
-//! The client side of the DA API: what `zg da submit`, `zg da get` and `zg da sample`
-//! do. Everything a node returns is checked: commitments against the submission id,
-//! cells against their proofs, attestations against the node's key.
+//! The client side of zg's DA HTTP API: submit or disperse a payload to nodes, sample
+//! and fetch it (what `zg da sample` does), and ask a quorum member to sign. Everything
+//! a node returns is checked: commitments against the submission id, cells against
+//! their proofs.
 
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use futures_util::StreamExt;
-use zg_blob::da::{Attestation, Certificate, NodeId, SubmissionHeader, SubmissionId, encode_blob_record};
+use zg_blob::da::{NodeId, SubmissionHeader, SubmissionId, encode_blob_record};
 use zg_blob::{self as blob, CellWithProof, Submission};
 use zg_kzg::{CELLS_PER_EXT_BLOB, KzgContext};
 
@@ -216,41 +217,6 @@ impl DaClient {
     }
 }
 
-/// Parses the attestation in `info`, if any, and checks it is `node`'s over `header`.
-pub fn attestation_of(
-    info: &SubmissionInfo,
-    header: &SubmissionHeader,
-    node: &NodeId,
-) -> anyhow::Result<Option<Attestation>> {
-    let Some(a) = &info.attestation else {
-        return Ok(None);
-    };
-    let a = Attestation::from(a);
-    if a.node != *node {
-        bail!("attestation signed by another key than the node's");
-    }
-    if !a.verify(&header.id, header.payload_len) {
-        bail!("attestation signature does not verify");
-    }
-    Ok(Some(a))
-}
-
-/// Collects attestations into a certificate and checks it against `nodes`.
-pub fn certificate(
-    header: &SubmissionHeader,
-    attestations: Vec<Attestation>,
-    nodes: &[NodeId],
-    threshold: usize,
-) -> anyhow::Result<Certificate> {
-    let cert = Certificate {
-        id: header.id,
-        payload_len: header.payload_len,
-        attestations,
-    };
-    cert.verify(nodes, threshold)?;
-    Ok(cert)
-}
-
 /// Reads and checks a whole payload: the node's bytes are re-encoded here and must
 /// give the same commitments, hence the same id.
 pub fn check_payload(ctx: &KzgContext, id: &SubmissionId, payload: &[u8]) -> anyhow::Result<()> {
@@ -266,16 +232,16 @@ pub fn check_payload(ctx: &KzgContext, id: &SubmissionId, payload: &[u8]) -> any
     Ok(())
 }
 
-/// Submits `payload` to every node and collects their attestations into a certificate
-/// that at least `threshold` of them signed. One node and `encode_locally` false: the
-/// node encodes. Otherwise the payload is encoded here once and dispersed to each node,
-/// which checks every cell before it stores and attests.
+/// Submits `payload` to every node over zg's HTTP API and checks that each holds its
+/// custody of every blob, under the same commitments. One node and `encode_locally`
+/// false: the node encodes. Otherwise the payload is encoded here once and dispersed
+/// to each node, which checks every cell before it stores it. (What nodes vouch for on
+/// chain goes through 0G's disperser API: [`crate::disperser_client`].)
 pub async fn submit(
     nodes: &[DaClient],
     payload: Vec<u8>,
     encode_locally: bool,
-    threshold: usize,
-) -> anyhow::Result<(SubmissionHeader, Certificate)> {
+) -> anyhow::Result<SubmissionHeader> {
     if nodes.is_empty() {
         bail!("no DA node given");
     }
@@ -286,7 +252,6 @@ pub async fn submit(
             blob::MAX_PAYLOAD
         );
     }
-    let keys = futures_util::future::try_join_all(nodes.iter().map(DaClient::node_id)).await?;
     let infos: Vec<SubmissionInfo> = if nodes.len() == 1 && !encode_locally {
         vec![nodes[0].submit(payload).await?]
     } else {
@@ -306,8 +271,7 @@ pub async fn submit(
     }
     .parse()
     .map_err(|e| anyhow!("node {} sent a bad header: {e}", nodes[0].url()))?;
-    let mut attestations = Vec::new();
-    for ((node, info), key) in nodes.iter().zip(&infos).zip(&keys) {
+    for (node, info) in nodes.iter().zip(&infos) {
         if info.commitments != infos[0].commitments || info.payload_len != header.payload_len {
             bail!(
                 "node {} committed to other blobs than node {}",
@@ -315,16 +279,11 @@ pub async fn submit(
                 nodes[0].url()
             );
         }
-        match attestation_of(info, &header, key).with_context(|| format!("node {}", node.url()))? {
-            Some(a) => attestations.push(a),
-            None => tracing::warn!(
-                node = node.url(),
-                "node holds the submission but has not attested"
-            ),
+        if !info.custody_held {
+            bail!("node {} does not hold its custody of every blob", node.url());
         }
     }
-    let cert = certificate(&header, attestations, &keys, threshold)?;
-    Ok((header, cert))
+    Ok(header)
 }
 
 /// Fetches `samples` random cells of submission `id` from `node` (among the cells its

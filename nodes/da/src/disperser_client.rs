@@ -1,5 +1,5 @@
 //! A client of 0G's disperser API: disperse a blob and wait until it is FINALIZED,
-//! watching its status go by; used by `zg da disperse`, the OP-stack DA server and the
+//! watching its status go by; used by `zg da submit`, the OP-stack DA server and the
 //! benches.
 
 use std::time::Duration;

@@ -13,7 +13,7 @@ use zg_blob::{BlobError, MAX_PAYLOAD};
 use zg_node::http::{declared_len, text};
 use zg_store::StoreError;
 
-use crate::api::{AttestationJson, CellJson, DaStatus, HeaderJson, HexBytes, Id, NodeKey, SignRequest};
+use crate::api::{CellJson, DaStatus, HeaderJson, HexBytes, Id, NodeKey, SignRequest};
 use crate::replication::fill_from_peers;
 use crate::service::DaService;
 use crate::signing::SignError;
@@ -142,7 +142,7 @@ pub(crate) async fn put_cells(
             Json(serde_json::json!({
             "blob": blob,
             "cellsHeld": stored.held.len(),
-            "attestation": stored.attestation.as_ref().map(AttestationJson::from),
+            "custodyHeld": stored.custody_held,
             }))
             .into_response()
         }

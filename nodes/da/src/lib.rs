@@ -6,9 +6,10 @@
 //!
 //! A client either posts a payload (the node encodes it: commitments, cells, proofs)
 //! or disperses one it encoded itself: the header, then each blob's cells, which the
-//! node checks against their commitments before it stores them. Once it holds its
-//! share of every blob, the node signs an attestation; a client collects them into a
-//! certificate. Cells are served one by one with their proofs, and the payload whole.
+//! node checks against their commitments before it stores them. Cells are served one
+//! by one with their proofs, and the payload whole. What nodes vouch for is signed on
+//! chain: a node that follows a chain is a 0G DA signer, and blobs dispersed through
+//! 0G's disperser API are certified by BLS quorum certificates on DAEntrance.
 //!
 //! - `service`: the node's store, key and custody; `http` and `replication`, its
 //!   transports.

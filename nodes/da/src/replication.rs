@@ -153,7 +153,7 @@ async fn punish(node: &App, peer: libp2p::PeerId, why: &str) {
 
 /// Follows an announcement: fetches this node's custody cells of every blob from the
 /// announcing peer (each checked before it is stored), samples a few cells beyond its
-/// custody, and attests once it holds its share.
+/// custody; it then holds its share.
 async fn replicate(node: App, source: libp2p::PeerId, header: SubmissionHeader) {
     let id = Id::from(header.id);
     let h = header.clone();
@@ -200,7 +200,7 @@ async fn replicate(node: App, source: libp2p::PeerId, header: SubmissionHeader) 
     }
     node.metrics.samples_verified.inc_by(samples);
     node.metrics.replicated.inc();
-    tracing::info!(submission = %id, peer = %source, custody = node.custody.len(), samples, "custody cells fetched and verified; attesting");
+    tracing::info!(submission = %id, peer = %source, custody = node.custody.len(), samples, "custody cells fetched and verified");
 }
 
 /// Before a payload is rebuilt: any blob held below 64 cells is topped up with cells

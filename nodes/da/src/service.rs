@@ -1,21 +1,19 @@
-//! The DA service: a node's DA store, key and custody columns, and what it
-//! attests; the HTTP API and p2p replication are its transports.
+//! The DA service: a node's DA store, key and custody columns, and what it holds;
+//! the HTTP API and p2p replication are its transports.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
-use zg_blob::da::{
-    Attestation, CellSet, DaError, DaStore, NodeKey, SubmissionHeader, SubmissionId, decode_blob_record,
-};
+use zg_blob::da::{CellSet, DaError, DaStore, NodeKey, SubmissionHeader, SubmissionId, decode_blob_record};
 use zg_blob::{self as blob, CellWithProof};
 use zg_kzg::KzgContext;
 use zg_node::metrics::{Counter, Histogram, Registry};
 use zg_node::p2p::Network;
 use zg_store::Store;
 
-use crate::api::{AttestationJson, HeaderJson, HexBytes, Id, SubmissionInfo};
+use crate::api::{HeaderJson, HexBytes, Id, SubmissionInfo};
 use crate::chain::DaChain;
 use crate::server::DaConfig;
 use crate::wire::DaProtocol;
@@ -149,8 +147,8 @@ const MAX_ROOTS: usize = 4096;
 pub(crate) struct CellsStored {
     /// The cells of that blob now held.
     pub(crate) held: CellSet,
-    /// The node's attestation, once it holds its custody of every blob.
-    pub(crate) attestation: Option<Attestation>,
+    /// Whether it holds its custody of every blob.
+    pub(crate) custody_held: bool,
     /// Whether every cell of every blob is held (the node can serve the whole submission).
     pub(crate) complete: bool,
 }
@@ -250,10 +248,10 @@ impl DaService {
         let cells = decode_blob_record(record)?;
         let held = self.da.put_cells(self.kzg, header, blob, &cells)?;
         self.metrics.cells_in.inc_by(cells.len() as u64);
-        let (all_held, attestation) = self.share(header)?;
+        let (all_held, custody_held) = self.share(header)?;
         Ok(CellsStored {
             held,
-            attestation,
+            custody_held,
             complete: all_held.iter().all(|h| *h == CellSet::ALL),
         })
     }
@@ -273,24 +271,21 @@ impl DaService {
     }
 
     /// The cells held of each blob (one read of the submission's records), and the
-    /// attestation once every blob holds at least this node's custody.
-    pub(crate) fn share(
-        &self,
-        header: &SubmissionHeader,
-    ) -> Result<(Vec<CellSet>, Option<Attestation>), DaError> {
+    /// whether every blob holds at least this node's custody.
+    pub(crate) fn share(&self, header: &SubmissionHeader) -> Result<(Vec<CellSet>, bool), DaError> {
         let held = self.da.custody(header)?;
         let complete = held.iter().all(|h| h.0 & self.custody.0 == self.custody.0);
-        Ok((held, complete.then(|| self.key.attest(header))))
+        Ok((held, complete))
     }
 
     pub(crate) fn info(&self, header: &SubmissionHeader) -> Result<SubmissionInfo, DaError> {
-        let (held, attestation) = self.share(header)?;
+        let (held, custody_held) = self.share(header)?;
         Ok(SubmissionInfo {
             id: Id::from(header.id),
             payload_len: header.payload_len,
             commitments: header.commitments.iter().copied().map(HexBytes).collect(),
             cells_held: held.iter().map(|c| c.len()).collect(),
-            attestation: attestation.as_ref().map(AttestationJson::from),
+            custody_held,
         })
     }
 }

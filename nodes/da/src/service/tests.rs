@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use zg_blob::Submission;
-use zg_blob::da::{Certificate, custody_columns, encode_blob_record};
+use zg_blob::da::{custody_columns, encode_blob_record};
 use zg_kzg::CELLS_PER_EXT_BLOB;
 use zg_store::{CrashMode, MemoryDir, StoreOptions};
 
@@ -51,10 +51,10 @@ fn record(sub: &Submission, blob: usize, custody: CellSet) -> Vec<u8> {
     encode_blob_record(&cells)
 }
 
-/// A payload posted to a node is encoded, every cell kept, attested, and read back
-/// whole; each cell it serves verifies against its commitment.
+/// A payload posted to a node is encoded, every cell kept, and read back whole; each
+/// cell it serves verifies against its commitment.
 #[test]
-fn a_submitted_payload_is_attested_and_reads_back() {
+fn a_submitted_payload_is_kept_and_reads_back() {
     let dir = MemoryDir::faulty();
     let svc = service(&dir, 1, CellSet::ALL);
     let data = payload(200_000, 1);
@@ -62,17 +62,8 @@ fn a_submitted_payload_is_attested_and_reads_back() {
     assert_eq!(info.payload_len, 200_000);
     assert_eq!(info.commitments.len(), blob::blob_count(data.len()));
     assert!(info.cells_held.iter().all(|&n| n == CELLS_PER_EXT_BLOB));
+    assert!(info.custody_held);
     let header = svc.header(&info.id.0).unwrap();
-    let attestation = Attestation::from(info.attestation.as_ref().unwrap());
-    assert_eq!(attestation.node, svc.key.node_id());
-    assert!(attestation.verify(&header.id, header.payload_len));
-    Certificate {
-        id: header.id,
-        payload_len: header.payload_len,
-        attestations: vec![attestation],
-    }
-    .verify(&[svc.key.node_id()], 1)
-    .unwrap();
     assert_eq!(svc.payload(&header.id).unwrap(), data);
     let cell = svc.cell(&header.id, 1, 77).unwrap();
     blob::verify_cells(svc.kzg, 1, &header.commitments[1], &[cell]).unwrap();
@@ -86,10 +77,10 @@ fn a_submitted_payload_is_attested_and_reads_back() {
 }
 
 /// A disperser's header and then its cells, blob by blob: a node that keeps half the
-/// columns attests only once it holds its custody of every blob, refuses forged
+/// columns holds its custody only once every blob's is stored, refuses forged
 /// cells and a header that names another submission, and serves only what it holds.
 #[test]
-fn dispersed_cells_are_verified_and_attested_once_custody_is_held() {
+fn dispersed_cells_are_verified_and_custody_is_held_blob_by_blob() {
     let dir = MemoryDir::faulty();
     let custody = custody_columns(b"node b", 64);
     let svc = service(&dir, 2, custody);
@@ -122,10 +113,9 @@ fn dispersed_cells_are_verified_and_attested_once_custody_is_held() {
 
     let first = svc.put_cells(&header, 0, &record(&sub, 0, custody)).unwrap();
     assert_eq!(first.held, custody);
-    assert!(first.attestation.is_none(), "blob 1 is not held yet");
+    assert!(!first.custody_held, "blob 1 is not held yet");
     let second = svc.put_cells(&header, 1, &record(&sub, 1, custody)).unwrap();
-    let attestation = second.attestation.expect("custody of every blob is held");
-    assert!(attestation.verify(&id, data.len() as u64));
+    assert!(second.custody_held, "custody of every blob is held");
     assert!(!second.complete, "half the columns is not every cell");
     assert_eq!(svc.metrics.cells_in.get(), 128);
 
@@ -138,8 +128,8 @@ fn dispersed_cells_are_verified_and_attested_once_custody_is_held() {
     assert_eq!(svc.payload(&id).unwrap(), data);
 }
 
-/// Every acknowledged submission and cell survives a power loss; the node attests
-/// to the same submission after it restarts.
+/// Every acknowledged submission and cell survives a power loss; the node holds its
+/// custody of the same submission after it restarts.
 #[test]
 fn acknowledged_cells_survive_a_crash() {
     let dir = MemoryDir::faulty();
@@ -161,7 +151,7 @@ fn acknowledged_cells_survive_a_crash() {
         assert_eq!(svc.payload(&posted).unwrap(), payload(5_000, 4), "{mode:?}");
         let info = svc.info(&dispersed).unwrap();
         assert_eq!(info.cells_held, vec![64], "{mode:?}");
-        assert!(info.attestation.is_some(), "{mode:?}");
+        assert!(info.custody_held, "{mode:?}");
         assert_eq!(svc.payload(&id).unwrap(), data, "{mode:?}");
     }
 }
