@@ -4,10 +4,7 @@
 //! offer, the main account on the LedgerManager (add, deposit, refund, transfer to a
 //! provider) and the signer acknowledgement.
 
-use alloy_network::{EthereumWallet, TransactionBuilder};
-use alloy_primitives::{Address, Bytes, U256};
-use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_rpc_types_eth::TransactionRequest;
+use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use zg_contracts::compute::{
@@ -15,29 +12,7 @@ use zg_contracts::compute::{
     LEDGER_ADDRESS, Ledger, MAX_PAGE, SERVICE_STAKE, Service, ServiceParams, TEESettlementData,
 };
 
-/// Why a chain call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ChainError {
-    /// The chain did not answer.
-    #[error("the chain at {url} did not answer: {error}")]
-    Unreachable {
-        /// Its JSON-RPC URL.
-        url: String,
-        /// The transport's error.
-        error: String,
-    },
-    /// The contract reverted.
-    #[error("{call} reverted: {reason}")]
-    Reverted {
-        /// The call.
-        call: &'static str,
-        /// The decoded error, or the raw data.
-        reason: String,
-    },
-    /// The answer did not decode.
-    #[error("the answer to {0} does not decode")]
-    Decode(&'static str),
-}
+pub use zg_node::chain::ChainError;
 
 /// A user's sub-account as the provider checks it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,48 +31,25 @@ impl SubAccount {
 /// A JSON-RPC client of the LedgerManager and InferenceServing, signing as one account.
 #[derive(Clone)]
 pub struct ChainClient {
-    url: String,
-    provider: DynProvider,
-    address: Address,
+    inner: zg_node::chain::ChainClient,
 }
 
 impl ChainClient {
     /// A client of the chain at `url` that sends transactions as `key`'s account.
     pub fn new(url: &str, key: PrivateKeySigner) -> Result<Self, ChainError> {
-        let parsed = url.parse().map_err(|e| ChainError::Unreachable {
-            url: url.into(),
-            error: format!("not a URL: {e}"),
-        })?;
-        let address = key.address();
-        let provider = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(key))
-            .connect_http(parsed)
-            .erased();
         Ok(Self {
-            url: url.into(),
-            provider,
-            address,
+            inner: zg_node::chain::ChainClient::new(url, key, revert_reason)?,
         })
     }
 
     /// The account it signs as.
     pub fn address(&self) -> Address {
-        self.address
-    }
-
-    fn unreachable(&self, error: impl std::fmt::Display) -> ChainError {
-        ChainError::Unreachable {
-            url: self.url.clone(),
-            error: error.to_string(),
-        }
+        self.inner.address()
     }
 
     /// The chain's id.
     pub async fn chain_id(&self) -> Result<u64, ChainError> {
-        self.provider
-            .get_chain_id()
-            .await
-            .map_err(|e| self.unreachable(e))
+        self.inner.chain_id().await
     }
 
     async fn view<C: SolCall>(
@@ -106,20 +58,7 @@ impl ChainClient {
         name: &'static str,
         call: C,
     ) -> Result<C::Return, ChainError> {
-        let request = TransactionRequest::default()
-            .with_from(self.address)
-            .with_to(to)
-            .with_input(call.abi_encode());
-        match self.provider.call(request).await {
-            Ok(output) => C::abi_decode_returns(&output).map_err(|_| ChainError::Decode(name)),
-            Err(e) => match e.as_error_resp().and_then(|r| r.as_revert_data()) {
-                Some(data) => Err(ChainError::Reverted {
-                    call: name,
-                    reason: revert_reason(&data),
-                }),
-                None => Err(self.unreachable(e)),
-            },
-        }
+        self.inner.view(to, name, call).await
     }
 
     /// `provider`'s registered service, if any.
@@ -176,7 +115,7 @@ impl ChainClient {
 
     /// This account's main account on the ledger, if it has one.
     pub async fn ledger(&self) -> Result<Option<Ledger>, ChainError> {
-        let user = self.address;
+        let user = self.address();
         match self
             .view(LEDGER_ADDRESS, "getLedger", L::getLedgerCall { user })
             .await
@@ -249,7 +188,7 @@ impl ChainClient {
     /// The providers this account has inference sub-accounts with.
     pub async fn ledger_providers(&self) -> Result<Vec<Address>, ChainError> {
         let call = L::getLedgerProvidersCall {
-            user: self.address,
+            user: self.address(),
             serviceType: INFERENCE_SERVICE_NAME.into(),
         };
         self.view(LEDGER_ADDRESS, "getLedgerProviders", call).await
@@ -305,57 +244,22 @@ impl ChainClient {
         call: impl SolCall,
         value: U256,
     ) -> Result<Vec<alloy_primitives::LogData>, ChainError> {
-        let request = TransactionRequest::default()
-            .with_from(self.address)
-            .with_to(to)
-            .with_value(value)
-            .with_input(Bytes::from(call.abi_encode()));
-        // Estimating first names the revert (the transaction would only say it failed).
-        if let Err(e) = self.provider.estimate_gas(request.clone()).await {
-            return Err(match e.as_error_resp().and_then(|r| r.as_revert_data()) {
-                Some(data) => ChainError::Reverted {
-                    call: name,
-                    reason: revert_reason(&data),
-                },
-                None => self.unreachable(e),
-            });
-        }
-        let receipt = self
-            .provider
-            .send_transaction(request)
-            .await
-            .map_err(|e| self.unreachable(e))?
-            .get_receipt()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        if !receipt.status() {
-            return Err(ChainError::Reverted {
-                call: name,
-                reason: format!("transaction {} failed", receipt.transaction_hash),
-            });
-        }
-        Ok(receipt
-            .inner
-            .logs()
-            .iter()
-            .filter(|l| l.address() == to)
-            .map(|l| l.data().clone())
-            .collect())
+        Ok(self.inner.transact(to, name, call, value).await?.logs)
     }
 }
 
-/// A revert's custom error by name when it is a compute contract's, else its bytes.
-fn revert_reason(data: &[u8]) -> String {
+/// A revert's custom error by name when it is a compute contract's.
+fn revert_reason(data: &[u8]) -> Option<String> {
     let debug = if let Ok(error) = I::IInferenceServingErrors::abi_decode(data) {
         format!("{error:?}")
     } else if let Ok(error) = L::ILedgerManagerErrors::abi_decode(data) {
         format!("{error:?}")
     } else {
-        return format!("0x{}", hex::encode(data));
+        return None;
     };
     // `Name(Name { field: … })` reads better as `Name { field: … }`.
-    match debug.split_once('(') {
+    Some(match debug.split_once('(') {
         Some((name, inner)) if inner.starts_with(name) => inner.strip_suffix(')').unwrap_or(inner).to_owned(),
         _ => debug,
-    }
+    })
 }
