@@ -3,14 +3,13 @@
 //! sub-accounts, providers and refunds; EIP-712 settlements with every status; 0G's
 //! custom-error reverts; and every call within the gas the SDK sends.
 
-use std::collections::HashMap;
+mod common;
 
-use alloy_consensus::transaction::Recovered;
-use alloy_consensus::{SignableTransaction, TxEnvelope, TxLegacy};
-use alloy_primitives::{Address, B256, Bytes, Log, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolError, SolEvent};
+use alloy_sol_types::{SolCall, SolError};
+use common::{Net, Sent, signer};
 use zg_contracts::compute::{
     IInferenceServing as I, ILedgerManager as L, MIN_LEDGER_BALANCE, ONE_0G, SERVICE_STAKE, ServiceParams,
     SettlementStatus, TEESettlementData, settlement_digest,
@@ -18,7 +17,7 @@ use zg_contracts::compute::{
 use zg_evm::system::{
     FINE_TUNING_ADDRESS, INFERENCE_ADDRESS, LEDGER_ADDRESS, SYSTEM_CODE, SystemConfig, first_free_nonce,
 };
-use zg_evm::{BlockLog, CallRequest, Chain, ChainConfig, TxOutcome};
+use zg_evm::{ChainConfig, TxOutcome};
 
 const CHAIN_ID: u64 = 31337;
 const GAS_PRICE: u128 = 2_000_000_000;
@@ -29,62 +28,12 @@ const START: u64 = 1_700_000_000;
 const SDK_LIGHT_GAS: u64 = 200_000;
 const SDK_GAS: u64 = 300_000;
 
-fn signer(i: u8) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&B256::repeat_byte(i + 1)).unwrap()
-}
-
 fn og(n: u64) -> U256 {
     ONE_0G * U256::from(n)
 }
 
-/// A chain with the compute contracts, blocks made on demand at a clock the test moves.
-struct Net {
-    chain: Chain,
-    now: u64,
-    nonces: HashMap<Address, u64>,
-}
-
-/// What one transaction did.
-struct Sent {
-    outcome: TxOutcome,
-    gas_used: u64,
-    logs: Vec<Log>,
-}
-
-impl Sent {
-    fn ok(self) -> Self {
-        assert!(
-            matches!(self.outcome, TxOutcome::Success { .. }),
-            "{:?}",
-            self.outcome
-        );
-        self
-    }
-
-    /// The revert's custom error, decoded as `E`.
-    fn reverted<E: SolError>(self) -> E {
-        match self.outcome {
-            TxOutcome::Revert { output } => E::abi_decode(&output)
-                .unwrap_or_else(|e| panic!("revert {output} is not {}: {e}", E::SIGNATURE)),
-            other => panic!("expected revert {}, got {other:?}", E::SIGNATURE),
-        }
-    }
-
-    /// Gas paid for this transaction, wei.
-    fn fee(&self) -> U256 {
-        U256::from(self.gas_used) * U256::from(GAS_PRICE)
-    }
-
-    fn events<E: SolEvent>(&self) -> Vec<E> {
-        self.logs
-            .iter()
-            .filter(|l| l.topics().first() == Some(&E::SIGNATURE_HASH))
-            .map(|l| E::decode_log_data(&l.data).unwrap())
-            .collect()
-    }
-}
-
 impl Net {
+    /// A chain with the compute contracts, `funded` holding 1,000 0G each.
     fn new(funded: &[Address]) -> Self {
         let config = ChainConfig {
             chain_id: CHAIN_ID,
@@ -98,79 +47,11 @@ impl Net {
                 ..SystemConfig::default()
             }),
         };
-        let chain = Chain::open(config, BlockLog::in_memory()).unwrap();
-        let nonces = funded
-            .iter()
-            .map(|a| (*a, chain.state().account(a).unwrap().nonce))
-            .collect();
-        Self {
-            chain,
-            now: START,
-            nonces,
-        }
-    }
-
-    fn balance(&self, address: Address) -> U256 {
-        self.chain
-            .state()
-            .account(&address)
-            .map_or(U256::ZERO, |a| a.balance)
-    }
-
-    /// Sends `call` (a legacy transaction with `gas`, as the SDK sends) in a block of its own.
-    fn send_gas(
-        &mut self,
-        from: &PrivateKeySigner,
-        to: Address,
-        value: U256,
-        call: &impl SolCall,
-        gas: u64,
-    ) -> Sent {
-        self.now += 1;
-        let nonce = self.nonces.entry(from.address()).or_default();
-        let tx = TxLegacy {
-            chain_id: Some(CHAIN_ID),
-            nonce: *nonce,
-            gas_price: GAS_PRICE,
-            gas_limit: gas,
-            to: TxKind::Call(to),
-            value,
-            input: call.abi_encode().into(),
-        };
-        *nonce += 1;
-        let sig = from.sign_hash_sync(&tx.signature_hash()).unwrap();
-        let tx = Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(sig)), from.address());
-        let mut produced = self.chain.produce_block(vec![tx], self.now).unwrap();
-        assert!(produced.rejected.is_empty(), "{:?}", produced.rejected);
-        let block = self.chain.head();
-        Sent {
-            outcome: produced.included.remove(0).1,
-            gas_used: block.gas_used_by(0),
-            logs: block.receipts[0].logs().to_vec(),
-        }
+        Self::open(config, GAS_PRICE)
     }
 
     fn send(&mut self, from: &PrivateKeySigner, to: Address, value: U256, call: &impl SolCall) -> Sent {
         self.send_gas(from, to, value, call, SDK_GAS)
-    }
-
-    /// An `eth_call`: the decoded answer, or the revert data.
-    fn view<C: SolCall>(&self, to: Address, call: &C) -> Result<C::Return, Bytes> {
-        self.view_from(Address::ZERO, to, call)
-    }
-
-    fn view_from<C: SolCall>(&self, from: Address, to: Address, call: &C) -> Result<C::Return, Bytes> {
-        let request = CallRequest {
-            from: Some(from),
-            to: Some(to),
-            data: call.abi_encode().into(),
-            ..CallRequest::default()
-        };
-        match self.chain.call(&request, self.now).unwrap().outcome {
-            TxOutcome::Success { output, .. } => Ok(C::abi_decode_returns(&output).unwrap()),
-            TxOutcome::Revert { output } => Err(output),
-            other => panic!("view halted: {other:?}"),
-        }
     }
 
     fn ledger(&self, user: Address) -> (U256, U256) {

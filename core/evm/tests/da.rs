@@ -3,31 +3,25 @@
 //! `DataUpload`, and quorum certificates that verify by pairing — refused with 0G's
 //! reasons when forged or under two thirds of the rows.
 
-use std::collections::HashMap;
+mod common;
 
-use alloy_consensus::transaction::Recovered;
-use alloy_consensus::{SignableTransaction, TxEnvelope, TxLegacy};
-use alloy_primitives::{Address, B256, Bytes, Log, TxKind, U256};
-use alloy_signer::SignerSync;
+use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{Revert, SolCall, SolError, SolEvent};
+use alloy_sol_types::{Revert, SolCall, SolError};
 use ark_bn254::{G1Affine, G2Affine};
+use common::{Net, Sent, signer};
 use zg_blob::zerog_bls::{self as bls, SecretKey};
 use zg_contracts::da::{
     CommitRootSubmission, ENCODED_SLICES, G1Point, G2Point, IDAEntrance as E, IDARegistry as R,
     IDASigners as S, SignerDetail, reason,
 };
+use zg_evm::ChainConfig;
 use zg_evm::system::{DA_ENTRANCE_ADDRESS, DA_REGISTRY_ADDRESS, DA_SIGNERS_ADDRESS, SystemConfig};
-use zg_evm::{BlockLog, CallRequest, Chain, ChainConfig, TxOutcome};
 
 const CHAIN_ID: u64 = 16600;
 const GAS_PRICE: u128 = 1_000_000_000;
 const PRICE: u64 = 7_000;
 const GAS: u64 = 5_000_000;
-
-fn account(i: u8) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&B256::repeat_byte(i + 1)).unwrap()
-}
 
 fn bls_key(i: u8) -> SecretKey {
     SecretKey::from_bytes(&[i + 0x40; 32]).unwrap()
@@ -63,122 +57,28 @@ fn g2_eip197(p: &G2Affine) -> G2Point {
     }
 }
 
-struct Net {
-    chain: Chain,
-    now: u64,
-    nonces: HashMap<Address, u64>,
-}
-
-struct Sent {
-    outcome: TxOutcome,
-    gas_used: u64,
-    logs: Vec<Log>,
-}
-
-impl Sent {
-    fn ok(self) -> Self {
-        assert!(
-            matches!(self.outcome, TxOutcome::Success { .. }),
-            "{:?}",
-            self.outcome
-        );
-        self
-    }
-
-    /// The revert's `Error(string)` text.
-    fn reason(self) -> String {
-        match self.outcome {
-            TxOutcome::Revert { output } => {
-                Revert::abi_decode(&output)
-                    .unwrap_or_else(|e| panic!("revert {output} has no reason: {e}"))
-                    .reason
-            }
-            other => panic!("expected a revert, got {other:?}"),
-        }
-    }
-
-    fn events<T: SolEvent>(&self) -> Vec<T> {
-        self.logs
-            .iter()
-            .filter(|l| l.topics().first() == Some(&T::SIGNATURE_HASH))
-            .map(|l| T::decode_log_data(&l.data).unwrap())
-            .collect()
-    }
-}
-
 impl Net {
+    /// A chain with 0G DA's contracts priced at `PRICE` per blob, accounts 0–7 funded.
     fn new() -> Self {
-        let funded: Vec<Address> = (0..8).map(|i| account(i).address()).collect();
         let config = ChainConfig {
             chain_id: CHAIN_ID,
             gas_limit: 30_000_000,
             coinbase: Address::repeat_byte(0xcb),
             genesis_timestamp: 1_700_000_000,
-            alloc: funded
-                .iter()
-                .map(|a| (*a, U256::from(10u64).pow(U256::from(21))))
+            alloc: (0..8)
+                .map(|i| (signer(i).address(), U256::from(10u64).pow(U256::from(21))))
                 .collect(),
             system: Some(SystemConfig {
                 da_blob_price: U256::from(PRICE),
-                compute_owner: account(7).address(),
+                compute_owner: signer(7).address(),
                 ..SystemConfig::default()
             }),
         };
-        let chain = Chain::open(config, BlockLog::in_memory()).unwrap();
-        let nonces = funded
-            .iter()
-            .map(|a| (*a, chain.state().account(a).unwrap().nonce))
-            .collect();
-        Self {
-            chain,
-            now: 1_700_000_000,
-            nonces,
-        }
+        Self::open(config, GAS_PRICE)
     }
 
     fn send(&mut self, from: &PrivateKeySigner, to: Address, value: U256, call: &impl SolCall) -> Sent {
-        self.now += 1;
-        let nonce = self.nonces.entry(from.address()).or_default();
-        let tx = TxLegacy {
-            chain_id: Some(CHAIN_ID),
-            nonce: *nonce,
-            gas_price: GAS_PRICE,
-            gas_limit: GAS,
-            to: TxKind::Call(to),
-            value,
-            input: call.abi_encode().into(),
-        };
-        *nonce += 1;
-        let sig = from.sign_hash_sync(&tx.signature_hash()).unwrap();
-        let tx = Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(sig)), from.address());
-        let mut produced = self.chain.produce_block(vec![tx], self.now).unwrap();
-        assert!(produced.rejected.is_empty(), "{:?}", produced.rejected);
-        let block = self.chain.head();
-        Sent {
-            outcome: produced.included.remove(0).1,
-            gas_used: block.gas_used_by(0),
-            logs: block.receipts[0].logs().to_vec(),
-        }
-    }
-
-    fn view<C: SolCall>(&self, to: Address, call: &C) -> Result<C::Return, Bytes> {
-        let request = CallRequest {
-            to: Some(to),
-            data: call.abi_encode().into(),
-            ..CallRequest::default()
-        };
-        match self.chain.call(&request, self.now).unwrap().outcome {
-            TxOutcome::Success { output, .. } => Ok(C::abi_decode_returns(&output).unwrap()),
-            TxOutcome::Revert { output } => Err(output),
-            other => panic!("view halted: {other:?}"),
-        }
-    }
-
-    fn balance(&self, address: Address) -> U256 {
-        self.chain
-            .state()
-            .account(&address)
-            .map_or(U256::ZERO, |a| a.balance)
+        self.send_gas(from, to, value, call, GAS)
     }
 
     fn epoch(&self) -> u64 {
@@ -189,7 +89,7 @@ impl Net {
 
     /// Account `i` registers BLS key `i` through the registry and joins the next epoch.
     fn join(&mut self, i: u8) {
-        let (signer, sk) = (account(i), bls_key(i));
+        let (signer, sk) = (signer(i), bls_key(i));
         let detail = detail(i);
         let pop = sk.sign(&bls::registration_digest(&signer.address().0.0, CHAIN_ID));
         let call = R::registerSignerCall {
@@ -214,12 +114,12 @@ impl Net {
             _dataRoots: vec![root],
         };
         let sent = self
-            .send(&account(6), DA_ENTRANCE_ADDRESS, U256::from(PRICE), &call)
+            .send(&signer(6), DA_ENTRANCE_ADDRESS, U256::from(PRICE), &call)
             .ok();
         let ev = &sent.events::<E::DataUpload>()[0];
         assert_eq!(
             (ev.sender, ev.dataRoot, ev.blobPrice),
-            (account(6).address(), root, U256::from(PRICE))
+            (signer(6).address(), root, U256::from(PRICE))
         );
         (ev.epoch, ev.quorumId)
     }
@@ -239,7 +139,7 @@ impl Net {
 fn detail(i: u8) -> SignerDetail {
     let sk = bls_key(i);
     SignerDetail {
-        signer: account(i).address(),
+        signer: signer(i).address(),
         socket: format!("http://127.0.0.1:{}", 34000 + u16::from(i)),
         pkG1: g1(&sk.public_g1()),
         pkG2: g2_signer(&sk.public_g2()),
@@ -257,7 +157,7 @@ fn certificate(root: B256, epoch: U256, quorum: &[Address], signers: &[u8]) -> C
     let keys: Vec<G2Affine> = signers.iter().map(|i| bls_key(*i).public_g2()).collect();
     let mut bitmap = vec![0u8; ENCODED_SLICES / 8];
     for (row, member) in quorum.iter().enumerate() {
-        if signers.iter().any(|i| account(*i).address() == *member) {
+        if signers.iter().any(|i| signer(*i).address() == *member) {
             bitmap[row / 8] |= 1 << (row % 8);
         }
     }
@@ -278,23 +178,23 @@ fn signers_register_with_proof_of_possession() {
     // A key pair of two secrets, and a registration signed for another chain, are refused.
     let mut mismatched = detail(0);
     mismatched.pkG2 = g2_signer(&bls_key(1).public_g2());
-    let pop = bls_key(0).sign(&bls::registration_digest(&account(0).address().0.0, CHAIN_ID));
+    let pop = bls_key(0).sign(&bls::registration_digest(&signer(0).address().0.0, CHAIN_ID));
     let call = R::registerSignerCall {
         _signer: mismatched,
         _signature: g1(&pop),
     };
     assert_eq!(
-        net.send(&account(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
             .reason(),
         "DASigners: invalid signature"
     );
-    let other_chain = bls_key(0).sign(&bls::registration_digest(&account(0).address().0.0, 1));
+    let other_chain = bls_key(0).sign(&bls::registration_digest(&signer(0).address().0.0, 1));
     let call = R::registerSignerCall {
         _signer: detail(0),
         _signature: g1(&other_chain),
     };
     assert_eq!(
-        net.send(&account(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
             .reason(),
         "DASigners: invalid signature"
     );
@@ -304,7 +204,7 @@ fn signers_register_with_proof_of_possession() {
         _signature: g1(&pop),
     };
     assert_eq!(
-        net.send(&account(1), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(1), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
             .reason(),
         "DARegistry: sender is not the signer"
     );
@@ -315,7 +215,7 @@ fn signers_register_with_proof_of_possession() {
         _signature: g1(&pop),
     };
     assert_eq!(
-        net.send(&account(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
             .reason(),
         "DASigners: socket longer than 96 bytes"
     );
@@ -327,7 +227,7 @@ fn signers_register_with_proof_of_possession() {
         _signature: g1(&pop),
     };
     assert_eq!(
-        net.send(&account(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
             .reason(),
         "DASigners: invalid public key or signature"
     );
@@ -337,18 +237,18 @@ fn signers_register_with_proof_of_possession() {
         _signature: g1(&pop),
     };
     assert_eq!(
-        net.send(&account(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(0), DA_REGISTRY_ADDRESS, U256::ZERO, &call)
             .reason(),
         "DASigners: signer exists"
     );
     // Only the registry reaches DASigners' three-argument registerNextEpoch.
     let call = S::registerNextEpoch_0Call {
-        _account: account(0).address(),
+        _account: signer(0).address(),
         _signature: g1(&pop),
         _votes: U256::from(1),
     };
     assert_eq!(
-        net.send(&account(0), DA_SIGNERS_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(0), DA_SIGNERS_ADDRESS, U256::ZERO, &call)
             .reason(),
         "DASigners: only the registry"
     );
@@ -356,7 +256,7 @@ fn signers_register_with_proof_of_possession() {
         net.view(
             DA_SIGNERS_ADDRESS,
             &S::isSignerCall {
-                _account: account(0).address()
+                _account: signer(0).address()
             }
         )
         .unwrap()
@@ -365,7 +265,7 @@ fn signers_register_with_proof_of_possession() {
         .view(
             DA_SIGNERS_ADDRESS,
             &S::getSignerCall {
-                _account: vec![account(0).address()],
+                _account: vec![signer(0).address()],
             },
         )
         .unwrap();
@@ -374,7 +274,7 @@ fn signers_register_with_proof_of_possession() {
         net.view(
             DA_SIGNERS_ADDRESS,
             &S::getSignerCall {
-                _account: vec![account(5).address()]
+                _account: vec![signer(5).address()]
             }
         )
         .is_err(),
@@ -384,7 +284,7 @@ fn signers_register_with_proof_of_possession() {
     let call = S::updateSocketCall {
         _socket: "http://10.0.0.1:34000".into(),
     };
-    let sent = net.send(&account(0), DA_SIGNERS_ADDRESS, U256::ZERO, &call).ok();
+    let sent = net.send(&signer(0), DA_SIGNERS_ADDRESS, U256::ZERO, &call).ok();
     assert_eq!(
         sent.events::<S::SocketUpdated>()[0].socket,
         "http://10.0.0.1:34000"
@@ -399,7 +299,7 @@ fn uploads_pay_the_blob_price_and_need_signers() {
         _dataRoots: vec![root],
     };
     assert_eq!(
-        net.send(&account(6), DA_ENTRANCE_ADDRESS, U256::from(PRICE), &call)
+        net.send(&signer(6), DA_ENTRANCE_ADDRESS, U256::from(PRICE), &call)
             .reason(),
         reason::NO_SIGNERS
     );
@@ -411,20 +311,17 @@ fn uploads_pay_the_blob_price_and_need_signers() {
         _dataRoots: vec![root, B256::repeat_byte(1)],
     };
     assert_eq!(
-        net.send(&account(6), DA_ENTRANCE_ADDRESS, U256::from(2 * PRICE - 1), &two)
+        net.send(&signer(6), DA_ENTRANCE_ADDRESS, U256::from(2 * PRICE - 1), &two)
             .reason(),
         reason::NOT_ENOUGH_FEE
     );
-    let before = (
-        net.balance(account(6).address()),
-        net.balance(DA_ENTRANCE_ADDRESS),
-    );
+    let before = (net.balance(signer(6).address()), net.balance(DA_ENTRANCE_ADDRESS));
     let sent = net
-        .send(&account(6), DA_ENTRANCE_ADDRESS, U256::from(2 * PRICE), &two)
+        .send(&signer(6), DA_ENTRANCE_ADDRESS, U256::from(2 * PRICE), &two)
         .ok();
     let gas = U256::from(sent.gas_used) * U256::from(GAS_PRICE);
     assert_eq!(
-        net.balance(account(6).address()),
+        net.balance(signer(6).address()),
         before.0 - gas - U256::from(2 * PRICE)
     );
     assert_eq!(net.balance(DA_ENTRANCE_ADDRESS), before.1 + U256::from(2 * PRICE));
@@ -464,7 +361,7 @@ fn uploads_pay_the_blob_price_and_need_signers() {
     }
     let mut members: Vec<Address> = quorum.chunks(1024).map(|r| r[0]).collect();
     members.sort();
-    let mut want: Vec<Address> = (0..3).map(|i| account(i).address()).collect();
+    let mut want: Vec<Address> = (0..3).map(|i| signer(i).address()).collect();
     want.sort();
     assert_eq!(members, want);
     assert_eq!(
@@ -481,7 +378,7 @@ fn uploads_pay_the_blob_price_and_need_signers() {
     );
     // A fourth signer starts the next epoch at the next sync.
     net.join(3);
-    net.send(&account(6), DA_ENTRANCE_ADDRESS, U256::ZERO, &E::syncCall {})
+    net.send(&signer(6), DA_ENTRANCE_ADDRESS, U256::ZERO, &E::syncCall {})
         .ok();
     assert_eq!(net.epoch(), 2);
     assert_eq!(
@@ -496,11 +393,11 @@ fn uploads_pay_the_blob_price_and_need_signers() {
         _blobPrice: U256::ZERO,
     };
     assert_eq!(
-        net.send(&account(6), DA_ENTRANCE_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(6), DA_ENTRANCE_ADDRESS, U256::ZERO, &call)
             .reason(),
         "DAEntrance: caller is not the owner"
     );
-    net.send(&account(7), DA_ENTRANCE_ADDRESS, U256::ZERO, &call).ok();
+    net.send(&signer(7), DA_ENTRANCE_ADDRESS, U256::ZERO, &call).ok();
     assert!(
         net.view(DA_ENTRANCE_ADDRESS, &E::blobPriceCall {})
             .unwrap()
@@ -522,7 +419,7 @@ fn certificates_need_two_thirds_and_a_valid_signature() {
         let call = E::submitVerifiedCommitRootsCall {
             _submissions: vec![cert],
         };
-        net.send(&account(6), DA_ENTRANCE_ADDRESS, U256::ZERO, &call)
+        net.send(&signer(6), DA_ENTRANCE_ADDRESS, U256::ZERO, &call)
     };
     // One of three signers: 1024 rows of 3072.
     assert_eq!(
@@ -606,7 +503,7 @@ fn aggregate_keys_count_rows_as_0gs_precompile_does() {
         .unwrap()
     };
     let first = quorum[0];
-    let index = (0..3).find(|i| account(*i).address() == first).unwrap();
+    let index = (0..3).find(|i| signer(*i).address() == first).unwrap();
     // Row 0 adds the first member: all 1024 of its rows then count.
     let got = agg(&net, &[0]);
     assert_eq!((got.total, got.hit), (U256::from(3072), U256::from(1024)));

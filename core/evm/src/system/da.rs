@@ -29,7 +29,7 @@ use zg_contracts::da::{
     TOKENS_PER_VOTE, bitmap_has, blob_fee, reason,
 };
 
-use super::{Stop, SystemCall, SystemConfig, address_of, slot_of, word};
+use super::{Stop, SystemCall, SystemConfig, address_of, selector, slot_of, word};
 
 const EPOCH: U256 = U256::ZERO;
 const SIGNER_COUNT: U256 = U256::from_limbs([1, 0, 0, 0]);
@@ -115,10 +115,7 @@ fn small(n: U256) -> Option<u64> {
 
 impl<J: JournalTr> SystemCall<'_, J> {
     pub(super) fn da_signers(&mut self, input: &[u8]) -> Result<Bytes, Stop> {
-        let selector: [u8; 4] = input
-            .get(..4)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(Stop::Revert(Bytes::new()))?;
+        let selector = selector(input)?;
         let bad = |_| Stop::Revert(Bytes::new());
         match selector {
             S::paramsCall::SELECTOR => {
@@ -269,10 +266,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
     }
 
     pub(super) fn da_entrance(&mut self, input: &[u8]) -> Result<Bytes, Stop> {
-        let selector: [u8; 4] = input
-            .get(..4)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(Stop::Revert(Bytes::new()))?;
+        let selector = selector(input)?;
         let bad = |_| Stop::Revert(Bytes::new());
         match selector {
             E::submitOriginalDataCall::SELECTOR => {

@@ -199,6 +199,14 @@ fn slot_of(tag: u8, keys: &[U256]) -> U256 {
     U256::from_be_bytes(keccak256(&preimage).0)
 }
 
+/// A call's 4-byte selector; calldata shorter than one reverts, as Solidity's does.
+fn selector(input: &[u8]) -> Result<[u8; 4], Stop> {
+    input
+        .get(..4)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Stop::Revert(Bytes::new()))
+}
+
 /// An address as a storage word or key.
 fn word(address: Address) -> U256 {
     U256::from_be_slice(address.as_slice())
