@@ -52,6 +52,8 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             ..DaConfig::default()
         }))
         .expect("DA node binds");
+    // Every row that disperses keeps the chain serving while it runs.
+    let chain = Arc::new(chain);
     let url = format!("http://{}/submissions", server.local_addr().expect("address"));
     let grpc = format!("http://{}", server.grpc_addr().expect("the disperser API"));
     rt.spawn(server.serve(std::future::pending()));
@@ -64,7 +66,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     let mut round = 0u8;
     let disperse = |kernel: &'static str, len: usize, seed: u64| {
         let (rt, peer_rt) = (rt.clone(), rt.clone());
-        let (http, url, grpc) = (http.clone(), url.clone(), grpc.clone());
+        let (http, url, grpc, chain) = (http.clone(), url.clone(), grpc.clone(), chain.clone());
         let mut data = test_bytes(len, seed);
         let mut peer_data = data.clone();
         let (mut round, mut peer_round) = (0u8, 0u8);
@@ -79,6 +81,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
             bytes: if small { 0 } else { len as u64 },
             items: u64::from(small),
             zg: Side::new("DisperseBlob to FINALIZED (0G's gRPC API)", move || {
+                let _ = &chain;
                 // A new blob each round, never one already held.
                 round = round.wrapping_add(1);
                 data[0] = round;
