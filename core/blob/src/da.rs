@@ -545,6 +545,48 @@ impl DaResponse {
     }
 }
 
+/// Reads the 32 secret bytes at `path`, or makes them there from `fresh` if there is
+/// no file: mode 0600, written to a temporary file, synced, renamed into place and the
+/// directory synced, so a crash leaves the old state or the whole key.
+pub fn load_or_create_secret(path: &Path, fresh: impl FnOnce() -> [u8; 32]) -> Result<[u8; 32]> {
+    let err = |reason: String| DaError::Key {
+        path: path.display().to_string(),
+        reason,
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => bytes.try_into().map_err(|b: Vec<u8>| {
+            err(format!(
+                "{} bytes, expected 32; remove it to make a new key",
+                b.len()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let secret = fresh();
+            let tmp = path.with_extension("tmp");
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| err(e.to_string()))?;
+            file.write_all(&secret)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| err(e.to_string()))?;
+            std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| err(e.to_string()))?;
+            }
+            Ok(secret)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
 /// A node's signing key, kept in a file (32 secret bytes, mode 0600).
 pub struct NodeKey(SigningKey);
 
@@ -556,40 +598,7 @@ impl NodeKey {
 
     /// Reads the key at `path`, or makes one there from `fresh` if there is none.
     pub fn load_or_create(path: &Path, fresh: impl FnOnce() -> [u8; 32]) -> Result<Self> {
-        let err = |reason: String| DaError::Key {
-            path: path.display().to_string(),
-            reason,
-        };
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let secret: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-                    err(format!(
-                        "{} bytes, expected 32; remove it to make a new key",
-                        b.len()
-                    ))
-                })?;
-                Ok(Self::from_secret(secret))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                use std::io::Write;
-                use std::os::unix::fs::OpenOptionsExt;
-                let secret = fresh();
-                let tmp = path.with_extension("tmp");
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .map_err(|e| err(e.to_string()))?;
-                file.write_all(&secret)
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| err(e.to_string()))?;
-                std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
-                Ok(Self::from_secret(secret))
-            }
-            Err(e) => Err(err(e.to_string())),
-        }
+        load_or_create_secret(path, fresh).map(Self::from_secret)
     }
 
     /// The node's public key.

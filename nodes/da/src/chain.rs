@@ -8,6 +8,7 @@ use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolEvent;
 use ark_bn254::{G1Affine, G2Affine};
+use zg_blob::da::{DaError, load_or_create_secret};
 use zg_blob::zerog::BlobCoords;
 use zg_blob::zerog_bls::{self as bls, SecretKey};
 use zg_contracts::da::{
@@ -28,59 +29,28 @@ pub struct ChainConfig {
     pub public_url: Option<String>,
 }
 
-/// Why the BLS key could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    /// The file could not be read or written.
-    #[error("the BLS key {path}: {error}")]
-    Io {
-        /// The file.
-        path: String,
-        /// What failed.
-        error: std::io::Error,
-    },
-    /// The file is not a key.
-    #[error("the BLS key {0} is not 32 bytes of a nonzero scalar; move it away to make a new one")]
-    Corrupt(String),
-}
-
-/// Loads the node's BLS key from `dir/bls.key`, or makes one (written durably before use).
-pub fn load_or_create_bls(dir: &Path) -> Result<SecretKey, KeyError> {
+/// Loads the node's BLS key from `dir/bls.key`, or makes one there (mode 0600, durable
+/// before use), as the node key is kept.
+pub fn load_or_create_bls(dir: &Path) -> Result<SecretKey, DaError> {
+    std::fs::create_dir_all(dir).map_err(|e| DaError::Key {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let path = dir.join("bls.key");
-    let shown = path.display().to_string();
-    let io = |error| KeyError::Io {
-        path: shown.clone(),
-        error,
-    };
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let bytes: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Corrupt(shown.clone()))?;
-            SecretKey::from_bytes(&bytes).ok_or(KeyError::Corrupt(shown))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(io)?;
-            let (key, bytes) = loop {
-                let bytes: [u8; 32] = rand::random();
-                // Below the group order (r > 2^253): the bytes are the key itself.
-                let mut bytes = bytes;
-                bytes[0] &= 0x1f;
-                if let Some(k) = SecretKey::from_bytes(&bytes) {
-                    break (k, bytes);
-                }
-            };
-            let tmp = dir.join("bls.key.tmp");
-            {
-                use std::io::Write;
-                let mut f = std::fs::File::create(&tmp).map_err(io)?;
-                f.write_all(&bytes).map_err(io)?;
-                f.sync_all().map_err(io)?;
+    let secret = load_or_create_secret(&path, || {
+        loop {
+            // Below the group order (r > 2^253): the bytes are the key itself.
+            let mut bytes: [u8; 32] = rand::random();
+            bytes[0] &= 0x1f;
+            if SecretKey::from_bytes(&bytes).is_some() {
+                break bytes;
             }
-            std::fs::rename(&tmp, &path).map_err(io)?;
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-            Ok(key)
         }
-        Err(e) => Err(io(e)),
-    }
+    })?;
+    SecretKey::from_bytes(&secret).ok_or_else(|| DaError::Key {
+        path: path.display().to_string(),
+        reason: "not a nonzero BN254 scalar; move it away to make a new one".into(),
+    })
 }
 
 fn word(b: [u8; 32]) -> U256 {
@@ -94,11 +64,6 @@ pub fn g1_point(p: &G1Affine) -> G1Point {
         X: word(x),
         Y: word(y),
     }
-}
-
-/// A G1 point the contracts returned, checked.
-pub fn g1_of(p: &G1Point) -> Option<G1Affine> {
-    bls::g1_from_words(&p.X.to_be_bytes(), &p.Y.to_be_bytes())
 }
 
 /// A signer's registered G2 key (`[c0, c1]` per coordinate), checked.

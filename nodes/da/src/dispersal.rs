@@ -22,7 +22,7 @@ use zg_blob::zerog::{self, BlobCoords, DispersalRecord as Record, DispersalStatu
 use zg_node::chain::ChainError;
 use zg_store::{Put, StoreError};
 
-use crate::service::DaService;
+use crate::service::{DaService, off_thread};
 use crate::signing::{self, SignError};
 
 /// Why a disperser call is refused; the texts are 0G's where 0G has one.
@@ -278,13 +278,7 @@ async fn blocking<T: Send + 'static>(
     node: &Arc<DaService>,
     f: impl FnOnce(&DaService) -> Result<T, DisperseError> + Send + 'static,
 ) -> Result<T, DisperseError> {
-    let n = node.clone();
-    tokio::task::spawn_blocking(move || f(&n)).await.map_err(|e| {
-        DisperseError::Da(DaError::Malformed {
-            what: "dispersal task",
-            reason: e.to_string(),
-        })
-    })?
+    off_thread(node, "dispersal task", f).await
 }
 
 /// Tries a chain step again while the chain does not answer (a restart of the chain

@@ -25,11 +25,10 @@ use proto::{
 
 /// Largest request taken (0G's disperser: 300 MiB).
 pub const MAX_DECODING: usize = 300 << 20;
-/// The response header that carries why a request FAILED.
-pub const FAILURE_REASON: &str = "zg-failure-reason";
-
 /// Largest reply sent (a 31 MiB blob and room to spare).
 pub const MAX_ENCODING: usize = 64 << 20;
+/// The response header that carries why a request FAILED.
+pub const FAILURE_REASON: &str = "zg-failure-reason";
 
 struct Grpc {
     dispersals: Arc<Dispersals>,

@@ -2,7 +2,7 @@
 //! the HTTP API and p2p replication are its transports.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
@@ -137,6 +137,26 @@ pub(crate) struct DaService {
     pub(crate) chain: Option<DaChain>,
     /// 0G storage roots this node computed for submissions it holds (bounded).
     roots: Mutex<HashMap<SubmissionId, [u8; 32]>>,
+}
+
+/// Runs blocking store, KZG or hashing work for an async caller off the async
+/// threads; a task that dies is reported as `what` failing.
+pub(crate) async fn off_thread<T, E>(
+    node: &Arc<DaService>,
+    what: &'static str,
+    f: impl FnOnce(&DaService) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DaError> + Send + 'static,
+{
+    let n = node.clone();
+    tokio::task::spawn_blocking(move || f(&n)).await.map_err(|e| {
+        E::from(DaError::Malformed {
+            what,
+            reason: e.to_string(),
+        })
+    })?
 }
 
 /// Roots remembered before the map starts over.

@@ -16,22 +16,22 @@ use std::time::Duration;
 
 use alloy_primitives::Address;
 use ark_bn254::G1Affine;
-use zg_blob::da::{CellSet, DaError, SubmissionId, encode_blob_record};
+use zg_blob::da::{CellSet, DaError, SubmissionHeader, SubmissionId, encode_blob_record};
 use zg_blob::zerog::{self, BlobCoords, QUORUM_ROWS};
 use zg_blob::zerog_bls as bls;
 use zg_contracts::da::{CommitRootSubmission, SLICE_DENOMINATOR, SLICE_NUMERATOR};
 use zg_node::chain::ChainError;
 
 use crate::api::{HexBytes, Id, SignRequest, SignResponse};
-use crate::chain::{g1_of, g1_point, g2_eip197, signer_g2};
+use crate::chain::{g1_point, g2_eip197, signer_g2};
 use crate::client::DaClient;
-use crate::service::DaService;
+use crate::service::{DaService, off_thread};
 
 /// Why a blob was not signed, or a certificate not gathered.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     /// The node follows no chain.
-    #[error("this node signs no 0G DA blobs: it follows no chain (start it with --chain and --chain-key)")]
+    #[error("this node signs no 0G DA blobs: it follows no chain (start it with --chain and --key)")]
     NoChain,
     /// The submission is not held.
     #[error("submission {0} is not held here")]
@@ -111,24 +111,23 @@ async fn blocking<T: Send + 'static>(
     node: &Arc<DaService>,
     f: impl FnOnce(&DaService) -> Result<T, SignError> + Send + 'static,
 ) -> Result<T, SignError> {
-    let n = node.clone();
-    tokio::task::spawn_blocking(move || f(&n)).await.map_err(|e| {
-        SignError::Da(DaError::Malformed {
-            what: "signing task",
-            reason: e.to_string(),
-        })
-    })?
+    off_thread(node, "signing task", f).await
+}
+
+/// The header of submission `id`, when held.
+async fn held_header(node: &Arc<DaService>, id: SubmissionId) -> Result<SubmissionHeader, SignError> {
+    blocking(node, move |n| {
+        n.da.header(&id)?
+            .ok_or_else(|| SignError::NotHeld(Id::from(id).to_string()))
+    })
+    .await
 }
 
 /// Signs the blob of `req` after the checks above.
 pub(crate) async fn sign(node: &Arc<DaService>, req: &SignRequest) -> Result<SignResponse, SignError> {
     let chain = node.chain.as_ref().ok_or(SignError::NoChain)?;
     let id = req.submission.0;
-    let header = blocking(node, move |n| {
-        n.da.header(&id)?
-            .ok_or_else(|| SignError::NotHeld(Id::from(id).to_string()))
-    })
-    .await?;
+    let header = held_header(node, id).await?;
     let me = chain.address();
     let rows: Vec<usize> = chain
         .quorum(req.epoch, req.quorum_id)
@@ -200,9 +199,11 @@ pub(crate) async fn sign(node: &Arc<DaService>, req: &SignRequest) -> Result<Sig
     })
 }
 
-/// A member's answer: its signature, checked against its registered key.
+/// A member's signature of the blob of `req` (held here as `header`), after sending it
+/// the cells of its `rows`; the caller checks it against the member's registered key.
 async fn ask_member(
     node: &Arc<DaService>,
+    header: &SubmissionHeader,
     member: Address,
     socket: &str,
     rows: &[usize],
@@ -215,12 +216,6 @@ async fn ask_member(
         let client = DaClient::new(socket).map_err(|e| e.to_string())?;
         let id = req.submission.0;
         let needed = columns_of(rows);
-        let header = blocking(node, move |n| {
-            n.da.header(&id)?
-                .ok_or_else(|| SignError::NotHeld(Id::from(id).to_string()))
-        })
-        .await
-        .map_err(|e| e.to_string())?;
         let n = node.clone();
         // Each blob's cells of the member's columns, read as they are sent.
         let records = (0..header.blob_count()).map(move |b| {
@@ -234,17 +229,13 @@ async fn ask_member(
             }
         });
         client
-            .push(&header, records)
+            .push(header, records)
             .await
             .map_err(|e| format!("sending it its cells: {e:#}"))?;
         client.sign(req).await.map_err(|e| format!("{e:#}"))?
     };
-    let sigma = g1_of(&zg_contracts::da::G1Point {
-        X: alloy_primitives::U256::from_be_bytes(answer.signature[0].0),
-        Y: alloy_primitives::U256::from_be_bytes(answer.signature[1].0),
-    })
-    .ok_or("its signature is not a G1 point")?;
-    Ok(sigma)
+    bls::g1_from_words(&answer.signature[0].0, &answer.signature[1].0)
+        .ok_or_else(|| "its signature is not a G1 point".to_owned())
 }
 
 /// Gathers signatures of two thirds of the quorum's rows for the blob at `coords`
@@ -271,6 +262,7 @@ pub(crate) async fn certify(
         rows.entry(*a).or_default().push(r);
     }
     let details = chain.signers(members.clone()).await?;
+    let header = held_header(node, id).await?;
     let commitment = bls::erasure_commitment(&id);
     let digest = bls::blob_digest(&coords.storage_root, coords.epoch, coords.quorum_id, &commitment);
     let req = SignRequest {
@@ -287,9 +279,9 @@ pub(crate) async fn certify(
             .iter()
             .filter(|d| !signed.contains_key(&d.signer))
             .map(|d| {
-                let (req, rows) = (&req, &rows[&d.signer]);
+                let (req, rows, header) = (&req, &rows[&d.signer], &header);
                 async move {
-                    let answer = ask_member(node, d.signer, &d.socket, rows, req).await;
+                    let answer = ask_member(node, header, d.signer, &d.socket, rows, req).await;
                     let checked = answer.and_then(|sigma| {
                         let key = signer_g2(&d.pkG2).ok_or("its registered key is not a G2 point")?;
                         if bls::verify(&key, &digest, &sigma) {

@@ -84,13 +84,8 @@ impl ChainClient {
         &self.url
     }
 
-    /// The provider, for calls this client does not wrap.
-    pub fn provider(&self) -> &DynProvider {
-        &self.provider
-    }
-
     /// An error for a transport failure.
-    pub fn unreachable(&self, error: impl std::fmt::Display) -> ChainError {
+    fn unreachable(&self, error: impl std::fmt::Display) -> ChainError {
         ChainError::Unreachable {
             url: self.url.clone(),
             error: error.to_string(),
@@ -131,7 +126,9 @@ impl ChainClient {
     fn reverted(&self, call: &'static str, data: &[u8]) -> ChainError {
         let reason = match Revert::abi_decode(data) {
             Ok(r) => r.reason,
-            Err(_) => (self.decode)(data).unwrap_or_else(|| format!("0x{}", hex_of(data))),
+            Err(_) => {
+                (self.decode)(data).unwrap_or_else(|| format!("0x{}", alloy_primitives::hex::encode(data)))
+            }
         };
         ChainError::Reverted { call, reason }
     }
@@ -202,8 +199,4 @@ impl ChainClient {
                 .collect(),
         })
     }
-}
-
-fn hex_of(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,5 +1,5 @@
 //! The node key: one ed25519 key per node, kept in its data directory, from which the
-//! node's libp2p identity and (on DA nodes) its attestation signatures come.
+//! node's libp2p identity comes.
 
 use std::path::Path;
 

@@ -355,11 +355,17 @@ impl<J: JournalTr> SystemCall<'_, J> {
             .is_zero())
     }
 
-    fn signer(&mut self, account: Address) -> Result<SignerDetail, Stop> {
+    /// A signer's keys as stored: pkG1 (x, y), then pkG2 (x.c0, x.c1, y.c0, y.c1).
+    fn signer_keys(&mut self, account: Address) -> Result<[U256; 6], Stop> {
         let mut words = [U256::ZERO; 6];
         for (i, w) in words.iter_mut().enumerate() {
             *w = self.sload(DA_SIGNERS_ADDRESS, field(account, F_PK_G1 + i as u64))?;
         }
+        Ok(words)
+    }
+
+    fn signer(&mut self, account: Address) -> Result<SignerDetail, Stop> {
+        let words = self.signer_keys(account)?;
         let socket = self.read_string(DA_SIGNERS_ADDRESS, field(account, F_SOCKET))?;
         Ok(SignerDetail {
             signer: account,
@@ -441,9 +447,12 @@ impl<J: JournalTr> SystemCall<'_, J> {
         let next = small(epoch)
             .and_then(|e| e.checked_add(1))
             .ok_or(Stop::Revert(Bytes::new()))?;
-        let detail = self.signer(account)?;
-        let pk2 =
-            g2_of_signer(&detail.pkG2).ok_or_else(|| Stop::Fatal("a stored signer key is corrupt".into()))?;
+        let [_, _, x0, x1, y0, y1] = self.signer_keys(account)?;
+        let pk2 = g2_of_signer(&G2Point {
+            X: [x0, x1],
+            Y: [y0, y1],
+        })
+        .ok_or_else(|| Stop::Fatal("a stored signer key is corrupt".into()))?;
         let digest = bls::epoch_registration_digest(&account.0.0, next, self.chain_id);
         if !g1_of(signature).is_some_and(|sig| bls::verify(&pk2, &digest, &sig)) {
             return Err(fail("DASigners: invalid signature"));
@@ -544,8 +553,9 @@ impl<J: JournalTr> SystemCall<'_, J> {
         for row in 0..ENCODED_SLICES {
             let m = row_member(row, members.len());
             if bitmap_has(bitmap, row) && !added[m] {
-                let key = self.signer(members[m])?.pkG1;
-                let key = g1_of(&key).ok_or_else(|| Stop::Fatal("a stored signer key is corrupt".into()))?;
+                let [x, y, ..] = self.signer_keys(members[m])?;
+                let key = g1_of(&G1Point { X: x, Y: y })
+                    .ok_or_else(|| Stop::Fatal("a stored signer key is corrupt".into()))?;
                 sum += key;
                 added[m] = true;
             }
