@@ -27,6 +27,7 @@ fn storage_node(rt: &tokio::runtime::Runtime, dir: &Path, chain: Option<String>)
             url,
             confirmations: 0,
             poll: Duration::from_millis(20),
+            announce: None,
         }),
         ..StorageConfig::default()
     };

@@ -1,15 +1,18 @@
-//! The system contracts (Flow, market, 0G DA's) on arbitrary calldata and on arbitrary
-//! submissions: every call
-//! ends in a result (never a panic), and a submit that succeeds on a fresh chain lands
-//! where zg-merkle's full flow tree puts it and charges Σ 2^height × price.
+//! The system contracts (Flow, market, 0G DA's, the service registry) on arbitrary
+//! calldata and on arbitrary submissions: every call ends in a result (never a panic), a
+//! submit that succeeds on a fresh chain lands where zg-merkle's full flow tree puts it
+//! and charges Σ 2^height × price, and a registration succeeds exactly when
+//! `registry::check` passes it.
 #![no_main]
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use libfuzzer_sys::fuzz_target;
 use zg_evm::system::abi::{Submission, SubmissionNode};
+use zg_evm::system::registry_abi::{IServiceRegistry, ServiceParams, check};
 use zg_evm::system::{
-    DA_ENTRANCE_ADDRESS, DA_REGISTRY_ADDRESS, DA_SIGNERS_ADDRESS, FLOW_ADDRESS, IFlow, MARKET_ADDRESS, SystemConfig,
+    DA_ENTRANCE_ADDRESS, DA_REGISTRY_ADDRESS, DA_SIGNERS_ADDRESS, FLOW_ADDRESS, IFlow, MARKET_ADDRESS, REGISTRY_ADDRESS,
+    SystemConfig,
 };
 use zg_evm::{BlockLog, CallRequest, Chain, ChainConfig, TxOutcome};
 use zg_merkle::flow::FlowTree;
@@ -48,6 +51,32 @@ fuzz_target!(|input: &[u8]| {
     if mode >= 240 {
         let to = [DA_SIGNERS_ADDRESS, DA_REGISTRY_ADDRESS, DA_ENTRANCE_ADDRESS][usize::from(mode % 3)];
         call(to, U256::from(mode & 1), rest.to_vec());
+        return;
+    }
+    // The registry: arbitrary calldata, or a registration of `|`-separated fields.
+    if (224..240).contains(&mode) {
+        if mode & 1 == 0 {
+            call(REGISTRY_ADDRESS, U256::ZERO, rest.to_vec());
+            return;
+        }
+        let text = String::from_utf8_lossy(rest);
+        let mut parts = text.split('|');
+        let mut next = || parts.next().unwrap_or_default().to_owned();
+        let params = ServiceParams {
+            kind: next(),
+            name: next(),
+            version: next(),
+            description: next(),
+            endpoint: next(),
+            model: next(),
+            priceUnit: next(),
+            inputPrice: U256::from(mode),
+            outputPrice: U256::ZERO,
+            root: if next().is_empty() { B256::ZERO } else { B256::repeat_byte(7) },
+        };
+        let data = IServiceRegistry::registerServiceCall { params: params.clone() }.abi_encode();
+        let registered = matches!(call(REGISTRY_ADDRESS, U256::ZERO, data), TxOutcome::Success { .. });
+        assert_eq!(registered, check(&params).is_ok(), "{params:?}");
         return;
     }
     match mode % 3 {

@@ -5,7 +5,7 @@
 //! them: 0G's Flow and storage market ABIs (declared with alloy's `sol!`, so the
 //! selectors, the `Submit` event and the custom errors are 0G's), 0G's compute
 //! ledger and inference serving contracts ([`compute`]), 0G DA's DASigners, registry and
-//! entrance ([`da`]), and the fixed addresses they live at on a zg chain.
+//! entrance ([`da`]), zg's service registry ([`registry`]), and the fixed addresses they live at on a zg chain.
 //!
 //! ```
 //! use alloy_sol_types::SolCall;
@@ -18,6 +18,7 @@ use alloy_primitives::{Address, address};
 
 pub mod compute;
 pub mod da;
+pub mod registry;
 
 /// Where the Flow contract lives (clear of 0G's precompiles at `0x…1000` on).
 pub const FLOW_ADDRESS: Address = address!("0x0000000000000000000000000000000000002000");

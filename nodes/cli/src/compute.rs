@@ -15,7 +15,7 @@ use zg_compute::{ApiKey, KeyMessage};
 /// Where the key comes from when `--key` is not given.
 const KEY_ENV: &str = "ZG_KEY";
 /// The default chain: the devnet's.
-const CHAIN: &str = "http://127.0.0.1:8545";
+pub(crate) const CHAIN: &str = "http://127.0.0.1:8545";
 /// How long `ask`'s session key lives.
 const SESSION_MS: u64 = 60 * 60 * 1000;
 
@@ -103,14 +103,14 @@ pub(crate) enum LedgerCmd {
 pub(crate) struct AccountArgs {
     /// The chain's JSON-RPC URL.
     #[arg(long, default_value = CHAIN, global = true)]
-    chain: String,
+    pub(crate) chain: String,
     /// The account's private key (0x + 64 hex digits); or set ZG_KEY. `zg devnet` prints dev keys.
     #[arg(long, global = true)]
     key: Option<String>,
 }
 
 impl AccountArgs {
-    fn signer(&self) -> anyhow::Result<PrivateKeySigner> {
+    pub(crate) fn signer(&self) -> anyhow::Result<PrivateKeySigner> {
         let key = self
             .key
             .clone()
@@ -247,53 +247,60 @@ pub(crate) async fn run(cmd: ComputeCmd) -> anyhow::Result<()> {
             temperature,
             account,
         } => {
-            let (client, signer) = account.client()?;
-            let service = client
-                .service(provider)
-                .await?
-                .ok_or_else(|| no_service(provider))?;
-            let generation = generation(&client, provider).await?;
-            let expires_at = zg_compute::service::now_ms() + SESSION_MS;
-            let message = KeyMessage::new(
-                client.address(),
-                provider,
-                generation,
-                EPHEMERAL_TOKEN_ID,
-                expires_at,
-            );
-            let key = ApiKey::sign(&signer, &message)?;
             let mut messages = Vec::new();
             if let Some(system) = system {
                 messages.push(serde_json::json!({"role": "system", "content": system}));
             }
             messages.push(serde_json::json!({"role": "user", "content": prompt}));
-            let mut request = serde_json::json!({
-                "model": service.model,
-                "messages": messages,
-                "max_tokens": max_tokens,
-            });
+            let mut request = serde_json::json!({"messages": messages, "max_tokens": max_tokens});
             if let Some(t) = temperature {
                 request["temperature"] = t.into();
             }
-            let mut out = std::io::stdout().lock();
-            let answer =
-                zg_compute::client::ask(&reqwest::Client::new(), &service.url, &key, request, |text| {
-                    // A closed stdout (a pipe's reader gone) ends nothing here: the answer is billed anyway.
-                    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-                })
-                .await?;
-            let _ = writeln!(out);
-            if let Some(u) = answer.usage {
-                let fee = U256::from(u.prompt_tokens) * service.inputPrice
-                    + U256::from(u.completion_tokens) * service.outputPrice;
-                eprintln!(
-                    "{} prompt + {} generated tokens ({}): {fee} wei",
-                    u.prompt_tokens,
-                    u.completion_tokens,
-                    answer.finish_reason.as_deref().unwrap_or("unfinished"),
-                );
-            }
+            ask(&account, provider, request).await?;
         }
+    }
+    Ok(())
+}
+
+/// Sends `request` (a chat request; its model is the provider's) to `provider` with a
+/// session key of `account`'s, streams the answer to stdout and the fee to stderr.
+pub(crate) async fn ask(
+    account: &AccountArgs,
+    provider: Address,
+    mut request: serde_json::Value,
+) -> anyhow::Result<()> {
+    let (client, signer) = account.client()?;
+    let service = client
+        .service(provider)
+        .await?
+        .ok_or_else(|| no_service(provider))?;
+    let generation = generation(&client, provider).await?;
+    let expires_at = zg_compute::service::now_ms() + SESSION_MS;
+    let message = KeyMessage::new(
+        client.address(),
+        provider,
+        generation,
+        EPHEMERAL_TOKEN_ID,
+        expires_at,
+    );
+    let key = ApiKey::sign(&signer, &message)?;
+    request["model"] = service.model.clone().into();
+    let mut out = std::io::stdout().lock();
+    let answer = zg_compute::client::ask(&reqwest::Client::new(), &service.url, &key, request, |text| {
+        // A closed stdout (a pipe's reader gone) ends nothing here: the answer is billed anyway.
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    })
+    .await?;
+    let _ = writeln!(out);
+    if let Some(u) = answer.usage {
+        let fee = U256::from(u.prompt_tokens) * service.inputPrice
+            + U256::from(u.completion_tokens) * service.outputPrice;
+        eprintln!(
+            "{} prompt + {} generated tokens ({}): {fee} wei",
+            u.prompt_tokens,
+            u.completion_tokens,
+            answer.finish_reason.as_deref().unwrap_or("unfinished"),
+        );
     }
     Ok(())
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+mod agent;
 mod compute;
+mod services;
 
 use zg_chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC, print_accounts};
 use zg_compute::chain::ChainClient;
@@ -166,6 +168,18 @@ enum Cmd {
         #[command(subcommand)]
         cmd: compute::ComputeCmd,
     },
+    /// Agents: manifests kept in zg-storage and registered on chain, run on a compute
+    /// provider with the caller's ledger.
+    Agent {
+        #[command(subcommand)]
+        cmd: agent::AgentCmd,
+    },
+    /// The service registry: every storage node, DA node, compute provider and agent on
+    /// the chain; register and retire services.
+    Services {
+        #[command(subcommand)]
+        cmd: services::ServicesCmd,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -226,8 +240,28 @@ enum DaCmd {
 const KEY_ENV: &str = "ZG_KEY";
 
 /// A client for each storage node URL.
-fn clients(urls: &[String]) -> anyhow::Result<Vec<StorageClient>> {
+pub(crate) fn clients(urls: &[String]) -> anyhow::Result<Vec<StorageClient>> {
     urls.iter().map(|u| StorageClient::new(u)).collect()
+}
+
+/// Uploads `file` to every node in `nodes` (paying for a Keccak file on the Flow first,
+/// as `key`, when the nodes follow a chain); its root.
+pub(crate) async fn upload_file(
+    nodes: &[String],
+    file: &std::path::Path,
+    root_kind: RootKind,
+    chain: &str,
+    key: Option<String>,
+) -> anyhow::Result<zg_merkle::Hash> {
+    let clients = clients(nodes)?;
+    let tree = client::hash_file(file, root_kind).await?;
+    if let FileTree::Keccak(keccak) = &tree {
+        pay_if_needed(&clients, keccak, chain, key).await?;
+    }
+    for c in &clients {
+        c.upload_tree(file, &tree).await?;
+    }
+    Ok(tree.root())
 }
 
 /// Pays for the Keccak file `tree` on the Flow the nodes follow (unless it is paid for
@@ -483,15 +517,8 @@ async fn run() -> anyhow::Result<()> {
             chain,
             key,
         } => {
-            let clients = clients(&nodes)?;
-            let tree = client::hash_file(&file, root_kind).await?;
-            if let FileTree::Keccak(keccak) = &tree {
-                pay_if_needed(&clients, keccak, &chain, key).await?;
-            }
-            for c in &clients {
-                c.upload_tree(&file, &tree).await?;
-            }
-            println!("{}", Root::from(tree.root()));
+            let root = upload_file(&nodes, &file, root_kind, &chain, key).await?;
+            println!("{}", Root::from(root));
         }
         Cmd::Download {
             root,
@@ -532,6 +559,8 @@ async fn run() -> anyhow::Result<()> {
         }
         Cmd::Da { cmd } => run_da(cmd).await?,
         Cmd::Compute { cmd } => compute::run(cmd).await?,
+        Cmd::Services { cmd } => services::run(cmd).await?,
+        Cmd::Agent { cmd } => agent::run(cmd).await?,
         Cmd::DaServer { listen, disperser } => {
             let server = OpServer::bind(OpServerConfig {
                 listen,
@@ -580,6 +609,8 @@ async fn run() -> anyhow::Result<()> {
                 block_time,
                 price_per_sector: alloy_primitives::U256::from(price_per_sector),
                 refund_lock_secs,
+                // Each storage and DA node owns its account, as do compute and the owner.
+                accounts: ChainNodeConfig::default().accounts.max(2 * u32::from(nodes) + 2),
                 ..ChainNodeConfig::default()
             })
             .await
@@ -593,6 +624,16 @@ async fn run() -> anyhow::Result<()> {
             };
             let mut storages: Vec<StorageServer> = Vec::new();
             let mut storage_peers = Vec::new();
+            // Dev accounts from the end: compute, the DA nodes, then the storage nodes.
+            let accounts = chain.accounts();
+            let account = |i: usize| -> anyhow::Result<alloy_signer_local::PrivateKeySigner> {
+                let a = accounts
+                    .len()
+                    .checked_sub(2 + i)
+                    .and_then(|n| accounts.get(n))
+                    .context("too few dev accounts for the devnet's nodes")?;
+                Ok(alloy_signer_local::PrivateKeySigner::from_bytes(&a.private_key)?)
+            };
             for i in 0..nodes {
                 let (listen, p2p) = nth_node(storage_listen, &storage_p2p_listen, i, &storage_peers)?;
                 let shard = Shard::new(u64::from(i) % shards, shards)?;
@@ -605,6 +646,10 @@ async fn run() -> anyhow::Result<()> {
                         url: format!("http://{}", chain.local_addr()),
                         confirmations: 0,
                         poll: Duration::from_millis(200),
+                        announce: Some(zg_storage::Announce {
+                            key: account(usize::from(nodes) + usize::from(i))?,
+                            public_url: None,
+                        }),
                     }),
                     shard,
                     ..StorageConfig::default()
@@ -617,17 +662,8 @@ async fn run() -> anyhow::Result<()> {
             let mut das: Vec<DaServer> = Vec::new();
             let mut p2p_peers = Vec::new();
             // DA node i signs as dev account (last − 1 − i): the last runs compute.
-            let accounts = chain.accounts();
-            if accounts.len() < usize::from(nodes) + 2 {
-                anyhow::bail!(
-                    "{} DA nodes need {} dev accounts (one each, one for compute, one owner)",
-                    nodes,
-                    usize::from(nodes) + 2
-                );
-            }
             for i in 0..nodes {
                 let (listen, p2p) = nth_node(da_listen, &p2p_listen, i, &p2p_peers)?;
-                let account = &accounts[accounts.len() - 2 - usize::from(i)];
                 let da = DaServer::bind(DaConfig {
                     listen,
                     data_dir: nth_dir("da", i),
@@ -635,7 +671,7 @@ async fn run() -> anyhow::Result<()> {
                     grpc: (i == 0).then_some(disperser_listen),
                     chain: Some(zg_da::chain::ChainConfig {
                         url: format!("http://{}", chain.local_addr()),
-                        key: alloy_signer_local::PrivateKeySigner::from_bytes(&account.private_key)?,
+                        key: account(usize::from(i))?,
                         public_url: None,
                     }),
                     ..DaConfig::default()
@@ -713,6 +749,10 @@ async fn run() -> anyhow::Result<()> {
                 zg_contracts::da::DA_ENTRANCE_ADDRESS,
                 zg_contracts::da::DA_SIGNERS_ADDRESS,
                 zg_contracts::da::DA_REGISTRY_ADDRESS
+            );
+            println!(
+                "  registry      {}   zg services list: every node here with its endpoint and prices",
+                zg_contracts::registry::REGISTRY_ADDRESS
             );
             println!(
                 "  OP DA server  http://{}   POST /put/ -> 50-byte commitment · GET /get/0x<commitment> (op-node --altda.da-server)",

@@ -204,6 +204,14 @@ impl ChainClient {
         self.transact(to, name, call, value).await.map(|_| ())
     }
 
+    /// Makes zg's service registry list this provider as `params` says.
+    pub async fn announce(
+        &self,
+        params: zg_contracts::registry::ServiceParams,
+    ) -> Result<zg_node::registry::Announced, ChainError> {
+        zg_node::registry::announce(&self.inner, params).await
+    }
+
     /// Registers the service (staking 0G's 100 0G the first time) or updates it.
     pub async fn register(&self, params: ServiceParams, first: bool) -> Result<(), ChainError> {
         let value = if first { SERVICE_STAKE } else { U256::ZERO };

@@ -5,6 +5,7 @@
 //! hold an `app-sk-` key, bills each answer's tokens at its on-chain prices in
 //! crash-safe books, and settles them through InferenceServing.
 //!
+//! - [`agent`]: an agent's manifest, checked, and the chat request it makes.
 //! - [`api_key`]: 0G's `app-sk-` keys parsed and checked (signer, provider, expiry,
 //!   revocation, generation, acknowledgement), each refusal a typed reason.
 //! - [`billing`]: the books (served requests and settlements) in zg's store.
@@ -17,6 +18,7 @@
 //! - [`service`]: authorization, admission, billing and settlement, apart from HTTP.
 //! - [`http`]: the provider's HTTP API; [`server`]: the node that runs it all.
 
+pub mod agent;
 pub mod api_key;
 pub mod billing;
 pub mod chain;

@@ -213,6 +213,24 @@ impl Provider {
             self.chain.register(params, current.is_none()).await?;
             tracing::info!(url = %c.public_url, model = %c.model, "service registered on chain");
         }
+        let listing = zg_contracts::registry::ServiceParams {
+            kind: zg_contracts::registry::KIND_INFERENCE.into(),
+            name: "zg-compute".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: format!(
+                "OpenAI-compatible chat completions serving {}: 0G's provider API (app-sk keys, \
+                 per-token billing settled on InferenceServing)",
+                c.model
+            ),
+            endpoint: format!("{}/v1/proxy", c.public_url.trim_end_matches('/')),
+            model: c.model.clone(),
+            priceUnit: "token".into(),
+            inputPrice: c.input_price,
+            outputPrice: c.output_price,
+            root: Default::default(),
+        };
+        let done = self.chain.announce(listing).await?;
+        tracing::info!(id = %done.id(), outcome = ?done, "announced in the service registry");
         Ok(())
     }
 

@@ -16,6 +16,7 @@ use zg_contracts::da::{
     IDAEntrance as E, IDARegistry as R, IDASigners as S, SignerDetail, blob_fee,
 };
 use zg_node::chain::{ChainClient, ChainError};
+use zg_node::registry::Announced;
 
 /// How a DA node follows the chain.
 #[derive(Clone, Debug)]
@@ -193,6 +194,39 @@ impl DaChain {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Announces the node in zg's service registry: a DA node at `endpoint` charging
+    /// DAEntrance's blob price, naming the disperser API when it serves one.
+    pub async fn announce(
+        &self,
+        endpoint: &str,
+        disperser: Option<std::net::SocketAddr>,
+    ) -> Result<Announced, ChainError> {
+        use zg_contracts::registry::{KIND_DA, ServiceParams};
+        let price = self
+            .client
+            .view(DA_ENTRANCE_ADDRESS, "blobPrice", E::blobPriceCall {})
+            .await?;
+        let mut description = format!(
+            "zg DA node: blobs as KZG-committed cells (POST /submissions, GET /submissions/{{id}}), \
+             0G DA quorum signer {}",
+            self.address()
+        );
+        if let Some(grpc) = disperser {
+            description.push_str(&format!("; 0G's disperser gRPC at http://{grpc}"));
+        }
+        let params = ServiceParams {
+            kind: KIND_DA.into(),
+            name: "zg-da".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description,
+            endpoint: endpoint.into(),
+            priceUnit: "blob".into(),
+            inputPrice: price,
+            ..ServiceParams::default()
+        };
+        zg_node::registry::announce(&self.client, params).await
     }
 
     /// Uploads `root` paying the blob price: its coordinates and the upload's block.

@@ -73,7 +73,11 @@ pub(crate) const SAMPLES_PER_SUBMISSION: usize = 8;
 
 /// Connects to the chain with the node's BLS key and registers it as a DA signer
 /// reachable at its HTTP address.
-async fn join_chain(c: &ChainConfig, dir: &std::path::Path, listen: SocketAddr) -> anyhow::Result<DaChain> {
+async fn join_chain(
+    c: &ChainConfig,
+    dir: &std::path::Path,
+    listen: SocketAddr,
+) -> anyhow::Result<(DaChain, String)> {
     let bls = load_or_create_bls(dir)?;
     let chain = DaChain::connect(&c.url, c.key.clone(), bls)
         .await
@@ -84,7 +88,7 @@ async fn join_chain(c: &ChainConfig, dir: &std::path::Path, listen: SocketAddr) 
         .await
         .map_err(|e| anyhow::anyhow!("registering as a 0G DA signer on {}: {e}", c.url))?;
     tracing::info!(signer = %chain.address(), %socket, chain = %c.url, "registered as a 0G DA signer");
-    Ok(chain)
+    Ok((chain, socket))
 }
 
 /// A DA node bound to its address, ready to serve.
@@ -132,9 +136,12 @@ impl DaServer {
             None => CellSet::ALL,
         };
         let grpc_listen = cfg.grpc;
-        let chain = match &cfg.chain {
-            Some(c) => Some(join_chain(c, &cfg.data_dir, listener.local_addr()?).await?),
-            None => None,
+        let (chain, endpoint) = match &cfg.chain {
+            Some(c) => {
+                let (chain, endpoint) = join_chain(c, &cfg.data_dir, listener.local_addr()?).await?;
+                (Some(chain), Some(endpoint))
+            }
+            None => (None, None),
         };
         let node = Arc::new(DaService::new(store, key, custody, kzg, cfg, net, chain));
         let grpc = match grpc_listen {
@@ -146,6 +153,16 @@ impl DaServer {
             }
             None => None,
         };
+        if let (Some(chain), Some(endpoint)) = (&node.chain, endpoint) {
+            let disperser = grpc.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
+            let done = chain.announce(&endpoint, disperser).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "announcing the node in the service registry on {}: {e}",
+                    chain.url()
+                )
+            })?;
+            tracing::info!(id = %done.id(), outcome = ?done, "announced in the service registry");
+        }
         tracing::info!(node = %NodeKey::from(node.key.node_id()), custody = node.custody.len(), "DA node key loaded");
         if let Some(events) = events {
             tokio::spawn(handle_net_events(node.clone(), events));

@@ -74,6 +74,14 @@ impl ChainClient {
         })
     }
 
+    /// The same client, naming custom errors with `decode` instead.
+    pub fn with_decoder(&self, decode: RevertDecoder) -> Self {
+        Self {
+            decode,
+            ..self.clone()
+        }
+    }
+
     /// The account it sends as.
     pub fn address(&self) -> Address {
         self.address

@@ -20,6 +20,8 @@ pub mod identity;
 pub mod metrics;
 #[cfg(feature = "p2p")]
 pub mod p2p;
+#[cfg(feature = "chain")]
+pub mod registry;
 
 #[cfg(feature = "test-harness")]
 pub mod harness;

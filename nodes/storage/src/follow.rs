@@ -7,14 +7,17 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alloy_primitives::{B256, Bytes, U64};
+use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolEvent;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 use serde::Deserialize;
-use zg_contracts::FLOW_ADDRESS;
-use zg_contracts::abi::IFlow;
+use zg_contracts::abi::{IFlow, IMarket};
+use zg_contracts::{FLOW_ADDRESS, MARKET_ADDRESS};
 use zg_merkle::keccak_tree::SubmissionNode;
+use zg_node::chain::ChainClient;
+use zg_node::registry::Announced;
 
 use crate::flow::FlowEntry;
 use crate::service::StorageService;
@@ -32,6 +35,51 @@ pub struct FollowConfig {
     pub confirmations: u64,
     /// Time between polls once caught up.
     pub poll: Duration,
+    /// How the node announces itself in zg's service registry; `None`: it follows
+    /// without announcing.
+    pub announce: Option<Announce>,
+}
+
+/// The account a node's registry record belongs to, and the URL it announces.
+#[derive(Clone, Debug)]
+pub struct Announce {
+    /// Owns the record and pays the gas.
+    pub key: PrivateKeySigner,
+    /// The URL clients reach the node at; `None`: `http://` and the listen address.
+    pub public_url: Option<String>,
+}
+
+/// Announces the node in zg's service registry: a storage node at its URL holding
+/// `shard`, priced at the Flow's price per sector.
+pub(crate) async fn announce(
+    chain: &FollowConfig,
+    announce: &Announce,
+    listen: std::net::SocketAddr,
+    shard: zg_file::shard::Shard,
+) -> anyhow::Result<Announced> {
+    use zg_contracts::registry::{KIND_STORAGE, ServiceParams, describe};
+    let client = ChainClient::new(&chain.url, announce.key.clone(), describe)?;
+    let price = client
+        .view(MARKET_ADDRESS, "pricePerSector", IMarket::pricePerSectorCall {})
+        .await?;
+    let endpoint = announce
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"));
+    let params = ServiceParams {
+        kind: KIND_STORAGE.into(),
+        name: "zg-storage".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        description: format!(
+            "zg storage node holding shard {shard} of the Flow: 0G's zgs_* JSON-RPC at /, \
+             PUT /files, GET /files/{{root}}; files paid on the Flow at the price per 256-byte sector"
+        ),
+        endpoint,
+        priceUnit: "sector".into(),
+        inputPrice: price,
+        ..ServiceParams::default()
+    };
+    Ok(zg_node::registry::announce(&client, params).await?)
 }
 
 /// Why one poll of the chain failed (the follower logs it and tries again).

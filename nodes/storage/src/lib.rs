@@ -31,7 +31,7 @@ pub mod service;
 pub mod wire;
 
 pub use client::StorageClient;
-pub use follow::FollowConfig;
+pub use follow::{Announce, FollowConfig};
 pub use server::{StorageConfig, StorageServer};
 pub use service::{StorageError, StorageResult};
 pub use zg_file::frames;

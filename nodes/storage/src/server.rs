@@ -132,6 +132,20 @@ impl StorageServer {
             }
             None => (None, None),
         };
+        if let Some(chain) = &cfg.chain
+            && let Some(announce) = &chain.announce
+        {
+            let listen = listener.local_addr()?;
+            let done = crate::follow::announce(chain, announce, listen, cfg.shard)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "announcing the node in the service registry on {}: {e}",
+                        chain.url
+                    )
+                })?;
+            tracing::info!(id = %done.id(), outcome = ?done, "announced in the service registry");
+        }
         let node =
             Arc::new(StorageService::new(store, cfg.clone(), net).map_err(|e| {
                 anyhow::anyhow!("reading the followed flow in {}: {e}", cfg.data_dir.display())

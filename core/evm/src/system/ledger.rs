@@ -21,7 +21,8 @@ use zg_contracts::compute::{
 
 use super::serving::MAX_INFO;
 use super::{
-    INFERENCE_ADDRESS, LEDGER_ADDRESS, Stop, SystemCall, SystemConfig, address_of, revert, slot_of, word,
+    INFERENCE_ADDRESS, LEDGER_ADDRESS, Stop, SystemCall, SystemConfig, address_of, field, page, revert,
+    slot_of, small, word,
 };
 
 const LEDGER_COUNT: U256 = U256::ZERO;
@@ -44,14 +45,6 @@ pub(super) fn genesis_storage(config: &SystemConfig) -> Vec<(U256, U256)> {
 
 fn ledger_base(user: Address) -> U256 {
     slot_of(LEDGER, &[word(user)])
-}
-
-fn field(base: U256, offset: u64) -> U256 {
-    base.wrapping_add(U256::from(offset))
-}
-
-fn small(value: U256) -> Result<u64, Stop> {
-    u64::try_from(value).map_err(|_| Stop::Fatal("a stored count is corrupt".into()))
 }
 
 /// What the registry says of InferenceServing.
@@ -147,10 +140,8 @@ impl<J: JournalTr> SystemCall<'_, J> {
             L::getAllLedgersCall::SELECTOR => {
                 let call = L::getAllLedgersCall::abi_decode(input).map_err(bad)?;
                 let total = small(self.read(c, LEDGER_COUNT)?)?;
-                let start = u64::try_from(call.offset).unwrap_or(u64::MAX).min(total);
-                let limit = u64::try_from(call.limit).unwrap_or(u64::MAX).min(MAX_PAGE as u64);
                 let mut ledgers = Vec::new();
-                for i in start..start.saturating_add(limit).min(total) {
+                for i in page(call.offset, call.limit, total, MAX_PAGE) {
                     let user = address_of(self.read(c, slot_of(LEDGER_LIST, &[U256::from(i)]))?);
                     ledgers.push(self.ledger_of(user)?);
                 }

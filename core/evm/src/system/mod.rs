@@ -1,6 +1,6 @@
 //! System contracts: 0G's Flow and storage market ([`flow`]), 0G's compute
 //! LedgerManager ([`ledger`]) and InferenceServing ([`serving`]), and 0G DA's DASigners,
-//! DARegistry and DAEntrance ([`da`]), as Rust code the
+//! DARegistry and DAEntrance ([`da`]), and zg's service registry ([`registry`]), as Rust code the
 //! executor runs at fixed addresses. They are stateful precompiles: each call reads and
 //! writes the contract's own storage, emits logs and moves value through revm's journal,
 //! so a revert undoes everything, as for Solidity code. Their ABIs are 0G's (see `abi`
@@ -10,6 +10,7 @@
 mod da;
 mod flow;
 mod ledger;
+mod registry;
 mod serving;
 
 use alloy_primitives::{Address, Bytes, Log, LogData, U256, keccak256};
@@ -29,6 +30,7 @@ pub use zg_contracts::compute::{
     LEDGER_ADDRESS,
 };
 pub use zg_contracts::da::{self as da_abi, DA_ENTRANCE_ADDRESS, DA_REGISTRY_ADDRESS, DA_SIGNERS_ADDRESS};
+pub use zg_contracts::registry::{self as registry_abi, REGISTRY_ADDRESS};
 pub use zg_contracts::{DEFAULT_PRICE_PER_SECTOR, FLOW_ADDRESS, MARKET_ADDRESS, SYSTEM_CODE};
 
 /// What a chain's system contracts start with.
@@ -86,11 +88,12 @@ pub fn genesis_accounts(config: &SystemConfig) -> Vec<GenesisAccount> {
         account(DA_SIGNERS_ADDRESS, Vec::new()),
         account(DA_REGISTRY_ADDRESS, Vec::new()),
         account(DA_ENTRANCE_ADDRESS, da::entrance_genesis(config)),
+        account(REGISTRY_ADDRESS, Vec::new()),
     ]
 }
 
 /// The addresses that hold system contracts on a chain that has them.
-pub const SYSTEM_ADDRESSES: [Address; 7] = [
+pub const SYSTEM_ADDRESSES: [Address; 8] = [
     FLOW_ADDRESS,
     MARKET_ADDRESS,
     LEDGER_ADDRESS,
@@ -98,6 +101,7 @@ pub const SYSTEM_ADDRESSES: [Address; 7] = [
     DA_SIGNERS_ADDRESS,
     DA_REGISTRY_ADDRESS,
     DA_ENTRANCE_ADDRESS,
+    REGISTRY_ADDRESS,
 ];
 
 /// The nonce a genesis account must start at so that none of its own contract
@@ -178,7 +182,8 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SystemPrecompiles {
             INFERENCE_ADDRESS => call.serving(&input),
             DA_SIGNERS_ADDRESS => call.da_signers(&input),
             DA_REGISTRY_ADDRESS => call.da_registry(&input),
-            _ => call.da_entrance(&input),
+            DA_ENTRANCE_ADDRESS => call.da_entrance(&input),
+            _ => call.registry(&input),
         };
         call.finish(outcome).map(Some)
     }
@@ -197,6 +202,23 @@ fn slot_of(tag: u8, keys: &[U256]) -> U256 {
         preimage.extend_from_slice(&key.to_be_bytes::<32>());
     }
     U256::from_be_bytes(keccak256(&preimage).0)
+}
+
+/// A field `offset` words past a record's base slot.
+fn field(base: U256, offset: u64) -> U256 {
+    base.wrapping_add(U256::from(offset))
+}
+
+/// A stored count or position (always small: bounded by the list it counts).
+fn small(value: U256) -> Result<u64, Stop> {
+    u64::try_from(value).map_err(|_| Stop::Fatal("a stored count is corrupt".into()))
+}
+
+/// The `(offset, limit)` page of `total` entries a paginated view returns, at most `max`.
+fn page(offset: U256, limit: U256, total: u64, max: usize) -> std::ops::Range<u64> {
+    let start = u64::try_from(offset).unwrap_or(u64::MAX).min(total);
+    let limit = u64::try_from(limit).unwrap_or(u64::MAX).min(max as u64);
+    start..start.saturating_add(limit).min(total)
 }
 
 /// A call's 4-byte selector; calldata shorter than one reverts, as Solidity's does.

@@ -26,8 +26,8 @@ use zg_contracts::compute::{
 };
 
 use super::{
-    INFERENCE_ADDRESS, LEDGER_ADDRESS, RECOVER_GAS, Stop, SystemCall, SystemConfig, address_of, revert,
-    slot_of, word,
+    INFERENCE_ADDRESS, LEDGER_ADDRESS, RECOVER_GAS, Stop, SystemCall, SystemConfig, address_of, field, page,
+    revert, slot_of, small, word,
 };
 
 const SERVICE_COUNT: U256 = U256::ZERO;
@@ -96,22 +96,6 @@ fn refund_base(user: Address, provider: Address, j: u64) -> U256 {
     slot_of(REFUND, &[word(user), word(provider), U256::from(j)])
 }
 
-fn field(base: U256, offset: u64) -> U256 {
-    base.wrapping_add(U256::from(offset))
-}
-
-/// A stored count or position (always small: bounded by the list it counts).
-fn small(value: U256) -> Result<u64, Stop> {
-    u64::try_from(value).map_err(|_| Stop::Fatal("a stored count is corrupt".into()))
-}
-
-/// The `(offset, limit)` page of `total` entries a paginated view returns.
-fn page(offset: U256, limit: U256, total: u64) -> std::ops::Range<u64> {
-    let start = u64::try_from(offset).unwrap_or(u64::MAX).min(total);
-    let limit = u64::try_from(limit).unwrap_or(u64::MAX).min(MAX_PAGE as u64);
-    start..start.saturating_add(limit).min(total)
-}
-
 impl<J: JournalTr> SystemCall<'_, J> {
     pub(super) fn serving(&mut self, input: &[u8]) -> Result<Bytes, Stop> {
         let Some(selector) = input.get(..4) else {
@@ -142,7 +126,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
                 let call = I::getAllServicesCall::abi_decode(input).map_err(bad)?;
                 let total = small(self.read(c, SERVICE_COUNT)?)?;
                 let mut services = Vec::new();
-                for i in page(call.offset, call.limit, total) {
+                for i in page(call.offset, call.limit, total, MAX_PAGE) {
                     let provider = address_of(self.read(c, slot_of(SERVICE_LIST, &[U256::from(i)]))?);
                     services.push(self.service(provider)?);
                 }
@@ -165,7 +149,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
                 let call = I::getAllAccountsCall::abi_decode(input).map_err(bad)?;
                 let total = small(self.read(c, ACCOUNT_COUNT)?)?;
                 let mut accounts = Vec::new();
-                for i in page(call.offset, call.limit, total) {
+                for i in page(call.offset, call.limit, total, MAX_PAGE) {
                     let entry = slot_of(ACCOUNT_LIST, &[U256::from(i)]);
                     let user = address_of(self.read(c, entry)?);
                     let provider = address_of(self.read(c, field(entry, 1))?);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use libp2p::Multiaddr;
 use zg_node::p2p::P2pConfig;
-use zg_storage::{FollowConfig, StorageConfig, StorageServer};
+use zg_storage::{Announce, FollowConfig, StorageConfig, StorageServer};
 
 /// A zg storage node: uploads verified segment by segment, files streamed over HTTP,
 /// files replicated between peers over libp2p.
@@ -43,6 +43,13 @@ struct Args {
     /// nodes use 3; a dev chain that makes blocks only for transactions needs 0).
     #[arg(long, default_value_t = 0)]
     confirmations: u64,
+    /// The node's account on the chain: with it the node announces itself in zg's
+    /// service registry on start (pays the gas). Or set ZG_STORAGE_KEY.
+    #[arg(long, requires = "chain", env = "ZG_STORAGE_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// The URL clients reach this node at, as announced (default: http:// and --listen).
+    #[arg(long, requires = "key")]
+    public_url: Option<String>,
     /// Hold one shard of the flow, ID/N (N a power of two): the segments whose flow
     /// index is ID mod N, as 0G's nodes shard; 0G's SDKs upload to and download from
     /// every shard's node. The whole flow by default.
@@ -62,6 +69,15 @@ fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     zg_node::init_logging();
     let args = Args::parse();
+    let announce = match &args.key {
+        Some(key) => Some(Announce {
+            key: key
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--key is not a private key (0x and 64 hex digits)"))?,
+            public_url: args.public_url.clone(),
+        }),
+        None => None,
+    };
     let cfg = StorageConfig {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -75,6 +91,7 @@ async fn run() -> anyhow::Result<()> {
             url,
             confirmations: args.confirmations,
             poll: Duration::from_millis(250),
+            announce,
         }),
         shard: args.shard,
         #[cfg(feature = "fault-injection")]

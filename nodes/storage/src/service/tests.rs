@@ -177,6 +177,7 @@ fn following_as(dir: &MemoryDir, shard: zg_file::shard::Shard) -> StorageService
             url: "http://127.0.0.1:9".into(),
             confirmations: 0,
             poll: std::time::Duration::from_secs(1),
+            announce: None,
         }),
         shard,
         ..StorageConfig::default()
