@@ -152,6 +152,9 @@ enum Cmd {
         /// Seconds between the compute provider's settlements on chain.
         #[arg(long, default_value_t = 10.0)]
         settle_every: f64,
+        /// Where the web console listens (chain, storage, DA, marketplace, ledgers).
+        #[arg(long, default_value = "127.0.0.1:8088")]
+        console_listen: SocketAddr,
     },
     /// The OP-stack DA server for 0G DA: op-batcher PUTs batches, op-node GETs them
     /// (`--altda.da-server=http://ADDR`), dispersed through a disperser API.
@@ -594,6 +597,7 @@ async fn run() -> anyhow::Result<()> {
             compute_model_file,
             no_compute,
             settle_every,
+            console_listen,
         } => {
             if shards > u64::from(nodes) {
                 anyhow::bail!("--shards {shards} needs at least {shards} storage nodes (--nodes {shards})");
@@ -703,8 +707,35 @@ async fn run() -> anyhow::Result<()> {
                 )
                 .await?
             };
+            let console = zg_console::ConsoleServer::bind(zg_console::ConsoleConfig {
+                listen: console_listen,
+                chain: format!("http://{}", chain.local_addr()),
+                storage: storages
+                    .iter()
+                    .map(|s| s.local_addr().map(|a| format!("http://{a}")))
+                    .collect::<Result<_, _>>()?,
+                da: das
+                    .iter()
+                    .map(|d| d.local_addr().map(|a| format!("http://{a}")))
+                    .collect::<Result<_, _>>()?,
+                disperser: Some(format!("http://{disperser}")),
+                compute: match &compute {
+                    Some(c) => Some((format!("http://{}", c.local_addr()?), c.provider().address())),
+                    None => None,
+                },
+                accounts: chain
+                    .accounts()
+                    .iter()
+                    .map(|a| alloy_signer_local::PrivateKeySigner::from_bytes(&a.private_key))
+                    .collect::<Result<_, _>>()?,
+            })
+            .await?;
             let addr = storages[0].local_addr()?;
             println!("zg devnet is up (data in {})", data_dir.display());
+            println!(
+                "  console       http://{}   the chain, storage, DA, the marketplace and ledgers in a browser",
+                console.local_addr()?
+            );
             println!(
                 "  chain node    http://{}   Ethereum JSON-RPC (eth_*, net_*, web3_*)",
                 chain.local_addr()
@@ -835,6 +866,7 @@ async fn run() -> anyhow::Result<()> {
                 tasks.push(tokio::spawn(compute.serve(stopped(&stop_rx))));
             }
             tasks.push(tokio::spawn(op_server.serve(stopped(&stop_rx))));
+            tasks.push(tokio::spawn(console.serve(stopped(&stop_rx))));
             zg_node::shutdown_signal().await;
             let _ = stop_tx.send(true);
             for task in tasks {

@@ -4,11 +4,9 @@
 use alloy_primitives::{B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use clap::Subcommand;
-use zg_contracts::registry::{
-    IServiceRegistry as R, KINDS, REGISTRY_ADDRESS, ServiceParams, ServiceRecord, describe,
-};
+use zg_contracts::registry::{IServiceRegistry as R, KINDS, REGISTRY_ADDRESS, ServiceParams, describe};
 use zg_node::chain::ChainClient;
-use zg_node::registry::{Announced, active, announce};
+use zg_node::registry::{Announced, active, announce, to_json};
 
 use crate::compute::{AccountArgs, CHAIN};
 
@@ -109,28 +107,6 @@ pub(crate) fn price(p: &ServiceParams) -> String {
     }
 }
 
-fn json(r: &ServiceRecord) -> serde_json::Value {
-    let p = &r.params;
-    serde_json::json!({
-        "id": r.id.to_string(),
-        "owner": r.owner.to_string(),
-        "active": r.active,
-        "kind": p.kind,
-        "name": p.name,
-        "version": p.version,
-        "description": p.description,
-        "endpoint": p.endpoint,
-        "model": p.model,
-        "priceUnit": p.priceUnit,
-        "inputPrice": p.inputPrice.to_string(),
-        "outputPrice": p.outputPrice.to_string(),
-        "root": p.root.to_string(),
-        "registeredAt": r.registeredAt.to_string(),
-        "updatedAt": r.updatedAt.to_string(),
-        "revisions": r.revisions.to_string(),
-    })
-}
-
 pub(crate) async fn run(cmd: ServicesCmd) -> anyhow::Result<()> {
     match cmd {
         ServicesCmd::List {
@@ -144,7 +120,7 @@ pub(crate) async fn run(cmd: ServicesCmd) -> anyhow::Result<()> {
             }
             let services = active(&client(&chain, None)?, &kind).await?;
             if as_json {
-                let all: Vec<_> = services.iter().map(json).collect();
+                let all: Vec<_> = services.iter().map(to_json).collect();
                 println!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(());
             }

@@ -103,3 +103,26 @@ pub async fn active(chain: &ChainClient, kind: &str) -> Result<Vec<ServiceRecord
         }
     }
 }
+
+/// A record as JSON (numbers as decimal strings: prices overflow JavaScript's).
+pub fn to_json(r: &ServiceRecord) -> serde_json::Value {
+    let p = &r.params;
+    serde_json::json!({
+        "id": r.id.to_string(),
+        "owner": r.owner.to_string(),
+        "active": r.active,
+        "kind": p.kind,
+        "name": p.name,
+        "version": p.version,
+        "description": p.description,
+        "endpoint": p.endpoint,
+        "model": p.model,
+        "priceUnit": p.priceUnit,
+        "inputPrice": p.inputPrice.to_string(),
+        "outputPrice": p.outputPrice.to_string(),
+        "root": p.root.to_string(),
+        "registeredAt": r.registeredAt.to_string(),
+        "updatedAt": r.updatedAt.to_string(),
+        "revisions": r.revisions.to_string(),
+    })
+}

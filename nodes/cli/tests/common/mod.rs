@@ -25,6 +25,8 @@ pub(crate) struct Devnet {
     pub(crate) compute: Option<(String, String)>,
     /// Where the first DA node serves 0G's disperser API (host:port).
     pub(crate) disperser: String,
+    /// The web console's URL.
+    pub(crate) console: String,
 }
 
 /// `zg devnet --nodes N ARGS…` with every node on a free loopback port, data in `dir`.
@@ -37,6 +39,7 @@ pub(crate) fn devnet_command(dir: &Path, nodes: usize, extra: &[&str]) -> Comman
         "--da-listen",
         "--disperser-listen",
         "--da-server-listen",
+        "--console-listen",
     ] {
         command.args([flag, "127.0.0.1:0"]);
     }
@@ -71,12 +74,13 @@ impl Devnet {
             .expect("zg devnet starts");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let (mut chain_url, mut storage_urls, mut da_urls) = (None, Vec::new(), Vec::new());
-        let (mut compute_url, mut provider, mut disperser) = (None, None, None);
+        let (mut compute_url, mut provider, mut disperser, mut console) = (None, None, None, None);
         let mut line = String::new();
         while chain_url.is_none()
             || storage_urls.len() < nodes
             || da_urls.len() < nodes
             || disperser.is_none()
+            || console.is_none()
             || (compute && provider.is_none())
         {
             line.clear();
@@ -95,6 +99,8 @@ impl Devnet {
                 disperser = url.map(|u| u.trim_start_matches("http://").to_owned());
             } else if line.trim_start().starts_with("compute node") {
                 compute_url = url;
+            } else if line.trim_start().starts_with("console") {
+                console = url;
             } else if line.trim_start().starts_with("provider") {
                 provider = line.split_whitespace().nth(1).map(str::to_owned);
             }
@@ -108,6 +114,7 @@ impl Devnet {
             da_urls,
             compute: compute_url.zip(provider),
             disperser: disperser.unwrap(),
+            console: console.unwrap(),
         }
     }
 
