@@ -190,8 +190,9 @@ pub(crate) async fn run(cmd: AgentCmd) -> anyhow::Result<()> {
             }
             for r in agents {
                 let p = &r.params;
+                let plural = if r.revisions == U256::from(1) { "" } else { "s" };
                 println!(
-                    "{}  {} (service {}, {} revisions)",
+                    "{}  {} (service {}, {} revision{plural})",
                     p.name, p.version, r.id, r.revisions
                 );
                 println!("  owner     {}", r.owner);

@@ -8,25 +8,18 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use common::{DEV_KEY, Devnet};
-use zg_node::harness::binary;
 
 /// Dev account 1: the agent's user, paying from its own ledger.
 const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
+/// `zg ARGS --chain URL`: (success, stdout, stderr).
 fn zg(chain: &str, args: &[&str]) -> (bool, String, String) {
-    let out: Output = Command::new(binary("zg"))
-        .args(args)
-        .args(["--chain", chain])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = args.to_vec();
+    all.extend(["--chain", chain]);
+    common::zg(&all)
 }
 
 fn ok(chain: &str, args: &[&str]) -> (String, String) {

@@ -4,23 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DEV_ADDRESS, Devnet};
+use common::{DEV_ADDRESS, Devnet, zg};
 use serde_json::{Value, json};
-
-/// `zg ARGS…` with no key in the environment: whether it succeeded, its stdout
-/// (trimmed) and its stderr.
-fn zg(args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(zg_node::harness::binary("zg"))
-        .args(args)
-        .env_remove("ZG_KEY")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A JSON-RPC call's result; an error answer fails the test.
 async fn rpc(url: &str, method: &str, params: Value) -> Value {

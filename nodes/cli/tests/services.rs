@@ -5,25 +5,15 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{DEV_KEY, Devnet};
+use common::{DEV_KEY, Devnet, zg};
 use serde_json::Value;
-use zg_node::harness::binary;
 
 /// `zg services ARGS --chain URL`: (success, stdout, stderr).
 fn services(chain: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(binary("zg"))
-        .arg("services")
-        .args(args)
-        .args(["--chain", chain])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["services"];
+    all.extend(args);
+    all.extend(["--chain", chain]);
+    zg(&all)
 }
 
 fn listed(chain: &str, kind: Option<&str>) -> Vec<Value> {

@@ -29,6 +29,21 @@ pub(crate) struct Devnet {
     pub(crate) console: String,
 }
 
+/// `zg ARGS…` with no key in the environment: whether it succeeded, its stdout
+/// (trimmed) and its stderr.
+pub(crate) fn zg(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(zg_node::harness::binary("zg"))
+        .args(args)
+        .env_remove("ZG_KEY")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `zg devnet --nodes N ARGS…` with every node on a free loopback port, data in `dir`.
 pub(crate) fn devnet_command(dir: &Path, nodes: usize, extra: &[&str]) -> Command {
     let mut command = Command::new(binary("zg"));
