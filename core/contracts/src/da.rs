@@ -124,6 +124,55 @@ mod sol {
 
 pub use sol::*;
 
+/// A 32-byte big-endian word.
+type Word = [u8; 32];
+
+impl G1Point {
+    /// A point from its big-endian coordinate words (as `zg_blob::zerog_bls::g1_words`
+    /// gives them).
+    pub fn from_words((x, y): (Word, Word)) -> Self {
+        Self {
+            X: U256::from_be_bytes(x),
+            Y: U256::from_be_bytes(y),
+        }
+    }
+
+    /// Its coordinate words.
+    pub fn words(&self) -> (Word, Word) {
+        (self.X.to_be_bytes(), self.Y.to_be_bytes())
+    }
+}
+
+impl G2Point {
+    /// A G2 point from `[x.c0, x.c1, y.c0, y.c1]` as a signer registers it: `[c0, c1]`
+    /// per coordinate.
+    pub fn signer_order([x0, x1, y0, y1]: [Word; 4]) -> Self {
+        let w = U256::from_be_bytes;
+        Self {
+            X: [w(x0), w(x1)],
+            Y: [w(y0), w(y1)],
+        }
+    }
+
+    /// A G2 point from `[x.c0, x.c1, y.c0, y.c1]` as a certificate carries it:
+    /// EIP-197's `[c1, c0]` per coordinate.
+    pub fn eip197_order([x0, x1, y0, y1]: [Word; 4]) -> Self {
+        Self::signer_order([x1, x0, y1, y0])
+    }
+
+    /// `[x.c0, x.c1, y.c0, y.c1]` of a point in signer order.
+    pub fn signer_words(&self) -> [Word; 4] {
+        let w = |v: U256| v.to_be_bytes::<32>();
+        [w(self.X[0]), w(self.X[1]), w(self.Y[0]), w(self.Y[1])]
+    }
+
+    /// `[x.c0, x.c1, y.c0, y.c1]` of a point in EIP-197 order.
+    pub fn eip197_words(&self) -> [Word; 4] {
+        let [x1, x0, y1, y0] = self.signer_words();
+        [x0, x1, y0, y1]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use alloy_sol_types::{SolCall, SolEvent};
@@ -191,6 +240,20 @@ mod tests {
         for (topic, want) in topics {
             assert_eq!(alloy_primitives::hex::encode(topic), want);
         }
+    }
+
+    #[test]
+    fn g2_points_keep_each_order() {
+        let words = [[1u8; 32], [2; 32], [3; 32], [4; 32]];
+        let signer = G2Point::signer_order(words);
+        assert_eq!(signer.X[0], U256::from_be_bytes([1u8; 32]));
+        let eip197 = G2Point::eip197_order(words);
+        assert_eq!(eip197.X, [signer.X[1], signer.X[0]]);
+        assert_eq!(eip197.Y, [signer.Y[1], signer.Y[0]]);
+        assert_eq!(signer.signer_words(), words);
+        assert_eq!(eip197.eip197_words(), words);
+        let g1 = G1Point::from_words(([5; 32], [6; 32]));
+        assert_eq!(g1.words(), ([5; 32], [6; 32]));
     }
 
     #[test]

@@ -27,34 +27,18 @@ fn bls_key(i: u8) -> SecretKey {
     SecretKey::from_bytes(&[i + 0x40; 32]).unwrap()
 }
 
-fn word(b: [u8; 32]) -> U256 {
-    U256::from_be_bytes(b)
-}
-
 fn g1(p: &G1Affine) -> G1Point {
-    let (x, y) = bls::g1_words(p);
-    G1Point {
-        X: word(x),
-        Y: word(y),
-    }
+    G1Point::from_words(bls::g1_words(p))
 }
 
 /// As a signer registers it: `[c0, c1]`.
 fn g2_signer(p: &G2Affine) -> G2Point {
-    let [x0, x1, y0, y1] = bls::g2_words(p);
-    G2Point {
-        X: [word(x0), word(x1)],
-        Y: [word(y0), word(y1)],
-    }
+    G2Point::signer_order(bls::g2_words(p))
 }
 
 /// As a certificate carries it: EIP-197's `[c1, c0]`.
 fn g2_eip197(p: &G2Affine) -> G2Point {
-    let [x0, x1, y0, y1] = bls::g2_words(p);
-    G2Point {
-        X: [word(x1), word(x0)],
-        Y: [word(y1), word(y0)],
-    }
+    G2Point::eip197_order(bls::g2_words(p))
 }
 
 impl Net {

@@ -61,6 +61,10 @@ fn the_console_works_in_a_headless_browser() {
     let upload = &report["upload"];
     assert_eq!(upload["len"], upload["sent"], "{report:#}");
     assert_eq!(report["progress"], 1, "{report:#}");
+    assert!(
+        report["nodeFiles"].as_array().unwrap().contains(&upload["root"]),
+        "the node lists the uploaded file: {report:#}"
+    );
     let da = report["da"].as_array().unwrap();
     assert_eq!(da[1], "102400", "{report:#}");
     assert_eq!(da[4], "held", "{report:#}");

@@ -187,7 +187,7 @@ async function upload(event) {
   localStorage.setItem("zg-files", JSON.stringify(files.slice(0, 50)));
   $("upload-result").textContent = `stored ${answer.fileSize} bytes as ${answer.root} (${answer.segmentCount} segments)`;
   $("upload-result").dataset.root = answer.root;
-  showLocalFiles();
+  await showStorage();
   status(`uploaded ${file.name}`);
 }
 
@@ -197,18 +197,16 @@ async function showStorage() {
     config.storage.forEach((url, i) => select.add(new Option(`node ${i} (${url})`, i)));
   }
   showLocalFiles();
-  const flow = await json("/api/files");
-  $("flow-count").textContent = `${flow.submissions} submissions on the Flow; the newest ${flow.files.length}:`;
+  const listing = await json("/api/files");
+  $("flow-count").textContent = `${listing.total} files held, ${listing.submissions} submissions paid on the Flow; the newest ${listing.files.length}:`;
   const tbody = clear("flow-files");
-  for (const f of flow.files) {
-    const state = f.finalized ? "finalized" : f.root ? `${f.stored}/${f.segments} segments` : "waiting";
+  for (const f of listing.files) {
     row(tbody, [
-      f.txSeq,
-      cell(f.root || "", "mono"),
-      f.size,
-      f.segments,
-      state,
-      f.finalized ? link("download", `/api/storage/0/files/${f.root}`, `file-${f.txSeq}`) : cell(""),
+      cell(f.root, "mono"),
+      f.rootKind,
+      f.fileSize,
+      f.txSeq === null ? "off-chain" : f.txSeq,
+      link("download", `/api/storage/0/files/${f.root}`, `file-${short(f.root)}`),
     ]);
   }
 }

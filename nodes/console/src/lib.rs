@@ -37,7 +37,7 @@ const STYLE_CSS: &str = include_str!("../assets/style.css");
 
 /// Largest JSON-RPC request the console forwards to the chain.
 const MAX_RPC_BODY: usize = 1 << 20;
-/// Paid files `/api/files` lists (the newest).
+/// Files `/api/files` lists (the newest).
 const FILES_LISTED: u64 = 50;
 
 /// What the console shows and where the nodes answer.
@@ -347,10 +347,11 @@ async fn services(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     Ok(Json(all.iter().map(zg_node::registry::to_json).collect::<Vec<_>>()).into_response())
 }
 
-/// The newest paid files on the Flow, as the first storage node knows them.
+/// The newest files the first storage node holds (its `GET /files`), and how many
+/// submissions the Flow has.
 async fn files(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     use zg_contracts::abi::IFlow;
-    let count = reader(&app)?
+    let submissions = reader(&app)?
         .view(
             zg_contracts::FLOW_ADDRESS,
             "numSubmissions",
@@ -360,29 +361,32 @@ async fn files(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
         .map_err(ApiError::upstream)?
         .saturating_to::<u64>();
     let Some(node) = app.config.storage.first() else {
-        return Ok(Json(serde_json::json!({"submissions": count, "files": []})).into_response());
+        return Ok(
+            Json(serde_json::json!({"submissions": submissions, "total": 0, "files": []})).into_response(),
+        );
     };
-    let client = zg_storage::StorageClient::new(node).map_err(ApiError::upstream)?;
-    let mut files = Vec::new();
-    for seq in (count.saturating_sub(FILES_LISTED)..count).rev() {
-        match client
-            .file_info_by_tx_seq(seq)
-            .await
-            .map_err(ApiError::upstream)?
-        {
-            Some(info) => files.push(serde_json::json!({
-                "txSeq": seq,
-                "root": info.root,
-                "size": info.file_size,
-                "kind": info.root_kind,
-                "segments": info.segment_count,
-                "stored": info.uploaded_seg_num,
-                "finalized": info.finalized,
-            })),
-            None => files.push(serde_json::json!({"txSeq": seq, "finalized": false})),
+    let http = &app.http;
+    let list = |query: String| {
+        let url = format!("{node}/files?{query}");
+        async move {
+            let answer = http.get(&url).send().await.map_err(ApiError::upstream)?;
+            if !answer.status().is_success() {
+                return Err(ApiError::upstream(format!("{url}: {}", answer.status())));
+            }
+            answer
+                .json::<serde_json::Value>()
+                .await
+                .map_err(ApiError::upstream)
         }
+    };
+    let total = list("limit=0".into()).await?["total"].as_u64().unwrap_or(0);
+    let offset = total.saturating_sub(FILES_LISTED);
+    let mut page = list(format!("offset={offset}&limit={FILES_LISTED}")).await?;
+    if let Some(files) = page["files"].as_array_mut() {
+        files.reverse();
     }
-    Ok(Json(serde_json::json!({"submissions": count, "files": files})).into_response())
+    page["submissions"] = submissions.into();
+    Ok(Json(page).into_response())
 }
 
 /// Each dev account's balance, main ledger and sub-accounts.

@@ -54,45 +54,20 @@ pub fn load_or_create_bls(dir: &Path) -> Result<SecretKey, DaError> {
     })
 }
 
-fn word(b: [u8; 32]) -> U256 {
-    U256::from_be_bytes(b)
-}
-
 /// A G1 point as the contracts take it.
 pub fn g1_point(p: &G1Affine) -> G1Point {
-    let (x, y) = bls::g1_words(p);
-    G1Point {
-        X: word(x),
-        Y: word(y),
-    }
+    G1Point::from_words(bls::g1_words(p))
 }
 
 /// A signer's registered G2 key (`[c0, c1]` per coordinate), checked.
 pub fn signer_g2(p: &G2Point) -> Option<G2Affine> {
-    bls::g2_from_words(
-        &p.X[0].to_be_bytes(),
-        &p.X[1].to_be_bytes(),
-        &p.Y[0].to_be_bytes(),
-        &p.Y[1].to_be_bytes(),
-    )
-}
-
-/// A G2 key as a signer registers it (`[c0, c1]`).
-fn g2_signer(p: &G2Affine) -> G2Point {
-    let [x0, x1, y0, y1] = bls::g2_words(p);
-    G2Point {
-        X: [word(x0), word(x1)],
-        Y: [word(y0), word(y1)],
-    }
+    let [x0, x1, y0, y1] = p.signer_words();
+    bls::g2_from_words(&x0, &x1, &y0, &y1)
 }
 
 /// A G2 key as a certificate carries it (EIP-197's `[c1, c0]`).
 pub fn g2_eip197(p: &G2Affine) -> G2Point {
-    let [x0, x1, y0, y1] = bls::g2_words(p);
-    G2Point {
-        X: [word(x1), word(x0)],
-        Y: [word(y1), word(y0)],
-    }
+    G2Point::eip197_order(bls::g2_words(p))
 }
 
 /// A DA node's client of the DA contracts, signing as its account and its BLS key.
@@ -144,7 +119,7 @@ impl DaChain {
                 signer: me,
                 socket: socket.to_owned(),
                 pkG1: g1_point(&self.bls.public_g1()),
-                pkG2: g2_signer(&self.bls.public_g2()),
+                pkG2: G2Point::signer_order(bls::g2_words(&self.bls.public_g2())),
             };
             let call = R::registerSignerCall {
                 _signer: detail,

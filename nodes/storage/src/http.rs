@@ -62,6 +62,56 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
+/// Most files one `GET /files` lists.
+const MAX_LISTED: u64 = 1000;
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    offset: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// `GET /files?offset=&limit=`: the files this node holds whole, in the order it stored
+/// them (at most 1000 a page), each with its tx seq when it is paid for on the Flow.
+pub(crate) async fn list_files(
+    State(App { service: node, .. }): State<App>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let limit = q.limit.unwrap_or(100).min(MAX_LISTED);
+    let listed = tokio::task::spawn_blocking(move || {
+        let (total, start, page) = {
+            let c = node.catalog.lock().unwrap_or_else(|p| p.into_inner());
+            let total = c.files.len();
+            let start = usize::try_from(q.offset.unwrap_or(0)).map_or(total, |o| o.min(total));
+            let end = start.saturating_add(limit as usize).min(total);
+            (total, start, c.files[start..end].to_vec())
+        };
+        let files: Vec<serde_json::Value> = page
+            .iter()
+            .map(|e| {
+                let seq = node
+                    .info(&e.root)
+                    .ok()
+                    .flatten()
+                    .and_then(|i| i.tx)
+                    .map(|t| t.seq);
+                serde_json::json!({
+                    "root": Root::from(e.root),
+                    "fileSize": e.size,
+                    "rootKind": e.kind.to_string(),
+                    "txSeq": seq,
+                })
+            })
+            .collect();
+        serde_json::json!({"total": total, "offset": start, "files": files})
+    })
+    .await;
+    match listed {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
 /// `PUT /files`: the body streams through the file pipeline.
 pub(crate) async fn put_file(
     State(App { service: node, .. }): State<App>,

@@ -15,7 +15,7 @@ use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
 use crate::follow::FollowConfig;
-use crate::http::{App, get_file, metrics, per_client_limit, post_segments, put_file};
+use crate::http::{App, get_file, list_files, metrics, per_client_limit, post_segments, put_file};
 use crate::replication::handle_net_events;
 use crate::rpc::{rpc_handler, rpc_module};
 use crate::service::StorageService;
@@ -160,7 +160,10 @@ impl StorageServer {
         };
         let app = Router::new()
             .route("/", post(rpc_handler))
-            .route("/files", put(put_file).layer(DefaultBodyLimit::disable()))
+            .route(
+                "/files",
+                put(put_file).layer(DefaultBodyLimit::disable()).get(list_files),
+            )
             .route("/files/{root}", get(get_file))
             .route(
                 "/segments",

@@ -163,6 +163,7 @@ fn upload_and_download_every_size_and_both_kinds() {
         SEGMENT_SIZE + 1,
         100 << 20,
     ];
+    let mut stored = Vec::new();
     for (n, &len) in sizes.iter().enumerate() {
         let bytes = data(len, n as u8);
         let path = write_file(tmp.path(), &format!("in-{len}"), &bytes);
@@ -178,6 +179,7 @@ fn upload_and_download_every_size_and_both_kinds() {
             ]));
             let expected = FileTree::from_data(kind, &bytes).root();
             assert_eq!(root, Root::from(expected).to_string(), "{kind} {len}");
+            stored.push((root.clone(), len, kind));
             if kind == RootKind::Blake3 {
                 assert_eq!(root, Root::from(*blake3::hash(&bytes).as_bytes()).to_string());
             }
@@ -219,6 +221,40 @@ fn upload_and_download_every_size_and_both_kinds() {
         v["root"],
         Root::from(FileTree::from_data(RootKind::Keccak, &bytes).root()).to_string()
     );
+    // `GET /files` lists what the node holds, in the order it stored it, a page at a time.
+    let list = |query: &str| -> serde_json::Value {
+        let (status, _, body) = http(&node.host(), "GET", &format!("/files{query}"), &[], &[]);
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).unwrap()
+    };
+    let all = list("");
+    assert_eq!(all["total"], stored.len());
+    let listed: Vec<(String, u64, String)> = all["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["root"].as_str().unwrap().to_owned(),
+                f["fileSize"].as_u64().unwrap(),
+                f["rootKind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64, String)> = stored
+        .iter()
+        .map(|(r, len, kind)| (r.clone(), *len as u64, kind.to_string()))
+        .collect();
+    assert_eq!(listed, want);
+    assert!(
+        all["files"][0]["txSeq"].is_null(),
+        "an off-chain node pays for nothing"
+    );
+    let page = list("?offset=10&limit=5");
+    assert_eq!(page["offset"], 10);
+    assert_eq!(page["files"].as_array().unwrap().len(), stored.len() - 10);
+    assert_eq!(page["files"][0]["root"], want[10].0.as_str());
+    assert_eq!(list("?offset=99")["files"], serde_json::json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread")]

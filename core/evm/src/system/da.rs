@@ -73,35 +73,24 @@ fn fail(text: &str) -> Stop {
 }
 
 fn g1_point(p: &G1Affine) -> G1Point {
-    let (x, y) = bls::g1_words(p);
-    G1Point {
-        X: U256::from_be_bytes(x),
-        Y: U256::from_be_bytes(y),
-    }
+    G1Point::from_words(bls::g1_words(p))
 }
 
 fn g1_of(p: &G1Point) -> Option<G1Affine> {
-    bls::g1_from_words(&p.X.to_be_bytes(), &p.Y.to_be_bytes())
+    let (x, y) = p.words();
+    bls::g1_from_words(&x, &y)
 }
 
 /// A key as a signer registers it: `[c0, c1]` per coordinate.
 fn g2_of_signer(p: &G2Point) -> Option<G2Affine> {
-    bls::g2_from_words(
-        &p.X[0].to_be_bytes(),
-        &p.X[1].to_be_bytes(),
-        &p.Y[0].to_be_bytes(),
-        &p.Y[1].to_be_bytes(),
-    )
+    let [x0, x1, y0, y1] = p.signer_words();
+    bls::g2_from_words(&x0, &x1, &y0, &y1)
 }
 
 /// A certificate's aggregate key: EIP-197 order, `[c1, c0]` per coordinate.
 fn g2_of_eip197(p: &G2Point) -> Option<G2Affine> {
-    bls::g2_from_words(
-        &p.X[1].to_be_bytes(),
-        &p.X[0].to_be_bytes(),
-        &p.Y[1].to_be_bytes(),
-        &p.Y[0].to_be_bytes(),
-    )
+    let [x0, x1, y0, y1] = p.eip197_words();
+    bls::g2_from_words(&x0, &x1, &y0, &y1)
 }
 
 /// The member of `n` holding `row` of a quorum.

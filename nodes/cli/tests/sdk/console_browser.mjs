@@ -81,6 +81,7 @@ try {
     return { len: body.length, sha256: hex };
   }, href);
   result.upload = { root, sent: bytes.length, ...downloaded };
+  result.nodeFiles = await page.$$eval("#flow-files tbody tr", (trs) => trs.map((tr) => tr.children[0].textContent));
   if (downloaded.len !== bytes.length || downloaded.sha256 !== createHash("sha256").update(bytes).digest("hex")) {
     problems.push(`the download of ${root} differs from the upload`);
   }
