@@ -6,16 +6,15 @@
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256, U256};
-use alloy_signer_local::PrivateKeySigner;
 use anyhow::Context as _;
 use clap::Subcommand;
 use zg_compute::agent::{MAX_FILE, Manifest};
 use zg_contracts::registry::{
-    IServiceRegistry as R, KIND_AGENT, REGISTRY_ADDRESS, ServiceParams, ServiceRecord, describe,
+    IServiceRegistry as R, KIND_AGENT, REGISTRY_ADDRESS, ServiceParams, ServiceRecord,
 };
 use zg_merkle::RootKind;
 use zg_node::chain::ChainClient;
-use zg_node::registry::{Announced, active, announce};
+use zg_node::registry::{Announced, active, announce, client};
 use zg_storage::api::Root;
 use zg_storage::client::{self, FileId};
 
@@ -64,10 +63,6 @@ pub(crate) enum AgentCmd {
         #[command(flatten)]
         account: AccountArgs,
     },
-}
-
-fn reader(chain: &str) -> anyhow::Result<ChainClient> {
-    Ok(ChainClient::new(chain, PrivateKeySigner::random(), describe)?)
 }
 
 /// Downloads `root` from `nodes` (every segment checked against it, then the whole
@@ -120,7 +115,7 @@ pub(crate) async fn run(cmd: AgentCmd) -> anyhow::Result<()> {
         } => {
             let manifest = read_manifest(&path)?;
             let signer = account.signer()?;
-            let chain = ChainClient::new(&account.chain, signer.clone(), describe)?;
+            let chain = client(&account.chain, Some(signer.clone()))?;
             let compute = zg_compute::chain::ChainClient::new(&account.chain, signer)?;
             let service = compute.service(manifest.provider).await?.ok_or_else(|| {
                 anyhow::anyhow!(
@@ -184,7 +179,7 @@ pub(crate) async fn run(cmd: AgentCmd) -> anyhow::Result<()> {
             );
         }
         AgentCmd::List { chain } => {
-            let agents = active(&reader(&chain)?, KIND_AGENT).await?;
+            let agents = active(&client(&chain, None)?, KIND_AGENT).await?;
             if agents.is_empty() {
                 println!("no agents on {chain}");
             }
@@ -211,7 +206,7 @@ pub(crate) async fn run(cmd: AgentCmd) -> anyhow::Result<()> {
             nodes,
             account,
         } => {
-            let chain = reader(&account.chain)?;
+            let chain = client(&account.chain, None)?;
             let record = find(&chain, &name, owner).await?;
             let (version, root) = match at_version {
                 None => (record.params.version.clone(), record.params.root),

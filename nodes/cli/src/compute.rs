@@ -8,7 +8,6 @@ use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use anyhow::Context as _;
 use clap::Subcommand;
-use zg_compute::api_key::EPHEMERAL_TOKEN_ID;
 use zg_compute::chain::ChainClient;
 use zg_compute::{ApiKey, KeyMessage};
 
@@ -275,15 +274,7 @@ pub(crate) async fn ask(
         .await?
         .ok_or_else(|| no_service(provider))?;
     let generation = generation(&client, provider).await?;
-    let expires_at = zg_compute::service::now_ms() + SESSION_MS;
-    let message = KeyMessage::new(
-        client.address(),
-        provider,
-        generation,
-        EPHEMERAL_TOKEN_ID,
-        expires_at,
-    );
-    let key = ApiKey::sign(&signer, &message)?;
+    let key = ApiKey::session(&signer, provider, generation, SESSION_MS)?;
     request["model"] = service.model.clone().into();
     let mut out = std::io::stdout().lock();
     let answer = zg_compute::client::ask(&reqwest::Client::new(), &service.url, &key, request, |text| {

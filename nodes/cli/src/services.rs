@@ -2,11 +2,9 @@
 //! and agent a chain lists, with its endpoint and prices; registering and retiring one.
 
 use alloy_primitives::{B256, U256};
-use alloy_signer_local::PrivateKeySigner;
 use clap::Subcommand;
-use zg_contracts::registry::{IServiceRegistry as R, KINDS, REGISTRY_ADDRESS, ServiceParams, describe};
-use zg_node::chain::ChainClient;
-use zg_node::registry::{Announced, active, announce, to_json};
+use zg_contracts::registry::{IServiceRegistry as R, KINDS, REGISTRY_ADDRESS, ServiceParams};
+use zg_node::registry::{Announced, active, announce, client, to_json};
 
 use crate::compute::{AccountArgs, CHAIN};
 
@@ -82,15 +80,6 @@ pub(crate) struct Listing {
     /// An agent's manifest root in zg-storage (`zg agent deploy` sets it).
     #[arg(long, default_value_t = B256::ZERO)]
     root: B256,
-}
-
-/// A client that reads (any account will do) or sends as `key`.
-fn client(chain: &str, key: Option<PrivateKeySigner>) -> anyhow::Result<ChainClient> {
-    Ok(ChainClient::new(
-        chain,
-        key.unwrap_or_else(PrivateKeySigner::random),
-        describe,
-    )?)
 }
 
 /// A service's prices, for people.

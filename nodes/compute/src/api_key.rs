@@ -205,6 +205,25 @@ impl ApiKey {
         ))
     }
 
+    /// A session key (the ephemeral token id) of `user`'s for `provider` at the
+    /// account's key `generation`, valid for `ttl_ms` from now.
+    pub fn session(
+        user: &PrivateKeySigner,
+        provider: Address,
+        generation: u64,
+        ttl_ms: u64,
+    ) -> Result<String, ApiKeyError> {
+        let expires_at = crate::service::now_ms().saturating_add(ttl_ms);
+        let message = KeyMessage::new(
+            user.address(),
+            provider,
+            generation,
+            EPHEMERAL_TOKEN_ID,
+            expires_at,
+        );
+        Self::sign(user, &message)
+    }
+
     /// The signed message.
     pub fn message(&self) -> &KeyMessage {
         &self.message

@@ -27,8 +27,7 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use zg_compute::api_key::EPHEMERAL_TOKEN_ID;
-use zg_compute::{ApiKey, KeyMessage};
+use zg_compute::ApiKey;
 use zg_node::chain::ChainClient;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -37,6 +36,8 @@ const STYLE_CSS: &str = include_str!("../assets/style.css");
 
 /// Largest JSON-RPC request the console forwards to the chain.
 const MAX_RPC_BODY: usize = 1 << 20;
+/// How long a chat's session key lives.
+const CHAT_KEY_MS: u64 = 10 * 60 * 1000;
 /// Files `/api/files` lists (the newest).
 const FILES_LISTED: u64 = 50;
 
@@ -332,12 +333,7 @@ async fn da(
 
 /// A client of the chain that only reads.
 fn reader(app: &App) -> Result<ChainClient, ApiError> {
-    ChainClient::new(
-        &app.config.chain,
-        PrivateKeySigner::random(),
-        zg_contracts::registry::describe,
-    )
-    .map_err(ApiError::upstream)
+    zg_node::registry::client(&app.config.chain, None).map_err(ApiError::upstream)
 }
 
 async fn services(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
@@ -391,11 +387,16 @@ async fn files(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
 
 /// Each dev account's balance, main ledger and sub-accounts.
 async fn ledgers(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let chain = reader(&app)?;
     let mut out = Vec::new();
     for key in &app.config.accounts {
         let client = zg_compute::chain::ChainClient::new(&app.config.chain, key.clone())
             .map_err(ApiError::upstream)?;
-        let balance = balance(&app, key.address()).await?;
+        let balance = chain
+            .balance(key.address())
+            .await
+            .map_err(ApiError::upstream)?
+            .to_string();
         let ledger = client.ledger().await.map_err(ApiError::upstream)?;
         let mut subs = Vec::new();
         if ledger.is_some() {
@@ -425,28 +426,6 @@ async fn ledgers(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
         }));
     }
     Ok(Json(out).into_response())
-}
-
-/// An account's balance in wei (decimal), read with `eth_getBalance`.
-async fn balance(app: &App, address: Address) -> Result<String, ApiError> {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": [address, "latest"]});
-    let answer: serde_json::Value = async {
-        app.http
-            .post(&app.config.chain)
-            .json(&body)
-            .send()
-            .await?
-            .json()
-            .await
-    }
-    .await
-    .map_err(|e: reqwest::Error| ApiError::upstream(e))?;
-    let hex = answer["result"]
-        .as_str()
-        .ok_or_else(|| ApiError::upstream(format!("eth_getBalance answered {answer}")))?;
-    U256::from_str_radix(hex.trim_start_matches("0x"), 16)
-        .map(|v| v.to_string())
-        .map_err(ApiError::upstream)
 }
 
 /// A chat from the console.
@@ -506,15 +485,7 @@ async fn chat(State(app): State<Arc<App>>, Json(request): Json<ChatRequest>) -> 
             .await?
             .ok_or_else(|| anyhow::anyhow!("no sub-account with {provider}"))?;
         let generation = u64::try_from(sub.account.generation)?;
-        let expires = zg_compute::service::now_ms() + 10 * 60 * 1000;
-        let message = KeyMessage::new(
-            client.address(),
-            provider,
-            generation,
-            EPHEMERAL_TOKEN_ID,
-            expires,
-        );
-        anyhow::Ok((service, ApiKey::sign(&key, &message)?))
+        anyhow::Ok((service, ApiKey::session(&key, provider, generation, CHAT_KEY_MS)?))
     }
     .await;
     let (service, api_key) = match prepared {

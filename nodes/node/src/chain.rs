@@ -108,6 +108,14 @@ impl ChainClient {
             .map_err(|e| self.unreachable(e))
     }
 
+    /// The balance of `address`, wei.
+    pub async fn balance(&self, address: Address) -> Result<U256, ChainError> {
+        self.provider
+            .get_balance(address)
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
     /// The newest block the chain calls final.
     pub async fn finalized_block(&self) -> Result<u64, ChainError> {
         let block = self

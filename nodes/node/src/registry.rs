@@ -10,6 +10,19 @@ use zg_contracts::registry::{
 
 use crate::chain::{ChainClient, ChainError};
 
+/// A client of the chain at `url` that names the registry's reverts, sending as `key`
+/// (reads need none: a throwaway key signs nothing).
+pub fn client(
+    url: &str,
+    key: Option<alloy_signer_local::PrivateKeySigner>,
+) -> Result<ChainClient, ChainError> {
+    ChainClient::new(
+        url,
+        key.unwrap_or_else(alloy_signer_local::PrivateKeySigner::random),
+        describe,
+    )
+}
+
 /// What announcing did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Announced {
