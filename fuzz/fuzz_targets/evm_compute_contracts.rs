@@ -1,10 +1,10 @@
-//! 0G's compute contracts (LedgerManager, InferenceServing) on arbitrary calldata and
-//! on arbitrary sequences of ledger, transfer, refund, settlement and clock moves by
-//! two users and a provider: every call ends in a result (never a panic), and after
-//! each transaction the money adds up to the wei — the ledger contract holds exactly
-//! the users' available balances, InferenceServing exactly the sub-account balances
-//! plus the stake, each user's total is available + sub-accounts, and no pending
-//! refund exceeds its sub-account.
+//! 0G's compute contracts (LedgerManager, InferenceServing, FineTuningServing) on
+//! arbitrary calldata and on arbitrary sequences of ledger, transfer, refund,
+//! deliverable, settlement and clock moves by two users and a provider: every call ends
+//! in a result (never a panic), and after each transaction the money adds up to the
+//! wei — the ledger contract holds exactly the users' available balances, each serving
+//! contract exactly its sub-account balances plus the stake, each user's total is
+//! available + sub-accounts, and no pending refund exceeds its sub-account.
 #![no_main]
 
 use alloy_consensus::transaction::Recovered;
@@ -18,7 +18,8 @@ use zg_contracts::compute::{
     IInferenceServing as I, ILedgerManager as L, ONE_0G, SERVICE_STAKE, ServiceParams, TEESettlementData,
     settlement_digest,
 };
-use zg_evm::system::{INFERENCE_ADDRESS, LEDGER_ADDRESS, SystemConfig};
+use zg_contracts::fine_tuning::{IFineTuningServing as F, Quota, VerifierInput, verifier_digest};
+use zg_evm::system::{FINE_TUNING_ADDRESS, INFERENCE_ADDRESS, LEDGER_ADDRESS, SystemConfig};
 use zg_evm::{BlockLog, CallRequest, Chain, ChainConfig, TxOutcome};
 
 const CHAIN_ID: u64 = 31337;
@@ -29,20 +30,21 @@ fn user(i: usize) -> Address {
 }
 
 const PROVIDER: Address = Address::repeat_byte(0x20);
+const OWNER: Address = Address::repeat_byte(0x30);
 
 fn tee() -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&B256::repeat_byte(7)).expect("a valid key")
 }
 
 fn new_chain() -> Chain {
-    let funded = [user(0), user(1), PROVIDER];
+    let funded = [user(0), user(1), PROVIDER, OWNER];
     let config = ChainConfig {
         chain_id: CHAIN_ID,
         gas_limit: 30_000_000,
         coinbase: Address::ZERO,
         genesis_timestamp: 1_000,
         alloc: funded.iter().map(|a| (*a, ONE_0G * U256::from(1_000_000))).collect(),
-        system: Some(SystemConfig { refund_lock_secs: 50, ..SystemConfig::default() }),
+        system: Some(SystemConfig { refund_lock_secs: 50, compute_owner: OWNER, ..SystemConfig::default() }),
     };
     Chain::open(config, BlockLog::in_memory()).expect("chain opens")
 }
@@ -86,6 +88,7 @@ fn balance(chain: &Chain, address: Address) -> U256 {
 fn check(chain: &Chain) {
     let mut available = U256::ZERO;
     let mut held = U256::ZERO;
+    let mut held_ft = U256::ZERO;
     for u in [user(0), user(1)] {
         let sub = view(chain, INFERENCE_ADDRESS, &I::getAccountCall { user: u, provider: PROVIDER });
         if let Some(account) = &sub {
@@ -95,8 +98,16 @@ fn check(chain: &Chain) {
             assert!(account.refunds.len() <= 5);
             held += account.balance;
         }
+        let ft = view(chain, FINE_TUNING_ADDRESS, &F::getAccountCall { user: u, provider: PROVIDER });
+        if let Some(account) = &ft {
+            assert!(account.pendingRefund <= account.balance, "{account:?}");
+            let pending: U256 = account.refunds.iter().map(|r| r.amount).sum();
+            assert_eq!(pending, account.pendingRefund);
+            assert!(account.refunds.len() <= 5 && account.deliverables.len() <= 20);
+            held_ft += account.balance;
+        }
         if let Some(ledger) = view(chain, LEDGER_ADDRESS, &L::getLedgerCall { user: u }) {
-            let sub_balance = sub.map_or(U256::ZERO, |a| a.balance);
+            let sub_balance = sub.map_or(U256::ZERO, |a| a.balance) + ft.map_or(U256::ZERO, |a| a.balance);
             assert_eq!(ledger.totalBalance, ledger.availableBalance + sub_balance);
             available += ledger.availableBalance;
         }
@@ -108,12 +119,93 @@ fn check(chain: &Chain) {
         U256::ZERO
     };
     assert_eq!(balance(chain, INFERENCE_ADDRESS), held + stake);
+    let ft_stake = if view(chain, FINE_TUNING_ADDRESS, &F::getServiceCall { provider: PROVIDER }).is_some() {
+        SERVICE_STAKE
+    } else {
+        U256::ZERO
+    };
+    assert_eq!(balance(chain, FINE_TUNING_ADDRESS), held_ft + ft_stake);
+}
+
+/// A settlement of deliverable `id` signed by the TEE signer.
+fn verifier_input(u: Address, id: &str, secret: bool, fee: U256, nonce: u64) -> VerifierInput {
+    let mut input = VerifierInput {
+        id: id.into(),
+        encryptedSecret: if secret { Bytes::from_static(b"sealed") } else { Bytes::new() },
+        modelRootHash: Bytes::from_static(&[7; 32]),
+        nonce: U256::from(nonce),
+        signature: Bytes::new(),
+        taskFee: fee,
+        user: u,
+    };
+    let sig = tee().sign_hash_sync(&verifier_digest(CHAIN_ID, &input)).expect("signs");
+    input.signature = sig.as_bytes().to_vec().into();
+    input
+}
+
+/// Sequences of fine-tuning moves: funding, deliverables, acknowledgements, settlements
+/// with and without the key, refunds and the clock.
+fn fine_tuning_ops(chain: &mut Chain, ops: &[u8]) {
+    let mut now = 1_001;
+    let register = F::addOrUpdateServiceCall {
+        url: "http://127.0.0.1:3090".into(),
+        quota: Quota {
+            cpuCount: U256::from(2),
+            nodeMemory: U256::from(24),
+            gpuCount: U256::ZERO,
+            nodeStorage: U256::ZERO,
+            gpuType: String::new(),
+        },
+        pricePerToken: U256::from(1),
+        occupied: false,
+        models: vec!["m".into()],
+        teeSignerAddress: tee().address(),
+    };
+    send(chain, now, PROVIDER, FINE_TUNING_ADDRESS, SERVICE_STAKE, register.abi_encode());
+    let vouch = F::acknowledgeTEESignerByOwnerCall { provider: PROVIDER };
+    send(chain, now + 1, OWNER, FINE_TUNING_ADDRESS, U256::ZERO, vouch.abi_encode());
+    now += 1;
+    // Ops of 6 bytes: kind, user and a small id, then an amount in milli-0G (u32).
+    for op in ops.chunks_exact(6).take(32) {
+        now += 1;
+        let u = user(usize::from(op[1] & 1));
+        let id = format!("t{}", (op[1] >> 1) % 4);
+        let milli = u32::from_le_bytes(op[2..6].try_into().expect("4 bytes"));
+        let amount = ONE_0G / U256::from(1000) * U256::from(milli);
+        let (from, to, value, data) = match op[0] % 8 {
+            0 => (u, LEDGER_ADDRESS, amount, L::addLedgerCall { additionalInfo: String::new() }.abi_encode()),
+            1 => {
+                let call = L::transferFundCall { provider: PROVIDER, serviceTypeStr: "fine-tuning".into(), amount };
+                (u, LEDGER_ADDRESS, U256::ZERO, call.abi_encode())
+            }
+            2 => {
+                let call = L::retrieveFundCall { providers: vec![PROVIDER], serviceType: "fine-tuning".into() };
+                (u, LEDGER_ADDRESS, U256::ZERO, call.abi_encode())
+            }
+            3 => {
+                let call = F::addDeliverableCall { user: u, id, modelRootHash: Bytes::from_static(&[7; 32]) };
+                (PROVIDER, FINE_TUNING_ADDRESS, U256::ZERO, call.abi_encode())
+            }
+            4 => (u, FINE_TUNING_ADDRESS, U256::ZERO, F::acknowledgeDeliverableCall { provider: PROVIDER, id }.abi_encode()),
+            5 => {
+                let input = verifier_input(u, &id, milli & 1 == 1, amount, u64::from(milli % 16));
+                (PROVIDER, FINE_TUNING_ADDRESS, U256::ZERO, F::settleFeesCall { verifierInput: input }.abi_encode())
+            }
+            6 => {
+                now += u64::from(milli % 120);
+                continue;
+            }
+            _ => (u, LEDGER_ADDRESS, U256::ZERO, L::refundCall { amount }.abi_encode()),
+        };
+        send(chain, now, from, to, value, data);
+        check(chain);
+    }
 }
 
 fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else { return };
     let mut chain = new_chain();
-    match mode % 3 {
+    match mode % 5 {
         0 => {
             let request = CallRequest {
                 from: Some(user(0)),
@@ -132,6 +224,16 @@ fuzz_target!(|input: &[u8]| {
             };
             chain.call(&request, 1).expect("a call runs");
         }
+        3 => {
+            let request = CallRequest {
+                from: Some(PROVIDER),
+                to: Some(FINE_TUNING_ADDRESS),
+                data: rest.to_vec().into(),
+                ..CallRequest::default()
+            };
+            chain.call(&request, 1).expect("a call runs");
+        }
+        4 => fine_tuning_ops(&mut chain, rest),
         _ => {
             let mut now = 1_001;
             let params = ServiceParams {

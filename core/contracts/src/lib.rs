@@ -4,7 +4,8 @@
 //! (`zg-evm`), the storage nodes that follow them and the clients that pay through
 //! them: 0G's Flow and storage market ABIs (declared with alloy's `sol!`, so the
 //! selectors, the `Submit` event and the custom errors are 0G's), 0G's compute
-//! ledger and inference serving contracts ([`compute`]), 0G DA's DASigners, registry and
+//! ledger and inference serving contracts ([`compute`]), 0G's fine-tuning serving
+//! contract ([`fine_tuning`]), 0G DA's DASigners, registry and
 //! entrance ([`da`]), zg's service registry ([`registry`]), and the fixed addresses they live at on a zg chain.
 //!
 //! ```
@@ -18,6 +19,7 @@ use alloy_primitives::{Address, address};
 
 pub mod compute;
 pub mod da;
+pub mod fine_tuning;
 pub mod registry;
 
 /// Where the Flow contract lives (clear of 0G's precompiles at `0x…1000` on).

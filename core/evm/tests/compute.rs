@@ -150,7 +150,7 @@ fn the_deployer_of_0gs_addresses_never_collides_with_them() {
     let net = Net::new(&[dev0, signer(0).address()]);
     assert_eq!(net.chain.state().account(&dev0).unwrap().nonce, 13);
     assert_eq!(net.chain.state().account(&signer(0).address()).unwrap().nonce, 0);
-    for address in [LEDGER_ADDRESS, INFERENCE_ADDRESS] {
+    for address in [LEDGER_ADDRESS, INFERENCE_ADDRESS, FINE_TUNING_ADDRESS] {
         assert_eq!(&net.chain.state().code_of(&address)[..], &SYSTEM_CODE);
     }
     let lock = net.view(INFERENCE_ADDRESS, &I::lockTimeCall {}).unwrap();
@@ -646,9 +646,14 @@ fn bad_calls_revert_with_0gs_errors() {
         amount,
     };
     let error: L::InvalidServiceType = net
+        .send(&user, LEDGER_ADDRESS, U256::ZERO, &transfer("training", og(1)))
+        .reverted();
+    assert_eq!(error.serviceType, "training");
+    // FineTuningServing is a service contract too, but p offers no training there.
+    let error: L::ServiceNotExist = net
         .send(&user, LEDGER_ADDRESS, U256::ZERO, &transfer("fine-tuning", og(1)))
         .reverted();
-    assert_eq!(error.serviceType, "fine-tuning");
+    assert_eq!(error.provider, p);
     let error: L::ServiceNotExist = net
         .send(&user, LEDGER_ADDRESS, U256::ZERO, &transfer("inference", og(1)))
         .reverted();

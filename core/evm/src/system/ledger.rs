@@ -1,7 +1,8 @@
 //! 0G's LedgerManager: a user's main account (`availableBalance` held here, and
 //! `totalBalance` = available + what its provider sub-accounts hold), transfers into
-//! InferenceServing sub-accounts, refunds back, and the registry of service contracts
-//! the SDK resolves service names with.
+//! InferenceServing's and FineTuningServing's sub-accounts (`transferFund`'s service
+//! name picks one: `inference` or `fine-tuning`), refunds back, and the registry of
+//! service contracts the SDK resolves service names with.
 //!
 //! Storage layout (slots of [`LEDGER_ADDRESS`]):
 //! - 0 ledger count, 1 owner.
@@ -9,20 +10,22 @@
 //!   1 available balance, 2 total balance, 3 additional info (string). List entry `i`
 //!   at `slot_of(2, [i])`.
 //! - `u`'s inference providers: count at `slot_of(3, [u])`, entry `i` at
-//!   `slot_of(4, [u, i])`, position + 1 of provider `p` at `slot_of(5, [u, p])`.
+//!   `slot_of(4, [u, i])`, position + 1 of provider `p` at `slot_of(5, [u, p])`; its
+//!   fine-tuning providers the same at tags 6, 7 and 8.
 
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::{SolCall, SolEvent};
 use revm::context_interface::JournalTr;
 use zg_contracts::compute::{
-    IInferenceServing, ILedgerManager as L, INFERENCE_SERVICE_NAME, Ledger, MAX_PAGE,
-    MAX_PROVIDERS_PER_BATCH, MIN_LEDGER_BALANCE, ServiceInfo,
+    IInferenceServing, ILedgerManager as L, Ledger, MAX_PAGE, MAX_PROVIDERS_PER_BATCH, MIN_LEDGER_BALANCE,
+    ServiceInfo,
 };
 
+use super::accounts::Serving;
 use super::serving::MAX_INFO;
 use super::{
-    INFERENCE_ADDRESS, LEDGER_ADDRESS, Stop, SystemCall, SystemConfig, address_of, field, page, revert,
-    slot_of, small, word,
+    FINE_TUNING_ADDRESS, INFERENCE_ADDRESS, LEDGER_ADDRESS, Stop, SystemCall, SystemConfig, address_of,
+    field, page, revert, slot_of, small, word,
 };
 
 const LEDGER_COUNT: U256 = U256::ZERO;
@@ -30,9 +33,13 @@ const OWNER: U256 = U256::from_limbs([1, 0, 0, 0]);
 
 const LEDGER: u8 = 1;
 const LEDGER_LIST: u8 = 2;
-const PROVIDER_COUNT: u8 = 3;
-const PROVIDER_LIST: u8 = 4;
-const PROVIDER_POSITION: u8 = 5;
+/// Tags of a user's provider list (count, entries, positions) per serving contract.
+fn provider_tags(serving: Serving) -> (u8, u8, u8) {
+    match serving {
+        Serving::Inference => (3, 4, 5),
+        Serving::FineTuning => (6, 7, 8),
+    }
+}
 
 const POSITION: u64 = 0;
 const AVAILABLE: u64 = 1;
@@ -47,29 +54,37 @@ fn ledger_base(user: Address) -> U256 {
     slot_of(LEDGER, &[word(user)])
 }
 
-/// What the registry says of InferenceServing.
-fn inference_info() -> ServiceInfo {
+/// What the registry says of a serving contract.
+fn service_info(serving: Serving) -> ServiceInfo {
+    let (id, description) = match serving {
+        Serving::Inference => (
+            1,
+            "zg InferenceServing: providers, sub-accounts and per-token settlement",
+        ),
+        Serving::FineTuning => (
+            2,
+            "zg FineTuningServing: training providers, sub-accounts, deliverables and per-task settlement",
+        ),
+    };
     ServiceInfo {
-        serviceAddress: INFERENCE_ADDRESS,
-        serviceContract: INFERENCE_ADDRESS,
-        serviceType: INFERENCE_SERVICE_NAME.into(),
+        serviceAddress: serving.address(),
+        serviceContract: serving.address(),
+        serviceType: serving.name().into(),
         version: "1.0".into(),
-        fullName: INFERENCE_SERVICE_NAME.into(),
-        description: "zg InferenceServing: providers, sub-accounts and per-token settlement".into(),
-        serviceId: U256::from(1),
+        fullName: serving.name().into(),
+        description: description.into(),
+        serviceId: U256::from(id),
         registeredAt: U256::ZERO,
     }
 }
 
-/// Refuses service names other than InferenceServing's (the only service contract yet).
-fn check_name(name: &str) -> Result<(), Stop> {
-    if name == INFERENCE_SERVICE_NAME {
-        Ok(())
-    } else {
-        Err(revert(&L::InvalidServiceType {
+/// The serving contract a service name picks, or 0G's refusal.
+fn check_name(name: &str) -> Result<Serving, Stop> {
+    Serving::by_name(name).ok_or_else(|| {
+        revert(&L::InvalidServiceType {
             serviceType: name.into(),
-        }))
-    }
+        })
+    })
 }
 
 impl<J: JournalTr> SystemCall<'_, J> {
@@ -152,28 +167,27 @@ impl<J: JournalTr> SystemCall<'_, J> {
             }
             L::getLedgerProvidersCall::SELECTOR => {
                 let call = L::getLedgerProvidersCall::abi_decode(input).map_err(bad)?;
-                check_name(&call.serviceType)?;
-                let providers = self.providers_of(call.user)?;
+                let serving = check_name(&call.serviceType)?;
+                let providers = self.providers_of(call.user, serving)?;
                 self.view(&providers)
             }
             L::getServiceInfoCall::SELECTOR => {
                 let call = L::getServiceInfoCall::abi_decode(input).map_err(bad)?;
-                if call.serviceAddress != INFERENCE_ADDRESS {
-                    return Err(revert(&L::ServiceNotExist {
+                let serving = Serving::by_address(call.serviceAddress).ok_or_else(|| {
+                    revert(&L::ServiceNotExist {
                         provider: call.serviceAddress,
-                    }));
-                }
-                self.view(&inference_info())
+                    })
+                })?;
+                self.view(&service_info(serving))
             }
             L::getServiceAddressByNameCall::SELECTOR => {
                 let call = L::getServiceAddressByNameCall::abi_decode(input).map_err(bad)?;
-                check_name(&call.name)?;
-                self.view(&INFERENCE_ADDRESS)
+                let serving = check_name(&call.name)?;
+                self.view(&serving.address())
             }
             L::MAX_PROVIDERS_PER_BATCHCall::SELECTOR => self.view(&U256::from(MAX_PROVIDERS_PER_BATCH)),
             L::inferenceAddressCall::SELECTOR => self.view(&INFERENCE_ADDRESS),
-            // No FineTuningServing runs yet: say so rather than name an empty address.
-            L::fineTuningAddressCall::SELECTOR => self.view(&Address::ZERO),
+            L::fineTuningAddressCall::SELECTOR => self.view(&FINE_TUNING_ADDRESS),
             L::ownerCall::SELECTOR => {
                 let owner = address_of(self.read(c, OWNER)?);
                 self.view(&owner)
@@ -263,13 +277,14 @@ impl<J: JournalTr> SystemCall<'_, J> {
     ) -> Result<(), Stop> {
         let c = LEDGER_ADDRESS;
         let base = self.existing_ledger(user)?;
-        check_name(name)?;
-        if !self.service_exists(provider)? {
+        let serving = check_name(name)?;
+        let s = serving.address();
+        if !self.service_exists(s, provider)? {
             return Err(revert(&IInferenceServing::ServiceNotExist { provider }));
         }
-        let exists = self.account_exists(user, provider)?;
+        let exists = self.account_exists(s, user, provider)?;
         let cancelled = if exists {
-            self.cancel_refunds(user, provider, amount)?
+            self.cancel_refunds(s, user, provider, amount)?
         } else {
             U256::ZERO
         };
@@ -280,14 +295,18 @@ impl<J: JournalTr> SystemCall<'_, J> {
         }
         let total = self.read(c, field(base, TOTAL))?;
         self.set_balances(user, available - moved, total)?;
-        self.send(c, INFERENCE_ADDRESS, moved)?;
+        self.send(c, s, moved)?;
         if exists {
-            self.fund_account(user, provider, moved)
+            self.fund_account(s, user, provider, moved)?;
         } else {
             let info = self.read_string(c, field(base, INFO))?;
-            self.add_provider(user, provider)?;
-            self.open_account(user, provider, moved, &info)
+            self.add_provider(user, provider, serving)?;
+            self.open_account(s, user, provider, moved, &info)?;
         }
+        if serving == Serving::FineTuning {
+            self.fine_tuning_funded(user, provider, !exists)?;
+        }
+        Ok(())
     }
 
     /// `retrieveFund`: for each provider, pays matured refunds into the main account and
@@ -295,7 +314,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
     fn retrieve_fund(&mut self, user: Address, providers: &[Address], name: &str) -> Result<(), Stop> {
         let c = LEDGER_ADDRESS;
         let base = self.existing_ledger(user)?;
-        check_name(name)?;
+        let s = check_name(name)?.address();
         if providers.len() > MAX_PROVIDERS_PER_BATCH {
             return Err(revert(&L::TooManyProviders {
                 requested: U256::from(providers.len()),
@@ -304,14 +323,14 @@ impl<J: JournalTr> SystemCall<'_, J> {
         }
         let mut paid = U256::ZERO;
         for provider in providers {
-            if !self.account_exists(user, *provider)? {
+            if !self.account_exists(s, user, *provider)? {
                 return Err(revert(&IInferenceServing::AccountNotExists {
                     user,
                     provider: *provider,
                 }));
             }
-            paid += self.process_refunds(user, *provider)?;
-            self.request_refund_all(user, *provider)?;
+            paid += self.process_refunds(s, user, *provider)?;
+            self.request_refund_all(s, user, *provider)?;
         }
         if !paid.is_zero() {
             let available = self.read(c, field(base, AVAILABLE))?;
@@ -348,26 +367,28 @@ impl<J: JournalTr> SystemCall<'_, J> {
         self.set_balances(user, U256::ZERO, U256::ZERO)
     }
 
-    fn providers_of(&mut self, user: Address) -> Result<Vec<Address>, Stop> {
+    fn providers_of(&mut self, user: Address, serving: Serving) -> Result<Vec<Address>, Stop> {
         let c = LEDGER_ADDRESS;
-        let count = small(self.read(c, slot_of(PROVIDER_COUNT, &[word(user)]))?)?;
+        let (count_tag, list_tag, _) = provider_tags(serving);
+        let count = small(self.read(c, slot_of(count_tag, &[word(user)]))?)?;
         (0..count)
             .map(|i| {
-                self.read(c, slot_of(PROVIDER_LIST, &[word(user), U256::from(i)]))
+                self.read(c, slot_of(list_tag, &[word(user), U256::from(i)]))
                     .map(address_of)
             })
             .collect()
     }
 
-    fn add_provider(&mut self, user: Address, provider: Address) -> Result<(), Stop> {
+    fn add_provider(&mut self, user: Address, provider: Address, serving: Serving) -> Result<(), Stop> {
         let c = LEDGER_ADDRESS;
-        let position = slot_of(PROVIDER_POSITION, &[word(user), word(provider)]);
+        let (count_tag, list_tag, position_tag) = provider_tags(serving);
+        let position = slot_of(position_tag, &[word(user), word(provider)]);
         if !self.read(c, position)?.is_zero() {
             return Ok(());
         }
-        let count_slot = slot_of(PROVIDER_COUNT, &[word(user)]);
+        let count_slot = slot_of(count_tag, &[word(user)]);
         let count = self.read(c, count_slot)?;
-        self.write(c, slot_of(PROVIDER_LIST, &[word(user), count]), word(provider))?;
+        self.write(c, slot_of(list_tag, &[word(user), count]), word(provider))?;
         self.write(c, count_slot, count + U256::from(1))?;
         self.write(c, position, count + U256::from(1))
     }

@@ -1,5 +1,6 @@
 //! System contracts: 0G's Flow and storage market ([`flow`]), 0G's compute
-//! LedgerManager ([`ledger`]) and InferenceServing ([`serving`]), and 0G DA's DASigners,
+//! LedgerManager ([`ledger`]), InferenceServing ([`serving`]) and FineTuningServing
+//! ([`fine_tuning`]), which share their sub-accounts ([`accounts`]), and 0G DA's DASigners,
 //! DARegistry and DAEntrance ([`da`]), and zg's service registry ([`registry`]), as Rust code the
 //! executor runs at fixed addresses. They are stateful precompiles: each call reads and
 //! writes the contract's own storage, emits logs and moves value through revm's journal,
@@ -7,7 +8,9 @@
 //! and `compute`), so 0G's SDKs, ethers, web3.py and alloy call them unchanged. Each
 //! module documents its storage layout.
 
+mod accounts;
 mod da;
+mod fine_tuning;
 mod flow;
 mod ledger;
 mod registry;
@@ -89,11 +92,12 @@ pub fn genesis_accounts(config: &SystemConfig) -> Vec<GenesisAccount> {
         account(DA_REGISTRY_ADDRESS, Vec::new()),
         account(DA_ENTRANCE_ADDRESS, da::entrance_genesis(config)),
         account(REGISTRY_ADDRESS, Vec::new()),
+        account(FINE_TUNING_ADDRESS, fine_tuning::genesis_storage(config)),
     ]
 }
 
 /// The addresses that hold system contracts on a chain that has them.
-pub const SYSTEM_ADDRESSES: [Address; 8] = [
+pub const SYSTEM_ADDRESSES: [Address; 9] = [
     FLOW_ADDRESS,
     MARKET_ADDRESS,
     LEDGER_ADDRESS,
@@ -102,24 +106,27 @@ pub const SYSTEM_ADDRESSES: [Address; 8] = [
     DA_REGISTRY_ADDRESS,
     DA_ENTRANCE_ADDRESS,
     REGISTRY_ADDRESS,
+    FINE_TUNING_ADDRESS,
 ];
 
 /// The nonce a genesis account must start at so that none of its own contract
-/// deployments lands on a system contract (or on FineTuningServing's reserved
-/// address): Hardhat's dev account 0 starts at 13, past 0G's deployments at nonces
+/// deployments lands on a system contract: Hardhat's dev account 0 starts at 13, past 0G's deployments at nonces
 /// 2, 6 and 12, so that its deploys never collide with the compute contracts.
 pub fn first_free_nonce(deployer: Address) -> u64 {
     const SEARCHED: u64 = 64;
     (0..SEARCHED)
         .filter(|nonce| {
             let created = deployer.create(*nonce);
-            SYSTEM_ADDRESSES.contains(&created) || created == FINE_TUNING_ADDRESS
+            SYSTEM_ADDRESSES.contains(&created)
         })
         .map(|nonce| nonce + 1)
         .max()
         .unwrap_or(0)
 }
 
+/// The longest string or bytes a system contract stores (every write is bounded far
+/// below; a longer stored length means corrupt state).
+const MAX_STORED_BYTES: usize = 1 << 20;
 /// Gas a view costs (a cold storage read).
 const VIEW_GAS: u64 = 2_600;
 /// Gas of one storage read by the compute contracts (revm's warm-ish blend).
@@ -183,6 +190,7 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SystemPrecompiles {
             DA_SIGNERS_ADDRESS => call.da_signers(&input),
             DA_REGISTRY_ADDRESS => call.da_registry(&input),
             DA_ENTRANCE_ADDRESS => call.da_entrance(&input),
+            FINE_TUNING_ADDRESS => call.fine_tuning(&input),
             _ => call.registry(&input),
         };
         call.finish(outcome).map(Some)
@@ -327,12 +335,14 @@ impl<J: JournalTr> SystemCall<'_, J> {
         self.sstore(address, key, value)
     }
 
-    /// A string kept at `slot`: its byte length there, its bytes in the words from
-    /// keccak256(slot) on (Solidity's layout for long strings).
-    fn read_string(&mut self, address: Address, slot: U256) -> Result<String, Stop> {
+    /// Bytes kept at `slot`: their length there, the bytes in the words from
+    /// keccak256(slot) on (Solidity's layout for long strings and bytes).
+    fn read_bytes(&mut self, address: Address, slot: U256) -> Result<Vec<u8>, Stop> {
         let len = self.read(address, slot)?;
-        let len =
-            usize::try_from(len).map_err(|_| Stop::Fatal("a stored string's length is corrupt".into()))?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|len| *len <= MAX_STORED_BYTES)
+            .ok_or_else(|| Stop::Fatal("a stored length is corrupt".into()))?;
         let data = U256::from_be_bytes(keccak256(slot.to_be_bytes::<32>()).0);
         let mut bytes = Vec::with_capacity(len.div_ceil(32) * 32);
         for i in 0..len.div_ceil(32) {
@@ -340,16 +350,21 @@ impl<J: JournalTr> SystemCall<'_, J> {
             bytes.extend_from_slice(&chunk.to_be_bytes::<32>());
         }
         bytes.truncate(len);
+        Ok(bytes)
+    }
+
+    /// A string kept at `slot` (see [`Self::read_bytes`]).
+    fn read_string(&mut self, address: Address, slot: U256) -> Result<String, Stop> {
+        let bytes = self.read_bytes(address, slot)?;
         String::from_utf8(bytes).map_err(|_| Stop::Fatal("a stored string is not UTF-8".into()))
     }
 
-    /// Stores `text` at `slot` (see [`Self::read_string`]), clearing words a longer
+    /// Stores `bytes` at `slot` (see [`Self::read_bytes`]), clearing words a longer
     /// value left behind.
-    fn write_string(&mut self, address: Address, slot: U256, text: &str) -> Result<(), Stop> {
+    fn write_bytes(&mut self, address: Address, slot: U256, bytes: &[u8]) -> Result<(), Stop> {
         let old = self.read(address, slot)?;
         let old_words = usize::try_from(old).unwrap_or(0).div_ceil(32);
         let data = U256::from_be_bytes(keccak256(slot.to_be_bytes::<32>()).0);
-        let bytes = text.as_bytes();
         for (i, chunk) in bytes.chunks(32).enumerate() {
             let mut word = [0u8; 32];
             word[..chunk.len()].copy_from_slice(chunk);
@@ -366,6 +381,11 @@ impl<J: JournalTr> SystemCall<'_, J> {
             self.write(address, slot, U256::from(bytes.len()))?;
         }
         Ok(())
+    }
+
+    /// Stores `text` at `slot`.
+    fn write_string(&mut self, address: Address, slot: U256, text: &str) -> Result<(), Stop> {
+        self.write_bytes(address, slot, text.as_bytes())
     }
 
     /// Emits an event from `address`.

@@ -108,6 +108,18 @@ impl Net {
         call: &impl SolCall,
         gas: u64,
     ) -> Sent {
+        self.send_raw(from, to, value, call.abi_encode().into(), gas)
+    }
+
+    /// Sends `input` as it is (no call encoding) in a block of its own.
+    pub(crate) fn send_raw(
+        &mut self,
+        from: &PrivateKeySigner,
+        to: Address,
+        value: U256,
+        input: Bytes,
+        gas: u64,
+    ) -> Sent {
         self.now += 1;
         let nonce = self.nonces.entry(from.address()).or_default();
         let tx = TxLegacy {
@@ -117,7 +129,7 @@ impl Net {
             gas_limit: gas,
             to: TxKind::Call(to),
             value,
-            input: call.abi_encode().into(),
+            input,
         };
         *nonce += 1;
         let sig = from.sign_hash_sync(&tx.signature_hash()).unwrap();
