@@ -13,8 +13,12 @@
 //!   and users.
 //! - [`client`]: a user's streamed chat with a provider.
 //! - [`engine`]: what answers — an OpenAI-compatible upstream or the built-in model.
+//! - [`lora`]: LoRA fine-tuning of the built-in model on CPU (candle autograd, AdamW),
+//!   adapters saved, evaluated and merged into the model served to their owner.
 //! - [`model`]: the built-in model: a llama GGUF on CPU with candle, with the
 //!   tokenizer and chat template the GGUF carries.
+//! - [`seal`]: a trained model sealed for its user (AES-256-GCM chunks signed by the
+//!   provider's TEE signer, the key sealed with ECIES), in the formats 0G's SDK opens.
 //! - [`service`]: authorization, admission, billing and settlement, apart from HTTP.
 //! - [`http`]: the provider's HTTP API; [`server`]: the node that runs it all.
 
@@ -25,8 +29,10 @@ pub mod chain;
 pub mod client;
 pub mod engine;
 pub mod http;
+pub mod lora;
 pub mod metrics;
 pub mod model;
+pub mod seal;
 pub mod server;
 pub mod service;
 

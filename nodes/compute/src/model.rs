@@ -269,6 +269,49 @@ impl LocalModel {
     /// The prompt of OpenAI `messages` through the model's chat template, ready for the
     /// assistant's turn.
     pub fn render(&self, messages: &Value) -> Result<String, ModelError> {
+        self.render_with(messages, true)
+    }
+
+    /// A chat whose last message is the assistant's answer, as one training example:
+    /// the prompt's tokens (every earlier message, ready for the assistant's turn) then
+    /// the answer's, through its end-of-turn marker, and where the answer starts.
+    pub fn training_example(&self, messages: &Value) -> Result<(Vec<u32>, usize), ModelError> {
+        let list = messages
+            .as_array()
+            .filter(|l| l.len() >= 2)
+            .ok_or_else(|| ModelError::BadRequest("`messages` must hold a prompt and an answer".into()))?;
+        let last = &list[list.len() - 1];
+        if last.get("role").and_then(Value::as_str) != Some("assistant") {
+            return Err(ModelError::BadRequest(
+                "the last message must be the assistant's answer".into(),
+            ));
+        }
+        let prompt = self.render_with(&Value::Array(list[..list.len() - 1].to_vec()), true)?;
+        let whole = self.render_with(messages, false)?;
+        let answer = whole.strip_prefix(&prompt).ok_or_else(|| {
+            ModelError::Template(
+                "the chat template renders the prompt differently inside the whole chat".into(),
+            )
+        })?;
+        // Up to the end of the answer's turn marker; what the template adds after it
+        // (a newline) is not the model's to say.
+        let answer = self
+            .end_ids
+            .iter()
+            .filter_map(|id| self.tokenizer.id_to_token(*id))
+            .filter_map(|end| answer.find(&end).map(|at| &answer[..at + end.len()]))
+            .min_by_key(|a| a.len())
+            .unwrap_or(answer);
+        let mut tokens = self.encode(&prompt)?;
+        let prompt_len = tokens.len();
+        tokens.extend(self.encode(answer)?);
+        if tokens.len() == prompt_len {
+            return Err(ModelError::BadRequest("the answer is empty".into()));
+        }
+        Ok((tokens, prompt_len))
+    }
+
+    fn render_with(&self, messages: &Value, add_generation_prompt: bool) -> Result<String, ModelError> {
         let Some(list) = messages.as_array() else {
             return Err(ModelError::BadRequest("`messages` must be an array".into()));
         };
@@ -303,7 +346,7 @@ impl LocalModel {
         template
             .render(minijinja::context! {
                 messages => messages,
-                add_generation_prompt => true,
+                add_generation_prompt => add_generation_prompt,
                 bos_token => &self.bos,
                 eos_token => &self.eos,
             })

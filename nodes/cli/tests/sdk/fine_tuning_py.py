@@ -5,26 +5,34 @@ side) and the owner vouches for its signer through the SDK; the user lists servi
 funds a `fine-tuning` sub-account through the SDK's ledger, acknowledges a delivered
 model through the SDK, and the provider settles with an EIP-712 signature made here by
 eth_account (an implementation independent of zg's): the full fee after the
-acknowledgement, 30% of it without one, never twice. Every balance is checked to the
-wei against the chain's receipts. Prints one JSON line for the Rust test.
+acknowledgement, 30% of it without one, never twice. The settled key is one zg sealed
+to the user (ECIES) for a model zg encrypted: the SDK's own `decrypt_model` opens the
+model with the user's key, and another key cannot open the seal. Every balance is
+checked to the wei against the chain's receipts. Prints one JSON line for the Rust test.
 
 usage: python fine_tuning_py.py RPC_URL USER_KEY PROVIDER_KEY SIGNER_KEY OWNER_KEY LOCK_SECS
+           SEALED_KEY_HEX ENCRYPTED_MODEL DECRYPTED_OUT
 """
 
 import contextlib
+import hashlib
 import json
+import os
 import sys
 import time
 
+import ecies
 from eth_account import Account
+from eth_keys import keys
 from web3 import Web3
 from zerog_py_sdk import create_broker
 from zerog_py_sdk.exceptions import ContractError
 from zerog_py_sdk.fine_tuning.contract.abi import FINE_TUNING_SERVING_ABI
+from zerog_py_sdk.fine_tuning.crypto.encryption import ecies_decrypt
 
 from chain_receipts import gas_spent
 
-rpc, user_key, provider_key, signer_key, owner_key, lock_secs = sys.argv[1:7]
+rpc, user_key, provider_key, signer_key, owner_key, lock_secs, sealed_hex, model_path, out_path = sys.argv[1:10]
 lock_secs = int(lock_secs)
 OG = 10**18
 FINE_TUNING = "0xA51c1fc2f0D1a1b8494Ed1FE312d7C3a78Ed91C0"
@@ -158,12 +166,25 @@ with contextlib.redirect_stdout(sys.stderr):
     reverts_with("PreviousDeliverableNotAcknowledged(string)", "addDeliverable", [user.address, "task-2", root1], provider.address)
     ft.acknowledge_deliverable(provider.address, "task-1")
     assert ft.acknowledge_deliverable(provider.address, "task-1") == {"status": "already_acknowledged"}
-    sealed = b"\x04" + bytes(range(96))
+    sealed = bytes.fromhex(sealed_hex)
     fee1 = 1_250_000_000_000_000_001
     settle1 = provider_sends("settleFees", [verifier_input("task-1", root1, sealed, fee1, 1)])
     deliverable = ft._contract.get_deliverable(provider.address, "task-1")
     assert (deliverable.acknowledged, deliverable.settled, deliverable.encrypted_secret) == (True, True, sealed)
     reverts_with("DeliverableAlreadySettled(string)", "settleFees", [verifier_input("task-1", root1, sealed, fee1, 2)], provider.address)
+    # The SDK opens the model with the key the settlement handed over; nobody else can.
+    ft.decrypt_model(provider.address, "task-1", model_path, out_path)
+    with open(out_path, "rb") as f:
+        model_sha256 = hashlib.sha256(f.read()).hexdigest()
+    try:
+        ecies_decrypt(provider_key, sealed)
+        other_user_refused = False
+    except Exception:
+        other_user_refused = True
+    # And the other way: a key eciespy sealed to the user, for zg to open.
+    user_public = keys.PrivateKey(bytes.fromhex(user_key[2:])).public_key.to_bytes()
+    probe = os.urandom(32)
+    py_sealed = ecies.encrypt(b"\x04" + user_public, probe)
 
     # Task 2: never acknowledged; the key may not be handed over, 30% is paid.
     root2 = bytes([0x22] * 32)
@@ -197,6 +218,10 @@ print(json.dumps({
     "provider": provider.address,
     "user": user.address,
     "paid": str(fee1 + penalty),
+    "model_sha256": model_sha256,
+    "other_user_refused": other_user_refused,
+    "py_sealed": py_sealed.hex(),
+    "py_probe": probe.hex(),
     "settle_gas": [settle1["gasUsed"], settle2["gasUsed"]],
     "stake_gas": staked["gasUsed"],
 }))
