@@ -20,6 +20,8 @@
 //! - [`seal`]: a trained model sealed for its user (AES-256-GCM chunks signed by the
 //!   provider's TEE signer, the key sealed with ECIES), in the formats 0G's SDK opens.
 //! - [`service`]: authorization, admission, billing and settlement, apart from HTTP.
+//! - [`tasks`]: a fine-tuning provider's crash-safe task book (one task trains at a
+//!   time, one open task per user, interrupted training restarts, nothing delivered twice).
 //! - [`http`]: the provider's HTTP API; [`server`]: the node that runs it all.
 
 pub mod agent;
@@ -35,6 +37,7 @@ pub mod model;
 pub mod seal;
 pub mod server;
 pub mod service;
+pub mod tasks;
 
 pub use api_key::{AccountKeys, ApiKey, ApiKeyError, KeyMessage};
 pub use server::ProviderServer;
