@@ -10,10 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{DEV_KEY, Devnet};
-
-/// Dev account 1: the agent's user, paying from its own ledger.
-const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+use common::{DEV_KEY, Devnet, USER_KEY};
 
 /// `zg ARGS --chain URL`: (success, stdout, stderr).
 fn zg(chain: &str, args: &[&str]) -> (bool, String, String) {

@@ -10,16 +10,12 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
-use common::{DEV_KEY, Devnet, python_script};
+use common::{DEV_KEY, Devnet, PROVIDER_KEY, SIGNER_KEY, USER_KEY, python_script};
 use serde_json::Value;
 use zg_compute::chain::ChainClient;
 use zg_compute::{AccountKeys, ApiKey, ApiKeyError};
 use zg_node::harness::binary;
 
-/// Hardhat dev accounts 1, 2 and 3: the user, the provider and its signer.
-const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-const PROVIDER_KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
-const SIGNER_KEY: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 const LOCK_SECS: &str = "2";
 
 /// The SDK's ledger, service listing, signer checks (the user's and the owner's),

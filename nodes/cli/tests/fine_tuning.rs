@@ -8,14 +8,10 @@ mod common;
 
 use alloy_primitives::{Address, U256, hex};
 use alloy_signer_local::PrivateKeySigner;
-use common::{DEV_KEY, Devnet, python_script};
+use common::{DEV_KEY, Devnet, PROVIDER_KEY, SIGNER_KEY, USER_KEY, python_script};
 use sha2::{Digest, Sha256};
 use zg_compute::seal;
 
-/// Hardhat dev accounts 1, 2 and 3: the user, the provider and its signer.
-const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-const PROVIDER_KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
-const SIGNER_KEY: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 const LOCK_SECS: &str = "2";
 
 /// The script checks every balance to the wei against the chain's receipts (the

@@ -8,10 +8,10 @@
 //! so their bytes are each contract's own.
 //!
 //! Slots of contract `c`:
-//! - 1 account count, 2 refund lock (seconds), 3 owner.
+//! - 0 service count, 1 account count, 2 refund lock (seconds), 3 owner.
 //! - Service of provider `p` at `slot_of(1, [p])` + field: 0 its list position + 1 (0:
 //!   none), 4 TEE signer, 5 signer acknowledged by the owner, 6 stake (the rest is the
-//!   contract's own).
+//!   contract's own). Service list entry `i` at `slot_of(2, [i])`.
 //! - Account of (`u`, `p`) at `slot_of(3, [u, p])` + field: 0 list position + 1, 1
 //!   nonce, 2 balance, 3 pending refund, 4 next refund index, 5 pending refund count,
 //!   6 the signer the user acknowledged (0: none), 7 generation, 8 revoked token bitmap,
@@ -29,11 +29,13 @@ use zg_contracts::fine_tuning::FINE_TUNING_SERVICE_NAME;
 
 use super::{LEDGER_ADDRESS, Stop, SystemCall, address_of, field, revert, slot_of, small, word};
 
+pub(super) const SERVICE_COUNT: U256 = U256::ZERO;
 pub(super) const ACCOUNT_COUNT: U256 = U256::from_limbs([1, 0, 0, 0]);
 pub(super) const LOCK_TIME: U256 = U256::from_limbs([2, 0, 0, 0]);
 pub(super) const OWNER: U256 = U256::from_limbs([3, 0, 0, 0]);
 
 pub(super) const SERVICE: u8 = 1;
+pub(super) const SERVICE_LIST: u8 = 2;
 const ACCOUNT: u8 = 3;
 const REFUND: u8 = 4;
 pub(super) const ACCOUNT_LIST: u8 = 5;
@@ -108,6 +110,60 @@ fn refund_base(user: Address, provider: Address, j: u64) -> U256 {
 }
 
 impl<J: JournalTr> SystemCall<'_, J> {
+    /// Puts `provider`'s new service at the end of `c`'s list.
+    pub(super) fn list_service(&mut self, c: Address, provider: Address) -> Result<(), Stop> {
+        let count = self.read(c, SERVICE_COUNT)?;
+        self.write(c, slot_of(SERVICE_LIST, &[count]), word(provider))?;
+        self.write(c, SERVICE_COUNT, count + U256::from(1))?;
+        self.write(
+            c,
+            field(service_base(provider), S_POSITION),
+            count + U256::from(1),
+        )
+    }
+
+    /// Takes `provider`'s service out of `c`'s list (the last one moves into its
+    /// place) and clears its header; returns the stake it held (the caller pays it back).
+    pub(super) fn unlist_service(&mut self, c: Address, provider: Address) -> Result<U256, Stop> {
+        let base = self.existing_service(c, provider)?;
+        let position = small(self.read(c, field(base, S_POSITION))?)?;
+        let last = small(self.read(c, SERVICE_COUNT)?)? - 1;
+        if position - 1 != last {
+            let moved = self.read(c, slot_of(SERVICE_LIST, &[U256::from(last)]))?;
+            self.write(c, slot_of(SERVICE_LIST, &[U256::from(position - 1)]), moved)?;
+            self.write(
+                c,
+                field(service_base(address_of(moved)), S_POSITION),
+                U256::from(position),
+            )?;
+        }
+        self.write(c, slot_of(SERVICE_LIST, &[U256::from(last)]), U256::ZERO)?;
+        self.write(c, SERVICE_COUNT, U256::from(last))?;
+        let stake = self.read(c, field(base, S_STAKE))?;
+        for offset in [S_POSITION, S_SIGNER, S_SIGNER_ACKNOWLEDGED, S_STAKE] {
+            self.write(c, field(base, offset), U256::ZERO)?;
+        }
+        Ok(stake)
+    }
+
+    /// Records `signer` as the service's; a new or changed signer loses the owner's
+    /// acknowledgement (the owner vouched for the old one, not this one).
+    pub(super) fn set_service_signer(
+        &mut self,
+        c: Address,
+        provider: Address,
+        signer: Address,
+        new: bool,
+    ) -> Result<(), Stop> {
+        let base = service_base(provider);
+        let old = address_of(self.read(c, field(base, S_SIGNER))?);
+        if new || old != signer {
+            self.write(c, field(base, S_SIGNER), word(signer))?;
+            self.write(c, field(base, S_SIGNER_ACKNOWLEDGED), U256::ZERO)?;
+        }
+        Ok(())
+    }
+
     /// The sub-account's pending refunds, oldest first, as (index, amount, created at).
     pub(super) fn refunds(
         &mut self,

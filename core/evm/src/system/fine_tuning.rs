@@ -9,11 +9,10 @@
 //!
 //! Storage layout (slots of [`FINE_TUNING_ADDRESS`]; sub-accounts, refunds and the
 //! service header as [`super::accounts`] lays them out):
-//! - 0 service count, 4 penalty percentage.
+//! - 4 penalty percentage.
 //! - Service of provider `p` at `slot_of(1, [p])` + field: 1 price per token, 2
 //!   occupied, 3 updated at, 7 CPU count, 8 node memory, 9 GPU count, 10 node storage,
 //!   11 model count; strings at + 12 url, 13 GPU type. Model `j` at `slot_of(6, [p, j])`.
-//!   List entry `i` at `slot_of(2, [i])`.
 //! - Account fields past the shared ones: 10 deliverables head, 11 deliverables count.
 //!   Accounts by provider: count at `slot_of(7, [p])`, user `i` at `slot_of(8, [p, i])`;
 //!   by user: count at `slot_of(9, [u])`, provider `i` at `slot_of(10, [u, i])`.
@@ -34,8 +33,8 @@ use zg_contracts::fine_tuning::{
 };
 
 use super::accounts::{
-    A_BALANCE, A_INFO, A_NONCE, A_PENDING, ACCOUNT_COUNT, ACCOUNT_LIST, LOCK_TIME, OWNER, S_POSITION,
-    S_SIGNER, S_SIGNER_ACKNOWLEDGED, S_STAKE, account_base, service_base,
+    A_BALANCE, A_INFO, A_NONCE, A_PENDING, ACCOUNT_COUNT, ACCOUNT_LIST, LOCK_TIME, OWNER, S_SIGNER,
+    S_SIGNER_ACKNOWLEDGED, S_STAKE, SERVICE_COUNT, SERVICE_LIST, account_base, service_base,
 };
 use super::serving::check_url;
 use super::{
@@ -43,10 +42,8 @@ use super::{
     page, revert, selector, slot_of, small, word,
 };
 
-const SERVICE_COUNT: U256 = U256::ZERO;
 const PENALTY: U256 = U256::from_limbs([4, 0, 0, 0]);
 
-const SERVICE_LIST: u8 = 2;
 const MODEL: u8 = 6;
 const BY_PROVIDER_COUNT: u8 = 7;
 const BY_PROVIDER: u8 = 8;
@@ -465,10 +462,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
                     required: SERVICE_STAKE,
                 }));
             }
-            let count = self.read(c, SERVICE_COUNT)?;
-            self.write(c, slot_of(SERVICE_LIST, &[count]), word(provider))?;
-            self.write(c, SERVICE_COUNT, count + U256::from(1))?;
-            self.write(c, field(base, S_POSITION), count + U256::from(1))?;
+            self.list_service(c, provider)?;
             self.write(c, field(base, S_STAKE), value)?;
             let event = F::ProviderStaked {
                 provider,
@@ -478,12 +472,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
         } else if !value.is_zero() {
             return Err(revert(&F::CannotAddStakeWhenUpdating {}));
         }
-        let old_signer = address_of(self.read(c, field(base, S_SIGNER))?);
-        if new || old_signer != call.teeSignerAddress {
-            // The owner vouched for the old signer, not this one.
-            self.write(c, field(base, S_SIGNER), word(call.teeSignerAddress))?;
-            self.write(c, field(base, S_SIGNER_ACKNOWLEDGED), U256::ZERO)?;
-        }
+        self.set_service_signer(c, provider, call.teeSignerAddress, new)?;
         self.write(c, field(base, S_PRICE), call.pricePerToken)?;
         self.write(c, field(base, S_OCCUPIED), U256::from(call.occupied))?;
         self.write(c, field(base, S_UPDATED_AT), self.timestamp)?;
@@ -523,30 +512,13 @@ impl<J: JournalTr> SystemCall<'_, J> {
     /// can still retrieve their funds.
     fn ft_remove_service(&mut self, provider: Address) -> Result<(), Stop> {
         let c = FINE_TUNING_ADDRESS;
-        let base = self.existing_service(c, provider)?;
-        let position = small(self.read(c, field(base, S_POSITION))?)?;
-        let last = small(self.read(c, SERVICE_COUNT)?)? - 1;
-        if position - 1 != last {
-            let moved = self.read(c, slot_of(SERVICE_LIST, &[U256::from(last)]))?;
-            self.write(c, slot_of(SERVICE_LIST, &[U256::from(position - 1)]), moved)?;
-            self.write(
-                c,
-                field(service_base(address_of(moved)), S_POSITION),
-                U256::from(position),
-            )?;
-        }
-        self.write(c, slot_of(SERVICE_LIST, &[U256::from(last)]), U256::ZERO)?;
-        self.write(c, SERVICE_COUNT, U256::from(last))?;
-        let stake = self.read(c, field(base, S_STAKE))?;
+        let base = service_base(provider);
+        let stake = self.unlist_service(c, provider)?;
         self.write_models(provider, &[])?;
         for offset in [
-            S_POSITION,
             S_PRICE,
             S_OCCUPIED,
             S_UPDATED_AT,
-            S_SIGNER,
-            S_SIGNER_ACKNOWLEDGED,
-            S_STAKE,
             S_CPU,
             S_MEMORY,
             S_GPU_COUNT,

@@ -6,10 +6,9 @@
 //!
 //! Storage layout (slots of [`INFERENCE_ADDRESS`]; sub-accounts, refunds and the
 //! service header as [`super::accounts`] lays them out):
-//! - 0 service count.
 //! - Service of provider `p` at `slot_of(1, [p])` + field: 1 input price, 2 output
 //!   price, 3 updated at; strings at + 8 service type, 9 url, 10 model, 11
-//!   verifiability, 12 additional info. List entry `i` at `slot_of(2, [i])`.
+//!   verifiability, 12 additional info.
 
 use alloy_primitives::{Address, Bytes, Signature, U256};
 use alloy_sol_types::{SolCall, SolEvent};
@@ -21,16 +20,12 @@ use zg_contracts::compute::{
 
 use super::accounts::{
     A_BALANCE, A_GENERATION, A_INFO, A_NONCE, A_PENDING, A_REVOKED, ACCOUNT_COUNT, ACCOUNT_LIST, LOCK_TIME,
-    OWNER, S_POSITION, S_SIGNER, S_SIGNER_ACKNOWLEDGED, S_STAKE, account_base, service_base,
+    OWNER, S_SIGNER, S_SIGNER_ACKNOWLEDGED, S_STAKE, SERVICE_COUNT, SERVICE_LIST, account_base, service_base,
 };
 use super::{
     INFERENCE_ADDRESS, LEDGER_ADDRESS, RECOVER_GAS, Stop, SystemCall, SystemConfig, address_of, field, page,
     revert, slot_of, small, word,
 };
-
-const SERVICE_COUNT: U256 = U256::ZERO;
-
-const SERVICE_LIST: u8 = 2;
 
 // Service fields past the shared header.
 const S_INPUT_PRICE: u64 = 1;
@@ -316,19 +311,11 @@ impl<J: JournalTr> SystemCall<'_, J> {
                     paid: value,
                 }));
             }
-            let count = self.read(c, SERVICE_COUNT)?;
-            self.write(c, slot_of(SERVICE_LIST, &[count]), word(provider))?;
-            self.write(c, SERVICE_COUNT, count + U256::from(1))?;
-            self.write(c, field(base, S_POSITION), count + U256::from(1))?;
+            self.list_service(c, provider)?;
         }
         let stake = self.read(c, field(base, S_STAKE))?.saturating_add(value);
         self.write(c, field(base, S_STAKE), stake)?;
-        let old_signer = address_of(self.read(c, field(base, S_SIGNER))?);
-        if new || old_signer != params.teeSignerAddress {
-            // The owner vouched for the old signer, not this one.
-            self.write(c, field(base, S_SIGNER), word(params.teeSignerAddress))?;
-            self.write(c, field(base, S_SIGNER_ACKNOWLEDGED), U256::ZERO)?;
-        }
+        self.set_service_signer(c, provider, params.teeSignerAddress, new)?;
         self.write(c, field(base, S_INPUT_PRICE), params.inputPrice)?;
         self.write(c, field(base, S_OUTPUT_PRICE), params.outputPrice)?;
         self.write(c, field(base, S_UPDATED_AT), self.timestamp)?;
@@ -354,30 +341,9 @@ impl<J: JournalTr> SystemCall<'_, J> {
     /// can still retrieve their funds.
     fn remove_service(&mut self, provider: Address) -> Result<(), Stop> {
         let c = INFERENCE_ADDRESS;
-        let base = self.existing_service(c, provider)?;
-        let position = small(self.read(c, field(base, S_POSITION))?)?;
-        let last = small(self.read(c, SERVICE_COUNT)?)? - 1;
-        if position - 1 != last {
-            let moved = self.read(c, slot_of(SERVICE_LIST, &[U256::from(last)]))?;
-            self.write(c, slot_of(SERVICE_LIST, &[U256::from(position - 1)]), moved)?;
-            self.write(
-                c,
-                field(service_base(address_of(moved)), S_POSITION),
-                U256::from(position),
-            )?;
-        }
-        self.write(c, slot_of(SERVICE_LIST, &[U256::from(last)]), U256::ZERO)?;
-        self.write(c, SERVICE_COUNT, U256::from(last))?;
-        let stake = self.read(c, field(base, S_STAKE))?;
-        for offset in [
-            S_POSITION,
-            S_INPUT_PRICE,
-            S_OUTPUT_PRICE,
-            S_UPDATED_AT,
-            S_SIGNER,
-            S_SIGNER_ACKNOWLEDGED,
-            S_STAKE,
-        ] {
+        let base = service_base(provider);
+        let stake = self.unlist_service(c, provider)?;
+        for offset in [S_INPUT_PRICE, S_OUTPUT_PRICE, S_UPDATED_AT] {
             self.write(c, field(base, offset), U256::ZERO)?;
         }
         for offset in [S_TYPE, S_URL, S_MODEL, S_VERIFIABILITY, S_INFO] {

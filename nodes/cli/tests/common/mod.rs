@@ -13,6 +13,13 @@ use zg_node::harness::binary;
 /// Dev account 0 of the default mnemonic, and its key (printed by `zg devnet`).
 pub(crate) const DEV_ADDRESS: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 pub(crate) const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// Hardhat dev accounts 1, 2 and 3: the compute tests' user, provider and its signer.
+#[allow(dead_code)] // each test file uses its own share
+pub(crate) const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+#[allow(dead_code)]
+pub(crate) const PROVIDER_KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+#[allow(dead_code)]
+pub(crate) const SIGNER_KEY: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 
 /// A running devnet and where its nodes answer; killed on drop.
 pub(crate) struct Devnet {

@@ -17,9 +17,8 @@ from eth_account import Account
 from web3 import Web3
 from zerog_py_sdk import create_broker
 from zerog_py_sdk.contracts.abis import SERVING_CONTRACT_ABI
-from zerog_py_sdk.exceptions import ContractError
 
-from chain_receipts import gas_spent
+from chain_receipts import expect_error, gas_spent, reverts_with
 
 rpc, user_key, provider_key, signer_key, owner_key, lock_secs = sys.argv[1:7]
 lock_secs = int(lock_secs)
@@ -30,30 +29,6 @@ provider = Account.from_key(provider_key)
 signer = Account.from_key(signer_key)
 start_block = w3.eth.block_number
 wallet_before = w3.eth.get_balance(user.address)
-
-
-def expect_error(name, fn, *args, **kwargs):
-    """The SDK call fails and says `name` (a view's custom error, decoded by the SDK,
-    or a reverted transaction's operation)."""
-    try:
-        fn(*args, **kwargs)
-    except (ContractError, ValueError) as e:
-        assert name in str(e), f"expected {name}, got {e!r}"
-        return str(e)
-    raise AssertionError(f"expected {name}")
-
-
-def reverts_with(contract, signature, fn_name, args, sender, value=0):
-    """`eth_call` of the transaction the SDK sent reverts with the custom error `signature`."""
-    selector = Web3.keccak(text=signature)[:4].hex()
-    call = {"from": sender, "to": contract.address, "value": value, "data": contract.encode_abi(fn_name, args=args)}
-    try:
-        w3.eth.call(call)
-    except Exception as e:
-        data = getattr(e, "data", None) or (e.args[1] if len(e.args) > 1 else "")
-        assert selector in str(data), f"expected {signature}, got {e!r}"
-        return
-    raise AssertionError(f"expected {signature}")
 
 
 # The SDK prints its progress on stdout: keep stdout for the one result line.

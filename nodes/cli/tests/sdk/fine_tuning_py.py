@@ -26,11 +26,10 @@ from eth_account import Account
 from eth_keys import keys
 from web3 import Web3
 from zerog_py_sdk import create_broker
-from zerog_py_sdk.exceptions import ContractError
 from zerog_py_sdk.fine_tuning.contract.abi import FINE_TUNING_SERVING_ABI
 from zerog_py_sdk.fine_tuning.crypto.encryption import ecies_decrypt
 
-from chain_receipts import gas_spent
+from chain_receipts import expect_error, gas_spent, reverts_with
 
 rpc, user_key, provider_key, signer_key, owner_key, lock_secs, sealed_hex, model_path, out_path = sys.argv[1:10]
 lock_secs = int(lock_secs)
@@ -44,29 +43,6 @@ serving = w3.eth.contract(address=FINE_TUNING, abi=FINE_TUNING_SERVING_ABI)
 start_block = w3.eth.block_number
 user_wallet = w3.eth.get_balance(user.address)
 provider_wallet = w3.eth.get_balance(provider.address)
-
-
-def expect_error(name, fn, *args, **kwargs):
-    """The SDK call fails and says `name`."""
-    try:
-        fn(*args, **kwargs)
-    except (ContractError, ValueError) as e:
-        assert name in str(e), f"expected {name}, got {e!r}"
-        return str(e)
-    raise AssertionError(f"expected {name}")
-
-
-def reverts_with(signature, fn_name, args, sender, value=0):
-    """`eth_call` of the call reverts with the custom error `signature`."""
-    selector = Web3.keccak(text=signature)[:4].hex()
-    call = {"from": sender, "to": FINE_TUNING, "value": value, "data": serving.encode_abi(fn_name, args=args)}
-    try:
-        w3.eth.call(call)
-    except Exception as e:
-        data = getattr(e, "data", None) or (e.args[1] if len(e.args) > 1 else "")
-        assert selector in str(data), f"expected {signature}, got {e!r}"
-        return
-    raise AssertionError(f"expected {signature}")
 
 
 def provider_sends(fn_name, args, value=0):
@@ -132,7 +108,7 @@ service_args = ["http://127.0.0.1:3090", quota, 1_000_000_000, False, ["SmolLM2-
 
 # The SDK prints its progress on stdout: keep stdout for the one result line.
 with contextlib.redirect_stdout(sys.stderr):
-    reverts_with("InsufficientStake(uint256,uint256)", "addOrUpdateService", service_args, provider.address)
+    reverts_with(serving, "InsufficientStake(uint256,uint256)", "addOrUpdateService", service_args, provider.address)
     staked = provider_sends("addOrUpdateService", service_args, value=100 * OG)
 
     broker = create_broker(user_key, rpc_url=rpc)
@@ -163,7 +139,7 @@ with contextlib.redirect_stdout(sys.stderr):
     # Task 1: delivered, acknowledged through the SDK, settled in full with the key.
     root1 = bytes([0x11] * 32)
     provider_sends("addDeliverable", [user.address, "task-1", root1])
-    reverts_with("PreviousDeliverableNotAcknowledged(string)", "addDeliverable", [user.address, "task-2", root1], provider.address)
+    reverts_with(serving, "PreviousDeliverableNotAcknowledged(string)", "addDeliverable", [user.address, "task-2", root1], provider.address)
     ft.acknowledge_deliverable(provider.address, "task-1")
     assert ft.acknowledge_deliverable(provider.address, "task-1") == {"status": "already_acknowledged"}
     sealed = bytes.fromhex(sealed_hex)
@@ -171,7 +147,7 @@ with contextlib.redirect_stdout(sys.stderr):
     settle1 = provider_sends("settleFees", [verifier_input("task-1", root1, sealed, fee1, 1)])
     deliverable = ft._contract.get_deliverable(provider.address, "task-1")
     assert (deliverable.acknowledged, deliverable.settled, deliverable.encrypted_secret) == (True, True, sealed)
-    reverts_with("DeliverableAlreadySettled(string)", "settleFees", [verifier_input("task-1", root1, sealed, fee1, 2)], provider.address)
+    reverts_with(serving, "DeliverableAlreadySettled(string)", "settleFees", [verifier_input("task-1", root1, sealed, fee1, 2)], provider.address)
     # The SDK opens the model with the key the settlement handed over; nobody else can.
     ft.decrypt_model(provider.address, "task-1", model_path, out_path)
     with open(out_path, "rb") as f:
@@ -190,11 +166,11 @@ with contextlib.redirect_stdout(sys.stderr):
     root2 = bytes([0x22] * 32)
     provider_sends("addDeliverable", [user.address, "task-2", root2])
     fee2 = 500_000_000_000_000_003
-    reverts_with("SecretShouldBeEmpty()", "settleFees", [verifier_input("task-2", root2, sealed, fee2, 2)], provider.address)
+    reverts_with(serving, "SecretShouldBeEmpty()", "settleFees", [verifier_input("task-2", root2, sealed, fee2, 2)], provider.address)
     settle2 = provider_sends("settleFees", [verifier_input("task-2", root2, b"", fee2, 2)])
     penalty = fee2 * 30 // 100
     expect_error("acknowledgeDeliverable", ft.acknowledge_deliverable, provider.address, "task-2")
-    reverts_with("CannotAcknowledgeSettledDeliverable(string)", "acknowledgeDeliverable", [provider.address, "task-2"], user.address)
+    reverts_with(serving, "CannotAcknowledgeSettledDeliverable(string)", "acknowledgeDeliverable", [provider.address, "task-2"], user.address)
 
     account = ft.get_account(provider.address)
     assert (account.balance, account.nonce) == (2 * OG - fee1 - penalty, 2), account
