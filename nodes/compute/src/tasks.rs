@@ -6,7 +6,9 @@
 //! settled). A task that was training when the provider stopped goes back to the
 //! queue and trains again from the start (training is seeded, so it makes the same
 //! adapter); one that was delivered or settled keeps its state, so nothing is
-//! delivered or billed twice.
+//! delivered or billed twice. [`request_signer`] and [`check_cancel`] check a task's
+//! and a cancellation's signatures as 0G's SDK makes them; the first gives the user's
+//! public key, which the adapter's key is sealed to.
 //!
 //! Store layout: key [`TASKS`], index = record number (from 1), payload the JSON of
 //! a [`Task`]; a task's newest record wins.
@@ -15,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, Signature, U256, keccak256};
 use serde::{Deserialize, Serialize};
 use zg_store::{Store, StoreError, StoreOptions};
 
@@ -46,6 +48,9 @@ pub enum TaskError {
     /// No such task of this user.
     #[error("no task {0} for this user")]
     Unknown(String),
+    /// A request's signature is malformed or not the user's.
+    #[error("the request is not signed by {0}")]
+    BadSignature(Address),
     /// The task cannot move from its state to the one asked.
     #[error("task {id} is {from:?}; it cannot become {to:?}")]
     Transition {
@@ -327,6 +332,44 @@ impl Tasks {
     }
 }
 
+/// The public key of the user who signed a task request as 0G's SDK signs it
+/// (`sign_request`: EIP-191 over keccak256(user ‖ nonce as uint256 ‖ dataset root as
+/// text)); the provider seals the trained adapter's key to it.
+pub fn request_signer(
+    user: Address,
+    nonce: U256,
+    dataset_root: &str,
+    signature: &[u8],
+) -> Result<k256::PublicKey, TaskError> {
+    let mut packed = Vec::with_capacity(52 + dataset_root.len());
+    packed.extend_from_slice(user.as_slice());
+    packed.extend_from_slice(&nonce.to_be_bytes::<32>());
+    packed.extend_from_slice(dataset_root.as_bytes());
+    signed_by(user, keccak256(&packed), signature)
+}
+
+/// Checks a cancellation as the SDK signs it (`sign_task_id`: EIP-191 over
+/// keccak256 of the task id's 16 bytes).
+pub fn check_cancel(user: Address, task_id: &str, signature: &[u8]) -> Result<(), TaskError> {
+    let id = alloy_primitives::hex::decode(task_id.replace('-', ""))
+        .map_err(|_| TaskError::Unknown(task_id.into()))?;
+    signed_by(user, keccak256(&id), signature).map(|_| ())
+}
+
+/// The key that signed `hash` as an EIP-191 message, if it is `user`'s.
+fn signed_by(user: Address, hash: B256, signature: &[u8]) -> Result<k256::PublicKey, TaskError> {
+    let digest = alloy_primitives::eip191_hash_message(hash);
+    let key = Signature::from_raw(signature)
+        .ok()
+        .and_then(|sig| sig.recover_from_prehash(&digest).ok())
+        .ok_or(TaskError::BadSignature(user))?;
+    let public = k256::PublicKey::from(&key);
+    if Address::from_public_key(&key) != user {
+        return Err(TaskError::BadSignature(user));
+    }
+    Ok(public)
+}
+
 /// Appends a log line (bounded in length and count).
 fn push_log(task: &mut Task, line: &str) {
     let mut line = line.to_string();
@@ -427,6 +470,33 @@ mod tests {
         assert_eq!(tasks.of_user(Address::repeat_byte(2)).len(), 1);
         // A new task after a final one is accepted.
         tasks.submit(task("d", 3)).unwrap();
+    }
+
+    /// Signatures made by the SDK's own `sign_request` and `sign_task_id` (0g-inference-sdk
+    /// 0.9.1, dev account 1's key).
+    #[test]
+    fn requests_signed_by_the_sdk_give_the_users_key() {
+        use alloy_primitives::hex;
+        let user: Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse().unwrap();
+        let root = format!("0x{}", "ab".repeat(32));
+        let nonce = U256::from(17_649_876_543_210_040u64);
+        let signature = hex::decode("69d8919551d5e59ce311576cdf315f2fef0f5f6d58f70a744dfadeeb981991832879e11cd7b8f50b85d28ad94df3a32072389712d92c0726e770eb0cc88448bb1c").unwrap();
+        let key = request_signer(user, nonce, &root, &signature).unwrap();
+        let secret = k256::SecretKey::from_slice(
+            &hex::decode("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(key, secret.public_key());
+        let other = Address::repeat_byte(1);
+        assert!(
+            matches!(request_signer(other, nonce, &root, &signature), Err(TaskError::BadSignature(a)) if a == other)
+        );
+        assert!(request_signer(user, nonce + U256::from(1), &root, &signature).is_err());
+        assert!(request_signer(user, nonce, &root, &signature[..64]).is_err());
+        let cancel = hex::decode("7cd216d0ef88e2ea0e7e0e5f05fa3620c023cb373d5bb82eea2706609e11bad84b6a227824247dac30029c82cfb1ee47be77856dfd8292196b96cacf7e258d721b").unwrap();
+        check_cancel(user, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", &cancel).unwrap();
+        assert!(check_cancel(user, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f1", &cancel).is_err());
+        assert!(check_cancel(user, "not hex", &cancel).is_err());
     }
 
     #[test]
