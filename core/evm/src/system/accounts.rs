@@ -27,7 +27,7 @@ use zg_contracts::compute::{
 };
 use zg_contracts::fine_tuning::FINE_TUNING_SERVICE_NAME;
 
-use super::{LEDGER_ADDRESS, Stop, SystemCall, address_of, field, revert, slot_of, small, word};
+use super::{IndexedList, LEDGER_ADDRESS, Stop, SystemCall, address_of, field, revert, slot_of, small, word};
 
 pub(super) const SERVICE_COUNT: U256 = U256::ZERO;
 pub(super) const ACCOUNT_COUNT: U256 = U256::from_limbs([1, 0, 0, 0]);
@@ -97,6 +97,18 @@ impl Serving {
     }
 }
 
+/// `c`'s list of services.
+fn service_list(c: Address) -> IndexedList {
+    IndexedList {
+        contract: c,
+        count: SERVICE_COUNT,
+        tag: SERVICE_LIST,
+        keys: Vec::new(),
+        record: SERVICE,
+        position: S_POSITION,
+    }
+}
+
 pub(super) fn service_base(provider: Address) -> U256 {
     slot_of(SERVICE, &[word(provider)])
 }
@@ -112,35 +124,16 @@ fn refund_base(user: Address, provider: Address, j: u64) -> U256 {
 impl<J: JournalTr> SystemCall<'_, J> {
     /// Puts `provider`'s new service at the end of `c`'s list.
     pub(super) fn list_service(&mut self, c: Address, provider: Address) -> Result<(), Stop> {
-        let count = self.read(c, SERVICE_COUNT)?;
-        self.write(c, slot_of(SERVICE_LIST, &[count]), word(provider))?;
-        self.write(c, SERVICE_COUNT, count + U256::from(1))?;
-        self.write(
-            c,
-            field(service_base(provider), S_POSITION),
-            count + U256::from(1),
-        )
+        self.list_push(&service_list(c), word(provider))
     }
 
     /// Takes `provider`'s service out of `c`'s list (the last one moves into its
     /// place) and clears its header; returns the stake it held (the caller pays it back).
     pub(super) fn unlist_service(&mut self, c: Address, provider: Address) -> Result<U256, Stop> {
         let base = self.existing_service(c, provider)?;
-        let position = small(self.read(c, field(base, S_POSITION))?)?;
-        let last = small(self.read(c, SERVICE_COUNT)?)? - 1;
-        if position - 1 != last {
-            let moved = self.read(c, slot_of(SERVICE_LIST, &[U256::from(last)]))?;
-            self.write(c, slot_of(SERVICE_LIST, &[U256::from(position - 1)]), moved)?;
-            self.write(
-                c,
-                field(service_base(address_of(moved)), S_POSITION),
-                U256::from(position),
-            )?;
-        }
-        self.write(c, slot_of(SERVICE_LIST, &[U256::from(last)]), U256::ZERO)?;
-        self.write(c, SERVICE_COUNT, U256::from(last))?;
+        self.list_remove(&service_list(c), word(provider))?;
         let stake = self.read(c, field(base, S_STAKE))?;
-        for offset in [S_POSITION, S_SIGNER, S_SIGNER_ACKNOWLEDGED, S_STAKE] {
+        for offset in [S_SIGNER, S_SIGNER_ACKNOWLEDGED, S_STAKE] {
             self.write(c, field(base, offset), U256::ZERO)?;
         }
         Ok(stake)

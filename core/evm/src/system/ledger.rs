@@ -24,8 +24,8 @@ use zg_contracts::compute::{
 use super::accounts::Serving;
 use super::serving::MAX_INFO;
 use super::{
-    FINE_TUNING_ADDRESS, INFERENCE_ADDRESS, LEDGER_ADDRESS, Stop, SystemCall, SystemConfig, address_of,
-    field, page, revert, slot_of, small, word,
+    FINE_TUNING_ADDRESS, INFERENCE_ADDRESS, IndexedList, LEDGER_ADDRESS, Stop, SystemCall, SystemConfig,
+    address_of, field, page, revert, slot_of, small, word,
 };
 
 const LEDGER_COUNT: U256 = U256::ZERO;
@@ -48,6 +48,18 @@ const INFO: u64 = 3;
 
 pub(super) fn genesis_storage(config: &SystemConfig) -> Vec<(U256, U256)> {
     vec![(OWNER, word(config.compute_owner))]
+}
+
+/// The list of every user's ledger.
+fn ledger_list() -> IndexedList {
+    IndexedList {
+        contract: LEDGER_ADDRESS,
+        count: LEDGER_COUNT,
+        tag: LEDGER_LIST,
+        keys: Vec::new(),
+        record: LEDGER,
+        position: POSITION,
+    }
 }
 
 fn ledger_base(user: Address) -> U256 {
@@ -246,10 +258,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
                 reason: format!("additionalInfo is {} bytes; the most is {MAX_INFO}", info.len()),
             }));
         }
-        let count = self.read(c, LEDGER_COUNT)?;
-        self.write(c, slot_of(LEDGER_LIST, &[count]), word(user))?;
-        self.write(c, LEDGER_COUNT, count + U256::from(1))?;
-        self.write(c, field(ledger_base(user), POSITION), count + U256::from(1))?;
+        self.list_push(&ledger_list(), word(user))?;
         self.write_string(c, field(ledger_base(user), INFO), info)?;
         self.set_balances(user, value, value)
     }
@@ -349,20 +358,7 @@ impl<J: JournalTr> SystemCall<'_, J> {
                 reason: "the ledger still holds funds: retrieve and refund them before deleting it".into(),
             }));
         }
-        let position = small(self.read(c, field(base, POSITION))?)?;
-        let last = small(self.read(c, LEDGER_COUNT)?)? - 1;
-        if position - 1 != last {
-            let moved = self.read(c, slot_of(LEDGER_LIST, &[U256::from(last)]))?;
-            self.write(c, slot_of(LEDGER_LIST, &[U256::from(position - 1)]), moved)?;
-            self.write(
-                c,
-                field(ledger_base(address_of(moved)), POSITION),
-                U256::from(position),
-            )?;
-        }
-        self.write(c, slot_of(LEDGER_LIST, &[U256::from(last)]), U256::ZERO)?;
-        self.write(c, LEDGER_COUNT, U256::from(last))?;
-        self.write(c, field(base, POSITION), U256::ZERO)?;
+        self.list_remove(&ledger_list(), word(user))?;
         self.write_string(c, field(base, INFO), "")?;
         self.set_balances(user, U256::ZERO, U256::ZERO)
     }

@@ -247,6 +247,32 @@ fn address_of(word: U256) -> Address {
     Address::from_word(word.to_be_bytes::<32>().into())
 }
 
+/// A list of members (words) in a system contract's storage in which each member
+/// knows its place: the count at `count`, entry `i` at `slot_of(tag, keys ++ [i])`,
+/// and a member's position + 1 (0: not listed) at `field(slot_of(record, [member]),
+/// position)`, its record's field. Removing a member moves the last entry into its
+/// place, so the list stays dense without shifting.
+struct IndexedList {
+    contract: Address,
+    count: U256,
+    tag: u8,
+    keys: Vec<U256>,
+    record: u8,
+    position: u64,
+}
+
+impl IndexedList {
+    fn entry(&self, i: u64) -> U256 {
+        let mut keys = self.keys.clone();
+        keys.push(U256::from(i));
+        slot_of(self.tag, &keys)
+    }
+
+    fn position_of(&self, member: U256) -> U256 {
+        field(slot_of(self.record, &[member]), self.position)
+    }
+}
+
 /// Why a system call did not return normally.
 enum Stop {
     /// Revert with these bytes (an ABI error, as Solidity reverts).
@@ -333,6 +359,34 @@ impl<J: JournalTr> SystemCall<'_, J> {
     fn write(&mut self, address: Address, key: U256, value: U256) -> Result<(), Stop> {
         self.charge(WRITE_GAS)?;
         self.sstore(address, key, value)
+    }
+
+    /// Appends `member` to `list`.
+    fn list_push(&mut self, list: &IndexedList, member: U256) -> Result<(), Stop> {
+        let c = list.contract;
+        let count = small(self.read(c, list.count)?)?;
+        self.write(c, list.entry(count), member)?;
+        self.write(c, list.count, U256::from(count + 1))?;
+        self.write(c, list.position_of(member), U256::from(count + 1))
+    }
+
+    /// Removes `member` from `list`, moving the last entry into its place.
+    fn list_remove(&mut self, list: &IndexedList, member: U256) -> Result<(), Stop> {
+        let c = list.contract;
+        let position = small(self.read(c, list.position_of(member))?)?;
+        let count = small(self.read(c, list.count)?)?;
+        if position == 0 || count == 0 {
+            return Err(Stop::Fatal("a listed member is missing from its list".into()));
+        }
+        let last = count - 1;
+        if position - 1 != last {
+            let moved = self.read(c, list.entry(last))?;
+            self.write(c, list.entry(position - 1), moved)?;
+            self.write(c, list.position_of(moved), U256::from(position))?;
+        }
+        self.write(c, list.entry(last), U256::ZERO)?;
+        self.write(c, list.count, U256::from(last))?;
+        self.write(c, list.position_of(member), U256::ZERO)
     }
 
     /// Bytes kept at `slot`: their length there, the bytes in the words from

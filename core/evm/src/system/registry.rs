@@ -20,7 +20,7 @@ use zg_contracts::registry::{
     IServiceRegistry as R, MAX_PAGE, REGISTRY_ADDRESS, Revision, ServiceParams, ServiceRecord, check,
 };
 
-use super::{Stop, SystemCall, address_of, field, page, revert, slot_of, small, word};
+use super::{IndexedList, Stop, SystemCall, address_of, field, page, revert, slot_of, small, word};
 
 const SERVICE_COUNT: U256 = U256::ZERO;
 const ACTIVE_COUNT: U256 = U256::from_limbs([1, 0, 0, 0]);
@@ -70,25 +70,19 @@ enum List {
 }
 
 impl List {
-    fn count(self) -> U256 {
-        match self {
-            List::All => ACTIVE_COUNT,
-            List::Kind(kind) => slot_of(KIND_COUNT, &[kind]),
-        }
-    }
-
-    fn entry(self, i: u64) -> U256 {
-        match self {
-            List::All => slot_of(ACTIVE_LIST, &[U256::from(i)]),
-            List::Kind(kind) => slot_of(KIND_LIST, &[kind, U256::from(i)]),
-        }
-    }
-
-    /// The field of a service that holds its position in this list.
-    fn position(self) -> u64 {
-        match self {
-            List::All => ACTIVE_POSITION,
-            List::Kind(_) => KIND_POSITION,
+    /// The list in storage; a service's position in it is its record's field.
+    fn indexed(self) -> IndexedList {
+        let (count, tag, keys, position) = match self {
+            List::All => (ACTIVE_COUNT, ACTIVE_LIST, vec![], ACTIVE_POSITION),
+            List::Kind(kind) => (slot_of(KIND_COUNT, &[kind]), KIND_LIST, vec![kind], KIND_POSITION),
+        };
+        IndexedList {
+            contract: REGISTRY_ADDRESS,
+            count,
+            tag,
+            keys,
+            record: SERVICE,
+            position,
         }
     }
 }
@@ -144,8 +138,9 @@ impl<J: JournalTr> SystemCall<'_, J> {
                     List::All
                 } else {
                     List::Kind(hashed(&call.kind))
-                };
-                let total = small(self.read(c, list.count())?)?;
+                }
+                .indexed();
+                let total = small(self.read(c, list.count)?)?;
                 let mut services = Vec::new();
                 for i in page(call.offset, call.limit, total, MAX_PAGE) {
                     let id = self.read(c, list.entry(i))?;
@@ -226,8 +221,8 @@ impl<J: JournalTr> SystemCall<'_, J> {
         self.write(c, field(b, REGISTERED_AT), self.timestamp)?;
         self.write_string(c, field(b, KIND), &params.kind)?;
         self.write_string(c, field(b, NAME_STR), &params.name)?;
-        self.push(List::All, id)?;
-        self.push(List::Kind(hashed(&params.kind)), id)?;
+        self.list_push(&List::All.indexed(), id)?;
+        self.list_push(&List::Kind(hashed(&params.kind)).indexed(), id)?;
         self.write_params(id, params)?;
         let event = R::ServiceRegistered {
             id,
@@ -288,38 +283,11 @@ impl<J: JournalTr> SystemCall<'_, J> {
         let c = REGISTRY_ADDRESS;
         let b = self.owned(caller, id)?;
         let kind = self.read_string(c, field(b, KIND))?;
-        self.remove(List::All, id)?;
-        self.remove(List::Kind(hashed(&kind)), id)?;
+        self.list_remove(&List::All.indexed(), id)?;
+        self.list_remove(&List::Kind(hashed(&kind)).indexed(), id)?;
         self.write(c, field(b, ACTIVE), U256::ZERO)?;
         self.write(c, field(b, UPDATED_AT), self.timestamp)?;
         self.emit(c, R::ServiceRetired { id, owner: caller }.encode_log_data())
-    }
-
-    fn push(&mut self, list: List, id: U256) -> Result<(), Stop> {
-        let c = REGISTRY_ADDRESS;
-        let count = small(self.read(c, list.count())?)?;
-        self.write(c, list.entry(count), id)?;
-        self.write(c, list.count(), U256::from(count + 1))?;
-        self.write(c, field(base(id), list.position()), U256::from(count + 1))
-    }
-
-    /// Removes `id` from `list`, moving the last entry into its place.
-    fn remove(&mut self, list: List, id: U256) -> Result<(), Stop> {
-        let c = REGISTRY_ADDRESS;
-        let position = small(self.read(c, field(base(id), list.position()))?)?;
-        let count = small(self.read(c, list.count())?)?;
-        if position == 0 || count == 0 {
-            return Err(Stop::Fatal("an active service is missing from its list".into()));
-        }
-        let last = count - 1;
-        if position - 1 != last {
-            let moved = self.read(c, list.entry(last))?;
-            self.write(c, list.entry(position - 1), moved)?;
-            self.write(c, field(base(moved), list.position()), U256::from(position))?;
-        }
-        self.write(c, list.entry(last), U256::ZERO)?;
-        self.write(c, list.count(), U256::from(last))?;
-        self.write(c, field(base(id), list.position()), U256::ZERO)
     }
 
     fn record(&mut self, id: U256) -> Result<ServiceRecord, Stop> {
