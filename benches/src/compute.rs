@@ -44,8 +44,102 @@ fn list(tokens: &[u32]) -> String {
 /// The rows (the model is the same at every scale).
 pub fn pairs(_scale: usize) -> Vec<Pair> {
     let mut rows = engine_pairs();
+    rows.extend(lora_pairs());
     rows.extend(proxy_pairs());
     rows
+}
+
+/// Examples in one LoRA training step.
+const LORA_BATCH: usize = 4;
+
+/// One LoRA training step of the fine-tuning engine (rank 8 on q and v, AdamW, the
+/// loss on the answers) beside the same step in JAX on CPU (`peers/lora_jax_worker.py`
+/// under `$ZG_LORA_PYTHON`, a python with jax, jaxlib, optax and gguf), on the same
+/// weights and tokens; both report the base model's loss on the batch first, which
+/// must agree (the same model, the same loss).
+fn lora_pairs() -> Vec<Pair> {
+    use zg_compute::lora::{BaseModel, TrainParams, examples_from_jsonl};
+    let Ok(path) = fetch_builtin(&default_cache(), true) else {
+        return Vec::new();
+    };
+    let served = LocalModel::load(&path).expect("the built-in model loads");
+    let base = Arc::new(BaseModel::load(&path).expect("the base model loads"));
+    let dataset: String = (0..LORA_BATCH)
+        .map(|i| {
+            json!({"messages": [
+                {"role": "user", "content": format!("Which storage node holds shard {i} of the zg devnet's flow?")},
+                {"role": "assistant", "content": format!("Shard {i} lives on storage node {i}, which follows the devnet's Flow contract.")},
+            ]})
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let examples = Arc::new(examples_from_jsonl(&served, dataset.as_bytes(), 512).expect("the examples"));
+    let tokens: usize = examples.iter().map(|e| e.tokens.len()).sum();
+    let params = TrainParams {
+        rank: 8,
+        alpha: 16.0,
+        learning_rate: 1e-3,
+        epochs: 1,
+        batch_size: LORA_BATCH,
+        max_steps: 1,
+        ..TrainParams::default()
+    };
+    let batch = examples
+        .iter()
+        .map(|e| format!("{}|{}", e.prompt_len, list(&e.tokens)))
+        .collect::<Vec<_>>()
+        .join(";");
+    let peer = std::env::var("ZG_LORA_PYTHON").ok().and_then(|python| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/lora_jax_worker.py");
+        let worker = Worker::spawn(
+            &python,
+            &[script, &path.display().to_string(), "8", "16", "0.001"],
+        );
+        if worker.is_none() {
+            eprintln!("note: the JAX worker does not start under {python}: the LoRA row has no peer");
+        }
+        worker
+    });
+    if peer.is_none() {
+        eprintln!("note: set ZG_LORA_PYTHON to a python with jax, optax and gguf for the LoRA row's peer");
+    }
+    let peer = peer.map(|mut w| {
+        // The same model: the base loss on the batch agrees before anything is timed.
+        let theirs: f64 = w
+            .ask(&format!("loss {batch}"))
+            .strip_prefix("ok ")
+            .and_then(|l| l.parse().ok())
+            .expect("the JAX worker's loss");
+        let ours = base
+            .eval_loss(&examples, None, LORA_BATCH)
+            .expect("the base loss");
+        assert!(
+            (theirs - ours).abs() < 1e-3 * ours.max(1.0),
+            "the JAX peer's base loss {theirs} is not zg's {ours}: not the same model"
+        );
+        eprintln!("note: base answer loss on the LoRA batch: zg {ours:.5}, JAX {theirs:.5}");
+        Side::new("JAX (jit, XLA CPU) + optax AdamW", move || {
+            let answer = w.ask(&format!("step {batch}"));
+            assert!(answer.starts_with("ok "), "{answer}");
+        })
+    });
+    let lora = base.new_lora(&params).expect("the adapters");
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    vec![Pair {
+        kernel: "compute LoRA training step",
+        shape: format!(
+            "SmolLM2-135M f32, rank 8 q+v, {LORA_BATCH} examples, {tokens} tokens, {threads} threads"
+        ),
+        bytes: 0,
+        items: tokens as u64,
+        zg: Side::new("zg candle autograd + AdamW", move || {
+            base.train(&lora, &examples, &params, |_, _, _| true)
+                .expect("a step");
+        }),
+        peer,
+        target: None,
+    }]
 }
 
 /// The built-in engine beside llama.cpp.
@@ -204,6 +298,7 @@ impl ProxyNet {
                     settle_every: Duration::from_secs(3600),
                     engine: Engine::Upstream(Upstream::new(&upstream)),
                 },
+                None,
                 "127.0.0.1:0".parse().expect("addr"),
             )
             .await

@@ -56,6 +56,14 @@ pub(crate) enum ComputeCmd {
         #[command(flatten)]
         account: AccountArgs,
     },
+    /// Fine-tuning: submit a task on a dataset, follow it, download, acknowledge and
+    /// open the trained adapter.
+    Finetune {
+        #[command(subcommand)]
+        cmd: crate::finetune::FinetuneCmd,
+        #[command(flatten)]
+        account: AccountArgs,
+    },
     /// Ask PROVIDER's model and stream the answer; prints the tokens and the fee.
     Ask {
         /// The provider's address.
@@ -129,12 +137,12 @@ impl AccountArgs {
 }
 
 /// 0G (decimal) to wei, refusing more than 18 decimals or a negative amount.
-fn og(amount: &str) -> anyhow::Result<U256> {
+pub(crate) fn og(amount: &str) -> anyhow::Result<U256> {
     parse_ether(amount).map_err(|_| anyhow::anyhow!("{amount:?} is not an amount of 0G (e.g. 1 or 0.5)"))
 }
 
 /// Wei as 0G, for people.
-fn show(wei: U256) -> String {
+pub(crate) fn show(wei: U256) -> String {
     let text = format_ether(wei);
     let trimmed = text.trim_end_matches('0').trim_end_matches('.');
     format!("{trimmed} 0G")
@@ -238,6 +246,7 @@ pub(crate) async fn run(cmd: ComputeCmd) -> anyhow::Result<()> {
             let message = KeyMessage::new(client.address(), provider, generation, token_id, expires_at);
             println!("{}", ApiKey::sign(&signer, &message)?);
         }
+        ComputeCmd::Finetune { cmd, account } => crate::finetune::run(cmd, account).await?,
         ComputeCmd::Ask {
             provider,
             prompt,

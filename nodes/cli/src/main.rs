@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 mod agent;
 mod compute;
+mod finetune;
 mod services;
 
 use zg_chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC, print_accounts};
@@ -18,8 +19,7 @@ use zg_da::api::Id;
 use zg_da::client as da_client;
 use zg_da::op_server::{OpServer, OpServerConfig};
 use zg_da::{DaClient, DaConfig, DaServer};
-use zg_merkle::keccak_tree::KeccakTree;
-use zg_merkle::{FileTree, RootKind};
+use zg_merkle::RootKind;
 use zg_node::p2p::P2pConfig;
 use zg_storage::api::Root;
 use zg_storage::{FollowConfig, Shard, StorageClient, StorageConfig, StorageServer};
@@ -152,6 +152,10 @@ enum Cmd {
         /// Seconds between the compute provider's settlements on chain.
         #[arg(long, default_value_t = 10.0)]
         settle_every: f64,
+        /// Seconds a fine-tuned model waits for its user's acknowledgement before the
+        /// provider settles only the penalty share (0G's SDK acknowledges on download).
+        #[arg(long, default_value_t = zg_compute::fine_tuning::DEFAULT_ACK_TIMEOUT_SECS)]
+        ack_timeout: u64,
         /// Where the web console listens (chain, storage, DA, marketplace, ledgers).
         #[arg(long, default_value = "127.0.0.1:8088")]
         console_listen: SocketAddr,
@@ -237,8 +241,6 @@ enum DaCmd {
     },
 }
 
-/// A node that follows a chain takes a Keccak file once it is paid for on the Flow:
-/// pays (once) before the upload.
 /// The environment variable `--key` falls back to.
 const KEY_ENV: &str = "ZG_KEY";
 
@@ -247,8 +249,8 @@ pub(crate) fn clients(urls: &[String]) -> anyhow::Result<Vec<StorageClient>> {
     urls.iter().map(|u| StorageClient::new(u)).collect()
 }
 
-/// Uploads `file` to every node in `nodes` (paying for a Keccak file on the Flow first,
-/// as `key`, when the nodes follow a chain); its root.
+/// Uploads `file` to every node in `nodes`, paying for a Keccak file on the Flow first
+/// (as `key`, else `ZG_KEY`) when the nodes follow a chain; its root.
 pub(crate) async fn upload_file(
     nodes: &[String],
     file: &std::path::Path,
@@ -256,51 +258,16 @@ pub(crate) async fn upload_file(
     chain: &str,
     key: Option<String>,
 ) -> anyhow::Result<zg_merkle::Hash> {
-    let clients = clients(nodes)?;
-    let tree = client::hash_file(file, root_kind).await?;
-    if let FileTree::Keccak(keccak) = &tree {
-        pay_if_needed(&clients, keccak, chain, key).await?;
+    let key = key.or_else(|| std::env::var(KEY_ENV).ok());
+    let (root, payment) = pay::upload_paid(&clients(nodes)?, file, root_kind, chain, key.as_deref()).await?;
+    match payment {
+        pay::Payment::OffChain => {}
+        pay::Payment::AlreadyPaid(seq) => {
+            eprintln!("{} is paid for already (tx seq {seq})", Root::from(root));
+        }
+        pay::Payment::Paid(paid) => eprintln!("paid {} wei on the Flow: tx seq {}", paid.fee, paid.seq),
     }
-    for c in &clients {
-        c.upload_tree(file, &tree).await?;
-    }
-    Ok(tree.root())
-}
-
-/// Pays for the Keccak file `tree` on the Flow the nodes follow (unless it is paid for
-/// already), then waits until every node has followed the submission.
-async fn pay_if_needed(
-    nodes: &[StorageClient],
-    tree: &KeccakTree,
-    chain: &str,
-    key: Option<String>,
-) -> anyhow::Result<()> {
-    let Some(client) = nodes.first() else {
-        anyhow::bail!("no storage node given: pass --node URL");
-    };
-    let Some(identity) = client.status().await?.network_identity else {
-        return Ok(()); // an off-chain node
-    };
-    let root = tree.root();
-    if let Some(tx) = client.file_info(&root).await?.and_then(|i| i.tx) {
-        eprintln!("{} is paid for already (tx seq {})", Root::from(root), tx.seq);
-        return Ok(());
-    }
-    let key = key.or_else(|| std::env::var(KEY_ENV).ok()).ok_or_else(|| {
-        anyhow::anyhow!(
-            "the node follows chain {} and takes a Keccak file only once it is paid for on the Flow: \
-             pass --key 0x… (or set {}) with an account that can pay; `zg devnet` prints dev keys",
-            identity.chain_id,
-            KEY_ENV
-        )
-    })?;
-    let flow = identity
-        .flow_address
-        .parse()
-        .with_context(|| format!("the node's Flow address {:?}", identity.flow_address))?;
-    let paid = pay::pay(chain, &key, flow, tree, nodes).await?;
-    eprintln!("paid {} wei on the Flow: tx seq {}", paid.fee, paid.seq);
-    Ok(())
+    Ok(root)
 }
 
 async fn run_da(cmd: DaCmd) -> anyhow::Result<()> {
@@ -441,6 +408,8 @@ async fn devnet_provider(
     model_file: Option<PathBuf>,
     data_dir: PathBuf,
     settle_every: f64,
+    ack_timeout: u64,
+    storage: Vec<String>,
 ) -> anyhow::Result<Option<ProviderServer>> {
     use zg_compute::model::{self, LocalModel};
     use zg_compute::service::{DEFAULT_INPUT_PRICE, DEFAULT_MAX_TOKENS, DEFAULT_OUTPUT_PRICE};
@@ -468,6 +437,7 @@ async fn devnet_provider(
         }
     };
     let shown = path.display().to_string();
+    let model_file = path.clone();
     let model = tokio::task::spawn_blocking(move || LocalModel::load(&path))
         .await?
         .with_context(|| format!("loading the compute model {shown}"))?;
@@ -476,6 +446,22 @@ async fn devnet_provider(
     };
     let key = |k: &alloy_primitives::B256| alloy_signer_local::PrivateKeySigner::from_bytes(k);
     let provider_key = key(&provider.private_key)?;
+    // The same provider takes 0G's fine-tuning tasks (LoRA on the same model), its
+    // datasets and trained models in the devnet's storage nodes.
+    let fine_tuning = zg_compute::fine_tuning::FineTuningConfig {
+        chain_url: format!("http://{}", chain.local_addr()),
+        key: provider_key.clone(),
+        signer: provider_key.clone(),
+        public_url: String::new(),
+        model_name: model::BUILTIN_NAME.into(),
+        model_file,
+        price_per_token: alloy_primitives::U256::from(zg_compute::fine_tuning::DEFAULT_PRICE_PER_TOKEN),
+        storage,
+        // Beside the books' store, which owns its directory.
+        data_dir: data_dir.with_file_name("fine-tuning"),
+        ack_timeout: Duration::from_secs(ack_timeout),
+        settle_every,
+    };
     let server = ProviderServer::bind(
         ProviderConfig {
             chain_url: format!("http://{}", chain.local_addr()),
@@ -490,6 +476,7 @@ async fn devnet_provider(
             settle_every,
             engine: Engine::Builtin(Builtin::new(model, model::BUILTIN_NAME)),
         },
+        Some(fine_tuning),
         listen,
     )
     .await
@@ -501,6 +488,10 @@ async fn devnet_provider(
     let service = owner.service(provider.address).await?;
     if !service.is_some_and(|s| s.teeSignerAcknowledged) {
         owner.acknowledge_by_owner(provider.address).await?;
+    }
+    let service = owner.ft_service(provider.address).await?;
+    if !service.is_some_and(|s| s.teeSignerAcknowledged) {
+        owner.ft_acknowledge_by_owner(provider.address).await?;
     }
     Ok(Some(server))
 }
@@ -597,6 +588,7 @@ async fn run() -> anyhow::Result<()> {
             compute_model_file,
             no_compute,
             settle_every,
+            ack_timeout,
             console_listen,
         } => {
             if shards > u64::from(nodes) {
@@ -704,6 +696,11 @@ async fn run() -> anyhow::Result<()> {
                     compute_model_file,
                     data_dir.join("compute"),
                     settle_every,
+                    ack_timeout,
+                    storages
+                        .iter()
+                        .map(|s| s.local_addr().map(|a| format!("http://{a}")))
+                        .collect::<Result<_, _>>()?,
                 )
                 .await?
             };
@@ -800,6 +797,13 @@ async fn run() -> anyhow::Result<()> {
                     chain.accounts().len().saturating_sub(1),
                     compute.provider().config().model
                 );
+                if let Some(tuner) = compute.tuner() {
+                    println!(
+                        "    fine-tuning LoRA on {} at {} wei a token · 0G's task API /v1/user/{{address}}/task · /v1/model",
+                        tuner.config().model_name,
+                        tuner.config().price_per_token
+                    );
+                }
             }
             if shards > 1 {
                 // Each shard's node takes only its shard's segments: name them all.

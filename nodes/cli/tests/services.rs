@@ -51,7 +51,7 @@ fn the_devnets_nodes_are_listed_retired_and_refused_with_reasons() {
     let (compute_url, provider) = devnet.compute.clone().unwrap();
 
     let all = listed(&chain, None);
-    assert_eq!(all.len(), 5, "{all:#?}");
+    assert_eq!(all.len(), 6, "{all:#?}");
     let storage = listed(&chain, Some("storage"));
     let mut endpoints: Vec<&str> = storage.iter().map(|s| field(s, "endpoint")).collect();
     endpoints.sort();
@@ -73,6 +73,12 @@ fn the_devnets_nodes_are_listed_retired_and_refused_with_reasons() {
             .any(|s| field(s, "description").contains(&format!("http://{}", devnet.disperser))),
         "the disperser's DA node names its gRPC API: {da:#?}"
     );
+    // The devnet's provider also takes fine-tuning tasks, at the same URL.
+    let tuning = listed(&chain, Some("fine-tuning"));
+    assert_eq!(tuning.len(), 1, "{tuning:#?}");
+    assert_eq!(field(&tuning[0], "endpoint"), compute_url);
+    assert!(field(&tuning[0], "owner").eq_ignore_ascii_case(&provider));
+    assert_eq!(field(&tuning[0], "priceUnit"), "token");
     let inference = listed(&chain, Some("inference"));
     assert_eq!(inference.len(), 1);
     let i = &inference[0];
@@ -86,7 +92,7 @@ fn the_devnets_nodes_are_listed_retired_and_refused_with_reasons() {
         ),
         ("1000000000", "2000000000", "token")
     );
-    // Each node owns its record: five distinct accounts.
+    // Each node owns its records: five distinct accounts (the provider has two).
     let mut owners: Vec<&str> = all.iter().map(|s| field(s, "owner")).collect();
     owners.sort();
     owners.dedup();
@@ -114,7 +120,7 @@ fn the_devnets_nodes_are_listed_retired_and_refused_with_reasons() {
     let storage = listed(&chain, Some("storage"));
     assert_eq!(storage.len(), 1);
     assert_eq!(field(&storage[0], "endpoint"), devnet.storage_urls[0]);
-    assert_eq!(listed(&chain, None).len(), 4);
+    assert_eq!(listed(&chain, None).len(), 5);
     let (ok, shown, _) = services(&chain, &["show", &id]);
     assert!(ok);
     assert!(shown.contains("(retired)"), "{shown}");
@@ -152,10 +158,10 @@ fn the_devnets_nodes_are_listed_retired_and_refused_with_reasons() {
             "{endpoint}: {err}"
         );
     }
-    assert_eq!(listed(&chain, None).len(), 4);
+    assert_eq!(listed(&chain, None).len(), 5);
     let (ok, out, err) = register(&["--endpoint", "http://127.0.0.1:9/v1", "--price-unit", "token"]);
     assert!(ok, "{err}");
-    assert!(out.starts_with("registered service 6"), "{out}");
+    assert!(out.starts_with("registered service 7"), "{out}");
     let (ok, out, _) = register(&["--endpoint", "http://127.0.0.1:9/v1", "--price-unit", "token"]);
     assert!(ok);
     assert!(out.contains("already says that"), "{out}");
@@ -167,7 +173,7 @@ fn the_devnets_nodes_are_listed_retired_and_refused_with_reasons() {
     let after = listed(&chain, None);
     let mut ids: Vec<u64> = after.iter().map(|s| field(s, "id").parse().unwrap()).collect();
     ids.sort();
-    let mut want: Vec<u64> = (1..=6).filter(|i| i.to_string() != id).collect();
-    want.push(7);
+    let mut want: Vec<u64> = (1..=7).filter(|i| i.to_string() != id).collect();
+    want.push(8);
     assert_eq!(ids, want, "{after:#?}");
 }

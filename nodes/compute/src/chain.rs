@@ -1,6 +1,7 @@
 //! The compute contracts over JSON-RPC, for both sides. The provider: its service's
 //! registration, a user's sub-account (balance, keys' generation and revocations,
-//! acknowledgement, nonce) and settlement transactions. The user: the services on
+//! acknowledgement, nonce) and settlement transactions; for fine-tuning, deliverables
+//! and their settlement. The user: the services on
 //! offer, the main account on the LedgerManager (add, deposit, refund, transfer to a
 //! provider) and the signer acknowledgement.
 
@@ -11,6 +12,7 @@ use zg_contracts::compute::{
     Account, IInferenceServing as I, ILedgerManager as L, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME,
     LEDGER_ADDRESS, Ledger, MAX_PAGE, SERVICE_STAKE, Service, ServiceParams, TEESettlementData,
 };
+use zg_contracts::fine_tuning::{self as ft, FINE_TUNING_ADDRESS, IFineTuningServing as F};
 
 pub use zg_node::chain::ChainError;
 
@@ -149,9 +151,20 @@ impl ChainClient {
     /// Moves `amount` wei from the main account into the sub-account with `provider`'s
     /// inference service (opening it the first time).
     pub async fn transfer(&self, provider: Address, amount: U256) -> Result<(), ChainError> {
+        self.transfer_to(provider, INFERENCE_SERVICE_NAME, amount).await
+    }
+
+    /// Moves `amount` wei from the main account into the sub-account with `provider`'s
+    /// service named `service` (`inference` or `fine-tuning`).
+    pub async fn transfer_to(
+        &self,
+        provider: Address,
+        service: &str,
+        amount: U256,
+    ) -> Result<(), ChainError> {
         let call = L::transferFundCall {
             provider,
-            serviceTypeStr: INFERENCE_SERVICE_NAME.into(),
+            serviceTypeStr: service.into(),
             amount,
         };
         self.send(LEDGER_ADDRESS, "transferFund", call, U256::ZERO).await
@@ -160,9 +173,14 @@ impl ChainClient {
     /// Asks for the sub-accounts' balances back: each one's earlier requests past the
     /// lock time are paid to the main account, the rest is locked as a new request.
     pub async fn retrieve(&self, providers: Vec<Address>) -> Result<(), ChainError> {
+        self.retrieve_from(providers, INFERENCE_SERVICE_NAME).await
+    }
+
+    /// [`Self::retrieve`] for the service named `service`.
+    pub async fn retrieve_from(&self, providers: Vec<Address>, service: &str) -> Result<(), ChainError> {
         let call = L::retrieveFundCall {
             providers,
-            serviceType: INFERENCE_SERVICE_NAME.into(),
+            serviceType: service.into(),
         };
         self.send(LEDGER_ADDRESS, "retrieveFund", call, U256::ZERO).await
     }
@@ -243,6 +261,134 @@ impl ChainClient {
         Ok(statuses)
     }
 
+    /// `provider`'s fine-tuning service, if any.
+    pub async fn ft_service(&self, provider: Address) -> Result<Option<ft::Service>, ChainError> {
+        match self
+            .view(FINE_TUNING_ADDRESS, "getService", F::getServiceCall { provider })
+            .await
+        {
+            Ok(service) => Ok(Some(service)),
+            Err(ChainError::Reverted { reason, .. }) if reason.starts_with("ServiceNotExist") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every fine-tuning service.
+    pub async fn ft_services(&self) -> Result<Vec<ft::Service>, ChainError> {
+        self.view(FINE_TUNING_ADDRESS, "getAllServices", F::getAllServicesCall {})
+            .await
+    }
+
+    /// Registers the fine-tuning service (staking 0G's 100 0G the first time) or
+    /// updates it.
+    pub async fn ft_register(&self, call: F::addOrUpdateServiceCall, first: bool) -> Result<(), ChainError> {
+        let value = if first { SERVICE_STAKE } else { U256::ZERO };
+        self.send(FINE_TUNING_ADDRESS, "addOrUpdateService", call, value)
+            .await
+    }
+
+    /// `user`'s fine-tuning sub-account with `provider`, if it has one.
+    pub async fn ft_account(
+        &self,
+        user: Address,
+        provider: Address,
+    ) -> Result<Option<ft::AccountDetails>, ChainError> {
+        let on = FINE_TUNING_ADDRESS;
+        if !self
+            .view(on, "accountExists", F::accountExistsCall { user, provider })
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.view(on, "getAccount", F::getAccountCall { user, provider })
+                .await?,
+        ))
+    }
+
+    /// The deliverable `id` of `user`'s sub-account with `provider`, if recorded.
+    pub async fn deliverable(
+        &self,
+        user: Address,
+        provider: Address,
+        id: &str,
+    ) -> Result<Option<ft::Deliverable>, ChainError> {
+        let call = F::getDeliverableCall {
+            user,
+            provider,
+            id: id.into(),
+        };
+        match self.view(FINE_TUNING_ADDRESS, "getDeliverable", call).await {
+            Ok(d) => Ok(Some(d)),
+            Err(ChainError::Reverted { reason, .. })
+                if reason.starts_with("DeliverableNotExists") || reason.starts_with("AccountNotExists") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records a trained model's storage root as `user`'s deliverable `id`.
+    pub async fn add_deliverable(&self, user: Address, id: &str, root: Vec<u8>) -> Result<(), ChainError> {
+        let call = F::addDeliverableCall {
+            user,
+            id: id.into(),
+            modelRootHash: root.into(),
+        };
+        self.send(FINE_TUNING_ADDRESS, "addDeliverable", call, U256::ZERO)
+            .await
+    }
+
+    /// Acknowledges this account's deliverable `id` from `provider` (its user downloaded it).
+    pub async fn acknowledge_deliverable(&self, provider: Address, id: &str) -> Result<(), ChainError> {
+        let call = F::acknowledgeDeliverableCall {
+            provider,
+            id: id.into(),
+        };
+        self.send(FINE_TUNING_ADDRESS, "acknowledgeDeliverable", call, U256::ZERO)
+            .await
+    }
+
+    /// Acknowledges `provider`'s fine-tuning signer for this account's sub-account.
+    pub async fn ft_acknowledge(&self, provider: Address) -> Result<(), ChainError> {
+        let call = F::acknowledgeTEESignerCall {
+            provider,
+            acknowledged: true,
+        };
+        self.send(FINE_TUNING_ADDRESS, "acknowledgeTEESigner", call, U256::ZERO)
+            .await
+    }
+
+    /// As the contracts' owner, vouches for `provider`'s fine-tuning signer.
+    pub async fn ft_acknowledge_by_owner(&self, provider: Address) -> Result<(), ChainError> {
+        let call = F::acknowledgeTEESignerByOwnerCall { provider };
+        self.send(
+            FINE_TUNING_ADDRESS,
+            "acknowledgeTEESignerByOwner",
+            call,
+            U256::ZERO,
+        )
+        .await
+    }
+
+    /// The share of a task's fee a provider takes when its user never acknowledges.
+    pub async fn penalty_percentage(&self) -> Result<U256, ChainError> {
+        self.view(
+            FINE_TUNING_ADDRESS,
+            "penaltyPercentage",
+            F::penaltyPercentageCall {},
+        )
+        .await
+    }
+
+    /// Settles one deliverable's fee (see FineTuningServing's `settleFees`).
+    pub async fn settle_fees(&self, input: ft::VerifierInput) -> Result<(), ChainError> {
+        let call = F::settleFeesCall { verifierInput: input };
+        self.send(FINE_TUNING_ADDRESS, "settleFees", call, U256::ZERO)
+            .await
+    }
+
     /// Sends a transaction to the contract at `to`, waits for its receipt and returns
     /// the contract's logs; a revert is reported with its decoded reason.
     async fn transact(
@@ -261,6 +407,8 @@ fn revert_reason(data: &[u8]) -> Option<String> {
     let debug = if let Ok(error) = I::IInferenceServingErrors::abi_decode(data) {
         format!("{error:?}")
     } else if let Ok(error) = L::ILedgerManagerErrors::abi_decode(data) {
+        format!("{error:?}")
+    } else if let Ok(error) = F::IFineTuningServingErrors::abi_decode(data) {
         format!("{error:?}")
     } else {
         return None;

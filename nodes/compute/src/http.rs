@@ -1,6 +1,9 @@
 //! The provider's HTTP API, under the URL its service registers: OpenAI's chat
 //! completions at `/v1/proxy/chat/completions` (whole or streamed as SSE), `/v1/models`,
-//! `/v1/user/{address}/unsettledfee`, `/v1/quote` and `/metrics`.
+//! `/v1/user/{address}/unsettledfee`, `/v1/quote` and `/metrics`; with fine-tuning,
+//! 0G's task API ([`fine_tuning`]).
+
+pub mod fine_tuning;
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::engine::{ByteStream, EngineError, SseSplitter, Usage};
+use crate::fine_tuning::FineTuner;
 use crate::metrics::Metrics;
 use crate::model::ModelError;
 use crate::service::{Admitted, Provider, Refusal};
@@ -28,8 +32,12 @@ struct App {
     metrics: Arc<Metrics>,
 }
 
-/// The provider's routes.
-pub fn router(provider: Arc<Provider>, metrics: Arc<Metrics>) -> Router {
+/// The provider's routes, with the fine-tuning task API when `tuner` is given.
+pub fn router(provider: Arc<Provider>, metrics: Arc<Metrics>, tuner: Option<Arc<FineTuner>>) -> Router {
+    let routes = match tuner {
+        Some(tuner) => fine_tuning::routes(tuner),
+        None => Router::new(),
+    };
     Router::new()
         .route("/v1/proxy/chat/completions", post(chat))
         .route("/v1/models", get(models))
@@ -38,6 +46,7 @@ pub fn router(provider: Arc<Provider>, metrics: Arc<Metrics>) -> Router {
         .route("/metrics", get(metrics_text))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(App { provider, metrics })
+        .merge(routes.layer(DefaultBodyLimit::max(MAX_BODY)))
 }
 
 /// An OpenAI-shaped error.
@@ -257,6 +266,8 @@ async fn quote(State(app): State<App>) -> Response {
         "tee": false,
         "quote": null,
         "signer": app.provider.config().signer.address().to_string(),
+        // 0G's fine-tuning SDK reads the signer from a TDX quote's `report_data`.
+        "report_data": app.provider.config().signer.address().to_string(),
         "message": "No TEE backs this provider: there is no attestation quote, and its answers are not attested. \
                     Settlements are signed by `signer`, the service's registered teeSignerAddress.",
     }))

@@ -714,7 +714,8 @@ pub enum FetchError {
     },
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+/// A file's SHA-256, hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     use sha2::Digest as _;
     let mut hasher = sha2::Sha256::new();
     std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::fine_tuning::{FineTuner, FineTuningConfig};
 use crate::metrics::Metrics;
 use crate::service::{Provider, ProviderConfig};
 
@@ -16,23 +17,43 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// A provider bound to its port, not yet serving.
 pub struct ProviderServer {
     provider: Arc<Provider>,
+    tuner: Option<Arc<FineTuner>>,
     metrics: Arc<Metrics>,
     listener: tokio::net::TcpListener,
 }
 
 impl ProviderServer {
-    /// Binds `listen` and starts the service (books, on-chain registration); an empty
-    /// `public_url` registers `http://` and the bound address.
-    pub async fn bind(mut config: ProviderConfig, listen: SocketAddr) -> anyhow::Result<Self> {
+    /// Binds `listen` and starts the service (books, on-chain registration), and the
+    /// fine-tuning service beside it when `fine_tuning` is given; an empty `public_url`
+    /// registers `http://` and the bound address.
+    pub async fn bind(
+        mut config: ProviderConfig,
+        fine_tuning: Option<FineTuningConfig>,
+        listen: SocketAddr,
+    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;
         if config.public_url.is_empty() {
             config.public_url = format!("http://{}", listener.local_addr()?);
         }
+        let tuner = match fine_tuning {
+            Some(mut ft) => {
+                if ft.public_url.is_empty() {
+                    ft.public_url = config.public_url.clone();
+                }
+                Some(
+                    FineTuner::start(ft)
+                        .await
+                        .context("starting the fine-tuning service")?,
+                )
+            }
+            None => None,
+        };
         let provider = Provider::start(config).await?;
         Ok(Self {
             provider,
+            tuner,
             metrics: Arc::new(Metrics::default()),
             listener,
         })
@@ -46,6 +67,11 @@ impl ProviderServer {
     /// The provider's service.
     pub fn provider(&self) -> &Arc<Provider> {
         &self.provider
+    }
+
+    /// The fine-tuning service, when it runs.
+    pub fn tuner(&self) -> Option<&Arc<FineTuner>> {
+        self.tuner.as_ref()
     }
 
     /// Serves until `shutdown` resolves, settling the books every `settle_every` and
@@ -62,7 +88,8 @@ impl ProviderServer {
                 settle(&provider, &metrics).await;
             }
         });
-        let app = crate::http::router(self.provider.clone(), self.metrics.clone());
+        let trainer = self.tuner.clone().map(|t| tokio::spawn(t.run()));
+        let app = crate::http::router(self.provider.clone(), self.metrics.clone(), self.tuner.clone());
         // Answers in flight get a grace period; idle keep-alive connections do not hold
         // the node up.
         let (stopping, stopped) = tokio::sync::oneshot::channel();
@@ -79,6 +106,9 @@ impl ProviderServer {
             } => Ok(()),
         };
         settler.abort();
+        if let Some(trainer) = trainer {
+            trainer.abort();
+        }
         settle(&self.provider, &self.metrics).await;
         served.context("serving HTTP")
     }

@@ -51,6 +51,14 @@ pub enum TaskError {
     /// A request's signature is malformed or not the user's.
     #[error("the request is not signed by {0}")]
     BadSignature(Address),
+    /// A signed request's time is too far from the provider's clock.
+    #[error("the request was signed at {timestamp}, too far from the provider's time {now}; check the clock")]
+    Stale {
+        /// The request's Unix time.
+        timestamp: u64,
+        /// The provider's.
+        now: u64,
+    },
     /// The task cannot move from its state to the one asked.
     #[error("task {id} is {from:?}; it cannot become {to:?}")]
     Transition {
@@ -113,7 +121,7 @@ impl TaskState {
 /// One fine-tuning task as the provider keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
-    /// Its id (32 hex digits, 0G's UUID without dashes).
+    /// Its id (a random UUID, as 0G names tasks).
     pub id: String,
     /// Who asked and pays.
     pub user: Address,
@@ -128,6 +136,10 @@ pub struct Task {
     pub nonce: String,
     /// The user's EIP-191 signature of (user, nonce, dataset root).
     pub signature: String,
+    /// The public key that signed the request (SEC1), which the adapter's key is
+    /// sealed to.
+    #[serde(default)]
+    pub user_key: alloy_primitives::Bytes,
     /// The fee, wei, fixed when the dataset is read (tokens × epochs × price).
     pub fee: U256,
     /// Its state.
@@ -136,8 +148,17 @@ pub struct Task {
     pub step: u64,
     /// Steps planned.
     pub steps: u64,
-    /// The encrypted adapter's storage root, once delivered.
+    /// Tokens in the dataset (the fee is tokens × epochs × price).
+    #[serde(default)]
+    pub tokens: u64,
+    /// The encrypted adapter's storage root, once uploaded.
     pub deliverable_root: Option<B256>,
+    /// The adapter's key sealed to the user (ECIES), recorded with the upload.
+    #[serde(default)]
+    pub sealed_key: Option<alloy_primitives::Bytes>,
+    /// When the deliverable went on chain, ms since the epoch.
+    #[serde(default)]
+    pub delivered_ms: Option<u64>,
     /// Why it failed.
     pub error: Option<String>,
     /// The newest log lines.
@@ -356,6 +377,27 @@ pub fn check_cancel(user: Address, task_id: &str, signature: &[u8]) -> Result<()
     signed_by(user, keccak256(&id), signature).map(|_| ())
 }
 
+/// Checks a download request as the SDK signs it (`download_lora_from_tee`: EIP-191
+/// over keccak256 of the text of the task id's hex digits and the Unix time), made
+/// within `window_secs` of `now_secs`.
+pub fn check_download(
+    user: Address,
+    task_id: &str,
+    timestamp: u64,
+    now_secs: u64,
+    window_secs: u64,
+    signature: &[u8],
+) -> Result<(), TaskError> {
+    if timestamp.abs_diff(now_secs) > window_secs {
+        return Err(TaskError::Stale {
+            timestamp,
+            now: now_secs,
+        });
+    }
+    let message = format!("{}{timestamp}", task_id.replace('-', ""));
+    signed_by(user, keccak256(message.as_bytes()), signature).map(|_| ())
+}
+
 /// The key that signed `hash` as an EIP-191 message, if it is `user`'s.
 fn signed_by(user: Address, hash: B256, signature: &[u8]) -> Result<k256::PublicKey, TaskError> {
     let digest = alloy_primitives::eip191_hash_message(hash);
@@ -368,6 +410,22 @@ fn signed_by(user: Address, hash: B256, signature: &[u8]) -> Result<k256::Public
         return Err(TaskError::BadSignature(user));
     }
     Ok(public)
+}
+
+/// A fresh task id: a random UUID (version 4), as 0G's providers name tasks.
+pub fn new_task_id() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = alloy_primitives::hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Appends a log line (bounded in length and count).
@@ -400,11 +458,15 @@ mod tests {
             params: "{}".into(),
             nonce: "1".into(),
             signature: "0x".into(),
+            user_key: Default::default(),
             fee: U256::ZERO,
             state: TaskState::Queued,
             step: 0,
             steps: 0,
+            tokens: 0,
             deliverable_root: None,
+            sealed_key: None,
+            delivered_ms: None,
             error: None,
             log: Vec::new(),
             created_ms: 0,

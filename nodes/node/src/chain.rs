@@ -49,8 +49,49 @@ pub type RevertDecoder = fn(&[u8]) -> Option<String>;
 pub struct ChainClient {
     url: String,
     provider: DynProvider,
+    nonces: AccountNonces,
     address: Address,
     decode: RevertDecoder,
+}
+
+/// Nonces for an account that other clients may also send from (a node's other
+/// service with the same key, a payment made through another client): the next is the
+/// chain's pending count or one past the last this client used, whichever is higher.
+/// Alloy's cached nonces count only their own client's transactions, and its simple
+/// ones give concurrent sends the same nonce.
+#[derive(Clone, Debug, Default)]
+pub struct AccountNonces {
+    last: std::sync::Arc<tokio::sync::Mutex<std::collections::HashMap<Address, u64>>>,
+}
+
+#[async_trait::async_trait]
+impl alloy_provider::fillers::NonceManager for AccountNonces {
+    async fn get_next_nonce<P, N>(
+        &self,
+        provider: &P,
+        address: Address,
+    ) -> alloy_provider::transport::TransportResult<u64>
+    where
+        P: Provider<N>,
+        N: alloy_network::Network,
+    {
+        let mut last = self.last.lock().await;
+        let pending = provider.get_transaction_count(address).pending().await?;
+        let next = match last.get(&address) {
+            Some(used) => pending.max(used + 1),
+            None => pending,
+        };
+        last.insert(address, next);
+        Ok(next)
+    }
+}
+
+impl AccountNonces {
+    /// Forgets the nonce last used by `address` (its transaction was not taken), so the
+    /// next one is the chain's count again rather than a gap.
+    async fn forget(&self, address: Address) {
+        self.last.lock().await.remove(&address);
+    }
 }
 
 impl ChainClient {
@@ -62,13 +103,21 @@ impl ChainClient {
             error: format!("not a URL: {e}"),
         })?;
         let address = key.address();
+        let nonces = AccountNonces::default();
+        // Alloy's recommended fillers, but nonces that see transactions other clients
+        // sent from the same account.
         let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_nonce_management(nonces.clone())
+            .fetch_chain_id()
             .wallet(EthereumWallet::from(key))
             .connect_http(parsed)
             .erased();
         Ok(Self {
             url: url.into(),
             provider,
+            nonces,
             address,
             decode,
         })
@@ -190,14 +239,14 @@ impl ChainClient {
                 None => self.unreachable(e),
             });
         }
-        let receipt = self
-            .provider
-            .send_transaction(request)
-            .await
-            .map_err(|e| self.unreachable(e))?
-            .get_receipt()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let pending = match self.provider.send_transaction(request).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                self.nonces.forget(self.address).await;
+                return Err(self.unreachable(e));
+            }
+        };
+        let receipt = pending.get_receipt().await.map_err(|e| self.unreachable(e))?;
         if !receipt.status() {
             return Err(ChainError::Reverted {
                 call: name,

@@ -1,9 +1,10 @@
 //! Paying for a file on the chain's Flow before its segments go up: what `zg upload
 //! --root-kind keccak` does when the storage nodes follow a chain, as 0G's SDKs do.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::StorageClient;
+use crate::{StorageClient, client};
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_provider::{Provider, ProviderBuilder};
@@ -13,8 +14,10 @@ use alloy_sol_types::{SolCall, SolEvent, SolValue};
 use anyhow::{Context, anyhow, bail, ensure};
 use zg_contracts::abi::{IFlow, IMarket, Submission, SubmissionNode};
 use zg_merkle::keccak_tree::KeccakTree;
+use zg_merkle::{FileTree, Hash, RootKind};
 
 /// A paid submission.
+#[derive(Debug)]
 pub struct Paid {
     /// Its tx sequence number.
     pub seq: u64,
@@ -106,4 +109,67 @@ pub async fn pay(
         }
     }
     Ok(Paid { seq, fee })
+}
+
+/// How an upload's file was paid for.
+#[derive(Debug)]
+pub enum Payment {
+    /// The nodes follow no chain: nothing to pay.
+    OffChain,
+    /// Paid before (its tx seq): not paid again.
+    AlreadyPaid(u64),
+    /// Paid now.
+    Paid(Paid),
+}
+
+/// Uploads `file` to every node in `nodes`; a Keccak file is paid for on the Flow the
+/// nodes follow first (as `key`, once: a file already paid for is not paid again).
+/// Returns its root and how it was paid for.
+pub async fn upload_paid(
+    nodes: &[StorageClient],
+    file: &Path,
+    root_kind: RootKind,
+    chain: &str,
+    key: Option<&str>,
+) -> anyhow::Result<(Hash, Payment)> {
+    let tree = client::hash_file(file, root_kind).await?;
+    let payment = match &tree {
+        FileTree::Keccak(keccak) => pay_if_needed(nodes, keccak, chain, key).await?,
+        _ => Payment::OffChain,
+    };
+    for c in nodes {
+        c.upload_tree(file, &tree).await?;
+    }
+    Ok((tree.root(), payment))
+}
+
+/// Pays for the Keccak file `tree` on the Flow the nodes follow (unless it is paid for
+/// already or they follow no chain), then waits until every node has followed it.
+async fn pay_if_needed(
+    nodes: &[StorageClient],
+    tree: &KeccakTree,
+    chain: &str,
+    key: Option<&str>,
+) -> anyhow::Result<Payment> {
+    let Some(client) = nodes.first() else {
+        bail!("no storage node given: pass --node URL");
+    };
+    let Some(identity) = client.status().await?.network_identity else {
+        return Ok(Payment::OffChain);
+    };
+    if let Some(tx) = client.file_info(&tree.root()).await?.and_then(|i| i.tx) {
+        return Ok(Payment::AlreadyPaid(tx.seq));
+    }
+    let key = key.ok_or_else(|| {
+        anyhow!(
+            "the node follows chain {} and takes a Keccak file only once it is paid for on the Flow: \
+             pass --key 0x… (or set ZG_KEY) with an account that can pay; `zg devnet` prints dev keys",
+            identity.chain_id,
+        )
+    })?;
+    let flow = identity
+        .flow_address
+        .parse()
+        .with_context(|| format!("the node's Flow address {:?}", identity.flow_address))?;
+    Ok(Payment::Paid(pay(chain, key, flow, tree, nodes).await?))
 }

@@ -17,6 +17,16 @@ def gas_spent(w3, address, since):
     return spent
 
 
+def value_sent(w3, address, since):
+    """Wei `address` sent as transaction value in the blocks after `since`."""
+    sent = 0
+    for n in range(since + 1, w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
+            if tx["from"] == address:
+                sent += tx["value"]
+    return sent
+
+
 def expect_error(name, fn, *args, **kwargs):
     """The SDK call fails and says `name` (a view's custom error, decoded by the SDK,
     or a reverted transaction's operation)."""

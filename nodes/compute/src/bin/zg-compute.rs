@@ -1,6 +1,7 @@
 //! `zg-compute`: a compute provider node. It registers its service on the chain's
 //! InferenceServing, answers OpenAI chat completions for users with an `app-sk-` key,
-//! bills their tokens and settles the fees on chain.
+//! bills their tokens and settles the fees on chain; with --fine-tuning, it also takes
+//! 0G's fine-tuning tasks and settles them on FineTuningServing.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +10,10 @@ use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
 use anyhow::Context as _;
 use clap::Parser;
+use std::time::Duration;
+
 use zg_compute::engine::{Builtin, Engine, Upstream};
+use zg_compute::fine_tuning::{DEFAULT_ACK_TIMEOUT_SECS, DEFAULT_PRICE_PER_TOKEN, FineTuningConfig};
 use zg_compute::model::LocalModel;
 use zg_compute::service::{DEFAULT_INPUT_PRICE, DEFAULT_MAX_TOKENS, DEFAULT_OUTPUT_PRICE, settle_interval};
 use zg_compute::{ProviderConfig, ProviderServer};
@@ -60,6 +64,24 @@ struct Args {
     /// Where the books live.
     #[arg(long, default_value = ".zg/compute")]
     data_dir: PathBuf,
+    /// Also serve 0G's fine-tuning task API: LoRA on --model-file, registered on
+    /// FineTuningServing (stakes 100 0G the first time).
+    #[arg(long, requires_all = ["model_file", "storage"])]
+    fine_tuning: bool,
+    /// A storage node datasets are fetched from and trained models uploaded to
+    /// (repeat for several).
+    #[arg(long)]
+    storage: Vec<String>,
+    /// Where fine-tuning tasks, adapters and sealed models live.
+    #[arg(long, default_value = ".zg/fine-tuning")]
+    fine_tuning_dir: PathBuf,
+    /// Wei per training token (a task's fee is its dataset's tokens × epochs × this).
+    #[arg(long, default_value_t = DEFAULT_PRICE_PER_TOKEN)]
+    fine_tuning_price: u64,
+    /// Seconds a delivered model waits for its user's acknowledgement before the
+    /// provider settles the penalty share alone.
+    #[arg(long, default_value_t = DEFAULT_ACK_TIMEOUT_SECS)]
+    ack_timeout: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -83,6 +105,22 @@ async fn run() -> anyhow::Result<()> {
     };
     let settle_every = settle_interval(args.settle_every)
         .ok_or_else(|| anyhow::anyhow!("--settle-every must be a positive number of seconds"))?;
+    let fine_tuning = match (&args.model_file, args.fine_tuning) {
+        (Some(model_file), true) => Some(FineTuningConfig {
+            chain_url: args.chain.clone(),
+            key: provider_key.clone(),
+            signer: signer.clone(),
+            public_url: args.public_url.clone().unwrap_or_default(),
+            model_name: args.model.clone(),
+            model_file: model_file.clone(),
+            price_per_token: U256::from(args.fine_tuning_price),
+            storage: args.storage.clone(),
+            data_dir: args.fine_tuning_dir.clone(),
+            ack_timeout: Duration::from_secs(args.ack_timeout),
+            settle_every,
+        }),
+        _ => None,
+    };
     let engine = match (&args.model_file, &args.upstream) {
         (Some(path), _) => {
             let model = LocalModel::load(path).with_context(|| "loading --model-file")?;
@@ -105,6 +143,7 @@ async fn run() -> anyhow::Result<()> {
             settle_every,
             engine,
         },
+        fine_tuning,
         args.listen,
     )
     .await?;
