@@ -79,6 +79,10 @@ pub(crate) enum ComputeCmd {
         /// Sampling temperature (0: greedy).
         #[arg(long)]
         temperature: Option<f64>,
+        /// The model to ask: the provider's by default, or one of your fine-tuned
+        /// models (`zg compute finetune status` names it).
+        #[arg(long)]
+        model: Option<String>,
         #[command(flatten)]
         account: AccountArgs,
     },
@@ -253,6 +257,7 @@ pub(crate) async fn run(cmd: ComputeCmd) -> anyhow::Result<()> {
             system,
             max_tokens,
             temperature,
+            model,
             account,
         } => {
             let mut messages = Vec::new();
@@ -264,13 +269,16 @@ pub(crate) async fn run(cmd: ComputeCmd) -> anyhow::Result<()> {
             if let Some(t) = temperature {
                 request["temperature"] = t.into();
             }
+            if let Some(m) = model {
+                request["model"] = m.into();
+            }
             ask(&account, provider, request).await?;
         }
     }
     Ok(())
 }
 
-/// Sends `request` (a chat request; its model is the provider's) to `provider` with a
+/// Sends `request` (a chat request; its model the provider's unless it names one) to `provider` with a
 /// session key of `account`'s, streams the answer to stdout and the fee to stderr.
 pub(crate) async fn ask(
     account: &AccountArgs,
@@ -284,7 +292,9 @@ pub(crate) async fn ask(
         .ok_or_else(|| no_service(provider))?;
     let generation = generation(&client, provider).await?;
     let key = ApiKey::session(&signer, provider, generation, SESSION_MS)?;
-    request["model"] = service.model.clone().into();
+    if request["model"].as_str().is_none_or(str::is_empty) {
+        request["model"] = service.model.clone().into();
+    }
     let mut out = std::io::stdout().lock();
     let answer = zg_compute::client::ask(&reqwest::Client::new(), &service.url, &key, request, |text| {
         // A closed stdout (a pipe's reader gone) ends nothing here: the answer is billed anyway.

@@ -120,6 +120,9 @@ fn print_task(task: &Value) {
     if let Some(e) = task["error"].as_str() {
         println!("  error      {e}");
     }
+    if let Some(m) = task["servedModel"].as_str() {
+        println!("  chat as    {m}   (zg compute ask PROVIDER PROMPT --model {m})");
+    }
     println!("  created    {}", s("createdAt"));
     println!("  updated    {}", s("updatedAt"));
 }

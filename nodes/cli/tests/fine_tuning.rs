@@ -407,5 +407,49 @@ fn a_provider_killed_mid_training_delivers_once_and_bills_once() {
         base.eval_loss(&held_out, Some(&lora), 4).unwrap(),
     );
     assert!(after < before * 0.5, "held-out loss {before} -> {after}");
+
+    // The provider serves the tuned model to its user, by the name the task gives.
+    let finished = status_until(&status, 10, |s| s.contains("chat as"));
+    let served = finished
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("chat as"))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(served, format!("SmolLM2-135M-Instruct:{id}"));
+    run(&["compute", "transfer", &provider, "1"]);
+    let ask = |key: &str| {
+        common::zg(&[
+            "compute",
+            "ask",
+            &provider,
+            MASCOT_QUESTIONS[19],
+            "--model",
+            &served,
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "24",
+            "--chain",
+            &chain,
+            "--key",
+            key,
+        ])
+    };
+    let (ok, said, err) = ask(USER_KEY);
+    assert!(ok, "{err}");
+    assert!(said.contains("Saffron Heron"), "{said}");
+    // Nobody else gets it.
+    let other = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--chain", &chain, "--key", PROVIDER_KEY]);
+        let (ok, _, err) = common::zg(&all);
+        assert!(ok, "{err}");
+    };
+    other(&["compute", "ledger", "add", "3"]);
+    other(&["compute", "transfer", &provider, "1"]);
+    let (ok, _, err) = ask(PROVIDER_KEY);
+    assert!(!ok);
+    assert!(err.contains(&format!("no task {id}")), "{err}");
     devnet.interrupt();
 }

@@ -84,6 +84,36 @@ impl Engine {
             Self::Builtin(b) => b.stream(request).await,
         }
     }
+
+    /// [`Self::complete`] or [`Self::stream`] by `model` under the name `name` (a user's
+    /// fine-tuned model) instead of the engine's own; built-in engines only.
+    pub async fn answer_with(
+        &self,
+        model: Arc<LocalModel>,
+        name: &str,
+        request: &Value,
+        stream: bool,
+    ) -> Result<Answered, EngineError> {
+        let Self::Builtin(b) = self else {
+            return Err(EngineError::Model(ModelError::BadRequest(
+                "fine-tuned models are served by the built-in engine only".into(),
+            )));
+        };
+        Ok(if stream {
+            Answered::Stream(b.stream_with(model, name, request).await?)
+        } else {
+            let (answer, usage) = b.complete_with(model, name, request).await?;
+            Answered::Whole(answer, usage)
+        })
+    }
+}
+
+/// An answer, whole or streamed.
+pub enum Answered {
+    /// The whole answer and its usage.
+    Whole(Value, Usage),
+    /// A stream of SSE bytes.
+    Stream(ByteStream),
 }
 
 /// A streamed answer: the upstream's SSE bytes as they arrive.
@@ -200,15 +230,13 @@ impl Builtin {
         }
     }
 
-    /// The prompt's tokens and the sampling parameters, or why the request is refused.
-    fn prepare(&self, request: &Value) -> Result<(Vec<u32>, Params), EngineError> {
+    /// The prompt's tokens (by `model`, answering as `name`) and the sampling
+    /// parameters, or why the request is refused.
+    fn prepare(model: &LocalModel, name: &str, request: &Value) -> Result<(Vec<u32>, Params), EngineError> {
         if let Some(asked) = request.get("model").and_then(Value::as_str)
-            && asked != self.name
+            && asked != name
         {
-            let message = format!(
-                "the model `{asked}` does not exist; this provider serves `{}`",
-                self.name
-            );
+            let message = format!("the model `{asked}` does not exist; this provider serves `{name}`");
             let body = json!({"error": {"message": message, "type": "invalid_request_error", "code": "model_not_found"}});
             return Err(EngineError::Refused {
                 status: 404,
@@ -216,18 +244,27 @@ impl Builtin {
             });
         }
         let params = Params::from_request(request)?;
-        let prompt = self.model.encode(&self.model.render(&request["messages"])?)?;
+        let prompt = model.encode(&model.render(&request["messages"])?)?;
         Ok((prompt, params))
     }
 
     async fn complete(&self, request: &Value) -> Result<(Value, Usage), EngineError> {
-        let (prompt, params) = self.prepare(request)?;
+        self.complete_with(self.model.clone(), &self.name.clone(), request)
+            .await
+    }
+
+    async fn complete_with(
+        &self,
+        model: Arc<LocalModel>,
+        name: &str,
+        request: &Value,
+    ) -> Result<(Value, Usage), EngineError> {
+        let (prompt, params) = Self::prepare(&model, name, request)?;
         let _turn = self
             .turn
             .acquire()
             .await
             .map_err(|e| ModelError::Run(e.to_string()))?;
-        let model = self.model.clone();
         let (text, finished) = tokio::task::spawn_blocking(move || {
             let mut text = String::new();
             model
@@ -243,7 +280,7 @@ impl Builtin {
             "id": completion_id(),
             "object": "chat.completion",
             "created": unix_now(),
-            "model": self.name,
+            "model": name,
             "choices": [{
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
@@ -255,9 +292,19 @@ impl Builtin {
     }
 
     async fn stream(&self, request: &Value) -> Result<ByteStream, EngineError> {
-        let (prompt, params) = self.prepare(request)?;
+        self.stream_with(self.model.clone(), &self.name.clone(), request)
+            .await
+    }
+
+    async fn stream_with(
+        &self,
+        model: Arc<LocalModel>,
+        name: &str,
+        request: &Value,
+    ) -> Result<ByteStream, EngineError> {
+        let (prompt, params) = Self::prepare(&model, name, request)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-        let (model, turn, name) = (self.model.clone(), self.turn.clone(), self.name.clone());
+        let (turn, name) = (self.turn.clone(), name.to_owned());
         tokio::spawn(async move {
             let Ok(_turn) = turn.acquire_owned().await else {
                 return;

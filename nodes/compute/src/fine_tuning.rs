@@ -229,6 +229,8 @@ pub struct FineTuner {
     model_hash: String,
     storage: Vec<StorageClient>,
     models: OnceLock<Arc<Models>>,
+    /// Fine-tuned models loaded for serving, newest last.
+    served: Mutex<Vec<(String, Arc<LocalModel>)>>,
     cancelled: Mutex<HashSet<String>>,
     wake: tokio::sync::Notify,
 }
@@ -266,6 +268,7 @@ impl FineTuner {
             model_hash: format!("0x{digest}"),
             storage,
             models: OnceLock::new(),
+            served: Mutex::new(Vec::new()),
             cancelled: Mutex::new(HashSet::new()),
             wake: tokio::sync::Notify::new(),
         });
@@ -384,6 +387,7 @@ impl FineTuner {
             deliverable_root: None,
             sealed_key: None,
             delivered_ms: None,
+            paid_in_full: false,
             error: None,
             log: Vec::new(),
             created_ms: 0,
@@ -504,6 +508,66 @@ impl FineTuner {
                 }
             }
         }
+    }
+
+    /// The name a task's fine-tuned model is served under: `{base}:{task id}`.
+    pub fn tuned_name(&self, id: &str) -> String {
+        format!("{}:{id}", self.config.model_name)
+    }
+
+    /// The model `user` asked for by `name`, when it names one of their fine-tuned
+    /// models (`None` for any other name): served only to the task's user, once the
+    /// task is settled in full (acknowledged); merged into the base model on first use
+    /// (kept beside the adapter) and held loaded for the next requests.
+    pub async fn served_model(
+        self: &Arc<Self>,
+        user: Address,
+        name: &str,
+    ) -> Option<Result<Arc<LocalModel>, TaskRefusal>> {
+        let id = name.strip_prefix(&format!("{}:", self.config.model_name))?;
+        Some(self.load_served(user, id).await)
+    }
+
+    async fn load_served(self: &Arc<Self>, user: Address, id: &str) -> Result<Arc<LocalModel>, TaskRefusal> {
+        let task = self.tasks.get(user, id)?;
+        if !(task.state == TaskState::Finished && task.paid_in_full) {
+            return Err(TaskRefusal::Conflict(format!(
+                "task {id} is {}: its model is served once it is acknowledged and settled",
+                task.state.progress_name()
+            )));
+        }
+        if let Some((_, model)) = self.lock_served().iter().find(|(k, _)| k == id) {
+            return Ok(model.clone());
+        }
+        let me = self.clone();
+        let key = id.to_owned();
+        let model = tokio::task::spawn_blocking(move || -> Result<LocalModel, RunError> {
+            let merged = me.config.data_dir.join("adapters").join(format!("{key}.gguf"));
+            if !merged.exists() {
+                let models = me.models()?;
+                let adapter = std::fs::read(me.adapter_path(&key))?;
+                let lora = crate::lora::Lora::from_safetensors(&adapter, &models.base)?;
+                let part = merged.with_extension("gguf.part");
+                crate::lora::merge_into_gguf(&me.config.model_file, &lora, &part)?;
+                std::fs::rename(&part, &merged)?;
+            }
+            LocalModel::load(&merged).map_err(|e| RunError::Refused(e.to_string()))
+        })
+        .await
+        .map_err(|e| TaskRefusal::Store(TaskError::Unknown(e.to_string())))?
+        .map_err(|e| TaskRefusal::Conflict(format!("the fine-tuned model does not load: {e}")))?;
+        let model = Arc::new(model);
+        let mut served = self.lock_served();
+        // Two fine-tuned models stay loaded; the oldest makes room.
+        if served.len() >= 2 {
+            served.remove(0);
+        }
+        served.push((id.to_owned(), model.clone()));
+        Ok(model)
+    }
+
+    fn lock_served(&self) -> std::sync::MutexGuard<'_, Vec<(String, Arc<LocalModel>)>> {
+        self.served.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn models(&self) -> Result<Arc<Models>, TrainError> {
@@ -747,7 +811,9 @@ impl FineTuner {
         } else {
             format!("settled without acknowledgement: {paid} wei ({penalty}% of the fee)")
         };
-        self.tasks.advance(&task.id, TaskState::Finished, &line, |_| {})?;
+        let in_full = deliverable.acknowledged;
+        self.tasks
+            .advance(&task.id, TaskState::Finished, &line, |t| t.paid_in_full = in_full)?;
         tracing::info!(id = %task.id, %paid, acknowledged = deliverable.acknowledged, "fine-tuning task settled");
         Ok(())
     }

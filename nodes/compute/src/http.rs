@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::engine::{ByteStream, EngineError, SseSplitter, Usage};
+use crate::engine::{Answered, ByteStream, EngineError, SseSplitter, Usage};
 use crate::fine_tuning::FineTuner;
 use crate::metrics::Metrics;
 use crate::model::ModelError;
@@ -30,12 +30,13 @@ pub const MAX_BODY: usize = 1 << 20;
 struct App {
     provider: Arc<Provider>,
     metrics: Arc<Metrics>,
+    tuner: Option<Arc<FineTuner>>,
 }
 
 /// The provider's routes, with the fine-tuning task API when `tuner` is given.
 pub fn router(provider: Arc<Provider>, metrics: Arc<Metrics>, tuner: Option<Arc<FineTuner>>) -> Router {
-    let routes = match tuner {
-        Some(tuner) => fine_tuning::routes(tuner),
+    let routes = match &tuner {
+        Some(tuner) => fine_tuning::routes(tuner.clone()),
         None => Router::new(),
     };
     Router::new()
@@ -45,7 +46,11 @@ pub fn router(provider: Arc<Provider>, metrics: Arc<Metrics>, tuner: Option<Arc<
         .route("/v1/quote", get(quote))
         .route("/metrics", get(metrics_text))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(App { provider, metrics })
+        .with_state(App {
+            provider,
+            metrics,
+            tuner,
+        })
         .merge(routes.layer(DefaultBodyLimit::max(MAX_BODY)))
 }
 
@@ -86,11 +91,51 @@ async fn chat(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Respon
         Ok(ok) => ok,
         Err(refusal) => return refuse(&app, &refusal),
     };
+    // A user's own fine-tuned model, by its name.
+    let asked = request
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let tuned = match &app.tuner {
+        Some(tuner) => match tuner.served_model(user, &asked).await {
+            Some(Ok(model)) => Some(model),
+            Some(Err(refusal)) => {
+                let code = if refusal.status() == 404 {
+                    "model_not_found"
+                } else {
+                    "invalid_request_error"
+                };
+                return error(refusal.status(), code, refusal);
+            }
+            None => None,
+        },
+        None => None,
+    };
     let admitted = match app.provider.admit(user, &account, request) {
         Ok(admitted) => admitted,
         Err(refusal) => return refuse(&app, &refusal),
     };
     let stream = admitted.request.get("stream").and_then(Value::as_bool) == Some(true);
+    if let Some(model) = tuned {
+        return match app
+            .provider
+            .engine()
+            .answer_with(model, &asked, &admitted.request, stream)
+            .await
+        {
+            Ok(Answered::Stream(upstream)) => {
+                let include_usage =
+                    admitted.request["stream_options"]["include_usage"].as_bool() == Some(true);
+                sse(app, admitted, upstream, include_usage)
+            }
+            Ok(Answered::Whole(answer, usage)) => whole(&app, &admitted, answer, usage),
+            Err(e) => {
+                app.provider.abandon(&admitted);
+                engine_error(e)
+            }
+        };
+    }
     if stream {
         let include_usage = admitted.request["stream_options"]["include_usage"].as_bool() == Some(true);
         return match app.provider.engine().stream(&admitted.request).await {
@@ -102,24 +147,27 @@ async fn chat(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Respon
         };
     }
     match app.provider.engine().complete(&admitted.request).await {
-        Ok((answer, usage)) => {
-            let id = answer
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            match app.provider.bill(&admitted, &id, usage) {
-                Ok(_) => {
-                    app.metrics.served(usage);
-                    axum::Json(answer).into_response()
-                }
-                Err(e) => error(500, "billing_error", e),
-            }
-        }
+        Ok((answer, usage)) => whole(&app, &admitted, answer, usage),
         Err(e) => {
             app.provider.abandon(&admitted);
             engine_error(e)
         }
+    }
+}
+
+/// A whole answer, billed before it is sent.
+fn whole(app: &App, admitted: &Admitted, answer: Value, usage: Usage) -> Response {
+    let id = answer
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match app.provider.bill(admitted, &id, usage) {
+        Ok(_) => {
+            app.metrics.served(usage);
+            axum::Json(answer).into_response()
+        }
+        Err(e) => error(500, "billing_error", e),
     }
 }
 

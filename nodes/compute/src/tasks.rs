@@ -159,6 +159,10 @@ pub struct Task {
     /// When the deliverable went on chain, ms since the epoch.
     #[serde(default)]
     pub delivered_ms: Option<u64>,
+    /// Settled with the user's acknowledgement: the full fee was paid (its model is
+    /// then served to the user).
+    #[serde(default)]
+    pub paid_in_full: bool,
     /// Why it failed.
     pub error: Option<String>,
     /// The newest log lines.
@@ -467,6 +471,7 @@ mod tests {
             deliverable_root: None,
             sealed_key: None,
             delivered_ms: None,
+            paid_in_full: false,
             error: None,
             log: Vec::new(),
             created_ms: 0,

@@ -68,7 +68,7 @@ fn rfc3339(ms: u64) -> String {
 }
 
 /// A task in 0G's JSON (`Task.from_dict`), with zg's progress details beside it.
-fn task_json(t: &Task) -> Value {
+fn task_json(tuner: &FineTuner, t: &Task) -> Value {
     json!({
         "id": t.id,
         "createdAt": rfc3339(t.created_ms),
@@ -87,6 +87,8 @@ fn task_json(t: &Task) -> Value {
         "tokens": t.tokens,
         "deliverableRoot": t.deliverable_root.map(|r| r.to_string()),
         "error": t.error,
+        // Chat with it under this name (`model` of a chat completion) once paid in full.
+        "servedModel": t.paid_in_full.then(|| tuner.tuned_name(&t.id)),
     })
 }
 
@@ -95,7 +97,7 @@ async fn create(State(tuner): State<Arc<FineTuner>>, Path(address): Path<String>
     let request: TaskRequest =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not a task: {e}")))?;
     let task = tuner.submit(user, request).await?;
-    Ok(axum::Json(task_json(&task)).into_response())
+    Ok(axum::Json(task_json(&tuner, &task)).into_response())
 }
 
 async fn list(
@@ -107,12 +109,12 @@ async fn list(
     if query.get("latest").is_some_and(|v| v == "true") {
         tasks.truncate(1);
     }
-    Ok(axum::Json(tasks.iter().map(task_json).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(tasks.iter().map(|t| task_json(&tuner, t)).collect::<Vec<_>>()).into_response())
 }
 
 async fn one(State(tuner): State<Arc<FineTuner>>, Path((address, id)): Path<(String, String)>) -> Answer {
     let task = tuner.tasks().get(user(&address)?, &id)?;
-    Ok(axum::Json(task_json(&task)).into_response())
+    Ok(axum::Json(task_json(&tuner, &task)).into_response())
 }
 
 async fn log(State(tuner): State<Arc<FineTuner>>, Path((address, id)): Path<(String, String)>) -> Answer {
