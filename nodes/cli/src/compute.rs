@@ -145,6 +145,16 @@ pub(crate) fn og(amount: &str) -> anyhow::Result<U256> {
     parse_ether(amount).map_err(|_| anyhow::anyhow!("{amount:?} is not an amount of 0G (e.g. 1 or 0.5)"))
 }
 
+/// A service's signer and whether the contracts' owner vouched for it.
+pub(crate) fn signer_line(signer: Address, acknowledged: bool) -> String {
+    let by_owner = if acknowledged {
+        "acknowledged"
+    } else {
+        "not acknowledged"
+    };
+    format!("  signer    {signer} ({by_owner} by the owner)")
+}
+
 /// Wei as 0G, for people.
 pub(crate) fn show(wei: U256) -> String {
     let text = format_ether(wei);
@@ -168,15 +178,7 @@ pub(crate) async fn run(cmd: ComputeCmd) -> anyhow::Result<()> {
                     "  price     {} wei per prompt token, {} wei per generated token",
                     s.inputPrice, s.outputPrice
                 );
-                println!(
-                    "  signer    {} ({})",
-                    s.teeSignerAddress,
-                    if s.teeSignerAcknowledged {
-                        "acknowledged by the owner"
-                    } else {
-                        "not acknowledged by the owner"
-                    }
-                );
+                println!("{}", signer_line(s.teeSignerAddress, s.teeSignerAcknowledged));
             }
         }
         ComputeCmd::Ledger { cmd, account } => {

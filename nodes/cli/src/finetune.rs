@@ -15,7 +15,7 @@ use zg_compute::task_client::TaskClient;
 use zg_contracts::fine_tuning::FINE_TUNING_SERVICE_NAME;
 use zg_merkle::RootKind;
 
-use crate::compute::{AccountArgs, og, show};
+use crate::compute::{AccountArgs, og, show, signer_line};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum FinetuneCmd {
@@ -170,15 +170,7 @@ pub(crate) async fn run(cmd: FinetuneCmd, account: AccountArgs) -> anyhow::Resul
             println!("{}  {}", s.provider, s.models.join(", "));
             println!("  endpoint  {}", s.url);
             println!("  price     {} wei per training token", s.pricePerToken);
-            println!(
-                "  signer    {} ({})",
-                s.teeSignerAddress,
-                if s.teeSignerAcknowledged {
-                    "acknowledged by the owner"
-                } else {
-                    "not acknowledged by the owner"
-                }
-            );
+            println!("{}", signer_line(s.teeSignerAddress, s.teeSignerAcknowledged));
         }
         return Ok(());
     }

@@ -379,19 +379,7 @@ impl FineTuner {
             nonce: request.nonce,
             signature: request.signature,
             user_key: Bytes::from(checked.user_key.to_sec1_bytes().to_vec()),
-            fee: U256::ZERO,
-            state: TaskState::Queued,
-            step: 0,
-            steps: 0,
-            tokens: 0,
-            deliverable_root: None,
-            sealed_key: None,
-            delivered_ms: None,
-            paid_in_full: false,
-            error: None,
-            log: Vec::new(),
-            created_ms: 0,
-            updated_ms: 0,
+            ..Task::default()
         })?;
         tracing::info!(id = %task.id, %user, dataset = %task.dataset_root, "fine-tuning task accepted");
         self.wake.notify_one();

@@ -72,9 +72,10 @@ pub enum TaskError {
 }
 
 /// Where a task is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskState {
     /// Accepted, waiting for the trainer.
+    #[default]
     Queued,
     /// Training now.
     Training,
@@ -119,7 +120,7 @@ impl TaskState {
 }
 
 /// One fine-tuning task as the provider keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     /// Its id (a random UUID, as 0G names tasks).
     pub id: String,
@@ -462,20 +463,7 @@ mod tests {
             params: "{}".into(),
             nonce: "1".into(),
             signature: "0x".into(),
-            user_key: Default::default(),
-            fee: U256::ZERO,
-            state: TaskState::Queued,
-            step: 0,
-            steps: 0,
-            tokens: 0,
-            deliverable_root: None,
-            sealed_key: None,
-            delivered_ms: None,
-            paid_in_full: false,
-            error: None,
-            log: Vec::new(),
-            created_ms: 0,
-            updated_ms: 0,
+            ..Task::default()
         }
     }
 
