@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde_json::Value;
 use zg_compute::chain::ChainClient;
+use zg_compute::fine_tuning::root_of;
 use zg_compute::seal;
 use zg_compute::task_client::TaskClient;
 use zg_contracts::fine_tuning::FINE_TUNING_SERVICE_NAME;
@@ -283,12 +284,12 @@ pub(crate) async fn run(cmd: FinetuneCmd, account: AccountArgs) -> anyhow::Resul
             })?;
             let sealed_path = PathBuf::from(format!("{}.sealed", out.display()));
             let sealed = match std::fs::read(&sealed_path) {
-                Ok(bytes) if root_of(&bytes)[..] == deliverable.modelRootHash[..] => bytes,
+                Ok(bytes) if root_of(&bytes, RootKind::Keccak)[..] == deliverable.modelRootHash[..] => bytes,
                 _ => {
                     let tasks = TaskClient::new(&service_url(&chain, provider).await?, signer.clone());
                     let bytes = tasks.download(&task).await?;
                     anyhow::ensure!(
-                        root_of(&bytes)[..] == deliverable.modelRootHash[..],
+                        root_of(&bytes, RootKind::Keccak)[..] == deliverable.modelRootHash[..],
                         "the provider's file does not match the model root on chain ({})",
                         deliverable.modelRootHash
                     );
@@ -334,11 +335,4 @@ pub(crate) async fn run(cmd: FinetuneCmd, account: AccountArgs) -> anyhow::Resul
         }
     }
     Ok(())
-}
-
-/// A file's 0G (Keccak) storage root.
-fn root_of(bytes: &[u8]) -> B256 {
-    let mut hasher = zg_merkle::FileHasher::new(RootKind::Keccak);
-    hasher.update(bytes);
-    B256::from(hasher.finalize().root())
 }

@@ -716,9 +716,7 @@ impl FineTuner {
         let sealed = seal::encrypt_model(&key, &adapter, &self.config.signer);
         let sealed_key = seal::seal_key(&user_key, &key);
         write_synced(&self.sealed_path(&id), &sealed)?;
-        let mut hasher = FileHasher::new(RootKind::Keccak);
-        hasher.update(&sealed);
-        let root = B256::from(hasher.finalize().root());
+        let root = B256::from(root_of(&sealed, RootKind::Keccak));
         self.tasks.advance(
             &id,
             TaskState::Training,
@@ -832,8 +830,8 @@ fn memory_gib() -> u64 {
         .map_or(0, |kib| kib >> 20)
 }
 
-/// The root of `bytes` under `kind`.
-fn root_of(bytes: &[u8], kind: RootKind) -> Hash {
+/// The storage root of `bytes` under `kind` (0G's Keccak tree or zg's BLAKE3).
+pub fn root_of(bytes: &[u8], kind: RootKind) -> Hash {
     let mut hasher = FileHasher::new(kind);
     hasher.update(bytes);
     hasher.finalize().root()
