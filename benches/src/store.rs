@@ -422,7 +422,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         }),
         peer: Some(Side::new("raw Store::get_many", raw_read.clone())),
         items: 0,
-        target: Some(0.7),
+        target: Some(0.9),
     });
     // The most any server can give that client here: the same bytes from memory through
     // a bare loopback socket (no store, no checks), beside the same raw reads.
@@ -442,7 +442,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     });
     let out_path = dir.path().join("download.bin");
     // The CLI saves the file durably: beside the raw read (the HTTP rows' peer) and
-    // beside the same job done on the raw store. The target is on the HTTP rows.
+    // beside the same job done on the raw store, where its target is.
     for same_job in [false, true] {
         let (url, rt, out_path, dir) = (url.clone(), rt.clone(), out_path.clone(), dir.clone());
         let peer = if same_job {
@@ -461,7 +461,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
             }),
             peer: Some(peer),
             items: 0,
-            target: None,
+            target: same_job.then_some(0.85),
         });
     }
     out
@@ -649,7 +649,7 @@ fn replication_pairs(scale: usize) -> Vec<Pair> {
             zg: replicate("ceiling"),
             peer: Some(Side::new("raw Store::put_batch", move || store_ingest(&bytes))),
             items: 0,
-            target: None,
+            target: Some(0.6),
         },
     ]
 }

@@ -17,6 +17,15 @@ impl SegmentFeeder {
     /// Takes `data`; `hash` receives runs of whole segments, none of them the last.
     pub(crate) fn update(&mut self, mut data: &[u8], mut hash: impl FnMut(&[u8])) {
         let batch = BATCH_SEGMENTS * SEGMENT_SIZE;
+        // Buffered whole segments are not the last once more bytes come: handing them
+        // out now lets a large update be hashed from the caller's slice, uncopied.
+        if !self.pending.is_empty()
+            && self.pending.len().is_multiple_of(SEGMENT_SIZE)
+            && data.len() > SEGMENT_SIZE
+        {
+            hash(&self.pending);
+            self.pending.clear();
+        }
         // Whole segments straight from the caller's slice, at least one byte kept back.
         if self.pending.is_empty() && data.len() > SEGMENT_SIZE {
             let whole = (data.len() - 1) / SEGMENT_SIZE * SEGMENT_SIZE;

@@ -147,3 +147,29 @@ fn trees_rebuild_from_segment_nodes_and_nodes_verify() {
         }
     }
 }
+
+/// Updates of whole segments after a first one (a download's blocks) are hashed from
+/// the caller's slice once the buffered segments are handed out: the same trees as
+/// one shot, whether a block ends the file or a short tail follows.
+#[test]
+fn whole_segment_blocks_hash_to_the_one_shot_tree() {
+    for (blocks, tail) in [(1usize, 0usize), (3, 0), (3, 1), (2, SEGMENT_SIZE - 1), (5, 777)] {
+        let block = 3 * SEGMENT_SIZE;
+        let data: Vec<u8> = (0..blocks * block + tail)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for kind in [RootKind::Blake3, RootKind::Keccak] {
+            for parallel in [false, true] {
+                let mut hasher = FileHasher::new(kind).parallel(parallel);
+                for piece in data.chunks(block) {
+                    hasher.update(piece);
+                }
+                assert_eq!(
+                    hasher.finalize(),
+                    FileTree::from_data(kind, &data),
+                    "{kind} {blocks} blocks + {tail}, parallel {parallel}"
+                );
+            }
+        }
+    }
+}

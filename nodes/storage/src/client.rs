@@ -15,6 +15,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use zg_merkle::{FileHasher, FileTree, Hash, RootKind, SEGMENT_SIZE, SegmentProof};
 
 use crate::api::{B64, FileInfo, Ranges, Root, SegmentWithProof, Status, StorageRpcClient};
+use crate::save::{BlockWriter, start_writeback};
 use crate::{Shard, frames};
 
 /// Segments per upload request (4 MiB of data).
@@ -310,23 +311,23 @@ impl StorageClient {
         let pb = bar(len, "downloading");
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
         let path = part.to_owned();
-        // Hashing and writing run beside the socket reads.
+        // Hashing and writing run beside the socket reads: whole blocks are hashed
+        // in place, then written by the writer's own thread.
         let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<(Hash, u64)> {
-            let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-            let mut f = std::io::BufWriter::with_capacity(4 << 20, f);
+            let mut f =
+                BlockWriter::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
             let mut h = FileHasher::new(kind).parallel(true);
-            let (mut n, mut flushed) = (0u64, 0u64);
             while let Some(chunk) = rx.blocking_recv() {
-                h.update(&chunk);
-                std::io::Write::write_all(&mut f, &chunk)?;
-                n += chunk.len() as u64;
-                if n - flushed >= WRITEBACK_STEP {
-                    std::io::Write::flush(&mut f)?;
-                    start_writeback(f.get_ref(), flushed, n - flushed);
-                    flushed = n;
-                }
+                f.write(&chunk, |block| {
+                    h.update(block);
+                })
+                .with_context(|| format!("cannot write {}", path.display()))?;
             }
-            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            let n = f
+                .finish(|rest| {
+                    h.update(rest);
+                })
+                .with_context(|| format!("cannot write {}", path.display()))?;
             Ok((h.finalize().root(), n))
         });
         let mut received = 0u64;
@@ -371,27 +372,6 @@ impl StorageClient {
         let proof = SegmentProof::from_bytes(&seg.proof.0)?;
         let ok = proof.verify(root, info.file_size, index, &data)?;
         Ok((seg, ok))
-    }
-}
-
-/// Bytes a streamed download writes between writeback kicks.
-const WRITEBACK_STEP: u64 = 16 << 20;
-
-/// Asks the kernel to start writing `len` bytes of `file` from `offset` to disk now,
-/// without waiting: a download's disk writes then overlap its transfer, and the final
-/// fsync waits for the tail rather than the whole file. Best effort: the final fsync
-/// reports any error, so one here is ignored.
-fn start_writeback(file: &File, offset: u64, len: u64) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-            return;
-        };
-        // SAFETY: sync_file_range reads no memory of ours; on a bad descriptor or range it only returns an error.
-        unsafe {
-            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
-        }
     }
 }
 

@@ -26,6 +26,7 @@ mod metrics;
 pub mod pay;
 mod replication;
 mod rpc;
+mod save;
 pub mod server;
 pub mod service;
 pub mod wire;
