@@ -7,6 +7,7 @@
 //! allocates, so a peer's bytes can never make a node allocate more than the
 //! frame it already read.
 
+use bytes::Bytes;
 use zg_codec::{CodecError, Reader, Writer};
 use zg_merkle::{Hash, RootKind, SEGMENT_SIZE};
 
@@ -155,8 +156,8 @@ impl FileRequest {
 /// One segment as a peer sends it: the bytes and their proof against the root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentReply {
-    /// The segment's bytes.
-    pub data: Vec<u8>,
+    /// The segment's bytes (a slice of the response frame when decoded from one).
+    pub data: Bytes,
     /// Its proof, as [`zg_merkle::SegmentProof::to_bytes`] writes it.
     pub proof: Vec<u8>,
 }
@@ -212,17 +213,23 @@ impl FileResponse {
     /// Parses a response: counts and lengths within the limits, nothing left over.
     /// The segments themselves are checked against the root by the caller.
     pub fn decode(b: &[u8]) -> Result<Self, String> {
-        Self::read(&mut Reader::new("file response", b)).map_err(|e| e.to_string())
+        Self::read(&mut Reader::new("file response", b), None).map_err(|e| e.to_string())
     }
 
-    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    /// [`FileResponse::decode`] of a shared frame: segments are slices of it, not copies.
+    pub fn decode_shared(b: &Bytes) -> Result<Self, String> {
+        Self::read(&mut Reader::new("file response", b), Some(b)).map_err(|e| e.to_string())
+    }
+
+    fn read(r: &mut Reader<'_>, frame: Option<&Bytes>) -> Result<Self, CodecError> {
         let out = match r.u8()? {
             0 => {
                 let n = r.count(|r| r.u16().map(u64::from), MAX_SEGMENTS_PER_REQUEST.into(), 8)?;
                 let mut segs = Vec::with_capacity(n);
                 for _ in 0..n {
                     let len = r.count(|r| r.u32().map(u64::from), SEGMENT_SIZE as u64, 1)?;
-                    let data = r.take(len)?.to_vec();
+                    let data = r.take(len)?;
+                    let data = frame.map_or_else(|| Bytes::copy_from_slice(data), |f| f.slice_ref(data));
                     let len = r.count(|r| r.u32().map(u64::from), MAX_PROOF_BYTES as u64, 1)?;
                     let proof = r.take(len)?.to_vec();
                     segs.push(SegmentReply { data, proof });
@@ -296,7 +303,7 @@ mod tests {
         let full = FileResponse::Segments(
             (0..MAX_SEGMENTS_PER_REQUEST)
                 .map(|i| SegmentReply {
-                    data: vec![i as u8; SEGMENT_SIZE],
+                    data: vec![i as u8; SEGMENT_SIZE].into(),
                     proof: vec![1; MAX_PROOF_BYTES],
                 })
                 .collect(),
@@ -304,6 +311,7 @@ mod tests {
         let b = full.encode();
         assert_eq!(b.len(), MAX_FILE_RESPONSE);
         assert_eq!(FileResponse::decode(&b).unwrap(), full);
+        assert_eq!(FileResponse::decode_shared(&Bytes::from(b)).unwrap(), full);
         for r in [
             FileResponse::Segments(vec![]),
             FileResponse::Inventory {
@@ -346,7 +354,7 @@ mod tests {
         assert!(FileResponse::decode(&seg(SEGMENT_SIZE as u32 + 1)).is_err());
         assert!(FileResponse::decode(&seg(u32::MAX)).is_err());
         let one = FileResponse::Segments(vec![SegmentReply {
-            data: vec![5; 10],
+            data: vec![5; 10].into(),
             proof: vec![6; 3],
         }])
         .encode();

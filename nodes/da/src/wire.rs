@@ -34,8 +34,8 @@ impl P2pService for DaProtocol {
     fn encode_response(r: &DaResponse) -> Vec<u8> {
         r.encode()
     }
-    fn decode_response(b: &[u8]) -> Result<DaResponse, String> {
-        DaResponse::decode(b)
+    fn decode_response(b: bytes::Bytes) -> Result<DaResponse, String> {
+        DaResponse::decode(&b)
     }
     fn refused(why: String) -> DaResponse {
         DaResponse::Refused(why)

@@ -64,8 +64,9 @@ pub trait P2pService: Send + Sync + 'static {
     fn decode_request(b: &[u8]) -> Result<Self::Request, String>;
     /// A response's frame.
     fn encode_response(r: &Self::Response) -> Vec<u8>;
-    /// Parses a response frame.
-    fn decode_response(b: &[u8]) -> Result<Self::Response, String>;
+    /// Parses a response frame; it is shared, so a response may keep slices of it
+    /// (segments, cells) rather than copy them out.
+    fn decode_response(b: bytes::Bytes) -> Result<Self::Response, String>;
     /// The answer that refuses a request, saying why (rate limited, busy).
     fn refused(why: String) -> Self::Response;
 }
@@ -155,7 +156,7 @@ impl<S: P2pService> request_response::Codec for FrameCodec<S> {
     {
         let r = read_frame(io, S::MAX_RESPONSE)
             .await
-            .and_then(|f| S::decode_response(&f).map_err(invalid));
+            .and_then(|f| S::decode_response(bytes::Bytes::from(f)).map_err(invalid));
         self.count(r)
     }
 

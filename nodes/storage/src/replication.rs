@@ -169,14 +169,17 @@ fn answer_file(node: &StorageService, request: &FileRequest) -> FileResponse {
             for (data, proof) in segs {
                 let proof = proof.to_bytes();
                 node.metrics.bytes_out.inc_by(data.len() as u64);
-                #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
-                let mut data = data.to_vec();
+                // The verified read buffer goes out as it is: no copy.
                 #[cfg(feature = "fault-injection")]
-                if node.cfg.serve_bad_segments
-                    && let Some(b) = data.first_mut()
-                {
-                    *b ^= 1;
-                }
+                let data = if node.cfg.serve_bad_segments {
+                    let mut bad = data.to_vec();
+                    if let Some(b) = bad.first_mut() {
+                        *b ^= 1;
+                    }
+                    bad.into()
+                } else {
+                    data
+                };
                 out.push(SegmentReply { data, proof });
             }
             node.metrics.segments_out.inc_by(out.len() as u64);

@@ -413,18 +413,19 @@ impl StorageService {
             let data = B64.decode(&s.data).map_err(|e| {
                 StorageError::InvalidParams(format!("segment {} data is not base64: {e}", s.index))
             })?;
-            incoming.push(self.incoming(root, s.file_size, s.index, data, &s.proof.0)?);
+            incoming.push(self.incoming(root, s.file_size, s.index, data.into(), &s.proof.0)?);
         }
         self.store_segments(incoming)
     }
 
     /// Checks and stores the segments of a binary upload ([`zg_file::frames`]).
-    pub(crate) fn upload_frames(&self, body: &[u8]) -> StorageResult<()> {
+    pub(crate) fn upload_frames(&self, body: &Bytes) -> StorageResult<()> {
         let frames = zg_file::frames::decode(body, self.cfg.max_segments_per_request)
             .map_err(|e| StorageError::InvalidParams(e.to_string()))?;
+        // Each segment stays a slice of the body: stored without a copy.
         let incoming = frames
             .into_iter()
-            .map(|f| self.incoming(f.root, f.file_size, f.index, f.data.to_vec(), f.proof))
+            .map(|f| self.incoming(f.root, f.file_size, f.index, body.slice_ref(f.data), f.proof))
             .collect::<StorageResult<Vec<_>>>()?;
         self.store_segments(incoming)
     }
@@ -435,7 +436,7 @@ impl StorageService {
         root: Hash,
         size: u64,
         index: u64,
-        data: Vec<u8>,
+        data: Bytes,
         proof: &[u8],
     ) -> StorageResult<Incoming> {
         let proof = SegmentProof::from_bytes(proof)
@@ -813,7 +814,7 @@ pub(crate) struct Incoming {
     pub(crate) root: Hash,
     pub(crate) size: u64,
     pub(crate) index: u64,
-    pub(crate) data: Vec<u8>,
+    pub(crate) data: Bytes,
     pub(crate) proof: SegmentProof,
 }
 

@@ -32,8 +32,8 @@ impl P2pService for FileProtocol {
     fn encode_response(r: &FileResponse) -> Vec<u8> {
         r.encode()
     }
-    fn decode_response(b: &[u8]) -> Result<FileResponse, String> {
-        FileResponse::decode(b)
+    fn decode_response(b: bytes::Bytes) -> Result<FileResponse, String> {
+        FileResponse::decode_shared(&b)
     }
     fn refused(why: String) -> FileResponse {
         FileResponse::Refused(why)

@@ -123,7 +123,7 @@ impl StorageService {
                 root: entry.root,
                 size: entry.size,
                 index: s.index,
-                data,
+                data: data.into(),
                 proof: SegmentProof::Keccak(proof),
             });
         }
