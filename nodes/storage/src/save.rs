@@ -2,8 +2,9 @@
 //! written with `O_DIRECT` on a thread of its own while the next fills. That skips
 //! the page-cache copy and the writeback the final fsync would wait for, which
 //! `perf` showed as a quarter of a download's time. Where the file system refuses
-//! `O_DIRECT` (tmpfs, some network file systems), the same blocks go through the
-//! page cache instead, with the kernel told to start writing each one back.
+//! `O_DIRECT` (tmpfs before Linux 6.6, some network file systems), the same blocks
+//! go through the page cache instead, with the kernel told to start writing each
+//! one back.
 
 use std::fs::{File, OpenOptions};
 use std::io;
