@@ -69,20 +69,26 @@ impl BlockWriter {
 
     /// [`BlockWriter::create`]; `try_direct` false goes through the page cache.
     fn open(path: &Path, try_direct: bool) -> io::Result<Self> {
-        let direct = if try_direct {
-            OpenOptions::new()
+        let opened = if try_direct {
+            let direct = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
                 .custom_flags(libc::O_DIRECT)
-                .open(path)
+                .open(path);
+            match direct {
+                Ok(f) => Some(f),
+                // The file system takes no O_DIRECT: the page cache below.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => None,
+                Err(e) => return Err(e),
+            }
         } else {
-            Err(io::Error::from_raw_os_error(libc::EINVAL))
+            None
         };
-        let (file, mut direct) = match direct {
-            Ok(f) => (f, true),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (File::create(path)?, false),
-            Err(e) => return Err(e),
+        let mut direct = opened.is_some();
+        let file = match opened {
+            Some(f) => f,
+            None => File::create(path)?,
         };
         let file = std::sync::Arc::new(file);
         let (free_tx, free) = mpsc::sync_channel(BLOCKS);
