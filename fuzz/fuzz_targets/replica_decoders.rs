@@ -2,8 +2,9 @@
 //! settings) on arbitrary bytes: file announcements, requests and
 //! responses parse to an error or to a value that encodes back to the same bytes;
 //! segments in a parsed response go through proof parsing and verification against a
-//! real file's root, which must never accept them unless they are that file's bytes,
-//! and checking a segment's node gives the same answer as checking its bytes.
+//! real file's root, which must never accept them unless they are that file's bytes;
+//! a response decodes the same from a shared frame; and checking a segment's node
+//! gives the same answer as checking its bytes.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -62,6 +63,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         _ => match FileResponse::decode(bytes) {
+            // The node decodes a peer's frame shared (segments sliced, not copied): the same answer.
+            decoded if decoded != FileResponse::decode_shared(&bytes::Bytes::copy_from_slice(bytes)) => {
+                panic!("decode and decode_shared disagree");
+            }
             Ok(FileResponse::Refused(_)) | Err(_) => {}
             Ok(FileResponse::Segments(segs)) => {
                 assert_eq!(FileResponse::Segments(segs.clone()).encode(), bytes);

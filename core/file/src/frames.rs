@@ -1,6 +1,7 @@
-//! The binary segment upload, a storage node's `POST /segments`: what 0G's
-//! `zgs_uploadSegments` carries, without JSON or base64, for zg's own client.
-//! 0G's SDKs keep the JSON-RPC method.
+//! The binary segment format, a storage node's `POST /segments` (uploads: what 0G's
+//! `zgs_uploadSegments` carries, without JSON or base64, for zg's own client) and
+//! `GET /segments/{root}` (segments with their proofs, in bulk, for peers that
+//! replicate). 0G's SDKs keep the JSON-RPC methods.
 //!
 //! A body is [`MAGIC`] and then, per segment: root (32 bytes), file size and index
 //! (u64 LE), proof length (u32 LE) and zg-merkle's proof encoding, data length
@@ -56,6 +57,12 @@ pub fn push_header(
     proof: &[u8],
     data_len: usize,
 ) {
+    body.extend_from_slice(&header(root, file_size, index, proof, data_len));
+}
+
+/// A frame's header and proof, to send followed by the `data_len` bytes of data
+/// (a body sent as a list of buffers: the data is never copied into it).
+pub fn header(root: &Hash, file_size: u64, index: u64, proof: &[u8], data_len: usize) -> Vec<u8> {
     let mut w = Writer::with_capacity(FRAME_HEADER + proof.len());
     w.bytes(root)
         .u64(file_size)
@@ -63,7 +70,7 @@ pub fn push_header(
         .u32(proof.len() as u32)
         .bytes(proof)
         .u32(data_len as u32);
-    body.extend_from_slice(&w.into_bytes());
+    w.into_bytes()
 }
 
 /// Decodes a body of at most `max_frames` segments, each length checked before use.
@@ -105,7 +112,7 @@ pub fn decode(body: &[u8], max_frames: usize) -> Result<Vec<Frame<'_>>, FrameErr
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     /// The body does not start with [`MAGIC`].
-    #[error("not a segment upload: the body must start with {MAGIC:?}")]
+    #[error("not segment frames: the body must start with {MAGIC:?}")]
     Magic,
     /// More frames than one request may carry.
     #[error("more than {0} segments in one request")]

@@ -113,6 +113,10 @@ pub enum FileRequest {
         /// Where the page starts.
         from: u64,
     },
+    /// The port of the peer's plain HTTP API, where segments come in bulk
+    /// (`GET /segments/{root}`, without libp2p's encryption; every segment is
+    /// proof-checked on arrival either way).
+    HttpPort,
 }
 
 impl FileRequest {
@@ -123,6 +127,7 @@ impl FileRequest {
                 [&[0u8][..], root, &first.to_le_bytes(), &count.to_le_bytes()].concat()
             }
             Self::Inventory { from } => [&[1u8][..], &from.to_le_bytes()].concat(),
+            Self::HttpPort => vec![2],
         }
     }
 
@@ -144,6 +149,7 @@ impl FileRequest {
             (Ok(1), 9) => Self::Inventory {
                 from: r.u64().map_err(|e| e.to_string())?,
             },
+            (Ok(2), 1) => Self::HttpPort,
             (tag, len) => {
                 return Err(format!("bad file request: tag {:?}, {len} bytes", tag.ok()));
             }
@@ -178,6 +184,8 @@ pub enum FileResponse {
     NotFound,
     /// Refused (rate limit, bad range, error), with why.
     Refused(String),
+    /// The port of the peer's plain HTTP API (on the address its connection comes from).
+    HttpPort(u16),
 }
 
 impl FileResponse {
@@ -207,6 +215,7 @@ impl FileResponse {
             }
             Self::NotFound => vec![2],
             Self::Refused(why) => [&[3u8][..], why.as_bytes()].concat(),
+            Self::HttpPort(port) => [&[4u8][..], &port.to_le_bytes()].concat(),
         }
     }
 
@@ -254,6 +263,7 @@ impl FileResponse {
                 let rest = r.rest();
                 Self::Refused(String::from_utf8_lossy(&rest[..rest.len().min(256)]).into_owned())
             }
+            4 => Self::HttpPort(r.u16()?),
             t => {
                 return Err(CodecError::BadTag {
                     what: r.what(),
@@ -295,6 +305,7 @@ mod tests {
                 count: MAX_SEGMENTS_PER_REQUEST,
             },
             FileRequest::Inventory { from: 42 },
+            FileRequest::HttpPort,
         ] {
             let b = r.encode();
             assert!(b.len() <= MAX_FILE_REQUEST);
@@ -320,6 +331,7 @@ mod tests {
             },
             FileResponse::NotFound,
             FileResponse::Refused("busy".into()),
+            FileResponse::HttpPort(5678),
         ] {
             assert_eq!(FileResponse::decode(&r.encode()).unwrap(), r);
         }
@@ -368,6 +380,9 @@ mod tests {
         page.extend_from_slice(&(MAX_INVENTORY_PAGE + 1).to_le_bytes());
         assert!(FileResponse::decode(&page).is_err());
         assert!(FileResponse::decode(&[2, 0]).is_err());
+        assert!(FileResponse::decode(&[4, 0]).is_err());
+        assert!(FileResponse::decode(&[4, 0, 0, 0]).is_err());
+        assert!(FileRequest::decode(&[2, 0]).is_err());
         assert!(FileResponse::decode(&[7]).is_err());
         assert!(FileResponse::decode(&[]).is_err());
     }

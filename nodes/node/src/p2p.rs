@@ -13,6 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -237,6 +238,7 @@ enum Command<S: P2pService> {
     },
     Ban(PeerId),
     Peers(oneshot::Sender<Vec<PeerId>>),
+    PeerIp(PeerId, oneshot::Sender<Option<IpAddr>>),
     Shutdown,
 }
 
@@ -446,6 +448,23 @@ impl<S: P2pService> Network<S> {
         self.send(Command::Peers(reply)).await;
         rx.await.unwrap_or_default()
     }
+
+    /// The IP address `peer` is connected from (or was dialed at), while connected:
+    /// where its other services are, rather than wherever it might claim they are.
+    pub async fn peer_ip(&self, peer: PeerId) -> Option<IpAddr> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::PeerIp(peer, reply)).await;
+        rx.await.ok().flatten()
+    }
+}
+
+/// The IP address in a multiaddr (`/ip4/…` or `/ip6/…`), if it has one.
+fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        libp2p::multiaddr::Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    })
 }
 
 struct RateLimit {
@@ -525,6 +544,7 @@ async fn run<S: P2pService>(
         HashMap::new();
     let mut rates: HashMap<PeerId, RateLimit> = HashMap::new();
     let mut banned: HashSet<PeerId> = HashSet::new();
+    let mut ips: HashMap<PeerId, IpAddr> = HashMap::new();
     let mut redial = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
@@ -564,6 +584,9 @@ async fn run<S: P2pService>(
                             .map(|(p, _)| *p)
                             .collect();
                         let _ = reply.send(list);
+                    }
+                    Command::PeerIp(peer, reply) => {
+                        let _ = reply.send(ips.get(&peer).copied());
                     }
                 }
             }
@@ -617,16 +640,22 @@ async fn run<S: P2pService>(
                     stats.inbound_failures.inc();
                     tracing::debug!(%peer, %error, "inbound request failed");
                 }
-                SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
+                SwarmEvent::ConnectionEstablished { peer_id, num_established, endpoint, .. } => {
                     if banned.contains(&peer_id) {
                         let _ = swarm.disconnect_peer_id(peer_id);
-                    } else if num_established.get() == 1 {
-                        tracing::info!(peer = %peer_id, "peer connected");
+                    } else {
+                        if let Some(ip) = ip_of(endpoint.get_remote_address()) {
+                            ips.insert(peer_id, ip);
+                        }
+                        if num_established.get() == 1 {
+                            tracing::info!(peer = %peer_id, "peer connected");
+                        }
                     }
                 }
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                     tracing::info!(peer = %peer_id, "peer disconnected");
                     rates.remove(&peer_id);
+                    ips.remove(&peer_id);
                 }
                 _ => {}
             }

@@ -1,6 +1,7 @@
 //! The storage node's plain HTTP: files streamed in (`PUT /files`) and out
-//! (`GET /files/{root}`, with `Range`), Prometheus `/metrics`, and the per-client
-//! limit on requests in flight.
+//! (`GET /files/{root}`, with `Range`), segment frames in (`POST /segments`) and out
+//! (`GET /segments/{root}`), Prometheus `/metrics`, and the per-client limit on
+//! requests in flight.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -25,6 +26,7 @@ use zg_node::http::{declared_len, text};
 use zg_store::StoreError;
 
 use crate::api::{Root, parse_kind};
+use crate::replication::{Unserved, held_segments};
 use crate::service::{StorageError, StorageService};
 
 /// What every HTTP handler of the node shares.
@@ -220,6 +222,65 @@ pub(crate) async fn post_segments(State(App { service: node, .. }): State<App>, 
             format!("upload task failed: {e}"),
         ),
     }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SegmentsQuery {
+    first: u64,
+    count: u64,
+}
+
+/// `GET /segments/{root}?first=&count=`: segments of a file held here, each with its
+/// proof, as segment frames (zg-file's `frames`): how peers replicate in bulk. The
+/// verified read buffers are sent as they are, between their frame headers.
+pub(crate) async fn get_segments(
+    State(App { service: node, .. }): State<App>,
+    Path(root): Path<Root>,
+    Query(q): Query<SegmentsQuery>,
+) -> Response {
+    let max = node.cfg.max_segments_per_request as u64;
+    if q.count == 0 || q.count > max {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("{} segments asked; 1 to {max} per request", q.count),
+        );
+    }
+    let (n2, root) = (node.clone(), root.0);
+    let held = tokio::task::spawn_blocking(move || held_segments(&n2, &root, q.first, q.count)).await;
+    let (size, segs) = match held {
+        Ok(Ok(s)) => s,
+        Ok(Err(Unserved::NotHeld)) => {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "segments {}+{} of {} are not held here",
+                    q.first,
+                    q.count,
+                    Root::from(root)
+                ),
+            );
+        }
+        Ok(Err(Unserved::BadRange(why))) => return text(StatusCode::BAD_REQUEST, why),
+        Ok(Err(Unserved::Failed(why))) => return text(StatusCode::INTERNAL_SERVER_ERROR, why),
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let mut parts: Vec<Bytes> = Vec::with_capacity(1 + 2 * segs.len());
+    parts.push(Bytes::from_static(zg_file::frames::MAGIC));
+    for (index, (data, proof)) in (q.first..).zip(segs) {
+        let header = zg_file::frames::header(&root, size, index, &proof.to_bytes(), data.len());
+        parts.extend([Bytes::from(header), data]);
+    }
+    let len: usize = parts.iter().map(Bytes::len).sum();
+    let mut resp = Response::new(Body::from_stream(futures_util::stream::iter(
+        parts.into_iter().map(Ok::<_, io::Error>),
+    )));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(zg_file::frames::CONTENT_TYPE),
+    );
+    resp
 }
 
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a length.

@@ -18,6 +18,7 @@ pub(crate) struct Metrics {
     pub(crate) files_finalized: Counter,
     pub(crate) replicated_files: Counter,
     pub(crate) replicated_bytes: Counter,
+    pub(crate) replicated_http_bytes: Counter,
     pub(crate) peer_requests: Counter,
     pub(crate) peer_bad_segments: Counter,
     pub(crate) segments_repaired: Counter,
@@ -41,6 +42,7 @@ impl Metrics {
             files_finalized: Counter::default(),
             replicated_files: Counter::default(),
             replicated_bytes: Counter::default(),
+            replicated_http_bytes: Counter::default(),
             peer_requests: Counter::default(),
             peer_bad_segments: Counter::default(),
             segments_repaired: Counter::default(),
@@ -89,6 +91,11 @@ impl Metrics {
                 "zg_storage_replicated_bytes",
                 "Segment bytes fetched from peers",
                 &self.replicated_bytes,
+            ),
+            (
+                "zg_storage_replicated_http_bytes",
+                "Segment bytes fetched from peers over their plain HTTP (the rest over libp2p)",
+                &self.replicated_http_bytes,
             ),
             (
                 "zg_storage_peer_requests",

@@ -1,15 +1,19 @@
-//! Replication between storage nodes over libp2p: a node announces each file it
-//! finalizes; peers fetch the segments with their proofs, check each against the root
-//! on arrival, and store them through the same path as uploads. On every new
+//! Replication between storage nodes: a node announces each file it finalizes over
+//! libp2p; peers fetch the segments with their proofs in bulk from its plain HTTP API
+//! (`GET /segments/{root}`, at the IP address its libp2p connection comes from; over
+//! libp2p where that is unreachable), check each against the root on arrival, and
+//! store them through the same path as uploads. On every new
 //! connection (and every [`SWEEP_EVERY`]) a node compares its catalog with the peer's
 //! inventory and fetches what it lacks, so a replacement node with an empty disk
 //! refills itself; a segment lost here is fetched again from a peer when read. A peer
 //! whose segments fail their proofs is banned.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt};
 use libp2p::PeerId;
 use zg_file::replica::{
@@ -28,6 +32,9 @@ use crate::wire::FileProtocol;
 pub(crate) const REPLICATIONS_AT_ONCE: usize = 2;
 /// Segment requests one replication keeps in flight.
 const CHUNKS_IN_FLIGHT: usize = 8;
+/// Segments one request asks for (over libp2p, in requests of at most
+/// [`MAX_SEGMENTS_PER_REQUEST`]); a node serves up to 64 over HTTP by default.
+const SEGMENTS_PER_CHUNK: u16 = 16;
 /// How often a node compares inventories with every peer (besides on connect).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -125,65 +132,97 @@ pub(crate) async fn handle_net_events(
     }
 }
 
+/// Why a node does not serve the segments a peer asked for.
+pub(crate) enum Unserved {
+    /// The file (or that part of it) is not held here.
+    NotHeld,
+    /// Segments past the file's end.
+    BadRange(String),
+    /// A read failed (a segment rotten on disk, say), with why.
+    Failed(String),
+}
+
+/// Segments `first..first + count` of `root` as this node serves them to peers (over
+/// libp2p and `GET /segments`), each read verified and with its proof, and the file's
+/// size. Only what is held here: a peer asking must never start a chain of repairs.
+pub(crate) fn held_segments(
+    node: &StorageService,
+    root: &Hash,
+    first: u64,
+    count: u64,
+) -> Result<(u64, Vec<(Bytes, SegmentProof)>), Unserved> {
+    let held = match node.held(root) {
+        Ok(Some(h)) => h,
+        Ok(None) => return Err(Unserved::NotHeld),
+        Err(e) => return Err(Unserved::Failed(e.to_string())),
+    };
+    let (size, segs) = match &held {
+        Held::Whole(meta) => {
+            let n = meta.segment_count();
+            if first.checked_add(count).is_none_or(|end| end > n) {
+                return Err(Unserved::BadRange(format!(
+                    "segments {first}+{count} of a {n}-segment file"
+                )));
+            }
+            let segs = file::read_segments(&node.store, meta, first, count)
+                .map_err(|e| e.to_string())
+                .and_then(|segs| {
+                    (first..)
+                        .zip(segs)
+                        .map(|(i, s)| meta.tree.prove_segment(i).map(|p| (s, p)))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| e.to_string())
+                });
+            (meta.len(), segs)
+        }
+        Held::Shard(meta) => {
+            let indices: Vec<u64> = (first..first.saturating_add(count)).collect();
+            if !indices.iter().all(|i| meta.holds(*i)) {
+                return Err(Unserved::NotHeld); // Another shard's segments.
+            }
+            let segs = shard::read_shard_segments(&node.store, meta, &indices).map_err(|e| e.to_string());
+            (meta.len, segs)
+        }
+    };
+    let segs = segs.map_err(Unserved::Failed)?;
+    node.metrics.segments_out.inc_by(segs.len() as u64);
+    node.metrics
+        .bytes_out
+        .inc_by(segs.iter().map(|(d, _)| d.len() as u64).sum());
+    // The verified read buffers go out as they are: no copy.
+    #[cfg(feature = "fault-injection")]
+    let segs = if node.cfg.serve_bad_segments {
+        segs.into_iter()
+            .map(|(data, proof)| {
+                let mut bad = data.to_vec();
+                if let Some(b) = bad.first_mut() {
+                    *b ^= 1;
+                }
+                (bad.into(), proof)
+            })
+            .collect()
+    } else {
+        segs
+    };
+    Ok((size, segs))
+}
+
 /// What a storage node tells a peer.
 fn answer_file(node: &StorageService, request: &FileRequest) -> FileResponse {
     match *request {
         FileRequest::Segments { root, first, count } => {
-            let held = match node.held(&root) {
-                Ok(Some(h)) => h,
-                Ok(None) => return FileResponse::NotFound,
-                Err(e) => return FileResponse::Refused(e.to_string()),
-            };
-            let count = u64::from(count);
-            // Only what is held here: a peer asking must never start a chain of repairs.
-            let segs = match &held {
-                Held::Whole(meta) => {
-                    let n = meta.segment_count();
-                    if first.checked_add(count).is_none_or(|end| end > n) {
-                        return FileResponse::Refused(format!(
-                            "segments {first}+{count} of a {n}-segment file"
-                        ));
-                    }
-                    match file::read_segments(&node.store, meta, first, count) {
-                        Ok(segs) => (first..)
-                            .zip(segs)
-                            .map(|(i, s)| meta.tree.prove_segment(i).map(|p| (s, p)))
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-                Held::Shard(meta) => {
-                    let indices: Vec<u64> = (first..first.saturating_add(count)).collect();
-                    if !indices.iter().all(|i| meta.holds(*i)) {
-                        return FileResponse::NotFound; // Another shard's segments.
-                    }
-                    shard::read_shard_segments(&node.store, meta, &indices).map_err(|e| e.to_string())
-                }
-            };
-            let segs = match segs {
-                Ok(s) => s,
-                Err(e) => return FileResponse::Refused(e),
-            };
-            let mut out = Vec::with_capacity(segs.len());
-            for (data, proof) in segs {
-                let proof = proof.to_bytes();
-                node.metrics.bytes_out.inc_by(data.len() as u64);
-                // The verified read buffer goes out as it is: no copy.
-                #[cfg(feature = "fault-injection")]
-                let data = if node.cfg.serve_bad_segments {
-                    let mut bad = data.to_vec();
-                    if let Some(b) = bad.first_mut() {
-                        *b ^= 1;
-                    }
-                    bad.into()
-                } else {
-                    data
-                };
-                out.push(SegmentReply { data, proof });
+            match held_segments(node, &root, first, u64::from(count)) {
+                Ok((_, segs)) => FileResponse::Segments(
+                    segs.into_iter()
+                        .map(|(data, proof)| SegmentReply {
+                            data,
+                            proof: proof.to_bytes(),
+                        })
+                        .collect(),
+                ),
+                Err(Unserved::NotHeld) => FileResponse::NotFound,
+                Err(Unserved::BadRange(why) | Unserved::Failed(why)) => FileResponse::Refused(why),
             }
-            node.metrics.segments_out.inc_by(out.len() as u64);
-            FileResponse::Segments(out)
         }
         FileRequest::Inventory { from } => {
             let c = node.catalog.lock().unwrap_or_else(|p| p.into_inner());
@@ -194,12 +233,18 @@ fn answer_file(node: &StorageService, request: &FileRequest) -> FileResponse {
                 next: end as u64,
             }
         }
+        FileRequest::HttpPort => FileResponse::HttpPort(node.cfg.listen.port()),
     }
 }
 
 /// Pages through `peer`'s inventory and fetches every file this node lacks.
 async fn sync_with(node: Arc<StorageService>, peer: PeerId) {
     let Some(net) = node.net.clone() else { return };
+    // A peer that (re)joined may listen elsewhere now: ask again.
+    node.peer_http
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&peer);
     let mut from = 0u64;
     loop {
         match net.request(peer, FileRequest::Inventory { from }).await {
@@ -324,12 +369,13 @@ async fn fetch_file(
     let mut chunks: Vec<(u64, u16)> = Vec::new();
     for i in wanted.filter(|i| !have.contains(i)) {
         match chunks.last_mut() {
-            Some((first, n)) if *first + u64::from(*n) == i && *n < MAX_SEGMENTS_PER_REQUEST => *n += 1,
+            Some((first, n)) if *first + u64::from(*n) == i && *n < SEGMENTS_PER_CHUNK => *n += 1,
             _ => chunks.push((i, 1)),
         }
     }
+    let buffers = Buffers::default();
     let bytes = futures_util::stream::iter(chunks)
-        .map(|(first, n)| fetch_chunk(node, net, entry, first, n, peers))
+        .map(|(first, n)| fetch_chunk(node, net, entry, first, n, peers, &buffers))
         .buffer_unordered(CHUNKS_IN_FLIGHT)
         .try_fold(0u64, |acc, b| async move { Ok(acc + b) })
         .await?;
@@ -343,8 +389,191 @@ async fn fetch_file(
     Ok(bytes)
 }
 
+/// One segment as a peer sent it, not yet checked.
+struct Received {
+    data: Bytes,
+    proof: Bytes,
+}
+
+/// Receive buffers of one file's bulk fetches, reused once stored: a fresh buffer
+/// per request cost a replica an eighth of its CPU in page faults and zeroing (perf).
+#[derive(Default)]
+struct Buffers(std::sync::Mutex<Vec<BytesMut>>);
+
+impl Buffers {
+    /// An empty buffer of at least `capacity` bytes.
+    fn take(&self, capacity: usize) -> BytesMut {
+        let mut b = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        b.reserve(capacity);
+        b
+    }
+
+    /// Keeps `frame`'s buffer for the next fetch once nothing else holds it.
+    fn give_back(&self, frame: Bytes) {
+        if let Ok(mut b) = frame.try_into_mut() {
+            b.clear();
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(b);
+        }
+    }
+}
+
+/// What asking one peer for a chunk gave.
+enum Fetched {
+    /// The segments asked for, in order (their proofs still to check), and the
+    /// response they are slices of (over HTTP).
+    Segments(Vec<Received>, Option<Bytes>),
+    /// The peer does not hold them.
+    NotHeld,
+    /// No answer, or a refusal: ask the next peer.
+    Failed(String),
+    /// An answer that breaks the format: the peer is banned.
+    Bad(String),
+}
+
+/// The client that fetches segments from peers' HTTP APIs: never through a proxy
+/// (peers are reached directly), bounded waits.
+pub(crate) fn http_client() -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| tracing::warn!(error = %e, "no HTTP client; replicating over libp2p only"))
+        .ok()
+}
+
+/// Where `peer`'s plain HTTP API is: the port it answers, on the IP address of its
+/// connection (never an address a peer names, which could aim this node at any host).
+async fn peer_http(node: &StorageService, net: &Network<FileProtocol>, peer: PeerId) -> Option<SocketAddr> {
+    if let Some(known) = node
+        .peer_http
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&peer)
+    {
+        return *known;
+    }
+    let port = match net.request(peer, FileRequest::HttpPort).await {
+        Ok(FileResponse::HttpPort(port)) => Some(port),
+        _ => None,
+    };
+    let addr = net.peer_ip(peer).await.zip(port).map(SocketAddr::from);
+    tracing::debug!(%peer, http = ?addr, "peer's HTTP API");
+    node.peer_http
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(peer, addr);
+    addr
+}
+
+/// Segments `first..first + n` of `entry` from a peer's `GET /segments`.
+async fn fetch_http(
+    client: &reqwest::Client,
+    buffers: &Buffers,
+    addr: SocketAddr,
+    entry: FileEntry,
+    first: u64,
+    n: u16,
+) -> Fetched {
+    let url = format!(
+        "http://{addr}/segments/{}?first={first}&count={n}",
+        Root::from(entry.root)
+    );
+    let mut resp = match client.get(&url).send().await {
+        Ok(r) => r,
+        Err(e) => return Fetched::Failed(format!("{url}: {e}")),
+    };
+    match resp.status() {
+        reqwest::StatusCode::OK => {}
+        reqwest::StatusCode::NOT_FOUND => return Fetched::NotHeld,
+        s => return Fetched::Failed(format!("{url}: HTTP {s}")),
+    }
+    let limit = zg_file::frames::body_limit(n.into());
+    let declared = resp.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        return Fetched::Bad(format!("{declared} bytes declared for {n} segments"));
+    }
+    let mut body = buffers.take(declared as usize);
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
+                return Fetched::Bad(format!("more than {limit} bytes for {n} segments"));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return Fetched::Failed(format!("{url}: {e}")),
+        }
+    }
+    let body = body.freeze();
+    let frames = match zg_file::frames::decode(&body, n.into()) {
+        Ok(f) if f.len() == usize::from(n) => f,
+        Ok(f) => return Fetched::Bad(format!("{} segments for {n} asked", f.len())),
+        Err(e) => return Fetched::Bad(e.to_string()),
+    };
+    let mut segs = Vec::with_capacity(frames.len());
+    for (index, f) in (first..).zip(frames) {
+        if f.root != entry.root || f.file_size != entry.size || f.index != index {
+            return Fetched::Bad(format!(
+                "segment {index} answered with another file's or index's frame"
+            ));
+        }
+        segs.push(Received {
+            data: body.slice_ref(f.data),
+            proof: body.slice_ref(f.proof),
+        });
+    }
+    Fetched::Segments(segs, Some(body))
+}
+
+/// Segments `first..first + n` of `entry` over libp2p, in requests of at most
+/// [`MAX_SEGMENTS_PER_REQUEST`].
+async fn fetch_p2p(
+    net: &Network<FileProtocol>,
+    peer: PeerId,
+    entry: FileEntry,
+    first: u64,
+    n: u16,
+) -> Fetched {
+    let mut segs = Vec::with_capacity(usize::from(n));
+    let end = first + u64::from(n);
+    let mut at = first;
+    while at < end {
+        let count = (end - at).min(MAX_SEGMENTS_PER_REQUEST.into()) as u16;
+        let request = FileRequest::Segments {
+            root: entry.root,
+            first: at,
+            count,
+        };
+        match net.request(peer, request).await {
+            Ok(FileResponse::Segments(got)) if got.len() == usize::from(count) => {
+                segs.extend(got.into_iter().map(|s| Received {
+                    data: s.data,
+                    proof: s.proof.into(),
+                }));
+            }
+            Ok(FileResponse::Segments(got)) => {
+                return Fetched::Failed(format!("{} segments for {count} asked", got.len()));
+            }
+            Ok(FileResponse::NotFound) => return Fetched::NotHeld,
+            Ok(FileResponse::Refused(why)) => return Fetched::Failed(format!("refused ({why})")),
+            Ok(FileResponse::Inventory { .. } | FileResponse::HttpPort(_)) => {
+                return Fetched::Failed("answered something else".into());
+            }
+            Err(e) => return Fetched::Failed(e),
+        }
+        at += u64::from(count);
+    }
+    Fetched::Segments(segs, None)
+}
+
 /// Segments `first..first + n` from the first peer that has them and whose
-/// segments pass their proofs; a peer sending a bad one is banned.
+/// segments pass their proofs (over its HTTP API where reachable, else libp2p); a
+/// peer sending a bad one is banned.
 async fn fetch_chunk(
     node: &Arc<StorageService>,
     net: &Network<FileProtocol>,
@@ -352,6 +581,7 @@ async fn fetch_chunk(
     first: u64,
     n: u16,
     peers: &[PeerId],
+    buffers: &Buffers,
 ) -> anyhow::Result<u64> {
     let mut failures = Vec::new();
     let mut not_held = 0;
@@ -365,33 +595,44 @@ async fn fetch_chunk(
         if attempt > 0 && peer == peers[0] {
             tokio::time::sleep(Duration::from_secs(attempt)).await;
         }
-        let request = FileRequest::Segments {
-            root: entry.root,
-            first,
-            count: n,
-        };
         let asked = Instant::now();
-        let segs = match net.request(peer, request).await {
-            Ok(FileResponse::Segments(segs)) if segs.len() == usize::from(n) => segs,
-            Ok(FileResponse::Segments(segs)) => {
-                failures.push(format!("{peer}: {} segments for {n} asked", segs.len()));
-                continue;
-            }
-            Ok(FileResponse::NotFound) => {
+        let http = match &node.http {
+            Some(client) => peer_http(node, net, peer).await.map(|addr| (client, addr)),
+            None => None,
+        };
+        let (fetched, over_http) = match http {
+            Some((client, addr)) => match fetch_http(client, buffers, addr, entry, first, n).await {
+                Fetched::Failed(why) => {
+                    // Until it joins again: a port that does not answer costs a timeout per chunk.
+                    tracing::info!(%peer, %addr, error = %why, "peer's HTTP API failed; replicating from it over libp2p");
+                    node.peer_http
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(peer, None);
+                    (fetch_p2p(net, peer, entry, first, n).await, false)
+                }
+                fetched => (fetched, true),
+            },
+            None => (fetch_p2p(net, peer, entry, first, n).await, false),
+        };
+        let (segs, frame) = match fetched {
+            Fetched::Segments(segs, frame) => (segs, frame),
+            Fetched::NotHeld => {
                 not_held += 1;
                 failures.push(format!("{peer}: not held"));
                 continue;
             }
-            Ok(FileResponse::Refused(why)) => {
-                failures.push(format!("{peer}: refused ({why})"));
+            Fetched::Failed(why) => {
+                failures.push(format!("{peer}: {why}"));
                 continue;
             }
-            Ok(FileResponse::Inventory { .. }) => {
-                failures.push(format!("{peer}: answered with an inventory"));
-                continue;
-            }
-            Err(e) => {
-                failures.push(format!("{peer}: {e}"));
+            Fetched::Bad(why) => {
+                node.metrics.peer_bad_segments.inc();
+                tracing::warn!(%peer, root = %Root::from(entry.root), first, error = %why,
+                    "peer answered with malformed segments; refused, and the peer is banned");
+                net.ban(peer).await;
+                banned.insert(peer);
+                failures.push(format!("{peer}: malformed answer"));
                 continue;
             }
         };
@@ -416,14 +657,23 @@ async fn fetch_chunk(
             n2.store_segments(incoming).map(|()| bytes)
         })
         .await?;
+        if let Some(frame) = frame {
+            buffers.give_back(frame);
+        }
         tracing::debug!(
             first,
+            over_http,
             fetch_ms = got.as_secs_f64() * 1e3,
             store_ms = (asked.elapsed() - got).as_secs_f64() * 1e3,
             "segments fetched and stored"
         );
         match stored {
-            Ok(bytes) => return Ok(bytes),
+            Ok(bytes) => {
+                if over_http {
+                    node.metrics.replicated_http_bytes.inc_by(bytes);
+                }
+                return Ok(bytes);
+            }
             // The peer's bytes fail their proofs or their shape: its fault, not ours.
             Err(e @ (StorageError::ProofFailed(_) | StorageError::InvalidParams(_))) => {
                 node.metrics.peer_bad_segments.inc();
@@ -452,4 +702,27 @@ async fn fetch_chunk(
 struct NotHeldYet {
     first: u64,
     n: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receive_buffer_is_reused_once_its_segments_are_dropped() {
+        let buffers = Buffers::default();
+        let mut b = buffers.take(1 << 20);
+        let at = b.as_ptr();
+        b.extend_from_slice(&[7; 1000]);
+        let frame = b.freeze();
+        let segment = frame.slice(10..20);
+        // Still sliced: not reusable, dropped rather than handed out twice.
+        buffers.give_back(frame.clone());
+        assert!(buffers.0.lock().unwrap().is_empty());
+        drop(segment);
+        buffers.give_back(frame);
+        let again = buffers.take(1 << 20);
+        assert_eq!(again.as_ptr(), at, "the same allocation comes back");
+        assert!(again.is_empty() && again.capacity() >= 1 << 20);
+    }
 }

@@ -15,7 +15,9 @@ use zg_node::p2p::{Network, P2pConfig};
 use zg_store::{Store, StoreOptions};
 
 use crate::follow::FollowConfig;
-use crate::http::{App, get_file, list_files, metrics, per_client_limit, post_segments, put_file};
+use crate::http::{
+    App, get_file, get_segments, list_files, metrics, per_client_limit, post_segments, put_file,
+};
 use crate::replication::handle_net_events;
 use crate::rpc::{rpc_handler, rpc_module};
 use crate::service::StorageService;
@@ -124,6 +126,9 @@ impl StorageServer {
                 cfg.listen
             )
         })?;
+        // The bound address (port 0 becomes a real one): peers ask it to fetch segments over HTTP.
+        let mut cfg = cfg;
+        cfg.listen = listener.local_addr()?;
         let (net, events) = match &cfg.p2p {
             Some(p2p) => {
                 let key = zg_node::identity::load_or_create(&dir)?;
@@ -171,6 +176,7 @@ impl StorageServer {
                     cfg.max_segments_per_request,
                 ))),
             )
+            .route("/segments/{root}", get(get_segments))
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(cfg.max_request_bytes))
             .layer(middleware::from_fn_with_state(state.clone(), per_client_limit))

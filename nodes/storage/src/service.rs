@@ -9,12 +9,14 @@
 //! finalized, so peers can page through it.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use base64::Engine;
 use bytes::Bytes;
+use libp2p::PeerId;
 use rayon::prelude::*;
 use tokio::sync::Semaphore;
 use zg_codec::{Reader, Writer};
@@ -160,6 +162,10 @@ pub(crate) struct StorageService {
     pub(crate) flow: Mutex<FlowLog>,
     /// The followed chain's id, once it answered (0 before).
     pub(crate) chain_id: AtomicU64,
+    /// Where each peer's plain HTTP API is (`None`: not reachable, use libp2p), once asked.
+    pub(crate) peer_http: Mutex<HashMap<PeerId, Option<SocketAddr>>>,
+    /// The client that fetches segments from peers' HTTP APIs (`None` if it failed to build).
+    pub(crate) http: Option<reqwest::Client>,
 }
 
 /// Files whose metadata stays decoded (a file's tree is 32 bytes per segment per level).
@@ -194,6 +200,8 @@ impl StorageService {
             shard_metas: Mutex::new(HashMap::new()),
             flow: Mutex::new(flow),
             chain_id: AtomicU64::new(0),
+            peer_http: Mutex::new(HashMap::new()),
+            http: crate::replication::http_client(),
         })
     }
 

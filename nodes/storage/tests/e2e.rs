@@ -40,7 +40,12 @@ impl StorageNode {
     }
 
     fn spawn(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut args: Vec<&OsStr> = vec!["--listen".as_ref(), "127.0.0.1:0".as_ref(), "--data-dir".as_ref()];
+        Self::spawn_at(data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// A node whose HTTP API listens on `listen`.
+    fn spawn_at(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
+        let mut args: Vec<&OsStr> = vec!["--listen".as_ref(), listen.as_ref(), "--data-dir".as_ref()];
         args.push(data_dir.as_os_str());
         args.extend(extra.iter().map(OsStr::new));
         let (process, rest) = NodeProcess::start("zg-storage", &args, "zg-storage listening on ");
@@ -407,9 +412,9 @@ fn frames_body(bytes: &[u8], tree: &FileTree, range: std::ops::Range<u64>, bad: 
 }
 
 /// The binary segment upload checks every segment as the JSON one does, and the
-/// faster paths (finalize from segments checked on arrival, the binary upload)
-/// never let a segment that rots on disk be served as good: not over HTTP, not
-/// over JSON-RPC, not to `zg download`.
+/// faster paths (finalize from segments checked on arrival, the binary upload, peers'
+/// bulk reads) never let a segment that rots on disk be served as good: not over
+/// HTTP, not to peers, not over JSON-RPC, not to `zg download`.
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_uploads_are_checked_and_a_flipped_segment_is_never_served() {
     let tmp = tempfile::tempdir().unwrap();
@@ -464,6 +469,38 @@ async fn binary_uploads_are_checked_and_a_flipped_segment_is_never_served() {
             .unwrap();
         assert_eq!(finalized, Some(true));
         assert!(node.file(&root).unwrap() == bytes, "{kind}");
+        // Peers' bulk reads: frames of the asked segments, each proof good against the root.
+        let (status, _, body) = http(
+            &node.host(),
+            "GET",
+            &format!("/segments/{root}?first=1&count=5"),
+            &[],
+            b"",
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let frames = zg_storage::frames::decode(&body, 5).unwrap();
+        assert_eq!(frames.len(), 5);
+        for (i, f) in (1u64..).zip(&frames) {
+            assert_eq!(
+                (f.root, f.file_size, f.index),
+                (tree.root(), bytes.len() as u64, i)
+            );
+            let lo = i as usize * SEGMENT_SIZE;
+            assert!(f.data == &bytes[lo..(lo + SEGMENT_SIZE).min(bytes.len())]);
+            let proof = zg_merkle::SegmentProof::from_bytes(f.proof).unwrap();
+            assert!(proof.verify(&tree.root(), bytes.len() as u64, i, f.data).unwrap());
+        }
+        // Asking for none, too many, past the end, or an unknown file.
+        for (query, expect) in [
+            (format!("{root}?first=0&count=0"), 400),
+            (format!("{root}?first=0&count=65"), 400),
+            (format!("{root}?first=5&count=2"), 400),
+            (format!("{root}?first=0"), 400),
+            (format!("{}?first=0&count=1", Root::from([7u8; 32])), 404),
+        ] {
+            let (status, _, why) = http(&node.host(), "GET", &format!("/segments/{query}"), &[], b"");
+            assert_eq!(status, expect, "{query}: {}", String::from_utf8_lossy(&why));
+        }
 
         // Segment 2 rots on disk (no peer to repair it from).
         let needle = &bytes[2 * SEGMENT_SIZE + 500..2 * SEGMENT_SIZE + 564];
@@ -495,6 +532,16 @@ async fn binary_uploads_are_checked_and_a_flipped_segment_is_never_served() {
             b"",
         );
         assert_eq!(status, 500, "{kind}: {}", String::from_utf8_lossy(&why));
+        // Peers' bulk reads: an error status, never the rotten segment with its proof.
+        let (status, _, why) = http(
+            &node.host(),
+            "GET",
+            &format!("/segments/{root}?first=1&count=3"),
+            &[],
+            b"",
+        );
+        assert_eq!(status, 500, "{kind}: {}", String::from_utf8_lossy(&why));
+        assert!(String::from_utf8_lossy(&why).contains("segment 2"), "{kind}");
         // JSON-RPC: errors, with or without the proof.
         assert!(
             rpc.request::<String, _>("zgs_downloadSegment", rpc_params![root.clone(), 2, 3])
@@ -623,6 +670,11 @@ fn three_nodes_replicate_and_a_replacement_refills_from_peers() {
     assert!(std::fs::read(&out).unwrap() == small);
     assert_eq!(c.metric("zg_storage_replicated_files_total"), 2);
     assert_eq!(c.metric("zg_storage_catalog_files"), 2);
+    // In bulk over the peers' HTTP, every byte of both files.
+    assert_eq!(
+        c.metric("zg_storage_replicated_http_bytes_total"),
+        (big.len() + small.len()) as u64
+    );
 
     // B's copy of a segment rots on disk: B notices on read, fetches that segment from
     // a peer (checked against the root), rewrites it, and serves the file whole.
@@ -677,6 +729,24 @@ fn three_nodes_replicate_and_a_replacement_refills_from_peers() {
     assert_eq!(a.metric("zg_storage_catalog_files"), 2);
     // A still serves what it holds.
     assert!(a.file(&small_root).unwrap() == small);
+}
+
+/// A peer whose HTTP API cannot be reached where its libp2p connection comes from
+/// (it listens on another address) is replicated from over libp2p instead.
+#[test]
+fn a_peer_with_unreachable_http_is_replicated_from_over_libp2p() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let a = StorageNode::spawn_at(&dir, "127.0.0.2:0", &["--p2p-listen", "/ip4/127.0.0.1/tcp/0"]);
+    let bytes = data(5 * SEGMENT_SIZE + 77, 11);
+    let (status, _, body) = http(&a.host(), "PUT", "/files", &[], &bytes);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let root = Root::from(*blake3::hash(&bytes).as_bytes()).to_string();
+    let b = StorageNode::networked(&tmp.path().join("b"), &[&a], &[]);
+    wait_for("replication over libp2p", || b.file(&root).is_some());
+    assert!(b.file(&root).unwrap() == bytes);
+    assert_eq!(b.metric("zg_storage_replicated_bytes_total"), bytes.len() as u64);
+    assert_eq!(b.metric("zg_storage_replicated_http_bytes_total"), 0);
 }
 
 use zg_node::hostile;
