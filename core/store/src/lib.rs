@@ -33,7 +33,10 @@ pub use error::{Result, StoreError};
 #[cfg(feature = "fault-injection")]
 pub use memory::CrashMode;
 pub use memory::MemoryDir;
-pub use record::{ALIGN, HEADER_LEN, HeaderError, MAX_PAYLOAD, RecordHeader, RecordKind, Segment, align_up};
+pub use record::{
+    ALIGN, HEADER_LEN, Hashing, HeaderError, MAX_PAYLOAD, RecordHeader, RecordKind, SEGMENT_BYTES, Segment,
+    align_up, segment_chaining_value,
+};
 pub use scan::{CorruptRegion, TornTail};
 
 use index::{Index, Location};
@@ -158,6 +161,8 @@ pub struct Put {
     key: [u8; 32],
     index: u64,
     payload: Bytes,
+    /// The payload's [`segment_chaining_value`], when the caller already has it.
+    chaining_value: Option<[u8; 32]>,
 }
 
 impl Put {
@@ -168,6 +173,25 @@ impl Put {
             key,
             index,
             payload: payload.into(),
+            chaining_value: None,
+        }
+    }
+
+    /// Segment `index` of the file keyed `key`, with the payload's
+    /// [`segment_chaining_value`] the caller already computed (a BLAKE3 file's
+    /// segment node, hashed to check the segment's proof): the store keeps it as the
+    /// record's hash instead of hashing the payload again. A payload that cannot be
+    /// hashed that way (empty, over [`SEGMENT_BYTES`]) is hashed whole, as
+    /// [`Put::segment`]'s.
+    pub fn segment_hashed(
+        key: [u8; 32],
+        index: u64,
+        payload: impl Into<Bytes>,
+        chaining_value: [u8; 32],
+    ) -> Self {
+        Self {
+            chaining_value: Some(chaining_value),
+            ..Self::segment(key, index, payload)
         }
     }
 
@@ -178,6 +202,7 @@ impl Put {
             key,
             index: 0,
             payload: payload.into(),
+            chaining_value: None,
         }
     }
 }
@@ -460,7 +485,14 @@ impl Store {
         }
         // Hashing and laying out the image happen here, in parallel, not on the writer thread.
         let hash = |p: Put| {
-            let header = RecordHeader::new(p.kind, 0, p.key, p.index, &p.payload);
+            let given = p
+                .chaining_value
+                .and_then(|cv| RecordHeader::at_segment(0, p.key, p.index, &p.payload, cv));
+            debug_assert!(
+                given.is_none_or(|h| h.check_payload(&p.payload)),
+                "a wrong chaining value"
+            );
+            let header = given.unwrap_or_else(|| RecordHeader::new(p.kind, 0, p.key, p.index, &p.payload));
             NewRecord {
                 image: record_image(&header, &p.payload),
                 header,

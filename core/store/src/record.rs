@@ -2,9 +2,15 @@
 //!
 //! Layout (little-endian): magic `ZGSR` (4), version (1), kind (1), reserved
 //! zero (2), sequence number (8), index (8), payload length (4), reserved
-//! zero (4), key (32), BLAKE3 of the payload (32), the first 16 bytes of
+//! zero (4), key (32), the payload's hash (32), the first 16 bytes of
 //! BLAKE3 over the 96 bytes before it (16), zero (16). Records start at
 //! 4 KiB-aligned offsets so reads can bypass the page cache (`O_DIRECT`).
+//!
+//! The version says what the payload's hash is ([`Hashing`]): 1, BLAKE3 of the
+//! payload; 2 (segment records only), the payload's BLAKE3 chaining value as the
+//! subtree at byte offset `index` × [`SEGMENT_BYTES`] — a BLAKE3-rooted file's
+//! segment node, which a node has already computed when it checked the segment's
+//! proof, so storing it costs no second pass over the bytes.
 //!
 //! A commit record closes each group-committed batch: its `index` is the
 //! offset where the batch starts and the first 8 bytes of its key count the
@@ -20,8 +26,11 @@ pub const ALIGN: u64 = 4096;
 pub const HEADER_LEN: usize = 128;
 /// The largest payload a record holds (a file's metadata may be large).
 pub const MAX_PAYLOAD: usize = 16 << 20;
+/// The offset unit of a version-2 record's chaining value: zg-merkle's segment size.
+pub const SEGMENT_BYTES: u64 = 256 << 10;
 const MAGIC: [u8; 4] = *b"ZGSR";
-const VERSION: u8 = 1;
+const VERSION_WHOLE: u8 = 1;
+const VERSION_AT_SEGMENT: u8 = 2;
 const CHECKED_LEN: usize = 96;
 
 /// What a record holds.
@@ -48,6 +57,34 @@ impl RecordKind {
             _ => return None,
         })
     }
+}
+
+/// What a record's payload hash is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hashing {
+    /// BLAKE3 of the payload (version 1).
+    Whole,
+    /// The payload's BLAKE3 chaining value as the subtree at byte offset `index` ×
+    /// [`SEGMENT_BYTES`] (version 2; segment records of 1 to [`SEGMENT_BYTES`] bytes).
+    AtSegment,
+}
+
+/// The BLAKE3 chaining value of `payload` as the subtree at byte offset `index` ×
+/// [`SEGMENT_BYTES`] (the node of segment `index` in a BLAKE3 file tree of two or
+/// more segments). `payload` must hold 1 to [`SEGMENT_BYTES`] bytes.
+pub fn segment_chaining_value(index: u64, payload: &[u8]) -> [u8; 32] {
+    use blake3::hazmat::HasherExt;
+    debug_assert!(!payload.is_empty() && payload.len() as u64 <= SEGMENT_BYTES);
+    let mut hasher = blake3::Hasher::new();
+    hasher.set_input_offset(index * SEGMENT_BYTES);
+    hasher.update(payload);
+    hasher.finalize_non_root()
+}
+
+/// Whether a version-2 hash can be taken of a payload of `len` bytes at `index`
+/// (a subtree of 1 to [`SEGMENT_BYTES`] bytes at an offset that fits in a u64).
+fn fits_at_segment(index: u64, len: u64) -> bool {
+    (1..=SEGMENT_BYTES).contains(&len) && index.checked_mul(SEGMENT_BYTES).is_some()
 }
 
 /// Why a header did not parse.
@@ -89,8 +126,10 @@ pub struct RecordHeader {
     pub payload_len: u32,
     /// File key (root), or a commit's record count in the first 8 bytes.
     pub key: [u8; 32],
-    /// BLAKE3 of the payload.
+    /// The payload's hash, as `hashing` says.
     pub payload_hash: [u8; 32],
+    /// What `payload_hash` is.
+    pub hashing: Hashing,
 }
 
 /// Rounds `n` up to a multiple of [`ALIGN`].
@@ -108,7 +147,29 @@ impl RecordHeader {
             payload_len: payload.len() as u32,
             key,
             payload_hash: *blake3::hash(payload).as_bytes(),
+            hashing: Hashing::Whole,
         }
+    }
+
+    /// A segment record's header whose hash is `chaining_value`, which the caller
+    /// computed as [`segment_chaining_value`] of the payload (`None` if the payload
+    /// cannot be hashed that way: empty, over [`SEGMENT_BYTES`], or at an index too large).
+    pub fn at_segment(
+        seq: u64,
+        key: [u8; 32],
+        index: u64,
+        payload: &[u8],
+        chaining_value: [u8; 32],
+    ) -> Option<Self> {
+        fits_at_segment(index, payload.len() as u64).then_some(Self {
+            kind: RecordKind::Segment,
+            seq,
+            index,
+            payload_len: payload.len() as u32,
+            key,
+            payload_hash: chaining_value,
+            hashing: Hashing::AtSegment,
+        })
     }
 
     /// The commit record closing `count` records that start at `batch_start`.
@@ -133,8 +194,12 @@ impl RecordHeader {
     /// The header's 128 bytes.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut w = Writer::<Fixed<HEADER_LEN>>::fixed();
+        let version = match self.hashing {
+            Hashing::Whole => VERSION_WHOLE,
+            Hashing::AtSegment => VERSION_AT_SEGMENT,
+        };
         w.bytes(&MAGIC)
-            .tag(VERSION)
+            .tag(version)
             .tag(self.kind as u8)
             .zeros(2)
             .u64(self.seq)
@@ -162,10 +227,11 @@ impl RecordHeader {
         if magic != MAGIC {
             return Err(HeaderError::BadMagic(magic));
         }
-        let version = r.u8().map_err(short)?;
-        if version != VERSION {
-            return Err(HeaderError::BadVersion(version));
-        }
+        let hashing = match r.u8().map_err(short)? {
+            VERSION_WHOLE => Hashing::Whole,
+            VERSION_AT_SEGMENT => Hashing::AtSegment,
+            v => return Err(HeaderError::BadVersion(v)),
+        };
         if blake3::hash(&b[..CHECKED_LEN]).as_bytes()[..16] != b[CHECKED_LEN..CHECKED_LEN + 16] {
             return Err(HeaderError::BadChecksum);
         }
@@ -188,6 +254,13 @@ impl RecordHeader {
         if kind == RecordKind::Commit && payload_len != 0 {
             return Err(HeaderError::Malformed("commit record with a payload"));
         }
+        if hashing == Hashing::AtSegment
+            && (kind != RecordKind::Segment || !fits_at_segment(index, u64::from(payload_len)))
+        {
+            return Err(HeaderError::Malformed(
+                "a segment hash on a record that is no segment of 1 to 256 KiB",
+            ));
+        }
         Ok(Self {
             kind,
             seq,
@@ -195,12 +268,18 @@ impl RecordHeader {
             payload_len,
             key,
             payload_hash,
+            hashing,
         })
     }
 
     /// Whether `payload` is the one this header names.
     pub fn check_payload(&self, payload: &[u8]) -> bool {
-        payload.len() == self.payload_len as usize && blake3::hash(payload).as_bytes() == &self.payload_hash
+        payload.len() == self.payload_len as usize
+            && match self.hashing {
+                Hashing::Whole => blake3::hash(payload).as_bytes() == &self.payload_hash,
+                // Parsed or built only where the payload fits (`fits_at_segment`).
+                Hashing::AtSegment => segment_chaining_value(self.index, payload) == self.payload_hash,
+            }
     }
 }
 
@@ -331,6 +410,57 @@ mod tests {
             assert!(RecordHeader::parse(&b).is_err(), "bit {bit}");
         }
         assert_eq!(h.record_len(), ALIGN);
+    }
+
+    #[test]
+    fn segment_hashed_records_round_trip_and_check_their_payload() {
+        let payload = vec![5u8; 3000];
+        for index in [0, 1, 7, 1 << 40] {
+            let cv = segment_chaining_value(index, &payload);
+            let h = RecordHeader::at_segment(3, [2; 32], index, &payload, cv).unwrap();
+            let back = RecordHeader::parse(&h.encode()).unwrap();
+            assert_eq!(back, h);
+            assert_eq!(back.hashing, Hashing::AtSegment);
+            assert!(back.check_payload(&payload));
+            let mut bad = payload.clone();
+            bad[2999] ^= 1;
+            assert!(!back.check_payload(&bad));
+            // The hash depends on where the segment sits, and is not BLAKE3 of the payload.
+            assert!(
+                !RecordHeader {
+                    index: index + 1,
+                    ..back
+                }
+                .check_payload(&payload)
+            );
+            assert_ne!(cv, *blake3::hash(&payload).as_bytes());
+        }
+        // Empty, over a segment, at an offset past u64: not made, and not parsed.
+        let cv = [0; 32];
+        assert!(RecordHeader::at_segment(0, [2; 32], 0, &[], cv).is_none());
+        assert!(RecordHeader::at_segment(0, [2; 32], 0, &vec![0; SEGMENT_BYTES as usize + 1], cv).is_none());
+        assert!(RecordHeader::at_segment(0, [2; 32], u64::MAX / 1000, b"x", cv).is_none());
+        let h = RecordHeader::at_segment(0, [2; 32], 0, b"x", cv).unwrap();
+        for forged in [
+            RecordHeader { payload_len: 0, ..h },
+            RecordHeader {
+                payload_len: SEGMENT_BYTES as u32 + 1,
+                ..h
+            },
+            RecordHeader { index: u64::MAX, ..h },
+            RecordHeader {
+                kind: RecordKind::Meta,
+                ..h
+            },
+        ] {
+            assert!(
+                matches!(
+                    RecordHeader::parse(&forged.encode()),
+                    Err(HeaderError::Malformed(_))
+                ),
+                "{forged:?}"
+            );
+        }
     }
 
     #[test]

@@ -522,8 +522,13 @@ impl StorageService {
             }
             // The segment's node is hashed once: it checks the proof and, kept, builds the tree at finalize.
             let node = segment_node(this.kind, s.size, s.index, &s.data);
-            match node.and_then(|node| Ok((s.proof.verify_node(&s.root, s.size, s.index, &node)?, node))) {
-                Ok((true, node)) => nodes.entry(s.root).or_default().push((s.index, node)),
+            let node = match node
+                .and_then(|node| Ok((s.proof.verify_node(&s.root, s.size, s.index, &node)?, node)))
+            {
+                Ok((true, node)) => {
+                    nodes.entry(s.root).or_default().push((s.index, node));
+                    node
+                }
                 Ok((false, _)) | Err(_) => {
                     self.metrics.proof_failures.inc();
                     tracing::warn!(root = %Root::from(s.root), index = s.index, "rejected a segment that fails its proof");
@@ -533,7 +538,7 @@ impl StorageService {
                         Root::from(s.root)
                     )));
                 }
-            }
+            };
             bytes += s.data.len() as u64;
             n += 1;
             let puts = by_root.entry(s.root).or_default();
@@ -545,7 +550,13 @@ impl StorageService {
                     s.proof.to_bytes(),
                 ));
             }
-            puts.push(Put::segment(s.root, s.index, s.data));
+            // A BLAKE3 file's segment node (of two or more segments) is the store's
+            // segment hash: the store keeps it rather than hash the bytes a second time.
+            puts.push(if this.kind == RootKind::Blake3 && segment_count(s.size) > 1 {
+                Put::segment_hashed(s.root, s.index, s.data, node)
+            } else {
+                Put::segment(s.root, s.index, s.data)
+            });
         }
         let roots: Vec<Hash> = by_root.keys().copied().collect();
         let mut puts = markers;

@@ -34,6 +34,32 @@ fn service(dir: &MemoryDir) -> StorageService {
     StorageService::new(store, StorageConfig::default(), None).unwrap()
 }
 
+/// A BLAKE3 file's segment nodes (two or more segments) are the store's segment
+/// hashes, which uploads and replicas hand the store instead of hashing twice.
+#[test]
+fn blake3_segment_nodes_are_the_store_segment_hashes() {
+    assert_eq!(SEGMENT_SIZE as u64, zg_store::SEGMENT_BYTES);
+    for len in [
+        SEGMENT_SIZE + 1,
+        2 * SEGMENT_SIZE,
+        13 * SEGMENT_SIZE - 999,
+        64 * SEGMENT_SIZE + 5,
+    ] {
+        let (bytes, _) = file(len, 3);
+        let count = segment_count(len as u64);
+        for index in [0, 1, count / 2, count - 1] {
+            let lo = index as usize * SEGMENT_SIZE;
+            let data = &bytes[lo..(lo + SEGMENT_SIZE).min(len)];
+            let node = segment_node(RootKind::Blake3, len as u64, index, data).unwrap();
+            assert_eq!(
+                node,
+                zg_store::segment_chaining_value(index, data),
+                "{len} bytes, segment {index}"
+            );
+        }
+    }
+}
+
 /// Segments in any order finalize the file once the last is durable; the catalog
 /// lists it, re-uploads change nothing, and every segment reads back verified.
 #[test]
