@@ -471,6 +471,14 @@ async fn peer_http(node: &StorageService, net: &Network<FileProtocol>, peer: Pee
     addr
 }
 
+/// Why a bulk fetch over HTTP gave nothing to judge the peer's segments by.
+struct HttpMiss {
+    why: String,
+    /// No answer at all (not merely a refusal, such as a busy node's 429): the API
+    /// is not reachable there, so this peer is asked over libp2p from now on.
+    unreachable: bool,
+}
+
 /// Segments `first..first + n` of `entry` from a peer's `GET /segments`.
 async fn fetch_http(
     client: &reqwest::Client,
@@ -479,55 +487,63 @@ async fn fetch_http(
     entry: FileEntry,
     first: u64,
     n: u16,
-) -> Fetched {
+) -> Result<Fetched, HttpMiss> {
     let url = format!(
         "http://{addr}/segments/{}?first={first}&count={n}",
         Root::from(entry.root)
     );
-    let mut resp = match client.get(&url).send().await {
-        Ok(r) => r,
-        Err(e) => return Fetched::Failed(format!("{url}: {e}")),
+    let unreachable = |e: reqwest::Error| HttpMiss {
+        why: format!("{url}: {e}"),
+        unreachable: true,
     };
+    let mut resp = client.get(&url).send().await.map_err(unreachable)?;
     match resp.status() {
         reqwest::StatusCode::OK => {}
-        reqwest::StatusCode::NOT_FOUND => return Fetched::NotHeld,
-        s => return Fetched::Failed(format!("{url}: HTTP {s}")),
+        reqwest::StatusCode::NOT_FOUND => return Ok(Fetched::NotHeld),
+        s => {
+            return Err(HttpMiss {
+                why: format!("{url}: HTTP {s}"),
+                unreachable: false,
+            });
+        }
     }
     let limit = zg_file::frames::body_limit(n.into());
     let declared = resp.content_length().unwrap_or(0);
     if declared > limit as u64 {
-        return Fetched::Bad(format!("{declared} bytes declared for {n} segments"));
+        return Ok(Fetched::Bad(format!(
+            "{declared} bytes declared for {n} segments"
+        )));
     }
     let mut body = buffers.take(declared as usize);
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
-                return Fetched::Bad(format!("more than {limit} bytes for {n} segments"));
+                return Ok(Fetched::Bad(format!("more than {limit} bytes for {n} segments")));
             }
             Ok(Some(chunk)) => body.extend_from_slice(&chunk),
             Ok(None) => break,
-            Err(e) => return Fetched::Failed(format!("{url}: {e}")),
+            Err(e) => return Err(unreachable(e)),
         }
     }
     let body = body.freeze();
     let frames = match zg_file::frames::decode(&body, n.into()) {
         Ok(f) if f.len() == usize::from(n) => f,
-        Ok(f) => return Fetched::Bad(format!("{} segments for {n} asked", f.len())),
-        Err(e) => return Fetched::Bad(e.to_string()),
+        Ok(f) => return Ok(Fetched::Bad(format!("{} segments for {n} asked", f.len()))),
+        Err(e) => return Ok(Fetched::Bad(e.to_string())),
     };
     let mut segs = Vec::with_capacity(frames.len());
     for (index, f) in (first..).zip(frames) {
         if f.root != entry.root || f.file_size != entry.size || f.index != index {
-            return Fetched::Bad(format!(
+            return Ok(Fetched::Bad(format!(
                 "segment {index} answered with another file's or index's frame"
-            ));
+            )));
         }
         segs.push(Received {
             data: body.slice_ref(f.data),
             proof: body.slice_ref(f.proof),
         });
     }
-    Fetched::Segments(segs, Some(body))
+    Ok(Fetched::Segments(segs, Some(body)))
 }
 
 /// Segments `first..first + n` of `entry` over libp2p, in requests of at most
@@ -602,16 +618,20 @@ async fn fetch_chunk(
         };
         let (fetched, over_http) = match http {
             Some((client, addr)) => match fetch_http(client, buffers, addr, entry, first, n).await {
-                Fetched::Failed(why) => {
-                    // Until it joins again: a port that does not answer costs a timeout per chunk.
-                    tracing::info!(%peer, %addr, error = %why, "peer's HTTP API failed; replicating from it over libp2p");
-                    node.peer_http
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(peer, None);
+                Ok(fetched) => (fetched, true),
+                Err(miss) => {
+                    if miss.unreachable {
+                        // Until it joins again: a port that does not answer costs a timeout per chunk.
+                        tracing::info!(%peer, %addr, error = %miss.why, "peer's HTTP API unreachable; replicating from it over libp2p");
+                        node.peer_http
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(peer, None);
+                    } else {
+                        tracing::debug!(%peer, %addr, error = %miss.why, "bulk fetch refused over HTTP; asking over libp2p");
+                    }
                     (fetch_p2p(net, peer, entry, first, n).await, false)
                 }
-                fetched => (fetched, true),
             },
             None => (fetch_p2p(net, peer, entry, first, n).await, false),
         };
