@@ -422,16 +422,17 @@ impl Buffers {
     }
 }
 
-/// What asking one peer for a chunk gave.
-enum Fetched {
-    /// The segments asked for, in order (their proofs still to check), and the
-    /// response they are slices of (over HTTP).
-    Segments(Vec<Received>, Option<Bytes>),
+/// The segments a peer sent for a chunk, in order (their proofs still to check), and
+/// the response they are slices of (over HTTP, for its buffer to be reused).
+struct Sent(Vec<Received>, Option<Bytes>);
+
+/// Why a peer's answer gave no segments to store.
+enum Refusal {
     /// The peer does not hold them.
     NotHeld,
     /// No answer, or a refusal: ask the next peer.
     Failed(String),
-    /// An answer that breaks the format: the peer is banned.
+    /// An answer that breaks the format or fails its proofs: the peer is banned.
     Bad(String),
 }
 
@@ -487,7 +488,7 @@ async fn fetch_http(
     entry: FileEntry,
     first: u64,
     n: u16,
-) -> Result<Fetched, HttpMiss> {
+) -> Result<Result<Sent, Refusal>, HttpMiss> {
     let url = format!(
         "http://{addr}/segments/{}?first={first}&count={n}",
         Root::from(entry.root)
@@ -499,7 +500,7 @@ async fn fetch_http(
     let mut resp = client.get(&url).send().await.map_err(unreachable)?;
     match resp.status() {
         reqwest::StatusCode::OK => {}
-        reqwest::StatusCode::NOT_FOUND => return Ok(Fetched::NotHeld),
+        reqwest::StatusCode::NOT_FOUND => return Ok(Err(Refusal::NotHeld)),
         s => {
             return Err(HttpMiss {
                 why: format!("{url}: HTTP {s}"),
@@ -510,15 +511,17 @@ async fn fetch_http(
     let limit = zg_file::frames::body_limit(n.into());
     let declared = resp.content_length().unwrap_or(0);
     if declared > limit as u64 {
-        return Ok(Fetched::Bad(format!(
+        return Ok(Err(Refusal::Bad(format!(
             "{declared} bytes declared for {n} segments"
-        )));
+        ))));
     }
     let mut body = buffers.take(declared as usize);
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
-                return Ok(Fetched::Bad(format!("more than {limit} bytes for {n} segments")));
+                return Ok(Err(Refusal::Bad(format!(
+                    "more than {limit} bytes for {n} segments"
+                ))));
             }
             Ok(Some(chunk)) => body.extend_from_slice(&chunk),
             Ok(None) => break,
@@ -528,22 +531,22 @@ async fn fetch_http(
     let body = body.freeze();
     let frames = match zg_file::frames::decode(&body, n.into()) {
         Ok(f) if f.len() == usize::from(n) => f,
-        Ok(f) => return Ok(Fetched::Bad(format!("{} segments for {n} asked", f.len()))),
-        Err(e) => return Ok(Fetched::Bad(e.to_string())),
+        Ok(f) => return Ok(Err(Refusal::Bad(format!("{} segments for {n} asked", f.len())))),
+        Err(e) => return Ok(Err(Refusal::Bad(e.to_string()))),
     };
     let mut segs = Vec::with_capacity(frames.len());
     for (index, f) in (first..).zip(frames) {
         if f.root != entry.root || f.file_size != entry.size || f.index != index {
-            return Ok(Fetched::Bad(format!(
+            return Ok(Err(Refusal::Bad(format!(
                 "segment {index} answered with another file's or index's frame"
-            )));
+            ))));
         }
         segs.push(Received {
             data: body.slice_ref(f.data),
             proof: body.slice_ref(f.proof),
         });
     }
-    Ok(Fetched::Segments(segs, Some(body)))
+    Ok(Ok(Sent(segs, Some(body))))
 }
 
 /// Segments `first..first + n` of `entry` over libp2p, in requests of at most
@@ -554,7 +557,7 @@ async fn fetch_p2p(
     entry: FileEntry,
     first: u64,
     n: u16,
-) -> Fetched {
+) -> Result<Sent, Refusal> {
     let mut segs = Vec::with_capacity(usize::from(n));
     let end = first + u64::from(n);
     let mut at = first;
@@ -573,18 +576,56 @@ async fn fetch_p2p(
                 }));
             }
             Ok(FileResponse::Segments(got)) => {
-                return Fetched::Failed(format!("{} segments for {count} asked", got.len()));
+                return Err(Refusal::Failed(format!(
+                    "{} segments for {count} asked",
+                    got.len()
+                )));
             }
-            Ok(FileResponse::NotFound) => return Fetched::NotHeld,
-            Ok(FileResponse::Refused(why)) => return Fetched::Failed(format!("refused ({why})")),
+            Ok(FileResponse::NotFound) => return Err(Refusal::NotHeld),
+            Ok(FileResponse::Refused(why)) => return Err(Refusal::Failed(format!("refused ({why})"))),
             Ok(FileResponse::Inventory { .. } | FileResponse::HttpPort(_)) => {
-                return Fetched::Failed("answered something else".into());
+                return Err(Refusal::Failed("answered something else".into()));
             }
-            Err(e) => return Fetched::Failed(e),
+            Err(e) => return Err(Refusal::Failed(e)),
         }
         at += u64::from(count);
     }
-    Fetched::Segments(segs, None)
+    Ok(Sent(segs, None))
+}
+
+/// Checks the segments a peer sent for `first..` against the root and stores them
+/// (as an upload's); their bytes, or why they were refused. The response buffer
+/// goes back to `buffers` once stored.
+async fn store_sent(
+    node: &Arc<StorageService>,
+    entry: FileEntry,
+    first: u64,
+    Sent(segs, frame): Sent,
+    buffers: &Buffers,
+) -> anyhow::Result<Result<u64, StorageError>> {
+    let n2 = node.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let mut incoming = Vec::with_capacity(segs.len());
+        let mut bytes = 0u64;
+        for (index, s) in (first..).zip(segs) {
+            let proof = SegmentProof::from_bytes(&s.proof)
+                .map_err(|e| StorageError::ProofFailed(format!("segment {index}: malformed proof: {e}")))?;
+            bytes += s.data.len() as u64;
+            incoming.push(Incoming {
+                root: entry.root,
+                size: entry.size,
+                index,
+                data: s.data,
+                proof,
+            });
+        }
+        n2.store_segments(incoming).map(|()| bytes)
+    })
+    .await?;
+    if let Some(frame) = frame {
+        buffers.give_back(frame);
+    }
+    Ok(stored)
 }
 
 /// Segments `first..first + n` from the first peer that has them and whose
@@ -635,75 +676,48 @@ async fn fetch_chunk(
             },
             None => (fetch_p2p(net, peer, entry, first, n).await, false),
         };
-        let (segs, frame) = match fetched {
-            Fetched::Segments(segs, frame) => (segs, frame),
-            Fetched::NotHeld => {
+        // What the peer answered, once its segments are checked and stored if it sent any.
+        let refusal = match fetched {
+            Ok(sent) => {
+                let got = asked.elapsed();
+                let stored = store_sent(node, entry, first, sent, buffers).await?;
+                tracing::debug!(
+                    first,
+                    over_http,
+                    fetch_ms = got.as_secs_f64() * 1e3,
+                    store_ms = (asked.elapsed() - got).as_secs_f64() * 1e3,
+                    "segments fetched and stored"
+                );
+                match stored {
+                    Ok(bytes) => {
+                        if over_http {
+                            node.metrics.replicated_http_bytes.inc_by(bytes);
+                        }
+                        return Ok(bytes);
+                    }
+                    // The peer's bytes fail their proofs or their shape: its fault, not ours.
+                    Err(e @ (StorageError::ProofFailed(_) | StorageError::InvalidParams(_))) => {
+                        Refusal::Bad(e.to_string())
+                    }
+                    Err(e) => anyhow::bail!("storing segments {first}+{n}: {e}"),
+                }
+            }
+            Err(refusal) => refusal,
+        };
+        match refusal {
+            Refusal::NotHeld => {
                 not_held += 1;
                 failures.push(format!("{peer}: not held"));
-                continue;
             }
-            Fetched::Failed(why) => {
-                failures.push(format!("{peer}: {why}"));
-                continue;
-            }
-            Fetched::Bad(why) => {
+            Refusal::Failed(why) => failures.push(format!("{peer}: {why}")),
+            Refusal::Bad(why) => {
                 node.metrics.peer_bad_segments.inc();
                 tracing::warn!(%peer, root = %Root::from(entry.root), first, error = %why,
-                    "peer answered with malformed segments; refused, and the peer is banned");
+                    "peer sent segments that fail their proofs or their format; refused, and the peer is banned");
                 net.ban(peer).await;
                 banned.insert(peer);
-                failures.push(format!("{peer}: malformed answer"));
-                continue;
+                failures.push(format!("{peer}: bad segments ({why})"));
             }
-        };
-        let got = asked.elapsed();
-        let n2 = node.clone();
-        let stored = tokio::task::spawn_blocking(move || {
-            let mut incoming = Vec::with_capacity(segs.len());
-            let mut bytes = 0u64;
-            for (index, s) in (first..).zip(segs) {
-                let proof = SegmentProof::from_bytes(&s.proof).map_err(|e| {
-                    StorageError::ProofFailed(format!("segment {index}: malformed proof: {e}"))
-                })?;
-                bytes += s.data.len() as u64;
-                incoming.push(Incoming {
-                    root: entry.root,
-                    size: entry.size,
-                    index,
-                    data: s.data,
-                    proof,
-                });
-            }
-            n2.store_segments(incoming).map(|()| bytes)
-        })
-        .await?;
-        if let Some(frame) = frame {
-            buffers.give_back(frame);
-        }
-        tracing::debug!(
-            first,
-            over_http,
-            fetch_ms = got.as_secs_f64() * 1e3,
-            store_ms = (asked.elapsed() - got).as_secs_f64() * 1e3,
-            "segments fetched and stored"
-        );
-        match stored {
-            Ok(bytes) => {
-                if over_http {
-                    node.metrics.replicated_http_bytes.inc_by(bytes);
-                }
-                return Ok(bytes);
-            }
-            // The peer's bytes fail their proofs or their shape: its fault, not ours.
-            Err(e @ (StorageError::ProofFailed(_) | StorageError::InvalidParams(_))) => {
-                node.metrics.peer_bad_segments.inc();
-                tracing::warn!(%peer, root = %Root::from(entry.root), first, error = %e,
-                    "peer sent segments that fail their proofs; refused, and the peer is banned");
-                net.ban(peer).await;
-                banned.insert(peer);
-                failures.push(format!("{peer}: bad segments"));
-            }
-            Err(e) => anyhow::bail!("storing segments {first}+{n}: {e}"),
         }
     }
     if not_held == failures.len() {
