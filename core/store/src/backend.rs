@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::uring;
+use crate::record::AlignedBuf;
 
 /// One file of the store.
 #[allow(clippy::len_without_is_empty)] // a file's length is an I/O call, emptiness is never asked
@@ -19,6 +20,16 @@ pub trait DataFile: Send + Sync {
     fn write_all_at(&self, writes: &[(u64, &[u8])]) -> io::Result<()>;
     /// Fills every `(offset, buffer)` completely; end of file is an error.
     fn read_exact_at(&self, reads: &mut [(u64, &mut [u8])]) -> io::Result<()>;
+    /// Fills every `(offset, buffer)` completely, handing each to `done` with
+    /// its index as soon as it is read (a backend that overlaps reads may
+    /// hand over early arrivals while later ones are in flight). Every buffer
+    /// is handed over exactly once, with its read's outcome.
+    fn read_each(&self, reads: Vec<(u64, AlignedBuf)>, done: &mut dyn FnMut(usize, io::Result<AlignedBuf>)) {
+        for (i, (offset, mut buf)) in reads.into_iter().enumerate() {
+            let read = self.read_exact_at(&mut [(offset, buf.as_mut_slice())]);
+            done(i, read.map(|()| buf));
+        }
+    }
     /// Makes every completed write durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
     /// Truncates or extends the file.
@@ -178,6 +189,20 @@ impl DataFile for FsFile {
             file.read_exact_at(buf, *offset)?;
         }
         Ok(())
+    }
+
+    fn read_each(&self, reads: Vec<(u64, AlignedBuf)>, done: &mut dyn FnMut(usize, io::Result<AlignedBuf>)) {
+        let file = match &self.direct {
+            Some(d) if aligned(reads.iter().map(|(o, b)| (*o, &b[..]))) => d,
+            _ => &self.file,
+        };
+        if self.uring {
+            return uring::read_each(file, reads, done);
+        }
+        for (i, (offset, mut buf)) in reads.into_iter().enumerate() {
+            let read = file.read_exact_at(buf.as_mut_slice(), offset);
+            done(i, read.map(|()| buf));
+        }
     }
 
     fn sync_data(&self) -> io::Result<()> {

@@ -34,13 +34,13 @@ pub use error::{Result, StoreError};
 pub use memory::CrashMode;
 pub use memory::MemoryDir;
 pub use record::{
-    ALIGN, HEADER_LEN, Hashing, HeaderError, MAX_PAYLOAD, RecordHeader, RecordKind, SEGMENT_BYTES, Segment,
-    align_up, segment_chaining_value,
+    ALIGN, AlignedBuf, HEADER_LEN, Hashing, HeaderError, MAX_PAYLOAD, RecordHeader, RecordKind,
+    SEGMENT_BYTES, Segment, align_up, segment_chaining_value,
 };
 pub use scan::{CorruptRegion, TornTail};
 
 use index::{Index, Location};
-use record::{AlignedBuf, record_image};
+use record::record_image;
 
 const SNAPSHOT: &str = "index.zgi";
 
@@ -586,21 +586,32 @@ impl Store {
     }
 
     fn read_many_with(&self, wanted: &[([u8; 32], RecordKind, u64)], verify: bool) -> Vec<Result<Segment>> {
+        self.read_many_then(wanted, verify, |_, r| r)
+    }
+
+    /// Reads every wanted record and runs `then` on each, in parallel on
+    /// rayon, as soon as that record's own read completes and its header
+    /// (and, with `verify`, its payload) is checked: with reads in flight on
+    /// the device, early arrivals are checked while later ones are still
+    /// being read. Results are in request order.
+    fn read_many_then<T: Send>(
+        &self,
+        wanted: &[([u8; 32], RecordKind, u64)],
+        verify: bool,
+        then: impl Fn(usize, Result<Segment>) -> T + Sync,
+    ) -> Vec<T> {
         let locs: Vec<Option<Location>> = {
             let idx = self.index();
             wanted.iter().map(|(k, kind, i)| idx.get(k, *kind, *i)).collect()
         };
-        let mut results: Vec<Option<Result<Segment>>> = Vec::with_capacity(wanted.len());
-        let mut bufs: Vec<Option<AlignedBuf>> = Vec::with_capacity(wanted.len());
-        for (w, loc) in wanted.iter().zip(&locs) {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
+        // One batch of reads per data file.
+        let mut by_file: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (i, (w, loc)) in wanted.iter().zip(&locs).enumerate() {
             match loc {
-                Some(l) => {
-                    bufs.push(Some(AlignedBuf::for_overwrite(l.record_len() as usize)));
-                    results.push(None);
-                }
+                Some(l) => by_file.entry(l.file).or_default().push(i),
                 None => {
-                    bufs.push(None);
-                    results.push(Some(Err(StoreError::NotFound {
+                    let missing = StoreError::NotFound {
                         what: if w.1 == RecordKind::Meta {
                             "metadata of"
                         } else {
@@ -608,87 +619,89 @@ impl Store {
                         },
                         key: hex(&w.0),
                         index: w.2,
-                    })));
+                    };
+                    let _ = tx.send((i, then(i, Err(missing))));
                 }
             }
         }
-        // One batch of reads per data file.
-        let mut by_file: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        for (i, loc) in locs.iter().enumerate() {
-            if let Some(l) = loc {
-                by_file.entry(l.file).or_default().push(i);
-            }
-        }
-        for (file_no, which) in by_file {
-            let name = data_name(file_no);
-            let Some(file) = self.shared.file(file_no) else {
-                for i in which {
-                    results[i] = Some(Err(StoreError::Corrupt {
-                        file: name.clone(),
-                        offset: locs[i].map_or(0, |l| l.offset),
-                        reason: "data file no longer open (compacted away during the read)".into(),
-                    }));
-                }
-                continue;
-            };
-            let mut reads: Vec<(u64, &mut [u8])> = Vec::with_capacity(which.len());
-            let mut order = Vec::with_capacity(which.len());
-            for (i, buf) in bufs.iter_mut().enumerate() {
-                if let (Some(b), Some(l)) = (buf.as_mut(), locs[i])
-                    && l.file == file_no
-                {
-                    reads.push((l.offset, b.as_mut_slice()));
-                    order.push(i);
-                }
-            }
-            if let Err(e) = file.read_exact_at(&mut reads) {
-                let msg = e.to_string();
-                for i in order {
-                    results[i] = Some(Err(StoreError::Io {
-                        op: "read",
-                        file: name.clone(),
-                        source: std::io::Error::new(e.kind(), msg.clone()),
-                    }));
-                    bufs[i] = None;
-                }
-            }
-        }
-        let check = |(i, buf): (usize, Option<AlignedBuf>)| -> Option<Result<Segment>> {
-            let buf = buf?;
-            let l = locs[i]?;
+        let check = |i: usize, l: Location, buf: AlignedBuf| -> Result<Segment> {
             let (key, kind, index) = wanted[i];
             let corrupt = |reason: String| StoreError::Corrupt {
                 file: data_name(l.file),
                 offset: l.offset,
                 reason,
             };
-            let h = match RecordHeader::parse(&buf) {
-                Ok(h) => h,
-                Err(e) => return Some(Err(corrupt(e.to_string()))),
-            };
+            let h = RecordHeader::parse(&buf).map_err(|e| corrupt(e.to_string()))?;
             if h.kind != kind
                 || h.key != key
                 || h.index != index
                 || h.seq != l.seq
                 || h.payload_len != l.payload_len
             {
-                return Some(Err(corrupt("record is not the one the index names".into())));
+                return Err(corrupt("record is not the one the index names".into()));
             }
             let payload = &buf[HEADER_LEN..HEADER_LEN + h.payload_len as usize];
             if verify && !h.check_payload(payload) {
-                return Some(Err(corrupt("payload checksum mismatch".into())));
+                return Err(corrupt("payload checksum mismatch".into()));
             }
-            Some(Ok(Segment::new(buf, h.payload_len as usize)))
+            Ok(Segment::new(buf, h.payload_len as usize))
         };
-        let checked: Vec<Option<Result<Segment>>> = if bufs.len() > 1 {
-            bufs.into_par_iter().enumerate().map(check).collect()
-        } else {
-            bufs.into_iter().enumerate().map(check).collect()
-        };
-        results
-            .into_iter()
-            .zip(checked)
-            .map(|(r, c)| r.or(c).unwrap_or(Err(StoreError::Closed)))
+        // One record is checked where it is read: a rayon hop costs more than it overlaps.
+        let inline = by_file.values().map(Vec::len).sum::<usize>() <= 1;
+        let (check, then) = (&check, &then);
+        rayon::in_place_scope(|scope| {
+            for (file_no, which) in &by_file {
+                let name = data_name(*file_no);
+                let Some(file) = self.shared.file(*file_no) else {
+                    for &i in which {
+                        let gone = StoreError::Corrupt {
+                            file: name.clone(),
+                            offset: locs[i].map_or(0, |l| l.offset),
+                            reason: "data file no longer open (compacted away during the read)".into(),
+                        };
+                        let _ = tx.send((i, then(i, Err(gone))));
+                    }
+                    continue;
+                };
+                let reads: Vec<(u64, AlignedBuf)> = which
+                    .iter()
+                    .filter_map(|&i| locs[i])
+                    .map(|l| (l.offset, AlignedBuf::for_overwrite(l.record_len() as usize)))
+                    .collect();
+                file.read_each(reads, &mut |j, read| {
+                    let (Some(&i), Some(l)) = (which.get(j), which.get(j).and_then(|&i| locs[i])) else {
+                        return;
+                    };
+                    match read {
+                        Ok(buf) if inline => {
+                            let _ = tx.send((i, then(i, check(i, l, buf))));
+                        }
+                        Ok(buf) => {
+                            let tx = tx.clone();
+                            scope.spawn(move |_| {
+                                let _ = tx.send((i, then(i, check(i, l, buf))));
+                            });
+                        }
+                        Err(e) => {
+                            let failed = StoreError::Io {
+                                op: "read",
+                                file: name.clone(),
+                                source: e,
+                            };
+                            let _ = tx.send((i, then(i, Err(failed))));
+                        }
+                    }
+                });
+            }
+        });
+        drop(tx);
+        let mut out: Vec<Option<T>> = std::iter::repeat_with(|| None).take(wanted.len()).collect();
+        for (i, t) in rx {
+            out[i] = Some(t);
+        }
+        out.into_iter()
+            .enumerate()
+            .map(|(i, t)| t.unwrap_or_else(|| then(i, Err(StoreError::Closed))))
             .collect()
     }
 

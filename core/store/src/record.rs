@@ -288,7 +288,7 @@ impl RecordHeader {
 /// Buffers are recycled through a small pool: fresh pages cost a fault and
 /// a clear each, which measured slower than the reads themselves.
 #[derive(Debug, Default)]
-pub(crate) struct AlignedBuf {
+pub struct AlignedBuf {
     raw: Vec<u8>,
     start: usize,
     len: usize,
@@ -300,7 +300,7 @@ static POOL: std::sync::Mutex<Vec<AlignedBuf>> = std::sync::Mutex::new(Vec::new(
 
 impl AlignedBuf {
     /// `len` zero bytes, freshly allocated.
-    pub(crate) fn zeroed(len: usize) -> Self {
+    pub fn zeroed(len: usize) -> Self {
         let raw = vec![0u8; len + ALIGN as usize];
         let start = raw.as_ptr().align_offset(ALIGN as usize);
         Self { raw, start, len }
@@ -326,7 +326,7 @@ impl AlignedBuf {
     }
 
     /// The bytes, mutable.
-    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.raw[self.start..self.start + self.len]
     }
 }

@@ -12,6 +12,8 @@ use std::os::fd::AsRawFd;
 
 use io_uring::{IoUring, opcode, types};
 
+use crate::record::AlignedBuf;
+
 /// Operations in flight per ring: enough to keep an NVMe queue busy.
 const DEPTH: usize = 64;
 /// The most bytes one operation moves (the kernel caps a transfer below 2 GiB).
@@ -165,7 +167,7 @@ fn write_each(file: &File, writes: &[(u64, &[u8])]) -> io::Result<()> {
             done: 0,
         })
         .collect();
-    run(file, &mut ops, true)
+    run(file, &mut ops, true, &mut |_| {})
 }
 
 /// Fills every `(offset, buffer)` in full.
@@ -179,7 +181,46 @@ pub(crate) fn read_exact_at(file: &File, reads: &mut [(u64, &mut [u8])]) -> io::
             done: 0,
         })
         .collect();
-    run(file, &mut ops, false)
+    run(file, &mut ops, false, &mut |_| {})
+}
+
+/// Reads every `(offset, buffer)` in full, handing each buffer to `done` as
+/// soon as its own read completes (the others may still be in flight), so
+/// the caller can work on early arrivals while the device serves the rest.
+/// After a failure no new read starts: every buffer not yet handed over
+/// goes to `done` with that error once nothing is in flight.
+pub(crate) fn read_each(
+    file: &File,
+    reads: Vec<(u64, AlignedBuf)>,
+    done: &mut dyn FnMut(usize, io::Result<AlignedBuf>),
+) {
+    let mut slots: Vec<Option<AlignedBuf>> = Vec::with_capacity(reads.len());
+    let mut ops: Vec<Op> = Vec::with_capacity(reads.len());
+    for (offset, mut b) in reads {
+        let s = b.as_mut_slice();
+        ops.push(Op {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            offset,
+            done: 0,
+        });
+        slots.push(Some(b));
+    }
+    // A buffer moves out only once its read completed: the kernel no longer
+    // writes to it, and its heap bytes (which the Op points at) do not move.
+    let result = run(file, &mut ops, false, &mut |i| {
+        if let Some(b) = slots[i].take() {
+            done(i, Ok(b));
+        }
+    });
+    let err = result
+        .err()
+        .unwrap_or_else(|| io::Error::other("read never completed"));
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if let Some(_unread) = slot.take() {
+            done(i, Err(io::Error::new(err.kind(), err.to_string())));
+        }
+    }
 }
 
 /// io_uring_enter failed with nothing in flight: the ring (and any entries
@@ -221,7 +262,8 @@ fn retryable(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY))
 }
 
-fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
+/// Runs `ops` to completion, calling `complete(i)` as each one finishes in full.
+fn run(file: &File, ops: &mut [Op], write: bool, complete: &mut dyn FnMut(usize)) -> io::Result<()> {
     with_ring(|ring| {
         let fd = types::Fd(file.as_raw_fd());
         let mut next = 0;
@@ -291,6 +333,8 @@ fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
                     op.done += res as usize;
                     if op.done < op.len {
                         requeue.push(i);
+                    } else {
+                        complete(i);
                     }
                 }
             }
@@ -303,4 +347,36 @@ fn run(file: &File, ops: &mut [Op], write: bool) -> io::Result<()> {
             None => Ok(()),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_each_hands_over_every_buffer_once_with_its_own_outcome() {
+        if probe().is_err() {
+            eprintln!("io_uring unavailable here; skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("f");
+        let bytes: Vec<u8> = (0..3 * 4096u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        let file = File::open(&path).expect("open");
+        let reads: Vec<(u64, AlignedBuf)> = [0u64, 8192, 4096, 1 << 20]
+            .iter()
+            .map(|o| (*o, AlignedBuf::zeroed(4096)))
+            .collect();
+        let mut got: Vec<(usize, io::Result<AlignedBuf>)> = Vec::new();
+        read_each(&file, reads, &mut |i, r| got.push((i, r)));
+        got.sort_by_key(|(i, _)| *i);
+        assert_eq!(got.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        for (i, at) in [(0usize, 0usize), (1, 8192), (2, 4096)] {
+            let b = got[i].1.as_ref().expect("an in-file read succeeds");
+            assert_eq!(&b[..], &bytes[at..at + 4096], "read {i}");
+        }
+        let past = got[3].1.as_ref().expect_err("a read past the end fails");
+        assert_eq!(past.kind(), io::ErrorKind::UnexpectedEof);
+    }
 }
