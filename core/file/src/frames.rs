@@ -18,7 +18,49 @@ pub const CONTENT_TYPE: &str = "application/vnd.zg.segments";
 /// The longest proof a frame may carry: a BLAKE3 range proof's 128 nodes, with room.
 pub const MAX_PROOF: usize = 8 << 10;
 /// Bytes a frame adds to its proof and data.
-const FRAME_HEADER: usize = 32 + 8 + 8 + 4 + 4;
+const FRAME_HEADER: usize = FRAME_HEAD + 4;
+/// Bytes of a frame before its proof: root, file size, index, proof length.
+pub const FRAME_HEAD: usize = 32 + 8 + 8 + 4;
+
+/// A frame's part before its proof, for readers that take a body piece by piece:
+/// `proof_len` bytes of proof follow, then the data length ([`data_len`]) and the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHead {
+    /// File root.
+    pub root: Hash,
+    /// Bytes of the whole file.
+    pub file_size: u64,
+    /// Segment index.
+    pub index: u64,
+    /// Bytes of proof that follow (at most [`MAX_PROOF`]).
+    pub proof_len: usize,
+}
+
+impl FrameHead {
+    /// Parses a frame's first [`FRAME_HEAD`] bytes, refusing a proof over [`MAX_PROOF`].
+    pub fn parse(b: &[u8; FRAME_HEAD]) -> Result<Self, FrameError> {
+        let mut r = Reader::new("segment frame", b);
+        let head = FrameHead {
+            root: r.array::<32>()?,
+            file_size: r.u64()?,
+            index: r.u64()?,
+            proof_len: r.u32()? as usize,
+        };
+        if head.proof_len > MAX_PROOF {
+            return Err(FrameError::Proof(head.proof_len));
+        }
+        Ok(head)
+    }
+}
+
+/// The data length that follows a frame's proof, refused over a segment.
+pub fn data_len(b: [u8; 4]) -> Result<usize, FrameError> {
+    let n = u32::from_le_bytes(b) as usize;
+    if n > SEGMENT_SIZE {
+        return Err(FrameError::Data(n));
+    }
+    Ok(n)
+}
 
 /// One segment of a body, borrowed from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,23 +126,14 @@ pub fn decode(body: &[u8], max_frames: usize) -> Result<Vec<Frame<'_>>, FrameErr
         if frames.len() == max_frames {
             return Err(FrameError::TooMany(max_frames));
         }
-        let root = r.array::<32>()?;
-        let file_size = r.u64()?;
-        let index = r.u64()?;
-        let proof_len = r.u32()? as usize;
-        if proof_len > MAX_PROOF {
-            return Err(FrameError::Proof(proof_len));
-        }
-        let proof = r.take(proof_len)?;
-        let data_len = r.u32()? as usize;
-        if data_len > SEGMENT_SIZE {
-            return Err(FrameError::Data(data_len));
-        }
-        let data = r.take(data_len)?;
+        let head = FrameHead::parse(&r.array::<FRAME_HEAD>()?)?;
+        let proof = r.take(head.proof_len)?;
+        let len = data_len(r.array::<4>()?)?;
+        let data = r.take(len)?;
         frames.push(Frame {
-            root,
-            file_size,
-            index,
+            root: head.root,
+            file_size: head.file_size,
+            index: head.index,
             proof,
             data,
         });

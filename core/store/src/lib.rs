@@ -34,7 +34,7 @@ pub use error::{Result, StoreError};
 pub use memory::CrashMode;
 pub use memory::MemoryDir;
 pub use record::{
-    ALIGN, AlignedBuf, HEADER_LEN, Hashing, HeaderError, MAX_PAYLOAD, RecordHeader, RecordKind,
+    ALIGN, AlignedBuf, HEADER_LEN, Hashing, HeaderError, MAX_PAYLOAD, RecordHeader, RecordImage, RecordKind,
     SEGMENT_BYTES, Segment, align_up, segment_chaining_value,
 };
 pub use scan::{CorruptRegion, TornTail};
@@ -155,14 +155,32 @@ pub struct CompactReport {
 }
 
 /// One record to append.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Put {
     kind: RecordKind,
     key: [u8; 32],
     index: u64,
-    payload: Bytes,
+    payload: Payload,
     /// The payload's [`segment_chaining_value`], when the caller already has it.
     chaining_value: Option<[u8; 32]>,
+}
+
+/// A put's payload: shared bytes (copied into a record image), or an image the
+/// caller filled in place.
+#[derive(Debug)]
+enum Payload {
+    Bytes(Bytes),
+    Image(RecordImage),
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Payload::Bytes(b) => b,
+            Payload::Image(i) => i,
+        }
+    }
 }
 
 impl Put {
@@ -172,7 +190,7 @@ impl Put {
             kind: RecordKind::Segment,
             key,
             index,
-            payload: payload.into(),
+            payload: Payload::Bytes(payload.into()),
             chaining_value: None,
         }
     }
@@ -195,13 +213,31 @@ impl Put {
         }
     }
 
+    /// As [`Put::segment_hashed`] (or [`Put::segment`] without a chaining value),
+    /// for a payload the caller wrote straight into its record image: the store
+    /// writes the image out without copying the payload.
+    pub fn segment_image(
+        key: [u8; 32],
+        index: u64,
+        image: RecordImage,
+        chaining_value: Option<[u8; 32]>,
+    ) -> Self {
+        Self {
+            kind: RecordKind::Segment,
+            key,
+            index,
+            payload: Payload::Image(image),
+            chaining_value,
+        }
+    }
+
     /// The metadata of the file keyed `key`.
     pub fn meta(key: [u8; 32], payload: impl Into<Bytes>) -> Self {
         Self {
             kind: RecordKind::Meta,
             key,
             index: 0,
-            payload: payload.into(),
+            payload: Payload::Bytes(payload.into()),
             chaining_value: None,
         }
     }
@@ -493,8 +529,12 @@ impl Store {
                 "a wrong chaining value"
             );
             let header = given.unwrap_or_else(|| RecordHeader::new(p.kind, 0, p.key, p.index, &p.payload));
+            let image = match p.payload {
+                Payload::Bytes(b) => record_image(&header, &b),
+                Payload::Image(i) => i.finish(&header),
+            };
             NewRecord {
-                image: record_image(&header, &p.payload),
+                image,
                 header,
                 keep_seq: false,
             }

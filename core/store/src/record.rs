@@ -361,6 +361,46 @@ pub(crate) fn record_image(header: &RecordHeader, payload: &[u8]) -> AlignedBuf 
     img
 }
 
+/// A record for a payload the caller writes in place (a segment received straight
+/// into it): room for the header, the payload, then padding, in one aligned buffer,
+/// so the store writes it out without copying the payload ([`crate::Put::segment_image`]).
+#[derive(Debug)]
+pub struct RecordImage {
+    buf: AlignedBuf,
+    payload_len: usize,
+}
+
+impl RecordImage {
+    /// An image for `len` payload bytes, their content unspecified until the caller
+    /// fills them; `None` past [`MAX_PAYLOAD`].
+    pub fn for_payload(len: usize) -> Option<Self> {
+        (len <= MAX_PAYLOAD).then(|| Self {
+            buf: AlignedBuf::for_overwrite(align_up((HEADER_LEN + len) as u64) as usize),
+            payload_len: len,
+        })
+    }
+
+    /// The payload, to fill.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        &mut self.buf.as_mut_slice()[HEADER_LEN..HEADER_LEN + self.payload_len]
+    }
+
+    /// The record as it goes to disk: `header` (which describes the payload) in front, zeros behind.
+    pub(crate) fn finish(mut self, header: &RecordHeader) -> AlignedBuf {
+        let b = self.buf.as_mut_slice();
+        b[..HEADER_LEN].copy_from_slice(&header.encode());
+        b[HEADER_LEN + self.payload_len..].fill(0);
+        self.buf
+    }
+}
+
+impl Deref for RecordImage {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[HEADER_LEN..HEADER_LEN + self.payload_len]
+    }
+}
+
 /// A payload read back from the store: checked against its header's hash.
 #[derive(Debug)]
 pub struct Segment {

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use libp2p::PeerId;
 use zg_file::replica::{
@@ -25,7 +25,7 @@ use zg_node::p2p::{NetEvent, Network};
 use zg_store::Put;
 
 use crate::api::Root;
-use crate::service::{Held, Incoming, StorageError, StorageService};
+use crate::service::{Held, Incoming, SegmentBytes, StorageError, StorageService};
 use crate::wire::FileProtocol;
 
 /// Files replicated at once; each has [`CHUNKS_IN_FLIGHT`] requests out.
@@ -373,9 +373,8 @@ async fn fetch_file(
             _ => chunks.push((i, 1)),
         }
     }
-    let buffers = Buffers::default();
     let bytes = futures_util::stream::iter(chunks)
-        .map(|(first, n)| fetch_chunk(node, net, entry, first, n, peers, &buffers))
+        .map(|(first, n)| fetch_chunk(node, net, entry, first, n, peers))
         .buffer_unordered(CHUNKS_IN_FLIGHT)
         .try_fold(0u64, |acc, b| async move { Ok(acc + b) })
         .await?;
@@ -391,40 +390,12 @@ async fn fetch_file(
 
 /// One segment as a peer sent it, not yet checked.
 struct Received {
-    data: Bytes,
+    data: SegmentBytes,
     proof: Bytes,
 }
 
-/// Receive buffers of one file's bulk fetches, reused once stored: a fresh buffer
-/// per request cost a replica an eighth of its CPU in page faults and zeroing (perf).
-#[derive(Default)]
-struct Buffers(std::sync::Mutex<Vec<BytesMut>>);
-
-impl Buffers {
-    /// An empty buffer of at least `capacity` bytes.
-    fn take(&self, capacity: usize) -> BytesMut {
-        let mut b = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .unwrap_or_default();
-        b.reserve(capacity);
-        b
-    }
-
-    /// Keeps `frame`'s buffer for the next fetch once nothing else holds it.
-    fn give_back(&self, frame: Bytes) {
-        if let Ok(mut b) = frame.try_into_mut() {
-            b.clear();
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(b);
-        }
-    }
-}
-
-/// The segments a peer sent for a chunk, in order (their proofs still to check), and
-/// the response they are slices of (over HTTP, for its buffer to be reused).
-struct Sent(Vec<Received>, Option<Bytes>);
+/// The segments a peer sent for a chunk, in order (their proofs still to check).
+struct Sent(Vec<Received>);
 
 /// Why a peer's answer gave no segments to store.
 enum Refusal {
@@ -483,7 +454,6 @@ struct HttpMiss {
 /// Segments `first..first + n` of `entry` from a peer's `GET /segments`.
 async fn fetch_http(
     client: &reqwest::Client,
-    buffers: &Buffers,
     addr: SocketAddr,
     entry: FileEntry,
     first: u64,
@@ -497,7 +467,7 @@ async fn fetch_http(
         why: format!("{url}: {e}"),
         unreachable: true,
     };
-    let mut resp = client.get(&url).send().await.map_err(unreachable)?;
+    let resp = client.get(&url).send().await.map_err(unreachable)?;
     match resp.status() {
         reqwest::StatusCode::OK => {}
         reqwest::StatusCode::NOT_FOUND => return Ok(Err(Refusal::NotHeld)),
@@ -515,38 +485,123 @@ async fn fetch_http(
             "{declared} bytes declared for {n} segments"
         ))));
     }
-    let mut body = buffers.take(declared as usize);
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
-                return Ok(Err(Refusal::Bad(format!(
-                    "more than {limit} bytes for {n} segments"
-                ))));
+    let mut body = FrameReader::new(resp.bytes_stream(), limit);
+    match body.segments(entry, first, n).await {
+        Ok(segs) => Ok(Ok(Sent(segs))),
+        Err(BodyError::Bad(why)) => Ok(Err(Refusal::Bad(why))),
+        Err(BodyError::Lost(e)) => Err(HttpMiss {
+            why: format!("{url}: {e}"),
+            unreachable: true,
+        }),
+    }
+}
+
+/// Why a bulk answer's body gave no segments.
+#[derive(Debug)]
+enum BodyError {
+    /// The body breaks the format or says something else than was asked.
+    Bad(String),
+    /// The connection failed mid-body.
+    Lost(String),
+}
+
+/// Reads segment frames from a response body as it arrives, each segment's bytes
+/// straight into the store record they will be written as (one copy from the
+/// socket's buffers, none after); every length is checked before it is allocated
+/// and the whole body is held to `limit` bytes.
+struct FrameReader<S> {
+    chunks: S,
+    pending: Bytes,
+    read: usize,
+    limit: usize,
+}
+
+impl<S, E> FrameReader<S>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    fn new(chunks: S, limit: usize) -> Self {
+        Self {
+            chunks,
+            pending: Bytes::new(),
+            read: 0,
+            limit,
+        }
+    }
+
+    /// The next chunk into `pending`; false at the end of the body.
+    async fn more(&mut self) -> Result<bool, BodyError> {
+        match self.chunks.next().await {
+            Some(Ok(chunk)) => {
+                self.read += chunk.len();
+                if self.read > self.limit {
+                    return Err(BodyError::Bad(format!("more than {} bytes", self.limit)));
+                }
+                self.pending = chunk;
+                Ok(true)
             }
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(e) => return Err(unreachable(e)),
+            Some(Err(e)) => Err(BodyError::Lost(e.to_string())),
+            None => Ok(false),
         }
     }
-    let body = body.freeze();
-    let frames = match zg_file::frames::decode(&body, n.into()) {
-        Ok(f) if f.len() == usize::from(n) => f,
-        Ok(f) => return Ok(Err(Refusal::Bad(format!("{} segments for {n} asked", f.len())))),
-        Err(e) => return Ok(Err(Refusal::Bad(e.to_string()))),
-    };
-    let mut segs = Vec::with_capacity(frames.len());
-    for (index, f) in (first..).zip(frames) {
-        if f.root != entry.root || f.file_size != entry.size || f.index != index {
-            return Ok(Err(Refusal::Bad(format!(
-                "segment {index} answered with another file's or index's frame"
-            ))));
+
+    /// Fills `out` from the body.
+    async fn fill(&mut self, out: &mut [u8]) -> Result<(), BodyError> {
+        let mut at = 0;
+        while at < out.len() {
+            if self.pending.is_empty() {
+                if !self.more().await? {
+                    return Err(BodyError::Bad("the answer is cut short".into()));
+                }
+                continue;
+            }
+            let n = (out.len() - at).min(self.pending.len());
+            out[at..at + n].copy_from_slice(&self.pending.split_to(n));
+            at += n;
         }
-        segs.push(Received {
-            data: body.slice_ref(f.data),
-            proof: body.slice_ref(f.proof),
-        });
+        Ok(())
     }
-    Ok(Ok(Sent(segs, Some(body))))
+
+    /// Segments `first..first + n` of `entry`, exactly: another file's or index's
+    /// frame, or anything after the last, is refused.
+    async fn segments(&mut self, entry: FileEntry, first: u64, n: u16) -> Result<Vec<Received>, BodyError> {
+        use zg_file::frames::{FRAME_HEAD, FrameHead, MAGIC, data_len};
+        let bad = |e: zg_file::frames::FrameError| BodyError::Bad(e.to_string());
+        let mut magic = [0u8; 4];
+        self.fill(&mut magic).await?;
+        if &magic != MAGIC {
+            return Err(bad(zg_file::frames::FrameError::Magic));
+        }
+        let mut segs = Vec::with_capacity(usize::from(n));
+        for index in first..first + u64::from(n) {
+            let mut head = [0u8; FRAME_HEAD];
+            self.fill(&mut head).await?;
+            let head = FrameHead::parse(&head).map_err(bad)?;
+            if head.root != entry.root || head.file_size != entry.size || head.index != index {
+                return Err(BodyError::Bad(format!(
+                    "segment {index} answered with another file's or index's frame"
+                )));
+            }
+            let mut proof = vec![0u8; head.proof_len];
+            self.fill(&mut proof).await?;
+            let mut len = [0u8; 4];
+            self.fill(&mut len).await?;
+            let len = data_len(len).map_err(bad)?;
+            // A segment is far below the store's payload limit.
+            let mut data = zg_store::RecordImage::for_payload(len)
+                .ok_or_else(|| BodyError::Bad(format!("segment {index} of {len} bytes")))?;
+            self.fill(data.payload_mut()).await?;
+            segs.push(Received {
+                data: SegmentBytes::Image(data),
+                proof: proof.into(),
+            });
+        }
+        if !self.pending.is_empty() || self.more().await? {
+            return Err(BodyError::Bad(format!("more than the {n} segments asked")));
+        }
+        Ok(segs)
+    }
 }
 
 /// Segments `first..first + n` of `entry` over libp2p, in requests of at most
@@ -571,7 +626,7 @@ async fn fetch_p2p(
         match net.request(peer, request).await {
             Ok(FileResponse::Segments(got)) if got.len() == usize::from(count) => {
                 segs.extend(got.into_iter().map(|s| Received {
-                    data: s.data,
+                    data: SegmentBytes::Shared(s.data),
                     proof: s.proof.into(),
                 }));
             }
@@ -590,18 +645,16 @@ async fn fetch_p2p(
         }
         at += u64::from(count);
     }
-    Ok(Sent(segs, None))
+    Ok(Sent(segs))
 }
 
 /// Checks the segments a peer sent for `first..` against the root and stores them
-/// (as an upload's); their bytes, or why they were refused. The response buffer
-/// goes back to `buffers` once stored.
+/// (as an upload's); their bytes, or why they were refused.
 async fn store_sent(
     node: &Arc<StorageService>,
     entry: FileEntry,
     first: u64,
-    Sent(segs, frame): Sent,
-    buffers: &Buffers,
+    Sent(segs): Sent,
 ) -> anyhow::Result<Result<u64, StorageError>> {
     let n2 = node.clone();
     let stored = tokio::task::spawn_blocking(move || {
@@ -622,9 +675,6 @@ async fn store_sent(
         n2.store_segments(incoming).map(|()| bytes)
     })
     .await?;
-    if let Some(frame) = frame {
-        buffers.give_back(frame);
-    }
     Ok(stored)
 }
 
@@ -638,7 +688,6 @@ async fn fetch_chunk(
     first: u64,
     n: u16,
     peers: &[PeerId],
-    buffers: &Buffers,
 ) -> anyhow::Result<u64> {
     let mut failures = Vec::new();
     let mut not_held = 0;
@@ -658,7 +707,7 @@ async fn fetch_chunk(
             None => None,
         };
         let (fetched, over_http) = match http {
-            Some((client, addr)) => match fetch_http(client, buffers, addr, entry, first, n).await {
+            Some((client, addr)) => match fetch_http(client, addr, entry, first, n).await {
                 Ok(fetched) => (fetched, true),
                 Err(miss) => {
                     if miss.unreachable {
@@ -680,7 +729,7 @@ async fn fetch_chunk(
         let refusal = match fetched {
             Ok(sent) => {
                 let got = asked.elapsed();
-                let stored = store_sent(node, entry, first, sent, buffers).await?;
+                let stored = store_sent(node, entry, first, sent).await?;
                 tracing::debug!(
                     first,
                     over_http,
@@ -742,21 +791,69 @@ struct NotHeldYet {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_receive_buffer_is_reused_once_its_segments_are_dropped() {
-        let buffers = Buffers::default();
-        let mut b = buffers.take(1 << 20);
-        let at = b.as_ptr();
-        b.extend_from_slice(&[7; 1000]);
-        let frame = b.freeze();
-        let segment = frame.slice(10..20);
-        // Still sliced: not reusable, dropped rather than handed out twice.
-        buffers.give_back(frame.clone());
-        assert!(buffers.0.lock().unwrap().is_empty());
-        drop(segment);
-        buffers.give_back(frame);
-        let again = buffers.take(1 << 20);
-        assert_eq!(again.as_ptr(), at, "the same allocation comes back");
-        assert!(again.is_empty() && again.capacity() >= 1 << 20);
+    fn body(entry: FileEntry, first: u64, datas: &[&[u8]]) -> Vec<u8> {
+        let mut b = zg_file::frames::new_body(0);
+        for (i, d) in (first..).zip(datas) {
+            zg_file::frames::push_header(&mut b, &entry.root, entry.size, i, b"proof", d.len());
+            b.extend_from_slice(d);
+        }
+        b
+    }
+
+    async fn read(
+        body: &[u8],
+        cut: usize,
+        entry: FileEntry,
+        first: u64,
+        n: u16,
+    ) -> Result<Vec<Received>, BodyError> {
+        let chunks: Vec<Result<Bytes, String>> =
+            body.chunks(cut).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let limit = zg_file::frames::body_limit(n.into());
+        FrameReader::new(futures_util::stream::iter(chunks), limit)
+            .segments(entry, first, n)
+            .await
+    }
+
+    #[tokio::test]
+    async fn frames_are_read_into_record_images_across_any_chunking() {
+        let entry = FileEntry {
+            root: [9; 32],
+            size: 3 << 20,
+            kind: RootKind::Blake3,
+        };
+        let a: Vec<u8> = (0..zg_merkle::SEGMENT_SIZE).map(|i| (i % 253) as u8).collect();
+        let b = vec![5u8; 1000];
+        let good = body(entry, 4, &[&a, &b]);
+        // Chunks of 1 byte, odd sizes that split every field, and the whole body at once.
+        for cut in [1, 7, 4099, good.len()] {
+            let segs = read(&good, cut, entry, 4, 2).await.expect("a good body");
+            assert_eq!(segs.len(), 2);
+            assert_eq!(&segs[0].data[..], &a[..], "cut {cut}");
+            assert_eq!(&segs[1].data[..], &b[..], "cut {cut}");
+            assert!(segs.iter().all(|s| &s.proof[..] == b"proof"));
+        }
+        let refused = |r: Result<Vec<Received>, BodyError>| match r {
+            Err(BodyError::Bad(why)) => why,
+            other => panic!("expected a refusal, got {:?}", other.map(|s| s.len())),
+        };
+        // Cut short, one frame too many, another index, another file, no magic.
+        assert!(refused(read(&good[..good.len() - 1], 4096, entry, 4, 2).await).contains("cut short"));
+        assert!(refused(read(&good, 4096, entry, 4, 1).await).contains("more than"));
+        assert!(refused(read(&good, 4096, entry, 5, 2).await).contains("another file's or index's"));
+        let other = FileEntry {
+            root: [8; 32],
+            ..entry
+        };
+        assert!(refused(read(&good, 4096, other, 4, 2).await).contains("another file's or index's"));
+        assert!(refused(read(&good[4..], 4096, entry, 4, 2).await).contains("not segment frames"));
+        // A frame claiming more data than a segment is refused before anything is allocated.
+        let mut huge = good.clone();
+        let at = 4 + zg_file::frames::FRAME_HEAD + 5;
+        huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(refused(read(&huge, 4096, entry, 4, 2).await).contains("segment data"));
+        // More bytes than the asked segments may take: refused as they arrive.
+        let long = [good.clone(), vec![0; zg_file::frames::body_limit(2)]].concat();
+        assert!(refused(read(&long, 1 << 20, entry, 4, 2).await).contains("more than"));
     }
 }

@@ -123,7 +123,7 @@ impl StorageService {
                 root: entry.root,
                 size: entry.size,
                 index: s.index,
-                data: data.into(),
+                data: SegmentBytes::Shared(data.into()),
                 proof: SegmentProof::Keccak(proof),
             });
         }
