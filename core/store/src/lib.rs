@@ -686,8 +686,9 @@ impl Store {
             }
             Ok(Segment::new(buf, h.payload_len as usize))
         };
-        // One record is checked where it is read: a rayon hop costs more than it overlaps.
-        let inline = by_file.values().map(Vec::len).sum::<usize>() <= 1;
+        // Without the payload hash a check is a header parse, and one record is one
+        // hash: either is cheaper where it is read than a rayon hop and its wake-ups.
+        let inline = !verify || by_file.values().map(Vec::len).sum::<usize>() <= 1;
         let (check, then) = (&check, &then);
         rayon::in_place_scope(|scope| {
             for (file_no, which) in &by_file {
