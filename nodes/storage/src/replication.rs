@@ -421,26 +421,26 @@ pub(crate) fn http_client() -> Option<reqwest::Client> {
 
 /// Where `peer`'s plain HTTP API is: the port it answers, on the IP address of its
 /// connection (never an address a peer names, which could aim this node at any host).
+/// Asked once per join: the chunks in flight at a replication's start wait for that answer.
 async fn peer_http(node: &StorageService, net: &Network<FileProtocol>, peer: PeerId) -> Option<SocketAddr> {
-    if let Some(known) = node
+    let answer = node
         .peer_http
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&peer)
-    {
-        return *known;
-    }
-    let port = match net.request(peer, FileRequest::HttpPort).await {
-        Ok(FileResponse::HttpPort(port)) => Some(port),
-        _ => None,
-    };
-    let addr = net.peer_ip(peer).await.zip(port).map(SocketAddr::from);
-    tracing::debug!(%peer, http = ?addr, "peer's HTTP API");
-    node.peer_http
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(peer, addr);
-    addr
+        .entry(peer)
+        .or_default()
+        .clone();
+    *answer
+        .get_or_init(|| async {
+            let port = match net.request(peer, FileRequest::HttpPort).await {
+                Ok(FileResponse::HttpPort(port)) => Some(port),
+                _ => None,
+            };
+            let addr = net.peer_ip(peer).await.zip(port).map(SocketAddr::from);
+            tracing::debug!(%peer, http = ?addr, "peer's HTTP API");
+            addr
+        })
+        .await
 }
 
 /// Why a bulk fetch over HTTP gave nothing to judge the peer's segments by.
@@ -716,7 +716,7 @@ async fn fetch_chunk(
                         node.peer_http
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .insert(peer, None);
+                            .insert(peer, Arc::new(tokio::sync::OnceCell::new_with(Some(None))));
                     } else {
                         tracing::debug!(%peer, %addr, error = %miss.why, "bulk fetch refused over HTTP; asking over libp2p");
                     }

@@ -162,8 +162,9 @@ pub(crate) struct StorageService {
     pub(crate) flow: Mutex<FlowLog>,
     /// The followed chain's id, once it answered (0 before).
     pub(crate) chain_id: AtomicU64,
-    /// Where each peer's plain HTTP API is (`None`: not reachable, use libp2p), once asked.
-    pub(crate) peer_http: Mutex<HashMap<PeerId, Option<SocketAddr>>>,
+    /// Where each peer's plain HTTP API is (`None`: not reachable, use libp2p), once
+    /// asked (the cell is shared by the fetches waiting for the answer).
+    pub(crate) peer_http: Mutex<HashMap<PeerId, Arc<tokio::sync::OnceCell<Option<SocketAddr>>>>>,
     /// The client that fetches segments from peers' HTTP APIs (`None` if it failed to build).
     pub(crate) http: Option<reqwest::Client>,
 }

@@ -749,6 +749,32 @@ fn a_peer_with_unreachable_http_is_replicated_from_over_libp2p() {
     assert_eq!(b.metric("zg_storage_replicated_http_bytes_total"), 0);
 }
 
+/// A busy peer (its per-client limit reached) answers some bulk fetches with 429:
+/// those chunks come over libp2p, and its HTTP API stays in use for the rest.
+#[test]
+fn a_busy_peers_refusals_go_over_libp2p_and_its_http_stays_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = StorageNode::networked(&tmp.path().join("a"), &[], &["--max-concurrent-per-client", "1"]);
+    // 40 chunks of 16 segments: the replica keeps 8 in flight against a limit of 1.
+    let bytes = data(640 * SEGMENT_SIZE - 5, 12);
+    let (status, _, body) = http(&a.host(), "PUT", "/files", &[], &bytes);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let root = Root::from(*blake3::hash(&bytes).as_bytes()).to_string();
+    let b = StorageNode::networked(&tmp.path().join("b"), &[&a], &[]);
+    wait_for("replication from a busy peer", || b.file(&root).is_some());
+    assert!(b.file(&root).unwrap() == bytes);
+    let (total, over_http) = (
+        b.metric("zg_storage_replicated_bytes_total"),
+        b.metric("zg_storage_replicated_http_bytes_total"),
+    );
+    assert_eq!(total, bytes.len() as u64);
+    assert!(a.metric("zg_storage_rejected_total") > 0, "the limit never bit");
+    // Some chunks were refused and came over libp2p; yet far more than the first
+    // wave's one chunk came over HTTP (40-50% in runs here): a refusal did not drop it.
+    assert!(over_http < total, "{over_http} of {total} bytes over HTTP");
+    assert!(over_http > total / 8, "{over_http} of {total} bytes over HTTP");
+}
+
 use zg_node::hostile;
 
 /// A hostile peer of a storage node: garbage gossip, a frame claiming 1 GiB, requests

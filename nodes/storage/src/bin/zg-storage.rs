@@ -26,6 +26,9 @@ struct Args {
     /// Largest file accepted, in bytes.
     #[arg(long, default_value_t = 1 << 40)]
     max_file_bytes: u64,
+    /// Requests one client address may have in flight; more get 429 (retry shortly).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_per_client: u32,
     /// p2p address to listen on (libp2p multiaddr).
     #[arg(long, default_value = "/ip4/127.0.0.1/tcp/1334")]
     p2p_listen: Multiaddr,
@@ -83,6 +86,7 @@ async fn run() -> anyhow::Result<()> {
         data_dir: args.data_dir,
         capacity: args.capacity,
         max_file_bytes: args.max_file_bytes,
+        max_concurrent_per_client: args.max_concurrent_per_client as usize,
         p2p: (!args.no_p2p).then_some(P2pConfig {
             listen: args.p2p_listen,
             peers: args.peers,
