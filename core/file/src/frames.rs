@@ -8,8 +8,11 @@
 //! (u32 LE) and the segment's bytes. A body of no segments asks whether the node
 //! speaks the format.
 
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use zg_codec::{CodecError, Reader, Writer};
 use zg_merkle::{Hash, SEGMENT_SIZE};
+use zg_store::RecordImage;
 
 /// Starts every body: the format and its version.
 pub const MAGIC: &[u8; 4] = b"ZGS1";
@@ -141,6 +144,135 @@ pub fn decode(body: &[u8], max_frames: usize) -> Result<Vec<Frame<'_>>, FrameErr
     Ok(frames)
 }
 
+/// One segment read by [`FrameReader`]: its proof, and its data already in the store
+/// record it will be written as.
+#[derive(Debug)]
+pub struct ReadFrame {
+    /// zg-merkle's `SegmentProof` encoding, not yet checked.
+    pub proof: Vec<u8>,
+    /// The segment's bytes.
+    pub data: RecordImage,
+}
+
+/// Why [`FrameReader`] gave no segments.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The body breaks the format or holds something else than was asked.
+    #[error("{0}")]
+    Bad(String),
+    /// The body's source failed (the connection, mid-body).
+    #[error("the body broke off: {0}")]
+    Lost(String),
+}
+
+/// Reads segment frames from a body as it arrives (a stream of chunks, such as an
+/// HTTP response), each segment's data straight into the store record it will be
+/// written as: one copy from the chunks, none after. Every length is checked before
+/// it is allocated, and the whole body is held to `limit` bytes.
+pub struct FrameReader<S> {
+    chunks: S,
+    pending: Bytes,
+    read: usize,
+    limit: usize,
+}
+
+impl<S, E> FrameReader<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    /// A reader of `chunks`, refusing more than `limit` bytes in all.
+    pub fn new(chunks: S, limit: usize) -> Self {
+        Self {
+            chunks,
+            pending: Bytes::new(),
+            read: 0,
+            limit,
+        }
+    }
+
+    /// The next chunk into `pending`; false at the end of the body.
+    async fn more(&mut self) -> Result<bool, ReadError> {
+        match self.chunks.next().await {
+            Some(Ok(chunk)) => {
+                self.read += chunk.len();
+                if self.read > self.limit {
+                    return Err(ReadError::Bad(format!("more than {} bytes", self.limit)));
+                }
+                self.pending = chunk;
+                Ok(true)
+            }
+            Some(Err(e)) => Err(ReadError::Lost(e.to_string())),
+            None => Ok(false),
+        }
+    }
+
+    /// Fills `out` from the body.
+    async fn fill(&mut self, out: &mut [u8]) -> Result<(), ReadError> {
+        let mut at = 0;
+        while at < out.len() {
+            if self.pending.is_empty() {
+                if !self.more().await? {
+                    return Err(ReadError::Bad("the body is cut short".into()));
+                }
+                continue;
+            }
+            let n = (out.len() - at).min(self.pending.len());
+            out[at..at + n].copy_from_slice(&self.pending.split_to(n));
+            at += n;
+        }
+        Ok(())
+    }
+
+    /// Exactly segments `first..first + n` of the file `root` of `file_size` bytes:
+    /// another file's or index's frame, or anything after the last, is refused.
+    pub async fn segments(
+        &mut self,
+        root: &Hash,
+        file_size: u64,
+        first: u64,
+        n: usize,
+    ) -> Result<Vec<ReadFrame>, ReadError> {
+        let bad = |e: FrameError| ReadError::Bad(e.to_string());
+        let mut magic = [0u8; 4];
+        self.fill(&mut magic).await?;
+        if &magic != MAGIC {
+            return Err(bad(FrameError::Magic));
+        }
+        let mut frames = Vec::with_capacity(n.min(MAX_FRAMES_AHEAD));
+        for j in 0..n as u64 {
+            let index = first
+                .checked_add(j)
+                .ok_or_else(|| ReadError::Bad(format!("segment {first}+{j} is past any file")))?;
+            let mut head = [0u8; FRAME_HEAD];
+            self.fill(&mut head).await?;
+            let head = FrameHead::parse(&head).map_err(bad)?;
+            if head.root != *root || head.file_size != file_size || head.index != index {
+                return Err(ReadError::Bad(format!(
+                    "segment {index} answered with another file's or index's frame"
+                )));
+            }
+            let mut proof = vec![0u8; head.proof_len];
+            self.fill(&mut proof).await?;
+            let mut len = [0u8; 4];
+            self.fill(&mut len).await?;
+            let len = data_len(len).map_err(bad)?;
+            // A segment is far below the store's payload limit.
+            let mut data = RecordImage::for_payload(len)
+                .ok_or_else(|| ReadError::Bad(format!("segment {index} of {len} bytes")))?;
+            self.fill(data.payload_mut()).await?;
+            frames.push(ReadFrame { proof, data });
+        }
+        if !self.pending.is_empty() || self.more().await? {
+            return Err(ReadError::Bad(format!("more than the {n} segments asked")));
+        }
+        Ok(frames)
+    }
+}
+
+/// Frames a reader makes room for before any arrives (a caller's `n` is not trusted).
+const MAX_FRAMES_AHEAD: usize = 1024;
+
 /// Why a body is not segment frames.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -164,6 +296,90 @@ pub enum FrameError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs a future that never waits (its chunks are all there) to its end.
+    fn now<F: std::future::Future>(f: F) -> F::Output {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::pin!(f).poll(&mut cx) {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => panic!("a reader of ready chunks waited"),
+        }
+    }
+
+    fn read(
+        body: &[u8],
+        cut: usize,
+        root: Hash,
+        size: u64,
+        first: u64,
+        n: usize,
+    ) -> Result<Vec<ReadFrame>, ReadError> {
+        let chunks: Vec<Result<Bytes, String>> =
+            body.chunks(cut).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        now(
+            FrameReader::new(futures_util::stream::iter(chunks), body_limit(n))
+                .segments(&root, size, first, n),
+        )
+    }
+
+    #[test]
+    fn frames_are_read_into_record_images_across_any_chunking() {
+        let (root, size) = ([9; 32], 3 << 20);
+        let a: Vec<u8> = (0..SEGMENT_SIZE).map(|i| (i % 253) as u8).collect();
+        let b = vec![5u8; 1000];
+        let mut good = new_body(0);
+        for (i, d) in [(4, &a), (5, &b)] {
+            push_header(&mut good, &root, size, i, b"proof", d.len());
+            good.extend_from_slice(d);
+        }
+        // Chunks of 1 byte, odd sizes that split every field, and the whole body at once.
+        for cut in [1, 7, 4099, good.len()] {
+            let got = read(&good, cut, root, size, 4, 2).expect("a good body");
+            assert_eq!(got.len(), 2);
+            assert_eq!(&got[0].data[..], &a[..], "cut {cut}");
+            assert_eq!(&got[1].data[..], &b[..], "cut {cut}");
+            assert!(got.iter().all(|f| f.proof == b"proof"));
+        }
+        let refused = |r: Result<Vec<ReadFrame>, ReadError>| match r {
+            Err(ReadError::Bad(why)) => why,
+            other => panic!("expected a refusal, got {:?}", other.map(|s| s.len())),
+        };
+        // Cut short, one frame too many, another index, another file, another size, no magic.
+        assert!(refused(read(&good[..good.len() - 1], 4096, root, size, 4, 2)).contains("cut short"));
+        assert!(refused(read(&good, 4096, root, size, 4, 1)).contains("more than"));
+        assert!(refused(read(&good, 4096, root, size, 5, 2)).contains("another file's or index's"));
+        assert!(refused(read(&good, 4096, [8; 32], size, 4, 2)).contains("another file's or index's"));
+        assert!(refused(read(&good, 4096, root, size + 1, 4, 2)).contains("another file's or index's"));
+        assert!(refused(read(&good[4..], 4096, root, size, 4, 2)).contains("not segment frames"));
+        // A frame claiming more data than a segment is refused before anything is allocated.
+        let mut huge = good.clone();
+        let at = 4 + FRAME_HEAD + 5;
+        huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(refused(read(&huge, 4096, root, size, 4, 2)).contains("segment data"));
+        // More bytes than the asked segments may take: refused as they arrive.
+        let long = [good.clone(), vec![0; body_limit(2)]].concat();
+        assert!(refused(read(&long, 1 << 20, root, size, 4, 2)).contains("more than"));
+        // Asked past the last index there is: refused, not an overflow.
+        let mut last = new_body(0);
+        for _ in 0..2 {
+            push_header(&mut last, &root, size, u64::MAX, b"p", 1);
+            last.push(0);
+        }
+        assert_eq!(
+            read(&last[..last.len() / 2 + 2], 4096, root, size, u64::MAX, 1)
+                .map(|f| f.len())
+                .ok(),
+            Some(1)
+        );
+        assert!(refused(read(&last, 4096, root, size, u64::MAX, 2)).contains("past any file"));
+        // A source that fails mid-body is told apart from a bad body.
+        let broken: Vec<Result<Bytes, String>> =
+            vec![Ok(Bytes::copy_from_slice(&good[..100])), Err("reset".into())];
+        let lost = now(
+            FrameReader::new(futures_util::stream::iter(broken), body_limit(2)).segments(&root, size, 4, 2),
+        );
+        assert!(matches!(lost, Err(ReadError::Lost(e)) if e == "reset"));
+    }
 
     fn body(frames: &[Frame<'_>]) -> Vec<u8> {
         let mut b = new_body(0);

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use libp2p::PeerId;
+use zg_file::frames::{FrameReader, ReadError};
 use zg_file::replica::{
     FileEntry, FileRequest, FileResponse, MAX_INVENTORY_PAGE, MAX_SEGMENTS_PER_REQUEST, SegmentReply,
 };
@@ -486,121 +487,21 @@ async fn fetch_http(
         ))));
     }
     let mut body = FrameReader::new(resp.bytes_stream(), limit);
-    match body.segments(entry, first, n).await {
-        Ok(segs) => Ok(Ok(Sent(segs))),
-        Err(BodyError::Bad(why)) => Ok(Err(Refusal::Bad(why))),
-        Err(BodyError::Lost(e)) => Err(HttpMiss {
-            why: format!("{url}: {e}"),
+    match body.segments(&entry.root, entry.size, first, n.into()).await {
+        Ok(frames) => Ok(Ok(Sent(
+            frames
+                .into_iter()
+                .map(|f| Received {
+                    data: SegmentBytes::Image(f.data),
+                    proof: f.proof.into(),
+                })
+                .collect(),
+        ))),
+        Err(ReadError::Bad(why)) => Ok(Err(Refusal::Bad(why))),
+        Err(lost @ ReadError::Lost(_)) => Err(HttpMiss {
+            why: format!("{url}: {lost}"),
             unreachable: true,
         }),
-    }
-}
-
-/// Why a bulk answer's body gave no segments.
-#[derive(Debug)]
-enum BodyError {
-    /// The body breaks the format or says something else than was asked.
-    Bad(String),
-    /// The connection failed mid-body.
-    Lost(String),
-}
-
-/// Reads segment frames from a response body as it arrives, each segment's bytes
-/// straight into the store record they will be written as (one copy from the
-/// socket's buffers, none after); every length is checked before it is allocated
-/// and the whole body is held to `limit` bytes.
-struct FrameReader<S> {
-    chunks: S,
-    pending: Bytes,
-    read: usize,
-    limit: usize,
-}
-
-impl<S, E> FrameReader<S>
-where
-    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    fn new(chunks: S, limit: usize) -> Self {
-        Self {
-            chunks,
-            pending: Bytes::new(),
-            read: 0,
-            limit,
-        }
-    }
-
-    /// The next chunk into `pending`; false at the end of the body.
-    async fn more(&mut self) -> Result<bool, BodyError> {
-        match self.chunks.next().await {
-            Some(Ok(chunk)) => {
-                self.read += chunk.len();
-                if self.read > self.limit {
-                    return Err(BodyError::Bad(format!("more than {} bytes", self.limit)));
-                }
-                self.pending = chunk;
-                Ok(true)
-            }
-            Some(Err(e)) => Err(BodyError::Lost(e.to_string())),
-            None => Ok(false),
-        }
-    }
-
-    /// Fills `out` from the body.
-    async fn fill(&mut self, out: &mut [u8]) -> Result<(), BodyError> {
-        let mut at = 0;
-        while at < out.len() {
-            if self.pending.is_empty() {
-                if !self.more().await? {
-                    return Err(BodyError::Bad("the answer is cut short".into()));
-                }
-                continue;
-            }
-            let n = (out.len() - at).min(self.pending.len());
-            out[at..at + n].copy_from_slice(&self.pending.split_to(n));
-            at += n;
-        }
-        Ok(())
-    }
-
-    /// Segments `first..first + n` of `entry`, exactly: another file's or index's
-    /// frame, or anything after the last, is refused.
-    async fn segments(&mut self, entry: FileEntry, first: u64, n: u16) -> Result<Vec<Received>, BodyError> {
-        use zg_file::frames::{FRAME_HEAD, FrameHead, MAGIC, data_len};
-        let bad = |e: zg_file::frames::FrameError| BodyError::Bad(e.to_string());
-        let mut magic = [0u8; 4];
-        self.fill(&mut magic).await?;
-        if &magic != MAGIC {
-            return Err(bad(zg_file::frames::FrameError::Magic));
-        }
-        let mut segs = Vec::with_capacity(usize::from(n));
-        for index in first..first + u64::from(n) {
-            let mut head = [0u8; FRAME_HEAD];
-            self.fill(&mut head).await?;
-            let head = FrameHead::parse(&head).map_err(bad)?;
-            if head.root != entry.root || head.file_size != entry.size || head.index != index {
-                return Err(BodyError::Bad(format!(
-                    "segment {index} answered with another file's or index's frame"
-                )));
-            }
-            let mut proof = vec![0u8; head.proof_len];
-            self.fill(&mut proof).await?;
-            let mut len = [0u8; 4];
-            self.fill(&mut len).await?;
-            let len = data_len(len).map_err(bad)?;
-            // A segment is far below the store's payload limit.
-            let mut data = zg_store::RecordImage::for_payload(len)
-                .ok_or_else(|| BodyError::Bad(format!("segment {index} of {len} bytes")))?;
-            self.fill(data.payload_mut()).await?;
-            segs.push(Received {
-                data: SegmentBytes::Image(data),
-                proof: proof.into(),
-            });
-        }
-        if !self.pending.is_empty() || self.more().await? {
-            return Err(BodyError::Bad(format!("more than the {n} segments asked")));
-        }
-        Ok(segs)
     }
 }
 
@@ -785,75 +686,4 @@ async fn fetch_chunk(
 struct NotHeldYet {
     first: u64,
     n: u16,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn body(entry: FileEntry, first: u64, datas: &[&[u8]]) -> Vec<u8> {
-        let mut b = zg_file::frames::new_body(0);
-        for (i, d) in (first..).zip(datas) {
-            zg_file::frames::push_header(&mut b, &entry.root, entry.size, i, b"proof", d.len());
-            b.extend_from_slice(d);
-        }
-        b
-    }
-
-    async fn read(
-        body: &[u8],
-        cut: usize,
-        entry: FileEntry,
-        first: u64,
-        n: u16,
-    ) -> Result<Vec<Received>, BodyError> {
-        let chunks: Vec<Result<Bytes, String>> =
-            body.chunks(cut).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-        let limit = zg_file::frames::body_limit(n.into());
-        FrameReader::new(futures_util::stream::iter(chunks), limit)
-            .segments(entry, first, n)
-            .await
-    }
-
-    #[tokio::test]
-    async fn frames_are_read_into_record_images_across_any_chunking() {
-        let entry = FileEntry {
-            root: [9; 32],
-            size: 3 << 20,
-            kind: RootKind::Blake3,
-        };
-        let a: Vec<u8> = (0..zg_merkle::SEGMENT_SIZE).map(|i| (i % 253) as u8).collect();
-        let b = vec![5u8; 1000];
-        let good = body(entry, 4, &[&a, &b]);
-        // Chunks of 1 byte, odd sizes that split every field, and the whole body at once.
-        for cut in [1, 7, 4099, good.len()] {
-            let segs = read(&good, cut, entry, 4, 2).await.expect("a good body");
-            assert_eq!(segs.len(), 2);
-            assert_eq!(&segs[0].data[..], &a[..], "cut {cut}");
-            assert_eq!(&segs[1].data[..], &b[..], "cut {cut}");
-            assert!(segs.iter().all(|s| &s.proof[..] == b"proof"));
-        }
-        let refused = |r: Result<Vec<Received>, BodyError>| match r {
-            Err(BodyError::Bad(why)) => why,
-            other => panic!("expected a refusal, got {:?}", other.map(|s| s.len())),
-        };
-        // Cut short, one frame too many, another index, another file, no magic.
-        assert!(refused(read(&good[..good.len() - 1], 4096, entry, 4, 2).await).contains("cut short"));
-        assert!(refused(read(&good, 4096, entry, 4, 1).await).contains("more than"));
-        assert!(refused(read(&good, 4096, entry, 5, 2).await).contains("another file's or index's"));
-        let other = FileEntry {
-            root: [8; 32],
-            ..entry
-        };
-        assert!(refused(read(&good, 4096, other, 4, 2).await).contains("another file's or index's"));
-        assert!(refused(read(&good[4..], 4096, entry, 4, 2).await).contains("not segment frames"));
-        // A frame claiming more data than a segment is refused before anything is allocated.
-        let mut huge = good.clone();
-        let at = 4 + zg_file::frames::FRAME_HEAD + 5;
-        huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(refused(read(&huge, 4096, entry, 4, 2).await).contains("segment data"));
-        // More bytes than the asked segments may take: refused as they arrive.
-        let long = [good.clone(), vec![0; zg_file::frames::body_limit(2)]].concat();
-        assert!(refused(read(&long, 1 << 20, entry, 4, 2).await).contains("more than"));
-    }
 }
