@@ -625,26 +625,16 @@ impl Store {
         self.read_many_with(wanted, self.shared.opts.verify_reads)
     }
 
+    /// Reads every wanted record and checks each (its header and, with
+    /// `verify`, its payload) on rayon as soon as its own read completes: with
+    /// reads in flight on the device, early arrivals are checked while later
+    /// ones are still being read. Results are in request order.
     fn read_many_with(&self, wanted: &[([u8; 32], RecordKind, u64)], verify: bool) -> Vec<Result<Segment>> {
-        self.read_many_then(wanted, verify, |_, r| r)
-    }
-
-    /// Reads every wanted record and runs `then` on each, in parallel on
-    /// rayon, as soon as that record's own read completes and its header
-    /// (and, with `verify`, its payload) is checked: with reads in flight on
-    /// the device, early arrivals are checked while later ones are still
-    /// being read. Results are in request order.
-    fn read_many_then<T: Send>(
-        &self,
-        wanted: &[([u8; 32], RecordKind, u64)],
-        verify: bool,
-        then: impl Fn(usize, Result<Segment>) -> T + Sync,
-    ) -> Vec<T> {
         let locs: Vec<Option<Location>> = {
             let idx = self.index();
             wanted.iter().map(|(k, kind, i)| idx.get(k, *kind, *i)).collect()
         };
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Segment>)>();
         // One batch of reads per data file.
         let mut by_file: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for (i, (w, loc)) in wanted.iter().zip(&locs).enumerate() {
@@ -660,7 +650,7 @@ impl Store {
                         key: hex(&w.0),
                         index: w.2,
                     };
-                    let _ = tx.send((i, then(i, Err(missing))));
+                    let _ = tx.send((i, Err(missing)));
                 }
             }
         }
@@ -689,7 +679,7 @@ impl Store {
         // Without the payload hash a check is a header parse, and one record is one
         // hash: either is cheaper where it is read than a rayon hop and its wake-ups.
         let inline = !verify || by_file.values().map(Vec::len).sum::<usize>() <= 1;
-        let (check, then) = (&check, &then);
+        let check = &check;
         rayon::in_place_scope(|scope| {
             for (file_no, which) in &by_file {
                 let name = data_name(*file_no);
@@ -700,7 +690,7 @@ impl Store {
                             offset: locs[i].map_or(0, |l| l.offset),
                             reason: "data file no longer open (compacted away during the read)".into(),
                         };
-                        let _ = tx.send((i, then(i, Err(gone))));
+                        let _ = tx.send((i, Err(gone)));
                     }
                     continue;
                 };
@@ -715,12 +705,12 @@ impl Store {
                     };
                     match read {
                         Ok(buf) if inline => {
-                            let _ = tx.send((i, then(i, check(i, l, buf))));
+                            let _ = tx.send((i, check(i, l, buf)));
                         }
                         Ok(buf) => {
                             let tx = tx.clone();
                             scope.spawn(move |_| {
-                                let _ = tx.send((i, then(i, check(i, l, buf))));
+                                let _ = tx.send((i, check(i, l, buf)));
                             });
                         }
                         Err(e) => {
@@ -729,20 +719,20 @@ impl Store {
                                 file: name.clone(),
                                 source: e,
                             };
-                            let _ = tx.send((i, then(i, Err(failed))));
+                            let _ = tx.send((i, Err(failed)));
                         }
                     }
                 });
             }
         });
         drop(tx);
-        let mut out: Vec<Option<T>> = std::iter::repeat_with(|| None).take(wanted.len()).collect();
-        for (i, t) in rx {
-            out[i] = Some(t);
+        let mut out: Vec<Option<Result<Segment>>> =
+            std::iter::repeat_with(|| None).take(wanted.len()).collect();
+        for (i, r) in rx {
+            out[i] = Some(r);
         }
         out.into_iter()
-            .enumerate()
-            .map(|(i, t)| t.unwrap_or_else(|| then(i, Err(StoreError::Closed))))
+            .map(|r| r.unwrap_or(Err(StoreError::Closed)))
             .collect()
     }
 
