@@ -165,12 +165,26 @@ pub struct Put {
     chaining_value: Option<[u8; 32]>,
 }
 
-/// A put's payload: shared bytes (copied into a record image), or an image the
-/// caller filled in place.
+/// A record's payload: shared bytes (copied into the record as it is laid out),
+/// or a [`RecordImage`] the caller filled in place (written out as it is).
 #[derive(Debug)]
-enum Payload {
+pub enum Payload {
+    /// Bytes shared with the caller.
     Bytes(Bytes),
+    /// A record filled in place.
     Image(RecordImage),
+}
+
+impl<T: Into<Bytes>> From<T> for Payload {
+    fn from(bytes: T) -> Self {
+        Payload::Bytes(bytes.into())
+    }
+}
+
+impl From<RecordImage> for Payload {
+    fn from(image: RecordImage) -> Self {
+        Payload::Image(image)
+    }
 }
 
 impl std::ops::Deref for Payload {
@@ -184,13 +198,14 @@ impl std::ops::Deref for Payload {
 }
 
 impl Put {
-    /// Segment `index` of the file keyed `key`.
-    pub fn segment(key: [u8; 32], index: u64, payload: impl Into<Bytes>) -> Self {
+    /// Segment `index` of the file keyed `key` (a [`RecordImage`] payload is
+    /// written out without copying it).
+    pub fn segment(key: [u8; 32], index: u64, payload: impl Into<Payload>) -> Self {
         Self {
             kind: RecordKind::Segment,
             key,
             index,
-            payload: Payload::Bytes(payload.into()),
+            payload: payload.into(),
             chaining_value: None,
         }
     }
@@ -204,7 +219,7 @@ impl Put {
     pub fn segment_hashed(
         key: [u8; 32],
         index: u64,
-        payload: impl Into<Bytes>,
+        payload: impl Into<Payload>,
         chaining_value: [u8; 32],
     ) -> Self {
         Self {
@@ -213,31 +228,13 @@ impl Put {
         }
     }
 
-    /// As [`Put::segment_hashed`] (or [`Put::segment`] without a chaining value),
-    /// for a payload the caller wrote straight into its record image: the store
-    /// writes the image out without copying the payload.
-    pub fn segment_image(
-        key: [u8; 32],
-        index: u64,
-        image: RecordImage,
-        chaining_value: Option<[u8; 32]>,
-    ) -> Self {
-        Self {
-            kind: RecordKind::Segment,
-            key,
-            index,
-            payload: Payload::Image(image),
-            chaining_value,
-        }
-    }
-
     /// The metadata of the file keyed `key`.
-    pub fn meta(key: [u8; 32], payload: impl Into<Bytes>) -> Self {
+    pub fn meta(key: [u8; 32], payload: impl Into<Payload>) -> Self {
         Self {
             kind: RecordKind::Meta,
             key,
             index: 0,
-            payload: Payload::Bytes(payload.into()),
+            payload: payload.into(),
             chaining_value: None,
         }
     }

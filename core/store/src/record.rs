@@ -353,17 +353,17 @@ impl Deref for AlignedBuf {
 /// A record laid out as it goes to disk: header, payload, zero padding, in
 /// one aligned buffer (so `O_DIRECT` writes take it as it is).
 pub(crate) fn record_image(header: &RecordHeader, payload: &[u8]) -> AlignedBuf {
-    let mut img = AlignedBuf::for_overwrite(header.record_len() as usize);
-    let b = img.as_mut_slice();
-    b[..HEADER_LEN].copy_from_slice(&header.encode());
-    b[HEADER_LEN..HEADER_LEN + payload.len()].copy_from_slice(payload);
-    b[HEADER_LEN + payload.len()..].fill(0);
-    img
+    let mut img = RecordImage {
+        buf: AlignedBuf::for_overwrite(header.record_len() as usize),
+        payload_len: payload.len(),
+    };
+    img.payload_mut().copy_from_slice(payload);
+    img.finish(header)
 }
 
 /// A record for a payload the caller writes in place (a segment received straight
 /// into it): room for the header, the payload, then padding, in one aligned buffer,
-/// so the store writes it out without copying the payload ([`crate::Put::segment_image`]).
+/// so the store writes it out without copying the payload ([`crate::Put::segment`]).
 #[derive(Debug)]
 pub struct RecordImage {
     buf: AlignedBuf,

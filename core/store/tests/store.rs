@@ -390,8 +390,8 @@ fn payloads_written_in_place_round_trip_and_are_checked() {
         let (a, b, c) = (payload(8, 0, 262_144), payload(8, 1, 77_777), payload(8, 2, 5));
         store
             .put_batch(vec![
-                Put::segment_image([8; 32], 0, image(&a), Some(segment_chaining_value(0, &a))),
-                Put::segment_image([8; 32], 1, image(&b), None),
+                Put::segment_hashed([8; 32], 0, image(&a), segment_chaining_value(0, &a)),
+                Put::segment([8; 32], 1, image(&b)),
                 Put::segment([8; 32], 2, c.clone()),
             ])
             .unwrap();
@@ -405,7 +405,7 @@ fn payloads_written_in_place_round_trip_and_are_checked() {
     let (store, _) = Store::open(Arc::new(dir.clone()), small_opts()).unwrap();
     let data = payload(9, 0, 10_000);
     store
-        .put_batch(vec![Put::segment_image([9; 32], 0, image(&data), None)])
+        .put_batch(vec![Put::segment([9; 32], 0, image(&data))])
         .unwrap();
     let mut bytes = dir.file("data-00000000.zgs").unwrap();
     bytes[300] ^= 1;

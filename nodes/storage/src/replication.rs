@@ -26,7 +26,7 @@ use zg_node::p2p::{NetEvent, Network};
 use zg_store::Put;
 
 use crate::api::Root;
-use crate::service::{Held, Incoming, SegmentBytes, StorageError, StorageService};
+use crate::service::{Held, Incoming, StorageError, StorageService};
 use crate::wire::FileProtocol;
 
 /// Files replicated at once; each has [`CHUNKS_IN_FLIGHT`] requests out.
@@ -391,7 +391,7 @@ async fn fetch_file(
 
 /// One segment as a peer sent it, not yet checked.
 struct Received {
-    data: SegmentBytes,
+    data: zg_store::Payload,
     proof: Bytes,
 }
 
@@ -492,7 +492,7 @@ async fn fetch_http(
             frames
                 .into_iter()
                 .map(|f| Received {
-                    data: SegmentBytes::Image(f.data),
+                    data: f.data.into(),
                     proof: f.proof.into(),
                 })
                 .collect(),
@@ -527,7 +527,7 @@ async fn fetch_p2p(
         match net.request(peer, request).await {
             Ok(FileResponse::Segments(got)) if got.len() == usize::from(count) => {
                 segs.extend(got.into_iter().map(|s| Received {
-                    data: SegmentBytes::Shared(s.data),
+                    data: s.data.into(),
                     proof: s.proof.into(),
                 }));
             }

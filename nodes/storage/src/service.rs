@@ -455,7 +455,7 @@ impl StorageService {
             root,
             size,
             index,
-            data: SegmentBytes::Shared(data),
+            data: data.into(),
             proof,
         })
     }
@@ -553,11 +553,10 @@ impl StorageService {
             }
             // A BLAKE3 file's segment node (of two or more segments) is the store's
             // segment hash: the store keeps it rather than hash the bytes a second time.
-            let hashed = (this.kind == RootKind::Blake3 && segment_count(s.size) > 1).then_some(node);
-            puts.push(match (s.data, hashed) {
-                (SegmentBytes::Image(image), cv) => Put::segment_image(s.root, s.index, image, cv),
-                (SegmentBytes::Shared(b), Some(cv)) => Put::segment_hashed(s.root, s.index, b, cv),
-                (SegmentBytes::Shared(b), None) => Put::segment(s.root, s.index, b),
+            puts.push(if this.kind == RootKind::Blake3 && segment_count(s.size) > 1 {
+                Put::segment_hashed(s.root, s.index, s.data, node)
+            } else {
+                Put::segment(s.root, s.index, s.data)
             });
         }
         let roots: Vec<Hash> = by_root.keys().copied().collect();
@@ -835,25 +834,10 @@ pub(crate) struct Incoming {
     pub(crate) root: Hash,
     pub(crate) size: u64,
     pub(crate) index: u64,
-    pub(crate) data: SegmentBytes,
+    /// Shared with the request or message it came in, or received straight into
+    /// the record the store writes (no copy on the way to disk).
+    pub(crate) data: zg_store::Payload,
     pub(crate) proof: SegmentProof,
-}
-
-/// A segment's bytes: shared with the request or message they came in, or received
-/// straight into the record the store writes (no copy on the way to disk).
-pub(crate) enum SegmentBytes {
-    Shared(Bytes),
-    Image(zg_store::RecordImage),
-}
-
-impl std::ops::Deref for SegmentBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            SegmentBytes::Shared(b) => b,
-            SegmentBytes::Image(i) => i,
-        }
-    }
 }
 
 /// Reads the catalog records; one that does not decode is skipped with a warning.

@@ -123,7 +123,7 @@ impl StorageService {
                 root: entry.root,
                 size: entry.size,
                 index: s.index,
-                data: SegmentBytes::Shared(data.into()),
+                data: Bytes::from(data).into(),
                 proof: SegmentProof::Keccak(proof),
             });
         }
