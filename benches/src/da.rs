@@ -115,6 +115,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         items: 0,
         target: None,
     };
+    let (rt2, http2, url2) = (rt.clone(), http.clone(), url.clone());
     let submit = Pair {
         kernel: "da submit",
         shape: format!("{} MiB, {blobs} blobs, 2 threads", len >> 20),
@@ -133,7 +134,35 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         items: 0,
         target: None,
     };
-    let mut rows = vec![submit];
+    // The same submission with the KZG proving path from before the subset-sum tables
+    // (zg-kzg's `bench-legacy`, switched process-wide around each of its runs).
+    let mut before_after = test_bytes(len, 34);
+    let mut old_payload = test_bytes(len, 35);
+    let (mut new_round, mut old_round) = (0u8, 0u8);
+    let before = Pair {
+        kernel: "da submit",
+        shape: format!("{} MiB, {blobs} blobs, 2 threads, vs the old KZG path", len >> 20),
+        bytes: len as u64,
+        zg: Side::new("zg-da POST /submissions", {
+            let (rt, http, url) = (rt2.clone(), http2.clone(), url2.clone());
+            move || {
+                zg_kzg::set_bench_legacy(false);
+                new_round = new_round.wrapping_add(1);
+                before_after[0] = new_round;
+                post_submission(&rt, &http, &url, before_after.clone());
+            }
+        }),
+        peer: Some(Side::new("the same, pre-#31 KZG (bench-legacy)", move || {
+            zg_kzg::set_bench_legacy(true);
+            old_round = old_round.wrapping_add(1);
+            old_payload[0] = old_round;
+            post_submission(&rt2, &http2, &url2, old_payload.clone());
+            zg_kzg::set_bench_legacy(false);
+        })),
+        items: 0,
+        target: Some(1.6),
+    };
+    let mut rows = vec![submit, before];
     rows.extend(dispersals);
     rows.push(zerog_root);
     rows

@@ -1,9 +1,12 @@
 //! KZG workloads: every EIP-4844 and EIP-7594 function of zg-kzg beside
 //! c-kzg (blst, not `portable`) on the same inputs, with and without
-//! precomputed tables, on one and on two threads (c-kzg runs on one).
+//! precomputed tables, on one and on two threads (c-kzg runs on one); the
+//! proving and cell rows also at the largest tables of each (c-kzg's
+//! fastest setting, precompute 14: 6.3 GiB, loaded on first use in about a
+//! minute) and beside rust-eth-kzg.
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use zg_kzg::{BYTES_PER_BLOB, KzgContext, Precompute};
 
@@ -18,12 +21,18 @@ fn blob(seed: u64) -> Vec<u8> {
     b
 }
 
+/// One function on rust-eth-kzg's context.
+type EthRun = Box<dyn Fn(&rust_eth_kzg::DASContext) + Send + Sync>;
+
 struct Case {
     name: &'static str,
     shape: &'static str,
     target_1t: Option<f64>,
+    /// Target against c-kzg at its fastest setting, with zg's largest tables.
+    target_large: Option<f64>,
     zg: Box<dyn Fn(&KzgContext) + Send + Sync>,
     ckzg: Box<dyn Fn(&c_kzg::KzgSettings) + Send + Sync>,
+    eth: Option<EthRun>,
 }
 
 fn cases() -> Vec<Case> {
@@ -75,24 +84,40 @@ fn cases() -> Vec<Case> {
                 name: $name,
                 shape: $shape,
                 target_1t: $target,
+                target_large: None,
                 zg: Box::new(move |$ctx: &KzgContext| {
                     black_box($zg);
                 }),
                 ckzg: Box::new(move |$ck: &c_kzg::KzgSettings| {
                     black_box($c);
                 }),
+                eth: None,
             });
         };
     }
+    // The rust-eth-kzg side and the large-tables target of the case just added.
+    macro_rules! beside {
+        ($large:expr, |$eth:ident| $e:expr) => {
+            let last = out.last_mut().expect("a case was just added");
+            last.target_large = $large;
+            last.eth = Some(Box::new(move |$eth: &rust_eth_kzg::DASContext| {
+                black_box($e);
+            }));
+        };
+    }
+    let fixed = |x: &[u8]| -> [u8; BYTES_PER_BLOB] { x.try_into().expect("a blob") };
+    let eth_cell = |x: &[u8]| -> [u8; zg_kzg::BYTES_PER_CELL] { x.try_into().expect("a cell") };
     {
         let (b, cb) = (b.clone(), cb.clone());
+        let eb = fixed(&b);
         case!(
             "kzg blob_to_kzg_commitment",
             "1 blob",
-            Some(1.0),
+            Some(1.6),
             |ctx| ctx.blob_to_kzg_commitment(&b).ok(),
             |ck| ck.blob_to_kzg_commitment(&cb).ok()
         );
+        beside!(None, |eth| eth.blob_to_kzg_commitment(&eb).ok());
     }
     {
         let (b, cb) = (b.clone(), cb.clone());
@@ -108,14 +133,16 @@ fn cases() -> Vec<Case> {
     }
     {
         let (b, cb) = (b.clone(), cb.clone());
+        let eb = fixed(&b);
         let cc = c48(&commitment);
         case!(
             "kzg compute_blob_kzg_proof",
             "1 blob",
-            Some(1.0),
+            Some(1.6),
             |ctx| ctx.compute_blob_kzg_proof(&b, &commitment).ok(),
             |ck| ck.compute_blob_kzg_proof(&cb, &cc).ok()
         );
+        beside!(None, |eth| eth.compute_blob_kzg_proof(&eb, &commitment).ok());
     }
     {
         let (cc, cp) = (c48(&commitment), c48(&zproof));
@@ -166,6 +193,7 @@ fn cases() -> Vec<Case> {
     }
     {
         let (b, cb) = (b, cb);
+        let eb = fixed(&b);
         case!(
             "kzg compute_cells_and_kzg_proofs",
             "1 blob",
@@ -173,9 +201,13 @@ fn cases() -> Vec<Case> {
             |ctx| ctx.compute_cells_and_kzg_proofs(&b).ok(),
             |ck| ck.compute_cells_and_kzg_proofs(&cb).ok()
         );
+        beside!(Some(1.7), |eth| eth.compute_cells_and_kzg_proofs(&eb).ok());
     }
     {
         let (cells, ccells, half, half2) = (cells.clone(), ccells.clone(), half.clone(), half);
+        let half3: Vec<u64> = (0..128).step_by(2).collect();
+        let given: Vec<[u8; zg_kzg::BYTES_PER_CELL]> =
+            half3.iter().map(|&i| eth_cell(&cells[i as usize])).collect();
         case!(
             "kzg recover_cells_and_kzg_proofs",
             "64 of 128 cells",
@@ -189,9 +221,15 @@ fn cases() -> Vec<Case> {
                 ck.recover_cells_and_kzg_proofs(&half2, &given).ok()
             }
         );
+        beside!(Some(1.3), |eth| eth
+            .recover_cells_and_kzg_proofs(half3.clone(), given.iter().collect())
+            .ok());
     }
     {
         let (cells, ccells, cps) = (cells, ccells, cell_proofs);
+        let all3: Vec<u64> = (0..128).collect();
+        let ecells: Vec<[u8; zg_kzg::BYTES_PER_CELL]> = cells.iter().map(|c| eth_cell(c)).collect();
+        let eproofs: Vec<[u8; 48]> = cps.to_vec();
         let commitments = vec![commitment; 128];
         let ccm = vec![c48(&commitment); 128];
         let ccp: Vec<c_kzg::Bytes48> = cps.iter().map(c48).collect();
@@ -200,21 +238,67 @@ fn cases() -> Vec<Case> {
         case!(
             "kzg verify_cell_kzg_proof_batch",
             "128 cells",
-            Some(1.0 / 1.2),
+            Some(1.3),
             |ctx| ctx
                 .verify_cell_kzg_proof_batch(&commitments, &all, &cells, &cps)
                 .ok(),
             |ck| ck.verify_cell_kzg_proof_batch(&ccm, &all2, &ccells, &ccp).ok()
         );
+        beside!(None, |eth| eth
+            .verify_cell_kzg_proof_batch(
+                vec![&commitment; 128],
+                &all3,
+                ecells.iter().collect(),
+                eproofs.iter().collect(),
+            )
+            .ok());
     }
     out
 }
 
+/// MiB, for the shapes.
+fn mib(bytes: usize) -> usize {
+    bytes >> 20
+}
+
+/// c-kzg's FK20 tables at `precompute`: 128 rows of 64 points, each with
+/// `2^(precompute - 1)` multiples of 96 bytes.
+fn ckzg_table_bytes(precompute: u64) -> usize {
+    if precompute == 0 {
+        0
+    } else {
+        128 * 64 * (1 << (precompute - 1)) * 96
+    }
+}
+
+/// c-kzg's fastest setting on a 2-core, 24 GiB machine (13, 14 and 15 measured:
+/// 162, 161 and 177 ms for cells with proofs; 15 takes 12.6 GiB).
+const CKZG_FASTEST: u64 = 14;
+
+/// rust-eth-kzg's FK20 window with precomputation (its documented choice).
+const ETH_WINDOW: usize = 8;
+
 /// The pairs: each function with tables (zg default vs c-kzg precompute 8)
-/// and without (zg none vs c-kzg 0), on one and two threads.
+/// and without (zg none vs c-kzg 0), on one and two threads; the largest
+/// tables of each, rust-eth-kzg, and zg's own two threads against its one,
+/// where the issue sets a target.
 pub fn pairs(_scale: usize) -> Vec<Pair> {
     let with_tables: &'static KzgContext = KzgContext::ethereum();
     let without: &'static KzgContext = Box::leak(Box::new(KzgContext::ethereum_with(Precompute::NONE)));
+    // Built on first use (the warm-up run): the big tables only for the rows that use them.
+    static LARGE: OnceLock<KzgContext> = OnceLock::new();
+    let large = || LARGE.get_or_init(|| KzgContext::ethereum_with(Precompute::LARGE));
+    static ETH: OnceLock<rust_eth_kzg::DASContext> = OnceLock::new();
+    let eth = || {
+        ETH.get_or_init(|| {
+            rust_eth_kzg::DASContext::new(
+                &rust_eth_kzg::TrustedSetup::default(),
+                rust_eth_kzg::UsePrecomp::Yes { width: ETH_WINDOW },
+            )
+        })
+    };
+    let default_mib = mib(Precompute::DEFAULT.memory_bytes());
+    let large_mib = mib(Precompute::LARGE.memory_bytes());
     let mut out = Vec::new();
     for case in cases() {
         let case = Arc::new(case);
@@ -223,11 +307,13 @@ pub fn pairs(_scale: usize) -> Vec<Pair> {
                 let (c1, c2) = (case.clone(), case.clone());
                 let p = pool(threads);
                 let ck = c_kzg::ethereum_kzg_settings(ck_pre);
+                let zg_mib = if ck_pre == 0 { 0 } else { default_mib };
                 out.push(Pair {
                     kernel: case.name,
                     shape: format!(
-                        "{}, {label}, {threads}t vs c-kzg (precompute {ck_pre})",
-                        case.shape
+                        "{}, {label} ({zg_mib} MiB), {threads}t vs c-kzg (precompute {ck_pre}, {} MiB)",
+                        case.shape,
+                        mib(ckzg_table_bytes(ck_pre))
                     ),
                     bytes: 0,
                     zg: Side::in_pool(format!("zg-kzg ({threads}t)"), p.clone(), move || (c1.zg)(ctx)),
@@ -241,11 +327,69 @@ pub fn pairs(_scale: usize) -> Vec<Pair> {
                     items: 0,
                     target: if threads == 2 {
                         Some(1.0 / 0.7)
+                    } else if ck_pre == 0 {
+                        None
                     } else {
                         case.target_1t
                     },
                 });
             }
+        }
+        if case.eth.is_none() {
+            continue;
+        }
+        if let Some(target) = case.target_large {
+            let (c1, c2) = (case.clone(), case.clone());
+            let p = pool(1);
+            out.push(Pair {
+                kernel: case.name,
+                shape: format!(
+                    "{}, large tables ({large_mib} MiB), 1t vs c-kzg (precompute {CKZG_FASTEST}, {} MiB)",
+                    case.shape,
+                    mib(ckzg_table_bytes(CKZG_FASTEST))
+                ),
+                bytes: 0,
+                zg: Side::in_pool("zg-kzg (1t)", p.clone(), move || (c1.zg)(large())),
+                peer: Some(Side::in_pool(
+                    format!("c-kzg precompute={CKZG_FASTEST}"),
+                    p,
+                    move || (c2.ckzg)(c_kzg::ethereum_kzg_settings(CKZG_FASTEST)),
+                )),
+                items: 0,
+                target: Some(target),
+            });
+        }
+        let (c1, c2) = (case.clone(), case.clone());
+        let p = pool(1);
+        out.push(Pair {
+            kernel: case.name,
+            shape: format!(
+                "{}, tables ({default_mib} MiB), 1t vs rust-eth-kzg (precomp width {ETH_WINDOW})",
+                case.shape
+            ),
+            bytes: 0,
+            zg: Side::in_pool("zg-kzg (1t)", p.clone(), move || (c1.zg)(with_tables)),
+            peer: Some(Side::in_pool("rust-eth-kzg 0.10", p, move || {
+                if let Some(run) = &c2.eth {
+                    run(eth());
+                }
+            })),
+            items: 0,
+            target: None,
+        });
+        if case.name == "kzg compute_cells_and_kzg_proofs" {
+            let (c1, c2) = (case.clone(), case.clone());
+            out.push(Pair {
+                kernel: case.name,
+                shape: format!("{}, tables ({default_mib} MiB), 2t vs zg's own 1t", case.shape),
+                bytes: 0,
+                zg: Side::in_pool("zg-kzg (2t)", pool(2), move || (c1.zg)(with_tables)),
+                peer: Some(Side::in_pool("zg-kzg (1t)", pool(1), move || {
+                    (c2.zg)(with_tables);
+                })),
+                items: 0,
+                target: Some(1.8),
+            });
         }
     }
     out

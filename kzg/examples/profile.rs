@@ -1,7 +1,10 @@
 //! Runs one KZG function in a loop on one thread, for `perf record`:
-//! `cargo run --profile profiling -p zg-kzg --example profile -- cells 20`
+//! `cargo run --profile profiling -p zg-kzg --example profile -- cells 20`;
+//! two more numbers set the table shape (bits, stride) of the function's MSMs
+//! (FK20's for `cells`, the commitment's otherwise) instead of the default's;
+//! with `CHECK=1` set, the output is first compared with the table-free path's.
 
-use zg_kzg::{BYTES_PER_BLOB, KzgContext};
+use zg_kzg::{BYTES_PER_BLOB, BlockShape, KzgContext, Precompute};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -11,7 +14,24 @@ fn main() {
         .map(|i| if i % 32 == 0 { 0 } else { (i * 131 % 251) as u8 })
         .collect();
     let t0 = std::time::Instant::now();
-    let ctx = KzgContext::ethereum();
+    let shape = match (args.get(3), args.get(4)) {
+        (Some(bits), Some(stride)) => Some(
+            BlockShape::new(bits.parse().expect("bits"), stride.parse().expect("stride"))
+                .expect("bits in 1..=16, stride in 1..=255"),
+        ),
+        _ => None,
+    };
+    let ctx: &KzgContext = match shape {
+        Some(shape) if what == "cells" => Box::leak(Box::new(KzgContext::ethereum_with(Precompute {
+            cell_blocks: Some(shape),
+            ..Precompute::DEFAULT
+        }))),
+        Some(shape) => Box::leak(Box::new(KzgContext::ethereum_with(Precompute {
+            blob_blocks: Some(shape),
+            ..Precompute::DEFAULT
+        }))),
+        None => KzgContext::ethereum(),
+    };
     eprintln!("context built in {:.2} s", t0.elapsed().as_secs_f64());
     let t0 = std::time::Instant::now();
     ctx.build_tables();
@@ -22,6 +42,15 @@ fn main() {
     );
     let c = ctx.blob_to_kzg_commitment(&blob).expect("valid blob");
     let (cells, proofs) = ctx.compute_cells_and_kzg_proofs(&blob).expect("valid blob");
+    if std::env::var("CHECK").is_ok() {
+        let plain = KzgContext::ethereum_with(Precompute::NONE);
+        assert_eq!(
+            plain.compute_cells_and_kzg_proofs(&blob).expect("valid blob").1,
+            proofs
+        );
+        assert_eq!(plain.blob_to_kzg_commitment(&blob).expect("valid blob"), c);
+        eprintln!("output matches the table-free path");
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()

@@ -8,40 +8,68 @@ use ark_ec::AffineRepr;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use zg_erasure::field::{CellCode, bit_reversal_permutation};
 
+use crate::block_tables::{BlockShape, LazyBlockTables};
 use crate::blst_ops::G2Lines;
+use crate::comb::G1Comb;
 use crate::fk20::{Fk20, setup_rows};
-use crate::msm::{G1Comb, G1Msm};
 use crate::setup::TrustedSetup;
 
 use crate::{CELLS_PER_EXT_BLOB, FIELD_ELEMENTS_PER_BLOB, FIELD_ELEMENTS_PER_CELL, Result};
 
 /// How much to precompute for the fixed-base MSMs, like c-kzg's `precompute`.
 ///
-/// Tables trade memory for speed: [`Precompute::DEFAULT`] takes about 8 MiB
-/// for commitments and blob proofs (13-bit windows over the 4096 Lagrange
-/// points) and about 26 MiB for cell proofs (8-bit windows over FK20's 128
-/// rows of 64 points); [`KzgContext::precompute_bytes`] reports the exact
-/// figure. [`Precompute::NONE`] keeps only the setup points and uses
-/// Pippenger's method.
+/// Each MSM over setup points can keep subset-sum tables ([`BlockShape`]):
+/// the commitment and blob-proof MSM over the 4096 Lagrange points, and
+/// FK20's 128 row MSMs of 64 points for cell proofs. Tables trade memory
+/// for speed and are built on first use (or by [`KzgContext::build_tables`]);
+/// [`KzgContext::precompute_bytes`] reports their size.
+/// [`Precompute::NONE`] keeps only the setup points and uses Pippenger's method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Precompute {
-    /// Window bits for the commitment MSM (over the Lagrange points); `None` for no tables.
-    pub blob_window: Option<u32>,
-    /// Window bits for FK20's per-row MSMs; `None` for no tables.
-    pub cell_window: Option<u32>,
+    /// Tables for the commitment MSM (over the Lagrange points); `None` for none.
+    pub blob_blocks: Option<BlockShape>,
+    /// Tables for FK20's per-row MSMs; `None` for none.
+    pub cell_blocks: Option<BlockShape>,
+}
+
+/// A shape known to be valid, for the presets.
+const fn shape(bits: u32, stride: u32) -> BlockShape {
+    match BlockShape::new(bits, stride) {
+        Some(s) => s,
+        None => panic!("preset shapes are valid"),
+    }
 }
 
 impl Precompute {
     /// No tables: least memory, slowest proving.
     pub const NONE: Self = Self {
-        blob_window: None,
-        cell_window: None,
+        blob_blocks: None,
+        cell_blocks: None,
     };
-    /// The tables [`KzgContext::ethereum`] uses.
+    /// The tables [`KzgContext::ethereum`] uses: 134 MiB for commitments
+    /// (12-point blocks, 255-bit digits) and 320 MiB for cell proofs
+    /// (10-point blocks, 64-bit digits).
     pub const DEFAULT: Self = Self {
-        blob_window: Some(13),
-        cell_window: Some(8),
+        blob_blocks: Some(shape(12, 255)),
+        cell_blocks: Some(shape(10, 64)),
     };
+    /// Memory for speed: 460 MiB for commitments (14-point blocks) and
+    /// 1.9 GiB for cell proofs (13-point blocks).
+    pub const LARGE: Self = Self {
+        blob_blocks: Some(shape(14, 255)),
+        cell_blocks: Some(shape(13, 64)),
+    };
+
+    /// Bytes the tables take once built.
+    pub fn memory_bytes(self) -> usize {
+        let blob = self
+            .blob_blocks
+            .map_or(0, |s| s.memory_bytes(FIELD_ELEMENTS_PER_BLOB));
+        let cells = self.cell_blocks.map_or(0, |s| {
+            CELLS_PER_EXT_BLOB * s.memory_bytes(FIELD_ELEMENTS_PER_CELL)
+        });
+        blob + cells
+    }
 }
 
 impl Default for Precompute {
@@ -58,7 +86,7 @@ impl Default for Precompute {
 pub struct KzgContext {
     pub(crate) setup: TrustedSetup,
     /// Commitments and blob proofs: MSM over the Lagrange points in bit-reversed order.
-    pub(crate) lagrange_brp: G1Msm,
+    pub(crate) lagrange_brp: LazyBlockTables,
     pub(crate) fk20: Fk20,
     pub(crate) cells: CellCode<Fr>,
     /// The 4096-th roots of unity in bit-reversed order (the blob's evaluation points).
@@ -78,6 +106,9 @@ pub struct KzgContext {
     pub(crate) g2_neg_tau: G2Lines,
     pub(crate) g2_tau_cell: G2Lines,
     pub(crate) precompute: Precompute,
+    /// The old proving path's tables, built when the bench first switches it on.
+    #[cfg(feature = "bench-legacy")]
+    legacy: OnceLock<crate::legacy::Legacy>,
 }
 
 impl KzgContext {
@@ -115,12 +146,12 @@ impl KzgContext {
     fn with_fk20_rows(setup: TrustedSetup, precompute: Precompute, rows: Vec<Vec<G1Affine>>) -> Self {
         let mut lagrange = setup.g1_lagrange.clone();
         bit_reversal_permutation(&mut lagrange);
-        let lagrange_brp = G1Msm::new(lagrange, precompute.blob_window);
+        let lagrange_brp = LazyBlockTables::new(lagrange, precompute.blob_blocks);
         let fk20 = Fk20::new(
             rows,
             FIELD_ELEMENTS_PER_BLOB,
             FIELD_ELEMENTS_PER_CELL,
-            precompute.cell_window,
+            precompute.cell_blocks,
         );
         let cells =
             CellCode::new(FIELD_ELEMENTS_PER_BLOB, CELLS_PER_EXT_BLOB).expect("the EIP-7594 shape is valid");
@@ -157,6 +188,8 @@ impl KzgContext {
             coset_shift_inv,
             coset_shift_pow,
             precompute,
+            #[cfg(feature = "bench-legacy")]
+            legacy: OnceLock::new(),
         }
     }
 
@@ -168,12 +201,42 @@ impl KzgContext {
     /// Builds the MSM tables now; otherwise the first commitment builds the
     /// commitment table (about 0.3 s) and the first cell proof FK20's (about 0.5 s).
     pub fn build_tables(&self) {
-        rayon::join(|| self.lagrange_brp.build_tables(), || self.fk20.build_tables());
+        rayon::join(|| self.lagrange_brp.tables(), || self.fk20.build_tables());
     }
 
     /// Bytes the precomputed MSM tables take once built (beyond the setup points).
     pub fn precompute_bytes(&self) -> usize {
-        self.lagrange_brp.memory_bytes() + self.fk20.memory_bytes()
+        self.precompute.memory_bytes()
+    }
+
+    /// The commitment MSM over the bit-reversed Lagrange points.
+    pub(crate) fn commit_msm(&self, poly: &[Fr]) -> ark_bls12_381::G1Projective {
+        #[cfg(feature = "bench-legacy")]
+        if let Some(legacy) = self.legacy() {
+            return legacy.commit(poly);
+        }
+        self.lagrange_brp.msm(poly)
+    }
+
+    /// FK20's proofs of the polynomial with `coeffs`.
+    pub(crate) fn cell_proofs(&self, coeffs: &[Fr]) -> Vec<G1Affine> {
+        #[cfg(feature = "bench-legacy")]
+        if let Some(legacy) = self.legacy() {
+            return legacy.proofs(&self.fk20.row_scalars(coeffs));
+        }
+        self.fk20.proofs(coeffs)
+    }
+
+    /// The old path, while the bench has it switched on.
+    #[cfg(feature = "bench-legacy")]
+    fn legacy(&self) -> Option<&crate::legacy::Legacy> {
+        crate::legacy::enabled().then(|| {
+            self.legacy.get_or_init(|| {
+                crate::init_off_global_pool(|| {
+                    crate::legacy::Legacy::new(self.lagrange_brp.bases(), self.fk20.rows())
+                })
+            })
+        })
     }
 
     /// `[tau^i]G1` for the first `n` powers.

@@ -100,7 +100,7 @@ impl KzgContext {
 
     /// The commitment to a polynomial in bit-reversed evaluation form.
     fn commit(&self, poly: &[Fr]) -> G1Affine {
-        self.lagrange_brp.msm(poly).into_affine()
+        self.commit_msm(poly).into_affine()
     }
 
     /// EIP-4844 `blob_to_kzg_commitment`.

@@ -122,7 +122,7 @@ impl KzgContext {
     fn cells_and_proofs(&self, coeffs: &[Fr]) -> Result<(Vec<Cell>, Vec<Bytes48>)> {
         let (ext, proofs) = rayon::join(
             || self.cells.extend_coefficients(coeffs),
-            || self.fk20.proofs(coeffs),
+            || self.cell_proofs(coeffs),
         );
         let ext = ext.map_err(erasure_to_kzg)?;
         Ok((evals_to_cells(&ext), proofs.iter().map(g1_to_bytes).collect()))

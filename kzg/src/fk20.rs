@@ -9,15 +9,16 @@
 //! (one column of `2k` points per offset). The `h^64` of the 128 cells are
 //! the 128th roots of unity, so a final G1 FFT gives every proof at once.
 
-use ark_bls12_381::{Fr, G1Affine, G1Projective};
-use ark_ec::CurveGroup;
+use ark_bls12_381::{Fr, G1Affine};
 use ark_ff::{Field, Zero};
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rayon::prelude::*;
 use zg_erasure::field::bit_reversal_permutation;
 
+use crate::batch_affine::Affine;
+use crate::block_tables::{BlockShape, BlockTables, msm_many};
+use crate::blst_ops::{from_affine, g1_ops, to_affine, to_jacobian};
 use crate::g1fft::G1Fft;
-use crate::msm::{FixedBaseMsm, G1Msm, msm_many};
 
 /// Precomputed FK20 data for one setup and cell size.
 #[derive(Debug)]
@@ -27,7 +28,10 @@ pub(crate) struct Fk20 {
     /// Elements per cell (the coset size l).
     l: usize,
     /// Row `r` holds, for every offset `b`, the r-th FFT value of that offset's setup column.
-    rows: Vec<G1Msm>,
+    rows: Vec<Vec<G1Affine>>,
+    /// Shape of the rows' subset-sum tables; `None` for Pippenger's method.
+    shape: Option<BlockShape>,
+    tables: std::sync::OnceLock<Vec<BlockTables>>,
     /// Size-2k domain (2k = number of cells).
     domain: Radix2EvaluationDomain<Fr>,
     fft: G1Fft,
@@ -42,15 +46,15 @@ pub(crate) fn setup_rows(g1_monomial: &[G1Affine], l: usize) -> Vec<Vec<G1Affine
     let domain =
         Radix2EvaluationDomain::<Fr>::new(2 * k).expect("2k is a power of two within the field's 2-adicity");
     let fft = G1Fft::new(&domain);
-    let columns: Vec<Vec<G1Projective>> = (0..l)
+    let columns: Vec<Vec<Affine>> = (0..l)
         .into_par_iter()
         .map(|b| {
-            let mut x: Vec<G1Projective> = (0..2 * k)
+            let mut x: Vec<Affine> = (0..2 * k)
                 .map(|u| {
                     if u < k {
-                        g1_monomial[b + l * (k - 1 - u)].into()
+                        to_affine(&g1_monomial[b + l * (k - 1 - u)])
                     } else {
-                        G1Projective::zero()
+                        Affine::default()
                     }
                 })
                 .collect();
@@ -59,41 +63,87 @@ pub(crate) fn setup_rows(g1_monomial: &[G1Affine], l: usize) -> Vec<Vec<G1Affine
         })
         .collect();
     (0..2 * k)
-        .into_par_iter()
-        .map(|r| {
-            let row: Vec<G1Projective> = columns.iter().map(|c| c[r]).collect();
-            G1Projective::normalize_batch(&row)
-        })
+        .map(|r| columns.iter().map(|c| from_affine(&c[r])).collect())
         .collect()
 }
 
 impl Fk20 {
     /// FK20 over precomputed setup rows (see [`setup_rows`]).
-    pub(crate) fn new(rows: Vec<Vec<G1Affine>>, n: usize, l: usize, window: Option<u32>) -> Self {
+    pub(crate) fn new(rows: Vec<Vec<G1Affine>>, n: usize, l: usize, shape: Option<BlockShape>) -> Self {
         let domain = Radix2EvaluationDomain::<Fr>::new(rows.len()).expect("2k is a power of two");
         let fft = G1Fft::new(&domain);
-        let rows = rows.into_iter().map(|r| G1Msm::new(r, window)).collect();
         Self {
             n,
             l,
             rows,
+            shape,
+            tables: std::sync::OnceLock::new(),
             domain,
             fft,
         }
     }
 
-    /// Bytes of precomputed tables once built.
-    pub(crate) fn memory_bytes(&self) -> usize {
-        self.rows.iter().map(G1Msm::memory_bytes).sum()
+    /// Every row's tables, built on first use; `None` without a shape.
+    fn tables(&self) -> Option<&[BlockTables]> {
+        let shape = self.shape?;
+        let tables = self.tables.get_or_init(|| {
+            crate::init_off_global_pool(|| {
+                self.rows
+                    .iter()
+                    .map(|row| {
+                        let affine: Vec<_> = row.iter().map(to_affine).collect();
+                        BlockTables::new(&affine, shape)
+                    })
+                    .collect()
+            })
+        });
+        Some(tables)
     }
 
     /// Builds every row's tables now instead of on first use.
     pub(crate) fn build_tables(&self) {
-        self.rows.par_iter().for_each(G1Msm::build_tables);
+        let _tables = self.tables();
     }
 
     /// The 2k cell proofs of the polynomial with `coeffs` (length n), in cell order.
     pub(crate) fn proofs(&self, coeffs: &[Fr]) -> Vec<G1Affine> {
+        let row_scalars = self.row_scalars(coeffs);
+        let k = self.n / self.l;
+        let mut h: Vec<Affine> = match self.tables() {
+            // All rows' additions batched together.
+            Some(tables) => {
+                let tables: Vec<&BlockTables> = tables.iter().collect();
+                let scalars: Vec<&[Fr]> = row_scalars.iter().map(Vec::as_slice).collect();
+                msm_many(&tables, &scalars)
+            }
+            None => {
+                let sums: Vec<blst::blst_p1> = self
+                    .rows
+                    .par_iter()
+                    .zip(&row_scalars)
+                    .map(|(row, s)| to_jacobian(&crate::blst_ops::msm(row, s)))
+                    .collect();
+                g1_ops::batch_to_affine(&sums)
+            }
+        };
+        self.fft.transform(&mut h, true);
+        for x in &mut h[k..] {
+            *x = Affine::default();
+        }
+        // Evaluate sum_m H_m Y^m at every 2k-th root: the proofs, in natural order of h^64.
+        self.fft.transform(&mut h, false);
+        bit_reversal_permutation(&mut h);
+        h.iter().map(from_affine).collect()
+    }
+
+    /// The setup rows, for the bench's old path.
+    #[cfg(feature = "bench-legacy")]
+    pub(crate) fn rows(&self) -> &[Vec<G1Affine>] {
+        &self.rows
+    }
+
+    /// Each row's MSM scalars: the circulants' spectra, one entry per offset.
+    pub(crate) fn row_scalars(&self, coeffs: &[Fr]) -> Vec<Vec<Fr>> {
         let (n, l) = (self.n, self.l);
         let k = n / l;
         debug_assert_eq!(coeffs.len(), n);
@@ -112,27 +162,8 @@ impl Fk20 {
             })
             .collect();
         // In the frequency domain the circulant product is pointwise; summed over b it is one MSM per row.
-        let row_scalars: Vec<Vec<Fr>> = (0..self.rows.len())
+        (0..2 * k)
             .map(|r| spectra.iter().map(|s| s[r]).collect())
-            .collect();
-        let tables: Option<Vec<&FixedBaseMsm>> = self.rows.par_iter().map(G1Msm::tables).collect();
-        let mut h: Vec<G1Projective> = match tables {
-            // All rows' bucket additions batched together.
-            Some(tables) => msm_many(&tables, &row_scalars),
-            None => self
-                .rows
-                .par_iter()
-                .zip(&row_scalars)
-                .map(|(row, s)| row.msm(s))
-                .collect(),
-        };
-        self.fft.transform(&mut h, true);
-        for x in &mut h[k..] {
-            *x = G1Projective::zero();
-        }
-        // Evaluate sum_m H_m Y^m at every 2k-th root: the proofs, in natural order of h^64.
-        self.fft.transform(&mut h, false);
-        bit_reversal_permutation(&mut h);
-        G1Projective::normalize_batch(&h)
+            .collect()
     }
 }

@@ -25,7 +25,10 @@
 //! assert!(ctx.verify_blob_kzg_proof(&blob, &commitment, &proof).unwrap());
 //! ```
 
+mod batch_affine;
+mod block_tables;
 mod blst_ops;
+mod comb;
 mod context;
 mod eip4844;
 mod eip7594;
@@ -33,7 +36,8 @@ mod encoding;
 mod error;
 mod fk20;
 mod g1fft;
-mod msm;
+#[cfg(feature = "bench-legacy")]
+mod legacy;
 /// The trusted setup: embedded mainnet points or a setup file.
 pub mod setup;
 
@@ -61,10 +65,13 @@ pub(crate) fn init_off_global_pool<T: Send>(init: impl FnOnce() -> T + Send) -> 
     })
 }
 
+pub use block_tables::BlockShape;
 pub use context::{KzgContext, Precompute};
 pub use eip4844::compute_challenge;
 pub use eip7594::compute_verify_cell_kzg_proof_batch_challenge;
 pub use error::{KzgError, Result};
+#[cfg(feature = "bench-legacy")]
+pub use legacy::set_bench_legacy;
 pub use setup::TrustedSetup;
 
 /// Field elements in a blob.

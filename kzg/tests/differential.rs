@@ -229,3 +229,83 @@ fn points_at_infinity_and_invalid_points() {
         Err(zg_kzg::KzgError::NonCanonicalField { index: 0, .. })
     ));
 }
+
+/// Every table setting gives c-kzg's bytes: the presets and odd shapes
+/// (partial last blocks, a stride that splits the top digit, one-bit and
+/// sixteen-bit blocks).
+#[test]
+fn every_table_setting_matches_c_kzg() {
+    use zg_kzg::{BlockShape, Precompute};
+    let odd = Precompute {
+        blob_blocks: BlockShape::new(7, 100),
+        cell_blocks: BlockShape::new(5, 37),
+    };
+    let tiny = Precompute {
+        blob_blocks: BlockShape::new(16, 255),
+        cell_blocks: BlockShape::new(1, 255),
+    };
+    let blobs = blobs();
+    let expected: Vec<_> = blobs
+        .iter()
+        .map(|blob| {
+            let cblob = c_kzg::Blob::from_bytes(blob).unwrap();
+            let commitment = ckzg().blob_to_kzg_commitment(&cblob).unwrap();
+            let proof = ckzg()
+                .compute_blob_kzg_proof(&cblob, &commitment.to_bytes())
+                .unwrap();
+            let (_, proofs) = ckzg().compute_cells_and_kzg_proofs(&cblob).unwrap();
+            let proofs: Vec<[u8; 48]> = proofs.iter().map(|p| p.to_bytes().into_inner()).collect();
+            (
+                commitment.to_bytes().into_inner(),
+                proof.to_bytes().into_inner(),
+                proofs,
+            )
+        })
+        .collect();
+    for precompute in [
+        Precompute::NONE,
+        Precompute::DEFAULT,
+        Precompute::LARGE,
+        odd,
+        tiny,
+    ] {
+        let ctx = KzgContext::ethereum_with(precompute);
+        for (blob, (commitment, proof, cell_proofs)) in blobs.iter().zip(&expected) {
+            assert_eq!(
+                ctx.blob_to_kzg_commitment(blob).unwrap(),
+                *commitment,
+                "{precompute:?}"
+            );
+            assert_eq!(
+                ctx.compute_blob_kzg_proof(blob, commitment).unwrap(),
+                *proof,
+                "{precompute:?}"
+            );
+            assert_eq!(
+                ctx.compute_cells_and_kzg_proofs(blob).unwrap().1,
+                *cell_proofs,
+                "{precompute:?}"
+            );
+        }
+    }
+}
+
+/// The bench's old proving path (feature `bench-legacy`) gives the same bytes.
+#[cfg(feature = "bench-legacy")]
+#[test]
+fn the_benchs_old_path_gives_the_same_bytes() {
+    let ctx = KzgContext::ethereum_with(zg_kzg::Precompute::DEFAULT);
+    for blob in blobs().into_iter().take(4) {
+        let new = (
+            ctx.blob_to_kzg_commitment(&blob).unwrap(),
+            ctx.compute_cells_and_kzg_proofs(&blob).unwrap(),
+        );
+        zg_kzg::set_bench_legacy(true);
+        let old = (
+            ctx.blob_to_kzg_commitment(&blob).unwrap(),
+            ctx.compute_cells_and_kzg_proofs(&blob).unwrap(),
+        );
+        zg_kzg::set_bench_legacy(false);
+        assert_eq!(new, old);
+    }
+}

@@ -2,16 +2,21 @@
 //! not deadlock the pool (each waiter on the table's lock is a pool worker).
 
 use rayon::prelude::*;
-use zg_kzg::{BYTES_PER_BLOB, KzgContext, Precompute};
+use zg_kzg::{BYTES_PER_BLOB, BlockShape, KzgContext, Precompute};
 
 #[test]
 fn concurrent_first_use_from_rayon_workers() {
-    let ctx = KzgContext::ethereum_with(Precompute::DEFAULT);
+    // Small tables: the race is the point, not their size.
+    let small = Precompute {
+        blob_blocks: BlockShape::new(8, 255),
+        cell_blocks: BlockShape::new(6, 128),
+    };
+    let ctx = KzgContext::ethereum_with(small);
     let blob = vec![0u8; BYTES_PER_BLOB];
     let expected = ctx.blob_to_kzg_commitment(&blob).unwrap();
     // A fresh context each round, first touched by several pool workers at once.
     for _ in 0..3 {
-        let fresh = KzgContext::ethereum_with(Precompute::DEFAULT);
+        let fresh = KzgContext::ethereum_with(small);
         let commitments: Vec<_> = (0..8)
             .into_par_iter()
             .map(|_| {

@@ -1,21 +1,74 @@
-//! Multi-scalar multiplication over fixed bases with precomputed tables.
-//!
-//! The setup points never change, so each base `P_i` is stored with its
-//! shifts `2^(c*j) * P_i` for every `c`-bit window `j`. An MSM then needs no
-//! doublings at all: every (base, window) pair drops its signed digit into
-//! one shared set of `2^(c-1)` buckets, which are summed once at the end.
-//! For `n` bases that is about `n * 256 / c + 2^c` mixed additions, against
-//! Pippenger's `256 / c * (n + 2^c)` plus 256 doublings.
+//! The KZG proving path as it was before the subset-sum tables: windowed
+//! fixed-base tables summed through buckets (13-bit windows for
+//! commitments, 8-bit for FK20's rows) and the G1 FFT on Jacobian points.
+//! Only for the DA bench's before/after row (feature `bench-legacy`),
+//! switched on for the whole process by [`set_bench_legacy`].
 
-use ark_bls12_381::{Fr, G1Affine, G1Projective};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ark_bls12_381::{Fr, G1Affine, G1Projective, g1::Config as G1Config};
+use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, BigInteger256, PrimeField, Zero};
+use ark_ff::{BigInteger, BigInteger256, Field, One, PrimeField, Zero};
+use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
+use blst::blst_p1;
 use rayon::prelude::*;
+use zg_erasure::field::bit_reversal_permutation;
 
-use crate::blst_ops::{g1_ops, to_affine};
+use crate::blst_ops::{from_projective, g1_ops, to_affine, to_jacobian};
+
+static ON: AtomicBool = AtomicBool::new(false);
+
+/// Makes every context prove commitments and cell proofs the old way (or,
+/// with `false`, the current way again). For before/after benches only.
+pub fn set_bench_legacy(on: bool) {
+    ON.store(on, Ordering::SeqCst);
+}
+
+pub(crate) fn enabled() -> bool {
+    ON.load(Ordering::SeqCst)
+}
 
 /// Scalars are below 2^255.
 const SCALAR_BITS: u32 = 255;
+
+/// The old path's tables for one context.
+#[derive(Debug)]
+pub(crate) struct Legacy {
+    lagrange: FixedBaseMsm,
+    rows: Vec<FixedBaseMsm>,
+    fft: JacobianFft,
+}
+
+impl Legacy {
+    pub(crate) fn new(lagrange_brp: &[G1Affine], rows: &[Vec<G1Affine>]) -> Self {
+        let domain = Radix2EvaluationDomain::<Fr>::new(rows.len()).expect("2k is a power of two");
+        Self {
+            lagrange: FixedBaseMsm::new(lagrange_brp, 13),
+            rows: rows.iter().map(|r| FixedBaseMsm::new(r, 8)).collect(),
+            fft: JacobianFft::new(&domain),
+        }
+    }
+
+    /// The commitment MSM over the bit-reversed Lagrange points.
+    pub(crate) fn commit(&self, poly: &[Fr]) -> G1Projective {
+        self.lagrange.msm(poly)
+    }
+
+    /// FK20 from its row scalars on: the row MSMs and both G1 FFTs.
+    pub(crate) fn proofs(&self, row_scalars: &[Vec<Fr>]) -> Vec<G1Affine> {
+        let tables: Vec<&FixedBaseMsm> = self.rows.iter().collect();
+        let mut h = msm_many(&tables, row_scalars);
+        let k = h.len() / 2;
+        self.fft.transform(&mut h, true);
+        for x in &mut h[k..] {
+            *x = G1Projective::zero();
+        }
+        self.fft.transform(&mut h, false);
+        bit_reversal_permutation(&mut h);
+        G1Projective::normalize_batch(&h)
+    }
+}
 
 /// Windows of `w` bits that cover a scalar with its signed digits' last
 /// carry (one bit past the top bit).
@@ -78,56 +131,9 @@ fn reduce_buckets(buckets: &[G1Affine], overflow: &[G1Projective], per_job: usiz
         .collect()
 }
 
-/// Multiples of one fixed point for single multiplications: `d * 256^j * P`
-/// for every byte `d` of every window `j` (32 x 255 affine points, 765 KiB),
-/// so `s * P` is 32 mixed additions and no doublings (4-bit digits would
-/// take 64).
-#[derive(Clone, Debug)]
-pub(crate) struct G1Comb {
-    table: Vec<blst::blst_p1_affine>,
-}
-
-impl G1Comb {
-    const WINDOWS: usize = 32;
-    const DIGITS: usize = 255;
-
-    pub(crate) fn new(p: &G1Affine) -> Self {
-        let mut multiples = Vec::with_capacity(Self::WINDOWS * Self::DIGITS);
-        let mut base = p.into_group();
-        for _ in 0..Self::WINDOWS {
-            let mut m = base;
-            for _ in 0..Self::DIGITS {
-                multiples.push(m);
-                m += base;
-            }
-            base = m; // 256 * base
-        }
-        Self {
-            table: G1Projective::normalize_batch(&multiples)
-                .iter()
-                .map(to_affine)
-                .collect(),
-        }
-    }
-
-    /// `s * P` in variable time (for verification: nothing secret).
-    pub(crate) fn mul(&self, s: &Fr) -> blst::blst_p1 {
-        let bytes = s.into_bigint().to_bytes_le();
-        // blst's all-zero point has z = 0: infinity.
-        let mut acc = blst::blst_p1::default();
-        for (j, &d) in bytes.iter().enumerate().take(Self::WINDOWS) {
-            let d = usize::from(d);
-            if d != 0 {
-                acc = g1_ops::add_affine(&acc, &self.table[j * Self::DIGITS + d - 1]);
-            }
-        }
-        acc
-    }
-}
-
 /// Tables for MSMs over one fixed list of bases.
 #[derive(Clone, Debug)]
-pub(crate) struct FixedBaseMsm {
+struct FixedBaseMsm {
     window: u32,
     windows: usize,
     /// `table[i * windows + j] = 2^(window * j) * base_i`.
@@ -136,7 +142,7 @@ pub(crate) struct FixedBaseMsm {
 
 impl FixedBaseMsm {
     /// Precomputes the tables for `bases` with `window`-bit digits (2..=20).
-    pub(crate) fn new(bases: &[G1Affine], window: u32) -> Self {
+    fn new(bases: &[G1Affine], window: u32) -> Self {
         debug_assert!((2..=20).contains(&window));
         let windows = window_count(window);
         let projective: Vec<G1Projective> = bases
@@ -166,7 +172,7 @@ impl FixedBaseMsm {
 
     /// `sum scalars[i] * base_i` for the first `scalars.len()` bases,
     /// split over rayon's threads.
-    pub(crate) fn msm(&self, scalars: &[Fr]) -> G1Projective {
+    fn msm(&self, scalars: &[Fr]) -> G1Projective {
         let n = scalars.len().min(self.table.len() / self.windows);
         let threads = rayon::current_num_threads().max(1);
         let chunk = n.div_ceil(threads).max(1);
@@ -185,7 +191,7 @@ impl FixedBaseMsm {
 }
 
 /// One MSM, or one slice of one, to accumulate.
-pub(crate) struct Job<'a> {
+struct Job<'a> {
     table: &'a FixedBaseMsm,
     scalars: &'a [Fr],
     range: std::ops::Range<usize>,
@@ -230,7 +236,7 @@ fn run_jobs(jobs: &[Job<'_>]) -> Vec<G1Projective> {
 
 /// The MSMs `sum_i scalars[m][i] * base_{m,i}` for several tables at once,
 /// their additions batched together and the tables split over rayon's threads.
-pub(crate) fn msm_many(tables: &[&FixedBaseMsm], scalars: &[Vec<Fr>]) -> Vec<G1Projective> {
+fn msm_many(tables: &[&FixedBaseMsm], scalars: &[Vec<Fr>]) -> Vec<G1Projective> {
     let threads = rayon::current_num_threads().max(1);
     let chunk = tables.len().div_ceil(threads).max(1);
     let jobs: Vec<Job<'_>> = tables
@@ -306,10 +312,20 @@ impl<'a> BatchAdder<'a> {
     fn execute(&mut self) {
         use crate::blst_ops::fp_ops::{self, ONE};
         use crate::blst_ops::{fp, fq};
+        let sub = |a: &blst::blst_fp, b: &blst::blst_fp| {
+            let mut out = blst::blst_fp::default();
+            fp_ops::sub_to(&mut out, a, b);
+            out
+        };
+        let sqr = |a: &blst::blst_fp| {
+            let mut out = blst::blst_fp::default();
+            fp_ops::sqr_to(&mut out, a);
+            out
+        };
         self.steps.clear();
         let mut acc = ONE;
         for (b, p) in &self.batch {
-            let d = fp_ops::sub(&fp(&p.x), &fp(&self.buckets[*b].x));
+            let d = sub(&fp(&p.x), &fp(&self.buckets[*b].x));
             // Equal x (doubling or cancelling) is rare: skipped here, handled below.
             if !fp_ops::is_zero(&d) {
                 acc = fp_ops::mul(&acc, &d);
@@ -328,9 +344,9 @@ impl<'a> BatchAdder<'a> {
                 let before = if i > 0 { self.steps[i - 1].1 } else { ONE };
                 let inv_d = fp_ops::mul(&inv, &before);
                 inv = fp_ops::mul(&inv, &d);
-                let lambda = fp_ops::mul(&fp_ops::sub(&fp(&p.y), &fp(&q.y)), &inv_d);
-                let x3 = fp_ops::sub(&fp_ops::sub(&fp_ops::sqr(&lambda), &qx), &px);
-                let y3 = fp_ops::sub(&fp_ops::mul(&lambda, &fp_ops::sub(&qx, &x3)), &fp(&q.y));
+                let lambda = fp_ops::mul(&sub(&fp(&p.y), &fp(&q.y)), &inv_d);
+                let x3 = sub(&sub(&sqr(&lambda), &qx), &px);
+                let y3 = sub(&fp_ops::mul(&lambda, &sub(&qx, &x3)), &fp(&q.y));
                 G1Affine::new_unchecked(fq(&x3), fq(&y3))
             };
             self.busy[*b / 64] &= !(1u64 << (*b % 64));
@@ -345,47 +361,130 @@ impl<'a> BatchAdder<'a> {
     }
 }
 
-/// An MSM over fixed `bases`, with tables built on first use when a window is set.
-#[derive(Debug)]
-pub(crate) struct G1Msm {
-    bases: Vec<G1Affine>,
-    window: Option<u32>,
-    tables: std::sync::OnceLock<FixedBaseMsm>,
+/// Width of the signed digits of the twiddles' GLV halves.
+const WNAF_WIDTH: usize = 5;
+
+/// A fixed scalar prepared for multiplying many points: its GLV split
+/// `k = k1 + k2 * lambda` (two ~128-bit halves, the second applied through
+/// the cheap endomorphism) and both halves as width-5 signed digits.
+#[derive(Clone, Debug)]
+struct FixedScalar {
+    k1: Vec<i64>,
+    k2: Vec<i64>,
+    k1_positive: bool,
+    k2_positive: bool,
 }
 
-impl G1Msm {
-    pub(crate) fn new(bases: Vec<G1Affine>, window: Option<u32>) -> Self {
+impl FixedScalar {
+    fn new(k: Fr) -> Self {
+        let ((k1_positive, k1), (k2_positive, k2)) = <G1Config as GLVConfig>::scalar_decomposition(k);
+        let wnaf = |x: Fr| x.into_bigint().find_wnaf(WNAF_WIDTH).unwrap_or_default();
         Self {
-            bases,
-            window,
-            tables: std::sync::OnceLock::new(),
+            k1: wnaf(k1),
+            k2: wnaf(k2),
+            k1_positive,
+            k2_positive,
         }
     }
 
-    /// Builds the tables now (a no-op without a window).
-    pub(crate) fn build_tables(&self) {
-        let _tables = self.tables();
+    /// `k * p`: about 128 doublings and 45 additions, against ark's
+    /// bit-by-bit GLV (about 128 doublings and 96 additions); blst's point
+    /// formulas.
+    fn mul(&self, p: &blst_p1) -> blst_p1 {
+        let b1 = if self.k1_positive { *p } else { g1_ops::neg(p) };
+        // Odd multiples b1, 3 b1, ..., 15 b1.
+        let twice = g1_ops::double(&b1);
+        let mut t1 = [b1; 1 << (WNAF_WIDTH - 2)];
+        for i in 1..t1.len() {
+            t1[i] = g1_ops::add(&t1[i - 1], &twice);
+        }
+        // The same multiples of the endomorphism's image, with k2's sign.
+        let flip = self.k1_positive != self.k2_positive;
+        let t2 = t1.map(|q| {
+            let e = g1_ops::endomorphism(&q);
+            if flip { g1_ops::neg(&e) } else { e }
+        });
+        let mut acc = blst_p1::default();
+        for i in (0..self.k1.len().max(self.k2.len())).rev() {
+            acc = g1_ops::double(&acc);
+            for (digits, table) in [(&self.k1, &t1), (&self.k2, &t2)] {
+                match digits.get(i).copied().unwrap_or(0) {
+                    0 => {}
+                    d if d > 0 => acc = g1_ops::add(&acc, &table[(d as usize - 1) / 2]),
+                    d => acc = g1_ops::add(&acc, &g1_ops::neg(&table[((-d) as usize - 1) / 2])),
+                }
+            }
+        }
+        acc
     }
+}
 
-    /// The tables, built on first use; `None` without a window.
-    pub(crate) fn tables(&self) -> Option<&FixedBaseMsm> {
-        self.window.map(|w| {
-            self.tables
-                .get_or_init(|| crate::init_off_global_pool(|| FixedBaseMsm::new(&self.bases, w)))
-        })
-    }
+/// Twiddles for one power-of-two size.
+#[derive(Clone, Debug)]
+struct JacobianFft {
+    /// `w^i` for `i < n/2`.
+    forward: Vec<FixedScalar>,
+    /// `w^-i` for `i < n/2`.
+    inverse: Vec<FixedScalar>,
+}
 
-    pub(crate) fn msm(&self, scalars: &[Fr]) -> G1Projective {
-        match self.tables() {
-            Some(tables) => tables.msm(scalars),
-            None => crate::blst_ops::msm(&self.bases[..scalars.len()], scalars),
+impl JacobianFft {
+    fn new(domain: &Radix2EvaluationDomain<Fr>) -> Self {
+        let n = domain.size();
+        let powers = |w: Fr| {
+            let mut v = Vec::with_capacity(n / 2);
+            let mut acc = Fr::one();
+            for _ in 0..n / 2 {
+                v.push(FixedScalar::new(acc));
+                acc *= w;
+            }
+            v
+        };
+        Self {
+            forward: powers(domain.group_gen()),
+            inverse: powers(domain.group_gen().inverse().unwrap_or_default()),
         }
     }
 
-    /// Bytes the tables take once built.
-    pub(crate) fn memory_bytes(&self) -> usize {
-        self.window.map_or(0, |w| {
-            self.bases.len() * window_count(w) * std::mem::size_of::<G1Affine>()
-        })
+    /// `a[j] <- sum_i a[i] w^(ij)` (or `w^-(ij)` when `inverse`), unscaled.
+    fn transform(&self, points: &mut [G1Projective], inverse: bool) {
+        let mut a: Vec<blst_p1> = points.iter().map(to_jacobian).collect();
+        let n = a.len();
+        debug_assert_eq!(n, 2 * self.forward.len());
+        let tw = if inverse { &self.inverse } else { &self.forward };
+        bit_reversal_permutation(&mut a);
+        let threads = rayon::current_num_threads();
+        let mut len = 2;
+        while len <= n {
+            let half = len / 2;
+            let step = n / len;
+            let butterfly = |j: usize, lo: &mut blst_p1, hi: &mut blst_p1| {
+                let t = if j == 0 { *hi } else { tw[j * step].mul(hi) };
+                *hi = g1_ops::add(lo, &g1_ops::neg(&t));
+                *lo = g1_ops::add(lo, &t);
+            };
+            if n / len >= 2 * threads {
+                // Many small blocks: one block per task.
+                a.par_chunks_mut(len).for_each(|block| {
+                    let (lo, hi) = block.split_at_mut(half);
+                    for (j, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
+                        butterfly(j, l, h);
+                    }
+                });
+            } else {
+                // Few large blocks: split each block's butterflies.
+                for block in a.chunks_mut(len) {
+                    let (lo, hi) = block.split_at_mut(half);
+                    lo.par_iter_mut()
+                        .zip(hi.par_iter_mut())
+                        .enumerate()
+                        .for_each(|(j, (l, h))| butterfly(j, l, h));
+                }
+            }
+            len *= 2;
+        }
+        for (p, q) in points.iter_mut().zip(&a) {
+            *p = from_projective(q);
+        }
     }
 }

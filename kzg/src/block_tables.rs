@@ -1,0 +1,368 @@
+//! Fixed-base MSMs over precomputed subset sums: Herold and Hagopian's
+//! "horizontal blocks" (constantine's PeerDAS tables), for many small MSMs
+//! such as FK20's 128 rows of 64 points.
+//!
+//! Each scalar is cut into digits of `stride` bits, so the MSM over `n`
+//! bases becomes one over the `digits * n` bases `2^(stride * k) P_i` with
+//! `stride`-bit scalars. Those are grouped `bits` at a time into blocks,
+//! and each block stores all `2^bits` sums of its members. Bit `u` of every
+//! digit then picks one stored sum per block: `S_u` is the sum of the
+//! picks, one addition per block, and the MSM is `sum_u 2^u S_u` by Horner
+//! (`stride - 1` doublings). So an MSM costs about `255 n / bits` additions
+//! and the tables `blocks * 2^bits` points: memory buys fewer additions,
+//! where window tables (a stored point per window, buckets for the digits)
+//! pay `255 n / w` additions plus `2^w` to sum their buckets.
+//!
+//! Every addition runs batched in affine coordinates ([`AffineAdder`]):
+//! the sums of one block for every MSM and every bit share one inversion.
+
+use ark_bls12_381::{Fr, G1Affine, G1Projective};
+use ark_ff::PrimeField;
+use blst::blst_p1;
+use rayon::prelude::*;
+
+use crate::batch_affine::{Affine, AffineAdder, prefetch, to_jacobian};
+use crate::blst_ops::g1_ops;
+
+/// Lookups started this far ahead of their use hide most of a DRAM access.
+const PREFETCH_AHEAD: usize = 16;
+
+/// MSMs at once from which a batched affine Horner step (one inversion)
+/// beats Jacobian ones.
+const BATCHED_HORNER: usize = 16;
+
+/// Scalars are below 2^255.
+const SCALAR_BITS: u32 = 255;
+
+/// The shape of a set of subset-sum tables: blocks of `bits` bases, digits
+/// of `stride` bits. Each block stores `2^bits` points (96 bytes each), so a
+/// bit more per block doubles the memory and cuts the additions by about
+/// `1 / bits`; a longer stride cuts the blocks (and the memory) and adds
+/// doublings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockShape {
+    bits: u32,
+    stride: u32,
+}
+
+impl BlockShape {
+    /// `bits` bases per block (1..=16) and `stride`-bit digits (1..=255);
+    /// `None` outside those ranges.
+    pub const fn new(bits: u32, stride: u32) -> Option<Self> {
+        if bits >= 1 && bits <= 16 && stride >= 1 && stride <= SCALAR_BITS {
+            Some(Self { bits, stride })
+        } else {
+            None
+        }
+    }
+
+    /// Bases per block.
+    pub fn bits(self) -> u32 {
+        self.bits
+    }
+
+    /// Bits per digit.
+    pub fn stride(self) -> u32 {
+        self.stride
+    }
+
+    fn digits(self) -> usize {
+        SCALAR_BITS.div_ceil(self.stride) as usize
+    }
+
+    fn blocks(self, bases: usize) -> usize {
+        (self.digits() * bases).div_ceil(self.bits as usize)
+    }
+
+    /// Bytes of the tables for `bases` points.
+    pub fn memory_bytes(self, bases: usize) -> usize {
+        self.blocks(bases) * (1 << self.bits) * std::mem::size_of::<Affine>()
+    }
+}
+
+/// The subset sums for MSMs over one fixed list of bases.
+#[derive(Debug)]
+pub(crate) struct BlockTables {
+    shape: BlockShape,
+    bases: usize,
+    /// Block `b`'s sums at `table[b << bits ..][..1 << bits]`, indexed by
+    /// the members present (bit `q` for member `q`); entry 0 is infinity.
+    table: Vec<Affine>,
+}
+
+/// `2^(stride * k) P_i` at `k * n + i`, in affine form.
+fn extended_bases(bases: &[Affine], shape: BlockShape) -> Vec<Affine> {
+    let n = bases.len();
+    let digits = shape.digits();
+    let mut jacobian = vec![blst_p1::default(); digits * n];
+    for (i, base) in bases.iter().enumerate() {
+        let mut cur = to_jacobian(base);
+        for k in 0..digits {
+            jacobian[k * n + i] = cur;
+            for _ in 0..shape.stride {
+                cur = g1_ops::double(&cur);
+            }
+        }
+    }
+    g1_ops::batch_to_affine(&jacobian)
+}
+
+impl BlockTables {
+    /// Builds the tables for `bases` (about `blocks * 2^bits` batched additions).
+    pub(crate) fn new(bases: &[Affine], shape: BlockShape) -> Self {
+        let members = extended_bases(bases, shape);
+        let size = 1usize << shape.bits;
+        let mut table = vec![Affine::default(); shape.blocks(bases.len()) * size];
+        table
+            .par_chunks_mut(size)
+            .zip(members.par_chunks(shape.bits as usize))
+            .for_each(|(sums, members)| {
+                let mut adder = AffineAdder::default();
+                // Entries 2^q .. 2^(q+1) are entries 0 .. 2^q plus member q.
+                for (q, p) in members.iter().enumerate() {
+                    let (low, high) = sums.split_at_mut(1 << q);
+                    let high = &mut high[..1 << q];
+                    high.copy_from_slice(low);
+                    for r in 0..high.len() {
+                        adder.push(high, r, p);
+                    }
+                    adder.flush(high);
+                }
+            });
+        Self {
+            shape,
+            bases: bases.len(),
+            table,
+        }
+    }
+}
+
+/// Bits `lo .. lo + width` of a 256-bit little-endian integer (`width <= 64`).
+fn bits_at(limbs: &[u64; 4], lo: u32, width: u32) -> u64 {
+    let (limb, shift) = ((lo / 64) as usize, lo % 64);
+    if limb >= 4 {
+        return 0;
+    }
+    let mut x = limbs[limb] >> shift;
+    if shift > 0 && limb + 1 < 4 {
+        x |= limbs[limb + 1] << (64 - shift);
+    }
+    if width < 64 { x & ((1u64 << width) - 1) } else { x }
+}
+
+impl BlockTables {
+    /// `sum_i scalars[i] * base_i` (at most as many scalars as bases), the
+    /// blocks split over rayon's threads.
+    pub(crate) fn msm(&self, scalars: &[Fr]) -> blst_p1 {
+        let limbs: Vec<[u64; 4]> = scalars.iter().map(|s| s.into_bigint().0).collect();
+        let blocks = self.shape.blocks(self.bases);
+        let threads = rayon::current_num_threads().max(1);
+        let chunk = blocks.div_ceil(threads).max(1);
+        (0..blocks)
+            .step_by(chunk)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|lo| to_jacobian(&run(&[self], &[&limbs], lo..(lo + chunk).min(blocks))[0]))
+            .reduce(blst_p1::default, |a, b| g1_ops::add(&a, &b))
+    }
+}
+
+/// `sum_i scalars[m][i] * base_{m,i}` for each table `m` (all of one shape
+/// and at most as many scalars as bases), the tables split over rayon's threads.
+pub(crate) fn msm_many(tables: &[&BlockTables], scalars: &[&[Fr]]) -> Vec<Affine> {
+    let Some(first) = tables.first() else {
+        return Vec::new();
+    };
+    let blocks = first.shape.blocks(first.bases);
+    let limbs: Vec<Vec<[u64; 4]>> = scalars
+        .iter()
+        .map(|s| s.iter().map(|x| x.into_bigint().0).collect())
+        .collect();
+    let limbs: Vec<&[[u64; 4]]> = limbs.iter().map(Vec::as_slice).collect();
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = tables.len().div_ceil(threads).max(1);
+    tables
+        .par_chunks(chunk)
+        .zip(limbs.par_chunks(chunk))
+        .flat_map_iter(|(t, s)| run(t, s, 0..blocks))
+        .collect()
+}
+
+/// The MSMs of one thread over `blocks` of their tables (all of them for
+/// whole MSMs), their additions batched together.
+fn run(tables: &[&BlockTables], scalars: &[&[[u64; 4]]], blocks: std::ops::Range<usize>) -> Vec<Affine> {
+    let Some(first) = tables.first() else {
+        return Vec::new();
+    };
+    let shape = first.shape;
+    let (stride, bits) = (shape.stride as usize, shape.bits as usize);
+    let n = first.bases;
+    debug_assert!(tables.iter().all(|t| t.shape == shape && t.bases == n));
+    let (lo, count) = (blocks.start, blocks.len());
+    // For each MSM, block and bit u: which members' digits have bit u set.
+    let mut picks = vec![0u16; tables.len() * count * stride];
+    let members = lo * bits..((lo + count) * bits).min(shape.digits() * n);
+    for (j, s) in scalars.iter().enumerate() {
+        let picks = &mut picks[j * count * stride..][..count * stride];
+        for e in members.clone() {
+            let (k, i) = (e / n, e % n);
+            let Some(limbs) = s.get(i) else { continue };
+            let (block, member) = (e / bits - lo, e % bits);
+            // The digit's bits, 64 at a time.
+            for low in (0..shape.stride).step_by(64) {
+                let width = (shape.stride - low).min(64);
+                let mut word = bits_at(limbs, k as u32 * shape.stride + low, width);
+                while word != 0 {
+                    let u = low as usize + word.trailing_zeros() as usize;
+                    picks[block * stride + u] |= 1 << member;
+                    word &= word - 1;
+                }
+            }
+        }
+    }
+    // S_u of each MSM at sums[j * stride + u], block by block.
+    let mut sums = vec![Affine::default(); tables.len() * stride];
+    let mut adder = AffineAdder::default();
+    let mut round: Vec<(usize, &Affine)> = Vec::with_capacity(tables.len() * stride);
+    for block in 0..count {
+        round.clear();
+        for (j, t) in tables.iter().enumerate() {
+            let stored = &t.table[(lo + block) << bits..][..1 << bits];
+            let picks = &picks[(j * count + block) * stride..][..stride];
+            for (u, &pick) in picks.iter().enumerate() {
+                if pick != 0 {
+                    round.push((j * stride + u, &stored[usize::from(pick)]));
+                }
+            }
+        }
+        for (k, &(slot, p)) in round.iter().enumerate() {
+            if let Some((_, ahead)) = round.get(k + PREFETCH_AHEAD) {
+                prefetch(ahead);
+            }
+            adder.push(&mut sums, slot, p);
+        }
+        adder.flush(&mut sums);
+    }
+    // sum_u 2^u S_u by Horner.
+    if tables.len() < BATCHED_HORNER {
+        // Too few MSMs to share an inversion: Jacobian steps.
+        return sums
+            .chunks_exact(stride)
+            .map(|s| {
+                let acc = s.iter().rev().fold(blst_p1::default(), |acc, x| {
+                    g1_ops::add_affine(&g1_ops::double(&acc), x)
+                });
+                g1_ops::batch_to_affine(&[acc])[0]
+            })
+            .collect();
+    }
+    // Every MSM's step batched with the others'.
+    let mut accs: Vec<Affine> = (0..tables.len()).map(|j| sums[j * stride + stride - 1]).collect();
+    for u in (0..stride - 1).rev() {
+        adder.double_all(&mut accs);
+        for (j, acc) in sums.chunks_exact(stride).enumerate() {
+            adder.push(&mut accs, j, &acc[u]);
+        }
+        adder.flush(&mut accs);
+    }
+    accs
+}
+
+/// Tables over fixed bases, built on first use, or Pippenger's method without a shape.
+#[derive(Debug)]
+pub(crate) struct LazyBlockTables {
+    bases: Vec<G1Affine>,
+    shape: Option<BlockShape>,
+    tables: std::sync::OnceLock<BlockTables>,
+}
+
+impl LazyBlockTables {
+    pub(crate) fn new(bases: Vec<G1Affine>, shape: Option<BlockShape>) -> Self {
+        Self {
+            bases,
+            shape,
+            tables: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The tables, built on first use (off rayon's global pool); `None` without a shape.
+    pub(crate) fn tables(&self) -> Option<&BlockTables> {
+        let shape = self.shape?;
+        Some(self.tables.get_or_init(|| {
+            crate::init_off_global_pool(|| {
+                let affine: Vec<Affine> = self.bases.iter().map(crate::blst_ops::to_affine).collect();
+                BlockTables::new(&affine, shape)
+            })
+        }))
+    }
+
+    /// The bases, for the bench's old path.
+    #[cfg(feature = "bench-legacy")]
+    pub(crate) fn bases(&self) -> &[G1Affine] {
+        &self.bases
+    }
+
+    /// `sum_i scalars[i] * base_i` for the first `scalars.len()` bases.
+    pub(crate) fn msm(&self, scalars: &[Fr]) -> G1Projective {
+        match self.tables() {
+            Some(tables) => crate::blst_ops::from_projective(&tables.msm(scalars)),
+            None => crate::blst_ops::msm(&self.bases[..scalars.len()], scalars),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blst_ops::tests::{random_fr, random_g1};
+    use ark_ec::VariableBaseMSM;
+    use ark_ff::Zero;
+    use rand::SeedableRng;
+
+    #[test]
+    fn block_msms_match_arkworks_for_every_shape_and_special_scalar() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let n = 19;
+        let bases: Vec<G1Affine> = (0..n).map(|_| random_g1(&mut rng)).collect();
+        let affine: Vec<Affine> = bases.iter().map(crate::blst_ops::to_affine).collect();
+        let mut scalar_sets: Vec<Vec<Fr>> = vec![
+            (0..n).map(|_| random_fr(&mut rng)).collect(),
+            vec![Fr::zero(); n],
+            vec![-Fr::from(1u64); n],
+            (0..n).map(|i| Fr::from(i as u64)).collect(),
+        ];
+        // Fewer scalars than bases.
+        scalar_sets.push((0..5).map(|_| random_fr(&mut rng)).collect());
+        for shape in [
+            BlockShape::new(1, 64).expect("valid"),
+            BlockShape::new(5, 7).expect("valid"),
+            BlockShape::new(8, 32).expect("valid"),
+            BlockShape::new(12, 64).expect("valid"),
+            BlockShape::new(3, 1).expect("valid"),
+            BlockShape::new(6, 85).expect("valid"),
+            BlockShape::new(9, 200).expect("valid"),
+            BlockShape::new(2, 255).expect("valid"),
+        ] {
+            let tables = BlockTables::new(&affine, shape);
+            assert_eq!(
+                tables.table.len() * std::mem::size_of::<Affine>(),
+                shape.memory_bytes(n)
+            );
+            let refs: Vec<&BlockTables> = scalar_sets.iter().map(|_| &tables).collect();
+            let slices: Vec<&[Fr]> = scalar_sets.iter().map(Vec::as_slice).collect();
+            let got = msm_many(&refs, &slices);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .expect("pool");
+            for (g, s) in got.iter().zip(&scalar_sets) {
+                let want = G1Projective::msm(&bases[..s.len()], s).expect("lengths match");
+                let want = crate::blst_ops::to_affine(&ark_ec::CurveGroup::into_affine(want));
+                assert_eq!(*g, want, "{shape:?}");
+                // One MSM, its blocks split over threads.
+                let single = pool.install(|| tables.msm(s));
+                assert_eq!(crate::batch_affine::to_affine(&single), want, "{shape:?}");
+            }
+        }
+    }
+}
