@@ -293,7 +293,7 @@ impl KzgContext {
                 *a += x;
             }
         }
-        let rli = msm(self.g1_monomial(FIELD_ELEMENTS_PER_CELL), &agg);
+        let rli = self.cell_monomial.msm(&agg);
         // RLP = sum r^k h_k^64 proof_k
         let weighted: Vec<Fr> = (0..n)
             .map(|k| r_powers[k] * self.coset_shift_pow[indices[k]])

@@ -253,11 +253,13 @@ fn every_table_setting_matches_c_kzg() {
             let proof = ckzg()
                 .compute_blob_kzg_proof(&cblob, &commitment.to_bytes())
                 .unwrap();
-            let (_, proofs) = ckzg().compute_cells_and_kzg_proofs(&cblob).unwrap();
+            let (cells, proofs) = ckzg().compute_cells_and_kzg_proofs(&cblob).unwrap();
+            let cells: Vec<[u8; 2048]> = cells.iter().map(|c| c.to_bytes()).collect();
             let proofs: Vec<[u8; 48]> = proofs.iter().map(|p| p.to_bytes().into_inner()).collect();
             (
                 commitment.to_bytes().into_inner(),
                 proof.to_bytes().into_inner(),
+                cells,
                 proofs,
             )
         })
@@ -270,7 +272,7 @@ fn every_table_setting_matches_c_kzg() {
         tiny,
     ] {
         let ctx = KzgContext::ethereum_with(precompute);
-        for (blob, (commitment, proof, cell_proofs)) in blobs.iter().zip(&expected) {
+        for (blob, (commitment, proof, cells, cell_proofs)) in blobs.iter().zip(&expected) {
             assert_eq!(
                 ctx.blob_to_kzg_commitment(blob).unwrap(),
                 *commitment,
@@ -285,6 +287,23 @@ fn every_table_setting_matches_c_kzg() {
                 ctx.compute_cells_and_kzg_proofs(blob).unwrap().1,
                 *cell_proofs,
                 "{precompute:?}"
+            );
+            // Cell verification's interpolation MSM runs on the same tables.
+            let commitments = vec![*commitment; 128];
+            let all: Vec<u64> = (0..128).collect();
+            assert!(
+                ctx.verify_cell_kzg_proof_batch(&commitments, &all, cells, cell_proofs)
+                    .unwrap()
+            );
+            // Another canonical value for one element: 0 becomes 1, anything else 0.
+            let mut bad = cells.clone();
+            let element = &mut bad[3][..32];
+            let was_zero = element.iter().all(|&b| b == 0);
+            element.fill(0);
+            element[31] = u8::from(was_zero);
+            assert!(
+                !ctx.verify_cell_kzg_proof_batch(&commitments, &all, &bad, cell_proofs)
+                    .unwrap()
             );
         }
     }
