@@ -137,6 +137,14 @@ impl BlockTables {
     }
 }
 
+impl BlockTables {
+    /// Bytes the stored sums take.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.table.len() * std::mem::size_of::<Affine>()
+    }
+}
+
 /// Bits `lo .. lo + width` of a 256-bit little-endian integer (`width <= 64`).
 fn bits_at(limbs: &[u64; 4], lo: u32, width: u32) -> u64 {
     let (limb, shift) = ((lo / 64) as usize, lo % 64);

@@ -63,9 +63,10 @@ impl Precompute {
 
     /// Bytes the tables take once built.
     pub fn memory_bytes(self) -> usize {
-        let blob = self
-            .blob_blocks
-            .map_or(0, |s| s.memory_bytes(FIELD_ELEMENTS_PER_BLOB));
+        // The commitment shape serves cell verification's 64 monomial points too.
+        let blob = self.blob_blocks.map_or(0, |s| {
+            s.memory_bytes(FIELD_ELEMENTS_PER_BLOB) + s.memory_bytes(FIELD_ELEMENTS_PER_CELL)
+        });
         let cells = self.cell_blocks.map_or(0, |s| {
             CELLS_PER_EXT_BLOB * s.memory_bytes(FIELD_ELEMENTS_PER_CELL)
         });
@@ -246,5 +247,28 @@ impl KzgContext {
                 })
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precompute_bytes_are_the_tables_built() {
+        let precompute = Precompute {
+            blob_blocks: BlockShape::new(6, 255),
+            cell_blocks: BlockShape::new(5, 128),
+        };
+        let ctx = KzgContext::ethereum_with(precompute);
+        ctx.build_tables();
+        let built = [&ctx.lagrange_brp, &ctx.cell_monomial]
+            .iter()
+            .filter_map(|t| t.tables())
+            .chain(ctx.fk20.built_tables().into_iter().flatten())
+            .map(crate::block_tables::BlockTables::bytes)
+            .sum::<usize>();
+        assert_eq!(ctx.precompute_bytes(), built);
+        assert_eq!(KzgContext::ethereum_with(Precompute::NONE).precompute_bytes(), 0);
     }
 }

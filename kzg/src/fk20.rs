@@ -100,6 +100,12 @@ impl Fk20 {
         Some(tables)
     }
 
+    /// The tables if they have been built.
+    #[cfg(test)]
+    pub(crate) fn built_tables(&self) -> Option<&Vec<BlockTables>> {
+        self.tables.get()
+    }
+
     /// Builds every row's tables now instead of on first use.
     pub(crate) fn build_tables(&self) {
         let _tables = self.tables();
