@@ -135,9 +135,22 @@ impl BlockTables {
             table,
         }
     }
-}
 
-impl BlockTables {
+    /// `sum_i scalars[i] * base_i` (at most as many scalars as bases), the
+    /// blocks split over rayon's threads.
+    pub(crate) fn msm(&self, scalars: &[Fr]) -> blst_p1 {
+        let limbs: Vec<[u64; 4]> = scalars.iter().map(|s| s.into_bigint().0).collect();
+        let blocks = self.shape.blocks(self.bases);
+        let threads = rayon::current_num_threads().max(1);
+        let chunk = blocks.div_ceil(threads).max(1);
+        (0..blocks)
+            .step_by(chunk)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|lo| to_jacobian(&run(&[self], &[&limbs], lo..(lo + chunk).min(blocks))[0]))
+            .reduce(blst_p1::default, |a, b| g1_ops::add(&a, &b))
+    }
+
     /// Bytes the stored sums take.
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
@@ -156,23 +169,6 @@ fn bits_at(limbs: &[u64; 4], lo: u32, width: u32) -> u64 {
         x |= limbs[limb + 1] << (64 - shift);
     }
     if width < 64 { x & ((1u64 << width) - 1) } else { x }
-}
-
-impl BlockTables {
-    /// `sum_i scalars[i] * base_i` (at most as many scalars as bases), the
-    /// blocks split over rayon's threads.
-    pub(crate) fn msm(&self, scalars: &[Fr]) -> blst_p1 {
-        let limbs: Vec<[u64; 4]> = scalars.iter().map(|s| s.into_bigint().0).collect();
-        let blocks = self.shape.blocks(self.bases);
-        let threads = rayon::current_num_threads().max(1);
-        let chunk = blocks.div_ceil(threads).max(1);
-        (0..blocks)
-            .step_by(chunk)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|lo| to_jacobian(&run(&[self], &[&limbs], lo..(lo + chunk).min(blocks))[0]))
-            .reduce(blst_p1::default, |a, b| g1_ops::add(&a, &b))
-    }
 }
 
 /// `sum_i scalars[m][i] * base_{m,i}` for each table `m` (all of one shape
@@ -305,7 +301,7 @@ impl LazyBlockTables {
     }
 
     /// The bases, for the bench's old path.
-    #[cfg(feature = "bench-legacy")]
+    #[cfg(any(test, feature = "bench-legacy"))]
     pub(crate) fn bases(&self) -> &[G1Affine] {
         &self.bases
     }

@@ -287,12 +287,7 @@ impl GlvDigits {
         // Affine for mixed additions (cheaper than Jacobian ones), one shared inversion.
         let odd_affine = g1_ops::batch_to_affine(&odd);
         let (odd_affine, odd_endo) = odd_affine.split_at(ODD);
-        let neg = |q: &blst_p1_affine| {
-            let mut y = blst_fp::default();
-            // SAFETY: a valid field element in, a valid output.
-            unsafe { blst::blst_fp_cneg(&mut y, &q.y, true) };
-            blst_p1_affine { x: q.x, y }
-        };
+        let neg = crate::batch_affine::neg;
         let mut acc = blst_p1::default();
         for i in (0..self.k1.len().max(self.k2.len())).rev() {
             acc = g1_ops::double(&acc);

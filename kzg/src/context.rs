@@ -243,7 +243,9 @@ impl KzgContext {
         crate::legacy::enabled().then(|| {
             self.legacy.get_or_init(|| {
                 crate::init_off_global_pool(|| {
-                    crate::legacy::Legacy::new(self.lagrange_brp.bases(), self.fk20.rows())
+                    let rows: Vec<&[G1Affine]> =
+                        self.fk20.rows().iter().map(LazyBlockTables::bases).collect();
+                    crate::legacy::Legacy::new(self.lagrange_brp.bases(), &rows)
                 })
             })
         })
@@ -263,9 +265,9 @@ mod tests {
         let ctx = KzgContext::ethereum_with(precompute);
         ctx.build_tables();
         let built = [&ctx.lagrange_brp, &ctx.cell_monomial]
-            .iter()
-            .filter_map(|t| t.tables())
-            .chain(ctx.fk20.built_tables().into_iter().flatten())
+            .into_iter()
+            .chain(ctx.fk20.rows())
+            .filter_map(LazyBlockTables::tables)
             .map(crate::block_tables::BlockTables::bytes)
             .sum::<usize>();
         assert_eq!(ctx.precompute_bytes(), built);

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use zg_erasure::field::bit_reversal_permutation;
 
 use crate::batch_affine::Affine;
-use crate::block_tables::{BlockShape, BlockTables, msm_many};
+use crate::block_tables::{BlockShape, BlockTables, LazyBlockTables, msm_many};
 use crate::blst_ops::{from_affine, g1_ops, to_affine, to_jacobian};
 use crate::g1fft::G1Fft;
 
@@ -27,11 +27,9 @@ pub(crate) struct Fk20 {
     n: usize,
     /// Elements per cell (the coset size l).
     l: usize,
-    /// Row `r` holds, for every offset `b`, the r-th FFT value of that offset's setup column.
-    rows: Vec<Vec<G1Affine>>,
-    /// Shape of the rows' subset-sum tables; `None` for Pippenger's method.
-    shape: Option<BlockShape>,
-    tables: std::sync::OnceLock<Vec<BlockTables>>,
+    /// Row `r` holds, for every offset `b`, the r-th FFT value of that
+    /// offset's setup column (with its tables, or Pippenger's method).
+    rows: Vec<LazyBlockTables>,
     /// Size-2k domain (2k = number of cells).
     domain: Radix2EvaluationDomain<Fr>,
     fft: G1Fft,
@@ -75,50 +73,27 @@ impl Fk20 {
         Self {
             n,
             l,
-            rows,
-            shape,
-            tables: std::sync::OnceLock::new(),
+            rows: rows.into_iter().map(|r| LazyBlockTables::new(r, shape)).collect(),
             domain,
             fft,
         }
     }
 
-    /// Every row's tables, built on first use; `None` without a shape.
-    fn tables(&self) -> Option<&[BlockTables]> {
-        let shape = self.shape?;
-        let tables = self.tables.get_or_init(|| {
-            crate::init_off_global_pool(|| {
-                self.rows
-                    .iter()
-                    .map(|row| {
-                        let affine: Vec<_> = row.iter().map(to_affine).collect();
-                        BlockTables::new(&affine, shape)
-                    })
-                    .collect()
-            })
-        });
-        Some(tables)
-    }
-
-    /// The tables if they have been built.
-    #[cfg(test)]
-    pub(crate) fn built_tables(&self) -> Option<&Vec<BlockTables>> {
-        self.tables.get()
-    }
-
     /// Builds every row's tables now instead of on first use.
     pub(crate) fn build_tables(&self) {
-        let _tables = self.tables();
+        for row in &self.rows {
+            let _tables = row.tables();
+        }
     }
 
     /// The 2k cell proofs of the polynomial with `coeffs` (length n), in cell order.
     pub(crate) fn proofs(&self, coeffs: &[Fr]) -> Vec<G1Affine> {
         let row_scalars = self.row_scalars(coeffs);
         let k = self.n / self.l;
-        let mut h: Vec<Affine> = match self.tables() {
+        let tables: Option<Vec<&BlockTables>> = self.rows.iter().map(LazyBlockTables::tables).collect();
+        let mut h: Vec<Affine> = match tables {
             // All rows' additions batched together.
             Some(tables) => {
-                let tables: Vec<&BlockTables> = tables.iter().collect();
                 let scalars: Vec<&[Fr]> = row_scalars.iter().map(Vec::as_slice).collect();
                 msm_many(&tables, &scalars)
             }
@@ -127,7 +102,7 @@ impl Fk20 {
                     .rows
                     .par_iter()
                     .zip(&row_scalars)
-                    .map(|(row, s)| to_jacobian(&crate::blst_ops::msm(row, s)))
+                    .map(|(row, s)| to_jacobian(&row.msm(s)))
                     .collect();
                 g1_ops::batch_to_affine(&sums)
             }
@@ -142,9 +117,9 @@ impl Fk20 {
         h.iter().map(from_affine).collect()
     }
 
-    /// The setup rows, for the bench's old path.
-    #[cfg(feature = "bench-legacy")]
-    pub(crate) fn rows(&self) -> &[Vec<G1Affine>] {
+    /// The rows, for the bench's old path and the tests.
+    #[cfg(any(test, feature = "bench-legacy"))]
+    pub(crate) fn rows(&self) -> &[LazyBlockTables] {
         &self.rows
     }
 

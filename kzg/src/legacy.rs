@@ -41,7 +41,7 @@ pub(crate) struct Legacy {
 }
 
 impl Legacy {
-    pub(crate) fn new(lagrange_brp: &[G1Affine], rows: &[Vec<G1Affine>]) -> Self {
+    pub(crate) fn new(lagrange_brp: &[G1Affine], rows: &[&[G1Affine]]) -> Self {
         let domain = Radix2EvaluationDomain::<Fr>::new(rows.len()).expect("2k is a power of two");
         Self {
             lagrange: FixedBaseMsm::new(lagrange_brp, 13),
