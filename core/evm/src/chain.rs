@@ -1,11 +1,14 @@
-//! A single-sequencer chain: blocks produced from transaction batches, sealed with
-//! honest roots, made durable in a [`BlockLog`] before they become visible.
+//! The chain: blocks produced from transaction batches, sealed with honest roots,
+//! made durable in a [`BlockLog`] before they become visible. A single sequencer
+//! produces in one step; under consensus a block is built (proposer) or validated
+//! (every other validator) without changing the chain, then committed once decided.
 
 use std::collections::HashMap;
 
 use alloy_consensus::transaction::Recovered;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
+use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Address, B256, Bloom, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
@@ -15,6 +18,7 @@ use super::executor::{
     self, BlockContext, CallRequest, CallResult, ExecConfig, ExecError, TxError, TxOutcome,
 };
 use super::log::{BlockLog, LogError};
+use super::proposal::{InvalidBlock, Proposal};
 use super::state::{AccountChange, SlotChange, State, StateChanges};
 use super::system::{self, SystemConfig};
 
@@ -52,6 +56,14 @@ pub enum ChainError {
         rebuilt: B256,
         /// Root in the head header.
         expected: B256,
+    },
+    /// A block to commit was not built on the current head.
+    #[error("block {number} was not built on the head (block {head})")]
+    NotOnHead {
+        /// The block's number.
+        number: u64,
+        /// The head's number.
+        head: u64,
     },
     /// An earlier block failed to persist; the chain must be reopened.
     #[error("an earlier block could not be made durable; restart the node to recover from its log")]
@@ -91,6 +103,9 @@ pub struct ChainBlock {
     pub receipts: Vec<ReceiptEnvelope>,
     /// Size of the RLP-encoded block, bytes.
     pub size: u64,
+    /// The consensus engine's commit certificate, as it encodes it (`None` for a
+    /// single sequencer's blocks).
+    pub certificate: Option<Bytes>,
 }
 
 impl ChainBlock {
@@ -106,13 +121,69 @@ impl ChainBlock {
 
 /// The persisted form of a block: everything needed to serve it and to replay its
 /// state changes without re-executing.
-#[derive(RlpEncodable, RlpDecodable)]
+#[derive(Clone, Debug, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 struct BlockRecord {
     header: Header,
     transactions: Vec<TxEnvelope>,
     senders: Vec<Address>,
     receipts: Vec<ReceiptEnvelope>,
     changes: StateChanges,
+    // The consensus engine's commit certificate (absent for a single sequencer's
+    // blocks, and in logs written before validators existed).
+    certificate: Option<Bytes>,
+}
+
+/// A block executed on the head and sealed but not part of the chain: what a
+/// proposer offers ([`Chain::build_block`]) or a validator re-executed
+/// ([`Chain::validate_block`]); [`Chain::commit_block`] appends it.
+#[derive(Clone, Debug)]
+pub struct SealedBlock {
+    record: BlockRecord,
+    hash: B256,
+}
+
+impl SealedBlock {
+    /// Block hash.
+    pub fn hash(&self) -> B256 {
+        self.hash
+    }
+
+    /// Header.
+    pub fn header(&self) -> &Header {
+        &self.record.header
+    }
+
+    /// Signed transactions, in block order.
+    pub fn transactions(&self) -> &[TxEnvelope] {
+        &self.record.transactions
+    }
+
+    /// What peers need to re-execute it.
+    pub fn proposal(&self) -> Proposal {
+        Proposal {
+            header: self.record.header.clone(),
+            transactions: self
+                .record
+                .transactions
+                .iter()
+                .map(|tx| Bytes::from(tx.encoded_2718()))
+                .collect(),
+        }
+    }
+}
+
+/// How [`Chain::build_block`] sorted the transactions it was given.
+#[derive(Debug)]
+pub struct BuiltBlock {
+    /// The sealed block.
+    pub block: SealedBlock,
+    /// Included transactions: hash and outcome, in block order.
+    pub included: Vec<(B256, TxOutcome)>,
+    /// Rejected transactions with the reason.
+    pub rejected: Vec<(Recovered<TxEnvelope>, TxError)>,
+    /// Transactions that did not fit; they belong in the next block.
+    pub deferred: Vec<Recovered<TxEnvelope>>,
 }
 
 /// What producing a block did.
@@ -231,6 +302,7 @@ impl Chain {
             transactions,
             receipts: record.receipts,
             size,
+            certificate: record.certificate,
         });
     }
 
@@ -300,7 +372,8 @@ impl Chain {
 
     /// Executes `txs` as the next block, seals it and makes it durable; only then is it
     /// visible. Transactions invalid against the state are rejected, ones over the
-    /// block's gas are handed back as deferred.
+    /// block's gas are handed back as deferred. A single sequencer's path: build and
+    /// commit in one step, the state changed once.
     pub fn produce_block(
         &mut self,
         txs: Vec<Recovered<TxEnvelope>>,
@@ -310,9 +383,148 @@ impl Chain {
             return Err(ChainError::Failed);
         }
         let context = self.next_block_context(timestamp);
+        let built = self.execute_and_seal(txs, &context, Sealing::Apply)?;
+        let number = built.block.record.header.number;
+        self.append(built.block.record)?;
+        Ok(Produced {
+            number,
+            hash: self.head().hash,
+            included: built.included,
+            rejected: built.rejected,
+            deferred: built.deferred,
+        })
+    }
+
+    /// Executes `txs` as the next block and seals it with `coinbase` as its fee
+    /// recipient, leaving the chain as it was: a proposer's block, for consensus to
+    /// decide. Sorts the transactions as [`Chain::produce_block`] does.
+    pub fn build_block(
+        &mut self,
+        txs: Vec<Recovered<TxEnvelope>>,
+        timestamp: u64,
+        coinbase: Address,
+    ) -> Result<BuiltBlock, ChainError> {
+        if self.failed {
+            return Err(ChainError::Failed);
+        }
+        let context = BlockContext {
+            coinbase,
+            ..self.next_block_context(timestamp)
+        };
+        self.execute_and_seal(txs, &context, Sealing::Speculative)
+    }
+
+    /// Re-executes a peer's proposal on the head, leaving the chain as it was, and
+    /// returns the block when every header field (state, receipts and transaction
+    /// roots, gas, bloom, base fee) equals what re-execution gives. `now` (Unix
+    /// seconds) bounds the proposer's timestamp.
+    pub fn validate_block(&mut self, proposal: &Proposal, now: u64) -> Result<SealedBlock, InvalidBlock> {
+        if self.failed {
+            return Err(ChainError::Failed.into());
+        }
+        let proposed = &proposal.header;
+        let head = &self.head().header;
+        if proposed.number != head.number + 1 {
+            return Err(InvalidBlock::NotNext {
+                number: proposed.number,
+                head: head.number,
+            });
+        }
+        if proposed.parent_hash != self.head().hash {
+            return Err(InvalidBlock::Parent {
+                proposed: proposed.parent_hash,
+                head: self.head().hash,
+            });
+        }
+        if proposed.timestamp < head.timestamp || proposed.timestamp > now.saturating_add(MAX_CLOCK_DRIFT) {
+            return Err(InvalidBlock::Timestamp {
+                proposed: proposed.timestamp,
+                parent: head.timestamp,
+                now,
+            });
+        }
+        let txs = proposal
+            .transactions
+            .iter()
+            .enumerate()
+            .map(|(index, raw)| {
+                executor::decode_transaction(raw, self.config.chain_id)
+                    .map_err(|error| InvalidBlock::Transaction { index, error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = txs.len();
+        let context = BlockContext {
+            coinbase: proposed.beneficiary,
+            ..self.next_block_context(proposed.timestamp)
+        };
+        let built = self.execute_and_seal(txs, &context, Sealing::Speculative)?;
+        // A proposer includes only transactions that execute and fit.
+        if let Some((tx, error)) = built.rejected.into_iter().next() {
+            let index = proposal_index(proposal, tx.inner());
+            return Err(InvalidBlock::Transaction { index, error });
+        }
+        if let Some(tx) = built.deferred.first() {
+            let index = proposal_index(proposal, tx.inner());
+            return Err(InvalidBlock::OverGas { index });
+        }
+        debug_assert_eq!(built.block.record.transactions.len(), count);
+        compare_headers(proposed, &built.block.record.header)?;
+        Ok(built.block)
+    }
+
+    /// Appends a decided block (built or validated on the current head) with the
+    /// consensus engine's commit certificate, durably (fsync) before it is visible.
+    pub fn commit_block(&mut self, block: SealedBlock, certificate: Bytes) -> Result<(), ChainError> {
+        if self.failed {
+            return Err(ChainError::Failed);
+        }
+        let mut record = block.record;
+        if record.header.parent_hash != self.head().hash {
+            return Err(ChainError::NotOnHead {
+                number: record.header.number,
+                head: self.head().header.number,
+            });
+        }
+        self.state.apply(&record.changes);
+        let root = self.state.root();
+        if root != record.header.state_root {
+            // Only a block sealed on this head reaches here; anything else is a bug.
+            self.failed = true;
+            return Err(ChainError::StateRootMismatch {
+                rebuilt: root,
+                expected: record.header.state_root,
+            });
+        }
+        record.certificate = Some(certificate);
+        self.append(record)
+    }
+
+    // Persists a sealed block whose changes are in the state, then shows it.
+    fn append(&mut self, record: BlockRecord) -> Result<(), ChainError> {
+        let mut encoded = Vec::new();
+        record.encode(&mut encoded);
+        if let Err(error) = self.store.append(&encoded) {
+            // The in-memory state is ahead of the log: refuse to go on (reopening
+            // rebuilds it from the log).
+            self.failed = true;
+            return Err(error.into());
+        }
+        self.push_sealed(record);
+        Ok(())
+    }
+
+    // Executes `txs` in `context`, sorts them, and seals the block. `Apply` leaves
+    // the block's changes in the state (the caller appends it or fails the chain);
+    // `Speculative` leaves the state as it was.
+    fn execute_and_seal(
+        &mut self,
+        txs: Vec<Recovered<TxEnvelope>>,
+        context: &BlockContext,
+        sealing: Sealing,
+    ) -> Result<BuiltBlock, ChainError> {
         let executed = {
             let hashes = |n| self.block_hash_at(n);
-            executor::execute_block(&self.state, &hashes, &self.exec, &context, &txs)?
+            executor::execute_block(&self.state, &hashes, &self.exec, context, &txs)?
         };
         // Sort the batch into included, rejected and deferred, moving each once.
         let mut fate: Vec<Option<TxError>> = vec![None; txs.len()];
@@ -346,17 +558,18 @@ impl Chain {
             .zip(&transactions)
             .map(|(executed, tx)| (*tx.tx_hash(), executed.outcome.clone()))
             .collect();
-        // Apply first: the header needs the new state root. If the block then fails to
-        // persist, the in-memory state is ahead of the log and the chain refuses to go
-        // on (reopening rebuilds it from the log). Receipts, their blooms and the two
-        // list roots are computed on another thread meanwhile.
+        // The header needs the new state root; receipts, their blooms and the two list
+        // roots are computed on another thread meanwhile.
         let state = &mut self.state;
         let changes = &executed.changes;
         let receipts_in = executed.included.into_iter().map(|tx| (tx.tx_type, tx.receipt));
         let (state_root, (receipts, logs_bloom, receipts_root, transactions_root)) = rayon::join(
-            || {
-                state.apply(changes);
-                state.root()
+            || match sealing {
+                Sealing::Apply => {
+                    state.apply(changes);
+                    state.root()
+                }
+                Sealing::Speculative => state.root_after(changes),
             },
             || {
                 let (receipts, bloom) = executor::seal_receipts(receipts_in);
@@ -388,18 +601,13 @@ impl Chain {
             senders,
             receipts,
             changes: executed.changes,
+            certificate: None,
         };
-        let mut encoded = Vec::new();
-        record.encode(&mut encoded);
-        if let Err(error) = self.store.append(&encoded) {
-            self.failed = true;
-            return Err(error.into());
-        }
-        let number = record.header.number;
-        self.push_sealed(record);
-        Ok(Produced {
-            number,
-            hash: self.head().hash,
+        Ok(BuiltBlock {
+            block: SealedBlock {
+                hash: record.header.hash_slow(),
+                record,
+            },
             included,
             rejected,
             deferred,
@@ -451,6 +659,72 @@ impl Chain {
         }
         Ok(high)
     }
+}
+
+/// How far ahead of a validator's clock a proposal's timestamp may be, seconds.
+pub const MAX_CLOCK_DRIFT: u64 = 15;
+
+#[derive(Clone, Copy)]
+enum Sealing {
+    Apply,
+    Speculative,
+}
+
+// Where a transaction the executor handed back sits in the proposal.
+fn proposal_index(proposal: &Proposal, tx: &TxEnvelope) -> usize {
+    let hash = tx.tx_hash();
+    proposal
+        .transactions
+        .iter()
+        .position(|raw| keccak256(raw) == *hash)
+        .unwrap_or(0)
+}
+
+// Names the first header field where a proposal and its re-execution differ.
+fn compare_headers(proposed: &Header, executed: &Header) -> Result<(), InvalidBlock> {
+    macro_rules! fields {
+        ($($field:ident),*) => {$(
+            if proposed.$field != executed.$field {
+                return Err(InvalidBlock::Mismatch {
+                    field: stringify!($field),
+                    proposed: format!("{:?}", proposed.$field),
+                    executed: format!("{:?}", executed.$field),
+                });
+            }
+        )*};
+    }
+    fields!(
+        state_root,
+        receipts_root,
+        transactions_root,
+        gas_used,
+        logs_bloom,
+        gas_limit,
+        base_fee_per_gas,
+        mix_hash,
+        parent_hash,
+        number,
+        timestamp,
+        beneficiary,
+        ommers_hash,
+        difficulty,
+        extra_data,
+        nonce,
+        withdrawals_root,
+        blob_gas_used,
+        excess_blob_gas,
+        parent_beacon_block_root,
+        requests_hash
+    );
+    // Every field is listed above; this catches one added to Header later.
+    if proposed.hash_slow() != executed.hash_slow() {
+        return Err(InvalidBlock::Mismatch {
+            field: "header",
+            proposed: format!("{:?}", proposed.hash_slow()),
+            executed: format!("{:?}", executed.hash_slow()),
+        });
+    }
+    Ok(())
 }
 
 /// Why a gas estimate could not be made.
@@ -548,5 +822,6 @@ fn genesis_record(config: &ChainConfig) -> BlockRecord {
         senders: Vec::new(),
         receipts: Vec::new(),
         changes,
+        certificate: None,
     }
 }

@@ -27,16 +27,21 @@ mod chain;
 pub mod contracts;
 mod executor;
 mod log;
+mod proposal;
 mod state;
 pub mod system;
 mod trie;
 
-pub use chain::{Chain, ChainBlock, ChainConfig, ChainError, EstimateError, Produced};
+pub use chain::{
+    BuiltBlock, Chain, ChainBlock, ChainConfig, ChainError, EstimateError, MAX_CLOCK_DRIFT, Produced,
+    SealedBlock,
+};
 pub use executor::{
     BlockContext, CallRequest, CallResult, ExecConfig, ExecError, ExecutedBlock, ExecutedTx, MAX_TX_BYTES,
     TxError, TxOutcome, call, decode_transaction, decode_unrecovered, execute_block, recover_sender,
     recover_senders, seal_receipts, tx_env,
 };
 pub use log::{BlockLog, LOG_FILE, LogError, MAX_RECORD};
+pub use proposal::{InvalidBlock, Proposal};
 pub use state::{Account, AccountChange, BlockOverlay, SlotChange, State, StateChanges, StateDb};
 pub use trie::Trie;

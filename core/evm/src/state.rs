@@ -32,6 +32,42 @@ impl Account {
     fn is_empty(&self) -> bool {
         self.nonce == 0 && self.balance.is_zero() && self.code_hash == KECCAK256_EMPTY
     }
+
+    // Writes a slot in the map and the trie; zero deletes it.
+    fn set_slot(&mut self, key: U256, value: U256) {
+        let hashed = keccak256(key.to_be_bytes::<32>());
+        if value.is_zero() {
+            self.storage.remove(&key);
+            self.storage_trie.remove(&hashed);
+        } else {
+            self.storage.insert(key, value);
+            self.storage_trie.insert(&hashed, alloy_rlp::encode(value));
+        }
+    }
+}
+
+/// What a journaled apply overwrote, to put it back.
+#[derive(Debug, Default)]
+struct StateUndo {
+    // Code first inserted by the apply.
+    codes: Vec<B256>,
+    accounts: Vec<AccountUndo>,
+}
+
+#[derive(Debug)]
+enum AccountUndo {
+    // The account as it was (or absent), moved out whole.
+    Whole {
+        address: Address,
+        prior: Option<Account>,
+    },
+    // Nonce, balance and code hash as they were (None: absent), and the old value of
+    // every slot written (read before any write, so their order does not matter).
+    Fields {
+        address: Address,
+        prior: Option<(u64, U256, B256)>,
+        slots: Vec<(U256, U256)>,
+    },
 }
 
 /// How one account changed in a block: its new fields, and the storage slots written.
@@ -285,16 +321,81 @@ impl State {
 
     /// Applies a block's changes.
     pub fn apply(&mut self, changes: &StateChanges) {
+        self.apply_inner(changes, None);
+    }
+
+    /// The state root the state would have with `changes` applied, leaving the state
+    /// as it was: how a block is sealed or checked before consensus decides it.
+    pub fn root_after(&mut self, changes: &StateChanges) -> B256 {
+        let mut undo = StateUndo::default();
+        self.apply_inner(changes, Some(&mut undo));
+        let root = self.root();
+        self.revert(undo);
+        root
+    }
+
+    // Applies `changes`; with a journal, records what each change overwrote (fields
+    // and the slots written, or a whole account moved out when it is destroyed or
+    // its storage cleared), so no account's storage is ever copied.
+    fn apply_inner(&mut self, changes: &StateChanges, mut journal: Option<&mut StateUndo>) {
         for code in &changes.codes {
-            self.code
-                .entry(keccak256(code))
-                .or_insert_with(|| Bytecode::new_raw(code.clone()));
+            let hash = keccak256(code);
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.code.entry(hash) {
+                slot.insert(Bytecode::new_raw(code.clone()));
+                if let Some(journal) = journal.as_deref_mut() {
+                    journal.codes.push(hash);
+                }
+            }
         }
         for change in &changes.accounts {
             self.dirty.insert(change.address);
             if change.destroyed {
-                self.accounts.remove(&change.address);
+                let prior = self.accounts.remove(&change.address);
+                if let Some(journal) = journal.as_deref_mut() {
+                    journal.accounts.push(AccountUndo::Whole {
+                        address: change.address,
+                        prior,
+                    });
+                }
                 continue;
+            }
+            let existing = self.accounts.get(&change.address);
+            let clears = change.storage_cleared && existing.is_some_and(|a| !a.storage.is_empty());
+            if let Some(journal) = journal.as_deref_mut() {
+                if clears {
+                    // Move the account out whole; it restarts with empty storage.
+                    let prior = self.accounts.remove(&change.address);
+                    let fields = prior.as_ref().map(|a| (a.nonce, a.balance, a.code_hash));
+                    if let Some((nonce, balance, code_hash)) = fields {
+                        self.accounts.insert(
+                            change.address,
+                            Account {
+                                nonce,
+                                balance,
+                                code_hash,
+                                ..Account::default()
+                            },
+                        );
+                    }
+                    journal.accounts.push(AccountUndo::Whole {
+                        address: change.address,
+                        prior,
+                    });
+                } else {
+                    let slots = change
+                        .storage
+                        .iter()
+                        .map(|slot| {
+                            let prior = existing.and_then(|a| a.storage.get(&slot.key).copied());
+                            (slot.key, prior.unwrap_or_default())
+                        })
+                        .collect();
+                    journal.accounts.push(AccountUndo::Fields {
+                        address: change.address,
+                        prior: existing.map(|a| (a.nonce, a.balance, a.code_hash)),
+                        slots,
+                    });
+                }
             }
             let account = self.accounts.entry(change.address).or_insert_with(|| Account {
                 code_hash: KECCAK256_EMPTY,
@@ -308,19 +409,49 @@ impl State {
             account.balance = change.balance;
             account.code_hash = change.code_hash;
             for slot in &change.storage {
-                let key = keccak256(slot.key.to_be_bytes::<32>());
-                if slot.value.is_zero() {
-                    account.storage.remove(&slot.key);
-                    account.storage_trie.remove(&key);
-                } else {
-                    account.storage.insert(slot.key, slot.value);
-                    account.storage_trie.insert(&key, alloy_rlp::encode(slot.value));
-                }
+                account.set_slot(slot.key, slot.value);
             }
             // EIP-161: touched empty accounts do not exist.
             if account.is_empty() && account.storage.is_empty() {
                 self.accounts.remove(&change.address);
             }
+        }
+    }
+
+    // Puts back what a journaled apply overwrote, newest change first.
+    fn revert(&mut self, undo: StateUndo) {
+        for entry in undo.accounts.into_iter().rev() {
+            match entry {
+                AccountUndo::Whole { address, prior } => {
+                    self.dirty.insert(address);
+                    match prior {
+                        Some(account) => self.accounts.insert(address, account),
+                        None => self.accounts.remove(&address),
+                    };
+                }
+                AccountUndo::Fields {
+                    address,
+                    prior,
+                    slots,
+                } => {
+                    self.dirty.insert(address);
+                    let Some((nonce, balance, code_hash)) = prior else {
+                        // It did not exist, so none of its slots did either.
+                        self.accounts.remove(&address);
+                        continue;
+                    };
+                    let account = self.accounts.entry(address).or_default();
+                    account.nonce = nonce;
+                    account.balance = balance;
+                    account.code_hash = code_hash;
+                    for (key, value) in slots {
+                        account.set_slot(key, value);
+                    }
+                }
+            }
+        }
+        for hash in undo.codes {
+            self.code.remove(&hash);
         }
     }
 
@@ -383,5 +514,88 @@ impl DatabaseRef for StateDb<'_> {
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Infallible> {
         Ok((self.block_hashes)(number))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    // Few addresses, keys and values, so that changes collide with what exists.
+    fn random_changes(rng: &mut StdRng) -> StateChanges {
+        let codes: Vec<Bytes> = (0..rng.random_range(0..3u8))
+            .map(|i| Bytes::from(vec![0x60, i, 0x00]))
+            .collect();
+        let mut accounts: Vec<AccountChange> = (0..rng.random_range(1..12))
+            .map(|_| {
+                let code_hash = match (rng.random_bool(0.3), codes.first()) {
+                    (true, Some(code)) => keccak256(code),
+                    _ => KECCAK256_EMPTY,
+                };
+                AccountChange {
+                    address: Address::with_last_byte(rng.random_range(0..16)),
+                    destroyed: rng.random_bool(0.1),
+                    storage_cleared: rng.random_bool(0.15),
+                    nonce: rng.random_range(0..3),
+                    balance: U256::from(rng.random_range(0..3u64)),
+                    code_hash,
+                    storage: (0..rng.random_range(0..8))
+                        .map(|_| SlotChange {
+                            key: U256::from(rng.random_range(0..10u64)),
+                            value: U256::from(rng.random_range(0..3u64)),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        accounts.sort_by_key(|a| a.address);
+        accounts.dedup_by_key(|a| a.address);
+        StateChanges { accounts, codes }
+    }
+
+    // Address, nonce, balance, code hash and sorted slots of every account.
+    type Snapshot = Vec<(Address, u64, U256, B256, Vec<(U256, U256)>)>;
+
+    fn snapshot(state: &State) -> Snapshot {
+        let mut accounts: Vec<_> = state
+            .accounts()
+            .map(|(address, a)| {
+                let mut slots: Vec<_> = a.storage.iter().map(|(k, v)| (*k, *v)).collect();
+                slots.sort();
+                (*address, a.nonce, a.balance, a.code_hash, slots)
+            })
+            .collect();
+        accounts.sort_by_key(|a| a.0);
+        accounts
+    }
+
+    #[test]
+    fn root_after_equals_applying_and_leaves_the_state_as_it_was() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut state = State::new();
+        for round in 0..400 {
+            let changes = random_changes(&mut rng);
+            let before = snapshot(&state);
+            let mut codes_before: Vec<B256> = state.code.keys().copied().collect();
+            codes_before.sort();
+            let root_before = state.root();
+            let mut applied = state.clone();
+            applied.apply(&changes);
+            let expected = applied.root();
+            assert_eq!(state.root_after(&changes), expected, "round {round}");
+            assert_eq!(snapshot(&state), before, "round {round}: the state changed");
+            assert_eq!(state.root(), root_before, "round {round}: the root changed");
+            let mut codes_after: Vec<B256> = state.code.keys().copied().collect();
+            codes_after.sort();
+            assert_eq!(codes_after, codes_before, "round {round}: code was left behind");
+            // Move on: the next round starts from the applied state (half the time).
+            if rng.random_bool(0.5) {
+                state.apply(&changes);
+                assert_eq!(state.root(), expected);
+            }
+        }
     }
 }

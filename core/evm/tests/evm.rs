@@ -810,3 +810,319 @@ fn state_root_matches_from_scratch() {
         assert_eq!(chain.head().header.state_root, scratch, "block {}", block + 2);
     }
 }
+
+/// Two validators from one genesis: the proposer builds a block (a deploy, transfers, a
+/// revert, a rejected and a deferred transaction) without changing its chain; the other
+/// re-executes the proposal and gets the same block; both commit it with a certificate,
+/// which survives reopening the log.
+#[test]
+fn built_blocks_validate_on_a_peer_and_commit_with_their_certificate() {
+    let alice = signer(0);
+    let bob = signer(1);
+    let cfg = ChainConfig {
+        gas_limit: 400_000,
+        ..config(&[alice.address(), bob.address()])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut proposer = Chain::open(cfg.clone(), BlockLog::open_path(dir.path()).unwrap()).unwrap();
+    let mut validator = Chain::open(cfg.clone(), BlockLog::in_memory()).unwrap();
+    let store = alice.address().create(0);
+    let txs = vec![
+        sign(
+            &alice,
+            eip1559(
+                0,
+                TxKind::Create,
+                U256::ZERO,
+                value_store_init(U256::from(5u64)),
+                140_000,
+            ),
+        ),
+        sign(
+            &alice,
+            eip1559(
+                1,
+                TxKind::Call(store),
+                U256::ZERO,
+                calldata("set(uint256)", &[U256::ZERO]),
+                60_000,
+            ),
+        ),
+        sign(
+            &bob,
+            eip1559(0, TxKind::Call(alice.address()), ether(3), Bytes::new(), 21_000),
+        ),
+        // Nonce 5 does not follow: rejected.
+        sign(
+            &bob,
+            eip1559(5, TxKind::Call(alice.address()), ether(1), Bytes::new(), 21_000),
+        ),
+        // Over what is left of the block's gas: deferred.
+        sign(
+            &alice,
+            eip1559(2, TxKind::Call(bob.address()), ether(1), Bytes::new(), 300_000),
+        ),
+    ];
+    let coinbase = Address::repeat_byte(0xc0);
+    let (head_before, root_before) = (proposer.head().hash, proposer.state().clone().root());
+    let built = proposer.build_block(txs, 1_700_000_100, coinbase).unwrap();
+    assert_eq!(
+        (built.included.len(), built.rejected.len(), built.deferred.len()),
+        (3, 1, 1)
+    );
+    assert!(
+        matches!(built.rejected[0].1, TxError::NonceTooHigh { .. }),
+        "{:?}",
+        built.rejected
+    );
+    // Nothing changed yet: the head, the state, and what calls see.
+    assert_eq!(proposer.head().hash, head_before);
+    assert_eq!(proposer.state().clone().root(), root_before);
+    assert!(proposer.state().account(&store).is_none());
+    assert_eq!(
+        proposer.state().account(&bob.address()).unwrap().balance,
+        ether(1000)
+    );
+
+    let proposal = zg_evm::Proposal::from_bytes(&built.block.proposal().to_bytes()).unwrap();
+    assert_eq!(proposal.hash(), built.block.hash());
+    let validated = validator.validate_block(&proposal, 1_700_000_100).unwrap();
+    assert_eq!(validated.hash(), built.block.hash());
+    assert_eq!(validated.header().beneficiary, coinbase);
+    assert_eq!(validator.head().header.number, 0, "validating commits nothing");
+    assert!(validator.state().account(&store).is_none());
+
+    let certificate = Bytes::from_static(b"four signatures");
+    proposer.commit_block(built.block, certificate.clone()).unwrap();
+    validator.commit_block(validated, certificate.clone()).unwrap();
+    assert_eq!(proposer.head().hash, validator.head().hash);
+    assert_eq!(
+        proposer.head().header.state_root,
+        validator.head().header.state_root
+    );
+    assert_eq!(validator.state().storage(&store, U256::ZERO), U256::from(5u64));
+    assert!(!validator.head().receipts[1].status(), "set(0) reverts");
+    assert!(
+        validator
+            .state()
+            .account(&coinbase)
+            .is_some_and(|a| a.balance > U256::ZERO)
+    );
+    assert_eq!(proposer.head().certificate.as_ref(), Some(&certificate));
+    let head = proposer.head().hash;
+    drop(proposer);
+    let reopened = Chain::open(cfg, BlockLog::open_path(dir.path()).unwrap()).unwrap();
+    assert_eq!(reopened.head().hash, head);
+    assert_eq!(reopened.head().certificate.as_ref(), Some(&certificate));
+    assert_eq!(reopened.block(0).unwrap().certificate, None);
+}
+
+/// A proposal that differs from its re-execution in any way is refused with the field
+/// or transaction at fault, and the refusing chain is left as it was.
+#[test]
+fn validators_refuse_tampered_proposals() {
+    let alice = signer(0);
+    let bob = signer(1);
+    let cfg = config(&[alice.address(), bob.address()]);
+    let mut proposer = Chain::open(cfg.clone(), BlockLog::in_memory()).unwrap();
+    let mut validator = Chain::open(cfg, BlockLog::in_memory()).unwrap();
+    let pay = |nonce, value| {
+        sign(
+            &alice,
+            eip1559(
+                nonce,
+                TxKind::Call(bob.address()),
+                ether(value),
+                Bytes::new(),
+                21_000,
+            ),
+        )
+    };
+    let now = 1_700_000_100;
+    let built = proposer
+        .build_block(vec![pay(0, 1), pay(1, 2)], now, Address::ZERO)
+        .unwrap();
+    let good = built.block.proposal();
+    let root = validator.state().clone().root();
+
+    let tamper = |change: &dyn Fn(&mut zg_evm::Proposal)| {
+        let mut proposal = good.clone();
+        change(&mut proposal);
+        proposal
+    };
+    let field = |field: &'static str| move |e: &zg_evm::InvalidBlock| matches!(e, zg_evm::InvalidBlock::Mismatch { field: f, .. } if *f == field);
+    type Expected = Box<dyn Fn(&zg_evm::InvalidBlock) -> bool>;
+    let cases: Vec<(&str, zg_evm::Proposal, Expected)> = vec![
+        (
+            "state root",
+            tamper(&|p| p.header.state_root = B256::repeat_byte(1)),
+            Box::new(field("state_root")),
+        ),
+        (
+            "receipts root",
+            tamper(&|p| p.header.receipts_root = B256::repeat_byte(2)),
+            Box::new(field("receipts_root")),
+        ),
+        (
+            "gas used",
+            tamper(&|p| p.header.gas_used += 1),
+            Box::new(field("gas_used")),
+        ),
+        (
+            "base fee",
+            tamper(&|p| p.header.base_fee_per_gas = Some(7)),
+            Box::new(field("base_fee_per_gas")),
+        ),
+        (
+            "gas limit",
+            tamper(&|p| p.header.gas_limit *= 2),
+            Box::new(field("gas_limit")),
+        ),
+        (
+            "extra data",
+            tamper(&|p| p.header.extra_data = Bytes::from_static(b"x")),
+            Box::new(field("extra_data")),
+        ),
+        (
+            "a dropped transaction",
+            tamper(&|p| {
+                p.transactions.pop();
+            }),
+            Box::new(field("state_root")),
+        ),
+        (
+            "swapped transactions",
+            tamper(&|p| p.transactions.swap(0, 1)),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    zg_evm::InvalidBlock::Transaction {
+                        index: 0,
+                        error: TxError::NonceTooHigh { .. }
+                    }
+                )
+            }),
+        ),
+        (
+            "a replayed transaction",
+            tamper(&|p| p.transactions.push(p.transactions[0].clone())),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    zg_evm::InvalidBlock::Transaction {
+                        index: 0 | 2,
+                        error: TxError::NonceTooLow { .. }
+                    }
+                )
+            }),
+        ),
+        (
+            "a broken signature",
+            tamper(&|p| {
+                let mut raw = p.transactions[1].to_vec();
+                let at = raw.len() - 5;
+                raw[at] ^= 1;
+                p.transactions[1] = raw.into();
+            }),
+            Box::new(|e| matches!(e, zg_evm::InvalidBlock::Transaction { index: 1, .. })),
+        ),
+        (
+            "the next height",
+            tamper(&|p| p.header.number = 2),
+            Box::new(|e| matches!(e, zg_evm::InvalidBlock::NotNext { number: 2, head: 0 })),
+        ),
+        (
+            "another parent",
+            tamper(&|p| p.header.parent_hash = B256::repeat_byte(3)),
+            Box::new(|e| matches!(e, zg_evm::InvalidBlock::Parent { .. })),
+        ),
+        (
+            "a timestamp from the future",
+            tamper(&|p| p.header.timestamp = now + zg_evm::MAX_CLOCK_DRIFT + 1),
+            Box::new(|e| matches!(e, zg_evm::InvalidBlock::Timestamp { .. })),
+        ),
+        (
+            "a timestamp before the parent's",
+            tamper(&|p| p.header.timestamp = 1),
+            Box::new(|e| matches!(e, zg_evm::InvalidBlock::Timestamp { .. })),
+        ),
+    ];
+    for (what, proposal, expected) in cases {
+        let error = validator.validate_block(&proposal, now).unwrap_err();
+        assert!(expected(&error), "{what}: {error}");
+        assert_eq!(
+            validator.state().clone().root(),
+            root,
+            "{what} left the state changed"
+        );
+        assert_eq!(validator.head().header.number, 0);
+    }
+    assert!(zg_evm::Proposal::from_bytes(&[0xc0, 0x01]).is_err());
+    let mut trailing = good.to_bytes();
+    trailing.push(0);
+    assert!(matches!(
+        zg_evm::Proposal::from_bytes(&trailing),
+        Err(zg_evm::InvalidBlock::Decode(_))
+    ));
+    // The untouched proposal still validates after all the refusals, and commits.
+    let block = validator.validate_block(&good, now).unwrap();
+    validator.commit_block(block, Bytes::new()).unwrap();
+    assert_eq!(
+        validator.state().account(&bob.address()).unwrap().balance,
+        ether(1003)
+    );
+}
+
+/// Rounds that fail leave nothing behind: a block built in one round and another
+/// proposal validated in the next, then a third decided; committing a block built on
+/// an older head is refused.
+#[test]
+fn only_the_decided_block_changes_the_chain() {
+    const T: u64 = 1_700_000_000;
+    let alice = signer(0);
+    let bob = signer(1);
+    let cfg = config(&[alice.address(), bob.address()]);
+    let mut chain = Chain::open(cfg.clone(), BlockLog::in_memory()).unwrap();
+    let mut peer = Chain::open(cfg, BlockLog::in_memory()).unwrap();
+    let pay = |from: &PrivateKeySigner, to: Address, value| {
+        sign(
+            from,
+            eip1559(0, TxKind::Call(to), ether(value), Bytes::new(), 21_000),
+        )
+    };
+    let round0 = chain
+        .build_block(vec![pay(&alice, bob.address(), 5)], T + 10, Address::ZERO)
+        .unwrap();
+    let round1 = peer
+        .build_block(vec![pay(&bob, alice.address(), 7)], T + 10, Address::ZERO)
+        .unwrap();
+    chain.validate_block(&round1.block.proposal(), T + 10).unwrap();
+    let decided = peer
+        .build_block(
+            vec![pay(&alice, Address::repeat_byte(9), 1)],
+            T + 11,
+            Address::ZERO,
+        )
+        .unwrap();
+    let block = chain.validate_block(&decided.block.proposal(), T + 11).unwrap();
+    chain.commit_block(block, Bytes::new()).unwrap();
+    assert_eq!(
+        chain.state().account(&bob.address()).unwrap().balance,
+        ether(1000)
+    );
+    assert_eq!(
+        chain.state().account(&Address::repeat_byte(9)).unwrap().balance,
+        ether(1)
+    );
+    assert_eq!(chain.state().account(&alice.address()).unwrap().nonce, 1);
+    let stale = chain.commit_block(round0.block, Bytes::new()).unwrap_err();
+    assert!(
+        matches!(stale, ChainError::NotOnHead { number: 1, head: 1 }),
+        "{stale}"
+    );
+    // The chain still goes on.
+    chain
+        .produce_block(vec![pay(&bob, alice.address(), 2)], T + 12)
+        .unwrap();
+    assert_eq!(chain.head().header.number, 2);
+}
