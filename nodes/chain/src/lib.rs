@@ -12,8 +12,10 @@ pub mod api;
 mod rpc;
 mod sequencer;
 pub mod server;
+mod validator;
 
 pub use server::{
     ChainNode, ChainNodeConfig, DEV_MNEMONIC, DevAccount, MAX_BLOCK_RANGE, MAX_LOGS, block_time,
     dev_accounts, print_accounts,
 };
+pub use validator::ValidatorSettings;

@@ -301,7 +301,7 @@ fn fee_history(
     })
 }
 
-fn send_raw(shared: &Arc<Shared>, raw: &Bytes) -> RpcResult<(B256, Option<Outcome>)> {
+fn send_raw(shared: &Arc<Shared>, raw: &Bytes, relay: bool) -> RpcResult<(B256, Option<Outcome>)> {
     let chain_id = shared.chain().chain_id();
     let tx = decode_transaction(raw, chain_id).map_err(|e| tx_err(&e))?;
     let hash = *tx.inner().tx_hash();
@@ -353,7 +353,12 @@ fn send_raw(shared: &Arc<Shared>, raw: &Bytes) -> RpcResult<(B256, Option<Outcom
     };
     shared
         .submit
-        .send(Submission { tx, reply })
+        .send(Submission {
+            tx,
+            reply,
+            raw: raw.clone(),
+            relay,
+        })
         .map_err(|_| rpc_err(-32000, "the node is shutting down"))?;
     Ok((hash, receiver))
 }
@@ -468,7 +473,7 @@ impl EthApiServer for RpcHandler {
     }
 
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        let (hash, receiver) = send_raw(&self.0, &raw)?;
+        let (hash, receiver) = send_raw(&self.0, &raw, true)?;
         if let Some(receiver) = receiver {
             match receiver.await {
                 Ok(Ok(())) => {}
@@ -523,5 +528,13 @@ impl EthApiServer for RpcHandler {
 
 /// The node's JSON-RPC methods.
 pub(crate) fn rpc_module(shared: Arc<Shared>) -> RpcModule<RpcHandler> {
-    RpcHandler(shared).into_rpc()
+    let mut module = RpcHandler(shared).into_rpc();
+    // A transaction another validator accepted: pooled here, not relayed again.
+    module
+        .register_method("zg_relayRawTransaction", |params, handler, _| {
+            let raw: Bytes = params.one()?;
+            send_raw(&handler.0, &raw, false).map(|(hash, _)| hash)
+        })
+        .expect("the method name is not taken");
+    module
 }

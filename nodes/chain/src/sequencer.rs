@@ -27,6 +27,9 @@ pub(crate) fn now_secs() -> u64 {
 pub(crate) struct Submission {
     pub(crate) tx: Recovered<TxEnvelope>,
     pub(crate) reply: Option<oneshot::Sender<Result<(), TxError>>>,
+    // Its bytes as sent, and whether a validator passes them on to the others.
+    pub(crate) raw: alloy_primitives::Bytes,
+    pub(crate) relay: bool,
 }
 
 /// What the RPC handlers and the sequencer share.

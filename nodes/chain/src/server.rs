@@ -19,6 +19,7 @@ use zg_evm::{BlockLog, Chain, ChainConfig};
 
 use crate::rpc::rpc_module;
 use crate::sequencer::{Shared, sequence};
+use crate::validator::{ValidatorRuntime, ValidatorSettings};
 
 /// Hardhat's and Anvil's development mnemonic: wallets and tools know its accounts.
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
@@ -61,6 +62,8 @@ pub struct ChainNodeConfig {
     pub price_per_sector: U256,
     /// Seconds a compute sub-account's refund stays locked (InferenceServing's `lockTime`).
     pub refund_lock_secs: u64,
+    /// `Some`: one of many validators under consensus instead of the single sequencer.
+    pub validator: Option<ValidatorSettings>,
 }
 
 impl Default for ChainNodeConfig {
@@ -82,6 +85,7 @@ impl Default for ChainNodeConfig {
             max_connections: 256,
             price_per_sector: U256::from(DEFAULT_PRICE_PER_SECTOR),
             refund_lock_secs: DEFAULT_LOCK_TIME_SECS,
+            validator: None,
         }
     }
 }
@@ -131,6 +135,7 @@ pub struct ChainNode {
     server: ServerHandle,
     stop: Arc<AtomicBool>,
     sequencer: Option<JoinHandle<()>>,
+    validator: Option<ValidatorRuntime>,
     accounts: Vec<DevAccount>,
     chain_id: u64,
     head: u64,
@@ -174,17 +179,32 @@ impl ChainNode {
             chain: RwLock::new(chain),
             queued: Mutex::new(HashMap::new()),
             submit,
-            instant: config.block_time.is_none(),
+            instant: config.block_time.is_none() && config.validator.is_none(),
             gas_limit: config.gas_limit,
         });
         let stop = Arc::new(AtomicBool::new(false));
-        let sequencer = {
-            let shared = shared.clone();
-            let stop = stop.clone();
-            let block_time = config.block_time;
-            std::thread::Builder::new()
-                .name("zg-sequencer".into())
-                .spawn(move || sequence(&shared, &receiver, block_time, &stop))?
+        let (sequencer, validator) = match config.validator.clone() {
+            None => {
+                let shared = shared.clone();
+                let stop = stop.clone();
+                let block_time = config.block_time;
+                let thread = std::thread::Builder::new()
+                    .name("zg-sequencer".into())
+                    .spawn(move || sequence(&shared, &receiver, block_time, &stop))?;
+                (Some(thread), None)
+            }
+            Some(settings) => {
+                let runtime = crate::validator::start(
+                    settings,
+                    config.chain_id,
+                    shared.clone(),
+                    receiver,
+                    stop.clone(),
+                )
+                .await
+                .context("starting consensus")?;
+                (None, Some(runtime))
+            }
         };
         let limits = ServerConfig::builder()
             .max_request_body_size(config.max_request_bytes)
@@ -204,7 +224,8 @@ impl ChainNode {
             addr,
             server: handle,
             stop,
-            sequencer: Some(sequencer),
+            sequencer,
+            validator,
             accounts,
             chain_id: config.chain_id,
             head,
@@ -239,6 +260,12 @@ impl ChainNode {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(sequencer) = self.sequencer.take() {
             let _ = tokio::task::spawn_blocking(move || sequencer.join()).await;
+        }
+        if let Some(validator) = self.validator.take() {
+            validator.running.engine.actor.stop(None);
+            let _ = validator.running.engine.handle.await;
+            validator.running.app.abort();
+            let _ = tokio::task::spawn_blocking(move || validator.pool_thread.join()).await;
         }
         tracing::info!("chain node stopped");
     }

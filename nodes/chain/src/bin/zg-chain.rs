@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::Parser;
 use zg_chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC};
 
-/// A zg chain node: revm execution behind Ethereum JSON-RPC, one sequencer, dev accounts.
+/// A zg chain node: revm execution behind Ethereum JSON-RPC with dev accounts; one
+/// sequencer, or one of many validators under Malachite consensus (--validator-key).
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -19,7 +20,8 @@ struct Args {
     /// EIP-155 chain id.
     #[arg(long, default_value_t = 31337)]
     chain_id: u64,
-    /// Seconds between blocks; without it a block is made as soon as transactions arrive.
+    /// Seconds between blocks; without it a block is made as soon as transactions arrive
+    /// (as a validator: the least time per block, default 1).
     #[arg(long)]
     block_time: Option<f64>,
     /// Mnemonic of the prefunded dev accounts.
@@ -40,6 +42,81 @@ struct Args {
     /// Seconds a compute refund stays locked before `retrieveFund` pays it (0G: 1 day).
     #[arg(long, default_value_t = zg_contracts::compute::DEFAULT_LOCK_TIME_SECS)]
     refund_lock_secs: u64,
+    /// Run as a validator under consensus with this ed25519 secret (hex, 32 bytes)
+    /// instead of as the single sequencer; needs --data-dir, --validator and --p2p-listen.
+    #[arg(long, value_name = "HEX")]
+    validator_key: Option<String>,
+    /// ed25519 secret (hex) of the consensus p2p identity (default: derived from --validator-key).
+    #[arg(long, value_name = "HEX")]
+    network_key: Option<String>,
+    /// A genesis validator's ed25519 public key (hex); repeat for each, this node's included.
+    #[arg(long = "validator", value_name = "HEX")]
+    validators: Vec<String>,
+    /// Consensus p2p address, e.g. /ip4/127.0.0.1/tcp/26656.
+    #[arg(long)]
+    p2p_listen: Option<String>,
+    /// Another validator's p2p address; repeat for each.
+    #[arg(long = "p2p-peer")]
+    p2p_peers: Vec<String>,
+    /// Another validator's JSON-RPC URL, to relay transactions to; repeat for each.
+    #[arg(long = "rpc-peer")]
+    rpc_peers: Vec<String>,
+    /// Milliseconds a round waits for its proposal before moving on.
+    #[arg(long, default_value_t = 3000)]
+    propose_timeout_ms: u64,
+}
+
+// The validator settings the flags describe, if --validator-key is given.
+fn validator_settings(args: &Args) -> anyhow::Result<Option<zg_chain::ValidatorSettings>> {
+    use anyhow::Context as _;
+    let Some(key) = &args.validator_key else {
+        return Ok(None);
+    };
+    let secret = |hex: &str, what: &str| {
+        zg_codec::hex::parse::<32>(hex).with_context(|| format!("{what} must be 32 bytes of hex"))
+    };
+    let key_secret = secret(key, "--validator-key")?;
+    let network_secret = match &args.network_key {
+        Some(hex) => secret(hex, "--network-key")?,
+        // A distinct key for the p2p identity, derived so a single flag suffices.
+        None => alloy_primitives::keccak256([b"zg-network-key".as_slice(), key_secret.as_slice()].concat()).0,
+    };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .context("a validator needs --data-dir (its block log and consensus WAL must survive restarts)")?;
+    anyhow::ensure!(
+        !args.validators.is_empty(),
+        "a validator needs the genesis validators: --validator HEX for each"
+    );
+    let multiaddr = |s: &String| {
+        s.parse()
+            .with_context(|| format!("{s} is not a multiaddr like /ip4/127.0.0.1/tcp/26656"))
+    };
+    Ok(Some(zg_chain::ValidatorSettings {
+        key_secret,
+        network_secret,
+        p2p_listen: multiaddr(
+            args.p2p_listen
+                .as_ref()
+                .context("a validator needs --p2p-listen")?,
+        )?,
+        p2p_peers: args
+            .p2p_peers
+            .iter()
+            .map(multiaddr)
+            .collect::<anyhow::Result<_>>()?,
+        validators: args
+            .validators
+            .iter()
+            .map(|v| secret(v, "--validator"))
+            .collect::<anyhow::Result<_>>()?,
+        rpc_peers: args.rpc_peers.clone(),
+        wal_dir: data_dir.join("consensus"),
+        propose_timeout: std::time::Duration::from_millis(args.propose_timeout_ms),
+        // Under consensus --block-time is the least time per block (default 1 s).
+        block_time: std::time::Duration::from_secs_f64(args.block_time.unwrap_or(1.0)),
+    }))
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +128,7 @@ async fn run() -> anyhow::Result<()> {
     zg_node::init_logging();
     let args = Args::parse();
     let block_time = zg_chain::block_time(args.block_time)?;
+    let validator = validator_settings(&args)?;
     let node = ChainNode::start(ChainNodeConfig {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -62,6 +140,7 @@ async fn run() -> anyhow::Result<()> {
         gas_limit: args.gas_limit,
         price_per_sector: alloy_primitives::U256::from(args.price_per_sector),
         refund_lock_secs: args.refund_lock_secs,
+        validator,
         ..ChainNodeConfig::default()
     })
     .await?;
