@@ -41,6 +41,8 @@ const CHUNK_BYTES: usize = 128 * 1024;
 const MAX_BLOCK_TXS: usize = 4096;
 /// Proposal streams held at once (a peer cannot fill memory with unfinished ones).
 const MAX_OPEN_STREAMS: usize = 64;
+/// Most parts in one stream: a whole block in chunks, with its init and fin.
+const MAX_STREAM_PARTS: usize = zg_evm::MAX_RECORD / CHUNK_BYTES + 3;
 
 /// What a validator needs from the node it runs in: the chain (decided blocks are
 /// committed to it) and the pending transactions.
@@ -502,7 +504,7 @@ impl App {
             }
             StreamContent::Fin => stream.end = Some(message.sequence),
         }
-        if stream.bytes > zg_evm::MAX_RECORD {
+        if stream.bytes > zg_evm::MAX_RECORD || stream.parts.len() > MAX_STREAM_PARTS {
             tracing::warn!(%publisher, "proposal stream over the block size limit; dropped");
             self.drop_stream(&key);
             return None;

@@ -172,8 +172,15 @@ pub(crate) async fn start(
         coinbase: Address::ZERO,
     };
     let running = zg_consensus::start(config, host.clone()).await?;
-    let (relay, relayed) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    tokio::spawn(relay_transactions(settings.rpc_peers, relayed));
+    let relays: Vec<_> = settings
+        .rpc_peers
+        .into_iter()
+        .map(|url| {
+            let (relay, relayed) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+            tokio::spawn(relay_to(url, relayed));
+            relay
+        })
+        .collect();
     let pool_thread = std::thread::Builder::new()
         .name("zg-pool".into())
         .spawn(move || {
@@ -181,7 +188,9 @@ pub(crate) async fn start(
                 match receiver.recv_timeout(Duration::from_millis(100)) {
                     Ok(submission) => {
                         if submission.relay {
-                            let _ = relay.send(submission.raw.clone());
+                            for relay in &relays {
+                                let _ = relay.send(submission.raw.clone());
+                            }
                         }
                         host.pool
                             .lock()
@@ -199,27 +208,24 @@ pub(crate) async fn start(
     Ok(ValidatorRuntime { running, pool_thread })
 }
 
-// Sends each accepted transaction to the other validators (best effort: a peer that
-// is down misses it, and gets the block instead).
-async fn relay_transactions(peers: Vec<String>, mut relayed: tokio::sync::mpsc::UnboundedReceiver<Bytes>) {
-    let clients: Vec<_> = peers
-        .iter()
-        .filter_map(|url| {
-            HttpClientBuilder::default()
-                .request_timeout(Duration::from_secs(2))
-                .build(url)
-                .inspect_err(|error| tracing::warn!(%url, %error, "cannot relay transactions to this peer"))
-                .ok()
-        })
-        .collect();
+// Sends each accepted transaction to another validator (best effort: a peer that is
+// down misses it, and gets the block instead); one task per peer, so a slow one
+// holds up no other.
+async fn relay_to(url: String, mut relayed: tokio::sync::mpsc::UnboundedReceiver<Bytes>) {
+    let client = match HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(2))
+        .build(&url)
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%url, %error, "cannot relay transactions to this peer");
+            return;
+        }
+    };
     while let Some(raw) = relayed.recv().await {
-        for client in &clients {
-            let result: Result<B256, _> = client
-                .request("zg_relayRawTransaction", rpc_params![raw.clone()])
-                .await;
-            if let Err(error) = result {
-                tracing::debug!(%error, "relaying a transaction failed");
-            }
+        let result: Result<B256, _> = client.request("zg_relayRawTransaction", rpc_params![raw]).await;
+        if let Err(error) = result {
+            tracing::debug!(%url, %error, "relaying a transaction failed");
         }
     }
 }

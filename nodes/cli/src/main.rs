@@ -130,9 +130,18 @@ enum Cmd {
         /// Chain id of the dev chain.
         #[arg(long, default_value_t = 31337)]
         chain_id: u64,
-        /// Seconds between blocks; without it a block is made as soon as transactions arrive.
+        /// Seconds between blocks; without it a block is made as soon as transactions arrive
+        /// (with --validators: the least time per block, default 1).
         #[arg(long)]
         block_time: Option<f64>,
+        /// Run the chain as this many validators under Malachite consensus (JSON-RPC on
+        /// --chain-listen and the following ports, consensus p2p from --validator-p2p-port)
+        /// instead of the single sequencer.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+        validators: Option<u16>,
+        /// First consensus p2p port of the validators (127.0.0.1).
+        #[arg(long, default_value_t = 26656)]
+        validator_p2p_port: u16,
         /// Wei per 256-byte sector that 0G's Flow charges a submission.
         #[arg(long, default_value_t = zg_contracts::DEFAULT_PRICE_PER_SECTOR)]
         price_per_sector: u64,
@@ -402,6 +411,96 @@ fn nth_node(
 /// `model_file`), its signer vouched for by the contracts' owner (dev account 0), so
 /// 0G's SDK takes it as it takes a provider on 0G. `None`, with the reason on stderr,
 /// when the built-in model cannot be fetched.
+/// The devnet chain as `n` validators on loopback: JSON-RPC on `base.listen`'s port
+/// and the following ones, consensus p2p from `p2p_port`, data in `chain`, `chain-1`,
+/// …; validator i's key is derived from "zg-devnet-validator" and i (dev only).
+async fn devnet_validators(
+    base: ChainNodeConfig,
+    n: u16,
+    p2p_port: u16,
+    block_time: Duration,
+) -> anyhow::Result<(ChainNode, Vec<ChainNode>)> {
+    let data_dir = base
+        .data_dir
+        .clone()
+        .context("the devnet keeps its chain on disk")?;
+    let secrets: Vec<[u8; 32]> = (0..n)
+        .map(|i| {
+            alloy_primitives::keccak256([b"zg-devnet-validator".as_slice(), &i.to_be_bytes()].concat()).0
+        })
+        .collect();
+    let public: Vec<[u8; 32]> = secrets
+        .iter()
+        .map(|s| {
+            *zg_consensus::ValidatorKey::from_secret(*s, base.chain_id)
+                .public_key()
+                .as_bytes()
+        })
+        .collect();
+    // Consecutive ports from a base; from port 0, free ones picked now (every node
+    // must know the others' before any starts).
+    let ports = |ip: std::net::IpAddr, base_port: u16| -> anyhow::Result<Vec<u16>> {
+        (0..n)
+            .map(|i| {
+                if base_port == 0 {
+                    Ok(std::net::TcpListener::bind((ip, 0))?.local_addr()?.port())
+                } else {
+                    base_port
+                        .checked_add(i)
+                        .with_context(|| format!("port {base_port} + {i} is past 65535"))
+                }
+            })
+            .collect()
+    };
+    let p2p_ports = ports([127, 0, 0, 1].into(), p2p_port)?;
+    let rpc_ports = ports(base.listen.ip(), base.listen.port())?;
+    let p2p = |i: u16| -> anyhow::Result<zg_consensus::Multiaddr> {
+        Ok(format!("/ip4/127.0.0.1/tcp/{}", p2p_ports[usize::from(i)]).parse()?)
+    };
+    let rpc = |i: u16| -> anyhow::Result<std::net::SocketAddr> {
+        Ok(std::net::SocketAddr::new(
+            base.listen.ip(),
+            rpc_ports[usize::from(i)],
+        ))
+    };
+    let mut started = Vec::new();
+    for i in 0..n {
+        let others: Vec<u16> = (0..n).filter(|j| *j != i).collect();
+        let node_dir = if i == 0 {
+            data_dir.clone()
+        } else {
+            data_dir.with_file_name(format!("chain-{i}"))
+        };
+        let settings = zg_chain::ValidatorSettings {
+            key_secret: secrets[usize::from(i)],
+            network_secret: alloy_primitives::keccak256(secrets[usize::from(i)]).0,
+            p2p_listen: p2p(i)?,
+            p2p_peers: others.iter().map(|j| p2p(*j)).collect::<anyhow::Result<_>>()?,
+            validators: public.clone(),
+            rpc_peers: others
+                .iter()
+                .map(|j| Ok(format!("http://{}", rpc(*j)?)))
+                .collect::<anyhow::Result<_>>()?,
+            wal_dir: node_dir.join("consensus"),
+            propose_timeout: Duration::from_secs(3),
+            block_time,
+        };
+        let config = ChainNodeConfig {
+            listen: rpc(i)?,
+            data_dir: Some(node_dir),
+            block_time: None,
+            validator: Some(settings),
+            ..base.clone()
+        };
+        let node = ChainNode::start(config)
+            .await
+            .with_context(|| format!("starting validator {i}"))?;
+        started.push(node);
+    }
+    let first = started.remove(0);
+    Ok((first, started))
+}
+
 async fn devnet_provider(
     chain: &ChainNode,
     listen: SocketAddr,
@@ -582,6 +681,8 @@ async fn run() -> anyhow::Result<()> {
             chain_listen,
             chain_id,
             block_time,
+            validators,
+            validator_p2p_port,
             price_per_sector,
             refund_lock_secs,
             compute_listen,
@@ -597,8 +698,9 @@ async fn run() -> anyhow::Result<()> {
             // Checks N is a power of two before anything starts.
             Shard::new(0, shards)
                 .map_err(|_| anyhow::anyhow!("--shards {shards}: use a power of two (1, 2, 4, …)"))?;
+            let block_time_secs = block_time;
             let block_time = zg_chain::block_time(block_time)?;
-            let chain = ChainNode::start(ChainNodeConfig {
+            let chain_config = ChainNodeConfig {
                 listen: chain_listen,
                 data_dir: Some(data_dir.join("chain")),
                 chain_id,
@@ -608,9 +710,19 @@ async fn run() -> anyhow::Result<()> {
                 // Each storage and DA node owns its account, as do compute and the owner.
                 accounts: ChainNodeConfig::default().accounts.max(2 * u32::from(nodes) + 2),
                 ..ChainNodeConfig::default()
-            })
-            .await
-            .context("starting the chain node")?;
+            };
+            let (chain, other_validators) = match validators {
+                None => (
+                    ChainNode::start(chain_config)
+                        .await
+                        .context("starting the chain node")?,
+                    Vec::new(),
+                ),
+                Some(n) => {
+                    let block_time = Duration::from_secs_f64(block_time_secs.unwrap_or(1.0));
+                    devnet_validators(chain_config, n, validator_p2p_port, block_time).await?
+                }
+            };
             let nth_dir = |name: &str, i: u16| {
                 data_dir.join(if i == 0 {
                     name.to_owned()
@@ -737,6 +849,16 @@ async fn run() -> anyhow::Result<()> {
                 "  chain node    http://{}   Ethereum JSON-RPC (eth_*, net_*, web3_*)",
                 chain.local_addr()
             );
+            if let Some(n) = validators {
+                let urls: Vec<String> = std::iter::once(&chain)
+                    .chain(&other_validators)
+                    .map(|v| format!("http://{}", v.local_addr()))
+                    .collect();
+                println!(
+                    "  validators    {}   {n} under Malachite consensus, the same chain on each",
+                    urls.join(" ")
+                );
+            }
             for storage in &storages {
                 println!(
                     "  storage node  http://{}   JSON-RPC zgs_* · PUT /files · GET /files/{{root}} · /metrics",
@@ -827,6 +949,7 @@ async fn run() -> anyhow::Result<()> {
                 );
             }
             print_accounts(&chain, DEV_MNEMONIC, ChainNodeConfig::default().balance_ether);
+
             let nodes: Vec<String> = storages
                 .iter()
                 .filter_map(|s| s.local_addr().ok())
@@ -877,6 +1000,9 @@ async fn run() -> anyhow::Result<()> {
                 task.await??;
             }
             chain.stop().await;
+            for validator in other_validators {
+                validator.stop().await;
+            }
         }
     }
     Ok(())

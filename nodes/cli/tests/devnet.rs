@@ -95,6 +95,95 @@ async fn devnet_serves_chain_storage_and_da() {
     );
 }
 
+/// `zg devnet --validators 4`: the chain runs as four validators under consensus;
+/// a transfer through the devnet's chain URL lands, every validator serves the same
+/// blocks, and the storage node follows the chain as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn devnet_runs_the_chain_as_validators() {
+    let devnet = Devnet::start(
+        1,
+        &[
+            "--validators",
+            "4",
+            "--validator-p2p-port",
+            "0",
+            "--block-time",
+            "0.3",
+        ],
+    );
+    assert_eq!(devnet.validator_urls.len(), 4);
+    assert_eq!(devnet.validator_urls[0], devnet.chain_url);
+    let to = "0x00000000000000000000000000000000000000aa";
+    let signer: alloy_signer_local::PrivateKeySigner = common::DEV_KEY.parse().unwrap();
+    let nonce = rpc(
+        &devnet.chain_url,
+        "eth_getTransactionCount",
+        json!([DEV_ADDRESS, "pending"]),
+    )
+    .await;
+    let nonce = u64::from_str_radix(nonce.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let tx = alloy_consensus::TxEip1559 {
+        chain_id: 31337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 20_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Call(to.parse().unwrap()),
+        value: alloy_primitives::U256::from(777u64),
+        access_list: Default::default(),
+        input: Default::default(),
+    };
+    use alloy_consensus::SignableTransaction;
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_signer::SignerSync;
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let raw = alloy_consensus::TxEnvelope::from(tx.into_signed(signature)).encoded_2718();
+    // Sent to the last validator: relayed to whichever proposes.
+    let hash = rpc(
+        &devnet.validator_urls[3],
+        "eth_sendRawTransaction",
+        json!([format!("0x{}", alloy_primitives::hex::encode(&raw))]),
+    )
+    .await;
+    let start = std::time::Instant::now();
+    let receipt = loop {
+        let receipt = rpc(&devnet.chain_url, "eth_getTransactionReceipt", json!([hash])).await;
+        if !receipt.is_null() {
+            break receipt;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the transfer never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(receipt["status"], json!("0x1"));
+    let block = receipt["blockNumber"].clone();
+    for url in &devnet.validator_urls {
+        let start = std::time::Instant::now();
+        let mine = loop {
+            let b = rpc(url, "eth_getBlockByNumber", json!([block, false])).await;
+            if !b.is_null() {
+                break b;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{url} never had block {block}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(mine["hash"], receipt["blockHash"], "{url}");
+        assert_eq!(
+            rpc(url, "eth_getBalance", json!([to, "latest"])).await,
+            json!("0x309")
+        );
+    }
+    let status = rpc(&devnet.storage_urls[0], "zgs_getStatus", json!([])).await;
+    assert!(status["version"].is_string(), "{status}");
+    let dir = devnet.interrupt();
+    assert!(dir.path().join("chain-3").join("consensus").exists());
+}
+
 /// `zg upload --root-kind keccak` against a devnet node (which follows the devnet's
 /// Flow): without a key it says what to pass; with a dev key it pays once, uploads,
 /// and the file downloads by root; a second upload pays nothing more.

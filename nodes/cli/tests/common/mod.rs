@@ -34,6 +34,8 @@ pub(crate) struct Devnet {
     pub(crate) disperser: String,
     /// The web console's URL.
     pub(crate) console: String,
+    /// Every validator's JSON-RPC URL, when the chain runs under consensus.
+    pub(crate) validator_urls: Vec<String>,
 }
 
 /// `zg ARGS…` with no key in the environment: whether it succeeded, its stdout
@@ -87,6 +89,7 @@ impl Devnet {
     /// `--compute-listen ADDR` for the built-in model).
     pub(crate) fn start_in(dir: tempfile::TempDir, nodes: usize, extra: &[&str]) -> Self {
         let compute = extra.iter().any(|a| a.starts_with("--compute-"));
+        let validators = extra.contains(&"--validators");
         let mut child = devnet_command(dir.path(), nodes, extra)
             .args(if compute { None } else { Some("--no-compute") })
             .env("RUST_LOG", "warn")
@@ -97,6 +100,7 @@ impl Devnet {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let (mut chain_url, mut storage_urls, mut da_urls) = (None, Vec::new(), Vec::new());
         let (mut compute_url, mut provider, mut disperser, mut console) = (None, None, None, None);
+        let mut validator_urls = Vec::new();
         let mut line = String::new();
         while chain_url.is_none()
             || storage_urls.len() < nodes
@@ -104,6 +108,7 @@ impl Devnet {
             || disperser.is_none()
             || console.is_none()
             || (compute && provider.is_none())
+            || (validators && validator_urls.is_empty())
         {
             line.clear();
             assert!(stdout.read_line(&mut line).unwrap() > 0, "devnet exited early");
@@ -123,6 +128,12 @@ impl Devnet {
                 compute_url = url;
             } else if line.trim_start().starts_with("console") {
                 console = url;
+            } else if line.trim_start().starts_with("validators") {
+                validator_urls = line
+                    .split_whitespace()
+                    .filter(|w| w.starts_with("http://"))
+                    .map(str::to_owned)
+                    .collect();
             } else if line.trim_start().starts_with("provider") {
                 provider = line.split_whitespace().nth(1).map(str::to_owned);
             }
@@ -137,6 +148,7 @@ impl Devnet {
             compute: compute_url.zip(provider),
             disperser: disperser.unwrap(),
             console: console.unwrap(),
+            validator_urls,
         }
     }
 
