@@ -25,4 +25,4 @@ pub use types::{
     BlockId, Height, MAX_VALIDATORS, Proposal, ProposalPart, Validator, ValidatorAddress, ValidatorSet,
     ValidatorSetError, Vote, ZgContext,
 };
-pub use validator::{Host, RunningValidator, StartError, ValidatorConfig, start};
+pub use validator::{Host, INVALID_MARK, RunningValidator, StartError, ValidatorConfig, start};

@@ -81,7 +81,13 @@ pub struct ValidatorConfig {
     pub block_time: Duration,
     /// Fee recipient of the blocks it proposes.
     pub coinbase: Address,
+    /// Test-only: propose blocks whose header lies (a wrong state root, marked
+    /// [`INVALID_MARK`] in its extra data), for tests of a Byzantine proposer.
+    pub propose_invalid: bool,
 }
+
+/// The extra data of the lying blocks a `propose_invalid` validator proposes.
+pub const INVALID_MARK: &[u8] = b"zg-test-invalid-proposal";
 
 /// Why a validator did not start.
 #[derive(Debug, thiserror::Error)]
@@ -349,7 +355,7 @@ impl App {
                 if address == self.address
                     && let Some(block) = self.blocks.get(&value_id.0)
                 {
-                    let parts = self.parts_of(block, height, round, valid_round);
+                    let parts = self.parts_of(&block.proposal(), height, round, valid_round);
                     self.publish(parts, height, round, channels).await;
                 }
             }
@@ -382,8 +388,14 @@ impl App {
             .build_block(txs, now_secs(), self.config.coinbase)?;
         let block = built.block;
         tracing::info!(%height, %round, hash = %block.hash(), txs = block.transactions().len(), "proposing");
-        let parts = self.parts_of(&block, height, round, Round::Nil);
-        let value = BlockId(block.hash());
+        let mut proposal = block.proposal();
+        if self.config.propose_invalid {
+            proposal.header.state_root = B256::repeat_byte(0xbd);
+            proposal.header.extra_data = INVALID_MARK.into();
+            tracing::warn!(%height, %round, "test switch: proposing a block with a false state root");
+        }
+        let parts = self.parts_of(&proposal, height, round, Round::Nil);
+        let value = BlockId(proposal.hash());
         self.remember(height, round, Round::Nil, self.address, value, Validity::Valid);
         self.blocks.insert(block.hash(), block);
         Ok((LocallyProposedValue::new(height, round, value), parts))
@@ -392,12 +404,12 @@ impl App {
     // Init, the block's bytes in chunks, and the proposer's signature over them.
     fn parts_of(
         &self,
-        block: &SealedBlock,
+        proposal: &BlockProposal,
         height: Height,
         round: Round,
         pol_round: Round,
     ) -> Vec<ProposalPart> {
-        let bytes = Bytes::from(block.proposal().to_bytes());
+        let bytes = Bytes::from(proposal.to_bytes());
         let init = ProposalPart::Init {
             height,
             round,

@@ -115,6 +115,7 @@ async fn four_validators_decide_the_same_blocks() {
             validators: validators.clone(),
             timeouts,
             block_time: Duration::from_millis(100),
+            propose_invalid: false,
             coinbase: Address::repeat_byte(0xc0 + i as u8),
         };
         running.push(zg_consensus::start(config, host.clone()).await.unwrap());

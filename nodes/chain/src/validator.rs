@@ -42,6 +42,8 @@ pub struct ValidatorSettings {
     pub propose_timeout: Duration,
     /// The least time between blocks (empty blocks come at this pace).
     pub block_time: Duration,
+    /// Test-only: propose blocks with a false state root (a Byzantine proposer).
+    pub propose_invalid: bool,
 }
 
 // Pending transactions, by sender in nonce order, senders in arrival order.
@@ -169,6 +171,7 @@ pub(crate) async fn start(
             ..zg_consensus::LinearTimeouts::default()
         },
         block_time: settings.block_time,
+        propose_invalid: settings.propose_invalid,
         coinbase: Address::ZERO,
     };
     let running = zg_consensus::start(config, host.clone()).await?;

@@ -34,11 +34,19 @@ struct Testnet {
     rpc: Vec<u16>,
     p2p: Vec<u16>,
     nodes: Vec<Option<NodeProcess>>,
+    // More flags for one node.
+    extra: Vec<Vec<String>>,
 }
 
 impl Testnet {
     fn new(n: usize) -> Self {
+        Self::with_flags(n, Vec::new())
+    }
+
+    fn with_flags(n: usize, mut extra: Vec<Vec<String>>) -> Self {
+        extra.resize(n, Vec::new());
         let mut net = Self {
+            extra,
             dir: tempfile::tempdir().unwrap(),
             secrets: (0..n as u8).map(|i| [i + 1; 32]).collect(),
             rpc: (0..n).map(|_| free_port()).collect(),
@@ -82,6 +90,7 @@ impl Testnet {
                 ]);
             }
         }
+        args.extend(self.extra[i].iter().map(OsString::from));
         let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
         let (process, _) = NodeProcess::start("zg-chain", &args, "zg-chain listening on ");
         self.nodes[i] = Some(process);
@@ -277,4 +286,39 @@ async fn four_validators_agree_and_survive_crashes() {
         net.provider(3).get_balance(to).await.unwrap(),
         U256::from(12_348u64)
     );
+}
+
+/// A validator that proposes blocks with a false state root (a test-only switch) is
+/// outvoted every time it proposes: the chain goes on through the other proposers,
+/// transfers land, and no node ever holds one of its blocks.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lying_proposer_is_outvoted() {
+    let net = Testnet::with_flags(4, vec![vec!["--test-propose-invalid".to_owned()]]);
+    // Twelve heights: the liar is the first proposer of three of them.
+    wait_until("twelve blocks on every honest node", 120, async || {
+        for i in 1..4 {
+            if net.head(i).await < 12 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let to = Address::repeat_byte(0x33);
+    let hash = pay(&net.provider(0), to, 5).await;
+    receipt(&net, 2, hash, 60).await;
+    let agreed = net.same_blocks(&[0, 1, 2, 3]).await;
+    for number in 1..=agreed {
+        let block = net
+            .provider(1)
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(
+            block.header.extra_data.as_ref(),
+            zg_consensus::INVALID_MARK,
+            "block {number} is the liar's"
+        );
+    }
 }

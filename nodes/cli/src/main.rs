@@ -484,6 +484,7 @@ async fn devnet_validators(
             wal_dir: node_dir.join("consensus"),
             propose_timeout: Duration::from_secs(3),
             block_time,
+            propose_invalid: false,
         };
         let config = ChainNodeConfig {
             listen: rpc(i)?,

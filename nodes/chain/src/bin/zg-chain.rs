@@ -64,6 +64,10 @@ struct Args {
     /// Milliseconds a round waits for its proposal before moving on.
     #[arg(long, default_value_t = 3000)]
     propose_timeout_ms: u64,
+    /// Test only: propose blocks with a false state root, to show honest validators
+    /// outvote them.
+    #[arg(long, hide = true)]
+    test_propose_invalid: bool,
 }
 
 // The validator settings the flags describe, if --validator-key is given.
@@ -116,6 +120,7 @@ fn validator_settings(args: &Args) -> anyhow::Result<Option<zg_chain::ValidatorS
         propose_timeout: std::time::Duration::from_millis(args.propose_timeout_ms),
         // Under consensus --block-time is the least time per block (default 1 s).
         block_time: std::time::Duration::from_secs_f64(args.block_time.unwrap_or(1.0)),
+        propose_invalid: args.test_propose_invalid,
     }))
 }
 
