@@ -11,7 +11,7 @@ use arc_malachitebft_app_channel::app::types::codec::{Codec, HasEncodedLen};
 use arc_malachitebft_app_channel::app::types::core::{
     CommitCertificate, CommitSignature, ExtendedCommitCertificate, ExtendedCommitSignature, NilOrVal,
     PolkaCertificate, PolkaSignature, Round, RoundCertificate, RoundCertificateType, RoundSignature,
-    SignedMessage, ValidatorProof, Validity, VoteType,
+    SignedExtension, SignedMessage, ValidatorProof, Validity, VoteType,
 };
 use arc_malachitebft_app_channel::app::types::sync::{RawDecidedValue, Request, Response, Status};
 use arc_malachitebft_app_channel::app::types::{PeerId, ProposedValue, SignedConsensusMsg};
@@ -203,29 +203,34 @@ fn read_proposal(r: &mut Reader<'_>) -> Result<Proposal, WireError> {
     })
 }
 
-// A signed vote: the vote, its signature, and the signature of its extension if any.
-fn put_signed_vote(w: &mut Writer, vote: &SignedMessage<ZgContext, Vote>) {
-    put_vote(w, &vote.message);
-    w.bytes(&vote.signature.to_bytes());
-    match &vote.message.extension {
+// A vote extension (empty, so only its signature), or none.
+fn put_extension(w: &mut Writer, extension: Option<&SignedExtension<ZgContext>>) {
+    match extension {
         None => w.tag(0),
         Some(extension) => w.tag(1).bytes(&extension.signature.to_bytes()),
     };
 }
 
+fn extension(r: &mut Reader<'_>) -> Result<Option<SignedExtension<ZgContext>>, WireError> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(SignedMessage::new((), signature(r)?))),
+        other => Err(invalid(r.what(), format!("extension tag {other}"))),
+    }
+}
+
+// A signed vote: the vote, its signature, and its extension if any.
+fn put_signed_vote(w: &mut Writer, vote: &SignedMessage<ZgContext, Vote>) {
+    put_vote(w, &vote.message);
+    w.bytes(&vote.signature.to_bytes());
+    put_extension(w, vote.message.extension.as_ref());
+}
+
 fn read_signed_vote(r: &mut Reader<'_>) -> Result<SignedMessage<ZgContext, Vote>, WireError> {
     let mut vote = read_vote(r)?;
     let signature = signature(r)?;
-    vote.extension = match r.u8()? {
-        0 => None,
-        1 => Some(SignedMessage::new((), signature_of(r)?)),
-        other => return Err(invalid(r.what(), format!("extension tag {other}"))),
-    };
+    vote.extension = extension(r)?;
     Ok(SignedMessage::new(vote, signature))
-}
-
-fn signature_of(r: &mut Reader<'_>) -> Result<Signature, WireError> {
-    signature(r)
 }
 
 fn put_part(w: &mut Writer, part: &ProposalPart) {
@@ -362,10 +367,7 @@ fn put_extended_certificate(w: &mut Writer, certificate: &ExtendedCommitCertific
     for signature in &certificate.commit_signatures {
         w.bytes(&signature.address.0)
             .bytes(&signature.signature.to_bytes());
-        match &signature.extension {
-            None => w.tag(0),
-            Some(extension) => w.tag(1).bytes(&extension.signature.to_bytes()),
-        };
+        put_extension(w, signature.extension.as_ref());
     }
 }
 
@@ -378,12 +380,7 @@ fn read_extended_certificate(r: &mut Reader<'_>) -> Result<ExtendedCommitCertifi
         .map(|_| {
             let address = address(r)?;
             let signature = signature(r)?;
-            let extension = match r.u8()? {
-                0 => None,
-                1 => Some(SignedMessage::new((), signature_of(r)?)),
-                other => return Err(invalid(r.what(), format!("extension tag {other}"))),
-            };
-            Ok(ExtendedCommitSignature::new(address, signature, extension))
+            Ok(ExtendedCommitSignature::new(address, signature, extension(r)?))
         })
         .collect::<Result<_, WireError>>()?;
     Ok(ExtendedCommitCertificate {

@@ -567,6 +567,17 @@ impl App {
                 _ => Err("a part between init and fin is not data"),
             })
             .collect::<Result<_, _>>()?;
+        // The cheap checks before the signature's.
+        let expected = self.ctx_proposer(height, round);
+        if expected != Some(proposer) {
+            return Err(format!(
+                "{proposer} is not the proposer of height {height} round {round}"
+            ));
+        }
+        let next = self.next_height();
+        if height != next {
+            return Err(format!("proposal for height {height}, the next is {next}"));
+        }
         let validator = self
             .config
             .validators
@@ -577,18 +588,6 @@ impl App {
             .public_key
             .verify(&signed, signature)
             .map_err(|_| format!("parts are not signed by their proposer {proposer}"))?;
-        let expected = self.ctx_proposer(height, round);
-        if expected != Some(proposer) {
-            return Err(format!(
-                "{proposer} is not the proposer of height {height} round {round}"
-            ));
-        }
-        if height != self.next_height() {
-            return Err(format!(
-                "proposal for height {height}, the next is {}",
-                self.next_height()
-            ));
-        }
         let bytes: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
         let proposal = BlockProposal::from_bytes(&bytes).map_err(|e| e.to_string())?;
         let id = BlockId(proposal.hash());
@@ -632,7 +631,7 @@ impl App {
         };
         let result = self
             .chain_write()
-            .commit_block(block, encode_commit_certificate(certificate).to_vec().into());
+            .commit_block(block, encode_commit_certificate(certificate).into());
         match result {
             Ok(()) => {
                 tracing::info!(%height, round = %certificate.round, block = %certificate.value_id, "committed");
@@ -652,14 +651,7 @@ impl App {
             .map_while(|number| {
                 let block = chain.block(number)?;
                 let certificate = decode_commit_certificate(block.certificate.as_ref()?).ok()?;
-                let proposal = BlockProposal {
-                    header: block.header.clone(),
-                    transactions: block
-                        .transactions
-                        .iter()
-                        .map(|tx| alloy_eips::eip2718::Encodable2718::encoded_2718(tx.inner()).into())
-                        .collect(),
-                };
+                let proposal = block.proposal();
                 let certificate = ExtendedCommitCertificate {
                     height: certificate.height,
                     round: certificate.round,

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use alloy_consensus::transaction::Recovered;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
-use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Address, B256, Bloom, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
@@ -109,6 +108,11 @@ pub struct ChainBlock {
 }
 
 impl ChainBlock {
+    /// The block as a proposal (what a peer catching up re-executes).
+    pub fn proposal(&self) -> Proposal {
+        Proposal::of(&self.header, self.transactions.iter().map(|tx| tx.inner()))
+    }
+
     /// Gas used by transaction `index` alone.
     pub fn gas_used_by(&self, index: usize) -> u64 {
         let cumulative = self.receipts[index].cumulative_gas_used();
@@ -161,15 +165,7 @@ impl SealedBlock {
 
     /// What peers need to re-execute it.
     pub fn proposal(&self) -> Proposal {
-        Proposal {
-            header: self.record.header.clone(),
-            transactions: self
-                .record
-                .transactions
-                .iter()
-                .map(|tx| Bytes::from(tx.encoded_2718()))
-                .collect(),
-        }
+        Proposal::of(&self.record.header, &self.record.transactions)
     }
 }
 

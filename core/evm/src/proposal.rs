@@ -1,7 +1,8 @@
 //! A proposed block as validators exchange it: the header and the signed
 //! transactions, which every validator re-executes before it votes.
 
-use alloy_consensus::Header;
+use alloy_consensus::{Header, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{B256, Bytes};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 
@@ -19,6 +20,17 @@ pub struct Proposal {
 }
 
 impl Proposal {
+    /// The proposal of a block with `header` and `transactions`.
+    pub fn of<'a>(header: &Header, transactions: impl IntoIterator<Item = &'a TxEnvelope>) -> Self {
+        Self {
+            header: header.clone(),
+            transactions: transactions
+                .into_iter()
+                .map(|tx| Bytes::from(tx.encoded_2718()))
+                .collect(),
+        }
+    }
+
     /// The proposed block's hash.
     pub fn hash(&self) -> B256 {
         self.header.hash_slow()

@@ -364,23 +364,18 @@ impl State {
             if let Some(journal) = journal.as_deref_mut() {
                 if clears {
                     // Move the account out whole; it restarts with empty storage.
-                    let prior = self.accounts.remove(&change.address);
-                    let fields = prior.as_ref().map(|a| (a.nonce, a.balance, a.code_hash));
-                    if let Some((nonce, balance, code_hash)) = fields {
-                        self.accounts.insert(
-                            change.address,
-                            Account {
-                                nonce,
-                                balance,
-                                code_hash,
-                                ..Account::default()
-                            },
-                        );
+                    if let Some(account) = self.accounts.get_mut(&change.address) {
+                        let fresh = Account {
+                            nonce: account.nonce,
+                            balance: account.balance,
+                            code_hash: account.code_hash,
+                            ..Account::default()
+                        };
+                        journal.accounts.push(AccountUndo::Whole {
+                            address: change.address,
+                            prior: Some(std::mem::replace(account, fresh)),
+                        });
                     }
-                    journal.accounts.push(AccountUndo::Whole {
-                        address: change.address,
-                        prior,
-                    });
                 } else {
                     let slots = change
                         .storage

@@ -21,7 +21,13 @@ use zg_evm::Chain;
 
 use crate::sequencer::{Shared, Submission};
 
-/// A validator node's consensus settings (written by `zg testnet`).
+/// The p2p identity's secret derived from a validator's consensus secret (distinct
+/// keys, one flag).
+pub fn derived_network_secret(key_secret: &[u8; 32]) -> [u8; 32] {
+    alloy_primitives::keccak256([b"zg-network-key".as_slice(), key_secret.as_slice()].concat()).0
+}
+
+/// A validator node's consensus settings.
 #[derive(Clone, Debug)]
 pub struct ValidatorSettings {
     /// Its ed25519 consensus secret.

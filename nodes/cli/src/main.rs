@@ -473,7 +473,7 @@ async fn devnet_validators(
         };
         let settings = zg_chain::ValidatorSettings {
             key_secret: secrets[usize::from(i)],
-            network_secret: alloy_primitives::keccak256(secrets[usize::from(i)]).0,
+            network_secret: zg_chain::derived_network_secret(&secrets[usize::from(i)]),
             p2p_listen: p2p(i)?,
             p2p_peers: others.iter().map(|j| p2p(*j)).collect::<anyhow::Result<_>>()?,
             validators: public.clone(),

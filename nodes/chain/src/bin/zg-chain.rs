@@ -82,8 +82,7 @@ fn validator_settings(args: &Args) -> anyhow::Result<Option<zg_chain::ValidatorS
     let key_secret = secret(key, "--validator-key")?;
     let network_secret = match &args.network_key {
         Some(hex) => secret(hex, "--network-key")?,
-        // A distinct key for the p2p identity, derived so a single flag suffices.
-        None => alloy_primitives::keccak256([b"zg-network-key".as_slice(), key_secret.as_slice()].concat()).0,
+        None => zg_chain::derived_network_secret(&key_secret),
     };
     let data_dir = args
         .data_dir
