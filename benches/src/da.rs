@@ -23,12 +23,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
     let len = (MAX_PAYLOAD / scale).max(1);
     let blobs = blob::blob_count(len);
     let dir = tempfile::tempdir_in(crate::bench_dir()).expect("bench directory");
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime"),
-    );
+    let rt = crate::runtime(None);
     // The disperser certifies on an in-process chain, as on the devnet: one signer
     // holding all 3072 rows.
     let chain = rt

@@ -364,13 +364,7 @@ pub fn pairs(_scale: usize) -> Vec<Pair> {
     let keys = keys(TXS);
     let transfers = Arc::new(workload(&keys, false));
     let tokens = Arc::new(workload(&keys, true));
-    let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime"),
-    );
+    let runtime = crate::runtime(Some(2));
     vec![
         execution_pair("evm block: ETH transfers", transfers.clone()),
         execution_pair("evm block: ERC-20 transfers", tokens.clone()),

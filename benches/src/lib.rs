@@ -14,6 +14,8 @@ struct ReadmeDoctests;
 
 /// The compute node's built-in engine beside llama.cpp on the same GGUF; its proxy beside the upstream alone.
 pub mod compute;
+/// zg-chain with 4 validators under Malachite beside the single sequencer.
+pub mod consensus;
 /// DA submissions end to end beside the KZG kernels they run.
 pub mod da;
 /// Erasure codes beside raw reed-solomon-simd.
@@ -167,6 +169,16 @@ impl Drop for Worker {
 /// Where benches put their files: `ZG_BENCH_DIR`, else the system's temp directory.
 pub fn bench_dir() -> std::path::PathBuf {
     std::env::var_os("ZG_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into)
+}
+
+/// A tokio runtime for the loopback node benches: `workers` worker threads, or one
+/// per core when `None`.
+pub fn runtime(workers: Option<usize>) -> Arc<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    Arc::new(builder.enable_all().build().expect("a tokio runtime starts"))
 }
 
 /// A rayon pool of exactly `threads` threads, for fair single/multi-thread figures.

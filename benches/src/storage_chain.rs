@@ -75,12 +75,7 @@ pub fn pairs(scale: usize) -> Vec<Pair> {
         .prefix("zg-bench-chain")
         .tempdir_in(crate::bench_dir())
         .expect("bench dir");
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime"),
-    );
+    let rt = crate::runtime(None);
     let chain = rt
         .block_on(ChainNode::start(ChainNodeConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

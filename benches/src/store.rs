@@ -302,12 +302,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     let len = ((1usize << 30) / scale).max(BATCH * SEGMENT_SIZE);
     let data = Bytes::from(test_bytes(len, 21));
     let dir = Arc::new(fresh_dir("node"));
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime"),
-    );
+    let rt = crate::runtime(None);
     let cfg = StorageConfig {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         data_dir: dir.path().join("node"),
@@ -555,12 +550,7 @@ fn replication_pairs(scale: usize) -> Vec<Pair> {
     let len = ((1usize << 30) / scale).max(BATCH * SEGMENT_SIZE);
     let data = test_bytes(len, 22);
     let dir = Arc::new(fresh_dir("replication"));
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime"),
-    );
+    let rt = crate::runtime(None);
     let networked = move |data_dir: std::path::PathBuf, peers: Vec<Multiaddr>| StorageConfig {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         data_dir,

@@ -14,7 +14,7 @@ struct Args {
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
-    /// Run only these families (merkle, erasure, kzg, store, storage-chain, ffi, evm, da, compute); all when not given.
+    /// Run only these families (merkle, erasure, kzg, store, storage-chain, ffi, evm, consensus, da, compute); all when not given.
     #[arg(long, value_delimiter = ',')]
     family: Vec<String>,
     /// Run only pairs whose kernel or shape contains this text.
@@ -70,7 +70,7 @@ fn main() {
     }
     let args = Args::parse();
     let budget = Duration::from_secs_f64(args.seconds);
-    let families: [(&str, Family); 9] = [
+    let families: [(&str, Family); 10] = [
         ("merkle", zg_benches::merkle::pairs),
         ("erasure", zg_benches::erasure::pairs),
         ("kzg", zg_benches::kzg::pairs),
@@ -78,6 +78,7 @@ fn main() {
         ("storage-chain", zg_benches::storage_chain::pairs),
         ("ffi", zg_benches::ffi::pairs),
         ("evm", zg_benches::evm::pairs),
+        ("consensus", zg_benches::consensus::pairs),
         ("da", zg_benches::da::pairs),
         ("compute", zg_benches::compute::pairs),
     ];

@@ -53,6 +53,9 @@ pub trait Host: Send + Sync + 'static {
     fn pending(&self, max: usize) -> Vec<Recovered<TxEnvelope>>;
     /// Block `number` was committed: its transactions leave the pool.
     fn committed(&self, number: u64);
+    /// Notified (`notify_one`) when a transaction joins the pool: an idle chain
+    /// starts its next height at once.
+    fn arrivals(&self) -> &tokio::sync::Notify;
 }
 
 /// How a validator starts.
@@ -62,8 +65,9 @@ pub struct ValidatorConfig {
     pub moniker: String,
     /// The chain's id.
     pub chain_id: u64,
-    /// Its consensus key (must be in `validators`).
-    pub key: ValidatorKey,
+    /// Its consensus key (must be in `validators`); `None`: a follower, which
+    /// re-executes and commits every decided block but never proposes or votes.
+    pub key: Option<ValidatorKey>,
     /// The ed25519 secret of its network identity (libp2p peer id).
     pub network_secret: [u8; 32],
     /// Where the engine's write-ahead log lives.
@@ -76,8 +80,10 @@ pub struct ValidatorConfig {
     pub validators: ValidatorSet,
     /// Propose, prevote and precommit timeouts.
     pub timeouts: LinearTimeouts,
-    /// The least time a height takes (empty blocks come at this pace; zero: as fast
-    /// as votes travel).
+    /// The longest an idle chain waits before its next height (empty blocks come at
+    /// this pace). A transaction joining the pool, a last block that carried
+    /// transactions, or a peer's proposal for the next height starts it at once, so a
+    /// transaction waits for one round of votes, not for a block time.
     pub block_time: Duration,
     /// Fee recipient of the blocks it proposes.
     pub coinbase: Address,
@@ -144,24 +150,43 @@ pub struct RunningValidator {
 /// Starts the engine and the task that answers it, on the current tokio runtime.
 pub async fn start(config: ValidatorConfig, host: Arc<dyn Host>) -> Result<RunningValidator, StartError> {
     use arc_malachitebft_app_channel::app::types::core::ValidatorSet as _;
-    let address = config.key.address();
-    if config.validators.get_by_address(&address).is_none() {
-        return Err(StartError::NotAValidator(address));
-    }
     let ctx = ZgContext::new(config.chain_id);
     let keypair = Keypair::ed25519_from_bytes(config.network_secret)
         .map_err(|e| StartError::NetworkKey(e.to_string()))?;
-    let peer_id = keypair.public().to_peer_id().to_bytes();
-    let proof = config
-        .key
-        .sign_validator_proof(config.key.public_key().as_bytes().to_vec(), peer_id)
-        .await
-        .map_err(|e| StartError::Engine(format!("signing the validator proof: {e}")))?;
-    let proof = WireCodec
-        .encode(&proof)
-        .map_err(|e| StartError::Engine(e.to_string()))?;
-    let identity =
-        NetworkIdentity::new_validator(config.moniker.clone(), keypair, address.to_string(), proof);
+    let verifier = Box::new(ZgVerifier::new(config.chain_id));
+    let (address, identity, consensus) = match &config.key {
+        Some(key) => {
+            let address = key.address();
+            if config.validators.get_by_address(&address).is_none() {
+                return Err(StartError::NotAValidator(address));
+            }
+            let peer_id = keypair.public().to_peer_id().to_bytes();
+            let proof = key
+                .sign_validator_proof(key.public_key().as_bytes().to_vec(), peer_id)
+                .await
+                .map_err(|e| StartError::Engine(format!("signing the validator proof: {e}")))?;
+            let proof = WireCodec
+                .encode(&proof)
+                .map_err(|e| StartError::Engine(e.to_string()))?;
+            let identity =
+                NetworkIdentity::new_validator(config.moniker.clone(), keypair, address.to_string(), proof);
+            let consensus = ConsensusContext::new_validator(address, verifier, Box::new(key.clone()));
+            (address, identity, consensus)
+        }
+        None => {
+            // A follower's address names it in logs only: it is in no validator set.
+            let address = follower_address(&keypair);
+            if config.validators.get_by_address(&address).is_some() {
+                return Err(StartError::Engine("a follower's address is a validator's".into()));
+            }
+            let identity = NetworkIdentity::new(config.moniker.clone(), keypair, None);
+            (
+                address,
+                identity,
+                ConsensusContext::new_full_node(address, verifier),
+            )
+        }
+    };
     let engine_config = EngineConfig {
         moniker: config.moniker.clone(),
         consensus: ConsensusConfig {
@@ -183,11 +208,7 @@ pub async fn start(config: ValidatorConfig, host: Arc<dyn Host>) -> Result<Runni
         engine_config,
         WalContext::new(config.wal_dir.join("consensus.wal"), WireCodec),
         NetworkContext::new(identity, WireCodec),
-        ConsensusContext::new_validator(
-            address,
-            Box::new(ZgVerifier::new(config.chain_id)),
-            Box::new(config.key.clone()),
-        ),
+        consensus,
         SyncContext::new(WireCodec),
         RequestContext::new(100),
     )
@@ -203,9 +224,20 @@ pub async fn start(config: ValidatorConfig, host: Arc<dyn Host>) -> Result<Runni
         streams: HashMap::new(),
         stream_order: Vec::new(),
         next_stream: 0,
+        idle: None,
+        busy: false,
     };
     let app = tokio::spawn(app.run(channels));
     Ok(RunningValidator { engine, app })
+}
+
+// SHA-256 of the follower's network key, as a validator's address is of its consensus key.
+fn follower_address(keypair: &Keypair) -> ValidatorAddress {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(keypair.public().encode_protobuf());
+    let mut address = [0u8; 20];
+    address.copy_from_slice(&digest[..20]);
+    ValidatorAddress(address)
 }
 
 fn now_secs() -> u64 {
@@ -235,6 +267,17 @@ struct App {
     streams: HashMap<(PeerId, StreamId), PartStream>,
     stream_order: Vec<(PeerId, StreamId)>,
     next_stream: u64,
+    // The engine's request to start the next height, held while the chain is idle.
+    idle: Option<IdleStart>,
+    // Whether the last committed block carried transactions (more may be waiting).
+    busy: bool,
+}
+
+// A held `Next::Start`: answered when work arrives or at `until`.
+struct IdleStart {
+    reply: arc_malachitebft_app_channel::Reply<Next<ZgContext>>,
+    height: Height,
+    until: tokio::time::Instant,
 }
 
 impl App {
@@ -257,15 +300,34 @@ impl App {
     }
 
     fn params(&self) -> HeightParams<ZgContext> {
-        let target = (!self.config.block_time.is_zero()).then_some(self.config.block_time);
-        HeightParams::new(self.config.validators.clone(), self.config.timeouts, target)
+        // The app paces heights itself (IdleStart), so the engine adds no wait.
+        HeightParams::new(self.config.validators.clone(), self.config.timeouts, None)
     }
 
     async fn run(mut self, mut channels: Channels<ZgContext>) {
-        while let Some(message) = channels.consensus.recv().await {
-            self.handle(message, &channels).await;
+        let host = self.host.clone();
+        loop {
+            let until = self.idle.as_ref().map(|idle| idle.until);
+            tokio::select! {
+                message = channels.consensus.recv() => match message {
+                    Some(message) => self.handle(message, &channels).await,
+                    None => break,
+                },
+                () = host.arrivals().notified(), if until.is_some() => self.start_next("a transaction arrived"),
+                () = tokio::time::sleep_until(until.unwrap_or_else(tokio::time::Instant::now)), if until.is_some() => {
+                    self.start_next("block time");
+                }
+            }
         }
         tracing::info!(moniker = %self.config.moniker, "consensus engine stopped");
+    }
+
+    // Answers the held request to start the next height.
+    fn start_next(&mut self, why: &'static str) {
+        if let Some(idle) = self.idle.take() {
+            tracing::debug!(height = %idle.height, why, "starting the next height");
+            let _ = idle.reply.send(Next::Start(idle.height, self.params()));
+        }
     }
 
     async fn handle(&mut self, message: AppMsg<ZgContext>, channels: &Channels<ZgContext>) {
@@ -309,6 +371,10 @@ impl App {
                 reply,
             } => {
                 let value = self.receive_part(published_by.unwrap_or(from), part);
+                if value.is_some() {
+                    // A peer proposed the next height: it is not idle.
+                    self.start_next("a peer proposed");
+                }
                 let _ = reply.send(value);
             }
             AppMsg::Decided {
@@ -321,13 +387,19 @@ impl App {
                 certificate, reply, ..
             } => {
                 let head = self.chain_read().head().header.number;
-                let next = if head >= certificate.height.0 {
-                    Next::Start(Height(head + 1), self.params())
-                } else {
+                if head < certificate.height.0 {
                     tracing::error!(height = %certificate.height, "decided block was not committed; restarting the height");
-                    Next::Restart(certificate.height, self.params())
-                };
-                let _ = reply.send(next);
+                    let _ = reply.send(Next::Restart(certificate.height, self.params()));
+                } else if self.busy || self.config.key.is_none() {
+                    // More transactions may wait; a follower never holds the validators up.
+                    let _ = reply.send(Next::Start(Height(head + 1), self.params()));
+                } else {
+                    self.idle = Some(IdleStart {
+                        reply,
+                        height: Height(head + 1),
+                        until: tokio::time::Instant::now() + self.config.block_time,
+                    });
+                }
             }
             AppMsg::GetHistoryMinHeight { reply } => {
                 let _ = reply.send(Height(1));
@@ -354,8 +426,8 @@ impl App {
                 // Only the proposer can sign the parts again.
                 if address == self.address
                     && let Some(block) = self.blocks.get(&value_id.0)
+                    && let Some(parts) = self.parts_of(&block.proposal(), height, round, valid_round)
                 {
-                    let parts = self.parts_of(&block.proposal(), height, round, valid_round);
                     self.publish(parts, height, round, channels).await;
                 }
             }
@@ -381,11 +453,15 @@ impl App {
         &mut self,
         height: Height,
         round: Round,
-    ) -> Result<(LocallyProposedValue<ZgContext>, Vec<ProposalPart>), zg_evm::ChainError> {
+    ) -> Result<(LocallyProposedValue<ZgContext>, Vec<ProposalPart>), String> {
+        if self.config.key.is_none() {
+            return Err("a follower does not propose".into());
+        }
         let txs = self.host.pending(MAX_BLOCK_TXS);
         let built = self
             .chain_write()
-            .build_block(txs, now_secs(), self.config.coinbase)?;
+            .build_block(txs, now_secs(), self.config.coinbase)
+            .map_err(|e| e.to_string())?;
         let block = built.block;
         tracing::info!(%height, %round, hash = %block.hash(), txs = block.transactions().len(), "proposing");
         let mut proposal = block.proposal();
@@ -394,7 +470,9 @@ impl App {
             proposal.header.extra_data = INVALID_MARK.into();
             tracing::warn!(%height, %round, "test switch: proposing a block with a false state root");
         }
-        let parts = self.parts_of(&proposal, height, round, Round::Nil);
+        let parts = self
+            .parts_of(&proposal, height, round, Round::Nil)
+            .ok_or("a follower does not propose")?;
         let value = BlockId(proposal.hash());
         self.remember(height, round, Round::Nil, self.address, value, Validity::Valid);
         self.blocks.insert(block.hash(), block);
@@ -408,7 +486,7 @@ impl App {
         height: Height,
         round: Round,
         pol_round: Round,
-    ) -> Vec<ProposalPart> {
+    ) -> Option<Vec<ProposalPart>> {
         let bytes = Bytes::from(proposal.to_bytes());
         let init = ProposalPart::Init {
             height,
@@ -420,14 +498,12 @@ impl App {
             .step_by(CHUNK_BYTES)
             .map(|at| bytes.slice(at..(at + CHUNK_BYTES).min(bytes.len())))
             .collect();
-        let signature = self
-            .config
-            .key
-            .sign(&parts_sign_bytes(self.config.chain_id, &init, &chunks));
+        let key = self.config.key.as_ref()?;
+        let signature = key.sign(&parts_sign_bytes(self.config.chain_id, &init, &chunks));
         let mut parts = vec![init];
         parts.extend(chunks.into_iter().map(ProposalPart::Data));
         parts.push(ProposalPart::Fin(signature));
-        parts
+        Some(parts)
     }
 
     async fn publish(
@@ -629,11 +705,13 @@ impl App {
             tracing::error!(%height, block = %certificate.value_id, "decided a block this node does not hold");
             return;
         };
+        let carried_transactions = !block.transactions().is_empty();
         let result = self
             .chain_write()
             .commit_block(block, encode_commit_certificate(certificate).into());
         match result {
             Ok(()) => {
+                self.busy = carried_transactions;
                 tracing::info!(%height, round = %certificate.round, block = %certificate.value_id, "committed");
                 self.host.committed(height.0);
                 self.blocks.clear();

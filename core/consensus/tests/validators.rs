@@ -1,6 +1,7 @@
-//! Four validators in one process, each with its own chain, over real libp2p on
-//! loopback: they decide blocks with the transactions given to them, and every node
-//! ends with the same blocks and the same state.
+//! Four validators and a follower in one process, each with its own chain, over real
+//! libp2p on loopback: the validators decide blocks with the transactions given to
+//! them, the follower (no key, no vote) re-executes and commits the same blocks, and
+//! every node ends with the same blocks and the same state.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,6 +21,7 @@ const CHAIN_ID: u64 = 31337;
 struct TestHost {
     chain: RwLock<Chain>,
     pool: Mutex<Vec<Recovered<TxEnvelope>>>,
+    arrivals: tokio::sync::Notify,
 }
 
 impl Host for TestHost {
@@ -43,6 +45,10 @@ impl Host for TestHost {
             .lock()
             .unwrap()
             .retain(|tx| !included.contains(tx.inner().tx_hash()));
+    }
+
+    fn arrivals(&self) -> &tokio::sync::Notify {
+        &self.arrivals
     }
 }
 
@@ -71,7 +77,7 @@ fn transfer(from: &PrivateKeySigner, nonce: u64, to: Address) -> Recovered<TxEnv
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn four_validators_decide_the_same_blocks() {
+async fn four_validators_decide_the_same_blocks_and_a_follower_follows() {
     let alice = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x11)).unwrap();
     let chain_config = ChainConfig {
         chain_id: CHAIN_ID,
@@ -86,7 +92,8 @@ async fn four_validators_decide_the_same_blocks() {
         .collect();
     let validators =
         ValidatorSet::new(keys.iter().map(|k| Validator::new(k.public_key(), 1)).collect()).unwrap();
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    // Four validators, then the follower.
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
     let address = |port: u16| format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
     let wal = tempfile::tempdir().unwrap();
     let timeouts = LinearTimeouts {
@@ -95,15 +102,17 @@ async fn four_validators_decide_the_same_blocks() {
     };
     let mut hosts = Vec::new();
     let mut running = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
+    let roles = keys.iter().cloned().map(Some).chain([None]);
+    for (i, key) in roles.enumerate() {
         let host = Arc::new(TestHost {
             chain: RwLock::new(Chain::open(chain_config.clone(), BlockLog::in_memory()).unwrap()),
             pool: Mutex::new(Vec::new()),
+            arrivals: tokio::sync::Notify::new(),
         });
         let config = ValidatorConfig {
             moniker: format!("validator-{i}"),
             chain_id: CHAIN_ID,
-            key: key.clone(),
+            key,
             network_secret: [0x40 + i as u8; 32],
             wal_dir: wal.path().join(format!("v{i}")),
             listen: address(ports[i]),
@@ -124,8 +133,9 @@ async fn four_validators_decide_the_same_blocks() {
     // Every node's pool gets the transfers (what mempool gossip will do).
     let bob = Address::repeat_byte(0xb0);
     let txs: Vec<_> = (0..12).map(|nonce| transfer(&alice, nonce, bob)).collect();
-    for host in &hosts {
+    for host in &hosts[..4] {
         host.pool.lock().unwrap().extend(txs.iter().cloned());
+        host.arrivals.notify_one();
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

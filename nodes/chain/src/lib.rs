@@ -18,4 +18,4 @@ pub use server::{
     ChainNode, ChainNodeConfig, DEV_MNEMONIC, DevAccount, MAX_BLOCK_RANGE, MAX_LOGS, block_time,
     dev_accounts, print_accounts,
 };
-pub use validator::{ValidatorSettings, derived_network_secret};
+pub use validator::{ValidatorSettings, derived_network_secret, persistent_network_secret};

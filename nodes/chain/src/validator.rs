@@ -27,11 +27,39 @@ pub fn derived_network_secret(key_secret: &[u8; 32]) -> [u8; 32] {
     alloy_primitives::keccak256([b"zg-network-key".as_slice(), key_secret.as_slice()].concat()).0
 }
 
-/// A validator node's consensus settings.
+/// A follower's p2p secret: read from `path`, or made at random and written there
+/// (fsynced) on its first start, so its peer id stays the same across restarts.
+pub fn persistent_network_secret(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
+    use std::io::Write as _;
+    match std::fs::read_to_string(path) {
+        Ok(hex) => zg_codec::hex::parse::<32>(hex.trim()).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: not a 32-byte hex key: {e}", path.display()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: [u8; 32] = rand::random();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let partial = path.with_extension("partial");
+            let mut file = std::fs::File::create(&partial)?;
+            file.write_all(zg_codec::hex::encode(&secret).as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&partial, path)?;
+            Ok(secret)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A consensus node's settings: a validator's, or a follower's (no key).
 #[derive(Clone, Debug)]
 pub struct ValidatorSettings {
-    /// Its ed25519 consensus secret.
-    pub key_secret: [u8; 32],
+    /// Its ed25519 consensus secret; `None`: a follower, which re-executes and
+    /// commits the decided blocks and serves them, but never proposes or votes.
+    pub key_secret: Option<[u8; 32]>,
     /// The ed25519 secret of its p2p identity.
     pub network_secret: [u8; 32],
     /// Consensus p2p address to listen on.
@@ -46,7 +74,7 @@ pub struct ValidatorSettings {
     pub wal_dir: PathBuf,
     /// The propose timeout of round 0.
     pub propose_timeout: Duration,
-    /// The least time between blocks (empty blocks come at this pace).
+    /// How long an idle chain waits before an empty block (a transaction starts the next height at once).
     pub block_time: Duration,
     /// Test-only: propose blocks with a false state root (a Byzantine proposer).
     pub propose_invalid: bool,
@@ -106,6 +134,7 @@ impl Pool {
 pub(crate) struct ValidatorHost {
     shared: Arc<Shared>,
     pool: Mutex<Pool>,
+    arrivals: tokio::sync::Notify,
 }
 
 impl Host for ValidatorHost {
@@ -131,6 +160,10 @@ impl Host for ValidatorHost {
         self.shared.unqueue(&gone);
         tracing::debug!(number, "block committed");
     }
+
+    fn arrivals(&self) -> &tokio::sync::Notify {
+        &self.arrivals
+    }
 }
 
 /// The validator's parts: the engine, the task feeding the pool, the relay.
@@ -148,7 +181,9 @@ pub(crate) async fn start(
     receiver: Receiver<Submission>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<ValidatorRuntime> {
-    let key = ValidatorKey::from_secret(settings.key_secret, chain_id);
+    let key = settings
+        .key_secret
+        .map(|secret| ValidatorKey::from_secret(secret, chain_id));
     let validators = settings
         .validators
         .iter()
@@ -162,9 +197,12 @@ pub(crate) async fn start(
     let host = Arc::new(ValidatorHost {
         shared: shared.clone(),
         pool: Mutex::new(Pool::default()),
+        arrivals: tokio::sync::Notify::new(),
     });
     let config = zg_consensus::ValidatorConfig {
-        moniker: format!("validator-{}", key.address()),
+        moniker: key
+            .as_ref()
+            .map_or_else(|| "follower".to_owned(), |k| format!("validator-{}", k.address())),
         chain_id,
         key,
         network_secret: settings.network_secret,
@@ -180,6 +218,15 @@ pub(crate) async fn start(
         propose_invalid: settings.propose_invalid,
         coinbase: Address::ZERO,
     };
+    match &config.key {
+        Some(key) => {
+            tracing::info!(address = %key.address(), validators = settings.validators.len(), "validating");
+        }
+        None => tracing::info!(
+            validators = settings.validators.len(),
+            "following (no --validator-key): re-executing and serving the decided blocks, not voting"
+        ),
+    }
     let running = zg_consensus::start(config, host.clone()).await?;
     let relays: Vec<_> = settings
         .rpc_peers
@@ -205,6 +252,7 @@ pub(crate) async fn start(
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .add(submission.tx);
+                        host.arrivals.notify_one();
                         if let Some(reply) = submission.reply {
                             let _ = reply.send(Ok(()));
                         }

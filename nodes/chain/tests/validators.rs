@@ -30,25 +30,34 @@ fn free_port() -> u16 {
 
 struct Testnet {
     dir: tempfile::TempDir,
+    // The validators' consensus secrets; nodes past them are followers.
     secrets: Vec<[u8; 32]>,
     rpc: Vec<u16>,
     p2p: Vec<u16>,
     nodes: Vec<Option<NodeProcess>>,
     // More flags for one node.
     extra: Vec<Vec<String>>,
+    // Each node's log goes to `log(i)` instead of the test's stderr.
+    logged: bool,
 }
 
 impl Testnet {
     fn new(n: usize) -> Self {
-        Self::with_flags(n, Vec::new())
+        Self::build(n, 0, Vec::new(), false)
     }
 
-    fn with_flags(n: usize, mut extra: Vec<Vec<String>>) -> Self {
+    fn with_flags(n: usize, extra: Vec<Vec<String>>) -> Self {
+        Self::build(n, 0, extra, false)
+    }
+
+    fn build(validators: usize, followers: usize, mut extra: Vec<Vec<String>>, logged: bool) -> Self {
+        let n = validators + followers;
         extra.resize(n, Vec::new());
         let mut net = Self {
             extra,
+            logged,
             dir: tempfile::tempdir().unwrap(),
-            secrets: (0..n as u8).map(|i| [i + 1; 32]).collect(),
+            secrets: (0..validators as u8).map(|i| [i + 1; 32]).collect(),
             rpc: (0..n).map(|_| free_port()).collect(),
             p2p: (0..n).map(|_| free_port()).collect(),
             nodes: (0..n).map(|_| None).collect(),
@@ -59,16 +68,23 @@ impl Testnet {
         net
     }
 
+    fn data_dir(&self, i: usize) -> std::path::PathBuf {
+        self.dir.path().join(format!("node{i}"))
+    }
+
+    fn log(&self, i: usize) -> std::path::PathBuf {
+        self.dir.path().join(format!("node{i}.log"))
+    }
+
+    // Validators dial every other validator; a follower dials every validator and
+    // relays its transactions to them; validators relay only among themselves.
     fn start(&mut self, i: usize) {
         let hex = |b: &[u8]| zg_codec::hex::encode(b);
-        let data = self.dir.path().join(format!("node{i}"));
         let mut args: Vec<OsString> = vec![
             "--listen".into(),
             format!("127.0.0.1:{}", self.rpc[i]).into(),
             "--data-dir".into(),
-            data.into(),
-            "--validator-key".into(),
-            hex(&self.secrets[i]).into(),
+            self.data_dir(i).into(),
             "--p2p-listen".into(),
             format!("/ip4/127.0.0.1/tcp/{}", self.p2p[i]).into(),
             "--block-time".into(),
@@ -76,6 +92,9 @@ impl Testnet {
             "--propose-timeout-ms".into(),
             "1000".into(),
         ];
+        if let Some(secret) = self.secrets.get(i) {
+            args.extend(["--validator-key".into(), hex(secret).into()]);
+        }
         for (j, secret) in self.secrets.iter().enumerate() {
             let key = ValidatorKey::from_secret(*secret, CHAIN_ID);
             args.extend(["--validator".into(), hex(key.public_key().as_bytes()).into()]);
@@ -92,7 +111,11 @@ impl Testnet {
         }
         args.extend(self.extra[i].iter().map(OsString::from));
         let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
-        let (process, _) = NodeProcess::start("zg-chain", &args, "zg-chain listening on ");
+        let (process, _) = if self.logged {
+            NodeProcess::start_logging("zg-chain", &args, "zg-chain listening on ", &self.log(i))
+        } else {
+            NodeProcess::start("zg-chain", &args, "zg-chain listening on ")
+        };
         self.nodes[i] = Some(process);
     }
 
@@ -123,6 +146,19 @@ impl Testnet {
             .await
             .unwrap()?;
         Some((block.header.hash, block.header.state_root))
+    }
+
+    // Waits (up to two minutes) until every node in `live` holds block `number`.
+    async fn wait_for_block(&self, live: &[usize], number: u64) {
+        wait_until(&format!("nodes {live:?} hold block {number}"), 120, async || {
+            for &i in live {
+                if self.head(i).await < number {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
     }
 
     // Every height up to the lowest head among `live` nodes holds one block, everywhere.
@@ -191,15 +227,7 @@ async fn receipt(
 #[tokio::test(flavor = "multi_thread")]
 async fn four_validators_agree_and_survive_crashes() {
     let mut net = Testnet::new(4);
-    wait_until("every node has decided block 2", 60, async || {
-        for i in 0..4 {
-            if net.head(i).await < 2 {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
+    net.wait_for_block(&[0, 1, 2, 3], 2).await;
 
     // An alloy session through node 1: a transfer, a deploy, a call with a log.
     let provider = net.provider(1);
@@ -295,15 +323,7 @@ async fn four_validators_agree_and_survive_crashes() {
 async fn a_lying_proposer_is_outvoted() {
     let net = Testnet::with_flags(4, vec![vec!["--test-propose-invalid".to_owned()]]);
     // Twelve heights: the liar is the first proposer of three of them.
-    wait_until("twelve blocks on every honest node", 120, async || {
-        for i in 1..4 {
-            if net.head(i).await < 12 {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
+    net.wait_for_block(&[1, 2, 3], 12).await;
     let to = Address::repeat_byte(0x33);
     let hash = pay(&net.provider(0), to, 5).await;
     receipt(&net, 2, hash, 60).await;
@@ -321,4 +341,161 @@ async fn a_lying_proposer_is_outvoted() {
             "block {number} is the liar's"
         );
     }
+}
+
+/// A node without a validator key follows the four validators: it re-executes and
+/// serves every decided block, relays the transactions sent to it to the validators,
+/// and after a kill -9 catches up with the same p2p identity (kept in its data dir).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follower_serves_the_decided_blocks() {
+    let mut net = Testnet::build(4, 1, Vec::new(), false);
+    let follower = 4;
+    net.wait_for_block(&[follower], 2).await;
+    // Sent to the follower: relayed to the validators, decided, re-executed by it.
+    let to = Address::repeat_byte(0x44);
+    let hash = pay(&net.provider(follower), to, 777).await;
+    assert!(receipt(&net, follower, hash, 30).await.status());
+    receipt(&net, 0, hash, 30).await;
+    net.same_blocks(&[0, 1, 2, 3, follower]).await;
+    let key_file = net.data_dir(follower).join("consensus").join("network-key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+
+    net.kill9(follower);
+    let hash = pay(&net.provider(0), to, 1).await;
+    let at = receipt(&net, 0, hash, 30).await.block_number.unwrap();
+    net.start(follower);
+    net.wait_for_block(&[follower], at).await;
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+    assert_eq!(
+        net.provider(follower).get_balance(to).await.unwrap(),
+        U256::from(778u64)
+    );
+    net.same_blocks(&[0, 1, 2, 3, follower]).await;
+}
+
+/// A peer on the consensus network that sends garbage: bytes that decode as no
+/// message, valid messages cut short, a count far past what follows, on every
+/// channel (votes and proposals, proposal parts, liveness, sync status, a sync
+/// request, its validator proof). The node refuses each (its log says so), keeps
+/// running and keeps deciding blocks with the others.
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_consensus_messages_are_refused_and_the_node_runs_on() {
+    use arc_malachitebft_network as p2p;
+    let mut net = Testnet::build(4, 0, Vec::new(), true);
+    net.wait_for_block(&[0, 1, 2, 3], 2).await;
+
+    let target: p2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", net.p2p[0]).parse().unwrap();
+    let identity = p2p::NetworkIdentity::new_validator(
+        "rogue".into(),
+        p2p::Keypair::generate_ed25519(),
+        "rogue".into(),
+        p2p::Bytes::from_static(b"\xff\xff\xff\xff not a validator proof"),
+    );
+    let config = p2p::Config {
+        listen_addr: format!("/ip4/127.0.0.1/tcp/{}", free_port()).parse().unwrap(),
+        persistent_peers: vec![target],
+        persistent_peers_only: false,
+        discovery: p2p::DiscoveryConfig::new(false),
+        idle_connection_timeout: Duration::from_secs(60),
+        transport: p2p::TransportProtocol::Tcp,
+        gossipsub: p2p::GossipSubConfig::default(),
+        pubsub_protocol: p2p::PubSubProtocol::GossipSub,
+        channel_names: p2p::ChannelNames::default(),
+        rpc_max_size: 10 << 20,
+        pubsub_max_size: 4 << 20,
+        pubsub_max_size_per_topic: Default::default(),
+        sync_request_timeout: Duration::from_secs(5),
+        sync_max_request_size: 1 << 20,
+        sync_parallel_requests: 5,
+        enable_consensus: true,
+        enable_sync: true,
+        protocol_names: p2p::ProtocolNames::default(),
+    };
+    let registry = arc_malachitebft_metrics::SharedRegistry::new(Default::default(), None);
+    let (mut events, rogue) = p2p::spawn(identity, config, registry).await.unwrap().split();
+    // The node's peer id, once connected; events are drained so the rogue never blocks.
+    let (connected, mut node_peer) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let p2p::Event::PeerConnected(peer) = event {
+                let _ = connected.send(Some(peer));
+            }
+        }
+    });
+    let node = *node_peer
+        .wait_for(Option::is_some)
+        .await
+        .expect("the rogue connects to node 0");
+    let node = node.unwrap();
+
+    // Garbage: an unknown tag, a message tag with nothing after it, a count of
+    // 2^32 - 1 items, a megabyte of noise, nothing at all.
+    let mut noise = vec![0u8; 1 << 20];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for b in &mut noise {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let garbage: Vec<p2p::Bytes> = vec![
+        p2p::Bytes::from_static(&[0xff; 9]),
+        p2p::Bytes::from_static(&[0]),
+        p2p::Bytes::from_static(&[1]),
+        p2p::Bytes::from_static(&[0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+        p2p::Bytes::from(noise),
+        p2p::Bytes::new(),
+    ];
+    let refusals = [
+        "Failed to decode consensus message",
+        "Failed to decode stream message",
+        "Failed to decode liveness message",
+        "Failed to decode status message",
+        "Failed to decode sync request",
+        "Failed to decode validator proof",
+    ];
+    let head_before = net.head(0).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut round = 0u8;
+    loop {
+        let log = std::fs::read_to_string(net.log(0)).unwrap_or_default();
+        let missing: Vec<_> = refusals.iter().filter(|r| !log.contains(**r)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 0 never reported refusing: {missing:?}\n{log}"
+        );
+        // Gossip drops repeats: each round's messages differ by a trailing byte.
+        for bytes in &garbage {
+            let mut bytes = bytes.to_vec();
+            bytes.push(round);
+            let bytes = p2p::Bytes::from(bytes);
+            for channel in [
+                p2p::Channel::Consensus,
+                p2p::Channel::ProposalParts,
+                p2p::Channel::Liveness,
+            ] {
+                rogue.publish(channel, bytes.clone()).await.unwrap();
+            }
+            // Sync status travels by broadcast.
+            rogue.broadcast(p2p::Channel::Sync, bytes.clone()).await.unwrap();
+            let _ = rogue.sync_request(node, bytes).await;
+        }
+        round = round.wrapping_add(1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Node 0 runs on and decides with the others.
+    assert!(net.nodes[0].as_mut().unwrap().is_running(), "node 0 exited");
+    let to = Address::repeat_byte(0x55);
+    let hash = pay(&net.provider(0), to, 9).await;
+    receipt(&net, 3, hash, 30).await;
+    wait_until("node 0 decides three more blocks", 30, async || {
+        net.head(0).await >= head_before + 3
+    })
+    .await;
+    net.same_blocks(&[0, 1, 2, 3]).await;
+    rogue.shutdown().await.unwrap();
 }

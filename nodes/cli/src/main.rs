@@ -131,7 +131,7 @@ enum Cmd {
         #[arg(long, default_value_t = 31337)]
         chain_id: u64,
         /// Seconds between blocks; without it a block is made as soon as transactions arrive
-        /// (with --validators: the least time per block, default 1).
+        /// (with --validators: how often an idle chain makes an empty block, default 1).
         #[arg(long)]
         block_time: Option<f64>,
         /// Run the chain as this many validators under Malachite consensus (JSON-RPC on
@@ -472,7 +472,7 @@ async fn devnet_validators(
             data_dir.with_file_name(format!("chain-{i}"))
         };
         let settings = zg_chain::ValidatorSettings {
-            key_secret: secrets[usize::from(i)],
+            key_secret: Some(secrets[usize::from(i)]),
             network_secret: zg_chain::derived_network_secret(&secrets[usize::from(i)]),
             p2p_listen: p2p(i)?,
             p2p_peers: others.iter().map(|j| p2p(*j)).collect::<anyhow::Result<_>>()?,

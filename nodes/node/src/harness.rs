@@ -39,11 +39,31 @@ impl NodeProcess {
     /// and the rest of that line. Later output is drained so the node never blocks on
     /// a full pipe.
     pub fn start(name: &str, args: &[&std::ffi::OsStr], prefix: &str) -> (Self, String) {
+        Self::start_with_stderr(name, args, prefix, Stdio::inherit())
+    }
+
+    /// As [`NodeProcess::start`], with the node's log (stderr) appended to `log`, for
+    /// tests that read what the node reported.
+    pub fn start_logging(name: &str, args: &[&std::ffi::OsStr], prefix: &str, log: &Path) -> (Self, String) {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        Self::start_with_stderr(name, args, prefix, Stdio::from(file))
+    }
+
+    fn start_with_stderr(
+        name: &str,
+        args: &[&std::ffi::OsStr],
+        prefix: &str,
+        stderr: Stdio,
+    ) -> (Self, String) {
         let mut child = Command::new(binary(name))
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("{name} starts: {e}"));
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
@@ -61,6 +81,11 @@ impl NodeProcess {
     /// The process id.
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process is still running (not exited, not killed).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("process status").is_none()
     }
 
     /// SIGKILL, then reaps it.

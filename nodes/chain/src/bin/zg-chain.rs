@@ -7,7 +7,8 @@ use clap::Parser;
 use zg_chain::{ChainNode, ChainNodeConfig, DEV_MNEMONIC};
 
 /// A zg chain node: revm execution behind Ethereum JSON-RPC with dev accounts; one
-/// sequencer, or one of many validators under Malachite consensus (--validator-key).
+/// sequencer, or one of many validators under Malachite consensus (--validator-key),
+/// or a follower of them (--validator without --validator-key).
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -21,7 +22,8 @@ struct Args {
     #[arg(long, default_value_t = 31337)]
     chain_id: u64,
     /// Seconds between blocks; without it a block is made as soon as transactions arrive
-    /// (as a validator: the least time per block, default 1).
+    /// (as a validator: how often an idle chain makes an empty block, default 1; a
+    /// transaction starts the next block at once).
     #[arg(long)]
     block_time: Option<f64>,
     /// Mnemonic of the prefunded dev accounts.
@@ -46,19 +48,22 @@ struct Args {
     /// instead of as the single sequencer; needs --data-dir, --validator and --p2p-listen.
     #[arg(long, value_name = "HEX")]
     validator_key: Option<String>,
-    /// ed25519 secret (hex) of the consensus p2p identity (default: derived from --validator-key).
+    /// ed25519 secret (hex) of the consensus p2p identity (default: derived from
+    /// --validator-key; a follower makes one and keeps it in DATA_DIR/consensus/network-key).
     #[arg(long, value_name = "HEX")]
     network_key: Option<String>,
-    /// A genesis validator's ed25519 public key (hex); repeat for each, this node's included.
+    /// A genesis validator's ed25519 public key (hex); repeat for each, this node's
+    /// included. Given without --validator-key, the node follows the validators:
+    /// it re-executes every decided block and serves JSON-RPC, but does not vote.
     #[arg(long = "validator", value_name = "HEX")]
     validators: Vec<String>,
     /// Consensus p2p address, e.g. /ip4/127.0.0.1/tcp/26656.
     #[arg(long)]
     p2p_listen: Option<String>,
-    /// Another validator's p2p address; repeat for each.
+    /// Another consensus node's p2p address; repeat for each.
     #[arg(long = "p2p-peer")]
     p2p_peers: Vec<String>,
-    /// Another validator's JSON-RPC URL, to relay transactions to; repeat for each.
+    /// A validator's JSON-RPC URL, to relay transactions to; repeat for each.
     #[arg(long = "rpc-peer")]
     rpc_peers: Vec<String>,
     /// Milliseconds a round waits for its proposal before moving on.
@@ -70,24 +75,32 @@ struct Args {
     test_propose_invalid: bool,
 }
 
-// The validator settings the flags describe, if --validator-key is given.
+// The consensus settings the flags describe, if --validator-key or --validator is given.
 fn validator_settings(args: &Args) -> anyhow::Result<Option<zg_chain::ValidatorSettings>> {
     use anyhow::Context as _;
-    let Some(key) = &args.validator_key else {
+    if args.validator_key.is_none() && args.validators.is_empty() {
         return Ok(None);
-    };
+    }
     let secret = |hex: &str, what: &str| {
         zg_codec::hex::parse::<32>(hex).with_context(|| format!("{what} must be 32 bytes of hex"))
     };
-    let key_secret = secret(key, "--validator-key")?;
-    let network_secret = match &args.network_key {
-        Some(hex) => secret(hex, "--network-key")?,
-        None => zg_chain::derived_network_secret(&key_secret),
+    let key_secret = args
+        .validator_key
+        .as_deref()
+        .map(|key| secret(key, "--validator-key"))
+        .transpose()?;
+    let data_dir = args.data_dir.clone().context(
+        "a validator or follower needs --data-dir (its block log and consensus WAL must survive restarts)",
+    )?;
+    let network_secret = match (&args.network_key, &key_secret) {
+        (Some(hex), _) => secret(hex, "--network-key")?,
+        (None, Some(key)) => zg_chain::derived_network_secret(key),
+        (None, None) => {
+            let path = data_dir.join("consensus").join("network-key");
+            zg_chain::persistent_network_secret(&path)
+                .with_context(|| format!("the follower's p2p key at {}", path.display()))?
+        }
     };
-    let data_dir = args
-        .data_dir
-        .clone()
-        .context("a validator needs --data-dir (its block log and consensus WAL must survive restarts)")?;
     anyhow::ensure!(
         !args.validators.is_empty(),
         "a validator needs the genesis validators: --validator HEX for each"
@@ -102,7 +115,7 @@ fn validator_settings(args: &Args) -> anyhow::Result<Option<zg_chain::ValidatorS
         p2p_listen: multiaddr(
             args.p2p_listen
                 .as_ref()
-                .context("a validator needs --p2p-listen")?,
+                .context("a validator or follower needs --p2p-listen")?,
         )?,
         p2p_peers: args
             .p2p_peers
@@ -117,7 +130,7 @@ fn validator_settings(args: &Args) -> anyhow::Result<Option<zg_chain::ValidatorS
         rpc_peers: args.rpc_peers.clone(),
         wal_dir: data_dir.join("consensus"),
         propose_timeout: std::time::Duration::from_millis(args.propose_timeout_ms),
-        // Under consensus --block-time is the least time per block (default 1 s).
+        // Under consensus --block-time paces empty blocks only (default 1 s).
         block_time: std::time::Duration::from_secs_f64(args.block_time.unwrap_or(1.0)),
         propose_invalid: args.test_propose_invalid,
     }))
