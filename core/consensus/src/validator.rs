@@ -53,6 +53,12 @@ pub trait Host: Send + Sync + 'static {
     fn pending(&self, max: usize) -> Vec<Recovered<TxEnvelope>>;
     /// Block `number` was committed: its transactions leave the pool.
     fn committed(&self, number: u64);
+    /// The sender of pending transaction `hash`, recovered when it joined the pool
+    /// (a validator then skips recovering it again in a proposal).
+    fn sender_of(&self, hash: &B256) -> Option<Address> {
+        let _ = hash;
+        None
+    }
     /// Notified (`notify_one`) when a transaction joins the pool: an idle chain
     /// starts its next height at once.
     fn arrivals(&self) -> &tokio::sync::Notify;
@@ -667,7 +673,10 @@ impl App {
         let bytes: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
         let proposal = BlockProposal::from_bytes(&bytes).map_err(|e| e.to_string())?;
         let id = BlockId(proposal.hash());
-        let validated = self.chain_write().validate_block(&proposal, now_secs());
+        let host = self.host.clone();
+        let validated = self
+            .chain_write()
+            .validate_block_with_senders(&proposal, now_secs(), &|hash| host.sender_of(hash));
         let validity = match validated {
             Ok(block) => {
                 self.blocks.insert(block.hash(), block);

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use alloy_consensus::transaction::Recovered;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
@@ -415,6 +417,19 @@ impl Chain {
     /// roots, gas, bloom, base fee) equals what re-execution gives. `now` (Unix
     /// seconds) bounds the proposer's timestamp.
     pub fn validate_block(&mut self, proposal: &Proposal, now: u64) -> Result<SealedBlock, InvalidBlock> {
+        self.validate_block_with_senders(proposal, now, &|_| None)
+    }
+
+    /// [`Chain::validate_block`], taking the sender of each transaction whose hash
+    /// `known` answers (a validator's pool recovered it when it arrived) instead of
+    /// recovering it again; the others are recovered in parallel. A hash is a
+    /// commitment to the signed bytes, so a known sender is the sender.
+    pub fn validate_block_with_senders(
+        &mut self,
+        proposal: &Proposal,
+        now: u64,
+        known: &(dyn Fn(&B256) -> Option<Address> + Sync),
+    ) -> Result<SealedBlock, InvalidBlock> {
         if self.failed {
             return Err(ChainError::Failed.into());
         }
@@ -439,12 +454,17 @@ impl Chain {
                 now,
             });
         }
+        let chain_id = self.config.chain_id;
         let txs = proposal
             .transactions
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(index, raw)| {
-                executor::decode_transaction(raw, self.config.chain_id)
+                executor::decode_unrecovered(raw, chain_id)
+                    .and_then(|tx| match known(tx.tx_hash()) {
+                        Some(sender) => Ok(Recovered::new_unchecked(tx, sender)),
+                        None => executor::recover_sender(tx),
+                    })
                     .map_err(|error| InvalidBlock::Transaction { index, error })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -865,6 +865,11 @@ fn built_blocks_validate_on_a_peer_and_commit_with_their_certificate() {
     ];
     let coinbase = Address::repeat_byte(0xc0);
     let (head_before, root_before) = (proposer.head().hash, proposer.state().clone().root());
+    // What a validator's pool knows: each transaction's sender, recovered on arrival.
+    let pooled: std::collections::HashMap<B256, Address> = txs
+        .iter()
+        .map(|tx| (*tx.inner().tx_hash(), tx.signer()))
+        .collect();
     let built = proposer.build_block(txs, 1_700_000_100, coinbase).unwrap();
     assert_eq!(
         (built.included.len(), built.rejected.len(), built.deferred.len()),
@@ -888,6 +893,14 @@ fn built_blocks_validate_on_a_peer_and_commit_with_their_certificate() {
     assert_eq!(proposal.hash(), built.block.hash());
     let validated = validator.validate_block(&proposal, 1_700_000_100).unwrap();
     assert_eq!(validated.hash(), built.block.hash());
+    // With the pool's senders instead of recovering them: the same block.
+    let hinted = validator
+        .validate_block_with_senders(&proposal, 1_700_000_100, &|hash| pooled.get(hash).copied())
+        .unwrap();
+    assert_eq!(hinted.hash(), built.block.hash());
+    // A wrong sender executes differently, so it cannot pass as the proposer's block.
+    let lying = validator.validate_block_with_senders(&proposal, 1_700_000_100, &|_| Some(bob.address()));
+    assert!(lying.is_err(), "{lying:?}");
     assert_eq!(validated.header().beneficiary, coinbase);
     assert_eq!(validator.head().header.number, 0, "validating commits nothing");
     assert!(validator.state().account(&store).is_none());

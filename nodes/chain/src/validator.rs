@@ -85,6 +85,8 @@ pub struct ValidatorSettings {
 struct Pool {
     senders: Vec<Address>,
     by_sender: HashMap<Address, Vec<Recovered<TxEnvelope>>>,
+    // Each pending transaction's sender, by hash, for checking proposals.
+    by_hash: HashMap<B256, Address>,
 }
 
 impl Pool {
@@ -97,6 +99,7 @@ impl Pool {
         let nonce = tx.inner().nonce();
         let at = txs.partition_point(|t| t.inner().nonce() < nonce);
         if txs.get(at).is_none_or(|t| t.inner().nonce() != nonce) {
+            self.by_hash.insert(*tx.inner().tx_hash(), sender);
             txs.insert(at, tx);
         }
     }
@@ -119,6 +122,7 @@ impl Pool {
                 let keep = tx.inner().nonce() >= next;
                 if !keep {
                     gone.push((*sender, tx.inner().nonce()));
+                    self.by_hash.remove(tx.inner().tx_hash());
                 }
                 keep
             });
@@ -163,6 +167,15 @@ impl Host for ValidatorHost {
 
     fn arrivals(&self) -> &tokio::sync::Notify {
         &self.arrivals
+    }
+
+    fn sender_of(&self, hash: &B256) -> Option<Address> {
+        self.pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .by_hash
+            .get(hash)
+            .copied()
     }
 }
 
