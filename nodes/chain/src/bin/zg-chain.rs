@@ -92,6 +92,39 @@ fn validator_settings(args: &Args) -> anyhow::Result<Option<zg_chain::ValidatorS
     let data_dir = args.data_dir.clone().context(
         "a validator or follower needs --data-dir (its block log and consensus WAL must survive restarts)",
     )?;
+    anyhow::ensure!(
+        !args.validators.is_empty(),
+        "a validator needs the genesis validators: --validator HEX for each"
+    );
+    let validators = args
+        .validators
+        .iter()
+        .map(|v| secret(v, "--validator"))
+        .collect::<anyhow::Result<_>>()?;
+    let multiaddr = |s: &String| {
+        s.parse()
+            .with_context(|| format!("{s} is not a multiaddr like /ip4/127.0.0.1/tcp/26656"))
+    };
+    let p2p_listen = multiaddr(
+        args.p2p_listen
+            .as_ref()
+            .context("a validator or follower needs --p2p-listen")?,
+    )?;
+    let p2p_peers: Vec<_> = args
+        .p2p_peers
+        .iter()
+        .map(multiaddr)
+        .collect::<anyhow::Result<_>>()?;
+    if key_secret.is_none() {
+        anyhow::ensure!(
+            !p2p_peers.is_empty(),
+            "a follower (no --validator-key) needs a validator to follow: --p2p-peer ADDRESS"
+        );
+        if args.rpc_peers.is_empty() {
+            tracing::warn!("no --rpc-peer: transactions sent to this follower reach no validator");
+        }
+    }
+    // Made last: a follower's key file is written only once every flag is good.
     let network_secret = match (&args.network_key, &key_secret) {
         (Some(hex), _) => secret(hex, "--network-key")?,
         (None, Some(key)) => zg_chain::derived_network_secret(key),
@@ -101,32 +134,12 @@ fn validator_settings(args: &Args) -> anyhow::Result<Option<zg_chain::ValidatorS
                 .with_context(|| format!("the follower's p2p key at {}", path.display()))?
         }
     };
-    anyhow::ensure!(
-        !args.validators.is_empty(),
-        "a validator needs the genesis validators: --validator HEX for each"
-    );
-    let multiaddr = |s: &String| {
-        s.parse()
-            .with_context(|| format!("{s} is not a multiaddr like /ip4/127.0.0.1/tcp/26656"))
-    };
     Ok(Some(zg_chain::ValidatorSettings {
         key_secret,
         network_secret,
-        p2p_listen: multiaddr(
-            args.p2p_listen
-                .as_ref()
-                .context("a validator or follower needs --p2p-listen")?,
-        )?,
-        p2p_peers: args
-            .p2p_peers
-            .iter()
-            .map(multiaddr)
-            .collect::<anyhow::Result<_>>()?,
-        validators: args
-            .validators
-            .iter()
-            .map(|v| secret(v, "--validator"))
-            .collect::<anyhow::Result<_>>()?,
+        p2p_listen,
+        p2p_peers,
+        validators,
         rpc_peers: args.rpc_peers.clone(),
         wal_dir: data_dir.join("consensus"),
         propose_timeout: std::time::Duration::from_millis(args.propose_timeout_ms),
