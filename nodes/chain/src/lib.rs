@@ -14,6 +14,7 @@ mod sequencer;
 pub mod server;
 mod validator;
 
+pub use sequencer::{MAX_NONCE_AHEAD, MAX_QUEUED_TXS};
 pub use server::{
     ChainNode, ChainNodeConfig, DEV_MNEMONIC, DevAccount, MAX_BLOCK_RANGE, MAX_LOGS, block_time,
     dev_accounts, print_accounts,

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use zg_evm::{CallRequest, Chain, ChainBlock, EstimateError, TxError, TxOutcome, decode_transaction};
 
 use crate::api::EthApiServer;
-use crate::sequencer::{Shared, Submission, now_secs};
+use crate::sequencer::{MAX_NONCE_AHEAD, MAX_QUEUED_TXS, QueueError, Shared, Submission, now_secs};
 use crate::server::{MAX_BLOCK_RANGE, MAX_LOGS};
 
 const GWEI: u128 = 1_000_000_000;
@@ -326,6 +326,14 @@ fn send_raw(shared: &Arc<Shared>, raw: &Bytes, relay: bool) -> RpcResult<(B256, 
                 state: state_nonce,
             }));
         }
+        if nonce - state_nonce > MAX_NONCE_AHEAD {
+            return Err(rpc_err(
+                -32000,
+                format!(
+                    "nonce {nonce} is too far ahead of the account's {state_nonce} (at most {MAX_NONCE_AHEAD} ahead)"
+                ),
+            ));
+        }
         let want = U256::from(tx.inner().gas_limit()) * U256::from(tx.inner().max_fee_per_gas())
             + tx.inner().value();
         if balance < want {
@@ -341,8 +349,19 @@ fn send_raw(shared: &Arc<Shared>, raw: &Bytes, relay: bool) -> RpcResult<(B256, 
             .queued
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !queued.entry(sender).or_default().insert(nonce) {
-            return Err(rpc_err(-32000, "replacement transaction underpriced"));
+        match queued.insert(sender, nonce) {
+            Ok(()) => {}
+            Err(QueueError::Duplicate) => {
+                return Err(rpc_err(-32000, "replacement transaction underpriced"));
+            }
+            Err(QueueError::Full) => {
+                return Err(rpc_err(
+                    -32000,
+                    format!(
+                        "txpool is full ({MAX_QUEUED_TXS} transactions wait); try again after the next block"
+                    ),
+                ));
+            }
         }
     }
     let (reply, receiver) = if shared.instant {

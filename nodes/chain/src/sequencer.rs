@@ -32,11 +32,60 @@ pub(crate) struct Submission {
     pub(crate) relay: bool,
 }
 
+/// Most transactions a node holds unexecuted (its memory stays bounded).
+pub const MAX_QUEUED_TXS: usize = 65_536;
+/// How far past an account's nonce a transaction's nonce may be (and so most
+/// transactions one sender can have waiting).
+pub const MAX_NONCE_AHEAD: u64 = 4_096;
+
+/// Why a transaction was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum QueueError {
+    /// The same sender and nonce is already waiting.
+    Duplicate,
+    /// The node holds [`MAX_QUEUED_TXS`] already.
+    Full,
+}
+
+/// Nonces handed to the sequencer or the pool and not yet executed, per sender.
+#[derive(Default)]
+pub(crate) struct Queued {
+    by_sender: HashMap<Address, BTreeSet<u64>>,
+    count: usize,
+}
+
+impl Queued {
+    pub(crate) fn insert(&mut self, sender: Address, nonce: u64) -> Result<(), QueueError> {
+        if self.count >= MAX_QUEUED_TXS {
+            return Err(QueueError::Full);
+        }
+        if !self.by_sender.entry(sender).or_default().insert(nonce) {
+            return Err(QueueError::Duplicate);
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    fn remove(&mut self, sender: &Address, nonce: u64) {
+        if let Some(set) = self.by_sender.get_mut(sender) {
+            if set.remove(&nonce) {
+                self.count -= 1;
+            }
+            if set.is_empty() {
+                self.by_sender.remove(sender);
+            }
+        }
+    }
+
+    fn get(&self, sender: &Address) -> Option<&BTreeSet<u64>> {
+        self.by_sender.get(sender)
+    }
+}
+
 /// What the RPC handlers and the sequencer share.
 pub(crate) struct Shared {
     pub(crate) chain: RwLock<Chain>,
-    // Nonces handed to the sequencer and not yet executed, per sender.
-    pub(crate) queued: Mutex<HashMap<Address, BTreeSet<u64>>>,
+    pub(crate) queued: Mutex<Queued>,
     pub(crate) submit: Sender<Submission>,
     pub(crate) instant: bool,
     pub(crate) gas_limit: u64,
@@ -71,12 +120,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (sender, nonce) in txs {
-            if let Some(set) = queued.get_mut(sender) {
-                set.remove(nonce);
-                if set.is_empty() {
-                    queued.remove(sender);
-                }
-            }
+            queued.remove(sender, *nonce);
         }
     }
 }
@@ -214,4 +258,28 @@ fn produce(shared: &Shared, batch: Vec<Submission>) {
         }
     }
     shared.unqueue(&done);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_and_counts_what_leaves() {
+        let mut queued = Queued::default();
+        let sender = |i: usize| Address::with_last_byte((i % 251) as u8);
+        for i in 0..MAX_QUEUED_TXS {
+            queued.insert(sender(i), i as u64).unwrap();
+        }
+        assert_eq!(queued.insert(Address::ZERO, u64::MAX), Err(QueueError::Full));
+        // Removing something absent frees nothing; removing one frees one slot.
+        queued.remove(&sender(0), 1);
+        assert_eq!(queued.insert(Address::ZERO, u64::MAX), Err(QueueError::Full));
+        queued.remove(&sender(0), 0);
+        assert_eq!(queued.insert(sender(0), 0), Ok(()));
+        assert_eq!(queued.insert(sender(0), 0), Err(QueueError::Full));
+        queued.remove(&sender(7), 7);
+        assert_eq!(queued.insert(sender(0), 0), Err(QueueError::Duplicate));
+        assert!(queued.get(&sender(7)).is_some_and(|s| !s.contains(&7)));
+    }
 }

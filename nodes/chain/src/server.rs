@@ -1,7 +1,6 @@
 //! The chain node's configuration and lifecycle: dev accounts, the block log, the
 //! sequencer thread and the JSON-RPC server.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,7 +176,7 @@ impl ChainNode {
         let (submit, receiver) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             chain: RwLock::new(chain),
-            queued: Mutex::new(HashMap::new()),
+            queued: Mutex::new(crate::sequencer::Queued::default()),
             submit,
             instant: config.block_time.is_none() && config.validator.is_none(),
             gas_limit: config.gas_limit,

@@ -380,6 +380,11 @@ async fn bad_input_gets_standard_errors_and_changes_nothing() {
     );
     let (_, message) = rpc_error(send(signed(&dev, CHAIN_ID, DEV_NONCE, 2)).await);
     assert!(message.starts_with("nonce too low"), "{message}");
+    // A nonce far past the account's would wait forever: the pool stays bounded.
+    let ahead = DEV_NONCE + 1 + zg_chain::MAX_NONCE_AHEAD + 1;
+    let (code, message) = rpc_error(send(signed(&dev, CHAIN_ID, ahead, 1)).await);
+    assert_eq!(code, -32000);
+    assert!(message.contains("too far ahead"), "{message}");
     let stranger = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x77)).unwrap();
     let (_, message) = rpc_error(send(signed(&stranger, CHAIN_ID, 0, 1)).await);
     assert!(
