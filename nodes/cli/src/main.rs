@@ -419,7 +419,7 @@ async fn devnet_validators(
     n: u16,
     p2p_port: u16,
     block_time: Duration,
-) -> anyhow::Result<(ChainNode, Vec<ChainNode>)> {
+) -> anyhow::Result<(ChainNode, Vec<ChainNode>, String)> {
     let data_dir = base
         .data_dir
         .clone()
@@ -499,7 +499,26 @@ async fn devnet_validators(
         started.push(node);
     }
     let first = started.remove(0);
-    Ok((first, started))
+    // How to follow these validators from another zg-chain: the same genesis, their
+    // keys, their p2p and JSON-RPC addresses.
+    let mut follow = format!(
+        "zg-chain --data-dir DIR --listen 127.0.0.1:0 --p2p-listen /ip4/127.0.0.1/tcp/0 --chain-id {} --accounts {} --balance {} --gas-limit {} --price-per-sector {} --refund-lock-secs {}",
+        base.chain_id,
+        base.accounts,
+        base.balance_ether,
+        base.gas_limit,
+        base.price_per_sector,
+        base.refund_lock_secs
+    );
+    for i in 0..n {
+        follow += &format!(
+            " --validator {} --p2p-peer {} --rpc-peer http://{}",
+            alloy_primitives::hex::encode(public[usize::from(i)]),
+            p2p(i)?,
+            rpc(i)?
+        );
+    }
+    Ok((first, started, follow))
 }
 
 async fn devnet_provider(
@@ -712,12 +731,13 @@ async fn run() -> anyhow::Result<()> {
                 accounts: ChainNodeConfig::default().accounts.max(2 * u32::from(nodes) + 2),
                 ..ChainNodeConfig::default()
             };
-            let (chain, other_validators) = match validators {
+            let (chain, other_validators, follow) = match validators {
                 None => (
                     ChainNode::start(chain_config)
                         .await
                         .context("starting the chain node")?,
                     Vec::new(),
+                    String::new(),
                 ),
                 Some(n) => {
                     let block_time = Duration::from_secs_f64(block_time_secs.unwrap_or(1.0));
@@ -859,6 +879,7 @@ async fn run() -> anyhow::Result<()> {
                     "  validators    {}   {n} under Malachite consensus, the same chain on each",
                     urls.join(" ")
                 );
+                println!("    follow      {follow}");
             }
             for storage in &storages {
                 println!(

@@ -180,6 +180,41 @@ async fn devnet_runs_the_chain_as_validators() {
     }
     let status = rpc(&devnet.storage_urls[0], "zgs_getStatus", json!([])).await;
     assert!(status["version"].is_string(), "{status}");
+
+    // The follow command the devnet prints, run as printed (DIR filled in): a
+    // zg-chain that follows the validators catches up to the same block.
+    let follow = devnet.follow.clone().expect("the devnet prints a follow command");
+    let follower_dir = tempfile::tempdir().unwrap();
+    let words: Vec<String> = follow
+        .split_whitespace()
+        .map(|w| {
+            if w == "DIR" {
+                follower_dir.path().display().to_string()
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    assert_eq!(words[0], "zg-chain", "{follow}");
+    let args: Vec<&std::ffi::OsStr> = words[1..].iter().map(std::ffi::OsStr::new).collect();
+    let (_follower, url) = zg_node::harness::NodeProcess::start("zg-chain", &args, "zg-chain listening on ");
+    let start = std::time::Instant::now();
+    loop {
+        let b = rpc(&url, "eth_getBlockByNumber", json!([block, false])).await;
+        if !b.is_null() {
+            assert_eq!(b["hash"], receipt["blockHash"]);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the follower never had block {block}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        rpc(&url, "eth_getBalance", json!([to, "latest"])).await,
+        json!("0x309")
+    );
     let dir = devnet.interrupt();
     assert!(dir.path().join("chain-3").join("consensus").exists());
 }

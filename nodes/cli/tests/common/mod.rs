@@ -36,6 +36,8 @@ pub(crate) struct Devnet {
     pub(crate) console: String,
     /// Every validator's JSON-RPC URL, when the chain runs under consensus.
     pub(crate) validator_urls: Vec<String>,
+    /// The `zg-chain …` command the devnet prints to follow its validators.
+    pub(crate) follow: Option<String>,
 }
 
 /// `zg ARGS…` with no key in the environment: whether it succeeded, its stdout
@@ -101,6 +103,7 @@ impl Devnet {
         let (mut chain_url, mut storage_urls, mut da_urls) = (None, Vec::new(), Vec::new());
         let (mut compute_url, mut provider, mut disperser, mut console) = (None, None, None, None);
         let mut validator_urls = Vec::new();
+        let mut follow = None;
         let mut line = String::new();
         while chain_url.is_none()
             || storage_urls.len() < nodes
@@ -108,7 +111,7 @@ impl Devnet {
             || disperser.is_none()
             || console.is_none()
             || (compute && provider.is_none())
-            || (validators && validator_urls.is_empty())
+            || (validators && (validator_urls.is_empty() || follow.is_none()))
         {
             line.clear();
             assert!(stdout.read_line(&mut line).unwrap() > 0, "devnet exited early");
@@ -134,6 +137,8 @@ impl Devnet {
                     .filter(|w| w.starts_with("http://"))
                     .map(str::to_owned)
                     .collect();
+            } else if let Some(command) = line.trim_start().strip_prefix("follow") {
+                follow = Some(command.trim().to_owned());
             } else if line.trim_start().starts_with("provider") {
                 provider = line.split_whitespace().nth(1).map(str::to_owned);
             }
@@ -149,6 +154,7 @@ impl Devnet {
             disperser: disperser.unwrap(),
             console: console.unwrap(),
             validator_urls,
+            follow,
         }
     }
 
