@@ -50,7 +50,13 @@ pub struct ValidatorAddress(pub [u8; 20]);
 impl ValidatorAddress {
     /// The address of `key`.
     pub fn of(key: &PublicKey) -> Self {
-        let digest = Sha256::digest(key.as_bytes());
+        Self::of_key_bytes(key.as_bytes())
+    }
+
+    /// The first 20 bytes of SHA-256 of a key's encoding (a follower's address is of
+    /// its network key).
+    pub(crate) fn of_key_bytes(key: &[u8]) -> Self {
+        let digest = Sha256::digest(key);
         let mut address = [0u8; 20];
         address.copy_from_slice(&digest[..20]);
         Self(address)

@@ -181,7 +181,7 @@ pub async fn start(config: ValidatorConfig, host: Arc<dyn Host>) -> Result<Runni
         }
         None => {
             // A follower's address names it in logs only: it is in no validator set.
-            let address = follower_address(&keypair);
+            let address = ValidatorAddress::of_key_bytes(&keypair.public().encode_protobuf());
             if config.validators.get_by_address(&address).is_some() {
                 return Err(StartError::Engine("a follower's address is a validator's".into()));
             }
@@ -235,15 +235,6 @@ pub async fn start(config: ValidatorConfig, host: Arc<dyn Host>) -> Result<Runni
     };
     let app = tokio::spawn(app.run(channels));
     Ok(RunningValidator { engine, app })
-}
-
-// SHA-256 of the follower's network key, as a validator's address is of its consensus key.
-fn follower_address(keypair: &Keypair) -> ValidatorAddress {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(keypair.public().encode_protobuf());
-    let mut address = [0u8; 20];
-    address.copy_from_slice(&digest[..20]);
-    ValidatorAddress(address)
 }
 
 fn now_secs() -> u64 {

@@ -48,6 +48,10 @@ pub fn persistent_network_secret(path: &std::path::Path) -> std::io::Result<[u8;
             file.write_all(zg_codec::hex::encode(&secret).as_bytes())?;
             file.sync_all()?;
             std::fs::rename(&partial, path)?;
+            // The rename itself survives a crash once its directory is synced.
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
             Ok(secret)
         }
         Err(e) => Err(e),

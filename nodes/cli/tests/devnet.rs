@@ -159,30 +159,9 @@ async fn devnet_runs_the_chain_as_validators() {
     };
     assert_eq!(receipt["status"], json!("0x1"));
     let block = receipt["blockNumber"].clone();
-    for url in &devnet.validator_urls {
-        let start = std::time::Instant::now();
-        let mine = loop {
-            let b = rpc(url, "eth_getBlockByNumber", json!([block, false])).await;
-            if !b.is_null() {
-                break b;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{url} never had block {block}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        assert_eq!(mine["hash"], receipt["blockHash"], "{url}");
-        assert_eq!(
-            rpc(url, "eth_getBalance", json!([to, "latest"])).await,
-            json!("0x309")
-        );
-    }
-    let status = rpc(&devnet.storage_urls[0], "zgs_getStatus", json!([])).await;
-    assert!(status["version"].is_string(), "{status}");
 
     // The follow command the devnet prints, run as printed (DIR filled in): a
-    // zg-chain that follows the validators catches up to the same block.
+    // zg-chain that follows the validators, checked below beside them.
     let follow = devnet.follow.clone().expect("the devnet prints a follow command");
     let follower_dir = tempfile::tempdir().unwrap();
     let words: Vec<String> = follow
@@ -197,24 +176,37 @@ async fn devnet_runs_the_chain_as_validators() {
         .collect();
     assert_eq!(words[0], "zg-chain", "{follow}");
     let args: Vec<&std::ffi::OsStr> = words[1..].iter().map(std::ffi::OsStr::new).collect();
-    let (_follower, url) = zg_node::harness::NodeProcess::start("zg-chain", &args, "zg-chain listening on ");
-    let start = std::time::Instant::now();
-    loop {
-        let b = rpc(&url, "eth_getBlockByNumber", json!([block, false])).await;
-        if !b.is_null() {
-            assert_eq!(b["hash"], receipt["blockHash"]);
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the follower never had block {block}"
+    let (_follower, follower_url) =
+        zg_node::harness::NodeProcess::start("zg-chain", &args, "zg-chain listening on ");
+
+    // Every validator, and the follower (which starts and catches up), holds the
+    // block and the balance.
+    let nodes = devnet
+        .validator_urls
+        .iter()
+        .map(|url| (url, 30))
+        .chain([(&follower_url, 60)]);
+    for (url, seconds) in nodes {
+        let start = std::time::Instant::now();
+        let mine = loop {
+            let b = rpc(url, "eth_getBlockByNumber", json!([block, false])).await;
+            if !b.is_null() {
+                break b;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(seconds),
+                "{url} never had block {block}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(mine["hash"], receipt["blockHash"], "{url}");
+        assert_eq!(
+            rpc(url, "eth_getBalance", json!([to, "latest"])).await,
+            json!("0x309")
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        rpc(&url, "eth_getBalance", json!([to, "latest"])).await,
-        json!("0x309")
-    );
+    let status = rpc(&devnet.storage_urls[0], "zgs_getStatus", json!([])).await;
+    assert!(status["version"].is_string(), "{status}");
     let dir = devnet.interrupt();
     assert!(dir.path().join("chain-3").join("consensus").exists());
 }
