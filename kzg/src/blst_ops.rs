@@ -24,7 +24,7 @@ use rayon::prelude::*;
 const LINES: usize = 68;
 
 /// Points below which splitting an MSM over threads costs more than it saves.
-const MIN_POINTS_PER_THREAD: usize = 32;
+pub(crate) const MIN_POINTS_PER_THREAD: usize = 32;
 
 pub(crate) fn fp(x: &Fq) -> blst_fp {
     blst_fp { l: x.0.0 }
@@ -340,14 +340,21 @@ pub(crate) enum DecompressError {
 }
 
 /// Parses a compressed G1 point (ZCash flags), checking it is on the curve
-/// and in the prime-order subgroup; the point at infinity is valid.
-pub(crate) fn g1_decompress(bytes: &[u8; 48]) -> Result<G1Affine, DecompressError> {
+/// but not the subgroup; infinity is (0, 0).
+pub(crate) fn g1_uncompress(bytes: &[u8; 48]) -> Result<blst_p1_affine, DecompressError> {
     let mut p = blst_p1_affine::default();
     // SAFETY: `p` is a valid output location and `bytes` holds the 48 bytes blst reads.
     let err = unsafe { blst_p1_uncompress(&mut p, bytes.as_ptr()) };
     if err != BLST_ERROR::BLST_SUCCESS {
         return Err(DecompressError::Encoding);
     }
+    Ok(p)
+}
+
+/// Parses a compressed G1 point (ZCash flags), checking it is on the curve
+/// and in the prime-order subgroup; the point at infinity is valid.
+pub(crate) fn g1_decompress(bytes: &[u8; 48]) -> Result<G1Affine, DecompressError> {
+    let p = g1_uncompress(bytes)?;
     let point = from_affine(&p);
     // SAFETY: `p` is an initialized affine point.
     if !point.infinity && !unsafe { blst_p1_affine_in_g1(&p) } {

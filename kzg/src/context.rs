@@ -94,11 +94,14 @@ pub struct KzgContext {
     pub(crate) cells: CellCode<Fr>,
     /// The 4096-th roots of unity in bit-reversed order (the blob's evaluation points).
     pub(crate) roots_brp: Vec<Fr>,
-    /// Size-64 domain for interpolating cells.
-    pub(crate) cell_domain: Radix2EvaluationDomain<Fr>,
-    /// Per cell index, `1 / h` and `h^64` for its coset shift `h` (every 64th
-    /// of the 8192-th roots of unity in bit-reversed order).
-    pub(crate) coset_shift_inv: Vec<Fr>,
+    /// `w^-k` for the 64th root of unity `w` and `k < 32`: the inverse FFT's twiddles.
+    pub(crate) cell_ifft_twiddles: Vec<Fr>,
+    /// Per cell index `c` with coset shift `h` (every 64th of the 8192-th
+    /// roots of unity in bit-reversed order), `h^-i / 64` at `64 c + i`: what
+    /// turns an unnormalized inverse FFT over the coset into coefficients
+    /// (256 KiB).
+    pub(crate) coset_interpolation_scale: Vec<Fr>,
+    /// Per cell index, `h^64`.
     pub(crate) coset_shift_pow: Vec<Fr>,
     /// `y * G1` for verifying single proofs.
     pub(crate) g1_gen_comb: G1Comb,
@@ -168,13 +171,26 @@ impl KzgContext {
             bit_reversal_permutation(&mut r);
             r
         };
-        let cell_domain = Radix2EvaluationDomain::new(FIELD_ELEMENTS_PER_CELL).expect("64 is a power of two");
+        let cell_domain =
+            Radix2EvaluationDomain::<Fr>::new(FIELD_ELEMENTS_PER_CELL).expect("64 is a power of two");
+        let cell_ifft_twiddles: Vec<Fr> = std::iter::successors(Some(<Fr as ark_ff::Field>::ONE), |w| {
+            Some(*w * cell_domain.group_gen_inv)
+        })
+        .take(FIELD_ELEMENTS_PER_CELL / 2)
+        .collect();
         let shifts: Vec<Fr> = roots(2 * FIELD_ELEMENTS_PER_BLOB)
             .into_iter()
             .step_by(FIELD_ELEMENTS_PER_CELL)
             .collect();
         let mut coset_shift_inv = shifts.clone();
         ark_ff::batch_inversion(&mut coset_shift_inv);
+        let coset_interpolation_scale = coset_shift_inv
+            .iter()
+            .flat_map(|h_inv| {
+                std::iter::successors(Some(cell_domain.size_inv), move |x| Some(*x * h_inv))
+                    .take(FIELD_ELEMENTS_PER_CELL)
+            })
+            .collect();
         let coset_shift_pow = shifts
             .iter()
             .map(|h| ark_ff::Field::pow(h, [FIELD_ELEMENTS_PER_CELL as u64]))
@@ -191,8 +207,8 @@ impl KzgContext {
             fk20,
             cells,
             roots_brp: roots(FIELD_ELEMENTS_PER_BLOB),
-            cell_domain,
-            coset_shift_inv,
+            cell_ifft_twiddles,
+            coset_interpolation_scale,
             coset_shift_pow,
             precompute,
             #[cfg(feature = "bench-legacy")]

@@ -3,18 +3,19 @@
 
 use std::collections::HashMap;
 
-use ark_bls12_381::{Fr, G1Affine};
+use ark_bls12_381::Fr;
 use ark_ec::CurveGroup;
 use ark_ff::{One, Zero};
-use ark_poly::EvaluationDomain;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use zg_erasure::ErasureError;
-use zg_erasure::field::bit_reversal_permutation;
 
 use crate::blst_ops::{msm, pairings_cancel};
 use crate::eip4844::blob_to_polynomial;
-use crate::encoding::{fr_from_bytes, fr_to_bytes, g1_from_bytes, g1_to_bytes, hash_to_fr};
+use crate::encoding::{
+    MONTGOMERY_R, fr_from_bytes, fr_over_r_from_bytes, fr_to_bytes, g1_to_bytes, g1s_from_bytes, hash_to_fr,
+};
+use crate::var_msm::msms;
 use crate::{
     BYTES_PER_CELL, BYTES_PER_FIELD_ELEMENT, Bytes32, Bytes48, CELLS_PER_EXT_BLOB, Cell,
     FIELD_ELEMENTS_PER_BLOB, FIELD_ELEMENTS_PER_CELL, KzgContext, KzgError, Result,
@@ -24,6 +25,19 @@ const RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN: &[u8; 16] = b"RCKZGCBATCH__V1_";
 
 /// Parses one cell into its 64 field elements.
 fn cell_to_evals(cell: &[u8], index: usize) -> Result<Vec<Fr>> {
+    parse_cell(cell, index, fr_from_bytes)
+}
+
+/// [`cell_to_evals`] as `x / R` each (see [`fr_over_r_from_bytes`]).
+fn cell_to_evals_over_r(cell: &[u8], index: usize) -> Result<Vec<Fr>> {
+    parse_cell(cell, index, fr_over_r_from_bytes)
+}
+
+fn parse_cell(
+    cell: &[u8],
+    index: usize,
+    parse: fn(&[u8], &'static str, usize) -> Result<Fr>,
+) -> Result<Vec<Fr>> {
     if cell.len() != BYTES_PER_CELL {
         return Err(KzgError::WrongLength {
             what: "cell",
@@ -32,8 +46,31 @@ fn cell_to_evals(cell: &[u8], index: usize) -> Result<Vec<Fr>> {
         });
     }
     cell.chunks_exact(BYTES_PER_FIELD_ELEMENT)
-        .map(|c| fr_from_bytes(c, "cell", index))
+        .map(|c| parse(c, "cell", index))
         .collect()
+}
+
+/// `a_i = sum_j x_j w^-ij` (an inverse FFT without the 1/64) for `x` given
+/// in bit-reversed order, `a` in natural order (decimation in time).
+fn inverse_fft_unnormalized(a: &mut [Fr], twiddles: &[Fr]) {
+    let n = a.len();
+    debug_assert_eq!(2 * twiddles.len(), n);
+    let mut half = 1;
+    while half < n {
+        let step = n / (2 * half);
+        for block in a.chunks_exact_mut(2 * half) {
+            let (lo, hi) = block.split_at_mut(half);
+            for (j, (u, v)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
+                if j > 0 {
+                    *v *= twiddles[j * step];
+                }
+                let t = *u;
+                *u += *v;
+                *v = t - *v;
+            }
+        }
+        half *= 2;
+    }
 }
 
 fn check_cell_index(index: u64) -> Result<usize> {
@@ -216,24 +253,16 @@ impl KzgContext {
             }
             commitment_indices.push(i as u64);
         }
-        let commitment_points: Vec<G1Affine> = unique
-            .par_iter()
-            .enumerate()
-            .map(|(i, c)| g1_from_bytes(c, "commitment", i))
-            .collect::<Result<_>>()?;
+        let commitment_points = g1s_from_bytes(&unique, "commitment")?;
         let indices: Vec<usize> = cell_indices
             .iter()
             .map(|&i| check_cell_index(i))
             .collect::<Result<_>>()?;
         let evals: Vec<Vec<Fr>> = (0..n)
             .into_par_iter()
-            .map(|k| cell_to_evals(cells[k].as_ref(), k))
+            .map(|k| cell_to_evals_over_r(cells[k].as_ref(), k))
             .collect::<Result<_>>()?;
-        let proof_points: Vec<G1Affine> = proofs
-            .par_iter()
-            .enumerate()
-            .map(|(k, p)| g1_from_bytes(p.as_ref(), "proof", k))
-            .collect::<Result<_>>()?;
+        let proof_points = g1s_from_bytes(proofs, "proof")?;
         if n == 0 {
             return Ok(true);
         }
@@ -253,8 +282,6 @@ impl KzgContext {
             acc *= r;
         }
 
-        // LL = sum r^k proof_k
-        let ll = msm(&proof_points, &r_powers);
         // RLC = sum_i weight_i C_i, weight_i = sum of r^k over the cells of commitment i
         let mut weights = vec![Fr::zero(); commitment_points.len()];
         for (k, &i) in commitment_indices.iter().enumerate() {
@@ -262,43 +289,45 @@ impl KzgContext {
         }
         let rlc = msm(&commitment_points, &weights);
         // RLI = [sum_k r^k I_k(tau)]: interpolate per cell index once, after
-        // summing the r-weighted (bit-reversed) evaluations of that index.
+        // summing the r-weighted (bit-reversed) evaluations of that index. The
+        // cells were parsed as x / R: r^k R brings them back.
+        let r_powers_r: Vec<Fr> = r_powers.iter().map(|p| *p * MONTGOMERY_R).collect();
         let mut per_index: Vec<Option<Vec<Fr>>> = vec![None; CELLS_PER_EXT_BLOB];
         for (k, e) in evals.iter().enumerate() {
             let sum = per_index[indices[k]].get_or_insert_with(|| vec![Fr::zero(); FIELD_ELEMENTS_PER_CELL]);
             for (s, x) in sum.iter_mut().zip(e) {
-                *s += r_powers[k] * x;
+                *s += r_powers_r[k] * x;
             }
         }
-        let interpolated: Vec<Vec<Fr>> = per_index
+        let add = |mut a: Vec<Fr>, b: Vec<Fr>| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x += y;
+            }
+            a
+        };
+        let zeros = || vec![Fr::zero(); FIELD_ELEMENTS_PER_CELL];
+        let agg = per_index
             .into_par_iter()
             .enumerate()
             .filter_map(|(c, sum)| sum.map(|s| (c, s)))
-            .map(|(c, mut s)| {
-                bit_reversal_permutation(&mut s);
-                self.cell_domain.ifft_in_place(&mut s);
-                // I(X) = J(X / h): coefficient i scales by h^-i.
-                let h_inv = self.coset_shift_inv[c];
-                let mut scale = Fr::one();
-                for x in &mut s {
-                    *x *= scale;
-                    scale *= h_inv;
+            .fold(zeros, |mut agg, (c, mut s)| {
+                // 64 J_i for J(w^j) = the coset's j-th value; I(X) = J(X / h): I_i = J_i h^-i.
+                inverse_fft_unnormalized(&mut s, &self.cell_ifft_twiddles);
+                let scale =
+                    &self.coset_interpolation_scale[c * FIELD_ELEMENTS_PER_CELL..][..FIELD_ELEMENTS_PER_CELL];
+                for ((a, x), t) in agg.iter_mut().zip(&s).zip(scale) {
+                    *a += *x * t;
                 }
-                s
+                agg
             })
-            .collect();
-        let mut agg = vec![Fr::zero(); FIELD_ELEMENTS_PER_CELL];
-        for s in &interpolated {
-            for (a, x) in agg.iter_mut().zip(s) {
-                *a += x;
-            }
-        }
+            .reduce(zeros, add);
         let rli = self.cell_monomial.msm(&agg);
-        // RLP = sum r^k h_k^64 proof_k
+        // LL = sum r^k proof_k and RLP = sum r^k h_k^64 proof_k, in one pass over the proofs.
         let weighted: Vec<Fr> = (0..n)
             .map(|k| r_powers[k] * self.coset_shift_pow[indices[k]])
             .collect();
-        let rlp = msm(&proof_points, &weighted);
+        let sums = msms(&proof_points, &[&r_powers, &weighted]);
+        let (ll, rlp) = (sums[0], sums[1]);
         let rl = rlc - rli + rlp;
         // e(LL, [tau^64]G2) == e(RL, G2)
         Ok(pairings_cancel(

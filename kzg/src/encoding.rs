@@ -6,7 +6,11 @@ use ark_bls12_381::{Fr, G1Affine, G2Affine};
 use ark_ff::{BigInteger, BigInteger256, PrimeField};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 
-use crate::blst_ops::{DecompressError, g1_decompress};
+use rayon::prelude::*;
+
+use crate::batch_affine::{Affine, is_infinity};
+use crate::blst_ops::{DecompressError, from_affine, g1_decompress, g1_uncompress};
+use crate::subgroup;
 use crate::{BYTES_PER_COMMITMENT, BYTES_PER_FIELD_ELEMENT, KzgError, Result};
 
 /// A 32-byte big-endian integer's limbs, least significant first.
@@ -61,23 +65,65 @@ pub(crate) fn hash_to_fr(digest: &[u8; 32]) -> Fr {
 /// Parses a compressed G1 point, checking it is on the curve and in the
 /// prime-order subgroup; the point at infinity is valid.
 pub(crate) fn g1_from_bytes(bytes: &[u8], what: &'static str, index: usize) -> Result<G1Affine> {
-    if bytes.len() != BYTES_PER_COMMITMENT {
-        return Err(KzgError::WrongLength {
-            what,
-            expected: BYTES_PER_COMMITMENT,
-            got: bytes.len(),
-        });
-    }
-    let mut array = [0u8; BYTES_PER_COMMITMENT];
-    array.copy_from_slice(bytes);
-    g1_decompress(&array).map_err(|e| KzgError::InvalidPoint {
+    g1_decompress(&g1_array(bytes, what)?).map_err(|e| invalid_point(e, what, index))
+}
+
+fn g1_array(bytes: &[u8], what: &'static str) -> Result<[u8; BYTES_PER_COMMITMENT]> {
+    bytes.try_into().map_err(|_| KzgError::WrongLength {
+        what,
+        expected: BYTES_PER_COMMITMENT,
+        got: bytes.len(),
+    })
+}
+
+fn invalid_point(e: DecompressError, what: &'static str, index: usize) -> KzgError {
+    KzgError::InvalidPoint {
         what,
         index,
         reason: match e {
             DecompressError::Encoding => "bad encoding or x not on the curve",
             DecompressError::NotInSubgroup => "not in the prime-order subgroup",
         },
-    })
+    }
+}
+
+/// Parses many compressed G1 points as [`g1_from_bytes`] does, over rayon's
+/// threads, each thread checking the subgroup of its share at once.
+pub(crate) fn g1s_from_bytes<B: AsRef<[u8]> + Sync>(
+    items: &[B],
+    what: &'static str,
+) -> Result<Vec<G1Affine>> {
+    let n = items.len();
+    let threads = rayon::current_num_threads().clamp(1, (n / subgroup::MIN_POINTS).max(1));
+    let chunk = n.div_ceil(threads).max(1);
+    let parts: Vec<Vec<G1Affine>> = items
+        .par_chunks(chunk)
+        .enumerate()
+        .map(|(c, share)| {
+            let first = c * chunk;
+            let points: Vec<Affine> = share
+                .iter()
+                .enumerate()
+                .map(|(k, b)| {
+                    g1_uncompress(&g1_array(b.as_ref(), what)?).map_err(|e| invalid_point(e, what, first + k))
+                })
+                .collect::<Result<_>>()?;
+            let in_g1 = if points.len() >= subgroup::MIN_POINTS {
+                subgroup::in_g1(&points)
+            } else {
+                // SAFETY: each point came from blst's decompression.
+                points
+                    .iter()
+                    .map(|p| is_infinity(p) || unsafe { blst::blst_p1_affine_in_g1(p) })
+                    .collect()
+            };
+            match in_g1.iter().position(|ok| !ok) {
+                Some(k) => Err(invalid_point(DecompressError::NotInSubgroup, what, first + k)),
+                None => Ok(points.iter().map(from_affine).collect()),
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok(parts.concat())
 }
 
 /// The 48-byte compressed encoding of a G1 point.

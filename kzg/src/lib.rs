@@ -40,6 +40,8 @@ mod g1fft;
 mod legacy;
 /// The trusted setup: embedded mainnet points or a setup file.
 pub mod setup;
+mod subgroup;
+mod var_msm;
 
 /// Runs a one-time initializer (behind a `OnceLock`) on a thread and pool of its own.
 /// The caller may be a worker of rayon's global pool: waiting there on the initializer's

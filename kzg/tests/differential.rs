@@ -2,7 +2,7 @@
 //! byte-equal, and each side's proofs accepted by the other.
 
 use rand::{RngCore, SeedableRng, rngs::StdRng};
-use zg_kzg::{BYTES_PER_BLOB, KzgContext};
+use zg_kzg::{BYTES_PER_BLOB, KzgContext, KzgError};
 
 /// BLS12-381 scalar modulus r, big-endian.
 const MODULUS: [u8; 32] = [
@@ -179,6 +179,44 @@ fn eip7594_matches_c_kzg() {
         bad[7][31] ^= 1;
         assert!(
             !ctx.verify_cell_kzg_proof_batch(&commitments, &all, &bad, &proofs)
+                .unwrap()
+        );
+
+        // A proof on the curve outside G1 (x = 4), at any place of a batch the
+        // subgroup checks share, is refused by both as the spec asks.
+        let mut outside = [0u8; 48];
+        outside[0] = 0x80;
+        outside[47] = 4;
+        for k in [0usize, 63, 127] {
+            let mut p = proofs.clone();
+            p[k] = outside;
+            let got = ctx.verify_cell_kzg_proof_batch(&commitments, &all, &cells, &p);
+            assert!(
+                matches!(got, Err(KzgError::InvalidPoint { what: "proof", index, reason }) if index == k && reason.contains("subgroup")),
+                "{got:?}"
+            );
+            let c_p: Vec<c_kzg::Bytes48> = p.iter().map(|x| c_kzg::Bytes48::from_bytes(x).unwrap()).collect();
+            assert!(
+                ckzg()
+                    .verify_cell_kzg_proof_batch(&c_commitments, &all, &c_cells[..], &c_p)
+                    .is_err()
+            );
+        }
+        // The same cell and proof many times (equal points in one bucket) verify in both.
+        let same = vec![7u64; 40];
+        let (c7, p7) = (vec![cells[7]; 40], vec![proofs[7]; 40]);
+        assert!(
+            ctx.verify_cell_kzg_proof_batch(&commitments[..40], &same, &c7, &p7)
+                .unwrap()
+        );
+        assert!(
+            ckzg()
+                .verify_cell_kzg_proof_batch(
+                    &c_commitments[..40],
+                    &same,
+                    &vec![c_cells[7]; 40],
+                    &vec![c_proof_bytes[7]; 40]
+                )
                 .unwrap()
         );
     }
