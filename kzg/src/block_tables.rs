@@ -107,12 +107,35 @@ fn extended_bases(bases: &[Affine], shape: BlockShape) -> Vec<Affine> {
     g1_ops::batch_to_affine(&jacobian)
 }
 
+/// `len` points at infinity, on memory the kernel is asked to back with
+/// 2 MiB pages: lookups land anywhere in hundreds of MiB, and on 4 KiB pages
+/// nearly every one also misses the TLB (Linux backs only advised memory so
+/// when transparent huge pages are in their default `madvise` mode).
+fn huge_page_vec(len: usize) -> Vec<Affine> {
+    let mut v: Vec<Affine> = Vec::with_capacity(len);
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_mut_ptr() as usize;
+        let end = start + len * std::mem::size_of::<Affine>();
+        let first = start.next_multiple_of(HUGE);
+        let last = end - end % HUGE;
+        if last > first {
+            // SAFETY: the range lies in the vector's own (not yet touched) allocation,
+            // and the advice changes how it is backed, never its contents.
+            unsafe { libc::madvise(first as *mut libc::c_void, last - first, libc::MADV_HUGEPAGE) };
+        }
+    }
+    v.resize(len, Affine::default());
+    v
+}
+
 impl BlockTables {
     /// Builds the tables for `bases` (about `blocks * 2^bits` batched additions).
     pub(crate) fn new(bases: &[Affine], shape: BlockShape) -> Self {
         let members = extended_bases(bases, shape);
         let size = 1usize << shape.bits;
-        let mut table = vec![Affine::default(); shape.blocks(bases.len()) * size];
+        let mut table = huge_page_vec(shape.blocks(bases.len()) * size);
         table
             .par_chunks_mut(size)
             .zip(members.par_chunks(shape.bits as usize))
