@@ -24,7 +24,7 @@ fuzz_target!(|input: &[u8]| {
         let index = u64::from(rest[0]);
         let _ = ctx.verify_cell_kzg_proof_batch(&[commitment], &[index], &[&cell[..]], &[proof]);
         // A batch as large as the shared subgroup checks and bucket sums take.
-        let indices: Vec<u64> = (0..20).map(|k| u64::from(rest[k % rest.len()]) % 128).collect();
-        let _ = ctx.verify_cell_kzg_proof_batch(&[commitment; 20], &indices, &[&cell[..]; 20], &[proof; 20]);
+        let indices: Vec<u64> = (0..48).map(|k| u64::from(rest[k % rest.len()]) % 128).collect();
+        let _ = ctx.verify_cell_kzg_proof_batch(&[commitment; 48], &indices, &[&cell[..]; 48], &[proof; 48]);
     }
 });
