@@ -26,6 +26,13 @@ const LINES: usize = 68;
 /// Points below which splitting an MSM over threads costs more than it saves.
 pub(crate) const MIN_POINTS_PER_THREAD: usize = 32;
 
+/// Items per share when `n` items are split over rayon's threads in shares
+/// of at least `min` (one share when fewer).
+pub(crate) fn share_len(n: usize, min: usize) -> usize {
+    let threads = rayon::current_num_threads().clamp(1, (n / min).max(1));
+    n.div_ceil(threads).max(1)
+}
+
 pub(crate) fn fp(x: &Fq) -> blst_fp {
     blst_fp { l: x.0.0 }
 }
@@ -395,8 +402,7 @@ fn pippenger(points: &[blst_p1_affine], scalars: &[[u8; 32]]) -> G1Projective {
 /// rayon's threads in chunks of at least [`MIN_POINTS_PER_THREAD`].
 pub(crate) fn msm(points: &[G1Affine], scalars: &[Fr]) -> G1Projective {
     let n = points.len().min(scalars.len());
-    let threads = rayon::current_num_threads().clamp(1, (n / MIN_POINTS_PER_THREAD).max(1));
-    let chunk = n.div_ceil(threads).max(1);
+    let chunk = share_len(n, MIN_POINTS_PER_THREAD);
     points[..n]
         .par_chunks(chunk)
         .zip(scalars[..n].par_chunks(chunk))

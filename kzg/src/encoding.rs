@@ -8,8 +8,8 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate
 
 use rayon::prelude::*;
 
-use crate::batch_affine::{Affine, is_infinity};
-use crate::blst_ops::{DecompressError, from_affine, g1_decompress, g1_uncompress};
+use crate::batch_affine::Affine;
+use crate::blst_ops::{DecompressError, from_affine, g1_decompress, g1_uncompress, share_len};
 use crate::subgroup;
 use crate::{BYTES_PER_COMMITMENT, BYTES_PER_FIELD_ELEMENT, KzgError, Result};
 
@@ -93,9 +93,7 @@ pub(crate) fn g1s_from_bytes<B: AsRef<[u8]> + Sync>(
     items: &[B],
     what: &'static str,
 ) -> Result<Vec<G1Affine>> {
-    let n = items.len();
-    let threads = rayon::current_num_threads().clamp(1, (n / subgroup::MIN_POINTS).max(1));
-    let chunk = n.div_ceil(threads).max(1);
+    let chunk = share_len(items.len(), subgroup::MIN_POINTS);
     let parts: Vec<Vec<G1Affine>> = items
         .par_chunks(chunk)
         .enumerate()
@@ -108,16 +106,7 @@ pub(crate) fn g1s_from_bytes<B: AsRef<[u8]> + Sync>(
                     g1_uncompress(&g1_array(b.as_ref(), what)?).map_err(|e| invalid_point(e, what, first + k))
                 })
                 .collect::<Result<_>>()?;
-            let in_g1 = if points.len() >= subgroup::MIN_POINTS {
-                subgroup::in_g1(&points)
-            } else {
-                // SAFETY: each point came from blst's decompression.
-                points
-                    .iter()
-                    .map(|p| is_infinity(p) || unsafe { blst::blst_p1_affine_in_g1(p) })
-                    .collect()
-            };
-            match in_g1.iter().position(|ok| !ok) {
+            match subgroup::in_g1(&points).iter().position(|ok| !ok) {
                 Some(k) => Err(invalid_point(DecompressError::NotInSubgroup, what, first + k)),
                 None => Ok(points.iter().map(from_affine).collect()),
             }

@@ -33,8 +33,21 @@ fn times_minus_z(points: &mut [Affine], base: &[Affine], adder: &mut AffineAdder
 
 /// Whether each point (on the curve; (0, 0) is infinity) lies in G1: the
 /// same predicate as `blst_p1_affine_in_g1`, `[z^2] P = -sigma^2(P)`, where
-/// blst's `sigma^2` is `(x, y) -> (beta x, y)` with arkworks' `beta`.
+/// blst's `sigma^2` is `(x, y) -> (beta x, y)` with arkworks' `beta`; blst's
+/// own check one point at a time below [`MIN_POINTS`].
 pub(crate) fn in_g1(points: &[Affine]) -> Vec<bool> {
+    if points.len() < MIN_POINTS {
+        // SAFETY: initialized affine points on the curve.
+        return points
+            .iter()
+            .map(|p| is_infinity(p) || unsafe { blst::blst_p1_affine_in_g1(p) })
+            .collect();
+    }
+    in_g1_batched(points)
+}
+
+/// [`in_g1`] with every step batched, for any number of points.
+fn in_g1_batched(points: &[Affine]) -> Vec<bool> {
     let mut adder = AffineAdder::default();
     let mut once = vec![Affine::default(); points.len()];
     times_minus_z(&mut once, points, &mut adder);
@@ -138,12 +151,15 @@ mod tests {
                 points.push(crate::batch_affine::to_affine(&sum));
             }
         }
-        let got = in_g1(&points);
+        let got = in_g1_batched(&points);
+        assert!(points.len() >= MIN_POINTS);
+        assert_eq!(in_g1(&points), got);
         let want: Vec<bool> = points.iter().map(blst_in_g1).collect();
         assert_eq!(got, want);
         assert!(got[..42].iter().all(|&b| b) && !got[42..82].iter().any(|&b| b));
-        // The same answers in a batch of one.
+        // The same answers in a batch of one, batched or not.
         for p in points.iter().take(90) {
+            assert_eq!(in_g1_batched(std::slice::from_ref(p)), vec![blst_in_g1(p)]);
             assert_eq!(in_g1(std::slice::from_ref(p)), vec![blst_in_g1(p)]);
         }
     }

@@ -12,7 +12,7 @@ use blst::{blst_fp, blst_p1};
 use rayon::prelude::*;
 
 use crate::batch_affine::{Affine, AffineAdder, neg};
-use crate::blst_ops::{MIN_POINTS_PER_THREAD, fp_ops, from_projective, g1_ops, to_affine};
+use crate::blst_ops::{MIN_POINTS_PER_THREAD, fp_ops, from_projective, g1_ops, share_len, to_affine};
 
 /// `z^2` for BLS12-381's `z = -0xd201000000010000`: the endomorphism
 /// `(x, y) -> (beta x, y)` multiplies G1 by `-z^2` (arkworks' `LAMBDA`).
@@ -146,8 +146,7 @@ impl Scheduler {
 /// in chunks of at least [`MIN_POINTS_PER_THREAD`] points.
 pub(crate) fn msms(points: &[G1Affine], sets: &[&[Fr]]) -> Vec<G1Projective> {
     let n = points.len();
-    let threads = rayon::current_num_threads().clamp(1, (n / MIN_POINTS_PER_THREAD).max(1));
-    let chunk = n.div_ceil(threads).max(1);
+    let chunk = share_len(n, MIN_POINTS_PER_THREAD);
     (0..n.div_ceil(chunk))
         .into_par_iter()
         .map(|t| {
