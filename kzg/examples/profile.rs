@@ -3,6 +3,8 @@
 //! two more numbers set the table shape (bits, stride) of the function's MSMs
 //! (FK20's for `cells`, the commitment's otherwise) instead of the default's;
 //! with `CHECK=1` set, the output is first compared with the table-free path's.
+//! `da N` instead encodes N blobs on two threads as the DA node does, one at
+//! a time and in lockstep groups, and prints each way's median per blob.
 
 use zg_kzg::{BYTES_PER_BLOB, BlockShape, KzgContext, Precompute};
 
@@ -50,6 +52,58 @@ fn main() {
         );
         assert_eq!(plain.blob_to_kzg_commitment(&blob).expect("valid blob"), c);
         eprintln!("output matches the table-free path");
+    }
+    if what == "da" {
+        // Blobs side by side on two threads, as the DA node encodes them: one
+        // at a time, then in lockstep groups (commitments alone or batched too).
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("pool");
+        let blobs = vec![blob; iters];
+        let run = |group: usize, batch_commit: bool| {
+            let t = std::time::Instant::now();
+            pool.install(|| {
+                use rayon::prelude::*;
+                blobs.par_chunks(group).for_each(|g| {
+                    let (c, p) = rayon::join(
+                        || {
+                            if batch_commit {
+                                ctx.blob_to_kzg_commitments(g).expect("valid")
+                            } else {
+                                g.iter()
+                                    .map(|b| ctx.blob_to_kzg_commitment(b).expect("valid"))
+                                    .collect()
+                            }
+                        },
+                        || {
+                            if group == 1 {
+                                vec![ctx.compute_cells_and_kzg_proofs(&g[0]).expect("valid")]
+                            } else {
+                                ctx.compute_cells_and_kzg_proofs_many(g).expect("valid")
+                            }
+                        },
+                    );
+                    drop((c, p));
+                });
+            });
+            t.elapsed().as_secs_f64() * 1e3 / iters as f64
+        };
+        let variants = [(1, false), (4, false), (4, true), (8, true)];
+        let mut times = vec![Vec::new(); variants.len()];
+        for _ in 0..5 {
+            for (v, &(group, batch)) in variants.iter().enumerate() {
+                times[v].push(run(group, batch));
+            }
+        }
+        for ((group, batch), mut t) in variants.into_iter().zip(times) {
+            t.sort_by(f64::total_cmp);
+            println!(
+                "da group {group} batched commitments {batch}: median {:.2} ms a blob, min {:.2}",
+                t[2], t[0]
+            );
+        }
+        return;
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

@@ -336,6 +336,21 @@ impl LazyBlockTables {
             None => crate::blst_ops::msm(&self.bases[..scalars.len()], scalars),
         }
     }
+
+    /// [`LazyBlockTables::msm`] for several scalar vectors, their table
+    /// reads and additions batched together.
+    pub(crate) fn msms(&self, scalars: &[&[Fr]]) -> Vec<G1Affine> {
+        match self.tables() {
+            Some(tables) if scalars.len() > 1 => msm_many(&vec![tables; scalars.len()], scalars)
+                .iter()
+                .map(crate::blst_ops::from_affine)
+                .collect(),
+            _ => scalars
+                .iter()
+                .map(|s| ark_ec::CurveGroup::into_affine(self.msm(s)))
+                .collect(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -293,22 +293,28 @@ impl GlvDigits {
         }
         // Affine for mixed additions (cheaper than Jacobian ones), one shared inversion.
         let odd_affine = g1_ops::batch_to_affine(&odd);
-        let (odd_affine, odd_endo) = odd_affine.split_at(ODD);
+        self.mul_from(|endo, k| odd_affine[if endo { ODD + k } else { k }])
+    }
+
+    /// `s * P` by one Jacobian chain of doublings and mixed additions, from
+    /// `multiple(false, k) = (2k + 1) P` and `multiple(true, k)`, its image
+    /// under the endomorphism (`k < 8`).
+    pub(crate) fn mul_from(&self, multiple: impl Fn(bool, usize) -> blst_p1_affine) -> blst_p1 {
         let neg = crate::batch_affine::neg;
         let mut acc = blst_p1::default();
         for i in (0..self.k1.len().max(self.k2.len())).rev() {
             acc = g1_ops::double(&acc);
-            for (digits, table, positive) in [
-                (&self.k1, odd_affine, self.k1_positive),
-                (&self.k2, odd_endo, self.k2_positive),
+            for (digits, endo, positive) in [
+                (&self.k1, false, self.k1_positive),
+                (&self.k2, true, self.k2_positive),
             ] {
                 let d = digits.get(i).copied().unwrap_or(0);
                 if d != 0 {
-                    let q = &table[(d.unsigned_abs() / 2) as usize];
+                    let q = multiple(endo, (d.unsigned_abs() / 2) as usize);
                     acc = if (d > 0) == positive {
-                        g1_ops::add_affine(&acc, q)
+                        g1_ops::add_affine(&acc, &q)
                     } else {
-                        g1_ops::add_affine(&acc, &neg(q))
+                        g1_ops::add_affine(&acc, &neg(&q))
                     };
                 }
             }

@@ -244,13 +244,33 @@ impl KzgContext {
         self.lagrange_brp.msm(poly)
     }
 
-    /// FK20's proofs of the polynomial with `coeffs`.
-    pub(crate) fn cell_proofs(&self, coeffs: &[Fr]) -> Vec<G1Affine> {
+    /// [`KzgContext::commit_msm`] of several polynomials, batched together.
+    pub(crate) fn commit_msms(&self, polys: &[&[Fr]]) -> Vec<G1Affine> {
         #[cfg(feature = "bench-legacy")]
         if let Some(legacy) = self.legacy() {
-            return legacy.proofs(&self.fk20.row_scalars(coeffs));
+            return polys
+                .iter()
+                .map(|p| ark_ec::CurveGroup::into_affine(legacy.commit(p)))
+                .collect();
         }
-        self.fk20.proofs(coeffs)
+        self.lagrange_brp.msms(polys)
+    }
+
+    /// FK20's proofs of the polynomial with `coeffs`.
+    pub(crate) fn cell_proofs(&self, coeffs: &[Fr]) -> Vec<G1Affine> {
+        self.cell_proofs_many(&[coeffs]).pop().unwrap_or_default()
+    }
+
+    /// [`KzgContext::cell_proofs`] of several polynomials in lockstep.
+    pub(crate) fn cell_proofs_many(&self, polys: &[&[Fr]]) -> Vec<Vec<G1Affine>> {
+        #[cfg(feature = "bench-legacy")]
+        if let Some(legacy) = self.legacy() {
+            return polys
+                .iter()
+                .map(|coeffs| legacy.proofs(&self.fk20.row_scalars(coeffs)))
+                .collect();
+        }
+        self.fk20.proofs(polys)
     }
 
     /// The old path, while the bench has it switched on.

@@ -109,6 +109,17 @@ impl KzgContext {
         Ok(g1_to_bytes(&self.commit(&poly)))
     }
 
+    /// [`KzgContext::blob_to_kzg_commitment`] of several blobs, in blob order:
+    /// their table reads and additions batched together, faster per blob.
+    pub fn blob_to_kzg_commitments<B: AsRef<[u8]> + Sync>(&self, blobs: &[B]) -> Result<Vec<Bytes48>> {
+        let polys: Vec<Vec<Fr>> = blobs
+            .iter()
+            .map(|b| blob_to_polynomial(b.as_ref()))
+            .collect::<Result<_>>()?;
+        let polys: Vec<&[Fr]> = polys.iter().map(Vec::as_slice).collect();
+        Ok(self.commit_msms(&polys).iter().map(g1_to_bytes).collect())
+    }
+
     /// The quotient `(p(x) - y) / (x - z)` in evaluation form, and `y = p(z)`.
     fn proof_at(&self, poly: &[Fr], z: Fr) -> (G1Affine, Fr) {
         let y = self.evaluate(poly, z);

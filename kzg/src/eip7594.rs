@@ -172,6 +172,38 @@ impl KzgContext {
         self.cells_and_proofs(&coeffs)
     }
 
+    /// [`KzgContext::compute_cells_and_kzg_proofs`] of several blobs at once,
+    /// the same cells and proofs in blob order. Their FK20 steps run in
+    /// lockstep, which shares each step's field inversions across the blobs:
+    /// faster per blob than one call each (for DA nodes that encode many).
+    pub fn compute_cells_and_kzg_proofs_many<B: AsRef<[u8]> + Sync>(
+        &self,
+        blobs: &[B],
+    ) -> Result<Vec<(Vec<Cell>, Vec<Bytes48>)>> {
+        let coeffs: Vec<Vec<Fr>> = blobs
+            .par_iter()
+            .map(|blob| {
+                let poly = blob_to_polynomial(blob.as_ref())?;
+                self.cells.coefficients(&poly).map_err(erasure_to_kzg)
+            })
+            .collect::<Result<_>>()?;
+        let polys: Vec<&[Fr]> = coeffs.iter().map(Vec::as_slice).collect();
+        let (exts, proofs) = rayon::join(
+            || {
+                polys
+                    .par_iter()
+                    .map(|c| self.cells.extend_coefficients(c).map_err(erasure_to_kzg))
+                    .collect::<Result<Vec<_>>>()
+            },
+            || self.cell_proofs_many(&polys),
+        );
+        Ok(exts?
+            .iter()
+            .zip(proofs)
+            .map(|(ext, proofs)| (evals_to_cells(ext), proofs.iter().map(g1_to_bytes).collect()))
+            .collect())
+    }
+
     /// EIP-7594 `recover_cells_and_kzg_proofs`: every cell and proof from at
     /// least half of the cells, given with strictly ascending indices.
     pub fn recover_cells_and_kzg_proofs<C: AsRef<[u8]>>(

@@ -86,35 +86,52 @@ impl Fk20 {
         }
     }
 
-    /// The 2k cell proofs of the polynomial with `coeffs` (length n), in cell order.
-    pub(crate) fn proofs(&self, coeffs: &[Fr]) -> Vec<G1Affine> {
-        let row_scalars = self.row_scalars(coeffs);
-        let k = self.n / self.l;
+    /// The 2k cell proofs of each polynomial (coefficients, length n), in
+    /// cell order. Several polynomials go in lockstep: each row's table is
+    /// read for all of them at once, and the G1 FFTs' layers share their
+    /// inversions (bigger batches, cheaper points).
+    pub(crate) fn proofs(&self, polys: &[&[Fr]]) -> Vec<Vec<G1Affine>> {
+        let (k, count) = (self.n / self.l, polys.len());
+        let row_scalars: Vec<Vec<Vec<Fr>>> = polys.par_iter().map(|c| self.row_scalars(c)).collect();
         let tables: Option<Vec<&BlockTables>> = self.rows.iter().map(LazyBlockTables::tables).collect();
+        // h of polynomial p at h[p * 2k + r].
         let mut h: Vec<Affine> = match tables {
-            // All rows' additions batched together.
+            // All rows' additions batched together, row by row over the polynomials.
             Some(tables) => {
-                let scalars: Vec<&[Fr]> = row_scalars.iter().map(Vec::as_slice).collect();
-                msm_many(&tables, &scalars)
+                let (tables, scalars): (Vec<&BlockTables>, Vec<&[Fr]>) = tables
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(r, t)| row_scalars.iter().map(move |s| (*t, s[r].as_slice())))
+                    .unzip();
+                let by_row = msm_many(&tables, &scalars);
+                (0..count * 2 * k)
+                    .map(|i| by_row[(i % (2 * k)) * count + i / (2 * k)])
+                    .collect()
             }
             None => {
-                let sums: Vec<blst::blst_p1> = self
-                    .rows
-                    .par_iter()
-                    .zip(&row_scalars)
-                    .map(|(row, s)| to_jacobian(&row.msm(s)))
+                let msms: Vec<(&LazyBlockTables, &Vec<Fr>)> = row_scalars
+                    .iter()
+                    .flat_map(|rs| self.rows.iter().zip(rs))
                     .collect();
+                let sums: Vec<blst::blst_p1> =
+                    msms.par_iter().map(|(row, s)| to_jacobian(&row.msm(s))).collect();
                 g1_ops::batch_to_affine(&sums)
             }
         };
         self.fft.transform(&mut h, true);
-        for x in &mut h[k..] {
-            *x = Affine::default();
+        for run in h.chunks_exact_mut(2 * k) {
+            for x in &mut run[k..] {
+                *x = Affine::default();
+            }
         }
         // Evaluate sum_m H_m Y^m at every 2k-th root: the proofs, in natural order of h^64.
         self.fft.transform(&mut h, false);
-        bit_reversal_permutation(&mut h);
-        h.iter().map(from_affine).collect()
+        h.chunks_exact_mut(2 * k)
+            .map(|run| {
+                bit_reversal_permutation(run);
+                run.iter().map(from_affine).collect()
+            })
+            .collect()
     }
 
     /// The rows, for the bench's old path and the tests.

@@ -3,8 +3,10 @@
 //! Every butterfly costs a scalar multiplication, so this skips
 //! the unit twiddles (127 of the 448 in a size-128 FFT), leaves the `1/n`
 //! of the inverse to the caller (who folds it into field elements), and
-//! runs each layer's multiplications in lockstep on affine points
-//! ([`mul_many`]: shared inversions), split over rayon's threads.
+//! runs each layer's multiplications together ([`mul_many`]: in lockstep
+//! on affine points with shared inversions, or Jacobian chains for a few),
+//! split over rayon's threads. Several transforms of one size run as one,
+//! so that their layers make larger batches.
 
 use ark_bls12_381::Fr;
 use ark_ff::{Field, One};
@@ -42,12 +44,16 @@ impl G1Fft {
         }
     }
 
-    /// `a[j] <- sum_i a[i] w^(ij)` (or `w^-(ij)` when `inverse`), unscaled.
+    /// `a[j] <- sum_i a[i] w^(ij)` (or `w^-(ij)` when `inverse`), unscaled,
+    /// for each run of `n` points of `a`: several transforms in lockstep share
+    /// each layer's inversions.
     pub(crate) fn transform(&self, a: &mut [Affine], inverse: bool) {
-        let n = a.len();
-        debug_assert_eq!(n, 2 * self.forward.len());
+        let n = 2 * self.forward.len();
+        debug_assert_eq!(a.len() % n, 0);
         let tw = if inverse { &self.inverse } else { &self.forward };
-        bit_reversal_permutation(a);
+        for run in a.chunks_exact_mut(n) {
+            bit_reversal_permutation(run);
+        }
         let threads = rayon::current_num_threads().max(1);
         let mut adder = AffineAdder::default();
         let mut twiddled = a.to_vec();
@@ -55,7 +61,7 @@ impl G1Fft {
         while len <= n {
             let (half, step) = (len / 2, n / len);
             // Every hi with a twiddle other than 1, multiplied in lockstep.
-            let (hi, scalars): (Vec<usize>, Vec<&GlvDigits>) = (0..n)
+            let (hi, scalars): (Vec<usize>, Vec<&GlvDigits>) = (0..a.len())
                 .step_by(len)
                 .flat_map(|block| (1..half).map(move |j| (block + half + j, &tw[j * step])))
                 .unzip();
@@ -71,7 +77,7 @@ impl G1Fft {
                 twiddled[i] = *p;
             }
             // Butterflies: (lo, hi) <- (lo + t, lo - t).
-            for block in (0..n).step_by(len) {
+            for block in (0..a.len()).step_by(len) {
                 for lo in block..block + half {
                     let t = &twiddled[lo + half];
                     a[lo + half] = a[lo];

@@ -102,6 +102,34 @@ fn wrong_lengths_and_non_canonical_elements() {
         ctx.verify_blob_kzg_proof_batch(&[&blob[..]], &[c, c], &[c]),
         Err(KzgError::LengthMismatch { .. })
     ));
+    // One bad blob among several fails the whole call with its own error.
+    let several = [&blob[..], &bad_blob[..], &blob[..]];
+    assert!(matches!(
+        ctx.compute_cells_and_kzg_proofs_many(&several),
+        Err(KzgError::NonCanonicalField {
+            what: "blob",
+            index: 7
+        })
+    ));
+    assert!(matches!(
+        ctx.blob_to_kzg_commitments(&several),
+        Err(KzgError::NonCanonicalField {
+            what: "blob",
+            index: 7
+        })
+    ));
+    assert!(matches!(
+        ctx.blob_to_kzg_commitments(&[&blob[..], &blob[1..]]),
+        Err(KzgError::WrongLength { what: "blob", .. })
+    ));
+    assert_eq!(
+        ctx.compute_cells_and_kzg_proofs_many::<&[u8]>(&[]).unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        ctx.blob_to_kzg_commitments::<&[u8]>(&[]).unwrap(),
+        Vec::<[u8; 48]>::new()
+    );
 }
 
 #[test]

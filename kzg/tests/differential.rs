@@ -344,6 +344,19 @@ fn every_table_setting_matches_c_kzg() {
                     .unwrap()
             );
         }
+        // Every blob at once (in lockstep): the same bytes in blob order.
+        let commitments: Vec<[u8; 48]> = expected.iter().map(|e| e.0).collect();
+        assert_eq!(
+            ctx.blob_to_kzg_commitments(&blobs).unwrap(),
+            commitments,
+            "{precompute:?}"
+        );
+        let many = ctx.compute_cells_and_kzg_proofs_many(&blobs).unwrap();
+        assert_eq!(many.len(), blobs.len());
+        for ((cells, proofs), (_, _, want_cells, want_proofs)) in many.iter().zip(&expected) {
+            assert_eq!(cells, want_cells, "{precompute:?}");
+            assert_eq!(proofs, want_proofs, "{precompute:?}");
+        }
     }
 }
 
@@ -365,4 +378,16 @@ fn the_benchs_old_path_gives_the_same_bytes() {
         zg_kzg::set_bench_legacy(false);
         assert_eq!(new, old);
     }
+    let blobs: Vec<Vec<u8>> = blobs().into_iter().take(3).collect();
+    let new = (
+        ctx.blob_to_kzg_commitments(&blobs).unwrap(),
+        ctx.compute_cells_and_kzg_proofs_many(&blobs).unwrap(),
+    );
+    zg_kzg::set_bench_legacy(true);
+    let old = (
+        ctx.blob_to_kzg_commitments(&blobs).unwrap(),
+        ctx.compute_cells_and_kzg_proofs_many(&blobs).unwrap(),
+    );
+    zg_kzg::set_bench_legacy(false);
+    assert_eq!(new, old);
 }

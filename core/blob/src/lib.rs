@@ -174,27 +174,37 @@ pub fn submission_id<C: AsRef<[u8]>>(commitments: &[C]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// Blobs encoded together: their commitments' table reads and additions,
+/// and their FK20 steps, share batches and each field inversion (about 10%
+/// less time a blob than one at a time on 2 cores; 8 measured faster than
+/// 4), and 256 blobs still make 32 groups to balance over the threads.
+const LOCKSTEP_BLOBS: usize = 8;
+
 /// Packs `payload` and computes every blob's commitment, cells and proofs
-/// on rayon's pool: blobs side by side (whole blobs per thread scale better
-/// than one blob's steps split over threads), each blob's own work split
-/// too when threads are left over.
+/// on rayon's pool: groups of blobs side by side (whole blobs per thread
+/// scale better than one blob's steps split over threads), each group's own
+/// work split too when threads are left over.
 pub fn encode(ctx: &KzgContext, payload: &[u8]) -> Result<Submission> {
     let blobs = pack(payload)?;
-    let encoded: Vec<EncodedBlob> = blobs
-        .par_iter()
-        .map(|blob| {
-            let (commitment, cells_and_proofs) = rayon::join(
-                || ctx.blob_to_kzg_commitment(blob),
-                || ctx.compute_cells_and_kzg_proofs(blob),
+    let groups: Vec<Vec<EncodedBlob>> = blobs
+        .par_chunks(LOCKSTEP_BLOBS)
+        .map(|group| {
+            let (commitments, cells_and_proofs) = rayon::join(
+                || ctx.blob_to_kzg_commitments(group),
+                || ctx.compute_cells_and_kzg_proofs_many(group),
             );
-            let (cells, proofs) = cells_and_proofs?;
-            Ok(EncodedBlob {
-                commitment: commitment?,
-                cells,
-                proofs,
-            })
+            Ok(commitments?
+                .into_iter()
+                .zip(cells_and_proofs?)
+                .map(|(commitment, (cells, proofs))| EncodedBlob {
+                    commitment,
+                    cells,
+                    proofs,
+                })
+                .collect())
         })
         .collect::<Result<_>>()?;
+    let encoded: Vec<EncodedBlob> = groups.into_iter().flatten().collect();
     let commitments: Vec<Bytes48> = encoded.iter().map(|e| e.commitment).collect();
     Ok(Submission {
         id: submission_id(&commitments),
