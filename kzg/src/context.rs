@@ -256,13 +256,8 @@ impl KzgContext {
         self.lagrange_brp.msms(polys)
     }
 
-    /// FK20's proofs of the polynomial with `coeffs`.
-    pub(crate) fn cell_proofs(&self, coeffs: &[Fr]) -> Vec<G1Affine> {
-        self.cell_proofs_many(&[coeffs]).pop().unwrap_or_default()
-    }
-
-    /// [`KzgContext::cell_proofs`] of several polynomials in lockstep.
-    pub(crate) fn cell_proofs_many(&self, polys: &[&[Fr]]) -> Vec<Vec<G1Affine>> {
+    /// FK20's proofs of each polynomial (coefficients), several in lockstep.
+    pub(crate) fn cell_proofs(&self, polys: &[&[Fr]]) -> Vec<Vec<G1Affine>> {
         #[cfg(feature = "bench-legacy")]
         if let Some(legacy) = self.legacy() {
             return polys

@@ -154,22 +154,30 @@ impl KzgContext {
         Ok(blob_half.into_iter().chain(odd_half).collect())
     }
 
-    /// The spec's `compute_cells_and_kzg_proofs_polynomialcoeff`: every cell
-    /// of the polynomial with `coeffs`, and every cell proof by FK20, side by side.
-    fn cells_and_proofs(&self, coeffs: &[Fr]) -> Result<(Vec<Cell>, Vec<Bytes48>)> {
-        let (ext, proofs) = rayon::join(
-            || self.cells.extend_coefficients(coeffs),
-            || self.cell_proofs(coeffs),
+    /// The spec's `compute_cells_and_kzg_proofs_polynomialcoeff` for each
+    /// polynomial (coefficients): every cell, and every cell proof by FK20,
+    /// side by side; several polynomials' FK20 steps run in lockstep.
+    fn cells_and_proofs(&self, polys: &[&[Fr]]) -> Result<Vec<(Vec<Cell>, Vec<Bytes48>)>> {
+        let (exts, proofs) = rayon::join(
+            || {
+                polys
+                    .par_iter()
+                    .map(|c| self.cells.extend_coefficients(c).map_err(erasure_to_kzg))
+                    .collect::<Result<Vec<_>>>()
+            },
+            || self.cell_proofs(polys),
         );
-        let ext = ext.map_err(erasure_to_kzg)?;
-        Ok((evals_to_cells(&ext), proofs.iter().map(g1_to_bytes).collect()))
+        Ok(exts?
+            .iter()
+            .zip(proofs)
+            .map(|(ext, proofs)| (evals_to_cells(ext), proofs.iter().map(g1_to_bytes).collect()))
+            .collect())
     }
 
     /// EIP-7594 `compute_cells_and_kzg_proofs`: cells and their proofs by FK20.
     pub fn compute_cells_and_kzg_proofs(&self, blob: &[u8]) -> Result<(Vec<Cell>, Vec<Bytes48>)> {
-        let poly = blob_to_polynomial(blob)?;
-        let coeffs = self.cells.coefficients(&poly).map_err(erasure_to_kzg)?;
-        self.cells_and_proofs(&coeffs)
+        let mut one = self.compute_cells_and_kzg_proofs_many(&[blob])?;
+        Ok(one.pop().unwrap_or_default())
     }
 
     /// [`KzgContext::compute_cells_and_kzg_proofs`] of several blobs at once,
@@ -188,20 +196,7 @@ impl KzgContext {
             })
             .collect::<Result<_>>()?;
         let polys: Vec<&[Fr]> = coeffs.iter().map(Vec::as_slice).collect();
-        let (exts, proofs) = rayon::join(
-            || {
-                polys
-                    .par_iter()
-                    .map(|c| self.cells.extend_coefficients(c).map_err(erasure_to_kzg))
-                    .collect::<Result<Vec<_>>>()
-            },
-            || self.cell_proofs_many(&polys),
-        );
-        Ok(exts?
-            .iter()
-            .zip(proofs)
-            .map(|(ext, proofs)| (evals_to_cells(ext), proofs.iter().map(g1_to_bytes).collect()))
-            .collect())
+        self.cells_and_proofs(&polys)
     }
 
     /// EIP-7594 `recover_cells_and_kzg_proofs`: every cell and proof from at
@@ -246,7 +241,8 @@ impl KzgContext {
             .map(|(i, e)| (*i, &e[..]))
             .collect();
         let coeffs = self.cells.recover_coefficients(&given).map_err(erasure_to_kzg)?;
-        self.cells_and_proofs(&coeffs)
+        let mut one = self.cells_and_proofs(&[&coeffs])?;
+        Ok(one.pop().unwrap_or_default())
     }
 
     /// EIP-7594 `verify_cell_kzg_proof_batch`: whether every cell belongs to
