@@ -2,7 +2,7 @@
 //! `cargo run --profile profiling -p zg-kzg --example profile -- cells 20`;
 //! two more numbers set the table shape (bits, stride) of the function's MSMs
 //! (FK20's for `cells`, the commitment's otherwise) instead of the default's;
-//! with `CHECK=1` set, the output is first compared with the table-free path's.
+//! `THREADS=N` runs it on a pool of N threads; with `CHECK=1` set, the output is first compared with the table-free path's.
 //! `da N` instead encodes N blobs on two threads as the DA node does, one at
 //! a time and in lockstep groups, and prints each way's median per blob.
 
@@ -105,8 +105,13 @@ fn main() {
         }
         return;
     }
+    // THREADS=2 runs the loop on a pool of two (the 2-thread report rows).
+    let threads = std::env::var("THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
+        .num_threads(threads)
         .build()
         .expect("pool");
     let t = std::time::Instant::now();
