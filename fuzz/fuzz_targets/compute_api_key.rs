@@ -7,10 +7,19 @@ use libfuzzer_sys::fuzz_target;
 use zg_compute::{AccountKeys, ApiKey};
 
 fuzz_target!(|input: &[u8]| {
-    let Ok(text) = std::str::from_utf8(input) else { return };
+    let Ok(text) = std::str::from_utf8(input) else {
+        return;
+    };
     // As a header, as a bare key, and as the base64 body of a key.
-    let body = format!("app-sk-{}", base64::engine::general_purpose::STANDARD.encode(input));
-    for parsed in [ApiKey::from_header(Some(text)), ApiKey::parse(text), ApiKey::parse(&body)] {
+    let body = format!(
+        "app-sk-{}",
+        base64::engine::general_purpose::STANDARD.encode(input)
+    );
+    for parsed in [
+        ApiKey::from_header(Some(text)),
+        ApiKey::parse(text),
+        ApiKey::parse(&body),
+    ] {
         let Ok(key) = parsed else { continue };
         let m = key.message().clone();
         let account = AccountKeys {

@@ -22,9 +22,13 @@ fn model() -> &'static LocalModel {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
     if mode & 1 == 0 {
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(rest) else { return };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(rest) else {
+            return;
+        };
         match TrainParams::from_json(&value) {
             Ok(p) => {
                 assert!((1..=64).contains(&p.rank) && (1..=50).contains(&p.epochs));

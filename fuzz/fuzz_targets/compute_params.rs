@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use zg_compute::model::{MAX_STOP, ModelError, Params};
 
 fuzz_target!(|input: &[u8]| {
-    let Ok(request) = serde_json::from_slice::<serde_json::Value>(input) else { return };
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(input) else {
+        return;
+    };
     match Params::from_request(&request) {
         Ok(p) => {
             assert!((0.0..=2.0).contains(&p.temperature));

@@ -18,13 +18,19 @@ fuzz_target!(|input: &[u8]| {
 
     // A real seal of the input, then one byte flipped where the input says.
     let file = seal::encrypt_model(&key, input, &signer);
-    assert_eq!(seal::decrypt_model(&key, &file, signer.address()).expect("opens"), input);
+    assert_eq!(
+        seal::decrypt_model(&key, &file, signer.address()).expect("opens"),
+        input
+    );
     let at = input.first().map_or(0, |b| usize::from(*b) * 7919) % file.len();
     let mut altered = file;
     altered[at] ^= 0x01;
     let refused = seal::decrypt_model(&key, &altered, signer.address());
     assert!(
-        matches!(refused, Err(SealError::Altered | SealError::BadSignature | SealError::WrongSigner { .. })),
+        matches!(
+            refused,
+            Err(SealError::Altered | SealError::BadSignature | SealError::WrongSigner { .. })
+        ),
         "{refused:?}"
     );
 });

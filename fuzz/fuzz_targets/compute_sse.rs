@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use zg_compute::engine::{SseSplitter, Usage};
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&cut, bytes)) = input.split_first() else { return };
+    let Some((&cut, bytes)) = input.split_first() else {
+        return;
+    };
     let mut whole = SseSplitter::default();
     let Some(expected) = whole.feed(bytes) else { return };
     let mut chunked = SseSplitter::default();

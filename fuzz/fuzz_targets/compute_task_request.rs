@@ -11,10 +11,14 @@ use zg_compute::fine_tuning::{TaskRefusal, TaskRequest};
 use zg_compute::tasks::check_download;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
     let user = Address::repeat_byte(mode);
     if mode & 1 == 0 {
-        let Ok(request) = serde_json::from_slice::<TaskRequest>(rest) else { return };
+        let Ok(request) = serde_json::from_slice::<TaskRequest>(rest) else {
+            return;
+        };
         match request.check(user) {
             Ok(checked) => panic!("an unsigned request checked: {checked:?}"),
             Err(TaskRefusal::BadRequest(_) | TaskRefusal::Signature(_)) => {}

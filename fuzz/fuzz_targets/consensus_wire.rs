@@ -11,15 +11,22 @@ use arc_malachitebft_app_channel::app::types::sync::{Request, Response, Status};
 use arc_malachitebft_app_channel::app::types::{ProposedValue, SignedConsensusMsg};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use zg_consensus::{ProposalPart, WireCodec, ZgContext, decode_commit_certificate, encode_commit_certificate};
+use zg_consensus::{
+    ProposalPart, WireCodec, ZgContext, decode_commit_certificate, encode_commit_certificate,
+};
 
 fn check<T: PartialEq + std::fmt::Debug>(bytes: Bytes)
 where
     WireCodec: Codec<T>,
 {
     if let Ok(message) = WireCodec.decode(bytes) {
-        let again = WireCodec.encode(&message).ok().expect("a decoded message encodes");
-        let decoded = WireCodec.decode(again).ok().expect("what was encoded decodes");
+        // The codec's error type need not be Debug: match instead of expect.
+        let Ok(again) = WireCodec.encode(&message) else {
+            panic!("a decoded message encodes");
+        };
+        let Ok(decoded) = WireCodec.decode(again) else {
+            panic!("what was encoded decodes");
+        };
         assert_eq!(decoded, message);
     }
 }
@@ -42,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
         9 => check::<Response<ZgContext>>(bytes),
         _ => {
             if let Ok(certificate) = decode_commit_certificate(rest) {
-                assert_eq!(decode_commit_certificate(&encode_commit_certificate(&certificate)).unwrap(), certificate);
+                assert_eq!(
+                    decode_commit_certificate(&encode_commit_certificate(&certificate)).unwrap(),
+                    certificate
+                );
             }
         }
     }

@@ -7,7 +7,9 @@ use zg_blob as blob;
 use zg_file::FileMeta;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
     if mode & 1 == 0 {
         // Metadata records name their root: use the first 32 bytes as it.
         if rest.len() < 32 {

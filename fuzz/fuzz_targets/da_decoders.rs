@@ -10,10 +10,10 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use zg_blob::{self as blob, Submission};
 use zg_blob::da::{DaRequest, DaResponse, SubmissionHeader, decode_blob_record, encode_blob_record};
-use zg_blob::zerog_bls as bls;
 use zg_blob::zerog::DispersalRecord;
+use zg_blob::zerog_bls as bls;
+use zg_blob::{self as blob, Submission};
 use zg_kzg::KzgContext;
 
 // One real submission.

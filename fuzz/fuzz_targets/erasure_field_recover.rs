@@ -12,7 +12,9 @@ fn setup() -> &'static (CellCode<Fr>, Vec<Fr>, Vec<Fr>) {
     static S: OnceLock<(CellCode<Fr>, Vec<Fr>, Vec<Fr>)> = OnceLock::new();
     S.get_or_init(|| {
         let code = CellCode::new(64, 16).unwrap();
-        let coeffs: Vec<Fr> = (0..64u64).map(|i| Fr::from_le_bytes_mod_order(&(i * 7919 + 1).to_le_bytes())).collect();
+        let coeffs: Vec<Fr> = (0..64u64)
+            .map(|i| Fr::from_le_bytes_mod_order(&(i * 7919 + 1).to_le_bytes()))
+            .collect();
         let ext = code.extend_coefficients(&coeffs).unwrap();
         (code, coeffs, ext)
     })

@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     let truncated = 1 + usize::from(*b) % size;
     let skew_delta = size + usize::from(u16::from_le_bytes([*c, *d])) % (65535 - 3 * size);
     let chunks: Vec<[u8; 64]> = (0..size * 2)
-        .map(|i| std::array::from_fn(|j| rest.get((i * 64 + j) % rest.len().max(1)).copied().unwrap_or(0) ^ (i as u8)))
+        .map(|i| {
+            std::array::from_fn(|j| {
+                rest.get((i * 64 + j) % rest.len().max(1)).copied().unwrap_or(0) ^ (i as u8)
+            })
+        })
         .collect();
     let (mut x, mut y) = (chunks.clone(), chunks);
     {
@@ -34,16 +38,24 @@ fuzz_target!(|data: &[u8]| {
             plain.ifft(&mut dy, 0, size, truncated, skew_delta);
         }
     }
-    assert_eq!(x, y, "transform of size {size}, truncated {truncated}, skew {skew_delta}");
+    assert_eq!(
+        x, y,
+        "transform of size {size}, truncated {truncated}, skew {skew_delta}"
+    );
 
     // One small code over the rest of the input.
     let (k, m) = (1 + usize::from(*b % 16), 1 + usize::from(*c % 16));
     let len = 64 * (1 + usize::from(*d % 4));
     let originals: Vec<Vec<u8>> = (0..k)
-        .map(|i| (0..len).map(|j| rest.get((i * len + j) % rest.len().max(1)).copied().unwrap_or(0)).collect())
+        .map(|i| {
+            (0..len)
+                .map(|j| rest.get((i * len + j) % rest.len().max(1)).copied().unwrap_or(0))
+                .collect()
+        })
         .collect();
     let mut ours = DefaultRateEncoder::new(k, m, len, gfni, None).expect("small codes are supported");
-    let mut theirs = DefaultRateEncoder::new(k, m, len, NoSimd::new(), None).expect("small codes are supported");
+    let mut theirs =
+        DefaultRateEncoder::new(k, m, len, NoSimd::new(), None).expect("small codes are supported");
     for o in &originals {
         ours.add_original_shard(o).expect("right size");
         theirs.add_original_shard(o).expect("right size");
@@ -57,14 +69,19 @@ fuzz_target!(|data: &[u8]| {
     let (k, m) = (1 + usize::from(*a % 96), 1 + usize::from(*c % 96));
     let len = 2 * (1 + (usize::from(*b) << 5 | usize::from(*d % 32)) % 8192);
     let originals: Vec<Vec<u8>> = (0..k)
-        .map(|i| (0..len).map(|j| rest.get((i * 31 + j) % rest.len().max(1)).copied().unwrap_or(0) ^ (j as u8)).collect())
+        .map(|i| {
+            (0..len)
+                .map(|j| rest.get((i * 31 + j) % rest.len().max(1)).copied().unwrap_or(0) ^ (j as u8))
+                .collect()
+        })
         .collect();
     let refs: Vec<&[u8]> = originals.iter().map(Vec::as_slice).collect();
     let ours = zg_erasure::gf16::Gf16Code::new(k, m)
         .expect("small codes are supported")
         .encode_raw(&refs)
         .expect("encodes");
-    let mut theirs = reed_solomon_simd::ReedSolomonEncoder::new(k, m, len).expect("small codes are supported");
+    let mut theirs =
+        reed_solomon_simd::ReedSolomonEncoder::new(k, m, len).expect("small codes are supported");
     for o in &refs {
         theirs.add_original_shard(o).expect("right size");
     }

@@ -12,6 +12,9 @@ fuzz_target!(|input: &[u8]| {
     }
     if let Ok(shard) = Shard::from_bytes(input.to_vec()) {
         assert_eq!(shard.body().len(), input.len() - HEADER_LEN);
-        assert_eq!(shard.header().compute_checksum(shard.body()), shard.header().checksum);
+        assert_eq!(
+            shard.header().compute_checksum(shard.body()),
+            shard.header().checksum
+        );
     }
 });

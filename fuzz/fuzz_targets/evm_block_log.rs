@@ -35,7 +35,9 @@ fn genesis() -> &'static Vec<u8> {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
     let dir = MemoryDir::faulty();
     if mode & 1 == 0 {
         // The whole input is a log file.
@@ -51,6 +53,8 @@ fuzz_target!(|input: &[u8]| {
         if mode & 1 == 1 {
             assert_eq!(chain.head().header.number, 1);
         }
-        chain.produce_block(Vec::new(), 1).expect("an empty block on a replayed chain");
+        chain
+            .produce_block(Vec::new(), 1)
+            .expect("an empty block on a replayed chain");
     }
 });

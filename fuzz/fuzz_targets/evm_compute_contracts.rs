@@ -43,8 +43,15 @@ fn new_chain() -> Chain {
         gas_limit: 30_000_000,
         coinbase: Address::ZERO,
         genesis_timestamp: 1_000,
-        alloc: funded.iter().map(|a| (*a, ONE_0G * U256::from(1_000_000))).collect(),
-        system: Some(SystemConfig { refund_lock_secs: 50, compute_owner: OWNER, ..SystemConfig::default() }),
+        alloc: funded
+            .iter()
+            .map(|a| (*a, ONE_0G * U256::from(1_000_000)))
+            .collect(),
+        system: Some(SystemConfig {
+            refund_lock_secs: 50,
+            compute_owner: OWNER,
+            ..SystemConfig::default()
+        }),
     };
     Chain::open(config, BlockLog::in_memory()).expect("chain opens")
 }
@@ -73,7 +80,11 @@ fn send(chain: &mut Chain, now: u64, from: Address, to: Address, value: U256, da
 }
 
 fn view<C: SolCall>(chain: &Chain, to: Address, call: &C) -> Option<C::Return> {
-    let request = CallRequest { to: Some(to), data: call.abi_encode().into(), ..CallRequest::default() };
+    let request = CallRequest {
+        to: Some(to),
+        data: call.abi_encode().into(),
+        ..CallRequest::default()
+    };
     match chain.call(&request, 0).expect("a view runs").outcome {
         TxOutcome::Success { output, .. } => Some(C::abi_decode_returns(&output).expect("decodes")),
         _ => None,
@@ -90,7 +101,14 @@ fn check(chain: &Chain) {
     let mut held = U256::ZERO;
     let mut held_ft = U256::ZERO;
     for u in [user(0), user(1)] {
-        let sub = view(chain, INFERENCE_ADDRESS, &I::getAccountCall { user: u, provider: PROVIDER });
+        let sub = view(
+            chain,
+            INFERENCE_ADDRESS,
+            &I::getAccountCall {
+                user: u,
+                provider: PROVIDER,
+            },
+        );
         if let Some(account) = &sub {
             assert!(account.pendingRefund <= account.balance, "{account:?}");
             let pending: U256 = account.refunds.iter().map(|r| r.amount).sum();
@@ -98,7 +116,14 @@ fn check(chain: &Chain) {
             assert!(account.refunds.len() <= 5);
             held += account.balance;
         }
-        let ft = view(chain, FINE_TUNING_ADDRESS, &F::getAccountCall { user: u, provider: PROVIDER });
+        let ft = view(
+            chain,
+            FINE_TUNING_ADDRESS,
+            &F::getAccountCall {
+                user: u,
+                provider: PROVIDER,
+            },
+        );
         if let Some(account) = &ft {
             assert!(account.pendingRefund <= account.balance, "{account:?}");
             let pending: U256 = account.refunds.iter().map(|r| r.amount).sum();
@@ -113,13 +138,24 @@ fn check(chain: &Chain) {
         }
     }
     assert_eq!(balance(chain, LEDGER_ADDRESS), available);
-    let stake = if view(chain, INFERENCE_ADDRESS, &I::serviceExistsCall { provider: PROVIDER }) == Some(true) {
+    let stake = if view(
+        chain,
+        INFERENCE_ADDRESS,
+        &I::serviceExistsCall { provider: PROVIDER },
+    ) == Some(true)
+    {
         SERVICE_STAKE
     } else {
         U256::ZERO
     };
     assert_eq!(balance(chain, INFERENCE_ADDRESS), held + stake);
-    let ft_stake = if view(chain, FINE_TUNING_ADDRESS, &F::getServiceCall { provider: PROVIDER }).is_some() {
+    let ft_stake = if view(
+        chain,
+        FINE_TUNING_ADDRESS,
+        &F::getServiceCall { provider: PROVIDER },
+    )
+    .is_some()
+    {
         SERVICE_STAKE
     } else {
         U256::ZERO
@@ -131,14 +167,20 @@ fn check(chain: &Chain) {
 fn verifier_input(u: Address, id: &str, secret: bool, fee: U256, nonce: u64) -> VerifierInput {
     let mut input = VerifierInput {
         id: id.into(),
-        encryptedSecret: if secret { Bytes::from_static(b"sealed") } else { Bytes::new() },
+        encryptedSecret: if secret {
+            Bytes::from_static(b"sealed")
+        } else {
+            Bytes::new()
+        },
         modelRootHash: Bytes::from_static(&[7; 32]),
         nonce: U256::from(nonce),
         signature: Bytes::new(),
         taskFee: fee,
         user: u,
     };
-    let sig = tee().sign_hash_sync(&verifier_digest(CHAIN_ID, &input)).expect("signs");
+    let sig = tee()
+        .sign_hash_sync(&verifier_digest(CHAIN_ID, &input))
+        .expect("signs");
     input.signature = sig.as_bytes().to_vec().into();
     input
 }
@@ -161,9 +203,23 @@ fn fine_tuning_ops(chain: &mut Chain, ops: &[u8]) {
         models: vec!["m".into()],
         teeSignerAddress: tee().address(),
     };
-    send(chain, now, PROVIDER, FINE_TUNING_ADDRESS, SERVICE_STAKE, register.abi_encode());
+    send(
+        chain,
+        now,
+        PROVIDER,
+        FINE_TUNING_ADDRESS,
+        SERVICE_STAKE,
+        register.abi_encode(),
+    );
     let vouch = F::acknowledgeTEESignerByOwnerCall { provider: PROVIDER };
-    send(chain, now + 1, OWNER, FINE_TUNING_ADDRESS, U256::ZERO, vouch.abi_encode());
+    send(
+        chain,
+        now + 1,
+        OWNER,
+        FINE_TUNING_ADDRESS,
+        U256::ZERO,
+        vouch.abi_encode(),
+    );
     now += 1;
     // Ops of 6 bytes: kind, user and a small id, then an amount in milli-0G (u32).
     for op in ops.chunks_exact(6).take(32) {
@@ -173,29 +229,67 @@ fn fine_tuning_ops(chain: &mut Chain, ops: &[u8]) {
         let milli = u32::from_le_bytes(op[2..6].try_into().expect("4 bytes"));
         let amount = ONE_0G / U256::from(1000) * U256::from(milli);
         let (from, to, value, data) = match op[0] % 8 {
-            0 => (u, LEDGER_ADDRESS, amount, L::addLedgerCall { additionalInfo: String::new() }.abi_encode()),
+            0 => (
+                u,
+                LEDGER_ADDRESS,
+                amount,
+                L::addLedgerCall {
+                    additionalInfo: String::new(),
+                }
+                .abi_encode(),
+            ),
             1 => {
-                let call = L::transferFundCall { provider: PROVIDER, serviceTypeStr: "fine-tuning".into(), amount };
+                let call = L::transferFundCall {
+                    provider: PROVIDER,
+                    serviceTypeStr: "fine-tuning".into(),
+                    amount,
+                };
                 (u, LEDGER_ADDRESS, U256::ZERO, call.abi_encode())
             }
             2 => {
-                let call = L::retrieveFundCall { providers: vec![PROVIDER], serviceType: "fine-tuning".into() };
+                let call = L::retrieveFundCall {
+                    providers: vec![PROVIDER],
+                    serviceType: "fine-tuning".into(),
+                };
                 (u, LEDGER_ADDRESS, U256::ZERO, call.abi_encode())
             }
             3 => {
-                let call = F::addDeliverableCall { user: u, id, modelRootHash: Bytes::from_static(&[7; 32]) };
+                let call = F::addDeliverableCall {
+                    user: u,
+                    id,
+                    modelRootHash: Bytes::from_static(&[7; 32]),
+                };
                 (PROVIDER, FINE_TUNING_ADDRESS, U256::ZERO, call.abi_encode())
             }
-            4 => (u, FINE_TUNING_ADDRESS, U256::ZERO, F::acknowledgeDeliverableCall { provider: PROVIDER, id }.abi_encode()),
+            4 => (
+                u,
+                FINE_TUNING_ADDRESS,
+                U256::ZERO,
+                F::acknowledgeDeliverableCall {
+                    provider: PROVIDER,
+                    id,
+                }
+                .abi_encode(),
+            ),
             5 => {
                 let input = verifier_input(u, &id, milli & 1 == 1, amount, u64::from(milli % 16));
-                (PROVIDER, FINE_TUNING_ADDRESS, U256::ZERO, F::settleFeesCall { verifierInput: input }.abi_encode())
+                (
+                    PROVIDER,
+                    FINE_TUNING_ADDRESS,
+                    U256::ZERO,
+                    F::settleFeesCall { verifierInput: input }.abi_encode(),
+                )
             }
             6 => {
                 now += u64::from(milli % 120);
                 continue;
             }
-            _ => (u, LEDGER_ADDRESS, U256::ZERO, L::refundCall { amount }.abi_encode()),
+            _ => (
+                u,
+                LEDGER_ADDRESS,
+                U256::ZERO,
+                L::refundCall { amount }.abi_encode(),
+            ),
         };
         send(chain, now, from, to, value, data);
         check(chain);
@@ -203,7 +297,9 @@ fn fine_tuning_ops(chain: &mut Chain, ops: &[u8]) {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
     let mut chain = new_chain();
     match mode % 5 {
         0 => {
@@ -247,7 +343,14 @@ fuzz_target!(|input: &[u8]| {
                 teeSignerAddress: tee().address(),
             };
             let register = I::addOrUpdateServiceCall { params }.abi_encode();
-            send(&mut chain, now, PROVIDER, INFERENCE_ADDRESS, SERVICE_STAKE, register);
+            send(
+                &mut chain,
+                now,
+                PROVIDER,
+                INFERENCE_ADDRESS,
+                SERVICE_STAKE,
+                register,
+            );
             // Ops of 6 bytes: kind, user, then an amount in milli-0G (u32).
             for op in rest.chunks_exact(6).take(24) {
                 now += 1;
@@ -255,19 +358,42 @@ fuzz_target!(|input: &[u8]| {
                 let milli = u32::from_le_bytes(op[2..6].try_into().expect("4 bytes"));
                 let amount = ONE_0G / U256::from(1000) * U256::from(milli);
                 let (from, to, value, data) = match op[0] % 9 {
-                    0 => (u, LEDGER_ADDRESS, amount, L::addLedgerCall { additionalInfo: String::new() }.abi_encode()),
+                    0 => (
+                        u,
+                        LEDGER_ADDRESS,
+                        amount,
+                        L::addLedgerCall {
+                            additionalInfo: String::new(),
+                        }
+                        .abi_encode(),
+                    ),
                     1 => (u, LEDGER_ADDRESS, amount, L::depositFundCall {}.abi_encode()),
                     2 => {
-                        let call = L::transferFundCall { provider: PROVIDER, serviceTypeStr: "inference".into(), amount };
+                        let call = L::transferFundCall {
+                            provider: PROVIDER,
+                            serviceTypeStr: "inference".into(),
+                            amount,
+                        };
                         (u, LEDGER_ADDRESS, U256::ZERO, call.abi_encode())
                     }
                     3 => {
-                        let call = L::retrieveFundCall { providers: vec![PROVIDER], serviceType: "inference".into() };
+                        let call = L::retrieveFundCall {
+                            providers: vec![PROVIDER],
+                            serviceType: "inference".into(),
+                        };
                         (u, LEDGER_ADDRESS, U256::ZERO, call.abi_encode())
                     }
-                    4 => (u, LEDGER_ADDRESS, U256::ZERO, L::refundCall { amount }.abi_encode()),
+                    4 => (
+                        u,
+                        LEDGER_ADDRESS,
+                        U256::ZERO,
+                        L::refundCall { amount }.abi_encode(),
+                    ),
                     5 => {
-                        let call = I::acknowledgeTEESignerCall { provider: PROVIDER, acknowledged: milli % 4 != 0 };
+                        let call = I::acknowledgeTEESignerCall {
+                            provider: PROVIDER,
+                            acknowledged: milli % 4 != 0,
+                        };
                         (u, INFERENCE_ADDRESS, U256::ZERO, call.abi_encode())
                     }
                     6 => {
@@ -279,9 +405,13 @@ fuzz_target!(|input: &[u8]| {
                             nonce: U256::from(milli % 8),
                             signature: Bytes::new(),
                         };
-                        let sig = tee().sign_hash_sync(&settlement_digest(CHAIN_ID, &item)).expect("signs");
+                        let sig = tee()
+                            .sign_hash_sync(&settlement_digest(CHAIN_ID, &item))
+                            .expect("signs");
                         item.signature = sig.as_bytes().to_vec().into();
-                        let call = I::settleFeesWithTEECall { settlements: vec![item] };
+                        let call = I::settleFeesWithTEECall {
+                            settlements: vec![item],
+                        };
                         (PROVIDER, INFERENCE_ADDRESS, U256::ZERO, call.abi_encode())
                     }
                     7 => {

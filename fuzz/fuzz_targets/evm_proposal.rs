@@ -5,8 +5,8 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_consensus::transaction::Recovered;
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -83,6 +83,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(block.hash(), proposal.hash());
         assert_eq!(block.proposal(), proposal);
     }
-    assert_eq!(chain.state().clone().root(), fixture.root, "validation changed the state");
+    assert_eq!(
+        chain.state().clone().root(),
+        fixture.root,
+        "validation changed the state"
+    );
     assert_eq!(chain.head().header.number, 0);
 });

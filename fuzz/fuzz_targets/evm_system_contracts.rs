@@ -11,8 +11,8 @@ use libfuzzer_sys::fuzz_target;
 use zg_evm::system::abi::{Submission, SubmissionNode};
 use zg_evm::system::registry_abi::{IServiceRegistry, ServiceParams, check};
 use zg_evm::system::{
-    DA_ENTRANCE_ADDRESS, DA_REGISTRY_ADDRESS, DA_SIGNERS_ADDRESS, FLOW_ADDRESS, IFlow, MARKET_ADDRESS, REGISTRY_ADDRESS,
-    SystemConfig,
+    DA_ENTRANCE_ADDRESS, DA_REGISTRY_ADDRESS, DA_SIGNERS_ADDRESS, FLOW_ADDRESS, IFlow, MARKET_ADDRESS,
+    REGISTRY_ADDRESS, SystemConfig,
 };
 use zg_evm::{BlockLog, CallRequest, Chain, ChainConfig, TxOutcome};
 use zg_merkle::flow::FlowTree;
@@ -42,11 +42,18 @@ fn call(to: Address, value: U256, data: Vec<u8>) -> TxOutcome {
         data: data.into(),
         ..CallRequest::default()
     };
-    CHAIN.with(|chain| chain.call(&request, 1).expect("a call of a funded account runs").outcome)
+    CHAIN.with(|chain| {
+        chain
+            .call(&request, 1)
+            .expect("a call of a funded account runs")
+            .outcome
+    })
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
     // 0G DA's contracts (DASigners, DARegistry, DAEntrance) on arbitrary calldata.
     if mode >= 240 {
         let to = [DA_SIGNERS_ADDRESS, DA_REGISTRY_ADDRESS, DA_ENTRANCE_ADDRESS][usize::from(mode % 3)];
@@ -72,10 +79,20 @@ fuzz_target!(|input: &[u8]| {
             priceUnit: next(),
             inputPrice: U256::from(mode),
             outputPrice: U256::ZERO,
-            root: if next().is_empty() { B256::ZERO } else { B256::repeat_byte(7) },
+            root: if next().is_empty() {
+                B256::ZERO
+            } else {
+                B256::repeat_byte(7)
+            },
         };
-        let data = IServiceRegistry::registerServiceCall { params: params.clone() }.abi_encode();
-        let registered = matches!(call(REGISTRY_ADDRESS, U256::ZERO, data), TxOutcome::Success { .. });
+        let data = IServiceRegistry::registerServiceCall {
+            params: params.clone(),
+        }
+        .abi_encode();
+        let registered = matches!(
+            call(REGISTRY_ADDRESS, U256::ZERO, data),
+            TxOutcome::Success { .. }
+        );
         assert_eq!(registered, check(&params).is_ok(), "{params:?}");
         return;
     }
@@ -101,17 +118,26 @@ fuzz_target!(|input: &[u8]| {
                     root: B256::from_slice(&c[1..]),
                 })
                 .collect();
-            let submission = Submission { length: U256::from(length), tags: Bytes::new(), nodes: nodes.clone() };
+            let submission = Submission {
+                length: U256::from(length),
+                tags: Bytes::new(),
+                nodes: nodes.clone(),
+            };
             let data = IFlow::submit_0Call { submission }.abi_encode();
             if let TxOutcome::Success { output, .. } = call(FLOW_ADDRESS, U256::from(value), data) {
                 let ret = IFlow::submit_0Call::abi_decode_returns(&output).expect("decodes");
                 let nodes: Vec<_> = nodes
                     .iter()
-                    .map(|n| zg_merkle::keccak_tree::SubmissionNode { root: n.root.0, height: n.height.to() })
+                    .map(|n| zg_merkle::keccak_tree::SubmissionNode {
+                        root: n.root.0,
+                        height: n.height.to(),
+                    })
                     .collect();
                 let sectors: u64 = nodes.iter().map(|n| 1u64 << n.height).sum();
                 assert!(U256::from(sectors) * U256::from(PRICE) <= U256::from(value));
-                let record = FlowTree::with_identifier([0; 32]).append_submission(&nodes).expect("valid");
+                let record = FlowTree::with_identifier([0; 32])
+                    .append_submission(&nodes)
+                    .expect("valid");
                 assert_eq!(ret._2, U256::from(record.start));
                 assert_eq!(ret._3, U256::from(sectors));
             }

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use zg_kzg::{BYTES_PER_BLOB, KzgContext};
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
     if rest.is_empty() {
         return;
     }

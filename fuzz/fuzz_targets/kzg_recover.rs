@@ -9,8 +9,12 @@ use zg_kzg::{BYTES_PER_BLOB, Cell, KzgContext};
 fn original() -> &'static (Vec<Cell>, Vec<[u8; 48]>) {
     static O: OnceLock<(Vec<Cell>, Vec<[u8; 48]>)> = OnceLock::new();
     O.get_or_init(|| {
-        let blob: Vec<u8> = (0..BYTES_PER_BLOB).map(|i| if i % 32 == 0 { 0 } else { (i * 7) as u8 }).collect();
-        KzgContext::ethereum().compute_cells_and_kzg_proofs(&blob).unwrap()
+        let blob: Vec<u8> = (0..BYTES_PER_BLOB)
+            .map(|i| if i % 32 == 0 { 0 } else { (i * 7) as u8 })
+            .collect();
+        KzgContext::ethereum()
+            .compute_cells_and_kzg_proofs(&blob)
+            .unwrap()
     })
 }
 
@@ -27,8 +31,12 @@ fuzz_target!(|input: &[u8]| {
         indices.push(index);
         given.push(cell);
     }
-    if let Ok((got_cells, got_proofs)) = KzgContext::ethereum().recover_cells_and_kzg_proofs(&indices, &given) {
-        let clean = indices.iter().zip(&given).all(|(i, c)| *i < 128 && c[..] == cells[*i as usize][..]);
+    if let Ok((got_cells, got_proofs)) = KzgContext::ethereum().recover_cells_and_kzg_proofs(&indices, &given)
+    {
+        let clean = indices
+            .iter()
+            .zip(&given)
+            .all(|(i, c)| *i < 128 && c[..] == cells[*i as usize][..]);
         if clean {
             assert_eq!(&got_cells, cells);
             assert_eq!(&got_proofs, proofs);

@@ -19,7 +19,9 @@ fn real_tokens() -> &'static Vec<&'static str> {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
     if mode & 1 == 0 {
         if let Ok(text) = std::str::from_utf8(rest) {
             let _ = TrustedSetup::from_text(text);
@@ -29,7 +31,9 @@ fuzz_target!(|input: &[u8]| {
     // Replace one of the first 40 tokens of the real file (the counts and the first
     // points: a bad one fails before the 8,000 points after it are checked).
     let [a, ..] = rest else { return };
-    let Ok(replacement) = std::str::from_utf8(&rest[1..]) else { return };
+    let Ok(replacement) = std::str::from_utf8(&rest[1..]) else {
+        return;
+    };
     let tokens = real_tokens();
     let at = usize::from(*a) % 40;
     let mut text = String::new();

@@ -19,7 +19,8 @@ fuzz_target!(|input: &[u8]| {
     let blob: Vec<u8> = rest.iter().copied().cycle().take(BYTES_PER_BLOB).collect();
     if !rest.is_empty() {
         let _ = ctx.verify_blob_kzg_proof(&blob, commitment, proof);
-        let _ = ctx.verify_blob_kzg_proof_batch(&[&blob[..], &blob[..]], &[commitment, commitment], &[proof, z]);
+        let _ =
+            ctx.verify_blob_kzg_proof_batch(&[&blob[..], &blob[..]], &[commitment, commitment], &[proof, z]);
         let cell: Vec<u8> = rest.iter().copied().cycle().take(BYTES_PER_CELL).collect();
         let index = u64::from(rest[0]);
         let _ = ctx.verify_cell_kzg_proof_batch(&[commitment], &[index], &[&cell[..]], &[proof]);

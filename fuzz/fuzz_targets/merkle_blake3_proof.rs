@@ -21,8 +21,12 @@ fn tree() -> &'static (Vec<u8>, Blake3Tree) {
 fuzz_target!(|input: &[u8]| {
     let (data, tree) = tree();
     let _ = Blake3Tree::from_outboard(input);
-    let Some((&len_byte, proof_bytes)) = input.split_first() else { return };
-    let Ok(proof) = Blake3Proof::from_bytes(proof_bytes) else { return };
+    let Some((&len_byte, proof_bytes)) = input.split_first() else {
+        return;
+    };
+    let Ok(proof) = Blake3Proof::from_bytes(proof_bytes) else {
+        return;
+    };
     // Lengths around the real one, so shapes both match and differ.
     let file_len = (FILE_LEN as u64).saturating_add_signed(i64::from(len_byte as i8) * 4096);
     let need = range_len(file_len, proof.start(), proof.end());

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use zg_merkle::flow::{FlowTree, verify_node};
-use zg_merkle::keccak_tree::{SubmissionNode, KeccakProof};
+use zg_merkle::keccak_tree::{KeccakProof, SubmissionNode};
 
 fuzz_target!(|input: &[u8]| {
     if input.len() < 20 {
@@ -15,7 +15,10 @@ fuzz_target!(|input: &[u8]| {
     let mut flow = FlowTree::new();
     // Submissions of arbitrary heights: errors are fine, panics are not.
     for w in input[17..20].iter() {
-        let nodes = [SubmissionNode { root: [*w; 32], height: u32::from(*w % 70) }];
+        let nodes = [SubmissionNode {
+            root: [*w; 32],
+            height: u32::from(*w % 70),
+        }];
         let _ = flow.append_submission(&nodes);
     }
     let _ = flow.prove_node(height, start, length);

@@ -5,9 +5,16 @@ use libfuzzer_sys::fuzz_target;
 use zg_merkle::{FileHasher, FileTree, RootKind};
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&seed, rest)) = input.split_first() else { return };
+    let Some((&seed, rest)) = input.split_first() else {
+        return;
+    };
     // Stretch small inputs past segment boundaries now and then.
-    let data: Vec<u8> = rest.iter().copied().cycle().take(rest.len() * (1 + usize::from(seed % 4) * 700)).collect();
+    let data: Vec<u8> = rest
+        .iter()
+        .copied()
+        .cycle()
+        .take(rest.len() * (1 + usize::from(seed % 4) * 700))
+        .collect();
     for kind in [RootKind::Blake3, RootKind::Keccak] {
         let one_shot = FileTree::from_data(kind, &data);
         let mut hasher = FileHasher::new(kind).parallel(seed % 2 == 0);

@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         Engine::Portable.sector_leaves(&data[..sectors * 256], &mut want);
         assert_eq!(got, want, "{engine:?} sector leaves");
 
-        let level: Vec<[u8; 32]> = data[..hashes * 32].chunks(32).map(|c| c.try_into().unwrap()).collect();
+        let level: Vec<[u8; 32]> = data[..hashes * 32]
+            .chunks(32)
+            .map(|c| c.try_into().unwrap())
+            .collect();
         let (mut got, mut want) = (vec![[0u8; 32]; hashes / 2], vec![[0u8; 32]; hashes / 2]);
         engine.pair_hashes(&level[..hashes / 2 * 2], &mut got);
         Engine::Portable.pair_hashes(&level[..hashes / 2 * 2], &mut want);

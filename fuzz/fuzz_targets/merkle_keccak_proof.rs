@@ -23,7 +23,9 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let (index, num) = (u64::from(input[0] % 20), u64::from(input[1]));
-    let Ok(proof) = KeccakProof::from_bytes(&input[2..]) else { return };
+    let Ok(proof) = KeccakProof::from_bytes(&input[2..]) else {
+        return;
+    };
     let root = tree.root();
     let _ = proof.verify_leaf(&root, &proof.lemma()[0], index, num);
     if index < 17 {

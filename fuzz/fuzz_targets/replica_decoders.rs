@@ -43,8 +43,14 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(m) = ShardMeta::decode(&[7; 32], bytes) {
             assert_eq!(m.encode(), bytes);
             assert!(m.shard.count().is_power_of_two() && m.shard.id() < m.shard.count());
-            let held = m.shard.indices(m.position, m.segment_count().min(1 << 16)).count() as u64;
-            assert_eq!(held, m.shard.held_count(m.position, m.segment_count().min(1 << 16)));
+            let held = m
+                .shard
+                .indices(m.position, m.segment_count().min(1 << 16))
+                .count() as u64;
+            assert_eq!(
+                held,
+                m.shard.held_count(m.position, m.segment_count().min(1 << 16))
+            );
         }
         if let Ok(Ok(s)) = std::str::from_utf8(bytes).map(str::parse::<Shard>) {
             assert_eq!(s.to_string().parse::<Shard>(), Ok(s));
@@ -72,11 +78,17 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(FileResponse::Segments(segs.clone()).encode(), bytes);
                 let (file, tree) = fixture();
                 for (index, s) in (0u64..).zip(segs) {
-                    let Ok(proof) = SegmentProof::from_bytes(&s.proof) else { continue };
+                    let Ok(proof) = SegmentProof::from_bytes(&s.proof) else {
+                        continue;
+                    };
                     let verified = proof.verify(&tree.root(), tree.file_len(), index, &s.data);
                     if let Ok(true) = verified {
                         let start = index as usize * zg_merkle::SEGMENT_SIZE;
-                        assert_eq!(&file[start..start + s.data.len()], &s.data[..], "a forged segment verified");
+                        assert_eq!(
+                            &file[start..start + s.data.len()],
+                            &s.data[..],
+                            "a forged segment verified"
+                        );
                     }
                     // A node checks the segment's node instead of its bytes: the same answer.
                     let node = segment_node(proof.kind(), tree.file_len(), index, &s.data);

@@ -10,7 +10,9 @@ use zg_store::{MemoryDir, Store, StoreOptions};
 
 fuzz_target!(|input: &[u8]| {
     // [flags][split: u16 LE][data file bytes .. split][snapshot bytes ..]
-    let Some((&flags, rest)) = input.split_first() else { return };
+    let Some((&flags, rest)) = input.split_first() else {
+        return;
+    };
     let (split, rest) = match rest {
         [a, b, rest @ ..] => (u16::from_le_bytes([*a, *b]) as usize, rest),
         _ => return,
@@ -29,11 +31,18 @@ fuzz_target!(|input: &[u8]| {
         snapshot_every: u64::MAX,
         ..StoreOptions::default()
     };
-    let Ok((store, _report)) = Store::open(Arc::new(dir), opts) else { return };
+    let Ok((store, _report)) = Store::open(Arc::new(dir), opts) else {
+        return;
+    };
     let _ = store.fsck();
     for i in 0..4 {
         let _ = store.get(&[0; 32], i);
     }
-    store.put([0xAB; 32], 7, b"fuzz".to_vec()).expect("a reopened store takes writes");
-    assert_eq!(&store.get(&[0xAB; 32], 7).expect("and reads them back")[..], b"fuzz");
+    store
+        .put([0xAB; 32], 7, b"fuzz".to_vec())
+        .expect("a reopened store takes writes");
+    assert_eq!(
+        &store.get(&[0xAB; 32], 7).expect("and reads them back")[..],
+        b"fuzz"
+    );
 });
