@@ -38,13 +38,12 @@ fn replay(bins: &Path, root: &Path, target: &str) -> Result<usize, String> {
     let log = String::from_utf8_lossy(&out.stderr);
     let ran = log.lines().filter(|l| l.starts_with("Executed ")).count();
     if !out.status.success() || ran != inputs.len() {
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let lines: Vec<&str> = log.lines().collect();
         return Err(format!(
             "{target} failed on its corpus ({}; {ran} of {} inputs ran):\n{}",
             out.status,
             inputs.len(),
-            tail.join("\n")
+            lines[lines.len().saturating_sub(40)..].join("\n")
         ));
     }
     Ok(ran)

@@ -2,7 +2,8 @@
 //! `cargo run --profile profiling -p zg-kzg --example profile -- cells 20`;
 //! two more numbers set the table shape (bits, stride) of the function's MSMs
 //! (FK20's for `cells`, the commitment's otherwise) instead of the default's;
-//! `THREADS=N` runs it on a pool of N threads; with `CHECK=1` set, the output is first compared with the table-free path's.
+//! `THREADS=N` runs it on a pool of N threads; with `CHECK=1` set, the output
+//! is first compared with the table-free path's.
 //! `da N` instead encodes N blobs on two threads as the DA node does, one at
 //! a time and in lockstep groups, and prints each way's median per blob.
 

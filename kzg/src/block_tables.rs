@@ -324,7 +324,7 @@ impl LazyBlockTables {
     }
 
     /// The bases, for the bench's old path.
-    #[cfg(any(test, feature = "bench-legacy"))]
+    #[cfg(feature = "bench-legacy")]
     pub(crate) fn bases(&self) -> &[G1Affine] {
         &self.bases
     }
