@@ -421,7 +421,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
     });
     // The most any server can give that client here: the same bytes from memory through
     // a bare loopback socket (no store, no checks), beside the same raw reads.
-    let bare = bare_sender(data);
+    let bare = bare_sender(data.clone());
     out.push(Pair {
         kernel: "node download",
         shape: format!("{label}, bare loopback TCP, the ceiling"),
@@ -429,6 +429,33 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         zg: Side::new("bytes in memory, write_all to a socket", move || {
             let head = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
             let (_, total) = http_exchange(bare, head, None);
+            assert!(total > len, "short response");
+        }),
+        peer: Some(Side::new("raw Store::get_many", raw_read.clone())),
+        items: 0,
+        target: None,
+    });
+    // The work no verified server can skip, on the client's cores: BLAKE3 over every
+    // byte (on every core, as the store checks them) while the client receives every
+    // byte. No store read, no HTTP: a GET on this machine is at most this fast.
+    let hashed = data.clone();
+    out.push(Pair {
+        kernel: "node download",
+        shape: format!("{label}, hash every byte + loopback client, GET's ceiling"),
+        bytes: len as u64,
+        zg: Side::new("BLAKE3 of each segment beside a bare loopback send", move || {
+            let head = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+            // The client on its own thread, as in the GET row; the hashes on rayon's.
+            let total = std::thread::scope(|s| {
+                let client = s.spawn(|| http_exchange(bare, head, None).1);
+                use rayon::prelude::*;
+                let hashes = hashed
+                    .par_chunks(SEGMENT_SIZE)
+                    .map(|s| u64::from(blake3::hash(s).as_bytes()[0]))
+                    .sum::<u64>();
+                black_box(hashes);
+                client.join().expect("client thread")
+            });
             assert!(total > len, "short response");
         }),
         peer: Some(Side::new("raw Store::get_many", raw_read.clone())),

@@ -6,6 +6,9 @@
 //! is first compared with the table-free path's.
 //! `da N` instead encodes N blobs on two threads as the DA node does, one at
 //! a time and in lockstep groups, and prints each way's median per blob.
+//! `alt N` times cells with proofs as the report's "2t vs zg's own 1t" row
+//! does (N rounds of three calls on two threads, then three on one); with
+//! `ONLY2=1` set, the two-thread calls alone.
 
 use zg_kzg::{BYTES_PER_BLOB, BlockShape, KzgContext, Precompute};
 
@@ -106,6 +109,32 @@ fn main() {
         }
         return;
     }
+    if what == "alt" {
+        // The report's "2t vs zg's own 1t" row: blocks of three calls on a pool of
+        // two, then three on a pool of one, each call timed; medians of each side.
+        let (two, one) = (pool_of(2), pool_of(1));
+        let (mut t2, mut t1) = (Vec::new(), Vec::new());
+        let only2 = std::env::var("ONLY2").is_ok();
+        for _ in 0..iters {
+            for (pool, times) in [(&two, &mut t2), (&one, &mut t1)] {
+                if only2 && pool.current_num_threads() == 1 {
+                    continue;
+                }
+                for _ in 0..3 {
+                    let t = std::time::Instant::now();
+                    pool.install(|| drop(ctx.compute_cells_and_kzg_proofs(&blob)));
+                    times.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        }
+        for (name, mut t) in [("2t", t2), ("1t", t1)] {
+            t.sort_by(f64::total_cmp);
+            if let Some(m) = t.get(t.len() / 2) {
+                println!("{name}: median {m:.2} ms of {} calls", t.len());
+            }
+        }
+        return;
+    }
     // THREADS=2 runs the loop on a pool of two (the 2-thread report rows).
     let threads = std::env::var("THREADS")
         .ok()
@@ -134,4 +163,11 @@ fn main() {
         "{what}: {:.2} ms per call",
         t.elapsed().as_secs_f64() * 1e3 / iters as f64
     );
+}
+
+fn pool_of(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool")
 }
