@@ -274,6 +274,16 @@ fn http_exchange(addr: std::net::SocketAddr, head: &str, body: Option<&[u8]>) ->
     }
 }
 
+/// Sends the GET request `head` to `addr` and reads the whole response, which
+/// must be longer than the `len` bytes of body it carries.
+fn download_all(addr: std::net::SocketAddr, head: &str, len: usize) {
+    let (_, total) = http_exchange(addr, head, None);
+    assert!(total > len, "short response");
+}
+
+/// The request the rows that read from [`bare_sender`] send.
+const BARE_GET: &str = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+
 /// A loopback listener that answers every connection with `data` behind a minimal
 /// HTTP response head, 1 MiB per write, then closes it.
 fn bare_sender(data: Bytes) -> std::net::SocketAddr {
@@ -412,8 +422,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         zg: Side::new("zg-storage GET /files", move || {
             let _ = &keep3;
             let head = format!("GET /files/{h1} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-            let (_, total) = http_exchange(addr, &head, None);
-            assert!(total > len, "short response");
+            download_all(addr, &head, len);
         }),
         peer: Some(Side::new("raw Store::get_many", raw_read.clone())),
         items: 0,
@@ -427,9 +436,7 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         shape: format!("{label}, bare loopback TCP, the ceiling"),
         bytes: len as u64,
         zg: Side::new("bytes in memory, write_all to a socket", move || {
-            let head = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
-            let (_, total) = http_exchange(bare, head, None);
-            assert!(total > len, "short response");
+            download_all(bare, BARE_GET, len);
         }),
         peer: Some(Side::new("raw Store::get_many", raw_read.clone())),
         items: 0,
@@ -444,19 +451,17 @@ fn node_pairs(scale: usize) -> Vec<Pair> {
         shape: format!("{label}, hash every byte + loopback client, GET's ceiling"),
         bytes: len as u64,
         zg: Side::new("BLAKE3 of each segment beside a bare loopback send", move || {
-            let head = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
             // The client on its own thread, as in the GET row; the hashes on rayon's.
-            let total = std::thread::scope(|s| {
-                let client = s.spawn(|| http_exchange(bare, head, None).1);
+            std::thread::scope(|s| {
+                let client = s.spawn(|| download_all(bare, BARE_GET, len));
                 use rayon::prelude::*;
                 let hashes = hashed
                     .par_chunks(SEGMENT_SIZE)
                     .map(|s| u64::from(blake3::hash(s).as_bytes()[0]))
                     .sum::<u64>();
                 black_box(hashes);
-                client.join().expect("client thread")
+                client.join().expect("client thread");
             });
-            assert!(total > len, "short response");
         }),
         peer: Some(Side::new("raw Store::get_many", raw_read.clone())),
         items: 0,
@@ -652,8 +657,7 @@ fn replication_pairs(scale: usize) -> Vec<Pair> {
             peer: Some(Side::new("zg-storage GET /files (HTTP)", move || {
                 let _ = &keep;
                 let head = format!("GET /files/{root} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-                let (_, total) = http_exchange(addr, &head, None);
-                assert!(total > len, "short response");
+                download_all(addr, &head, len);
             })),
             items: 0,
             target: None,

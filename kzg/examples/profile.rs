@@ -60,10 +60,7 @@ fn main() {
     if what == "da" {
         // Blobs side by side on two threads, as the DA node encodes them: one
         // at a time, then in lockstep groups (commitments alone or batched too).
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .expect("pool");
+        let pool = pool_of(2);
         let blobs = vec![blob; iters];
         let run = |group: usize, batch_commit: bool| {
             let t = std::time::Instant::now();
@@ -116,10 +113,8 @@ fn main() {
         let (mut t2, mut t1) = (Vec::new(), Vec::new());
         let only2 = std::env::var("ONLY2").is_ok();
         for _ in 0..iters {
-            for (pool, times) in [(&two, &mut t2), (&one, &mut t1)] {
-                if only2 && pool.current_num_threads() == 1 {
-                    continue;
-                }
+            let sides = if only2 { 1 } else { 2 };
+            for (pool, times) in [(&two, &mut t2), (&one, &mut t1)].into_iter().take(sides) {
                 for _ in 0..3 {
                     let t = std::time::Instant::now();
                     pool.install(|| drop(ctx.compute_cells_and_kzg_proofs(&blob)));
@@ -140,10 +135,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("pool");
+    let pool = pool_of(threads);
     let t = std::time::Instant::now();
     pool.install(|| {
         for _ in 0..iters {
