@@ -132,11 +132,19 @@ impl<F: FftField> CellCode<F> {
         let mut even = coeffs.to_vec();
         self.domain.fft_in_place(&mut even);
         bit_reversal_permutation(&mut even);
+        even.extend(self.odd_half(coeffs)?);
+        Ok(even)
+    }
+
+    /// The second half of [`CellCode::extend_coefficients`] alone: the
+    /// bit-reversed evaluations on the odd coset. The first half is the blob
+    /// itself, so a caller that holds it needs only this one FFT.
+    pub fn odd_half(&self, coeffs: &[F]) -> Result<Vec<F>> {
+        self.check_blob("polynomial", coeffs.len())?;
         let mut odd = coeffs.to_vec();
         self.odd_coset.fft_in_place(&mut odd);
         bit_reversal_permutation(&mut odd);
-        even.extend(odd);
-        Ok(even)
+        Ok(odd)
     }
 
     /// Extends a blob (bit-reversed evaluations) to `2n` bit-reversed evaluations;
@@ -144,10 +152,7 @@ impl<F: FftField> CellCode<F> {
     pub fn extend(&self, blob: &[F]) -> Result<Vec<F>> {
         let coeffs = self.coefficients(blob)?;
         let mut out = blob.to_vec();
-        let mut odd = coeffs;
-        self.odd_coset.fft_in_place(&mut odd);
-        bit_reversal_permutation(&mut odd);
-        out.extend(odd);
+        out.extend(self.odd_half(&coeffs)?);
         Ok(out)
     }
 

@@ -52,7 +52,12 @@ fn extend_and_coefficients_match_naive_evaluation() {
         let ext = naive_evals_brp(&coeffs, 2 * n);
         assert_eq!(code.extend(&blob).unwrap(), ext);
         assert_eq!(code.extend_coefficients(&coeffs).unwrap(), ext);
+        assert_eq!(code.odd_half(&coeffs).unwrap(), &ext[n..]);
         assert_eq!(&ext[..n], &blob[..], "the extension starts with the blob");
+        assert!(
+            code.odd_half(&coeffs[1..]).is_err(),
+            "a short polynomial is refused"
+        );
     }
 }
 

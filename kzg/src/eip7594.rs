@@ -141,36 +141,50 @@ impl KzgContext {
     /// EIP-7594 `compute_cells`: the 128 cells of the extended blob.
     pub fn compute_cells(&self, blob: &[u8]) -> Result<Vec<Cell>> {
         let poly = blob_to_polynomial(blob)?;
-        let ext = self.cells.extend(&poly).map_err(erasure_to_kzg)?;
-        // The first half of the extension is the blob itself: copy its bytes.
-        let (blob_half, odd_half) = rayon::join(
-            || {
-                blob.chunks_exact(BYTES_PER_CELL)
-                    .map(|c| c.try_into().unwrap_or([0; BYTES_PER_CELL]))
-                    .collect::<Vec<Cell>>()
-            },
-            || evals_to_cells(&ext[FIELD_ELEMENTS_PER_BLOB..]),
-        );
-        Ok(blob_half.into_iter().chain(odd_half).collect())
+        let coeffs = self.cells.coefficients(&poly).map_err(erasure_to_kzg)?;
+        self.cells_of(&coeffs, Some(blob))
+    }
+
+    /// The 128 cells of a polynomial (coefficients). Given the blob, its
+    /// first half is the blob's bytes, copied: only the odd coset's half is
+    /// evaluated and encoded.
+    fn cells_of(&self, coeffs: &[Fr], blob: Option<&[u8]>) -> Result<Vec<Cell>> {
+        let Some(blob) = blob else {
+            let ext = self.cells.extend_coefficients(coeffs).map_err(erasure_to_kzg)?;
+            return Ok(evals_to_cells(&ext));
+        };
+        let odd = self.cells.odd_half(coeffs).map_err(erasure_to_kzg)?;
+        let mut cells: Vec<Cell> = blob
+            .chunks_exact(BYTES_PER_CELL)
+            .map(|c| c.try_into().unwrap_or([0; BYTES_PER_CELL]))
+            .collect();
+        cells.extend(evals_to_cells(&odd));
+        Ok(cells)
     }
 
     /// The spec's `compute_cells_and_kzg_proofs_polynomialcoeff` for each
-    /// polynomial (coefficients): every cell, and every cell proof by FK20,
+    /// polynomial (coefficients), with its blob where there is one (see
+    /// [`KzgContext::cells_of`]): every cell, and every cell proof by FK20,
     /// side by side; several polynomials' FK20 steps run in lockstep.
-    fn cells_and_proofs(&self, polys: &[&[Fr]]) -> Result<Vec<(Vec<Cell>, Vec<Bytes48>)>> {
-        let (exts, proofs) = rayon::join(
+    fn cells_and_proofs(
+        &self,
+        polys: &[&[Fr]],
+        blobs: Option<&[&[u8]]>,
+    ) -> Result<Vec<(Vec<Cell>, Vec<Bytes48>)>> {
+        let (cells, proofs) = rayon::join(
             || {
                 polys
                     .par_iter()
-                    .map(|c| self.cells.extend_coefficients(c).map_err(erasure_to_kzg))
+                    .enumerate()
+                    .map(|(k, c)| self.cells_of(c, blobs.and_then(|b| b.get(k).copied())))
                     .collect::<Result<Vec<_>>>()
             },
             || self.cell_proofs(polys),
         );
-        Ok(exts?
-            .iter()
+        Ok(cells?
+            .into_iter()
             .zip(proofs)
-            .map(|(ext, proofs)| (evals_to_cells(ext), proofs.iter().map(g1_to_bytes).collect()))
+            .map(|(cells, proofs)| (cells, proofs.iter().map(g1_to_bytes).collect()))
             .collect())
     }
 
@@ -196,7 +210,8 @@ impl KzgContext {
             })
             .collect::<Result<_>>()?;
         let polys: Vec<&[Fr]> = coeffs.iter().map(Vec::as_slice).collect();
-        self.cells_and_proofs(&polys)
+        let blobs: Vec<&[u8]> = blobs.iter().map(AsRef::as_ref).collect();
+        self.cells_and_proofs(&polys, Some(&blobs))
     }
 
     /// EIP-7594 `recover_cells_and_kzg_proofs`: every cell and proof from at
@@ -241,7 +256,7 @@ impl KzgContext {
             .map(|(i, e)| (*i, &e[..]))
             .collect();
         let coeffs = self.cells.recover_coefficients(&given).map_err(erasure_to_kzg)?;
-        let mut one = self.cells_and_proofs(&[&coeffs])?;
+        let mut one = self.cells_and_proofs(&[&coeffs], None)?;
         Ok(one.pop().unwrap_or_default())
     }
 
