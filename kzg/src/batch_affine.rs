@@ -68,6 +68,9 @@ pub(crate) fn to_jacobian(p: &Affine) -> blst_p1 {
     out
 }
 
+/// The slot bit marking a queued subtraction.
+const MINUS: u32 = 1 << 31;
+
 /// Additions `accs[slot] += p` queued until [`AffineAdder::flush`], which
 /// performs them all with one inversion.
 #[derive(Debug, Default)]
@@ -83,16 +86,24 @@ impl AffineAdder {
     /// or their x are equal). A slot may be queued once per flush.
     #[inline]
     pub(crate) fn push(&mut self, accs: &mut [Affine], slot: usize, p: &Affine) {
+        self.push_signed(accs, slot, p, false);
+    }
+
+    /// Queues `accs[slot] += p`, or `accs[slot] -= p` when `minus`: the
+    /// subtraction costs what the addition does, where negating `p` first
+    /// would cost a field subtraction more.
+    #[inline]
+    pub(crate) fn push_signed(&mut self, accs: &mut [Affine], slot: usize, p: &Affine, minus: bool) {
         let q = &accs[slot];
         if is_infinity(p) {
             return;
         }
-        if is_infinity(q) {
-            accs[slot] = *p;
-        } else if fp_ops::eq(&q.x, &p.x) {
-            accs[slot] = add_complete(q, p);
+        if is_infinity(q) || fp_ops::eq(&q.x, &p.x) {
+            let p = if minus { neg(p) } else { *p };
+            accs[slot] = if is_infinity(q) { p } else { add_complete(q, &p) };
         } else {
-            self.slots.push(slot as u32);
+            debug_assert!(slot < MINUS as usize);
+            self.slots.push(slot as u32 | if minus { MINUS } else { 0 });
             self.addends.push(*p);
         }
     }
@@ -106,7 +117,7 @@ impl AffineAdder {
         self.prefix.resize(n, blst_fp::default());
         let mut d = blst_fp::default();
         for k in 0..n {
-            let (slot, p) = (self.slots[k] as usize, &self.addends[k]);
+            let (slot, p) = ((self.slots[k] & !MINUS) as usize, &self.addends[k]);
             let (before, at) = self.prefix.split_at_mut(k);
             match before.last() {
                 Some(product) => {
@@ -120,7 +131,8 @@ impl AffineAdder {
         let mut inv = fp_ops::inverse(&self.prefix[n - 1]);
         let (mut inv_d, mut lambda, mut t) = (blst_fp::default(), blst_fp::default(), blst_fp::default());
         for k in (0..n).rev() {
-            let (slot, p) = (self.slots[k] as usize, &self.addends[k]);
+            let (slot, p) = ((self.slots[k] & !MINUS) as usize, &self.addends[k]);
+            let minus = self.slots[k] & MINUS != 0;
             let q = accs[slot];
             if k > 0 {
                 fp_ops::sub_to(&mut d, &p.x, &q.x);
@@ -129,13 +141,23 @@ impl AffineAdder {
             } else {
                 inv_d = inv;
             }
-            fp_ops::sub_to(&mut t, &p.y, &q.y);
+            // Minus p: lambda' = -(p.y + q.y) / d, and y' = lambda' (q.x - x') - q.y
+            // = lambda (x' - q.x) - q.y with lambda = (p.y + q.y) / d.
+            if minus {
+                fp_ops::add_to(&mut t, &p.y, &q.y);
+            } else {
+                fp_ops::sub_to(&mut t, &p.y, &q.y);
+            }
             fp_ops::mul_to(&mut lambda, &t, &inv_d);
             let out = &mut accs[slot];
             fp_ops::sqr_to(&mut out.x, &lambda);
             fp_ops::sub_assign(&mut out.x, &q.x);
             fp_ops::sub_assign(&mut out.x, &p.x);
-            fp_ops::sub_to(&mut t, &q.x, &out.x);
+            if minus {
+                fp_ops::sub_to(&mut t, &out.x, &q.x);
+            } else {
+                fp_ops::sub_to(&mut t, &q.x, &out.x);
+            }
             fp_ops::mul_to(&mut out.y, &lambda, &t);
             fp_ops::sub_assign(&mut out.y, &q.y);
         }
@@ -362,6 +384,15 @@ mod tests {
             assert_eq!(*got, reference_sum(a, b));
         }
         assert!(adder.slots.is_empty());
+        // The same pairs subtracted: acc - p, including acc = p (cancels) and acc = -p (doubles).
+        let mut accs: Vec<Affine> = cases.iter().map(|c| c.0).collect();
+        for (slot, (_, p)) in cases.iter().enumerate() {
+            adder.push_signed(&mut accs, slot, p, true);
+        }
+        adder.flush(&mut accs);
+        for (got, (a, b)) in accs.iter().zip(&cases) {
+            assert_eq!(*got, reference_sum(a, &neg(b)));
+        }
     }
 
     #[test]

@@ -4,24 +4,26 @@
 //!
 //! Each scalar is cut into digits of `stride` bits, so the MSM over `n`
 //! bases becomes one over the `digits * n` bases `2^(stride * k) P_i` with
-//! `stride`-bit scalars. Those are grouped `bits` at a time into blocks,
-//! and each block stores all `2^bits` sums of its members. Bit `u` of every
-//! digit then picks one stored sum per block: `S_u` is the sum of the
-//! picks, one addition per block, and the MSM is `sum_u 2^u S_u` by Horner
-//! (`stride - 1` doublings). So an MSM costs about `255 n / bits` additions
-//! and the tables `blocks * 2^bits` points: memory buys fewer additions,
-//! where window tables (a stored point per window, buckets for the digits)
-//! pay `255 n / w` additions plus `2^w` to sum their buckets.
+//! `stride`-bit scalars. Those are grouped `bits` at a time into blocks.
+//! The digits are signed binary, every one of them 1 or -1 (see
+//! [`SignedScalar`]), so bit `u` of every digit picks one of the `2^bits`
+//! signed sums of a block's members; half of those are the negatives of the
+//! other half, so each block stores `2^(bits - 1)` points. `S_u` is the sum
+//! of the picks, one addition per block, and the MSM is `sum_u 2^u S_u` by
+//! Horner (`stride - 1` doublings). So an MSM costs about `255 n / bits`
+//! additions and the tables `blocks * 2^(bits - 1)` points: memory buys fewer
+//! additions, where window tables (a stored point per window, buckets for the
+//! digits) pay `255 n / w` additions plus `2^w` to sum their buckets.
 //!
 //! Every addition runs batched in affine coordinates ([`AffineAdder`]):
 //! the sums of one block for every MSM and every bit share one inversion.
 
 use ark_bls12_381::{Fr, G1Affine, G1Projective};
-use ark_ff::PrimeField;
+use ark_ff::{BigInt, BigInteger, PrimeField};
 use blst::blst_p1;
 use rayon::prelude::*;
 
-use crate::batch_affine::{Affine, AffineAdder, prefetch, to_jacobian};
+use crate::batch_affine::{Affine, AffineAdder, neg, prefetch, to_jacobian};
 use crate::blst_ops::g1_ops;
 
 /// Lookups started this far ahead of their use hide most of a DRAM access.
@@ -35,8 +37,8 @@ const BATCHED_HORNER: usize = 16;
 const SCALAR_BITS: u32 = 255;
 
 /// The shape of a set of subset-sum tables: blocks of `bits` bases, digits
-/// of `stride` bits. Each block stores `2^bits` points (96 bytes each), so a
-/// bit more per block doubles the memory and cuts the additions by about
+/// of `stride` bits. Each block stores `2^(bits - 1)` points (96 bytes each),
+/// so a bit more per block doubles the memory and cuts the additions by about
 /// `1 / bits`; a longer stride cuts the blocks (and the memory) and adds
 /// doublings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,13 +72,23 @@ impl BlockShape {
         SCALAR_BITS.div_ceil(self.stride) as usize
     }
 
+    /// Signed digits of every scalar: `digits * stride`, at least 255.
+    fn positions(self) -> u32 {
+        self.digits() as u32 * self.stride
+    }
+
     fn blocks(self, bases: usize) -> usize {
         (self.digits() * bases).div_ceil(self.bits as usize)
     }
 
+    /// Points stored per block.
+    fn entries(self) -> usize {
+        1 << (self.bits - 1)
+    }
+
     /// Bytes of the tables for `bases` points.
     pub fn memory_bytes(self, bases: usize) -> usize {
-        self.blocks(bases) * (1 << self.bits) * std::mem::size_of::<Affine>()
+        self.blocks(bases) * self.entries() * std::mem::size_of::<Affine>()
     }
 }
 
@@ -85,8 +97,10 @@ impl BlockShape {
 pub(crate) struct BlockTables {
     shape: BlockShape,
     bases: usize,
-    /// Block `b`'s sums at `table[b << bits ..][..1 << bits]`, indexed by
-    /// the members present (bit `q` for member `q`); entry 0 is infinity.
+    /// Block `b`'s sums at `table[b << (bits - 1) ..][..1 << (bits - 1)]`:
+    /// entry `m` is the block's last member plus, for each other member `q`,
+    /// that member when bit `q` of `m` is set and its negative when not. A
+    /// member past the last base is infinity.
     table: Vec<Affine>,
 }
 
@@ -131,18 +145,36 @@ fn huge_page_vec(len: usize) -> Vec<Affine> {
 }
 
 impl BlockTables {
-    /// Builds the tables for `bases` (about `blocks * 2^bits` batched additions).
+    /// Builds the tables for `bases` (about `blocks * 2^(bits - 1)` batched additions).
     pub(crate) fn new(bases: &[Affine], shape: BlockShape) -> Self {
-        let members = extended_bases(bases, shape);
-        let size = 1usize << shape.bits;
-        let mut table = huge_page_vec(shape.blocks(bases.len()) * size);
+        let bits = shape.bits as usize;
+        let mut members = extended_bases(bases, shape);
+        // Past the last base, infinity: every block has `bits` members.
+        members.resize(shape.blocks(bases.len()) * bits, Affine::default());
+        let mut doubled = members.clone();
+        AffineAdder::default().double_all(&mut doubled);
+        // Entry 0 of each block: its last member minus all the others.
+        let first: Vec<blst_p1> = members
+            .par_chunks(bits)
+            .map(|m| {
+                let (last, rest) = m.split_last().expect("blocks have at least one member");
+                rest.iter()
+                    .fold(to_jacobian(last), |acc, p| g1_ops::add_affine(&acc, &neg(p)))
+            })
+            .collect();
+        let first = g1_ops::batch_to_affine(&first);
+        let size = shape.entries();
+        let mut table = huge_page_vec(first.len() * size);
         table
             .par_chunks_mut(size)
-            .zip(members.par_chunks(shape.bits as usize))
-            .for_each(|(sums, members)| {
+            .zip(doubled.par_chunks(bits))
+            .zip(&first)
+            .for_each(|((sums, doubled), first)| {
+                sums[0] = *first;
                 let mut adder = AffineAdder::default();
-                // Entries 2^q .. 2^(q+1) are entries 0 .. 2^q plus member q.
-                for (q, p) in members.iter().enumerate() {
+                // Entries 2^q .. 2^(q+1) are entries 0 .. 2^q with member q's sign
+                // turned from minus to plus: plus twice member q.
+                for (q, p) in doubled[..bits - 1].iter().enumerate() {
                     let (low, high) = sums.split_at_mut(1 << q);
                     let high = &mut high[..1 << q];
                     high.copy_from_slice(low);
@@ -162,7 +194,11 @@ impl BlockTables {
     /// `sum_i scalars[i] * base_i` (at most as many scalars as bases), the
     /// blocks split over rayon's threads.
     pub(crate) fn msm(&self, scalars: &[Fr]) -> blst_p1 {
-        let limbs: Vec<[u64; 4]> = scalars.iter().map(|s| s.into_bigint().0).collect();
+        let positions = self.shape.positions();
+        let signed: Vec<SignedScalar> = scalars
+            .iter()
+            .map(|s| SignedScalar::new(&s.into_bigint(), positions))
+            .collect();
         let blocks = self.shape.blocks(self.bases);
         let threads = rayon::current_num_threads().max(1);
         let chunk = blocks.div_ceil(threads).max(1);
@@ -170,7 +206,7 @@ impl BlockTables {
             .step_by(chunk)
             .collect::<Vec<_>>()
             .into_par_iter()
-            .map(|lo| to_jacobian(&run(&[self], &[&limbs], lo..(lo + chunk).min(blocks))[0]))
+            .map(|lo| to_jacobian(&run(&[self], &[&signed], lo..(lo + chunk).min(blocks))[0]))
             .reduce(blst_p1::default, |a, b| g1_ops::add(&a, &b))
     }
 
@@ -181,17 +217,56 @@ impl BlockTables {
     }
 }
 
-/// Bits `lo .. lo + width` of a 256-bit little-endian integer (`width <= 64`).
-fn bits_at(limbs: &[u64; 4], lo: u32, width: u32) -> u64 {
-    let (limb, shift) = ((lo / 64) as usize, lo % 64);
-    if limb >= 4 {
-        return 0;
+/// A scalar `k < r` as `L` signed binary digits, each 1 or -1 (`L` the
+/// shape's positions, at least 255): digit `i` is `2 b_i - 1` for the bits
+/// `b_i` of `k' = (s - 1) / 2 + 2^(L - 1)`, where `s` is `k` when `k` is odd
+/// and `k - r` (odd, and the same multiple of any point of G1) when it is
+/// even. Then `sum_i (2 b_i - 1) 2^i = 2 k' - 2^L + 1 = s`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SignedScalar {
+    /// The bits of `k'`, little-endian (`L < 512`).
+    limbs: [u64; 8],
+}
+
+impl SignedScalar {
+    pub(crate) fn new(k: &BigInt<4>, positions: u32) -> Self {
+        debug_assert!((255..512).contains(&positions));
+        // |s - 1| / 2, below 2^254: (k - 1) / 2 for odd k, (r + 1 - k) / 2 for even k.
+        let (mut half, negative) = if k.is_odd() {
+            (*k, false)
+        } else {
+            let mut t = Fr::MODULUS;
+            t.sub_with_borrow(k);
+            t.add_with_carry(&BigInt::from(1u64));
+            (t, true)
+        };
+        half.div2();
+        let top = (positions - 1) as usize;
+        let mut limbs = BigInt::<8>::zero();
+        limbs.0[top / 64] = 1 << (top % 64);
+        let half = BigInt::<8>(std::array::from_fn(|i| half.0.get(i).copied().unwrap_or(0)));
+        if negative {
+            limbs.sub_with_borrow(&half);
+        } else {
+            limbs.add_with_carry(&half);
+        }
+        Self { limbs: limbs.0 }
     }
-    let mut x = limbs[limb] >> shift;
-    if shift > 0 && limb + 1 < 4 {
-        x |= limbs[limb + 1] << (64 - shift);
+
+    /// The signs of digits `lo .. lo + width` (bit set: plus), `width <= 64`.
+    fn plus_at(&self, lo: u32, width: u32) -> u64 {
+        let (limb, shift) = ((lo / 64) as usize, lo % 64);
+        let Some(&low) = self.limbs.get(limb) else {
+            return 0;
+        };
+        let mut x = low >> shift;
+        if shift > 0
+            && let Some(&next) = self.limbs.get(limb + 1)
+        {
+            x |= next << (64 - shift);
+        }
+        if width < 64 { x & ((1u64 << width) - 1) } else { x }
     }
-    if width < 64 { x & ((1u64 << width) - 1) } else { x }
 }
 
 /// `sum_i scalars[m][i] * base_{m,i}` for each table `m` (all of one shape
@@ -201,23 +276,28 @@ pub(crate) fn msm_many(tables: &[&BlockTables], scalars: &[&[Fr]]) -> Vec<Affine
         return Vec::new();
     };
     let blocks = first.shape.blocks(first.bases);
-    let limbs: Vec<Vec<[u64; 4]>> = scalars
+    let positions = first.shape.positions();
+    let signed: Vec<Vec<SignedScalar>> = scalars
         .iter()
-        .map(|s| s.iter().map(|x| x.into_bigint().0).collect())
+        .map(|s| {
+            s.iter()
+                .map(|x| SignedScalar::new(&x.into_bigint(), positions))
+                .collect()
+        })
         .collect();
-    let limbs: Vec<&[[u64; 4]]> = limbs.iter().map(Vec::as_slice).collect();
+    let signed: Vec<&[SignedScalar]> = signed.iter().map(Vec::as_slice).collect();
     let threads = rayon::current_num_threads().max(1);
     let chunk = tables.len().div_ceil(threads).max(1);
     tables
         .par_chunks(chunk)
-        .zip(limbs.par_chunks(chunk))
+        .zip(signed.par_chunks(chunk))
         .flat_map_iter(|(t, s)| run(t, s, 0..blocks))
         .collect()
 }
 
 /// The MSMs of one thread over `blocks` of their tables (all of them for
 /// whole MSMs), their additions batched together.
-fn run(tables: &[&BlockTables], scalars: &[&[[u64; 4]]], blocks: std::ops::Range<usize>) -> Vec<Affine> {
+fn run(tables: &[&BlockTables], scalars: &[&[SignedScalar]], blocks: std::ops::Range<usize>) -> Vec<Affine> {
     let Some(first) = tables.first() else {
         return Vec::new();
     };
@@ -226,19 +306,21 @@ fn run(tables: &[&BlockTables], scalars: &[&[[u64; 4]]], blocks: std::ops::Range
     let n = first.bases;
     debug_assert!(tables.iter().all(|t| t.shape == shape && t.bases == n));
     let (lo, count) = (blocks.start, blocks.len());
-    // For each MSM, block and bit u: which members' digits have bit u set.
+    // A base past the scalars given has scalar 0 (its digits are signed too).
+    let zero = SignedScalar::new(&BigInt::zero(), shape.positions());
+    // For each MSM, block and bit u: which members' digits are plus at bit u.
     let mut picks = vec![0u16; tables.len() * count * stride];
     let members = lo * bits..((lo + count) * bits).min(shape.digits() * n);
     for (j, s) in scalars.iter().enumerate() {
         let picks = &mut picks[j * count * stride..][..count * stride];
         for e in members.clone() {
             let (k, i) = (e / n, e % n);
-            let Some(limbs) = s.get(i) else { continue };
+            let signed = s.get(i).unwrap_or(&zero);
             let (block, member) = (e / bits - lo, e % bits);
-            // The digit's bits, 64 at a time.
+            // The digit's signs, 64 at a time.
             for low in (0..shape.stride).step_by(64) {
                 let width = (shape.stride - low).min(64);
-                let mut word = bits_at(limbs, k as u32 * shape.stride + low, width);
+                let mut word = signed.plus_at(k as u32 * shape.stride + low, width);
                 while word != 0 {
                     let u = low as usize + word.trailing_zeros() as usize;
                     picks[block * stride + u] |= 1 << member;
@@ -250,23 +332,30 @@ fn run(tables: &[&BlockTables], scalars: &[&[[u64; 4]]], blocks: std::ops::Range
     // S_u of each MSM at sums[j * stride + u], block by block.
     let mut sums = vec![Affine::default(); tables.len() * stride];
     let mut adder = AffineAdder::default();
-    let mut round: Vec<(usize, &Affine)> = Vec::with_capacity(tables.len() * stride);
+    let entries = shape.entries();
+    let mask = entries - 1;
+    // (slot, stored sum, whether its negative is the pick)
+    let mut round: Vec<(usize, &Affine, bool)> = Vec::with_capacity(tables.len() * stride);
     for block in 0..count {
         round.clear();
         for (j, t) in tables.iter().enumerate() {
-            let stored = &t.table[(lo + block) << bits..][..1 << bits];
+            let stored = &t.table[(lo + block) * entries..][..entries];
             let picks = &picks[(j * count + block) * stride..][..stride];
             for (u, &pick) in picks.iter().enumerate() {
-                if pick != 0 {
-                    round.push((j * stride + u, &stored[usize::from(pick)]));
-                }
+                let pick = usize::from(pick);
+                // Last member minus: the negative of the entry with every sign turned.
+                round.push(if pick >> (bits - 1) & 1 == 1 {
+                    (j * stride + u, &stored[pick & mask], false)
+                } else {
+                    (j * stride + u, &stored[!pick & mask], true)
+                });
             }
         }
-        for (k, &(slot, p)) in round.iter().enumerate() {
-            if let Some((_, ahead)) = round.get(k + PREFETCH_AHEAD) {
+        for (k, &(slot, p, minus)) in round.iter().enumerate() {
+            if let Some((_, ahead, _)) = round.get(k + PREFETCH_AHEAD) {
                 prefetch(ahead);
             }
-            adder.push(&mut sums, slot, p);
+            adder.push_signed(&mut sums, slot, p, minus);
         }
         adder.flush(&mut sums);
     }
@@ -358,8 +447,37 @@ mod tests {
     use super::*;
     use crate::blst_ops::tests::{random_fr, random_g1};
     use ark_ec::VariableBaseMSM;
-    use ark_ff::Zero;
+    use ark_ff::{AdditiveGroup, Zero};
     use rand::SeedableRng;
+
+    #[test]
+    fn signed_digits_add_up_to_the_scalar_at_every_length() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let two_128 = ark_ff::Field::pow(&Fr::from(2u64), [128u64]);
+        // Both parities, the ends of the range and random scalars.
+        let mut scalars = vec![
+            Fr::zero(),
+            Fr::from(1u64),
+            Fr::from(2u64),
+            -Fr::from(1u64),
+            -Fr::from(2u64),
+            two_128,
+            two_128 + Fr::from(1u64),
+        ];
+        scalars.extend((0..20).map(|_| random_fr(&mut rng)));
+        for positions in [255, 256, 300, 400, 510] {
+            for k in &scalars {
+                let signed = SignedScalar::new(&k.into_bigint(), positions);
+                // sum_i (2 b_i - 1) 2^i by Horner from the top digit.
+                let sum = (0..positions).rev().fold(Fr::zero(), |acc, i| {
+                    let plus = signed.plus_at(i, 1) == 1;
+                    acc.double() + if plus { Fr::from(1u64) } else { -Fr::from(1u64) }
+                });
+                assert_eq!(sum, *k, "{positions} digits");
+                assert_eq!(signed.plus_at(positions, 64), 0, "nothing above the top digit");
+            }
+        }
+    }
 
     #[test]
     fn block_msms_match_arkworks_for_every_shape_and_special_scalar() {
