@@ -151,8 +151,6 @@ impl BlockTables {
         let mut members = extended_bases(bases, shape);
         // Past the last base, infinity: every block has `bits` members.
         members.resize(shape.blocks(bases.len()) * bits, Affine::default());
-        let mut doubled = members.clone();
-        AffineAdder::default().double_all(&mut doubled);
         // Entry 0 of each block: its last member minus all the others.
         let first: Vec<blst_p1> = members
             .par_chunks(bits)
@@ -163,6 +161,9 @@ impl BlockTables {
             })
             .collect();
         let first = g1_ops::batch_to_affine(&first);
+        // The members are needed only doubled from here on.
+        let mut doubled = members;
+        AffineAdder::default().double_all(&mut doubled);
         let size = shape.entries();
         let mut table = huge_page_vec(first.len() * size);
         table
@@ -194,11 +195,7 @@ impl BlockTables {
     /// `sum_i scalars[i] * base_i` (at most as many scalars as bases), the
     /// blocks split over rayon's threads.
     pub(crate) fn msm(&self, scalars: &[Fr]) -> blst_p1 {
-        let positions = self.shape.positions();
-        let signed: Vec<SignedScalar> = scalars
-            .iter()
-            .map(|s| SignedScalar::new(&s.into_bigint(), positions))
-            .collect();
+        let signed = SignedScalar::all(scalars, self.shape);
         let blocks = self.shape.blocks(self.bases);
         let threads = rayon::current_num_threads().max(1);
         let chunk = blocks.div_ceil(threads).max(1);
@@ -253,6 +250,15 @@ impl SignedScalar {
         Self { limbs: limbs.0 }
     }
 
+    /// Each scalar's digits at the positions of `shape`.
+    fn all(scalars: &[Fr], shape: BlockShape) -> Vec<Self> {
+        let positions = shape.positions();
+        scalars
+            .iter()
+            .map(|s| Self::new(&s.into_bigint(), positions))
+            .collect()
+    }
+
     /// The signs of digits `lo .. lo + width` (bit set: plus), `width <= 64`.
     fn plus_at(&self, lo: u32, width: u32) -> u64 {
         let (limb, shift) = ((lo / 64) as usize, lo % 64);
@@ -276,14 +282,9 @@ pub(crate) fn msm_many(tables: &[&BlockTables], scalars: &[&[Fr]]) -> Vec<Affine
         return Vec::new();
     };
     let blocks = first.shape.blocks(first.bases);
-    let positions = first.shape.positions();
     let signed: Vec<Vec<SignedScalar>> = scalars
         .iter()
-        .map(|s| {
-            s.iter()
-                .map(|x| SignedScalar::new(&x.into_bigint(), positions))
-                .collect()
-        })
+        .map(|s| SignedScalar::all(s, first.shape))
         .collect();
     let signed: Vec<&[SignedScalar]> = signed.iter().map(Vec::as_slice).collect();
     let threads = rayon::current_num_threads().max(1);
